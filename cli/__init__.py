@@ -1,0 +1,1 @@
+"""The `secmon` command: one entry point, subcommands import their side lazily."""

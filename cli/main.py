@@ -1,0 +1,162 @@
+"""`secmon` console script.
+
+Each subcommand imports its side (agent or server) only when run, so a gateway with only the
+`agent` extra can run `secmon agent …`, and a missing extra is named instead of a traceback.
+"""
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated
+
+import typer
+
+from wire.enums import Role
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+agent_app = typer.Typer(no_args_is_help=True, help="Run or test a site agent.")
+server_app = typer.Typer(no_args_is_help=True, help="Run the central server.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema and housekeeping.")
+admin_app = typer.Typer(no_args_is_help=True, help="Create clients, sites, agent tokens, users.")
+app.add_typer(agent_app, name="agent")
+app.add_typer(server_app, name="server")
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+
+EXIT_MISSING_EXTRA = 3
+
+# Third-party modules that only an extra brings, mapped to that extra.
+_EXTRA_OF_MODULE = {
+    "httpx": "agent",
+    "prometheus_client": "agent",
+    "fastapi": "server",
+    "sqlalchemy": "server",
+    "alembic": "server",
+    "uvicorn": "server",
+    "argon2": "server",
+    "jwt": "server",
+    "pydantic_settings": "server",
+    "psycopg": "server",
+}
+
+
+def _load(module: str, extra: str) -> ModuleType:
+    """Import `module`, or exit naming the extra whose install brings what is missing."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        top = (err.name or "").split(".")[0]
+        needed = _EXTRA_OF_MODULE.get(top, extra)
+        typer.echo(
+            f"secmon: this command needs the '{needed}' extra ({top} is not installed): "
+            f"pip install 'secmon[{needed}]'",
+            err=True,
+        )
+        raise typer.Exit(EXIT_MISSING_EXTRA) from err
+
+
+ConfigOpt = Annotated[
+    Path, typer.Option("--config", "-c", help="Agent config file (YAML).", dir_okay=False)
+]
+
+
+@agent_app.command("check")
+def agent_check(
+    config: ConfigOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per device.")] = False,
+) -> None:
+    """Poll every device once and print the results; pushes nothing."""
+    raise typer.Exit(_load("agent.commands", "agent").check(config, as_json=as_json))
+
+
+@agent_app.command("run")
+def agent_run(config: ConfigOpt) -> None:
+    """Run the agent: poll, keep results in the outbox, push them to the server."""
+    raise typer.Exit(_load("agent.commands", "agent").run(config))
+
+
+@server_app.command("run")
+def server_run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API (migrates the database first)."""
+    _load("server.commands", "server").serve(host=host, port=port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations (DATABASE_URL, default an SQLite file here)."""
+    _load("server.commands", "server").db_upgrade(revision=revision)
+
+
+@db_app.command("prune")
+def db_prune() -> None:
+    """Delete raw samples older than the retention setting."""
+    _load("server.commands", "server").db_prune()
+
+
+@admin_app.command("create-client")
+def admin_create_client(name: Annotated[str, typer.Argument()]) -> None:
+    """Create a client (tenant)."""
+    _load("server.commands", "server").create_client(name=name)
+
+
+@admin_app.command("create-site")
+def admin_create_site(
+    client: Annotated[str, typer.Option(help="Client name.")],
+    name: Annotated[str, typer.Option(help="Site name.")],
+    zone: Annotated[str, typer.Option(help="SLA zone of the site.")] = "default",
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the site.")] = "UTC",
+) -> None:
+    """Create a site under a client."""
+    _load("server.commands", "server").create_site(
+        client=client, name=name, zone=zone, timezone=timezone
+    )
+
+
+@admin_app.command("create-agent-token")
+def admin_create_agent_token(
+    site: Annotated[str, typer.Option(help="Site name.")],
+    client: Annotated[str, typer.Option(help="Client name (when site names repeat).")] = "",
+) -> None:
+    """Create an agent token for a site; the token is printed once and stored hashed."""
+    _load("server.commands", "server").create_agent_token(site=site, client=client or None)
+
+
+@admin_app.command("revoke-agent-token")
+def admin_revoke_agent_token(
+    prefix: Annotated[str, typer.Argument(help="The token's public prefix.")],
+) -> None:
+    """Revoke an agent token."""
+    _load("server.commands", "server").revoke_agent_token(prefix=prefix)
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[Role, typer.Option()],
+    client: Annotated[str, typer.Option(help="Client the user belongs to (role client).")] = "",
+    password_env: Annotated[
+        str, typer.Option(help="Read the password from this environment variable.")
+    ] = "",
+) -> None:
+    """Create a user; prompts for the password unless --password-env is given."""
+    _load("server.commands", "server").create_user(
+        username=username, role=role, client=client or None, password_env=password_env or None
+    )
+
+
+@app.command("demo")
+def demo(
+    port: Annotated[int, typer.Option(help="Server port.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(".demo"),
+) -> None:
+    """Run server, simulated devices and an agent together, on an SQLite file."""
+    raise typer.Exit(_load("demo.runner", "server").run(port=port, data_dir=data_dir))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Faults → tickets, SLA clocks and escalation (built in the tickets issue)."""

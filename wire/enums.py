@@ -1,0 +1,51 @@
+"""Closed sets shared by agent and server, defined once and stored as their string values."""
+
+from enum import StrEnum
+
+
+class DeviceClass(StrEnum):
+    CAMERA = "camera"
+    NVR = "nvr"
+    DVR = "dvr"
+    ALARM_PANEL = "alarm_panel"
+    ACCESS_CONTROLLER = "access_controller"
+    UPS = "ups"
+    SWITCH = "switch"
+    GATEWAY = "gateway"
+    SENSOR = "sensor"
+    OTHER = "other"
+
+
+class Subsystem(StrEnum):
+    VIDEO = "video"
+    ALARM = "alarm"
+    ACCESS = "access"
+    POWER = "power"
+    NETWORK = "network"
+
+
+class ProbeKind(StrEnum):
+    """How the agent talks to a device."""
+
+    TCP = "tcp"
+    SNMP = "snmp"
+    ONVIF = "onvif"
+    MQTT = "mqtt"
+
+
+class ProbeErrorCode(StrEnum):
+    """Why a poll failed; unreachable and auth-failed become different faults and tickets."""
+
+    UNREACHABLE = "device.unreachable"
+    AUTH_FAILED = "device.auth_failed"
+    PROTOCOL_ERROR = "probe.protocol_error"
+    UNSUPPORTED = "probe.unsupported"
+    TIMEOUT = "probe.timeout"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    TECHNICIAN = "technician"
+    DESK = "desk"
+    CLIENT = "client"

@@ -1,0 +1,110 @@
+"""JSON bodies of the agent → server API (`/api/v1/ingest`, `/api/v1/inventory`).
+
+A sample's `id` is a UUIDv7 assigned once on the agent, so a retried batch is stored once and
+ids sort by time (cheap appends to the server's index).
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from wire.enums import DeviceClass, ProbeErrorCode, ProbeKind, Subsystem
+
+DeviceId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+]
+CheckName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
+CheckValue = bool | int | float | str | None
+
+MAX_CHECKS_PER_SAMPLE = 256
+MAX_EVENTS_PER_SAMPLE = 100
+MAX_SAMPLES_PER_BATCH = 5000
+
+
+def _aware(ts: datetime) -> datetime:
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError("timestamp must carry a timezone (UTC, e.g. 2026-11-23T12:00:00Z)")
+    return ts
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProbeError(Strict):
+    code: ProbeErrorCode
+    message: str = Field(default="", max_length=1000)
+
+
+class Event(Strict):
+    """Something the device said on its own (trap, ONVIF event, MQTT message)."""
+
+    ts: AwareDatetime
+    kind: str = Field(min_length=1, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Sample(Strict):
+    """One probe result for one device."""
+
+    id: UUID
+    device_id: DeviceId
+    ts: AwareDatetime
+    probe: ProbeKind
+    reachable: bool
+    latency_ms: float | None = Field(default=None, ge=0)
+    error: ProbeError | None = None
+    checks: dict[CheckName, CheckValue] = Field(
+        default_factory=dict, max_length=MAX_CHECKS_PER_SAMPLE
+    )
+    events: list[Event] = Field(default_factory=list, max_length=MAX_EVENTS_PER_SAMPLE)
+
+
+class IngestBatch(Strict):
+    samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)
+
+
+class IngestResult(Strict):
+    accepted: int
+    duplicates: int
+
+
+class DeviceIdentity(Strict):
+    """What a probe learned about the device itself."""
+
+    vendor: str | None = Field(default=None, max_length=128)
+    model: str | None = Field(default=None, max_length=128)
+    serial: str | None = Field(default=None, max_length=128)
+    firmware: str | None = Field(default=None, max_length=128)
+
+
+class InventoryDevice(Strict):
+    id: DeviceId
+    name: str = Field(min_length=1, max_length=200)
+    device_class: DeviceClass
+    subsystem: Subsystem
+    protocol: ProbeKind
+    parent_id: DeviceId | None = None
+    identity: DeviceIdentity = Field(default_factory=DeviceIdentity)
+
+
+class Inventory(Strict):
+    agent_version: str = Field(max_length=64)
+    devices: list[InventoryDevice] = Field(max_length=MAX_SAMPLES_PER_BATCH)
+
+
+class InventoryResult(Strict):
+    registered: int
+    updated: int
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer of the API: a machine-readable code and a human reason."""
+
+    error: str
+    detail: Any = None
