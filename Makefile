@@ -1,0 +1,57 @@
+# secmon — the two set-up commands: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests use: a PostgreSQL to make throwaway clusters with initdb when no
+# server runs on 127.0.0.1:5432, and the protocol peers of later issues.
+APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd
+
+.PHONY: demo test lint typecheck pytest system-deps venv bench clean
+
+demo: venv
+	$(BIN)/secmon demo
+
+test: system-deps venv lint typecheck pytest
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "secmon needs Python 3.11 or newer ($(PYTHON) is $$($(PYTHON) --version))"; exit 1; }
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV) || \
+	  { echo "python venv module missing: apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# Installs missing Debian packages when running as root; otherwise says what is missing.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run make test as root, or apt-get install them)"; exit 0; fi; \
+	echo "installing:$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	policy_added=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; policy_added=1; fi; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; rc=$$?; \
+	[ -n "$$policy_added" ] && rm -f /usr/sbin/policy-rc.d; exit $$rc
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy .
+
+pytest: venv
+	$(BIN)/pytest -q
+
+bench: venv
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache
