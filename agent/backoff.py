@@ -1,0 +1,49 @@
+"""How long to wait before trying again: pure functions, so timing is tested without sleeping."""
+
+import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+# An unreachable device is retried less often, but still at least every this many intervals.
+MAX_POLL_BACKOFF_FACTOR = 5.0
+
+
+def poll_delay(interval: float, consecutive_failures: int) -> float:
+    """Seconds until the next poll: the interval, doubled per consecutive failure, capped at 5x."""
+    if consecutive_failures <= 0:
+        return interval
+    factor = min(2.0 ** min(consecutive_failures, 32), MAX_POLL_BACKOFF_FACTOR)
+    return interval * factor
+
+
+def next_poll_at(*, started_at: float, now: float, delay: float) -> float:
+    """Fixed-rate schedule from the poll's start; a late poll is not followed by a burst."""
+    due = started_at + delay
+    return due if due > now else now
+
+
+def initial_jitter(interval: float, rng: random.Random) -> float:
+    """Spread the first polls over one interval so devices are not all hit at once."""
+    return rng.uniform(0.0, interval)
+
+
+def full_jitter(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(cap, base * 2.0 ** min(max(attempt, 0), 32))
+    return rng.uniform(0.0, ceiling)
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/garbled."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())

@@ -1,0 +1,179 @@
+"""`secmon agent check|run`: wire config, probes, outbox, scheduler, pusher and metrics together."""
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from agent import AGENT_VERSION
+from agent.config import AgentConfig, ConfigError, DeviceConfig, load_config
+from agent.inventory import InventoryBook
+from agent.logfmt import setup_logging
+from agent.metrics import AgentMetrics, MetricsServer, serve_metrics
+from agent.outbox import AsyncOutbox, Outbox
+from agent.probes.registry import ProbeRegistry
+from agent.pusher import Pusher, PushSettings
+from agent.sampling import Poll, poll_device
+from agent.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+FINAL_FLUSH_S = 5.0
+
+
+def _load(path: Path) -> AgentConfig | None:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return None
+
+
+def check(config: Path, *, as_json: bool) -> int:
+    """Poll every device once and print one line each; 0 when the config is valid, 2 when not."""
+    cfg = _load(config)
+    if cfg is None:
+        return EXIT_CONFIG
+    polls = asyncio.run(_poll_all(cfg, ProbeRegistry()))
+    for device, poll in zip(cfg.devices, polls, strict=True):
+        print(_json_row(device, poll) if as_json else _table_row(device, poll))
+    return EXIT_OK
+
+
+async def _poll_all(cfg: AgentConfig, registry: ProbeRegistry) -> list[Poll]:
+    semaphore = asyncio.Semaphore(cfg.agent.concurrency)
+
+    async def one(device: DeviceConfig) -> Poll:
+        async with semaphore:
+            return await poll_device(registry.probe_for(device.protocol), device)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(d), name=f"check:{d.id}") for d in cfg.devices]
+    return [t.result() for t in tasks]
+
+
+def _endpoint(device: DeviceConfig) -> str:
+    return f"{device.address}:{device.port}" if device.port is not None else device.address
+
+
+def _table_row(device: DeviceConfig, poll: Poll) -> str:
+    sample = poll.sample
+    status = "ok" if sample.error is None else f"ERROR {sample.error.code.value}"
+    latency = f"{sample.latency_ms:.1f} ms" if sample.latency_ms is not None else "-"
+    message = sample.error.message if sample.error is not None else ""
+    return (
+        f"{device.id:<20} {device.device_class.value:<18} {_endpoint(device):<24} "
+        f"{status:<28} {latency:>10}  {message}"
+    ).rstrip()
+
+
+def _json_row(device: DeviceConfig, poll: Poll) -> str:
+    sample = poll.sample
+    return json.dumps(
+        {
+            "device_id": device.id,
+            "class": device.device_class.value,
+            "protocol": device.protocol.value,
+            "address": device.address,
+            "port": device.port,
+            "ok": sample.error is None,
+            "reachable": sample.reachable,
+            "error": sample.error.code.value if sample.error else None,
+            "message": sample.error.message if sample.error else "",
+            "latency_ms": sample.latency_ms,
+            "checks": sample.checks,
+        }
+    )
+
+
+def run(config: Path) -> int:
+    """Run until SIGTERM/SIGINT; 0 after a clean stop, 2 on a bad config."""
+    cfg = _load(config)
+    if cfg is None:
+        return EXIT_CONFIG
+    handler = setup_logging(cfg.site)
+    try:
+        asyncio.run(run_agent(cfg))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    return EXIT_OK
+
+
+async def run_agent(
+    cfg: AgentConfig,
+    *,
+    stop: asyncio.Event | None = None,
+    registry: ProbeRegistry | None = None,
+    metrics_registry: CollectorRegistry | None = None,
+    signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
+) -> None:
+    """The agent's life: start, poll and push until `stop` (or a signal), stop cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    outbox = Outbox(cfg.agent.outbox_path, max_bytes=cfg.agent.outbox_max_bytes)
+    async_outbox = AsyncOutbox(outbox)
+    metrics = AgentMetrics(metrics_registry or CollectorRegistry())
+    metrics.watch_outbox(outbox)
+    server: MetricsServer | None = None
+    address = cfg.agent.metrics_address()
+    if address is not None:
+        server = serve_metrics(address, metrics.registry)
+    inventory = InventoryBook(cfg.devices, agent_version=AGENT_VERSION)
+    log.info(
+        "agent starting",
+        extra={
+            "devices": len(cfg.devices),
+            "server": cfg.server.url,
+            "outbox": str(cfg.agent.outbox_path),
+            "queued": outbox.depth(),
+        },
+    )
+    try:
+        async with httpx.AsyncClient(timeout=cfg.server.timeout) as client:
+            pusher = Pusher(
+                outbox=async_outbox,
+                client=client,
+                settings=PushSettings(
+                    server_url=cfg.server.url,
+                    token=cfg.server.token.reveal(),
+                    call_timeout=cfg.server.timeout,
+                    batch_size=cfg.agent.batch_size,
+                    batch_max_age=cfg.agent.batch_max_age,
+                ),
+                inventory=inventory,
+                metrics=metrics,
+            )
+            scheduler = Scheduler(
+                devices=cfg.devices,
+                registry=registry or ProbeRegistry(),
+                outbox=async_outbox,
+                concurrency=cfg.agent.concurrency,
+                inventory=inventory,
+                metrics=metrics,
+                on_sample=pusher.wake,
+                on_inventory_change=pusher.wake,
+            )
+            poll_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
+            push_task = asyncio.create_task(pusher.run(stop), name="pusher")
+            await stop.wait()
+            log.info("stopping: letting in-flight polls finish")
+            await poll_task
+            await push_task
+            left = await pusher.flush(FINAL_FLUSH_S)
+            log.info("agent stopped", extra={"queued": left})
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        if server is not None:
+            server.close()
+        outbox.close()

@@ -1,0 +1,296 @@
+"""Agent config: one YAML file, validated once at start; every error names file, line and field.
+
+Relative paths in the file (outbox, secret files) are relative to the file's own directory, so a
+config and its secrets can move together.
+"""
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from wire.enums import DeviceClass, ProbeKind, Subsystem
+from wire.schema import DeviceId
+
+MIN_INTERVAL_S = 5.0
+
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One bad field: where it is and what is wrong with it."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line} {where}{self.message}"
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message lists every problem, one per line."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    """A secret named by reference (environment variable or file), resolved once at start."""
+
+    env: str | None = Field(default=None, min_length=1)
+    file: Path | None = None
+    _value: SecretStr = PrivateAttr(default=SecretStr(""))
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> "SecretRef":
+        if (self.env is None) == (self.file is None):
+            raise PydanticCustomError("secret_ref", "give exactly one of env: or file:")
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise PydanticCustomError(
+                    "secret_ref", "environment variable {name} is not set", {"name": self.env}
+                )
+        else:
+            assert self.file is not None
+            base = (info.context or {}).get("base_dir", Path.cwd())
+            path = self.file if self.file.is_absolute() else Path(base) / self.file
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise PydanticCustomError(
+                    "secret_ref",
+                    "cannot read secret file {path}: {reason}",
+                    {"path": str(path), "reason": err.strerror or type(err).__name__},
+                ) from err
+        if not value:
+            raise PydanticCustomError("secret_ref", "the referenced secret is empty")
+        self._value = SecretStr(value)
+        return self
+
+    def reveal(self) -> str:
+        return self._value.get_secret_value()
+
+
+class ServerConfig(_Model):
+    url: str = Field(description="Base URL of the secmon server, e.g. https://secmon.example.com")
+    token: SecretRef
+    timeout: float = Field(default=10.0, gt=0, le=300, description="Deadline of each HTTP call, s")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")) or len(url) < 10:
+            raise PydanticCustomError("url", "must be an http:// or https:// URL")
+        return url.rstrip("/")
+
+
+class AgentSettings(_Model):
+    outbox_path: Path = Path("secmon-outbox.sqlite")
+    outbox_max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024)
+    concurrency: int = Field(default=32, ge=1, le=1024)
+    metrics_listen: str = Field(default="", description="host:port for /metrics; empty: off")
+    batch_size: int = Field(default=500, ge=1, le=5000)
+    batch_max_age: float = Field(default=5.0, gt=0, le=3600)
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise PydanticCustomError("listen", "must be host:port, e.g. 127.0.0.1:9108")
+        return value
+
+    def metrics_address(self) -> tuple[str, int] | None:
+        if not self.metrics_listen:
+            return None
+        host, _, port = self.metrics_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class Credentials(_Model):
+    username: str | None = None
+    password: SecretRef | None = None
+
+
+class DeviceConfig(_Model):
+    """One device; field order matters: validators of port/timeout read protocol/interval."""
+
+    id: DeviceId
+    name: str = Field(min_length=1, max_length=200)
+    device_class: DeviceClass = Field(alias="class")
+    subsystem: Subsystem
+    protocol: ProbeKind
+    address: str = Field(min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    credentials: Credentials = Field(default_factory=Credentials)
+    interval: float = 60.0
+    timeout: float = 5.0
+    parent: DeviceId | None = None
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_floor(cls, interval: float) -> float:
+        if interval < MIN_INTERVAL_S:
+            raise PydanticCustomError("interval", "must be ≥ 5 s")
+        return interval
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_below_interval(cls, timeout: float, info: ValidationInfo) -> float:
+        if timeout <= 0:
+            raise PydanticCustomError("timeout", "must be > 0 s")
+        interval = info.data.get("interval")
+        if interval is not None and timeout >= interval:
+            raise PydanticCustomError(
+                "timeout", "must be < interval ({interval} s)", {"interval": interval}
+            )
+        return timeout
+
+    @field_validator("port")
+    @classmethod
+    def _port_for_tcp(cls, port: int | None, info: ValidationInfo) -> int | None:
+        if port is None and info.data.get("protocol") == ProbeKind.TCP:
+            raise PydanticCustomError("port", "is required for protocol tcp")
+        return port
+
+
+class AgentConfig(_Model):
+    site: DeviceId = Field(description="Site id, as registered on the server")
+    server: ServerConfig
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    devices: list[DeviceConfig] = Field(default_factory=list)
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read, validate and resolve the config at `path`, or raise ConfigError naming each problem."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([ConfigProblem(name, 0, "", f"cannot read: {err.strerror}")]) from err
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else 0
+        reason = " ".join(filter(None, [err.context, err.problem]))
+        raise ConfigError([ConfigProblem(name, line, "", f"YAML syntax: {reason}")]) from err
+    except yaml.YAMLError as err:
+        raise ConfigError([ConfigProblem(name, 0, "", f"YAML: {err}")]) from err
+
+    lines: dict[FieldPath, int] = {}
+    duplicates: list[ConfigProblem] = []
+    if root is not None:
+        lines[()] = root.start_mark.line + 1
+        for dup_path, dup_line in _index_lines(root, (), lines):
+            duplicates.append(ConfigProblem(name, dup_line, _dotted(dup_path), "duplicate key"))
+    if duplicates:
+        raise ConfigError(duplicates)
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(name, lines.get((), 1), "", "must be a YAML mapping")])
+
+    try:
+        config = AgentConfig.model_validate(data, context={"base_dir": path.parent})
+    except ValidationError as err:
+        raise ConfigError(
+            [
+                ConfigProblem(name, _line_of(e["loc"], lines), _dotted(e["loc"]), e["msg"])
+                for e in err.errors(include_url=False)
+            ]
+        ) from err
+
+    problems = [
+        ConfigProblem(name, _line_of(loc, lines), _dotted(loc), message)
+        for loc, message in _cross_checks(config)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    if not config.agent.outbox_path.is_absolute():
+        settings = config.agent.model_copy(
+            update={"outbox_path": path.parent / config.agent.outbox_path}
+        )
+        config = config.model_copy(update={"agent": settings})
+    return config
+
+
+def _cross_checks(config: AgentConfig) -> Iterator[tuple[FieldPath, str]]:
+    """Rules across devices: unique ids, parents that exist and are not the device itself."""
+    first_index: dict[str, int] = {}
+    for i, device in enumerate(config.devices):
+        if device.id in first_index:
+            yield (
+                ("devices", i, "id"),
+                (f"duplicate device id {device.id!r} (also devices[{first_index[device.id]}])"),
+            )
+        else:
+            first_index[device.id] = i
+    for i, device in enumerate(config.devices):
+        if device.parent is None:
+            continue
+        if device.parent == device.id:
+            yield ("devices", i, "parent"), "a device cannot be its own parent"
+        elif device.parent not in first_index:
+            yield ("devices", i, "parent"), f"unknown device {device.parent!r}"
+
+
+def _index_lines(
+    node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int]
+) -> Iterator[tuple[FieldPath, int]]:
+    """Fill `lines` (field path → 1-based line); yield duplicate mapping keys as found."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in seen:
+                yield child, key_node.start_mark.line + 1
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            yield from _index_lines(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            child = (*path, i)
+            lines[child] = item.start_mark.line + 1
+            yield from _index_lines(item, child, lines)
+
+
+def _line_of(loc: tuple[str | int, ...], lines: dict[FieldPath, int]) -> int:
+    """Line of the field, or of the nearest enclosing one that exists (for a missing field)."""
+    for end in range(len(loc), -1, -1):
+        line = lines.get(tuple(loc[:end]))
+        if line is not None:
+            return line
+    return 1
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out

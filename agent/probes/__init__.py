@@ -1,0 +1,1 @@
+"""Probes: one module per protocol, all behind the `Probe` interface in `base`."""

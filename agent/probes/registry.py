@@ -1,0 +1,42 @@
+"""Which probe serves which protocol; ONVIF/SNMP/MQTT modules register here when they land."""
+
+from collections.abc import Callable, Mapping
+
+from agent.config import DeviceConfig
+from agent.probes.base import Probe, ProbeResult, Unsupported
+from agent.probes.tcp import TcpProbe
+from wire.enums import ProbeKind
+
+ProbeFactory = Callable[[], Probe]
+
+DEFAULT_FACTORIES: Mapping[ProbeKind, ProbeFactory] = {ProbeKind.TCP: TcpProbe}
+
+
+class MissingProbe:
+    """A protocol without a probe yet: the device stays listed and its samples say why."""
+
+    def __init__(self, kind: ProbeKind) -> None:
+        self.kind = kind
+
+    async def poll(self, device: DeviceConfig) -> ProbeResult:
+        raise Unsupported(f"this agent has no {self.kind.value} probe yet")
+
+
+class ProbeRegistry:
+    """Maps a protocol to a probe factory; one probe instance per protocol is shared by devices."""
+
+    def __init__(self, factories: Mapping[ProbeKind, ProbeFactory] = DEFAULT_FACTORIES) -> None:
+        self._factories = dict(factories)
+        self._instances: dict[ProbeKind, Probe] = {}
+
+    def register(self, kind: ProbeKind, factory: ProbeFactory) -> None:
+        self._factories[kind] = factory
+        self._instances.pop(kind, None)
+
+    def probe_for(self, kind: ProbeKind) -> Probe:
+        probe = self._instances.get(kind)
+        if probe is None:
+            factory = self._factories.get(kind)
+            probe = factory() if factory is not None else MissingProbe(kind)
+            self._instances[kind] = probe
+        return probe

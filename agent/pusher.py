@@ -1,0 +1,283 @@
+"""Owns the network to the server: batches from the outbox, gzip JSON, retries that never lose
+a sample and never get stuck on one (poison samples are rejected, counted and logged)."""
+
+import asyncio
+import enum
+import gzip
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from agent.backoff import full_jitter, parse_retry_after
+from agent.inventory import InventoryBook
+from agent.metrics import AgentMetrics
+from agent.outbox import INVENTORY_HASH, AsyncOutbox, Pending
+
+log = logging.getLogger(__name__)
+
+INGEST_PATH = "/api/v1/ingest"
+INVENTORY_PATH = "/api/v1/inventory"
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 60.0
+RETRY_AFTER_CAP_S = 600.0
+
+
+class Step(enum.Enum):
+    """What one push attempt leaves for the loop to do next."""
+
+    EMPTY = "empty"  # nothing to send
+    SENT = "sent"  # a batch was stored; go on at once
+    AGAIN = "again"  # something was fixed (batch halved, poison rejected, inventory sent)
+    WAIT = "wait"  # the server or the network is not ready: wait `delay`
+
+
+@dataclass(frozen=True)
+class PushStep:
+    step: Step
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    server_url: str
+    token: str
+    call_timeout: float
+    batch_size: int
+    batch_max_age: float
+
+
+class Pusher:
+    """Sends the inventory at start and on change, then samples in batches, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        outbox: AsyncOutbox,
+        client: httpx.AsyncClient,
+        settings: PushSettings,
+        inventory: InventoryBook,
+        metrics: AgentMetrics | None = None,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._outbox = outbox
+        self._client = client
+        self._settings = settings
+        self._inventory = inventory
+        self._metrics = metrics
+        self._rng = rng or random.Random()
+        self._wall_clock = wall_clock
+        self.batch_size = settings.batch_size
+        self._attempt = 0
+        self._sent_digest: str | None = None  # None: send once at start, whatever was sent before
+        self._inventory_resent_for_403 = False
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New samples or a changed inventory: re-check now instead of at the next tick."""
+        self._wake.set()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._settings.token}"}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Push until `stop` is set; waits are cut short by `stop` and by `wake()`."""
+        while not stop.is_set():
+            inventory_due = self._sent_digest != self._inventory.digest()
+            if inventory_due and not await self.send_inventory():
+                await self._pause(stop, self._backoff(), wakeable=False)
+                continue
+            ready_in = await self._ready_in()
+            if ready_in is None:
+                await self._pause(stop, self._settings.batch_max_age, wakeable=True)
+                continue
+            if ready_in > 0:
+                await self._pause(stop, ready_in, wakeable=True)
+                continue
+            result = await self.push_batch()
+            if result.step is Step.WAIT:
+                await self._pause(stop, result.delay, wakeable=False)
+
+    async def flush(self, seconds: float) -> int:
+        """Final push at shutdown: send what is waiting, for at most `seconds`; returns samples
+        left in the outbox (they stay there for the next start)."""
+        try:
+            async with asyncio.timeout(seconds):
+                while True:
+                    result = await self.push_batch()
+                    if result.step in (Step.EMPTY, Step.WAIT):
+                        break
+        except TimeoutError:
+            log.warning("final flush cut short after %.1f s", seconds)
+        return await self._outbox.depth()
+
+    async def _ready_in(self) -> float | None:
+        """None when empty, 0 when a batch should go now, else seconds until the oldest is due."""
+        depth = await self._outbox.depth()
+        if depth == 0:
+            return None
+        if depth >= self.batch_size:
+            return 0.0
+        age = await self._outbox.oldest_age() or 0.0
+        return max(0.0, self._settings.batch_max_age - age)
+
+    async def _pause(self, stop: asyncio.Event, seconds: float, *, wakeable: bool) -> None:
+        self._wake.clear()
+        waits = [asyncio.ensure_future(stop.wait())]
+        if wakeable:
+            waits.append(asyncio.ensure_future(self._wake.wait()))
+        try:
+            await asyncio.wait(waits, timeout=max(0.0, seconds), return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+
+    def _backoff(self) -> float:
+        delay = full_jitter(self._attempt, base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, rng=self._rng)
+        self._attempt += 1
+        return delay
+
+    def _failed(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.push_failures.labels(reason).inc()
+
+    async def send_inventory(self) -> bool:
+        """POST the device inventory; True when the server took it."""
+        digest = self._inventory.digest()
+        body = self._inventory.snapshot().model_dump_json()
+        try:
+            async with asyncio.timeout(self._settings.call_timeout):
+                response = await self._client.post(
+                    self._settings.server_url + INVENTORY_PATH,
+                    content=body.encode(),
+                    headers={**self._headers(), "Content-Type": "application/json"},
+                )
+        except (httpx.HTTPError, TimeoutError) as err:
+            self._failed("inventory_network")
+            log.warning("inventory not sent: %s", _describe(err))
+            return False
+        if response.status_code != 200:
+            self._failed(f"inventory_http_{response.status_code}")
+            log.warning("inventory refused: HTTP %d %s", response.status_code, _reason(response))
+            return False
+        self._sent_digest = digest
+        self._attempt = 0
+        await self._outbox.set_meta(INVENTORY_HASH, digest)
+        log.info("inventory sent: %s", response.text[:200])
+        return True
+
+    async def push_batch(self) -> PushStep:
+        """Send the oldest batch once and act on the answer."""
+        batch = await self._outbox.peek(self.batch_size)
+        if not batch:
+            return PushStep(Step.EMPTY)
+        payload = b'{"samples":[' + ",".join(p.body for p in batch).encode() + b"]}"
+        compressed = await asyncio.to_thread(gzip.compress, payload, 6)
+        try:
+            async with asyncio.timeout(self._settings.call_timeout):
+                response = await self._client.post(
+                    self._settings.server_url + INGEST_PATH,
+                    content=compressed,
+                    headers={
+                        **self._headers(),
+                        "Content-Type": "application/json",
+                        "Content-Encoding": "gzip",
+                    },
+                )
+        except (httpx.HTTPError, TimeoutError) as err:
+            self._failed("network")
+            delay = self._backoff()
+            log.warning("push failed (%s); retry in %.1f s", _describe(err), delay)
+            return PushStep(Step.WAIT, delay)
+        return await self._handle(response, batch)
+
+    async def _handle(self, response: httpx.Response, batch: list[Pending]) -> PushStep:
+        status = response.status_code
+        seqs = [p.seq for p in batch]
+        if 200 <= status < 300:
+            await self._outbox.ack(seqs)
+            if self._metrics is not None:
+                self._metrics.samples_pushed.inc(len(seqs))
+            self._attempt = 0
+            self._inventory_resent_for_403 = False
+            return PushStep(Step.SENT)
+        self._failed(f"http_{status}")
+        if status in (429, 503):
+            after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock())
+            delay = min(after, RETRY_AFTER_CAP_S) if after is not None else self._backoff()
+            log.warning("server busy (HTTP %d); retry in %.1f s", status, delay)
+            return PushStep(Step.WAIT, delay)
+        if status >= 500:
+            delay = self._backoff()
+            log.warning("server error HTTP %d; retry in %.1f s", status, delay)
+            return PushStep(Step.WAIT, delay)
+        if status == 413:
+            return await self._too_large(batch)
+        if status == 403:
+            unknown = _unknown_devices(response)
+            if unknown:
+                return await self._unknown_devices(batch, unknown)
+        if status in (401, 403):
+            # The token may be fixed or re-scoped on the server: keep every sample, back off.
+            delay = self._backoff()
+            log.error(
+                "server refuses this agent (HTTP %d %s); retry in %.1f s",
+                status,
+                _reason(response),
+                delay,
+            )
+            return PushStep(Step.WAIT, delay)
+        # 400/422 and friends: the batch itself is wrong (a bug); keeping it would block the queue.
+        await self._outbox.reject(seqs, f"HTTP {status} {_reason(response)}")
+        return PushStep(Step.AGAIN)
+
+    async def _too_large(self, batch: list[Pending]) -> PushStep:
+        if self.batch_size > 1 and len(batch) > 1:
+            self.batch_size = max(1, min(self.batch_size, len(batch)) // 2)
+            log.warning("server says batch too large; batch size now %d", self.batch_size)
+            return PushStep(Step.AGAIN)
+        await self._outbox.reject([p.seq for p in batch], "HTTP 413: a single sample too large")
+        return PushStep(Step.AGAIN)
+
+    async def _unknown_devices(self, batch: list[Pending], unknown: set[str]) -> PushStep:
+        if not self._inventory_resent_for_403:
+            self._inventory_resent_for_403 = True
+            log.warning("server does not know devices %s; re-sending inventory", sorted(unknown))
+            if not await self.send_inventory():
+                return PushStep(Step.WAIT, self._backoff())
+            return PushStep(Step.AGAIN)
+        self._inventory_resent_for_403 = False
+        poison = [p.seq for p in batch if p.device_id in unknown]
+        if not poison:
+            return PushStep(Step.WAIT, self._backoff())
+        await self._outbox.reject(
+            poison, f"HTTP 403: devices unknown even after re-sending inventory: {sorted(unknown)}"
+        )
+        return PushStep(Step.AGAIN)
+
+
+def _unknown_devices(response: httpx.Response) -> set[str]:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return set()
+    if not isinstance(body, dict) or body.get("error") != "forbidden":
+        return set()
+    detail = body.get("detail")
+    devices = detail.get("unknown_devices") if isinstance(detail, dict) else None
+    if not isinstance(devices, list):
+        return set()
+    return {d for d in devices if isinstance(d, str)}
+
+
+def _reason(response: httpx.Response) -> str:
+    return response.text[:300].replace("\n", " ")
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__

@@ -1,0 +1,119 @@
+"""Owns timing: one poll loop per device, a site-wide concurrency bound, backoff for unreachable
+devices, and a clean stop (in-flight polls finish and are stored, nothing new starts)."""
+
+import asyncio
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+
+from agent.backoff import initial_jitter, next_poll_at, poll_delay
+from agent.config import DeviceConfig
+from agent.inventory import InventoryBook
+from agent.metrics import AgentMetrics
+from agent.outbox import AsyncOutbox
+from agent.probes.registry import ProbeRegistry
+from agent.sampling import Poll, poll_device
+from agent.transitions import OK, StatusTracker
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Polls every device at its interval and writes each result to the outbox."""
+
+    def __init__(
+        self,
+        *,
+        devices: Sequence[DeviceConfig],
+        registry: ProbeRegistry,
+        outbox: AsyncOutbox,
+        concurrency: int,
+        inventory: InventoryBook,
+        metrics: AgentMetrics | None = None,
+        on_sample: Callable[[], None] = lambda: None,
+        on_inventory_change: Callable[[], None] = lambda: None,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._devices = list(devices)
+        self._registry = registry
+        self._outbox = outbox
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._inventory = inventory
+        self._metrics = metrics
+        self._on_sample = on_sample
+        self._on_inventory_change = on_inventory_change
+        self._rng = rng or random.Random()
+        self._monotonic = monotonic
+        self._tracker = StatusTracker()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; returns once every in-flight poll has been stored."""
+        async with asyncio.TaskGroup() as group:
+            self.tasks = [
+                group.create_task(self._device_loop(device, stop), name=f"poll:{device.id}")
+                for device in self._devices
+            ]
+
+    async def _device_loop(self, device: DeviceConfig, stop: asyncio.Event) -> None:
+        probe = self._registry.probe_for(device.protocol)
+        failures = 0
+        if await _stopped_within(stop, initial_jitter(device.interval, self._rng)):
+            return
+        while not stop.is_set():
+            async with self._semaphore:
+                if stop.is_set():
+                    return
+                started = self._monotonic()
+                poll = await poll_device(probe, device, monotonic=self._monotonic)
+            await self._record(device, poll)
+            failures = 0 if poll.sample.reachable else failures + 1
+            due = next_poll_at(
+                started_at=started,
+                now=self._monotonic(),
+                delay=poll_delay(device.interval, failures),
+            )
+            if await _stopped_within(stop, due - self._monotonic()):
+                return
+
+    async def _record(self, device: DeviceConfig, poll: Poll) -> None:
+        sample = poll.sample
+        try:
+            await self._outbox.put([sample])
+        except sqlite3.Error:
+            # Disk full or a broken file: say so; the loop keeps polling (and logging) so the
+            # state is visible on /metrics and in the log rather than the agent dying.
+            log.exception("cannot store sample in outbox", extra={"device": device.id})
+        else:
+            self._on_sample()
+        if self._metrics is not None:
+            labels = (device.protocol.value, device.device_class.value)
+            self._metrics.probe_duration.labels(*labels).observe(poll.duration_s)
+            if sample.error is not None:
+                self._metrics.probe_errors.labels(*labels, sample.error.code.value).inc()
+        message = self._tracker.observe(sample, self._monotonic())
+        if message is not None:
+            level = logging.INFO if sample.error is None else logging.WARNING
+            log.log(level, message, extra={"device": device.id, "status": _status(poll)})
+        if poll.identity is not None and self._inventory.learn(device.id, poll.identity):
+            log.info("learned device identity", extra={"device": device.id})
+            self._on_inventory_change()
+
+
+def _status(poll: Poll) -> str:
+    return OK if poll.sample.error is None else poll.sample.error.code.value
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds`; True if `stop` was set meanwhile."""
+    if stop.is_set():
+        return True
+    try:
+        async with asyncio.timeout(max(0.0, seconds)):
+            await stop.wait()
+    except TimeoutError:
+        return False
+    return True
