@@ -1,0 +1,1 @@
+"""The central server: API, storage, and the domain packages (tickets, status, …)."""

@@ -1,0 +1,1 @@
+"""HTTP routers, one per resource; they turn domain errors into HTTP answers."""

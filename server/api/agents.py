@@ -1,0 +1,91 @@
+"""Agent endpoints: device inventory and sample batches (agent bearer token)."""
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.concurrency import run_in_threadpool
+
+from server.agent_tokens import touch_agent_token
+from server.api.deps import Ctx, CurrentAgent, agent_bearer, agent_from_credentials
+from server.db import write_session
+from server.errors import DomainError, TooLargeError
+from server.ingest import ingest
+from server.tenancy import register_inventory
+from wire.schema import ErrorBody, IngestResult, Inventory, InventoryResult
+
+router = APIRouter(prefix="/api/v1", tags=["agent"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 413, 422, 503)
+}
+
+
+@router.post("/inventory", response_model=InventoryResult, responses=ERRORS)
+def post_inventory(inventory: Inventory, agent: CurrentAgent, ctx: Ctx) -> InventoryResult:
+    """Register or update the devices of the token's site."""
+    now = datetime.now(UTC)
+    with write_session(ctx.engine) as session:
+        result = register_inventory(
+            session=session, site_id=agent.site_id, inventory=inventory, now=now
+        )
+        touch_agent_token(conn=session.connection(), principal=agent, now=now)
+    return result
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLargeError(f"body over {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLargeError(f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResult,
+    responses=ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "An IngestBatch as JSON, optionally with Content-Encoding: gzip.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/IngestBatch"}}
+            },
+        }
+    },
+)
+async def post_ingest(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(agent_bearer)],
+) -> IngestResult:
+    """Store a batch of samples and move device state forward; retries are harmless."""
+    metrics = ctx.metrics
+    try:
+        agent = await run_in_threadpool(agent_from_credentials, ctx, credentials)
+        body = await _read_body(request, ctx.settings.max_body_bytes)
+        started = time.perf_counter()
+        result = await run_in_threadpool(
+            lambda: ingest(
+                engine=ctx.engine,
+                principal=agent,
+                body=body,
+                content_encoding=request.headers.get("content-encoding"),
+                max_decompressed=ctx.settings.max_decompressed_bytes,
+            )
+        )
+    except DomainError as err:
+        metrics.batches_rejected.labels(err.code).inc()
+        raise
+    metrics.batch_seconds.observe(time.perf_counter() - started)
+    metrics.samples_ingested.labels("accepted").inc(result.accepted)
+    metrics.samples_ingested.labels("duplicate").inc(result.duplicates)
+    return result

@@ -1,0 +1,92 @@
+"""Request-scoped dependencies: the app's context, a DB session, the calling user or agent."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.agent_tokens import AgentPrincipal, authenticate_agent
+from server.errors import UnauthorizedError
+from server.metrics import ServerMetrics
+from server.settings import Settings
+from server.users import UserPrincipal, user_from_access_token
+from wire.enums import Role
+
+TOKEN_URL = "/api/v1/auth/token"
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    secret_key: str
+    metrics: ServerMetrics
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(context)]
+
+
+def db_session(ctx: Ctx) -> Iterator[Session]:
+    with ctx.sessions() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+
+oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, scheme_name="UserToken")
+agent_bearer = HTTPBearer(
+    auto_error=False, scheme_name="AgentToken", description="An agent token (smt_…)."
+)
+
+
+def current_user(
+    token: Annotated[str, Depends(oauth2)], session: DbSession, ctx: Ctx
+) -> UserPrincipal:
+    return user_from_access_token(session=session, token=token, secret_key=ctx.secret_key)
+
+
+CurrentUser = Annotated[UserPrincipal, Depends(current_user)]
+
+
+def client_scope(user: UserPrincipal) -> int | None:
+    """The client whose data the user may see, or None for staff (everything)."""
+    if user.role == Role.CLIENT:
+        if user.client_id is None:
+            raise UnauthorizedError("client user without a client")
+        return user.client_id
+    return None
+
+
+def agent_from_credentials(
+    ctx: AppContext, credentials: HTTPAuthorizationCredentials | None
+) -> AgentPrincipal:
+    """Blocking (a DB read): call it from a threadpool."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError("missing agent bearer token")
+    with ctx.engine.connect() as conn:
+        principal = authenticate_agent(
+            conn=conn, token=credentials.credentials, now=datetime.now(UTC)
+        )
+    if principal is None:
+        raise UnauthorizedError("unknown, malformed or revoked agent token")
+    return principal
+
+
+def current_agent(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(agent_bearer)]
+) -> AgentPrincipal:
+    return agent_from_credentials(ctx, credentials)
+
+
+CurrentAgent = Annotated[AgentPrincipal, Depends(current_agent)]

@@ -1,0 +1,226 @@
+"""Agent batches → raw samples + current device state, in one transaction.
+
+The hot path of the server: one pydantic validation for the whole batch, one SELECT for the
+devices, one executemany INSERT … ON CONFLICT DO NOTHING for the samples, one SELECT and one
+executemany upsert for the state. No FastAPI here; the router maps the errors to HTTP.
+"""
+
+import zlib
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy.exc import OperationalError
+
+from server.agent_tokens import AgentPrincipal, touch_agent_token
+from server.db import insert_for, write_transaction
+from server.errors import (
+    BadGzipError,
+    BadJsonError,
+    ForbiddenError,
+    InvalidInputError,
+    TooLargeError,
+    UnavailableError,
+)
+from server.models import Device, device_states, samples
+from server.state import CurrentState, DeviceStatus, apply_samples, checks_from_json, checks_to_json
+from wire.schema import IngestBatch, IngestResult, Sample
+
+__all__ = [
+    "decode_body",
+    "ingest",
+    "parse_batch",
+    "sample_rows",
+    "samples",
+    "store_batch",
+]
+
+MAX_REPORTED_ERRORS = 20
+
+
+def decode_body(raw: bytes, *, content_encoding: str | None, max_decompressed: int) -> bytes:
+    """The JSON bytes of a body; inflation stops as soon as it passes `max_decompressed`."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "identity":
+        if len(raw) > max_decompressed:
+            raise TooLargeError(f"body over {max_decompressed} bytes")
+        return raw
+    if encoding != "gzip":
+        raise BadGzipError(f"unsupported Content-Encoding {content_encoding!r} (use gzip)")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(raw, max_decompressed + 1)
+    except zlib.error as err:
+        raise BadGzipError(f"body is not valid gzip: {err}") from err
+    if len(data) > max_decompressed:
+        raise TooLargeError(f"body inflates to more than {max_decompressed} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise BadGzipError("gzip stream is truncated or has trailing data")
+    return data
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def parse_batch(data: bytes) -> IngestBatch:
+    """Validate the whole batch in one call; errors name the field, e.g. `samples[3].ts`."""
+    try:
+        return IngestBatch.model_validate_json(data)
+    except ValidationError as err:
+        errors = err.errors(include_url=False, include_input=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise BadJsonError(f"body is not valid JSON: {errors[0]['msg']}") from err
+        detail = [
+            {"field": _field_path(e["loc"]), "message": e["msg"]}
+            for e in errors[:MAX_REPORTED_ERRORS]
+        ]
+        raise InvalidInputError("batch failed validation", detail) from err
+
+
+def sample_rows(
+    batch: IngestBatch, device_pks: Mapping[str, int], *, received_at: datetime
+) -> list[dict[str, Any]]:
+    """The `samples` rows of a batch (also used by the benchmark's plain Core insert)."""
+    rows = []
+    for s in batch.samples:
+        error = s.error
+        rows.append(
+            {
+                "id": s.id,
+                "device_id": device_pks[s.device_id],
+                "ts": s.ts,
+                "received_at": received_at,
+                "probe": s.probe.value,
+                "reachable": s.reachable,
+                "latency_ms": s.latency_ms,
+                "error_code": error.code.value if error else None,
+                "error_message": error.message if error else None,
+                "checks": s.checks,
+                "events": [e.model_dump(mode="json") for e in s.events] if s.events else None,
+            }
+        )
+    return rows
+
+
+def _state_from_row(row: Any) -> CurrentState:
+    return CurrentState(
+        status=DeviceStatus(row.status),
+        status_changed_at=row.status_changed_at,
+        reachable=row.reachable,
+        last_sample_at=row.last_sample_at,
+        last_sample_id=row.last_sample_id,
+        last_seen_at=row.last_seen_at,
+        latency_ms=row.latency_ms,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        checks=checks_from_json(row.checks or {}),
+    )
+
+
+def _state_row(device_id: int, state: CurrentState, *, now: datetime) -> dict[str, Any]:
+    return {
+        "device_id": device_id,
+        "status": state.status.value,
+        "status_changed_at": state.status_changed_at,
+        "reachable": state.reachable,
+        "last_sample_at": state.last_sample_at,
+        "last_sample_id": state.last_sample_id,
+        "last_seen_at": state.last_seen_at,
+        "latency_ms": state.latency_ms,
+        "error_code": state.error_code,
+        "error_message": state.error_message,
+        "checks": checks_to_json(state.checks),
+        "updated_at": now,
+    }
+
+
+def upsert_states(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    stmt = insert_for(conn, device_states)
+    columns = [c.name for c in device_states.columns if c.name != "device_id"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["device_id"], set_={name: stmt.excluded[name] for name in columns}
+    )
+    conn.execute(stmt, rows)
+
+
+def _advance_states(
+    conn: Connection, by_device: Mapping[int, list[Sample]], *, now: datetime
+) -> None:
+    query = (
+        select(device_states)
+        .where(device_states.c.device_id.in_(list(by_device)))
+        .order_by(device_states.c.device_id)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # concurrent batches for one device queue here
+    current = {row.device_id: _state_from_row(row) for row in conn.execute(query)}
+    changed = []
+    for device_id, device_samples in by_device.items():
+        before = current.get(device_id, CurrentState())
+        after = apply_samples(before, device_samples)
+        if after != before:
+            changed.append(_state_row(device_id, after, now=now))
+    if changed:
+        upsert_states(conn, changed)
+
+
+def insert_samples(conn: Connection, rows: list[dict[str, Any]], table: Table = samples) -> int:
+    """Insert rows, skipping ids already stored; returns how many were new."""
+    stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=["id"])
+    return int(conn.execute(stmt, rows).rowcount)
+
+
+def store_batch(
+    *, engine: Engine, principal: AgentPrincipal, batch: IngestBatch, now: datetime
+) -> IngestResult:
+    """Store a validated batch for the token's site; all or nothing."""
+    ext_ids = sorted({s.device_id for s in batch.samples})
+    try:
+        with write_transaction(engine) as conn:
+            device_pks: dict[str, int] = {
+                row.ext_id: row.id
+                for row in conn.execute(
+                    select(Device.ext_id, Device.id).where(
+                        Device.site_id == principal.site_id, Device.ext_id.in_(ext_ids)
+                    )
+                )
+            }
+            unknown = [ext_id for ext_id in ext_ids if ext_id not in device_pks]
+            if unknown:
+                raise ForbiddenError(
+                    "samples for devices not registered under this token's site",
+                    {"unknown_devices": unknown},
+                )
+            accepted = insert_samples(conn, sample_rows(batch, device_pks, received_at=now))
+            by_device: dict[int, list[Sample]] = defaultdict(list)
+            for s in batch.samples:
+                by_device[device_pks[s.device_id]].append(s)
+            _advance_states(conn, by_device, now=now)
+            touch_agent_token(conn=conn, principal=principal, now=now)
+    except OperationalError as err:
+        raise UnavailableError("database is busy or unavailable, retry later") from err
+    return IngestResult(accepted=accepted, duplicates=len(batch.samples) - accepted)
+
+
+def ingest(
+    *,
+    engine: Engine,
+    principal: AgentPrincipal,
+    body: bytes,
+    content_encoding: str | None,
+    max_decompressed: int,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Decode, validate and store one request body."""
+    data = decode_body(body, content_encoding=content_encoding, max_decompressed=max_decompressed)
+    batch = parse_batch(data)
+    return store_batch(
+        engine=engine, principal=principal, batch=batch, now=now or datetime.now(UTC)
+    )

@@ -1,0 +1,183 @@
+"""Tables: tenancy (client → site → device), agent tokens, users, raw samples, current state.
+
+Raw samples are history (pruned after the retention); `device_states` holds the current state,
+so reads never scan history.
+"""
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on PostgreSQL (timestamptz) and SQLite (text) alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite stores text; keep it naive-UTC there so values compare and sort as text.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+        UUID: Uuid(),
+    }
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("client_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    zone: Mapped[str] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Device(Base):
+    """A device as the site's agent registered it; `ext_id` is the agent's id for it."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("site_id", "ext_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    ext_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    device_class: Mapped[str] = mapped_column(String(32))
+    subsystem: Mapped[str] = mapped_column(String(32))
+    protocol: Mapped[str] = mapped_column(String(16))
+    parent_ext_id: Mapped[str | None] = mapped_column(String(64))
+    vendor: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str | None] = mapped_column(String(128))
+    serial: Mapped[str | None] = mapped_column(String(128))
+    firmware: Mapped[str | None] = mapped_column(String(128))
+    first_registered_at: Mapped[datetime]
+    last_registered_at: Mapped[datetime]
+
+
+class AgentToken(Base):
+    """One agent credential, scoped to one site; only a SHA-256 of the secret is kept."""
+
+    __tablename__ = "agent_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+
+
+class SampleRow(Base):
+    """One raw probe result (~300 bytes), keyed by the agent's time-ordered UUIDv7."""
+
+    __tablename__ = "samples"
+    __table_args__ = (Index("ix_samples_device_id_ts", "device_id", "ts"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    # No FK constraint: checking it on every row costs insert speed, and ingest already
+    # rejects samples for devices the token's site does not have.
+    device_id: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime]
+    received_at: Mapped[datetime]
+    probe: Mapped[str] = mapped_column(String(16))
+    reachable: Mapped[bool] = mapped_column(Boolean)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(1000))
+    checks: Mapped[dict[str, Any]]
+    events: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class DeviceState(Base):
+    """The current state of one device, moved forward by ingest (latest sample wins).
+
+    `checks` maps each check name to {"value", "changed_at", "updated_at"} (ISO 8601 UTC); one
+    row per device keeps a 500-sample batch at one state write per device.
+    """
+
+    __tablename__ = "device_states"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    status_changed_at: Mapped[datetime | None]
+    reachable: Mapped[bool | None] = mapped_column(Boolean)
+    last_sample_at: Mapped[datetime | None]
+    last_sample_id: Mapped[UUID | None]
+    last_seen_at: Mapped[datetime | None]
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(1000))
+    checks: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+samples: Table = SampleRow.__table__  # type: ignore[assignment]  # declarative gives FromClause
+device_states: Table = DeviceState.__table__  # type: ignore[assignment]  # same

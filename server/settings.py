@@ -1,0 +1,35 @@
+"""Server settings, read once at start from environment variables (pydantic-settings)."""
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./secmon.db"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Everything the server reads from its environment; `SECMON_` prefix except DATABASE_URL."""
+
+    model_config = SettingsConfigDict(env_prefix="SECMON_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "SECMON_DATABASE_URL"),
+    )
+    environment: Environment = Environment.DEVELOPMENT
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    retention_days: int = Field(default=30, ge=1)
+    prune_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Ingest bodies: the compressed size is checked while reading, the inflated size while
+    # inflating, so a gzip bomb is cut off after max_decompressed_bytes.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_decompressed_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    access_token_minutes: int = Field(default=60, ge=1)

@@ -1,0 +1,98 @@
+"""People who log in: Argon2 password hashes, roles, JWT access tokens with expiry."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.errors import ConflictError, UnauthorizedError
+from server.models import User
+from wire.enums import Role
+
+JWT_ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both cases take the same time.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@dataclass(frozen=True, slots=True)
+class UserPrincipal:
+    user_id: int
+    username: str
+    role: Role
+    client_id: int | None  # set for role client: it sees only this client's sites
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    client_id: int | None,
+    now: datetime,
+) -> User:
+    if role == Role.CLIENT and client_id is None:
+        raise ConflictError("a user with role client needs a client")
+    user = User(
+        username=username,
+        password_hash=_hasher.hash(password),
+        role=role.value,
+        client_id=client_id,
+        created_at=now,
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as err:
+        raise ConflictError(f"user {username!r} already exists") from err
+    return user
+
+
+def authenticate_user(*, session: Session, username: str, password: str) -> UserPrincipal:
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError) as err:
+        raise UnauthorizedError("wrong username or password") from err
+    if user is None:
+        raise UnauthorizedError("wrong username or password")
+    return _principal(user)
+
+
+def _principal(user: User) -> UserPrincipal:
+    return UserPrincipal(
+        user_id=user.id, username=user.username, role=Role(user.role), client_id=user.client_id
+    )
+
+
+def issue_access_token(
+    *, principal: UserPrincipal, secret_key: str, ttl: timedelta, now: datetime
+) -> str:
+    claims: dict[str, Any] = {
+        "sub": principal.username,
+        "role": principal.role.value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM)
+
+
+def user_from_access_token(*, session: Session, token: str, secret_key: str) -> UserPrincipal:
+    """The token's user, read fresh from the database so a deleted user is locked out."""
+    try:
+        claims = jwt.decode(
+            token, secret_key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except jwt.PyJWTError as err:
+        raise UnauthorizedError("invalid or expired token") from err
+    user = session.scalars(select(User).where(User.username == claims["sub"])).one_or_none()
+    if user is None:
+        raise UnauthorizedError("invalid or expired token")
+    return _principal(user)
