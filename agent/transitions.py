@@ -49,10 +49,12 @@ class StatusTracker:
             return None
         self._seen[device] = _Seen(status=status, since=now)
         detail = sample.error.message if sample.error and sample.error.message else ""
-        if seen is None:
-            return None if status == OK else _with_detail(f"{device}: {label(status)}", detail)
         if status == OK:
+            if seen is None:
+                return None
             return f"{device}: back after {format_duration(now - seen.since)}"
+        if seen is None or seen.status == OK:
+            return _with_detail(f"{device}: {label(status)}", detail)
         return _with_detail(f"{device}: {label(status)} (was {label(seen.status)})", detail)
 
 
