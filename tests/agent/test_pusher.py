@@ -1,0 +1,280 @@
+"""Pusher behaviour for every server answer.
+
+These use httpx.MockTransport on purpose: they inject 429/503/413/403/401/422 answers and network
+errors on demand, which the real server does not produce at will. The lead's e2e tests run the
+agent against the real server.
+"""
+
+import asyncio
+import gzip
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agent.inventory import InventoryBook
+from agent.metrics import AgentMetrics
+from agent.outbox import INVENTORY_HASH, AsyncOutbox, Outbox
+from agent.pusher import Pusher, PushSettings, Step
+from tests.agent.factories import make_device
+from wire.enums import ProbeKind
+from wire.ids import uuid7
+from wire.schema import DeviceIdentity, IngestBatch, Inventory, Sample
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Server:
+    """Records what the agent sent; `answer` decides each ingest response."""
+
+    def __init__(self, answer: Callable[[IngestBatch], httpx.Response] | None = None) -> None:
+        self.batches: list[IngestBatch] = []
+        self.inventories: list[Inventory] = []
+        self.requests: list[httpx.Request] = []
+        self.answer = answer or (lambda batch: httpx.Response(200, json={"accepted": 1}))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path == "/api/v1/inventory":
+            self.inventories.append(Inventory.model_validate_json(request.content))
+            return httpx.Response(200, json={"registered": 1, "updated": 0})
+        assert request.url.path == "/api/v1/ingest"
+        batch = IngestBatch.model_validate_json(gzip.decompress(request.content))
+        self.batches.append(batch)
+        return self.answer(batch)
+
+
+def sample(device: str = "cam-01") -> Sample:
+    return Sample(id=uuid7(), device_id=device, ts=NOW, probe=ProbeKind.TCP, reachable=True)
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    return Outbox(tmp_path / "o.sqlite", max_bytes=10_000_000)
+
+
+def make_pusher(
+    outbox: Outbox,
+    handler: Handler,
+    *,
+    batch_size: int = 100,
+    metrics: AgentMetrics | None = None,
+    inventory: InventoryBook | None = None,
+) -> Pusher:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return Pusher(
+        outbox=AsyncOutbox(outbox),
+        client=client,
+        settings=PushSettings(
+            server_url="http://127.0.0.1:1",
+            token="tok-123",
+            call_timeout=5.0,
+            batch_size=batch_size,
+            batch_max_age=0.05,
+        ),
+        inventory=inventory
+        or InventoryBook([make_device(), make_device(id="cam-02")], agent_version="t"),
+        metrics=metrics,
+        rng=random.Random(3),
+        wall_clock=lambda: NOW,
+    )
+
+
+async def test_batch_is_gzip_json_with_bearer_token_and_acked(outbox: Outbox) -> None:
+    server = Server()
+    metrics = AgentMetrics(CollectorRegistry())
+    samples = [sample() for _ in range(3)]
+    outbox.put(samples)
+    result = await make_pusher(outbox, server, metrics=metrics).push_batch()
+    assert result.step is Step.SENT
+    request = server.requests[0]
+    assert request.headers["Content-Encoding"] == "gzip"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Authorization"] == "Bearer tok-123"
+    assert server.batches[0].samples == samples
+    assert outbox.depth() == 0
+    assert metrics.samples_pushed._value.get() == 3
+
+
+async def test_network_error_keeps_samples_and_backs_off_with_growing_ceiling(
+    outbox: Outbox,
+) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    outbox.put([sample()])
+    pusher = make_pusher(outbox, down)
+    delays = [(await pusher.push_batch()) for _ in range(8)]
+    assert all(d.step is Step.WAIT for d in delays)
+    assert 0 <= delays[0].delay <= 1.0
+    assert max(d.delay for d in delays) > 1.0  # the ceiling grew (1, 2, 4, … 60)
+    assert all(d.delay <= 60.0 for d in delays)
+    assert outbox.depth() == 1
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_seconds_is_honoured(outbox: Outbox, status: int) -> None:
+    outbox.put([sample()])
+    busy = Server(lambda b: httpx.Response(status, headers={"Retry-After": "17"}))
+    result = await make_pusher(outbox, busy).push_batch()
+    assert (result.step, result.delay) == (Step.WAIT, 17.0)
+    assert outbox.depth() == 1
+
+
+async def test_retry_after_http_date_is_honoured(outbox: Outbox) -> None:
+    outbox.put([sample()])
+    when = format_datetime(NOW + timedelta(seconds=45), usegmt=True)
+    busy = Server(lambda b: httpx.Response(503, headers={"Retry-After": when}))
+    result = await make_pusher(outbox, busy).push_batch()
+    assert (result.step, result.delay) == (Step.WAIT, 45.0)
+
+
+async def test_server_error_backs_off_and_keeps(outbox: Outbox) -> None:
+    outbox.put([sample()])
+    result = await make_pusher(outbox, Server(lambda b: httpx.Response(500))).push_batch()
+    assert result.step is Step.WAIT
+    assert outbox.depth() == 1
+    assert outbox.rejected_total() == 0
+
+
+async def test_413_halves_the_batch_until_it_fits(outbox: Outbox) -> None:
+    server = Server(lambda b: httpx.Response(413 if len(b.samples) > 2 else 200))
+    samples = [sample() for _ in range(5)]
+    outbox.put(samples)
+    pusher = make_pusher(outbox, server, batch_size=8)
+    steps = []
+    while (step := (await pusher.push_batch()).step) is not Step.EMPTY:
+        steps.append(step)
+    assert pusher.batch_size == 2
+    assert Step.AGAIN in steps
+    accepted = [s.id for b in server.batches if len(b.samples) <= 2 for s in b.samples]
+    assert accepted == [s.id for s in samples]
+    assert outbox.rejected_total() == 0
+
+
+async def test_413_on_a_single_sample_rejects_it(outbox: Outbox) -> None:
+    outbox.put([sample()])
+    pusher = make_pusher(outbox, Server(lambda b: httpx.Response(413)), batch_size=1)
+    assert (await pusher.push_batch()).step is Step.AGAIN
+    assert outbox.depth() == 0
+    assert outbox.rejected_total() == 1
+
+
+def forbidden(unknown: list[str]) -> httpx.Response:
+    return httpx.Response(403, json={"error": "forbidden", "detail": {"unknown_devices": unknown}})
+
+
+async def test_403_unknown_devices_resends_inventory_then_succeeds(outbox: Outbox) -> None:
+    server = Server()
+    server.answer = lambda b: (
+        forbidden(["cam-02"]) if not server.inventories else httpx.Response(200)
+    )
+    outbox.put([sample("cam-01"), sample("cam-02")])
+    pusher = make_pusher(outbox, server)
+    assert (await pusher.push_batch()).step is Step.AGAIN
+    assert len(server.inventories) == 1
+    assert (await pusher.push_batch()).step is Step.SENT
+    assert outbox.depth() == 0
+    assert outbox.rejected_total() == 0
+
+
+async def test_403_unknown_devices_still_refused_rejects_only_those(
+    outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = Server()
+
+    def answer(batch: IngestBatch) -> httpx.Response:
+        if any(s.device_id == "cam-02" for s in batch.samples):
+            return forbidden(["cam-02"])
+        return httpx.Response(200)
+
+    server.answer = answer
+    keep = [sample("cam-01"), sample("cam-01")]
+    outbox.put([keep[0], sample("cam-02"), keep[1], sample("cam-02")])
+    pusher = make_pusher(outbox, server)
+    steps = [(await pusher.push_batch()).step for _ in range(4)]
+    assert steps == [Step.AGAIN, Step.AGAIN, Step.SENT, Step.EMPTY]
+    assert len(server.inventories) == 1
+    assert server.batches[-1].samples == keep
+    assert outbox.rejected_total() == 2
+    assert "cam-02" in caplog.text
+
+
+async def test_401_keeps_samples_and_backs_off(outbox: Outbox) -> None:
+    outbox.put([sample()])
+    result = await make_pusher(outbox, Server(lambda b: httpx.Response(401))).push_batch()
+    assert result.step is Step.WAIT
+    assert outbox.depth() == 1
+    assert outbox.rejected_total() == 0
+
+
+@pytest.mark.parametrize("status", [400, 422])
+async def test_bad_request_rejects_batch_with_servers_reason(
+    outbox: Outbox, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox.put([sample(), sample()])
+    reply = Server(lambda b: httpx.Response(status, json={"error": "invalid", "detail": "bad ts"}))
+    assert (await make_pusher(outbox, reply).push_batch()).step is Step.AGAIN
+    assert outbox.depth() == 0
+    assert outbox.rejected_total() == 2
+    assert "bad ts" in caplog.text
+
+
+async def test_run_sends_inventory_first_then_aged_batch_and_stops(outbox: Outbox) -> None:
+    stop = asyncio.Event()
+    server = Server()
+
+    def answer(batch: IngestBatch) -> httpx.Response:
+        stop.set()
+        return httpx.Response(200)
+
+    server.answer = answer
+    outbox.put([sample()])  # fewer than batch_size: goes out once batch_max_age passed
+    pusher = make_pusher(outbox, server)
+    await asyncio.wait_for(pusher.run(stop), timeout=30)
+    paths = [r.url.path for r in server.requests]
+    assert paths == ["/api/v1/inventory", "/api/v1/ingest"]
+    assert server.requests[0].headers["Authorization"] == "Bearer tok-123"
+    assert server.requests[0].headers["Content-Type"] == "application/json"
+    assert [d.id for d in server.inventories[0].devices] == ["cam-01", "cam-02"]
+    assert outbox.depth() == 0
+    assert outbox.get_meta(INVENTORY_HASH) is not None
+
+
+async def test_run_resends_inventory_when_identity_learned(outbox: Outbox) -> None:
+    stop = asyncio.Event()
+    server = Server()
+    book = InventoryBook([make_device()], agent_version="t")
+    pusher = make_pusher(outbox, server, inventory=book)
+    task = asyncio.create_task(pusher.run(stop))
+    while not server.inventories:
+        await asyncio.sleep(0.01)
+    book.learn("cam-01", DeviceIdentity(vendor="Axis", serial="ACCC8E000001"))
+    pusher.wake()
+    while len(server.inventories) < 2:
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, timeout=30)
+    assert server.inventories[1].devices[0].identity.serial == "ACCC8E000001"
+    assert len(server.inventories) == 2
+
+
+async def test_flush_sends_everything_waiting(outbox: Outbox) -> None:
+    server = Server()
+    outbox.put([sample() for _ in range(7)])
+    left = await make_pusher(outbox, server, batch_size=3).flush(30)
+    assert left == 0
+    assert [len(b.samples) for b in server.batches] == [3, 3, 1]
+
+
+async def test_flush_stops_at_first_failure_and_keeps_samples(outbox: Outbox) -> None:
+    outbox.put([sample() for _ in range(2)])
+    left = await make_pusher(outbox, Server(lambda b: httpx.Response(503))).flush(30)
+    assert left == 2
+
