@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import random
 import signal
 import sys
 from collections.abc import Sequence
@@ -114,6 +115,7 @@ async def run_agent(
     registry: ProbeRegistry | None = None,
     metrics_registry: CollectorRegistry | None = None,
     signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
+    rng: random.Random | None = None,
 ) -> None:
     """The agent's life: start, poll and push until `stop` (or a signal), stop cleanly."""
     stop = stop or asyncio.Event()
@@ -152,6 +154,7 @@ async def run_agent(
                 ),
                 inventory=inventory,
                 metrics=metrics,
+                rng=rng,
             )
             scheduler = Scheduler(
                 devices=cfg.devices,
@@ -162,6 +165,7 @@ async def run_agent(
                 metrics=metrics,
                 on_sample=pusher.wake,
                 on_inventory_change=pusher.wake,
+                rng=rng,
             )
             poll_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
             push_task = asyncio.create_task(pusher.run(stop), name="pusher")

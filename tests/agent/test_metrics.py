@@ -35,10 +35,8 @@ def test_scrape_shows_probe_push_and_outbox_figures(tmp_path: Path) -> None:
     assert (
         'secmon_agent_probe_duration_seconds_count{device_class="camera",probe="tcp"} 1.0' in body
     )
-    assert (
-        'secmon_agent_probe_errors_total{code="device.unreachable",device_class="camera",probe="tcp"} 1.0'
-        in body
-    )
+    labels = 'code="device.unreachable",device_class="camera",probe="tcp"'
+    assert f"secmon_agent_probe_errors_total{{{labels}}} 1.0" in body
     assert 'secmon_agent_push_failures_total{reason="http_503"} 2.0' in body
     assert "secmon_agent_outbox_depth 1.0" in body
     assert "secmon_agent_samples_rejected_total 1.0" in body

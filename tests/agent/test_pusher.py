@@ -37,12 +37,14 @@ class Server:
         self.batches: list[IngestBatch] = []
         self.inventories: list[Inventory] = []
         self.requests: list[httpx.Request] = []
+        self.inventory_arrived = asyncio.Event()
         self.answer = answer or (lambda batch: httpx.Response(200, json={"accepted": 1}))
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if request.url.path == "/api/v1/inventory":
             self.inventories.append(Inventory.model_validate_json(request.content))
+            self.inventory_arrived.set()
             return httpx.Response(200, json={"registered": 1, "updated": 0})
         assert request.url.path == "/api/v1/ingest"
         batch = IngestBatch.model_validate_json(gzip.decompress(request.content))
@@ -253,12 +255,11 @@ async def test_run_resends_inventory_when_identity_learned(outbox: Outbox) -> No
     book = InventoryBook([make_device()], agent_version="t")
     pusher = make_pusher(outbox, server, inventory=book)
     task = asyncio.create_task(pusher.run(stop))
-    while not server.inventories:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(server.inventory_arrived.wait(), timeout=30)
+    server.inventory_arrived.clear()
     book.learn("cam-01", DeviceIdentity(vendor="Axis", serial="ACCC8E000001"))
     pusher.wake()
-    while len(server.inventories) < 2:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(server.inventory_arrived.wait(), timeout=30)
     stop.set()
     await asyncio.wait_for(task, timeout=30)
     assert server.inventories[1].devices[0].identity.serial == "ACCC8E000001"
@@ -277,4 +278,3 @@ async def test_flush_stops_at_first_failure_and_keeps_samples(outbox: Outbox) ->
     outbox.put([sample() for _ in range(2)])
     left = await make_pusher(outbox, Server(lambda b: httpx.Response(503))).flush(30)
     assert left == 2
-

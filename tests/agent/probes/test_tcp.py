@@ -12,12 +12,12 @@ from wire.enums import ProbeErrorCode
 
 
 @pytest.fixture
-async def listening_port() -> AsyncIterator[tuple[int, list[int]]]:
-    """A real listener; the list counts accepted connections."""
-    accepted: list[int] = []
+async def listening_port() -> AsyncIterator[tuple[int, asyncio.Event]]:
+    """A real listener; the event is set once it accepted a connection."""
+    accepted = asyncio.Event()
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(1)
+        accepted.set()
         writer.close()
 
     server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
@@ -26,18 +26,15 @@ async def listening_port() -> AsyncIterator[tuple[int, list[int]]]:
         yield port, accepted
 
 
-async def test_open_port_is_reachable_with_latency(listening_port: tuple[int, list[int]]) -> None:
+async def test_open_port_is_reachable_with_latency(
+    listening_port: tuple[int, asyncio.Event],
+) -> None:
     port, accepted = listening_port
     result = await TcpProbe().poll(make_device(port=port))
     assert result.checks == {"tcp.open": True}
     assert result.latency_ms is not None
     assert result.latency_ms >= 0
-    await asyncio.sleep(0)  # let the server run its callback
-    for _ in range(100):
-        if accepted:
-            break
-        await asyncio.sleep(0.01)
-    assert accepted == [1]
+    await asyncio.wait_for(accepted.wait(), timeout=30)
 
 
 async def test_closed_port_is_unreachable() -> None:

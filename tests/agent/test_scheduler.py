@@ -1,0 +1,149 @@
+"""The scheduler polls every device, bounds concurrency, survives broken probes, stops cleanly."""
+
+import asyncio
+import random
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agent.config import DeviceConfig
+from agent.inventory import InventoryBook
+from agent.metrics import AgentMetrics
+from agent.outbox import AsyncOutbox, Outbox
+from agent.probes.base import ProbeResult
+from agent.probes.registry import ProbeFactory, ProbeRegistry
+from agent.scheduler import Scheduler
+from tests.agent.factories import make_device
+from wire.enums import ProbeErrorCode, ProbeKind
+from wire.schema import DeviceIdentity, Sample
+
+
+class NoJitter(random.Random):
+    """First polls start at once, so tests need not wait out a random spread."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+class ByDevice:
+    """A probe whose behaviour is chosen per device id by the test."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.max_active = 0
+        self.release = asyncio.Event()
+        self.release.set()
+        self.started = asyncio.Event()
+
+    async def poll(self, device: DeviceConfig) -> ProbeResult:
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        self.started.set()
+        try:
+            await asyncio.sleep(0.01)
+            await self.release.wait()
+            if device.id.startswith("raise"):
+                raise RuntimeError("firmware said something odd")
+            if device.id.startswith("garbage"):
+                return "<html>500</html>"  # type: ignore[return-value]  # garbage on purpose
+            if device.id.startswith("hang"):
+                await asyncio.Event().wait()
+            identity = DeviceIdentity(vendor="Axis") if device.id.startswith("axis") else None
+            return ProbeResult(checks={"tcp.open": True}, latency_ms=1.0, identity=identity)
+        finally:
+            self.active -= 1
+
+
+class Rig:
+    def __init__(self, tmp_path: Path, devices: list[DeviceConfig], concurrency: int = 8) -> None:
+        self.outbox = Outbox(tmp_path / "o.sqlite", max_bytes=10_000_000)
+        self.probe = ByDevice()
+        self.stop = asyncio.Event()
+        self.expected = len(devices)
+        self.samples_seen = 0
+        self.inventory_changes = 0
+        self.metrics = AgentMetrics(CollectorRegistry())
+        factory: ProbeFactory = lambda: self.probe  # noqa: E731 - one shared instance
+        self.scheduler = Scheduler(
+            devices=devices,
+            registry=ProbeRegistry({ProbeKind.TCP: factory}),
+            outbox=AsyncOutbox(self.outbox),
+            concurrency=concurrency,
+            inventory=InventoryBook(devices, agent_version="t"),
+            metrics=self.metrics,
+            on_sample=self._on_sample,
+            on_inventory_change=self._on_inventory_change,
+            rng=NoJitter(),
+        )
+
+    def _on_sample(self) -> None:
+        self.samples_seen += 1
+        if self.samples_seen >= self.expected:
+            self.stop.set()
+
+    def _on_inventory_change(self) -> None:
+        self.inventory_changes += 1
+
+    async def run(self) -> dict[str, Sample]:
+        await asyncio.wait_for(self.scheduler.run(self.stop), timeout=30)
+        samples = [Sample.model_validate_json(p.body) for p in self.outbox.peek(1000)]
+        assert len(samples) == len({s.device_id for s in samples}), "one sample per poll"
+        return {s.device_id: s for s in samples}
+
+
+async def test_every_device_is_polled_once_per_interval_into_the_outbox(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, [make_device(id="cam-01"), make_device(id="cam-02")])
+    samples = await rig.run()
+    assert set(samples) == {"cam-01", "cam-02"}
+    assert all(s.reachable and s.error is None for s in samples.values())
+    assert [t.get_name() for t in rig.scheduler.tasks] == ["poll:cam-01", "poll:cam-02"]
+
+
+async def test_broken_probes_become_error_samples_and_the_agent_keeps_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    devices = [
+        make_device(id="raise-01"),
+        make_device(id="garbage-01"),
+        make_device(id="hang-01", timeout=0.05),
+        make_device(id="ok-01"),
+    ]
+    rig = Rig(tmp_path, devices)
+    samples = await rig.run()
+    codes = {d: (s.error.code if s.error else None) for d, s in samples.items()}
+    assert codes == {
+        "raise-01": ProbeErrorCode.PROTOCOL_ERROR,
+        "garbage-01": ProbeErrorCode.PROTOCOL_ERROR,
+        "hang-01": ProbeErrorCode.TIMEOUT,
+        "ok-01": None,
+    }
+    assert "hang-01: timeout" in caplog.text
+    assert "raise-01: protocol_error: RuntimeError: firmware said something odd" in caplog.text
+    errors = rig.metrics.probe_errors.labels("tcp", "camera", "probe.protocol_error")
+    assert errors._value.get() == 2
+
+
+async def test_concurrency_is_bounded_site_wide(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, [make_device(id=f"cam-{i}") for i in range(6)], concurrency=2)
+    await rig.run()
+    assert rig.probe.max_active == 2
+
+
+async def test_stop_lets_the_in_flight_poll_finish_and_stores_it(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, [make_device(id="cam-01")])
+    rig.probe.release.clear()
+    task = asyncio.create_task(rig.scheduler.run(rig.stop))
+    await asyncio.wait_for(rig.probe.started.wait(), timeout=30)
+    rig.stop.set()
+    await asyncio.sleep(0.02)
+    assert not task.done()  # still waiting for the probe, not cancelled
+    rig.probe.release.set()
+    await asyncio.wait_for(task, timeout=30)
+    assert rig.outbox.depth() == 1
+
+
+async def test_learned_identity_triggers_inventory_change(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, [make_device(id="axis-01"), make_device(id="cam-01")])
+    await rig.run()
+    assert rig.inventory_changes == 1
