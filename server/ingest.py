@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.exc import OperationalError
 
 from server.agent_tokens import AgentPrincipal, touch_agent_token
@@ -172,9 +172,21 @@ def _advance_states(
 
 
 def insert_samples(conn: Connection, rows: list[dict[str, Any]], table: Table = samples) -> int:
-    """Insert rows, skipping ids already stored; returns how many were new."""
+    """Insert rows, skipping ids already stored; returns how many were new.
+
+    All rows carry the same `received_at`, which tells this batch's rows from earlier copies.
+    """
     stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=["id"])
-    return int(conn.execute(stmt, rows).rowcount)
+    result = conn.execute(stmt, rows)
+    if conn.dialect.name == "sqlite":
+        return int(result.rowcount)  # sqlite3 sums the rowcount over executemany
+    # psycopg's pipelined executemany has no total rowcount (and RETURNING would halve the
+    # speed): count the rows that now carry this batch's received_at.
+    ids = [row["id"] for row in rows]
+    query = select(func.count()).where(
+        table.c.id.in_(ids), table.c.received_at == rows[0]["received_at"]
+    )
+    return int(conn.scalar(query) or 0)
 
 
 def store_batch(

@@ -6,7 +6,7 @@ state backwards.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -47,42 +47,62 @@ def _same_value(a: CheckValue, b: CheckValue) -> bool:
     return type(a) is type(b) and a == b
 
 
-def apply_sample(state: CurrentState, sample: Sample) -> CurrentState:
-    """The state after `sample`, or `state` itself if the sample is older than it."""
-    ts = sample.ts.astimezone(UTC)
-    if (
-        state.last_sample_at is not None
-        and state.last_sample_id is not None
-        and (ts, sample.id) < (state.last_sample_at, state.last_sample_id)
-    ):
-        return state
-    status = DeviceStatus.UP if sample.reachable else DeviceStatus.DOWN
-    checks = dict(state.checks)
-    for name, value in sample.checks.items():
-        previous = checks.get(name)
-        if previous is not None and _same_value(previous.value, value):
-            checks[name] = replace(previous, updated_at=ts)
-        else:
-            checks[name] = CheckState(value=value, changed_at=ts, updated_at=ts)
-    return CurrentState(
-        status=status,
-        status_changed_at=state.status_changed_at if status == state.status else ts,
-        reachable=sample.reachable,
-        last_sample_at=ts,
-        last_sample_id=sample.id,
-        last_seen_at=ts if sample.reachable else state.last_seen_at,
-        latency_ms=sample.latency_ms,
-        error_code=sample.error.code.value if sample.error else None,
-        error_message=sample.error.message if sample.error else None,
-        checks=checks,
-    )
+def _key(sample: Sample) -> tuple[datetime, UUID]:
+    return (sample.ts, sample.id)
 
 
 def apply_samples(state: CurrentState, samples: Iterable[Sample]) -> CurrentState:
-    """Apply samples oldest first, so their arrival order within a batch does not matter."""
-    for sample in sorted(samples, key=lambda s: (s.ts, s.id)):
-        state = apply_sample(state, sample)
-    return state
+    """Apply samples oldest first (by ts, then id), skipping those older than `state`.
+
+    The hot path of ingest: it keeps mutable locals and builds the result once.
+    """
+    ordered = sorted(samples, key=_key)
+    if state.last_sample_at is not None and state.last_sample_id is not None:
+        floor = (state.last_sample_at, state.last_sample_id)
+        ordered = [s for s in ordered if _key(s) >= floor]
+    if not ordered:
+        return state
+    status = state.status
+    status_changed_at = state.status_changed_at
+    last_seen_at = state.last_seen_at
+    # name -> [value, changed_at, updated_at], turned into CheckState at the end
+    work: dict[str, list[Any]] = {
+        name: [c.value, c.changed_at, c.updated_at] for name, c in state.checks.items()
+    }
+    for sample in ordered:
+        ts = sample.ts.astimezone(UTC)
+        new_status = DeviceStatus.UP if sample.reachable else DeviceStatus.DOWN
+        if new_status != status:
+            status, status_changed_at = new_status, ts
+        if sample.reachable:
+            last_seen_at = ts
+        for name, value in sample.checks.items():
+            entry = work.get(name)
+            if entry is not None and _same_value(entry[0], value):
+                entry[2] = ts
+            else:
+                work[name] = [value, ts, ts]
+    last = ordered[-1]
+    return CurrentState(
+        status=status,
+        status_changed_at=status_changed_at,
+        reachable=last.reachable,
+        last_sample_at=last.ts.astimezone(UTC),
+        last_sample_id=last.id,
+        last_seen_at=last_seen_at,
+        latency_ms=last.latency_ms,
+        error_code=last.error.code.value if last.error else None,
+        error_message=last.error.message if last.error else None,
+        checks={
+            name: CheckState(value=v, changed_at=changed, updated_at=updated)
+            for name, (v, changed, updated) in work.items()
+        },
+    )
+
+
+def apply_sample(state: CurrentState, sample: Sample) -> CurrentState:
+    """The state after one sample, or `state` itself if the sample is older than it."""
+    return apply_samples(state, (sample,))
 
 
 def checks_to_json(checks: Mapping[str, CheckState]) -> dict[str, Any]:
