@@ -169,7 +169,10 @@ async def run_agent(
             )
             poll_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
             push_task = asyncio.create_task(pusher.run(stop), name="pusher")
-            await stop.wait()
+            stopped = asyncio.create_task(stop.wait(), name="stop-signal")
+            # A crashed scheduler or pusher stops the agent too (and its error is raised below).
+            await asyncio.wait([stopped, poll_task, push_task], return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
             log.info("stopping: letting in-flight polls finish")
             await poll_task
             await push_task

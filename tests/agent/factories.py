@@ -1,5 +1,6 @@
 """Builders for agent test inputs: valid devices and configs, changed only where a test says."""
 
+import random
 import socket
 from typing import Any
 
@@ -27,3 +28,10 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class NoJitter(random.Random):
+    """First polls start at once, so tests need not wait out a random spread."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a

@@ -1,7 +1,6 @@
 """The scheduler polls every device, bounds concurrency, survives broken probes, stops cleanly."""
 
 import asyncio
-import random
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,9 @@ from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.base import ProbeResult
 from agent.probes.registry import ProbeFactory, ProbeRegistry
 from agent.scheduler import Scheduler
-from tests.agent.factories import make_device
+from tests.agent.factories import NoJitter, make_device
 from wire.enums import ProbeErrorCode, ProbeKind
 from wire.schema import DeviceIdentity, Sample
-
-
-class NoJitter(random.Random):
-    """First polls start at once, so tests need not wait out a random spread."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return a
 
 
 class ByDevice:

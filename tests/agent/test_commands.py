@@ -1,0 +1,196 @@
+"""`secmon agent check` and `run` end to end on 127.0.0.1: real sockets, a real HTTP listener."""
+
+import asyncio
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agent.commands import EXIT_OK, check, run_agent
+from agent.config import load_config
+from agent.outbox import Outbox
+from tests.agent.factories import NoJitter, closed_port
+from wire.schema import IngestBatch, Inventory
+
+SECMON = Path(sys.executable).parent / "secmon"
+
+
+def config_text(*, open_port: int, shut_port: int, server_url: str, outbox: str) -> str:
+    return f"""\
+site: test-site
+server:
+  url: {server_url}
+  token: {{env: SECMON_TEST_TOKEN}}
+agent:
+  outbox_path: {outbox}
+  batch_max_age: 0.05
+devices:
+  - {{id: nvr-01, name: NVR, class: nvr, subsystem: video, protocol: tcp,
+     address: 127.0.0.1, port: {open_port}, interval: 5, timeout: 2}}
+  - {{id: cam-01, name: Cam, class: camera, subsystem: video, protocol: tcp,
+     address: 127.0.0.1, port: {shut_port}, interval: 5, timeout: 2, parent: nvr-01}}
+"""
+
+
+class Received:
+    """What the little HTTP listener got from the agent."""
+
+    def __init__(self) -> None:
+        self.inventories: list[Inventory] = []
+        self.batches: list[IngestBatch] = []
+        self.auth: list[str] = []
+        self.got_batch = threading.Event()
+
+
+@pytest.fixture
+def ingest_server() -> Iterator[tuple[str, Received]]:
+    """A real HTTP server on 127.0.0.1 standing in for the API (the server half is built apart)."""
+    received = Received()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.auth.append(self.headers.get("Authorization", ""))
+            if self.path == "/api/v1/inventory":
+                received.inventories.append(Inventory.model_validate_json(body))
+                reply = b'{"registered": 2, "updated": 0}'
+            else:
+                assert self.headers["Content-Encoding"] == "gzip"
+                received.batches.append(IngestBatch.model_validate_json(gzip.decompress(body)))
+                received.got_batch.set()
+                reply = b'{"accepted": 1, "duplicates": 0}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="ingest-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECMON_TEST_TOKEN", "tok-abc")
+
+
+def write_config(
+    tmp_path: Path, listening_port: int, server_url: str = "http://127.0.0.1:9"
+) -> Path:
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        config_text(
+            open_port=listening_port,
+            shut_port=closed_port(),
+            server_url=server_url,
+            outbox="outbox.sqlite",
+        )
+    )
+    return path
+
+
+def test_check_prints_one_row_per_device_and_touches_no_outbox(
+    tmp_path: Path, listening_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, listening_port)
+    assert check(path, as_json=False) == EXIT_OK
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 2
+    assert rows[0].split()[:4] == ["nvr-01", "nvr", f"127.0.0.1:{listening_port}", "ok"]
+    assert rows[1].split()[:5][3:] == ["ERROR", "device.unreachable"]
+    assert not (tmp_path / "outbox.sqlite").exists()
+
+
+def test_check_json_gives_one_object_per_line(
+    tmp_path: Path, listening_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, listening_port)
+    assert check(path, as_json=True) == EXIT_OK
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["device_id"], r["ok"], r["error"]) for r in rows] == [
+        ("nvr-01", True, None),
+        ("cam-01", False, "device.unreachable"),
+    ]
+    assert rows[0]["latency_ms"] >= 0
+
+
+async def test_run_sends_inventory_and_samples_then_stops_cleanly(
+    tmp_path: Path, listening_port: int, ingest_server: tuple[str, Received]
+) -> None:
+    url, received = ingest_server
+    cfg = load_config(write_config(tmp_path, listening_port, url))
+    stop = asyncio.Event()
+
+    async def stop_after_both_devices() -> None:
+        while {s.device_id for b in received.batches for s in b.samples} != {"nvr-01", "cam-01"}:
+            await asyncio.to_thread(received.got_batch.wait, 30)
+            received.got_batch.clear()
+        stop.set()
+
+    watcher = asyncio.create_task(stop_after_both_devices())
+    await asyncio.wait_for(
+        run_agent(
+            cfg,
+            stop=stop,
+            metrics_registry=CollectorRegistry(),
+            signals=(),
+            rng=NoJitter(),
+        ),
+        timeout=60,
+    )
+    await watcher
+    assert [d.id for d in received.inventories[0].devices] == ["nvr-01", "cam-01"]
+    assert set(received.auth) == {"Bearer tok-abc"}
+    by_device = {s.device_id: s for b in received.batches for s in b.samples}
+    assert by_device["nvr-01"].reachable
+    assert by_device["cam-01"].error is not None
+    outbox = Outbox(cfg.agent.outbox_path, max_bytes=cfg.agent.outbox_max_bytes)
+    assert outbox.depth() == 0
+    assert outbox.total_enqueued() >= 2
+
+
+def test_real_cli_run_stops_cleanly_on_sigterm(tmp_path: Path, listening_port: int) -> None:
+    path = write_config(tmp_path, listening_port)
+    child = subprocess.Popen(
+        [str(SECMON), "agent", "run", "--config", str(path)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SECMON_TEST_TOKEN": "tok", "SECMON_LOG_LEVEL": "INFO"},
+    )
+    assert child.stderr is not None
+    for line in child.stderr:
+        if "agent starting" in line:
+            break
+    child.send_signal(signal.SIGTERM)
+    rest = child.stderr.read()
+    assert child.wait(timeout=30) == 0, rest
+    assert "agent stopped" in rest
+    assert "site=test-site" in rest
+    assert (tmp_path / "outbox.sqlite").exists()
