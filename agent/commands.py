@@ -5,6 +5,7 @@ import json
 import logging
 import random
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from agent.scheduler import Scheduler
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
+EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
 FINAL_FLUSH_S = 5.0
 
@@ -96,13 +98,17 @@ def _json_row(device: DeviceConfig, poll: Poll) -> str:
 
 
 def run(config: Path) -> int:
-    """Run until SIGTERM/SIGINT; 0 after a clean stop, 2 on a bad config."""
+    """Run until SIGTERM/SIGINT; 0 after a clean stop, 2 on a bad config, 1 if the outbox
+    cannot be opened."""
     cfg = _load(config)
     if cfg is None:
         return EXIT_CONFIG
     handler = setup_logging(cfg.site)
     try:
         asyncio.run(run_agent(cfg))
+    except (OSError, sqlite3.Error) as err:
+        log.error("cannot run: %s", err, extra={"outbox": str(cfg.agent.outbox_path)})
+        return EXIT_RUNTIME
     finally:
         logging.getLogger().removeHandler(handler)
     return EXIT_OK

@@ -74,6 +74,8 @@ class Pusher:
         self._wall_clock = wall_clock
         self.batch_size = settings.batch_size
         self._attempt = 0
+        self._inventory_attempt = 0
+        self._inventory_retry_at = 0.0  # loop time before which a failed inventory is not retried
         self._sent_digest: str | None = None  # None: send once at start, whatever was sent before
         self._inventory_resent_for_403 = False
         self._wake = asyncio.Event()
@@ -88,10 +90,7 @@ class Pusher:
     async def run(self, stop: asyncio.Event) -> None:
         """Push until `stop` is set; waits are cut short by `stop` and by `wake()`."""
         while not stop.is_set():
-            inventory_due = self._sent_digest != self._inventory.digest()
-            if inventory_due and not await self.send_inventory():
-                await self._pause(stop, self._backoff(), wakeable=False)
-                continue
+            await self._inventory_if_due()
             ready_in = await self._ready_in()
             if ready_in is None:
                 await self._pause(stop, self._settings.batch_max_age, wakeable=True)
@@ -102,6 +101,20 @@ class Pusher:
             result = await self.push_batch()
             if result.step is Step.WAIT:
                 await self._pause(stop, result.delay, wakeable=False)
+
+    async def _inventory_if_due(self) -> None:
+        """Send the inventory when it changed; a failure is retried later with backoff, and
+        samples keep flowing meanwhile (known devices need no new inventory)."""
+        now = asyncio.get_running_loop().time()
+        if self._sent_digest == self._inventory.digest() or now < self._inventory_retry_at:
+            return
+        if await self.send_inventory():
+            self._inventory_attempt = 0
+            return
+        self._inventory_retry_at = now + full_jitter(
+            self._inventory_attempt, base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, rng=self._rng
+        )
+        self._inventory_attempt += 1
 
     async def flush(self, seconds: float) -> int:
         """Final push at shutdown: send what is waiting, for at most `seconds`; returns samples
@@ -166,7 +179,6 @@ class Pusher:
             log.warning("inventory refused: HTTP %d %s", response.status_code, _reason(response))
             return False
         self._sent_digest = digest
-        self._attempt = 0
         await self._outbox.set_meta(INVENTORY_HASH, digest)
         log.info("inventory sent: %s", response.text[:200])
         return True

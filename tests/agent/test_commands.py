@@ -194,3 +194,13 @@ def test_real_cli_run_stops_cleanly_on_sigterm(tmp_path: Path, listening_port: i
     assert "agent stopped" in rest
     assert "site=test-site" in rest
     assert (tmp_path / "outbox.sqlite").exists()
+
+
+def test_agent_imports_no_server_side_packages() -> None:
+    code = (
+        "import sys, agent.commands; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'sqlalchemy', 'server')]; "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -278,3 +278,25 @@ async def test_flush_stops_at_first_failure_and_keeps_samples(outbox: Outbox) ->
     outbox.put([sample() for _ in range(2)])
     left = await make_pusher(outbox, Server(lambda b: httpx.Response(503))).flush(30)
     assert left == 2
+
+
+async def test_failing_inventory_does_not_hold_back_samples(outbox: Outbox) -> None:
+    stop = asyncio.Event()
+    server = Server()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/inventory":
+            server.requests.append(request)
+            return httpx.Response(500)
+        return server(request)
+
+    def answer(batch: IngestBatch) -> httpx.Response:
+        stop.set()
+        return httpx.Response(200)
+
+    server.answer = answer
+    outbox.put([sample()])
+    await asyncio.wait_for(make_pusher(outbox, handler).run(stop), timeout=30)
+    assert [r.url.path for r in server.requests] == ["/api/v1/inventory", "/api/v1/ingest"]
+    assert outbox.depth() == 0
+    assert outbox.get_meta(INVENTORY_HASH) is None
