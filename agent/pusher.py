@@ -79,6 +79,8 @@ class Pusher:
         self._sent_digest: str | None = None  # None: send once at start, whatever was sent before
         self._inventory_resent_for_403 = False
         self._wake = asyncio.Event()
+        self._trouble: str | None = None  # kind of the ongoing push failure, logged once
+        self._trouble_count = 0
 
     def wake(self) -> None:
         """New samples or a changed inventory: re-check now instead of at the next tick."""
@@ -159,6 +161,21 @@ class Pusher:
         if self._metrics is not None:
             self._metrics.push_failures.labels(reason).inc()
 
+    def _trouble_log(self, kind: str, level: int, message: str, *args: object) -> None:
+        """Log a push failure when its kind changes; repeats go to debug (they are counted)."""
+        self._trouble_count += 1
+        if kind != self._trouble:
+            self._trouble = kind
+            log.log(level, message, *args)
+        else:
+            log.debug(message, *args)
+
+    def _recovered(self) -> None:
+        if self._trouble is not None:
+            log.info("pushing again after %d failed attempts", self._trouble_count)
+        self._trouble = None
+        self._trouble_count = 0
+
     async def send_inventory(self) -> bool:
         """POST the device inventory; True when the server took it."""
         digest = self._inventory.digest()
@@ -172,11 +189,17 @@ class Pusher:
                 )
         except (httpx.HTTPError, TimeoutError) as err:
             self._failed("inventory_network")
-            log.warning("inventory not sent: %s", _describe(err))
+            self._trouble_log("network", logging.WARNING, "inventory not sent: %s", _describe(err))
             return False
         if response.status_code != 200:
             self._failed(f"inventory_http_{response.status_code}")
-            log.warning("inventory refused: HTTP %d %s", response.status_code, _reason(response))
+            self._trouble_log(
+                f"inventory_{response.status_code}",
+                logging.WARNING,
+                "inventory refused: HTTP %d %s",
+                response.status_code,
+                _reason(response),
+            )
             return False
         self._sent_digest = digest
         await self._outbox.set_meta(INVENTORY_HASH, digest)
@@ -204,7 +227,12 @@ class Pusher:
         except (httpx.HTTPError, TimeoutError) as err:
             self._failed("network")
             delay = self._backoff()
-            log.warning("push failed (%s); retry in %.1f s", _describe(err), delay)
+            self._trouble_log(
+                "network",
+                logging.WARNING,
+                "push failed (%s); retrying with backoff",
+                _describe(err),
+            )
             return PushStep(Step.WAIT, delay)
         return await self._handle(response, batch)
 
@@ -213,6 +241,7 @@ class Pusher:
         seqs = [p.seq for p in batch]
         if 200 <= status < 300:
             await self._outbox.ack(seqs)
+            self._recovered()
             if self._metrics is not None:
                 self._metrics.samples_pushed.inc(len(seqs))
             self._attempt = 0
@@ -222,11 +251,22 @@ class Pusher:
         if status in (429, 503):
             after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock())
             delay = min(after, RETRY_AFTER_CAP_S) if after is not None else self._backoff()
-            log.warning("server busy (HTTP %d); retry in %.1f s", status, delay)
+            self._trouble_log(
+                f"http_{status}",
+                logging.WARNING,
+                "server busy (HTTP %d); retry in %.1f s",
+                status,
+                delay,
+            )
             return PushStep(Step.WAIT, delay)
         if status >= 500:
             delay = self._backoff()
-            log.warning("server error HTTP %d; retry in %.1f s", status, delay)
+            self._trouble_log(
+                f"http_{status}",
+                logging.WARNING,
+                "server error HTTP %d; retrying with backoff",
+                status,
+            )
             return PushStep(Step.WAIT, delay)
         if status == 413:
             return await self._too_large(batch)
@@ -237,11 +277,12 @@ class Pusher:
         if status in (401, 403):
             # The token may be fixed or re-scoped on the server: keep every sample, back off.
             delay = self._backoff()
-            log.error(
-                "server refuses this agent (HTTP %d %s); retry in %.1f s",
+            self._trouble_log(
+                f"http_{status}",
+                logging.ERROR,
+                "server refuses this agent (HTTP %d %s); keeping samples, retrying with backoff",
                 status,
                 _reason(response),
-                delay,
             )
             return PushStep(Step.WAIT, delay)
         # 400/422 and friends: the batch itself is wrong (a bug); keeping it would block the queue.

@@ -27,8 +27,9 @@ class TcpProbe:
                 f"no TCP answer from {device.address}:{device.port} within {device.timeout:g} s"
             ) from err
         except OSError as err:
-            reason = err.strerror or type(err).__name__
-            raise DeviceUnreachable(f"{device.address}:{device.port}: {reason}") from err
+            if err.strerror:
+                raise DeviceUnreachable(f"{device.address}:{device.port}: {err.strerror}") from err
+            raise DeviceUnreachable(str(err) or type(err).__name__) from err
         latency_ms = (self._clock() - started) * 1000.0
         writer.close()
         with contextlib.suppress(OSError):

@@ -7,6 +7,7 @@ agent against the real server.
 
 import asyncio
 import gzip
+import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -300,3 +301,27 @@ async def test_failing_inventory_does_not_hold_back_samples(outbox: Outbox) -> N
     assert [r.url.path for r in server.requests] == ["/api/v1/inventory", "/api/v1/ingest"]
     assert outbox.depth() == 0
     assert outbox.get_meta(INVENTORY_HASH) is None
+
+
+async def test_repeated_failure_is_logged_once_and_recovery_once(
+    outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    up = False
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if not up:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200)
+
+    caplog.set_level(logging.INFO, logger="agent.pusher")
+    outbox.put([sample()])
+    pusher = make_pusher(outbox, flaky)
+    for _ in range(5):
+        await pusher.push_batch()
+    up = True
+    assert (await pusher.push_batch()).step is Step.SENT
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert messages == [
+        "push failed (ConnectError: connection refused); retrying with backoff",
+        "pushing again after 5 failed attempts",
+    ]
