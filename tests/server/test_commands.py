@@ -1,0 +1,108 @@
+"""Admin commands through the real `secmon` CLI entry point (typer), on both databases."""
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from cli.main import app
+from server.db import make_engine
+from server.models import AgentToken, Site, User
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> str:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    return database_url
+
+
+def secmon(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_client_site_token_user_lifecycle(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert secmon("admin", "create-client", "acme")[0] == 0
+    code, out = secmon(
+        "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring-2",
+        "--timezone", "Asia/Shanghai",
+    )  # fmt: skip
+    assert code == 0, out
+    code, out = secmon("admin", "create-agent-token", "--site", "hq")
+    assert code == 0, out
+    token = next(line for line in out.splitlines() if line.startswith("smt_"))
+    prefix = token.split("_")[1]
+    monkeypatch.setenv("VIEWER_PW", "s3cret-pass")
+    code, out = secmon(
+        "admin", "create-user", "--username", "viewer", "--role", "client", "--client", "acme",
+        "--password-env", "VIEWER_PW",
+    )  # fmt: skip
+    assert code == 0, out
+    assert secmon("admin", "revoke-agent-token", prefix)[0] == 0
+
+    engine = make_engine(db)
+    try:
+        with engine.connect() as conn:
+            site = conn.execute(select(Site)).one()
+            stored = conn.execute(select(AgentToken)).one()
+            user = conn.execute(select(User)).one()
+    finally:
+        engine.dispose()
+    assert (site.zone, site.timezone) == ("ring-2", "Asia/Shanghai")
+    assert stored.prefix == prefix
+    assert stored.revoked_at is not None
+    assert token.split("_", 2)[2] not in stored.secret_sha256  # only the hash is kept
+    assert user.role == "client"
+    assert user.password_hash.startswith("$argon2")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("admin", "create-client", "acme"), "already exists"),
+        (("admin", "create-site", "--client", "nope", "--name", "x"), "no client named 'nope'"),
+        (("admin", "create-site", "--client", "acme", "--name", "hq"), "already exists"),
+        (
+            ("admin", "create-site", "--client", "acme", "--name", "y", "--timezone", "Mars/Base"),
+            "unknown time zone",
+        ),
+        (("admin", "create-agent-token", "--site", "nowhere"), "no site named 'nowhere'"),
+        (("admin", "revoke-agent-token", "abcdef"), "no agent token"),
+        (
+            ("admin", "create-user", "--username", "u", "--role", "client", "--password-env", "PW"),
+            "needs a client",
+        ),
+        (
+            (
+                "admin",
+                "create-user",
+                "--username",
+                "u",
+                "--role",
+                "admin",
+                "--password-env",
+                "NOPE",
+            ),
+            "NOPE is empty or unset",
+        ),
+    ],
+)
+def test_refusals_exit_1_with_a_clear_reason(
+    db: str, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    monkeypatch.setenv("PW", "pw")
+    monkeypatch.delenv("NOPE", raising=False)
+    assert secmon("admin", "create-client", "acme")[0] == 0
+    assert secmon("admin", "create-site", "--client", "acme", "--name", "hq")[0] == 0
+    code, out = secmon(*args)
+    assert code == 1
+    assert message in out
+
+
+def test_db_prune_reports_what_it_deleted(db: str) -> None:
+    code, out = secmon("db", "prune")
+    assert code == 0
+    assert "deleted 0 samples older than 30 days" in out
