@@ -42,7 +42,7 @@ def create_app(
     settings: Settings | None = None, *, registry: CollectorRegistry | None = None
 ) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     ctx = AppContext(
         settings=settings,
         engine=engine,

@@ -34,8 +34,11 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; on SQLite it creates the file's directory and sets the pragmas."""
+def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+    """An engine for `url`; on SQLite it creates the file's directory and sets the pragmas.
+
+    `busy_timeout_ms`: how long an SQLite writer waits for the lock before the API answers 503.
+    """
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:
@@ -43,22 +46,28 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             json_serializer=_compact_json,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
+
+        def on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+            _sqlite_on_connect(dbapi_connection, record, busy_timeout_ms)
+
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     return create_engine(url, json_serializer=_compact_json, pool_pre_ping=True)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _sqlite_on_connect(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, busy_timeout_ms: int
+) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling defers it).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 

@@ -33,3 +33,5 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_decompressed_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     access_token_minutes: int = Field(default=60, ge=1)
+    # How long an SQLite writer waits for the lock before ingest answers 503 + Retry-After.
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
