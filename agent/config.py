@@ -189,6 +189,7 @@ class AgentConfig(_Model):
 def load_config(path: Path) -> AgentConfig:
     """Read, validate and resolve the config at `path`, or raise ConfigError naming each problem."""
     name = str(path)
+    base_dir = path.resolve().parent
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -216,7 +217,7 @@ def load_config(path: Path) -> AgentConfig:
         raise ConfigError([ConfigProblem(name, lines.get((), 1), "", "must be a YAML mapping")])
 
     try:
-        config = AgentConfig.model_validate(data, context={"base_dir": path.parent})
+        config = AgentConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as err:
         raise ConfigError(
             [
@@ -233,7 +234,7 @@ def load_config(path: Path) -> AgentConfig:
         raise ConfigError(problems)
     if not config.agent.outbox_path.is_absolute():
         settings = config.agent.model_copy(
-            update={"outbox_path": path.parent / config.agent.outbox_path}
+            update={"outbox_path": base_dir / config.agent.outbox_path}
         )
         config = config.model_copy(update={"agent": settings})
     return config

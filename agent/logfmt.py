@@ -56,4 +56,9 @@ def setup_logging(site: str, *, level: str | None = None) -> logging.Handler:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.getLevelName(name) if name in logging.getLevelNamesMapping() else "INFO")
+    # httpx logs every request at INFO; the pusher already logs what matters (once per change).
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(
+            logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+        )
     return handler

@@ -29,13 +29,23 @@ def test_line_has_level_message_site_and_extras() -> None:
     assert "site=hq-main" in line
 
 
-def test_level_comes_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SECMON_LOG_LEVEL", "debug")
-    root = logging.getLogger()
-    before = root.level
+@pytest.mark.parametrize(
+    ("env", "root_level", "httpx_level"),
+    [
+        ("debug", logging.DEBUG, logging.DEBUG),
+        ("", logging.INFO, logging.WARNING),
+    ],
+)
+def test_level_comes_from_environment_and_httpx_is_quiet_unless_debugging(
+    monkeypatch: pytest.MonkeyPatch, env: str, root_level: int, httpx_level: int
+) -> None:
+    monkeypatch.setenv("SECMON_LOG_LEVEL", env)
+    root, httpx_logger = logging.getLogger(), logging.getLogger("httpx")
+    before = root.level, httpx_logger.level
     handler = setup_logging("s")
     try:
-        assert root.level == logging.DEBUG
+        assert (root.level, httpx_logger.level) == (root_level, httpx_level)
     finally:
         root.removeHandler(handler)
-        root.setLevel(before)
+        root.setLevel(before[0])
+        httpx_logger.setLevel(before[1])
