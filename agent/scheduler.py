@@ -6,7 +6,7 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from agent.backoff import initial_jitter, next_poll_at, poll_delay
 from agent.config import DeviceConfig
@@ -36,6 +36,7 @@ class Scheduler:
         on_inventory_change: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        wait: Callable[[asyncio.Event, float], Awaitable[bool]] | None = None,
     ) -> None:
         self._devices = list(devices)
         self._registry = registry
@@ -47,6 +48,7 @@ class Scheduler:
         self._on_inventory_change = on_inventory_change
         self._rng = rng or random.Random()
         self._monotonic = monotonic
+        self._wait = wait or stopped_within
         self._tracker = StatusTracker()
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -61,7 +63,7 @@ class Scheduler:
     async def _device_loop(self, device: DeviceConfig, stop: asyncio.Event) -> None:
         probe = self._registry.probe_for(device.protocol)
         failures = 0
-        if await _stopped_within(stop, initial_jitter(device.interval, self._rng)):
+        if await self._wait(stop, initial_jitter(device.interval, self._rng)):
             return
         while not stop.is_set():
             async with self._semaphore:
@@ -76,7 +78,7 @@ class Scheduler:
                 now=self._monotonic(),
                 delay=poll_delay(device.interval, failures),
             )
-            if await _stopped_within(stop, due - self._monotonic()):
+            if await self._wait(stop, due - self._monotonic()):
                 return
 
     async def _record(self, device: DeviceConfig, poll: Poll) -> None:
@@ -107,7 +109,7 @@ def _status(poll: Poll) -> str:
     return OK if poll.sample.error is None else poll.sample.error.code.value
 
 
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     """Wait up to `seconds`; True if `stop` was set meanwhile."""
     if stop.is_set():
         return True

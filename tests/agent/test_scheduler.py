@@ -1,6 +1,7 @@
 """The scheduler polls every device, bounds concurrency, survives broken probes, stops cleanly."""
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from agent.config import DeviceConfig
 from agent.inventory import InventoryBook
 from agent.metrics import AgentMetrics
 from agent.outbox import AsyncOutbox, Outbox
-from agent.probes.base import ProbeResult
+from agent.probes.base import DeviceUnreachable, ProbeResult
 from agent.probes.registry import ProbeFactory, ProbeRegistry
 from agent.scheduler import Scheduler
 from tests.agent.factories import NoJitter, make_device
@@ -139,3 +140,38 @@ async def test_learned_identity_triggers_inventory_change(tmp_path: Path) -> Non
     rig = Rig(tmp_path, [make_device(id="axis-01"), make_device(id="cam-01")])
     await rig.run()
     assert rig.inventory_changes == 1
+
+
+async def test_unreachable_device_backs_off_then_returns_to_its_interval(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outcomes = [False, False, False, False, True, True]  # reachable?
+    waits: list[float] = []
+    stop = asyncio.Event()
+
+    class Flaky:
+        async def poll(self, device: DeviceConfig) -> ProbeResult:
+            if not outcomes.pop(0):
+                raise DeviceUnreachable("refused")
+            return ProbeResult()
+
+    async def record_wait(event: asyncio.Event, seconds: float) -> bool:
+        waits.append(seconds)
+        return not outcomes
+
+    caplog.set_level(logging.INFO, logger="agent.scheduler")
+    clock = [0.0]
+    scheduler = Scheduler(
+        devices=[make_device(interval=5)],
+        registry=ProbeRegistry({ProbeKind.TCP: Flaky}),
+        outbox=AsyncOutbox(Outbox(tmp_path / "o.sqlite", max_bytes=1_000_000)),
+        concurrency=1,
+        inventory=InventoryBook([], agent_version="t"),
+        rng=NoJitter(),
+        monotonic=lambda: clock[0],
+        wait=record_wait,
+    )
+    await asyncio.wait_for(scheduler.run(stop), timeout=30)
+    assert waits == [0.0, 10.0, 20.0, 25.0, 25.0, 5.0, 5.0]
+    lines = [r.getMessage() for r in caplog.records if r.name == "agent.scheduler"]
+    assert lines == ["cam-01: unreachable: refused", "cam-01: back after 0s"]
