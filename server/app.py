@@ -16,6 +16,7 @@ from server.api import agents, auth, devices, health, sites
 from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
+from server.directory import DeviceDirectory
 from server.metrics import ServerMetrics
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
@@ -49,6 +50,7 @@ def create_app(
         sessions=session_factory(engine),
         secret_key=load_secret_key(settings),
         metrics=ServerMetrics(registry or CollectorRegistry(), engine),
+        directory=DeviceDirectory(),
     )
 
     @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from server.agent_tokens import AgentPrincipal, touch_agent_token
 from server.db import insert_for, write_transaction
+from server.directory import DeviceDirectory
 from server.errors import (
     BadGzipError,
     BadJsonError,
@@ -25,7 +26,7 @@ from server.errors import (
     TooLargeError,
     UnavailableError,
 )
-from server.models import Device, device_states, samples
+from server.models import device_states, samples
 from server.state import CurrentState, DeviceStatus, apply_samples, checks_from_json, checks_to_json
 from wire.schema import IngestBatch, IngestResult, Sample
 
@@ -190,20 +191,19 @@ def insert_samples(conn: Connection, rows: list[dict[str, Any]], table: Table = 
 
 
 def store_batch(
-    *, engine: Engine, principal: AgentPrincipal, batch: IngestBatch, now: datetime
+    *,
+    engine: Engine,
+    principal: AgentPrincipal,
+    batch: IngestBatch,
+    now: datetime,
+    directory: DeviceDirectory | None = None,
 ) -> IngestResult:
     """Store a validated batch for the token's site; all or nothing."""
     ext_ids = sorted({s.device_id for s in batch.samples})
+    directory = directory or DeviceDirectory()
     try:
         with write_transaction(engine) as conn:
-            device_pks: dict[str, int] = {
-                row.ext_id: row.id
-                for row in conn.execute(
-                    select(Device.ext_id, Device.id).where(
-                        Device.site_id == principal.site_id, Device.ext_id.in_(ext_ids)
-                    )
-                )
-            }
+            device_pks = directory.resolve(conn=conn, site_id=principal.site_id, ext_ids=ext_ids)
             unknown = [ext_id for ext_id in ext_ids if ext_id not in device_pks]
             if unknown:
                 raise ForbiddenError(
@@ -229,10 +229,15 @@ def ingest(
     content_encoding: str | None,
     max_decompressed: int,
     now: datetime | None = None,
+    directory: DeviceDirectory | None = None,
 ) -> IngestResult:
     """Decode, validate and store one request body."""
     data = decode_body(body, content_encoding=content_encoding, max_decompressed=max_decompressed)
     batch = parse_batch(data)
     return store_batch(
-        engine=engine, principal=principal, batch=batch, now=now or datetime.now(UTC)
+        engine=engine,
+        principal=principal,
+        batch=batch,
+        now=now or datetime.now(UTC),
+        directory=directory,
     )

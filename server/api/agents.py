@@ -70,18 +70,23 @@ async def post_ingest(
     """Store a batch of samples and move device state forward; retries are harmless."""
     metrics = ctx.metrics
     try:
-        agent = await run_in_threadpool(agent_from_credentials, ctx, credentials)
         body = await _read_body(request, ctx.settings.max_body_bytes)
+        encoding = request.headers.get("content-encoding")
         started = time.perf_counter()
-        result = await run_in_threadpool(
-            lambda: ingest(
+
+        def authenticate_and_store() -> IngestResult:
+            # One trip to the threadpool per batch: token check and store both touch the DB.
+            agent = agent_from_credentials(ctx, credentials)
+            return ingest(
                 engine=ctx.engine,
                 principal=agent,
                 body=body,
-                content_encoding=request.headers.get("content-encoding"),
+                content_encoding=encoding,
                 max_decompressed=ctx.settings.max_decompressed_bytes,
+                directory=ctx.directory,
             )
-        )
+
+        result = await run_in_threadpool(authenticate_and_store)
     except DomainError as err:
         metrics.batches_rejected.labels(err.code).inc()
         raise

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.agent_tokens import AgentPrincipal, authenticate_agent
+from server.directory import DeviceDirectory
 from server.errors import UnauthorizedError
 from server.metrics import ServerMetrics
 from server.settings import Settings
@@ -27,6 +28,7 @@ class AppContext:
     sessions: sessionmaker[Session]
     secret_key: str
     metrics: ServerMetrics
+    directory: DeviceDirectory
 
 
 def context(request: Request) -> AppContext:
