@@ -5,9 +5,10 @@ devices, one executemany INSERT … ON CONFLICT DO NOTHING for the samples, one 
 executemany upsert for the state. No FastAPI here; the router maps the errors to HTTP.
 """
 
+import math
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,7 +74,7 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 def parse_batch(data: bytes) -> IngestBatch:
     """Validate the whole batch in one call; errors name the field, e.g. `samples[3].ts`."""
     try:
-        return IngestBatch.model_validate_json(data)
+        batch = IngestBatch.model_validate_json(data)
     except ValidationError as err:
         errors = err.errors(include_url=False, include_input=False)
         if any(e["type"] == "json_invalid" for e in errors):
@@ -83,6 +84,33 @@ def parse_batch(data: bytes) -> IngestBatch:
             for e in errors[:MAX_REPORTED_ERRORS]
         ]
         raise InvalidInputError("batch failed validation", detail) from err
+    _check_finite(batch)
+    return batch
+
+
+def _non_finite(value: Any, path: str) -> Iterator[str]:
+    if type(value) is float and not math.isfinite(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, f"{path}[{index}]")
+
+
+def _check_finite(batch: IngestBatch) -> None:
+    """JSON has no NaN/Infinity (PostgreSQL refuses them), though pydantic's parser allows them."""
+    bad: list[str] = []
+    for i, s in enumerate(batch.samples):
+        for name, value in s.checks.items():
+            if type(value) is float and not math.isfinite(value):
+                bad.append(f"samples[{i}].checks.{name}")
+        for j, event in enumerate(s.events):
+            bad.extend(_non_finite(event.data, f"samples[{i}].events[{j}].data"))
+    if bad:
+        detail = [{"field": f, "message": "must be a finite number"} for f in bad]
+        raise InvalidInputError("batch failed validation", detail[:MAX_REPORTED_ERRORS])
 
 
 def sample_rows(

@@ -185,6 +185,10 @@ def _oversized_plain() -> bytes:
     return json.dumps(body).encode() + b" " * MAX_BODY
 
 
+def _infinite_check() -> str:
+    return json.dumps(_valid()).replace('"stream_ok": true', '"stream_ok": Infinity', 1)
+
+
 BadCase = tuple[Callable[[Live], httpx.Response], int, str]
 BAD_INPUTS: dict[str, BadCase] = {
     "not_gzip": (
@@ -200,6 +204,7 @@ BAD_INPUTS: dict[str, BadCase] = {
     "bad_json": (lambda lv: lv.post('{"samples": [ {"id": '), 400, "bad_json"),
     "naive_timestamp": (lambda lv: lv.post_json(_naive_ts_at_3()), 422, "invalid"),
     "missing_field": (lambda lv: lv.post_json(_missing_reachable()), 422, "invalid"),
+    "non_finite_check": (lambda lv: lv.post(_infinite_check()), 422, "invalid"),
     "empty_batch": (lambda lv: lv.post_json({"samples": []}), 422, "invalid"),
     "compressed_too_large": (lambda lv: lv.post(_oversized_plain()), 413, "too_large"),
     "gzip_bomb": (
