@@ -42,7 +42,9 @@ class PostgresServer:
         self._bin: Path | None = None
         self._databases: list[str] = []
         self._run_id = secrets.token_hex(3)
-        if not _reachable(SYSTEM_PORT):
+        # SECMON_TEST_POSTGRES=cluster forces the initdb path (to test it, or to stay off a
+        # shared server).
+        if os.environ.get("SECMON_TEST_POSTGRES") == "cluster" or not _reachable(SYSTEM_PORT):
             self._start_cluster()
 
     # -- throwaway cluster -------------------------------------------------------------------
