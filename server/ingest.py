@@ -27,8 +27,9 @@ from server.errors import (
     TooLargeError,
     UnavailableError,
 )
-from server.models import device_states, samples
-from server.state import CurrentState, DeviceStatus, apply_samples, checks_from_json, checks_to_json
+from server.models import samples
+from server.state import CurrentState, apply_samples
+from server.state_store import load_states, save_states
 from wire.schema import IngestBatch, IngestResult, Sample
 
 __all__ = [
@@ -138,66 +139,17 @@ def sample_rows(
     return rows
 
 
-def _state_from_row(row: Any) -> CurrentState:
-    return CurrentState(
-        status=DeviceStatus(row.status),
-        status_changed_at=row.status_changed_at,
-        reachable=row.reachable,
-        last_sample_at=row.last_sample_at,
-        last_sample_id=row.last_sample_id,
-        last_seen_at=row.last_seen_at,
-        latency_ms=row.latency_ms,
-        error_code=row.error_code,
-        error_message=row.error_message,
-        checks=checks_from_json(row.checks or {}),
-    )
-
-
-def _state_row(device_id: int, state: CurrentState, *, now: datetime) -> dict[str, Any]:
-    return {
-        "device_id": device_id,
-        "status": state.status.value,
-        "status_changed_at": state.status_changed_at,
-        "reachable": state.reachable,
-        "last_sample_at": state.last_sample_at,
-        "last_sample_id": state.last_sample_id,
-        "last_seen_at": state.last_seen_at,
-        "latency_ms": state.latency_ms,
-        "error_code": state.error_code,
-        "error_message": state.error_message,
-        "checks": checks_to_json(state.checks),
-        "updated_at": now,
-    }
-
-
-def upsert_states(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    stmt = insert_for(conn, device_states)
-    columns = [c.name for c in device_states.columns if c.name != "device_id"]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["device_id"], set_={name: stmt.excluded[name] for name in columns}
-    )
-    conn.execute(stmt, rows)
-
-
 def _advance_states(
     conn: Connection, by_device: Mapping[int, list[Sample]], *, now: datetime
 ) -> None:
-    query = (
-        select(device_states)
-        .where(device_states.c.device_id.in_(list(by_device)))
-        .order_by(device_states.c.device_id)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()  # concurrent batches for one device queue here
-    current = {row.device_id: _state_from_row(row) for row in conn.execute(query)}
-    changed = []
+    current = load_states(conn, by_device)
+    changed = {}
     for device_id, device_samples in by_device.items():
         before = current.get(device_id, CurrentState())
         after = apply_samples(before, device_samples)
         if after != before:
-            changed.append(_state_row(device_id, after, now=now))
-    if changed:
-        upsert_states(conn, changed)
+            changed[device_id] = after
+    save_states(conn, changed, updated_at=now)
 
 
 def insert_samples(conn: Connection, rows: list[dict[str, Any]], table: Table = samples) -> int:
