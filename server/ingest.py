@@ -1,8 +1,9 @@
 """Agent batches → raw samples + current device state, in one transaction.
 
-The hot path of the server: one pydantic validation for the whole batch, one SELECT for the
-devices, one executemany INSERT … ON CONFLICT DO NOTHING for the samples, one SELECT and one
-executemany upsert for the state. No FastAPI here; the router maps the errors to HTTP.
+The hot path of the server: one pydantic validation for the whole batch, device ids from the
+DeviceDirectory (one SELECT for the misses), one Core executemany INSERT … ON CONFLICT DO
+NOTHING for the samples, and one SELECT plus one executemany upsert for the state (driver
+level, see `state_store`). No FastAPI here; the router maps the errors to HTTP.
 """
 
 import math
@@ -115,9 +116,13 @@ def _check_finite(batch: IngestBatch) -> None:
 
 
 def sample_rows(
-    batch: IngestBatch, device_pks: Mapping[str, int], *, received_at: datetime
+    batch: IngestBatch, device_pks: Mapping[str, int], *, received_at: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """The `samples` rows of a batch (also used by the benchmark's plain Core insert)."""
+    """The `samples` rows of a batch (also used by the benchmark's plain Core insert).
+
+    `device_pks` maps the agent's device ids to `devices.id`.
+    """
+    received_at = received_at or datetime.now(UTC)
     rows = []
     for s in batch.samples:
         error = s.error
