@@ -1,0 +1,160 @@
+"""`secmon demo`: a fresh SQLite server, local demo devices and an agent, until Ctrl-C.
+
+Everything runs through the same commands an installer uses (`secmon db upgrade`, `secmon admin`,
+`secmon server run`, `secmon agent run`), so the demo also shows how to set secmon up.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from demo.targets import Target, free_port, serve_target
+
+log = logging.getLogger("secmon.demo")
+
+CLIENT = "Demo Security Integrator Client"
+SITE = "HQ"
+ADMIN_USER = "admin"
+SECMON = [sys.executable, "-m", "cli.main"]
+
+
+def _targets() -> list[Target]:
+    return [
+        Target("nvr-01", "Main NVR", "nvr", "video", free_port(), "up"),
+        Target("cam-01", "Lobby camera", "camera", "video", free_port(), "up"),
+        Target("cam-02", "Car park camera", "camera", "video", free_port(), "flapping"),
+        Target("cam-03", "Loading bay camera", "camera", "video", free_port(), "down"),
+        Target("alarm-01", "Intrusion panel", "alarm_panel", "alarm", free_port(), "up"),
+        Target("ups-01", "Rack UPS", "ups", "power", free_port(), "down"),
+    ]
+
+
+def _secmon(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [*SECMON, *args], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"secmon {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _agent_config(targets: list[Target], *, data_dir: Path, server_url: str) -> dict[str, object]:
+    return {
+        "site": SITE,
+        "server": {"url": server_url, "token": {"file": str(data_dir / "agent-token")}},
+        "agent": {
+            "outbox_path": str(data_dir / "outbox.db"),
+            "metrics_listen": f"127.0.0.1:{free_port()}",
+        },
+        "devices": [
+            {
+                "id": t.device_id,
+                "name": t.name,
+                "class": t.device_class,
+                "subsystem": t.subsystem,
+                "protocol": "tcp",
+                "address": "127.0.0.1",
+                "port": t.port,
+                "interval": 10,
+                "timeout": 3,
+            }
+            for t in targets
+        ],
+    }
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
+    stop = time.monotonic() + deadline_s
+    while time.monotonic() < stop:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError("server did not become healthy within 60 s")
+
+
+def run(*, port: int, data_dir: Path) -> int:
+    """Set everything up from scratch in `data_dir`, run until interrupted, return an exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    data_dir = data_dir.resolve()
+    password = secrets.token_urlsafe(9)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{data_dir / 'secmon.db'}",
+        "SECMON_SECRET_KEY": secrets.token_urlsafe(32),
+        "SECMON_DEMO_PASSWORD": password,
+    }
+    _secmon(env, "db", "upgrade")
+    _secmon(env, "admin", "create-client", CLIENT)
+    _secmon(env, "admin", "create-site", "--client", CLIENT, "--name", SITE, "--zone", "ring-2")
+    token = _secmon(env, "admin", "create-agent-token", "--site", SITE).strip().splitlines()[-1]
+    (data_dir / "agent-token").write_text(token.strip() + "\n")
+    (data_dir / "agent-token").chmod(0o600)
+    _secmon(
+        env, "admin", "create-user", "--username", ADMIN_USER, "--role", "admin",
+        "--password-env", "SECMON_DEMO_PASSWORD",
+    )  # fmt: skip
+
+    targets = _targets()
+    url = f"http://127.0.0.1:{port}"
+    config_path = data_dir / "agent.yaml"
+    config_path.write_text(
+        yaml.safe_dump(_agent_config(targets, data_dir=data_dir, server_url=url))
+    )
+
+    server = subprocess.Popen([*SECMON, "server", "run", "--port", str(port)], env=env)
+    try:
+        _wait_healthy(url, server)
+        print(
+            f"\nsecmon demo is running\n"
+            f"  server:   {url}  (API docs: {url}/docs)\n"
+            f"  login:    {ADMIN_USER} / {password}\n"
+            f"  devices:  {', '.join(f'{t.device_id} ({t.behaviour})' for t in targets)}\n"
+            f"  agent:    {config_path}\n"
+            f"Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        asyncio.run(_run_site(targets, config_path=config_path, env=env))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=15)
+    return 0
+
+
+async def _run_site(targets: list[Target], *, config_path: Path, env: dict[str, str]) -> None:
+    """Run the demo devices and the agent until the agent exits (or Ctrl-C)."""
+    tasks = [asyncio.create_task(serve_target(t), name=f"demo-{t.device_id}") for t in targets]
+    agent = await asyncio.create_subprocess_exec(
+        *SECMON, "agent", "run", "--config", str(config_path), env=env
+    )
+    try:
+        code = await agent.wait()
+        log.error("agent exited with code %s", code)
+    finally:
+        if agent.returncode is None:
+            agent.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(15):
+                    await agent.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

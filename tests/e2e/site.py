@@ -1,0 +1,191 @@
+"""A simulated site for end-to-end tests: TCP devices on 127.0.0.1 and a real agent process."""
+
+import contextlib
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from tests.peers.net import free_port
+
+SECMON = Path(sys.executable).with_name("secmon")
+INTERVAL_S = 5
+
+
+class Listener:
+    """A TCP service that accepts and closes, as a device's open service port does."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port: int = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=f"listener-{self.port}")
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError, OSError):
+                conn, _ = self.sock.accept()
+                conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@dataclass
+class Site:
+    """Devices up (listening) and down (a closed port), and the agent config that polls them."""
+
+    workdir: Path
+    up: dict[str, Listener] = field(default_factory=dict)
+    down: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, workdir: Path, *, n_up: int = 3, n_down: int = 1) -> "Site":
+        site = cls(workdir=workdir)
+        site.up = {f"cam-{i:02d}": Listener() for i in range(1, n_up + 1)}
+        site.down = {f"ups-{i:02d}": free_port() for i in range(1, n_down + 1)}
+        return site
+
+    @property
+    def device_ids(self) -> list[str]:
+        return [*self.up, *self.down]
+
+    def write_config(self, *, server_url: str, token: str, batch_size: int = 500) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        token_file = self.workdir / "agent-token"
+        token_file.write_text(token + "\n")
+        devices = [
+            {"id": dev, "name": f"Camera {dev}", "class": "camera", "subsystem": "video",
+             "port": listener.port}
+            for dev, listener in self.up.items()
+        ] + [
+            {"id": dev, "name": f"UPS {dev}", "class": "ups", "subsystem": "power", "port": port}
+            for dev, port in self.down.items()
+        ]  # fmt: skip
+        config = {
+            "site": "hq",
+            "server": {"url": server_url, "token": {"file": str(token_file)}, "timeout": 5},
+            "agent": {
+                "outbox_path": str(self.outbox_path),
+                "metrics_listen": f"127.0.0.1:{free_port()}",
+                "batch_size": batch_size,
+                "batch_max_age": 1,
+            },
+            "devices": [
+                {**d, "protocol": "tcp", "address": "127.0.0.1", "interval": INTERVAL_S,
+                 "timeout": 2}
+                for d in devices
+            ],
+        }  # fmt: skip
+        path = self.workdir / "agent.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.workdir / "outbox.sqlite"
+
+    def close(self) -> None:
+        for listener in self.up.values():
+            listener.close()
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    """What the agent's outbox file says, read after the agent stopped."""
+
+    depth: int
+    total_enqueued: int
+    dropped: int
+    rejected: int
+    pending_ids: frozenset[str]
+
+
+def read_outbox(path: Path) -> OutboxView:
+    db = sqlite3.connect(path)
+    try:
+        pending = frozenset(row[0] for row in db.execute("SELECT sample_id FROM samples"))
+        seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'samples'").fetchone()
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        db.close()
+    return OutboxView(
+        depth=len(pending),
+        total_enqueued=int(seq[0]) if seq else 0,
+        dropped=int(meta.get("dropped_total", 0)),
+        rejected=int(meta.get("rejected_total", 0)),
+        pending_ids=pending,
+    )
+
+
+class AgentProcess:
+    """`secmon agent run` as a child process, logging to a file."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.log_path = config.with_suffix(".log")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_url = "http://{}/metrics".format(
+            yaml.safe_load(config.read_text())["agent"]["metrics_listen"]
+        )
+
+    def start(self) -> "AgentProcess":
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(SECMON), "agent", "run", "--config", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "SECMON_LOG_LEVEL": "INFO"},
+            )
+        return self
+
+    def stop(self, *, timeout: float = 30) -> int:
+        """SIGTERM: the agent flushes in-flight results to the outbox and exits."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def metric(self, name: str) -> float | None:
+        """One unlabelled sample from the agent's /metrics, None while it is not answering."""
+        try:
+            text = httpx.get(self.metrics_url, timeout=2).text
+        except httpx.HTTPError:
+            return None
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+def wait_for(what: str, check: Callable[[], bool], *, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
