@@ -152,7 +152,7 @@ def _advance_states(
     for device_id, device_samples in by_device.items():
         before = current.get(device_id, CurrentState())
         after = apply_samples(before, device_samples)
-        if after != before:
+        if after is not before:
             changed[device_id] = after
     save_states(conn, changed, updated_at=now)
 

@@ -52,14 +52,16 @@ def _key(sample: Sample) -> tuple[datetime, UUID]:
 
 
 def apply_samples(state: CurrentState, samples: Iterable[Sample]) -> CurrentState:
-    """Apply samples oldest first (by ts, then id), skipping those older than `state`.
+    """Apply samples oldest first (by ts, then id), skipping those not newer than `state`.
 
-    The hot path of ingest: it keeps mutable locals and builds the result once.
+    Returns `state` itself when nothing applies (a resent batch), so callers can skip the
+    write with an identity check. The hot path of ingest: mutable locals, one result built.
     """
     ordered = sorted(samples, key=_key)
     if state.last_sample_at is not None and state.last_sample_id is not None:
+        # The sample equal to the floor is the one already applied last (ids are unique).
         floor = (state.last_sample_at, state.last_sample_id)
-        ordered = [s for s in ordered if _key(s) >= floor]
+        ordered = [s for s in ordered if _key(s) > floor]
     if not ordered:
         return state
     status = state.status
@@ -106,22 +108,30 @@ def apply_sample(state: CurrentState, sample: Sample) -> CurrentState:
 
 
 def checks_to_json(checks: Mapping[str, CheckState]) -> dict[str, Any]:
-    return {
-        name: {
-            "value": check.value,
-            "changed_at": check.changed_at.isoformat(),
-            "updated_at": check.updated_at.isoformat(),
-        }
-        for name, check in checks.items()
-    }
+    """JSON form (ISO 8601 times); the checks of one sample share times, so format each once."""
+    text: dict[datetime, str] = {}
+    out = {}
+    for name, check in checks.items():
+        changed = text.get(check.changed_at) or text.setdefault(
+            check.changed_at, check.changed_at.isoformat()
+        )
+        updated = text.get(check.updated_at) or text.setdefault(
+            check.updated_at, check.updated_at.isoformat()
+        )
+        out[name] = {"value": check.value, "changed_at": changed, "updated_at": updated}
+    return out
 
 
 def checks_from_json(data: Mapping[str, Any]) -> dict[str, CheckState]:
-    return {
-        name: CheckState(
+    times: dict[str, datetime] = {}
+    out = {}
+    for name, entry in data.items():
+        changed, updated = entry["changed_at"], entry["updated_at"]
+        out[name] = CheckState(
             value=entry["value"],
-            changed_at=datetime.fromisoformat(entry["changed_at"]),
-            updated_at=datetime.fromisoformat(entry["updated_at"]),
+            changed_at=times.get(changed)
+            or times.setdefault(changed, datetime.fromisoformat(changed)),
+            updated_at=times.get(updated)
+            or times.setdefault(updated, datetime.fromisoformat(updated)),
         )
-        for name, entry in data.items()
-    }
+    return out
