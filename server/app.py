@@ -21,6 +21,7 @@ from server.metrics import ServerMetrics
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
 from server.settings import Settings
+from server.state_cache import StateCache
 from wire.schema import IngestBatch
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def create_app(
         secret_key=load_secret_key(settings),
         metrics=ServerMetrics(registry or CollectorRegistry(), engine),
         directory=DeviceDirectory(),
+        states=StateCache(),
     )
 
     @contextlib.asynccontextmanager

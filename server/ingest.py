@@ -30,6 +30,7 @@ from server.errors import (
 )
 from server.models import samples
 from server.state import CurrentState, apply_samples
+from server.state_cache import StateCache
 from server.state_store import load_states, save_states
 from wire.schema import IngestBatch, IngestResult, Sample
 
@@ -102,14 +103,16 @@ def _non_finite(value: Any, path: str) -> Iterator[str]:
 
 
 def _check_finite(batch: IngestBatch) -> None:
-    """JSON has no NaN/Infinity (PostgreSQL refuses them), though pydantic's parser allows them."""
-    bad: list[str] = []
-    for i, s in enumerate(batch.samples):
-        for name, value in s.checks.items():
-            if type(value) is float and not math.isfinite(value):
-                bad.append(f"samples[{i}].checks.{name}")
-        for j, event in enumerate(s.events):
-            bad.extend(_non_finite(event.data, f"samples[{i}].events[{j}].data"))
+    """JSON has no NaN/Infinity (PostgreSQL refuses them), though pydantic's parser allows them.
+
+    The schema refuses them in typed fields; free-form event data is checked here.
+    """
+    bad = [
+        path
+        for i, s in enumerate(batch.samples)
+        for j, event in enumerate(s.events)
+        for path in _non_finite(event.data, f"samples[{i}].events[{j}].data")
+    ]
     if bad:
         detail = [{"field": f, "message": "must be a finite number"} for f in bad]
         raise InvalidInputError("batch failed validation", detail[:MAX_REPORTED_ERRORS])
@@ -145,9 +148,14 @@ def sample_rows(
 
 
 def _advance_states(
-    conn: Connection, by_device: Mapping[int, list[Sample]], *, now: datetime
-) -> None:
-    current = load_states(conn, by_device)
+    conn: Connection,
+    by_device: Mapping[int, list[Sample]],
+    *,
+    now: datetime,
+    cache: StateCache | None,
+) -> dict[int, CurrentState]:
+    """Write the states the batch moves forward; returns them (for the cache, after commit)."""
+    current = load_states(conn, by_device, cache=cache)
     changed = {}
     for device_id, device_samples in by_device.items():
         before = current.get(device_id, CurrentState())
@@ -155,6 +163,7 @@ def _advance_states(
         if after is not before:
             changed[device_id] = after
     save_states(conn, changed, updated_at=now)
+    return changed
 
 
 def insert_samples(conn: Connection, rows: list[dict[str, Any]], table: Table = samples) -> int:
@@ -182,6 +191,7 @@ def store_batch(
     batch: IngestBatch,
     now: datetime,
     directory: DeviceDirectory | None = None,
+    states: StateCache | None = None,
 ) -> IngestResult:
     """Store a validated batch for the token's site; all or nothing."""
     ext_ids = sorted({s.device_id for s in batch.samples})
@@ -199,10 +209,12 @@ def store_batch(
             by_device: dict[int, list[Sample]] = defaultdict(list)
             for s in batch.samples:
                 by_device[device_pks[s.device_id]].append(s)
-            _advance_states(conn, by_device, now=now)
+            written = _advance_states(conn, by_device, now=now, cache=states)
             touch_agent_token(conn=conn, principal=principal, now=now)
     except OperationalError as err:
         raise UnavailableError("database is busy or unavailable, retry later") from err
+    if states is not None:
+        states.put_many(written)
     return IngestResult(accepted=accepted, duplicates=len(batch.samples) - accepted)
 
 
@@ -215,6 +227,7 @@ def ingest(
     max_decompressed: int,
     now: datetime | None = None,
     directory: DeviceDirectory | None = None,
+    states: StateCache | None = None,
 ) -> IngestResult:
     """Decode, validate and store one request body."""
     data = decode_body(body, content_encoding=content_encoding, max_decompressed=max_decompressed)
@@ -225,4 +238,5 @@ def ingest(
         batch=batch,
         now=now or datetime.now(UTC),
         directory=directory,
+        states=states,
     )

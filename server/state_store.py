@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from server.models import device_states, sqlite_text
 from server.state import CurrentState, DeviceStatus, checks_from_json, checks_to_json
+from server.state_cache import StateCache
 
 COLUMNS = (
     "device_id",
@@ -62,22 +63,42 @@ def _state(row: Sequence[Any], *, sqlite: bool) -> CurrentState:
     )
 
 
-def load_states(conn: Connection, device_ids: Iterable[int]) -> dict[int, CurrentState]:
-    """Current state of these devices; on PostgreSQL the rows stay locked until commit."""
-    ids = sorted(device_ids)
-    columns = ", ".join(COLUMNS)
+def _select(conn: Connection, columns: str, ids: list[int], *, lock: bool) -> list[Any]:
     if conn.dialect.name == "sqlite":
         marks = ",".join("?" * len(ids))
         sql = f"SELECT {columns} FROM device_states WHERE device_id IN ({marks})"
-        rows = conn.exec_driver_sql(sql, tuple(ids)).fetchall()
-        return {row[0]: _state(row, sqlite=True) for row in rows}
+        return list(conn.exec_driver_sql(sql, tuple(ids)).fetchall())
     # Concurrent batches for the same devices queue here; sorted ids avoid deadlocks.
-    sql = (
-        f"SELECT {columns} FROM device_states WHERE device_id = ANY(%s) "
-        "ORDER BY device_id FOR UPDATE"
-    )
-    rows = conn.exec_driver_sql(sql, (ids,)).fetchall()
-    return {row[0]: _state(row, sqlite=False) for row in rows}
+    sql = f"SELECT {columns} FROM device_states WHERE device_id = ANY(%s) ORDER BY device_id"
+    return list(conn.exec_driver_sql(sql + (" FOR UPDATE" if lock else ""), (ids,)).fetchall())
+
+
+def load_states(
+    conn: Connection, device_ids: Iterable[int], *, cache: StateCache | None = None
+) -> dict[int, CurrentState]:
+    """Current state of these devices; on PostgreSQL the rows stay locked until commit.
+
+    With a cache, only the rows' versions are read, and only changed rows are decoded.
+    """
+    ids = sorted(device_ids)
+    sqlite = conn.dialect.name == "sqlite"
+    if cache is None:
+        rows = _select(conn, ", ".join(COLUMNS), ids, lock=True)
+        return {row[0]: _state(row, sqlite=sqlite) for row in rows}
+    states: dict[int, CurrentState] = {}
+    misses: list[int] = []
+    for device_id, version in _select(conn, "device_id, last_sample_id", ids, lock=True):
+        if sqlite and version is not None:
+            version = UUID(hex=version)
+        cached = cache.get(device_id, version)
+        if cached is None:
+            misses.append(device_id)
+        else:
+            states[device_id] = cached
+    if misses:
+        rows = _select(conn, ", ".join(COLUMNS), misses, lock=False)  # already locked
+        states.update({row[0]: _state(row, sqlite=sqlite) for row in rows})
+    return states
 
 
 def save_states(

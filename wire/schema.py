@@ -4,11 +4,10 @@ A sample's `id` is a UUIDv7 assigned once on the agent, so a retried batch is st
 ids sort by time (cheap appends to the server's index).
 """
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from wire.enums import DeviceClass, ProbeErrorCode, ProbeKind, Subsystem
 
@@ -16,20 +15,13 @@ DeviceId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 ]
 CheckName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
-CheckValue = bool | int | float | str | None
+# NaN and ±Infinity are refused: JSON has no such numbers and PostgreSQL's JSON refuses them.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+CheckValue = bool | int | FiniteFloat | str | None
 
 MAX_CHECKS_PER_SAMPLE = 256
 MAX_EVENTS_PER_SAMPLE = 100
 MAX_SAMPLES_PER_BATCH = 5000
-
-
-def _aware(ts: datetime) -> datetime:
-    if ts.tzinfo is None or ts.utcoffset() is None:
-        raise ValueError("timestamp must carry a timezone (UTC, e.g. 2026-11-23T12:00:00Z)")
-    return ts
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class Strict(BaseModel):
@@ -57,7 +49,7 @@ class Sample(Strict):
     ts: AwareDatetime
     probe: ProbeKind
     reachable: bool
-    latency_ms: float | None = Field(default=None, ge=0)
+    latency_ms: FiniteFloat | None = Field(default=None, ge=0)
     error: ProbeError | None = None
     checks: dict[CheckName, CheckValue] = Field(
         default_factory=dict, max_length=MAX_CHECKS_PER_SAMPLE

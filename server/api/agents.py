@@ -84,6 +84,7 @@ async def post_ingest(
                 content_encoding=encoding,
                 max_decompressed=ctx.settings.max_decompressed_bytes,
                 directory=ctx.directory,
+                states=ctx.states,
             )
 
         result = await run_in_threadpool(authenticate_and_store)

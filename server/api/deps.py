@@ -15,6 +15,7 @@ from server.directory import DeviceDirectory
 from server.errors import UnauthorizedError
 from server.metrics import ServerMetrics
 from server.settings import Settings
+from server.state_cache import StateCache
 from server.users import UserPrincipal, user_from_access_token
 from wire.enums import Role
 
@@ -29,6 +30,7 @@ class AppContext:
     secret_key: str
     metrics: ServerMetrics
     directory: DeviceDirectory
+    states: StateCache
 
 
 def context(request: Request) -> AppContext:
