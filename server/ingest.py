@@ -13,12 +13,13 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg.types.json import Json
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import JSON, Connection, Engine, Table
 from sqlalchemy.exc import OperationalError
 
 from server.agent_tokens import AgentPrincipal, touch_agent_token
-from server.db import insert_for, write_transaction
+from server.db import compact_json, insert_for, write_transaction
 from server.directory import DeviceDirectory
 from server.errors import (
     BadGzipError,
@@ -167,21 +168,38 @@ def _advance_states(
 
 
 def insert_samples(conn: Connection, rows: list[dict[str, Any]], table: Table = samples) -> int:
-    """Insert rows, skipping ids already stored; returns how many were new.
-
-    All rows carry the same `received_at`, which tells this batch's rows from earlier copies.
-    """
+    """Insert rows, skipping ids already stored; returns how many were new."""
+    if conn.dialect.name == "postgresql":
+        return _insert_samples_psycopg(conn, rows, table)
     stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=["id"])
     result = conn.execute(stmt, rows)
-    if conn.dialect.name == "sqlite":
-        return int(result.rowcount)  # sqlite3 sums the rowcount over executemany
-    # psycopg's pipelined executemany has no total rowcount (and RETURNING would halve the
-    # speed): count the rows that now carry this batch's received_at.
-    ids = [row["id"] for row in rows]
-    query = select(func.count()).where(
-        table.c.id.in_(ids), table.c.received_at == rows[0]["received_at"]
+    return int(result.rowcount)  # sqlite3 sums the rowcount over executemany
+
+
+def _insert_samples_psycopg(conn: Connection, rows: list[dict[str, Any]], table: Table) -> int:
+    """psycopg sums the rowcount of a pipelined executemany, SQLAlchemy reports -1 for it, and
+    RETURNING or a second query to count would cost a third of the insert: use the cursor."""
+    names = [c.name for c in table.columns]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
+        "ON CONFLICT (id) DO NOTHING"
     )
-    return int(conn.scalar(query) or 0)
+    params = [
+        tuple(
+            Json(row[name], dumps=compact_json)
+            if name in json_columns and row[name] is not None
+            else row[name]
+            for name in names
+        )
+        for row in rows
+    ]
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(sql, params)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 def store_batch(

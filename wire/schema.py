@@ -4,10 +4,11 @@ A sample's `id` is a UUIDv7 assigned once on the agent, so a retried batch is st
 ids sort by time (cheap appends to the server's index).
 """
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from wire.enums import DeviceClass, ProbeErrorCode, ProbeKind, Subsystem
 
@@ -18,6 +19,15 @@ CheckName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a
 # NaN and ±Infinity are refused: JSON has no such numbers and PostgreSQL's JSON refuses them.
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 CheckValue = bool | int | FiniteFloat | str | None
+
+
+def _to_utc(ts: datetime) -> datetime:
+    return ts.astimezone(UTC)
+
+
+# Timestamps must carry a zone; they are kept in UTC, whose tzinfo compares and formats in C
+# (pydantic's own tzinfo makes every comparison a Python call: ten times slower in ingest).
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 MAX_CHECKS_PER_SAMPLE = 256
 MAX_EVENTS_PER_SAMPLE = 100
@@ -36,7 +46,7 @@ class ProbeError(Strict):
 class Event(Strict):
     """Something the device said on its own (trap, ONVIF event, MQTT message)."""
 
-    ts: AwareDatetime
+    ts: UtcDatetime
     kind: str = Field(min_length=1, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -46,7 +56,7 @@ class Sample(Strict):
 
     id: UUID
     device_id: DeviceId
-    ts: AwareDatetime
+    ts: UtcDatetime
     probe: ProbeKind
     reachable: bool
     latency_ms: FiniteFloat | None = Field(default=None, ge=0)
