@@ -36,11 +36,11 @@ DEVICES = 200
 SENDERS = 2
 
 
-def make_batch(start: datetime, n: int = BATCH) -> IngestBatch:
+def make_batch(start: datetime, n: int = BATCH, devices: int = DEVICES) -> IngestBatch:
     """A realistic batch: camera/NVR health checks, ~300 bytes a sample as stored."""
     samples = []
     for i in range(n):
-        dev = i % DEVICES
+        dev = i % devices
         up = i % 17 != 0
         samples.append(
             {
@@ -65,10 +65,12 @@ def make_batch(start: datetime, n: int = BATCH) -> IngestBatch:
     return IngestBatch.model_validate({"samples": samples})
 
 
-def bodies(count: int) -> list[bytes]:
+def bodies(count: int, devices: int) -> list[bytes]:
     start = datetime.now(UTC)
     return [
-        gzip.compress(make_batch(start + timedelta(seconds=b)).model_dump_json().encode(), 6)
+        gzip.compress(
+            make_batch(start + timedelta(seconds=b), devices=devices).model_dump_json().encode(), 6
+        )
         for b in range(count)
     ]
 
@@ -102,11 +104,12 @@ def run_ours(server: ServerProcess, token: str, payloads: list[bytes]) -> float:
     return len(payloads) * BATCH / elapsed
 
 
-def run_peer(database_url: str, device_pks: dict[str, int], n_batches: int) -> float:
+def run_peer(database_url: str, device_pks: dict[str, int], n_batches: int, devices: int) -> float:
     """Rows/s of a plain Core executemany of the same rows into the same table."""
     start = datetime.now(UTC) + timedelta(days=1)
     row_batches = [
-        sample_rows(make_batch(start + timedelta(seconds=b)), device_pks) for b in range(n_batches)
+        sample_rows(make_batch(start + timedelta(seconds=b), devices=devices), device_pks)
+        for b in range(n_batches)
     ]
     engine = make_engine(database_url)
     try:
@@ -129,18 +132,20 @@ def stored(database_url: str) -> int:
         engine.dispose()
 
 
-def measure(name: str, database_url: str, workdir: Path, n_batches: int) -> dict[str, object]:
+def measure(
+    name: str, database_url: str, workdir: Path, n_batches: int, devices: int
+) -> dict[str, object]:
     server = ServerProcess(database_url, workdir=workdir).start()
     try:
-        tenant = provision(database_url, devices=[f"cam-{i:03d}" for i in range(DEVICES)])
-        run_ours(server, tenant.token, bodies(4))  # warm-up: imports, caches, first pages
+        tenant = provision(database_url, devices=[f"cam-{i:03d}" for i in range(devices)])
+        run_ours(server, tenant.token, bodies(4, devices))  # warm-up: imports, caches, pages
         warm = stored(database_url)
-        ours = run_ours(server, tenant.token, bodies(n_batches))
+        ours = run_ours(server, tenant.token, bodies(n_batches, devices))
         if stored(database_url) - warm != n_batches * BATCH:
             raise RuntimeError("ingest stored a different number of rows than it was sent")
     finally:
         server.stop()
-    peer = run_peer(database_url, tenant.device_pks, n_batches)
+    peer = run_peer(database_url, tenant.device_pks, n_batches, devices)
     result = {
         "bench": f"ingest-{name}",
         "metric": "samples_per_second",
@@ -152,7 +157,8 @@ def measure(name: str, database_url: str, workdir: Path, n_batches: int) -> dict
         "better": "higher",
     }
     print(
-        f"{name}: ingest {ours:,.0f} samples/s over HTTP ({SENDERS} senders, batches of {BATCH}); "
+        f"{name}: ingest {ours:,.0f} samples/s over HTTP ({SENDERS} senders, batches of {BATCH} "
+        f"over {devices} devices); "
         f"plain Core insert {peer:,.0f} rows/s; ratio {ours / peer:.2f}",
         file=sys.stderr,
     )
@@ -162,6 +168,9 @@ def measure(name: str, database_url: str, workdir: Path, n_batches: int) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=200, help="batches of 500 per measurement")
+    parser.add_argument(
+        "--devices", type=int, default=DEVICES, help="devices the samples of a batch spread over"
+    )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     print(f"machine: {platform.node()} {platform.machine()} python {platform.python_version()}",
@@ -176,11 +185,15 @@ def main() -> None:
             else:
                 try:
                     url = pg.create_database()
-                    results.append(measure("postgresql", url, Path(tmp) / "pg", args.batches))
+                    results.append(
+                        measure("postgresql", url, Path(tmp) / "pg", args.batches, args.devices)
+                    )
                 finally:
                     pg.close()
         sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        results.append(measure("sqlite", sqlite_url, Path(tmp) / "sqlite", args.batches))
+        results.append(
+            measure("sqlite", sqlite_url, Path(tmp) / "sqlite", args.batches, args.devices)
+        )
     for result in results:
         print(json.dumps(result))
 

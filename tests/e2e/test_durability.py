@@ -18,7 +18,7 @@ from server.models import Device, DeviceState, SampleRow
 from tests.e2e.holdproxy import HoldProxy
 from tests.e2e.site import INTERVAL_S, AgentProcess, Site, read_outbox, wait_for
 from tests.peers.net import free_port
-from tests.peers.server import ServerProcess, provision
+from tests.peers.server import ServerProcess, Tenant, provision
 
 pytestmark = pytest.mark.e2e
 
@@ -82,6 +82,24 @@ def assert_no_gaps(engine: Engine, *, device_ids: list[str], slack: float = 2.5)
         assert max(gaps) <= timedelta(seconds=INTERVAL_S * slack), f"{ext_id}: gap {max(gaps)}"
 
 
+def start_agent(
+    server: ServerProcess,
+    site: Site,
+    agents: list[AgentProcess],
+    *,
+    server_url: str | None = None,
+    batch_size: int = 500,
+) -> tuple[Tenant, AgentProcess]:
+    """A fresh tenant in the server's database and an agent polling the site for it."""
+    tenant = provision(server.database_url)
+    config = site.write_config(
+        server_url=server_url or server.base_url, token=tenant.token, batch_size=batch_size
+    )
+    agent = AgentProcess(config).start()
+    agents.append(agent)
+    return tenant, agent
+
+
 def drain_and_stop(agent: AgentProcess, site: Site, engine: Engine) -> None:
     """Let the agent push everything, stop it cleanly, and check the server has every sample."""
     wait_for("outbox drained", lambda: agent.metric("secmon_agent_outbox_depth") == 0)
@@ -105,10 +123,7 @@ def test_samples_flow_into_device_state(
     engine: Engine,
     agents: list[AgentProcess],
 ) -> None:
-    server = server_factory(database_url)
-    tenant = provision(database_url)
-    agent = AgentProcess(site.write_config(server_url=server.base_url, token=tenant.token))
-    agents.append(agent.start())
+    tenant, agent = start_agent(server_factory(database_url), site, agents)
 
     def states() -> dict[str, DeviceState]:
         with Session(engine) as session:
@@ -146,9 +161,7 @@ def test_server_down_for_60s_loses_and_duplicates_nothing(
     agents: list[AgentProcess],
 ) -> None:
     server = server_factory(database_url)
-    tenant = provision(database_url)
-    agent = AgentProcess(site.write_config(server_url=server.base_url, token=tenant.token))
-    agents.append(agent.start())
+    _, agent = start_agent(server, site, agents)
     wait_for("first samples stored", lambda: sample_count(engine) >= len(site.device_ids))
 
     server.stop()
@@ -173,15 +186,12 @@ def test_agent_killed_mid_push_loses_and_duplicates_nothing(
     agents: list[AgentProcess],
 ) -> None:
     server = server_factory(database_url)
-    tenant = provision(database_url)
     proxy = HoldProxy(port=free_port(), upstream_port=server.port)
     proxy.start()
     try:
-        config = site.write_config(
-            server_url=f"http://127.0.0.1:{proxy.port}", token=tenant.token, batch_size=3
+        _, agent = start_agent(
+            server, site, agents, server_url=f"http://127.0.0.1:{proxy.port}", batch_size=3
         )
-        agent = AgentProcess(config)
-        agents.append(agent.start())
         wait_for("first samples stored", lambda: sample_count(engine) >= 3)
 
         # The server stores the next batch, its answer never reaches the agent: kill it then.

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from server.agent_tokens import create_agent_token, revoke_agent_token
 from server.db import make_engine, write_session
 from server.models import Device, DeviceState, SampleRow
-from tests.peers.postgres import PostgresServer
 from tests.peers.server import ServerProcess, Tenant, provision
 from tests.server.samples import batch, gzip_json, sample, series
 
@@ -57,21 +56,11 @@ class Live:
             ).one()
 
 
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Live]:
+@pytest.fixture(scope="module")
+def live(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One server per database for the module; tests compare row counts before and after."""
-    workdir = tmp_path_factory.mktemp(f"ingest-{request.param}")
-    pg: PostgresServer | None = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'secmon.db'}"
-    else:
-        pg = request.getfixturevalue("postgres_server")
-        url = pg.create_database()
+    url = module_database_url
+    workdir = tmp_path_factory.mktemp("ingest")
     server = ServerProcess(
         url,
         workdir=workdir,
@@ -92,8 +81,6 @@ def live(
     finally:
         server.stop()
         engine.dispose()
-        if pg is not None:
-            pg.drop_database(url)
 
 
 def test_samples_are_stored_and_move_device_state(live: Live) -> None:

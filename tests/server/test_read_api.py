@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.peers.postgres import PostgresServer
 from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from tests.server.samples import batch, sample
 from wire.enums import Role
@@ -35,20 +34,10 @@ class World:
         )
 
 
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    workdir = tmp_path_factory.mktemp(f"read-{request.param}")
-    pg: PostgresServer | None = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'secmon.db'}"
-    else:
-        pg = request.getfixturevalue("postgres_server")
-        url = pg.create_database()
+@pytest.fixture(scope="module")
+def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    url = module_database_url
+    workdir = tmp_path_factory.mktemp("read")
     server = ServerProcess(url, workdir=workdir)
     acme = provision(url, client="acme", devices=["cam-1", "cam-2"])
     globex = provision(url, client="globex", devices=["cam-9"])
@@ -69,8 +58,6 @@ def world(
         yield World(server, acme, globex)
     finally:
         server.stop()
-        if pg is not None:
-            pg.drop_database(url)
 
 
 def test_wrong_password_is_refused(world: World) -> None:
