@@ -93,6 +93,11 @@ class PostgresServer:
             raise PostgresUnavailableError("throwaway cluster did not open its port")
         self.how = f"throwaway cluster in {self._tmp} on port {self.port}"
 
+    @property
+    def cluster_dir(self) -> Path | None:
+        """The throwaway cluster's folder; None when the machine's server is used."""
+        return self._tmp
+
     # -- databases --------------------------------------------------------------------------
     def _admin(self) -> psycopg.Connection:
         return psycopg.connect(
