@@ -65,7 +65,8 @@ def apply_samples(state: CurrentState, samples: Iterable[Sample]) -> CurrentStat
     status = state.status
     status_changed_at = state.status_changed_at
     last_seen_at = state.last_seen_at
-    checks = dict(state.checks)
+    # name -> [value, changed_at, updated_at]; one CheckState per check is built at the end
+    work: dict[str, list[Any]] = {name: list(check) for name, check in state.checks.items()}
     for sample in ordered:
         ts = sample.ts
         if ts.tzinfo is not UTC:
@@ -76,12 +77,13 @@ def apply_samples(state: CurrentState, samples: Iterable[Sample]) -> CurrentStat
         if sample.reachable:
             last_seen_at = ts
         for name, value in sample.checks.items():
-            old = checks.get(name)
+            entry = work.get(name)
             # True == 1 == 1.0 in Python; a check going from true to 1 is still a change.
-            if old is not None and type(old.value) is type(value) and old.value == value:
-                checks[name] = CheckState(value, old.changed_at, ts)
+            if entry is not None and type(entry[0]) is type(value) and entry[0] == value:
+                entry[2] = ts
             else:
-                checks[name] = CheckState(value, ts, ts)
+                work[name] = [value, ts, ts]
+    checks = {name: CheckState(*entry) for name, entry in work.items()}
     last = ordered[-1]
     error = last.error
     return CurrentState(

@@ -5,12 +5,12 @@ per batch; as plain DB-API calls they cost ~0.5 ms. The encodings match the ORM'
 text and hex UUIDs on SQLite, native types on PostgreSQL), so the read API sees the same rows.
 """
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import Connection
 
 from server.models import device_states, sqlite_text
@@ -48,7 +48,7 @@ def _state(row: Sequence[Any], *, sqlite: bool) -> CurrentState:
         changed, last_at, seen = _sqlite_time(changed), _sqlite_time(last_at), _sqlite_time(seen)
         last_id = UUID(hex=last_id) if last_id is not None else None
         reachable = None if reachable is None else bool(reachable)
-        checks = json.loads(checks) if checks else {}
+        checks = orjson.loads(checks) if checks else {}
     return CurrentState(
         status=DeviceStatus(status),
         status_changed_at=changed,
@@ -116,8 +116,10 @@ def save_states(
         + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
     )
     params: list[tuple[Any, ...]] = []
+    updated_text = sqlite_text(updated_at)
     for device_id, s in states.items():
-        checks = json.dumps(checks_to_json(s.checks), separators=(",", ":"))
+        # orjson: a seventh of json.dumps' time, and this runs once per device per batch.
+        checks = orjson.dumps(checks_to_json(s.checks)).decode()
         if sqlite:
             params.append(
                 (
@@ -132,7 +134,7 @@ def save_states(
                     s.error_code,
                     s.error_message,
                     checks,
-                    sqlite_text(updated_at),
+                    updated_text,
                 )
             )
         else:

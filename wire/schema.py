@@ -18,7 +18,9 @@ DeviceId = Annotated[
 CheckName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
 # NaN and ±Infinity are refused: JSON has no such numbers and PostgreSQL's JSON refuses them.
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-CheckValue = bool | int | FiniteFloat | str | None
+# Up to the 64-bit range, signed or not (SNMP Counter64 included).
+CheckInt = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
+CheckValue = bool | CheckInt | FiniteFloat | str | None
 
 
 def _to_utc(ts: datetime) -> datetime:
