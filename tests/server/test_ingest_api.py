@@ -132,6 +132,14 @@ def test_resent_batch_is_counted_as_duplicates_and_stored_once(live: Live) -> No
     assert live.sample_count() == count
 
 
+def test_sample_repeated_within_a_batch_is_stored_once(live: Live) -> None:
+    one = series("cam-2", 1)[0]
+    before = live.sample_count()
+    answer = live.post(json.dumps(batch(one, one, *series("cam-2", 2))))
+    assert answer.json() == {"accepted": 3, "duplicates": 1}
+    assert live.sample_count() == before + 3
+
+
 def test_late_sample_does_not_move_state_backwards(live: Live) -> None:
     now = datetime.now(UTC)
     assert live.post_json(batch(sample("cam-2", ts=now, reachable=True))).status_code == 200
