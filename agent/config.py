@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from agent.probes.snmp_options import SnmpOptions
 from wire.enums import DeviceClass, ProbeKind, Subsystem
 from wire.schema import DeviceId
 
@@ -95,6 +96,9 @@ class SecretRef(_Model):
         return self._value.get_secret_value()
 
 
+SnmpOptions.model_rebuild(_types_namespace={"SecretRef": SecretRef})
+
+
 class ServerConfig(_Model):
     url: str = Field(description="Base URL of the secmon server, e.g. https://secmon.example.com")
     token: SecretRef
@@ -151,6 +155,7 @@ class DeviceConfig(_Model):
     interval: float = 60.0
     timeout: float = 5.0
     parent: DeviceId | None = None
+    snmp: SnmpOptions | None = None
 
     @field_validator("interval")
     @classmethod

@@ -4,12 +4,16 @@ from collections.abc import Callable, Mapping
 
 from agent.config import DeviceConfig
 from agent.probes.base import Probe, ProbeResult, Unsupported
+from agent.probes.snmp import SnmpProbe
 from agent.probes.tcp import TcpProbe
 from wire.enums import ProbeKind
 
 ProbeFactory = Callable[[], Probe]
 
-DEFAULT_FACTORIES: Mapping[ProbeKind, ProbeFactory] = {ProbeKind.TCP: TcpProbe}
+DEFAULT_FACTORIES: Mapping[ProbeKind, ProbeFactory] = {
+    ProbeKind.TCP: TcpProbe,
+    ProbeKind.SNMP: SnmpProbe,
+}
 
 
 class MissingProbe:

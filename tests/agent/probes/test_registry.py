@@ -23,9 +23,9 @@ def test_tcp_is_built_in_and_shared() -> None:
 
 
 async def test_protocol_without_probe_reports_unsupported() -> None:
-    probe = ProbeRegistry().probe_for(ProbeKind.SNMP)
+    probe = ProbeRegistry().probe_for(ProbeKind.ONVIF)
     with pytest.raises(Unsupported) as info:
-        await probe.poll(make_device(protocol="snmp"))
+        await probe.poll(make_device(protocol="onvif"))
     assert info.value.code is ProbeErrorCode.UNSUPPORTED
 
 

@@ -1,0 +1,383 @@
+"""SNMP probe: one pysnmp engine per process, one poll per device (a GET of the scalars, one
+GETBULK walk per table column, all under the device's deadline), answers handed to the pure
+profile reader. pysnmp's results are translated here into the probe's few failures.
+
+Wrong community: v1/v2c agents drop such requests without a word (net-snmp, snmpsim, and every
+camera seen so far), so a wrong community cannot be told from a dead device: `device.unreachable`.
+SNMPv3 agents answer with a report (unknown user, wrong digest), which is `device.auth_failed`;
+a wrong privacy key alone is dropped silently by net-snmp and so is unreachable too.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyasn1.type import univ
+from pysnmp.error import PySnmpError
+from pysnmp.hlapi.v3arch.asyncio import (
+    USM_AUTH_HMAC96_MD5,
+    USM_AUTH_HMAC96_SHA,
+    USM_AUTH_HMAC128_SHA224,
+    USM_AUTH_HMAC192_SHA256,
+    USM_AUTH_HMAC256_SHA384,
+    USM_AUTH_HMAC384_SHA512,
+    USM_PRIV_CBC56_DES,
+    USM_PRIV_CFB128_AES,
+    USM_PRIV_CFB192_AES_BLUMENTHAL,
+    USM_PRIV_CFB256_AES_BLUMENTHAL,
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_walk_cmd,
+    get_cmd,
+    walk_cmd,
+)
+from pysnmp.proto import errind
+
+from agent.config import DeviceConfig
+from agent.probes.base import AuthFailed, DeviceUnreachable, ProbeResult, ProtocolError
+from agent.probes.snmp_options import (
+    DEFAULT_PORT,
+    AuthProtocol,
+    PrivProtocol,
+    SnmpOptions,
+    SnmpVersion,
+)
+from agent.probes.snmp_profiles import Profile, ProfileBook, builtin_profiles
+from agent.probes.snmp_readings import (
+    SYS_DESCR,
+    SYS_OBJECT_ID,
+    SYSTEM_OIDS,
+    Column,
+    DeviceMemory,
+    Reading,
+    read,
+)
+from agent.probes.snmp_values import RawValue, text
+
+log = logging.getLogger(__name__)
+
+GET_CHUNK = 20  # varbinds per GET: small enough for every agent's PDU size seen
+DEADLINE_SHARE = 0.9  # of device.timeout: answer before the scheduler's own deadline fires
+DEFAULT_COMMUNITY = "public"  # v1/v2c with no community configured: the factory default
+
+_AUTH = {
+    AuthProtocol.MD5: USM_AUTH_HMAC96_MD5,
+    AuthProtocol.SHA: USM_AUTH_HMAC96_SHA,
+    AuthProtocol.SHA224: USM_AUTH_HMAC128_SHA224,
+    AuthProtocol.SHA256: USM_AUTH_HMAC192_SHA256,
+    AuthProtocol.SHA384: USM_AUTH_HMAC256_SHA384,
+    AuthProtocol.SHA512: USM_AUTH_HMAC384_SHA512,
+}
+# AES-192/256 with Blumenthal key extension, as net-snmp implements them.
+_PRIV = {
+    PrivProtocol.DES: USM_PRIV_CBC56_DES,
+    PrivProtocol.AES: USM_PRIV_CFB128_AES,
+    PrivProtocol.AES192: USM_PRIV_CFB192_AES_BLUMENTHAL,
+    PrivProtocol.AES256: USM_PRIV_CFB256_AES_BLUMENTHAL,
+}
+# Reports and errors that mean "the device answered and refused our credentials".
+_AUTH_ERRORS = (
+    errind.UnknownUserName,
+    errind.WrongDigest,
+    errind.UnknownSecurityName,
+    errind.UnsupportedSecurityLevel,
+    errind.AuthenticationError,
+    errind.AuthenticationFailure,
+    errind.DecryptionError,
+    errind.UnknownCommunityName,
+)
+_NO_SUCH_NAME = 2
+_TOO_BIG = 1
+_GEN_ERR = 5
+_NO_ACCESS = 6
+_AUTHORIZATION_ERROR = 16
+
+
+@dataclass
+class _DeviceState:
+    profile: Profile | None = None
+    sys_object_id: str | None = None
+    memory: DeviceMemory = field(default_factory=DeviceMemory)
+
+
+@dataclass(frozen=True)
+class _Session:
+    engine: Any
+    auth: Any
+    target: Any
+    context: Any
+    version: SnmpVersion
+    max_repetitions: int
+
+
+class SnmpProbe:
+    """Polls SNMP devices; keeps per device the chosen profile and the last counters/uptime."""
+
+    def __init__(
+        self,
+        profiles: ProfileBook | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._profiles = profiles
+        self._clock = clock
+        self._now = now
+        self._engine: Any = None
+        self._engine_loop: asyncio.AbstractEventLoop | None = None
+        self._devices: dict[str, _DeviceState] = {}
+
+    def _engine_for_loop(self) -> Any:
+        """One engine per process; a new one only if the event loop changed (tests, `check`)."""
+        loop = asyncio.get_running_loop()
+        if self._engine is None or self._engine_loop is not loop:
+            if self._engine is not None:
+                self._close_engine()
+            self._engine = SnmpEngine()
+            self._engine_loop = loop
+        return self._engine
+
+    def _close_engine(self) -> None:
+        try:
+            self._engine.close_dispatcher()
+        except (PySnmpError, RuntimeError):  # its loop is already closed: nothing left to close
+            log.debug("closing an SNMP engine of a finished loop", exc_info=True)
+        self._engine = None
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._close_engine()
+
+    async def poll(self, device: DeviceConfig) -> ProbeResult:
+        options = device.snmp or SnmpOptions()
+        budget = device.timeout * DEADLINE_SHARE
+        profiles = self._profiles or builtin_profiles()
+        state = self._devices.setdefault(device.id, _DeviceState())
+        started = self._clock()
+        try:
+            async with asyncio.timeout(budget):
+                session = await self._session(device, options, budget)
+                latency_ms, result = await self._poll(session, device, options, profiles, state)
+        except TimeoutError as err:
+            raise DeviceUnreachable(
+                f"no SNMP answer from {device.address} within {budget:.2g} s"
+            ) from err
+        except PySnmpError as err:
+            raise ProtocolError(f"SNMP: {err}") from err
+        log.debug("polled %s in %.0f ms", device.id, (self._clock() - started) * 1000)
+        return ProbeResult(
+            checks=result.checks,
+            latency_ms=latency_ms,
+            events=result.events,
+            identity=result.identity,
+        )
+
+    async def _session(self, device: DeviceConfig, options: SnmpOptions, budget: float) -> _Session:
+        # Two round trips in a row at most before the tables (system, then the profile's
+        # scalars): each gets half of the budget, retries included.
+        per_try = budget / 2 / (options.retries + 1)
+        try:
+            target = await UdpTransportTarget.create(
+                (device.address, device.port or DEFAULT_PORT),
+                timeout=per_try,
+                retries=options.retries,
+            )
+        except PySnmpError as err:
+            raise DeviceUnreachable(f"{device.address}: {err}") from err
+        return _Session(
+            engine=self._engine_for_loop(),
+            auth=_auth_data(options),
+            target=target,
+            context=ContextData(contextName=options.context),
+            version=options.version,
+            max_repetitions=options.max_repetitions,
+        )
+
+    async def _poll(
+        self,
+        session: _Session,
+        device: DeviceConfig,
+        options: SnmpOptions,
+        profiles: ProfileBook,
+        state: _DeviceState,
+    ) -> tuple[float, Reading]:
+        started = self._clock()
+        if state.profile is None:
+            system = await _get(session, list(SYSTEM_OIDS))
+            latency_ms = (self._clock() - started) * 1000.0
+            profile = _choose(options, profiles, system)
+            missing = [o for o in profile.scalar_oids() if o not in system]
+            scalars = {**system, **(await _get(session, missing) if missing else {})}
+        else:
+            profile = state.profile
+            wanted = [*SYSTEM_OIDS, *(o for o in profile.scalar_oids() if o not in SYSTEM_OIDS)]
+            scalars = await _get(session, wanted)
+            latency_ms = (self._clock() - started) * 1000.0
+        sys_object_id = text(scalars.get(SYS_OBJECT_ID))
+        if state.profile is not None and sys_object_id != state.sys_object_id:
+            # Another device answers at this address now (swapped hardware): choose again.
+            log.info("%s: sysObjectID changed to %s", device.id, sys_object_id)
+            profile = _choose(options, profiles, scalars)
+            state.memory = DeviceMemory()
+        state.profile, state.sys_object_id = profile, sys_object_id
+
+        columns: dict[str, Column] = {}
+        walk_oids = [o for t in profile.tables for o in t.walk_oids()]
+        if walk_oids:
+            async with asyncio.TaskGroup() as group:
+                tasks = {
+                    oid: group.create_task(_walk(session, oid), name=f"snmp-walk:{device.id}:{oid}")
+                    for oid in dict.fromkeys(walk_oids)
+                }
+            columns = {oid: task.result() for oid, task in tasks.items()}
+
+        reading = read(
+            profile,
+            scalars=scalars,
+            columns=columns,
+            previous=state.memory,
+            at=self._clock(),
+            now=self._now(),
+        )
+        state.memory = reading.memory
+        return latency_ms, reading
+
+
+def _choose(options: SnmpOptions, profiles: ProfileBook, system: dict[str, RawValue]) -> Profile:
+    if options.profile is not None:
+        chosen = profiles.get(options.profile)
+        if chosen is not None:
+            return chosen
+    return profiles.choose(
+        sys_object_id=text(system.get(SYS_OBJECT_ID)), sys_descr=text(system.get(SYS_DESCR))
+    )
+
+
+def _auth_data(options: SnmpOptions) -> Any:
+    if options.version is not SnmpVersion.V3:
+        community = options.community.reveal() if options.community else DEFAULT_COMMUNITY
+        return CommunityData(community, mpModel=0 if options.version is SnmpVersion.V1 else 1)
+    assert options.user is not None
+    kwargs: dict[str, Any] = {}
+    if options.auth_key is not None:
+        kwargs["authKey"] = options.auth_key.reveal()
+        kwargs["authProtocol"] = _AUTH[options.auth_protocol]
+    if options.priv_key is not None:
+        kwargs["privKey"] = options.priv_key.reveal()
+        kwargs["privProtocol"] = _PRIV[options.priv_protocol]
+    return UsmUserData(options.user, **kwargs)
+
+
+def _raise_for(indication: Any) -> None:
+    if isinstance(indication, errind.RequestTimedOut):
+        raise DeviceUnreachable(f"SNMP: {indication}")
+    if isinstance(indication, _AUTH_ERRORS):
+        raise AuthFailed(f"SNMP: {indication}")
+    raise ProtocolError(f"SNMP: {indication}")
+
+
+async def _get(session: _Session, oids: list[str]) -> dict[str, RawValue]:
+    """GET in chunks; an OID the agent does not have becomes None rather than failing the poll.
+
+    Quirk: v1 agents (and some v2c ones, e.g. old Dahua DVR firmware) refuse the whole request
+    with noSuchName/genErr at the index of one missing OID: drop that OID and ask again.
+    """
+    found: dict[str, RawValue] = {}
+    pending = [oids[i : i + GET_CHUNK] for i in range(0, len(oids), GET_CHUNK)]
+    while pending:
+        chunk = pending.pop()
+        if not chunk:
+            continue
+        indication, status, index, var_binds = await get_cmd(
+            session.engine,
+            session.auth,
+            session.target,
+            session.context,
+            *(ObjectType(ObjectIdentity(oid)) for oid in chunk),
+            lookupMib=False,
+        )
+        if indication:
+            _raise_for(indication)
+        code = int(status)
+        if code == 0:
+            for oid_obj, value in var_binds:
+                found[str(oid_obj)] = _raw(value)
+            continue
+        if code in (_AUTHORIZATION_ERROR, _NO_ACCESS):
+            raise AuthFailed(f"SNMP: {status.prettyPrint()}")
+        if code == _TOO_BIG and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending += [chunk[:half], chunk[half:]]
+            continue
+        if code in (_NO_SUCH_NAME, _GEN_ERR) and 1 <= int(index) <= len(chunk):
+            found[chunk[int(index) - 1]] = None
+            pending.append(chunk[: int(index) - 1] + chunk[int(index) :])
+            continue
+        raise ProtocolError(f"SNMP GET: {status.prettyPrint()} at {index}")
+    return found
+
+
+async def _walk(session: _Session, column: str) -> Column:
+    """Walk one column (GETBULK; GETNEXT for v1), row index → value. A column the agent
+    refuses is left empty: the device stays monitored without it."""
+    rows: Column = {}
+    prefix = column + "."
+    start = ObjectType(ObjectIdentity(column))
+    walker = (
+        walk_cmd(
+            session.engine,
+            session.auth,
+            session.target,
+            session.context,
+            start,
+            lexicographicMode=False,
+            lookupMib=False,
+        )
+        if session.version is SnmpVersion.V1
+        else bulk_walk_cmd(
+            session.engine,
+            session.auth,
+            session.target,
+            session.context,
+            0,
+            session.max_repetitions,
+            start,
+            lexicographicMode=False,
+            lookupMib=False,
+        )
+    )
+    async for indication, status, _index, var_binds in walker:
+        if indication:
+            _raise_for(indication)
+        if int(status) != 0:
+            if int(status) == _AUTHORIZATION_ERROR:
+                raise AuthFailed(f"SNMP: {status.prettyPrint()}")
+            log.debug("walk of %s stopped: %s", column, status.prettyPrint())
+            break
+        for oid_obj, value in var_binds:
+            oid = str(oid_obj)
+            if oid.startswith(prefix):
+                rows[oid[len(prefix) :]] = _raw(value)
+    return rows
+
+
+def _raw(value: Any) -> RawValue:
+    """pysnmp value → plain Python: exceptions (noSuchObject, endOfMibView) and Null are None."""
+    if isinstance(value, univ.Null):
+        return None
+    if isinstance(value, univ.Integer):
+        return int(value)
+    if isinstance(value, univ.ObjectIdentifier):
+        return str(value)
+    if isinstance(value, univ.OctetString):
+        return bytes(value.asOctets())
+    return str(value)

@@ -1,0 +1,79 @@
+"""The optional `snmp:` block of a device in the agent config: version, credentials by reference,
+and the profile when it should not be chosen from sysObjectID/sysDescr. Validated at start."""
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+if TYPE_CHECKING:
+    from agent.config import SecretRef
+
+DEFAULT_PORT = 161
+
+
+class SnmpVersion(StrEnum):
+    V1 = "1"
+    V2C = "2c"
+    V3 = "3"
+
+
+class AuthProtocol(StrEnum):
+    MD5 = "md5"
+    SHA = "sha"
+    SHA224 = "sha224"
+    SHA256 = "sha256"
+    SHA384 = "sha384"
+    SHA512 = "sha512"
+
+
+class PrivProtocol(StrEnum):
+    DES = "des"
+    AES = "aes"  # AES-128 CFB (RFC 3826)
+    AES192 = "aes192"
+    AES256 = "aes256"
+
+
+class SnmpOptions(BaseModel):
+    """v1/v2c need `community`; v3 needs `user`, and `auth_key` (authNoPriv) or both keys
+    (authPriv). Secrets are references (env:/file:), never inline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: SnmpVersion = SnmpVersion.V2C
+    community: "SecretRef | None" = None
+    user: str | None = Field(default=None, min_length=1, max_length=32)
+    auth_protocol: AuthProtocol = AuthProtocol.SHA
+    auth_key: "SecretRef | None" = None
+    priv_protocol: PrivProtocol = PrivProtocol.AES
+    priv_key: "SecretRef | None" = None
+    context: str = ""
+    profile: str | None = Field(
+        default=None, description="Profile name; default: chosen by sysObjectID"
+    )
+    retries: int = Field(default=1, ge=0, le=5)
+    max_repetitions: int = Field(default=25, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _credentials_fit_version(self) -> "SnmpOptions":
+        if self.version is SnmpVersion.V3:
+            if self.user is None:
+                raise PydanticCustomError("snmp", "SNMPv3 needs user:")
+            if self.priv_key is not None and self.auth_key is None:
+                raise PydanticCustomError("snmp", "priv_key: needs auth_key: (no privNoAuth)")
+            if self.community is not None:
+                raise PydanticCustomError("snmp", "community: is for versions 1 and 2c")
+        elif self.user is not None or self.auth_key is not None or self.priv_key is not None:
+            raise PydanticCustomError("snmp", "user:/auth_key:/priv_key: need version: '3'")
+        if self.profile is not None:
+            from agent.probes.snmp_profiles import builtin_profiles
+
+            names = builtin_profiles().profiles
+            if self.profile not in names:
+                raise PydanticCustomError(
+                    "snmp",
+                    "unknown profile {name} (known: {known})",
+                    {"name": repr(self.profile), "known": ", ".join(sorted(names))},
+                )
+        return self

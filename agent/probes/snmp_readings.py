@@ -1,0 +1,199 @@
+"""From the raw answers of one poll (scalars by OID, walked columns by row) and what the probe
+remembers from the last poll, to flat checks, events and identity. Pure: no I/O, no clock.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from agent.probes import snmp_values as values
+from agent.probes.snmp_profiles import IdentityField, Profile, Table, Value, ValueKind
+from agent.probes.snmp_values import CounterReading, RawValue, UptimeReading
+from wire.schema import MAX_CHECKS_PER_SAMPLE, CheckValue, DeviceIdentity, Event
+
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+SYSTEM_OIDS = (SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME)
+MAX_CHECK_NAME = 64
+
+Column = dict[str, RawValue]  # row index (OID suffix after the column) → value
+
+
+@dataclass
+class DeviceMemory:
+    """What the probe keeps per device between polls: counters for rates, uptime for reboots."""
+
+    counters: dict[str, CounterReading] = field(default_factory=dict)
+    uptime: UptimeReading | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    checks: dict[str, CheckValue]
+    events: list[Event]
+    identity: DeviceIdentity | None
+    memory: DeviceMemory
+
+
+def read(
+    profile: Profile,
+    *,
+    scalars: dict[str, RawValue],
+    columns: dict[str, Column],
+    previous: DeviceMemory,
+    at: float,
+    now: datetime,
+) -> Reading:
+    """Evaluate a profile over one poll's answers. `at` is monotonic seconds (for rates),
+    `now` the wall time stamped on events."""
+    memory = DeviceMemory()
+    checks: dict[str, CheckValue] = {"snmp.profile": profile.name}
+    events: list[Event] = []
+
+    restarted = False
+    ticks = values.number(scalars.get(SYS_UPTIME))
+    if isinstance(ticks, int):
+        current = UptimeReading(ticks=ticks, at=at)
+        restarted = values.rebooted(previous.uptime, current)
+        memory.uptime = current
+        checks["system.uptime_s"] = ticks // values.TICKS_PER_S
+        checks["system.rebooted"] = restarted
+        if restarted:
+            events.append(
+                Event(
+                    ts=now,
+                    kind="device.rebooted",
+                    data={"uptime_s": ticks // values.TICKS_PER_S},
+                )
+            )
+    # After a restart the device's counters began again from zero: no rate this time.
+    counters = {} if restarted else previous.counters
+
+    def lookup(oid: str) -> RawValue:
+        return scalars.get(oid)
+
+    for spec in profile.scalars:
+        checks[spec.name] = _value(spec, lookup, spec.name, counters, memory, at)
+
+    for table in profile.tables:
+        _read_table(table, columns, checks, counters, memory, at)
+
+    if len(checks) > MAX_CHECKS_PER_SAMPLE:
+        kept = dict(list(checks.items())[: MAX_CHECKS_PER_SAMPLE - 1])
+        kept["snmp.checks_truncated"] = True
+        checks = kept
+    return Reading(
+        checks=checks,
+        events=events,
+        identity=_identity(profile, scalars),
+        memory=memory,
+    )
+
+
+def _read_table(
+    table: Table,
+    columns: dict[str, Column],
+    checks: dict[str, CheckValue],
+    counters: dict[str, CounterReading],
+    memory: DeviceMemory,
+    at: float,
+) -> None:
+    rows: list[str] = []
+    for spec in table.columns:
+        for row in columns.get(spec.oid, {}):
+            if row not in rows:
+                rows.append(row)
+    if table.where is not None:
+        wanted = columns.get(table.where.oid, {})
+        rows = [r for r in rows if _row_value(wanted.get(r)) in table.where.values]
+    rows.sort(key=_row_key)
+    labels = columns.get(table.label, {}) if table.label else {}
+    used: set[str] = set()
+    for row in rows[: table.max_rows]:
+        index = row.replace(".", "_")
+        fallback = table.row_prefix + index
+        segment = values.label(labels.get(row), fallback=fallback)
+        if segment[0].isdigit():
+            segment = "n" + segment
+        if segment in used:  # two rows with the same name: keep both, told apart by index
+            segment = f"{segment}_{index}"
+        used.add(segment)
+        for spec in table.columns:
+            name = f"{table.name}.{segment}.{spec.name}"[:MAX_CHECK_NAME]
+
+            def lookup(oid: str, row: str = row) -> RawValue:
+                return columns.get(oid, {}).get(row)
+
+            checks[name] = _value(spec, lookup, name, counters, memory, at)
+
+
+def _row_value(raw: RawValue) -> int | str | None:
+    if isinstance(raw, int | str):
+        return raw
+    return values.text(raw)
+
+
+def _row_key(row: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in row.split(".") if p.isdigit())
+
+
+def _value(
+    spec: Value,
+    lookup: Callable[[str], RawValue],
+    key: str,
+    counters: dict[str, CounterReading],
+    memory: DeviceMemory,
+    at: float,
+) -> CheckValue:
+    raw = lookup(spec.oid)
+    match spec.kind:
+        case ValueKind.NUMBER:
+            return values.number(raw, unknown=spec.unknown, scale=spec.scale)
+        case ValueKind.TEXT:
+            return values.text(raw)
+        case ValueKind.NUMBER_IN_TEXT:
+            parsed = values.number_in_text(raw, unit=spec.unit)
+            return values.number(parsed, unknown=spec.unknown, scale=spec.scale)
+        case ValueKind.ENUM:
+            return values.enum(raw, spec.map)
+        case ValueKind.FLAG:
+            code = values.number(raw)
+            return None if code is None else code in spec.true_when
+        case ValueKind.PERCENT:
+            assert spec.of is not None
+            part = values.number(raw, unknown=spec.unknown)
+            whole = values.number(lookup(spec.of), unknown=spec.unknown)
+            share = values.percent(part, whole)
+            if share is None:
+                return None
+            return round(100.0 - share, 1) if spec.complement else share
+        case ValueKind.RATE:
+            count = values.number(raw)
+            if not isinstance(count, int) or count < 0:
+                return None
+            current = CounterReading(value=count, at=at)
+            memory.counters[key] = current
+            rate = values.counter_rate(
+                counters.get(key), current, bits=spec.bits, max_rate=spec.max_rate
+            )
+            return None if rate is None else round(rate * spec.scale, 3)
+
+
+def _identity(profile: Profile, scalars: dict[str, RawValue]) -> DeviceIdentity | None:
+    def field_value(spec: IdentityField | None) -> str | None:
+        if spec is None:
+            return None
+        found = spec.value if spec.value is not None else values.text(scalars.get(spec.oid or ""))
+        return found[:128] if found else None
+
+    found = {
+        "vendor": field_value(profile.identity.vendor),
+        "model": field_value(profile.identity.model),
+        "serial": field_value(profile.identity.serial),
+        "firmware": field_value(profile.identity.firmware),
+    }
+    if not any(found.values()):
+        return None
+    return DeviceIdentity(**found)

@@ -1,0 +1,514 @@
+"""The SNMP probe against real agents on 127.0.0.1: Debian net-snmp `snmpd` (v1, v2c, v3) and
+snmpsim serving our own fixtures (tests/fixtures/snmp, see tests/fixtures/README.md)."""
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    set_cmd,
+)
+from pysnmp.proto.rfc1902 import Counter32, Integer32, TimeTicks
+
+from agent.config import DeviceConfig
+from agent.probes.base import AuthFailed, ProbeFailure
+from agent.probes.snmp import SnmpProbe
+from agent.probes.snmp_profiles import PROFILE_DIR, parse_profiles
+from agent.sampling import poll_device
+from tests.agent.factories import make_device
+from tests.peers.snmp import (
+    V2C_COMMUNITY,
+    V3_AUTH_KEY,
+    V3_AUTHONLY_USER,
+    V3_PRIV_KEY,
+    V3_USER,
+    Snmpd,
+    Snmpsim,
+    free_udp_port,
+    missing_snmpd,
+    missing_snmpsim,
+)
+from wire.enums import ProbeErrorCode
+
+# pysnmp 7.1 calls pysmi's old camelCase names when pysmi (a dev dependency of snmpsim) is there.
+pytestmark = pytest.mark.filterwarnings("ignore:.* is deprecated. Please use:DeprecationWarning")
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "snmp"
+SECMON = Path(sys.executable).with_name("secmon")
+
+
+class FakeClock:
+    """Monotonic seconds moved by the test, so rates need no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpd]:
+    reason = missing_snmpd()
+    if reason:
+        pytest.skip(reason)
+    with Snmpd(tmp_path_factory.mktemp("snmpd")) as agent:
+        assert isinstance(agent, Snmpd)
+        yield agent
+
+
+@pytest.fixture(scope="module")
+def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
+    reason = missing_snmpsim()
+    if reason:
+        pytest.skip(reason)
+    with Snmpsim(tmp_path_factory.mktemp("snmpsim"), FIXTURES, ready_community="ups-apc") as sim:
+        assert isinstance(sim, Snmpsim)
+        yield sim
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[SnmpProbe]:
+    snmp = SnmpProbe()
+    yield snmp
+    snmp.close()
+
+
+@pytest.fixture
+def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNMP_AUTH", V3_AUTH_KEY)
+    monkeypatch.setenv("SNMP_PRIV", V3_PRIV_KEY)
+    monkeypatch.setenv("SNMP_WRONG", "not-the-password")
+    monkeypatch.setenv("SNMP_PUBLIC", V2C_COMMUNITY)
+
+
+def snmp_device(port: int, snmp: dict[str, Any] | None = None, **kw: Any) -> DeviceConfig:
+    data: dict[str, Any] = {
+        "id": "dev-1",
+        "protocol": "snmp",
+        "class": "nvr",
+        "port": port,
+        "timeout": 2,
+        "interval": 10,
+    }
+    if snmp is not None:
+        data["snmp"] = snmp
+    data.update(kw)
+    return make_device(**data)
+
+
+def _community_env(community: str) -> str:
+    return "SNMPSIM_" + community.upper().replace("-", "_")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sim_communities() -> Iterator[None]:
+    """Each fixture's community (its file name) in an environment variable, as configs name it."""
+    with pytest.MonkeyPatch.context() as patch:
+        for path in FIXTURES.glob("*.snmprec"):
+            patch.setenv(_community_env(path.stem), path.stem)
+        yield
+
+
+def sim_device(sim: Snmpsim, community: str, **snmp: Any) -> DeviceConfig:
+    """An snmpsim device is picked by community (= fixture file name)."""
+    ref = {"env": _community_env(community)}
+    return snmp_device(sim.port, {"community": ref, **snmp}, id=community, **{"class": "ups"})
+
+
+async def snmp_set(port: int, community: str, oid: str, value: Any) -> None:
+    """SET through snmpsim's writecache variation: how a test flips a device's state."""
+    engine = SnmpEngine()
+    try:
+        target = await UdpTransportTarget.create(("127.0.0.1", port), timeout=1, retries=1)
+        indication, status, _, _ = await set_cmd(
+            engine,
+            CommunityData(community),
+            target,
+            ContextData(),
+            ObjectType(ObjectIdentity(oid), value),
+            lookupMib=False,
+        )
+        assert not indication, indication
+        assert not int(status), status
+    finally:
+        engine.close_dispatcher()
+
+
+# --- net-snmp snmpd: versions, security, and failures -----------------------------------------
+
+
+async def test_v2c_poll_of_snmpd_gives_generic_health(snmpd: Snmpd, probe: SnmpProbe) -> None:
+    result = await probe.poll(snmp_device(snmpd.port))
+    checks = result.checks
+    assert checks["snmp.profile"] == "generic"
+    assert isinstance(checks["system.uptime_s"], int)
+    assert checks["system.rebooted"] is False
+    assert isinstance(checks["ucd.load_1m"], int | float)
+    assert 0 <= float(checks["ucd.mem.used_percent"] or 0) <= 100
+    assert 0 <= float(checks["hr_storage.root.used_percent"] or 0) <= 100
+    assert 0 <= int(checks["ucd.disk.root.used_percent"] or 0) <= 100
+    oper = [v for k, v in checks.items() if k.startswith("if.") and k.endswith(".oper_up")]
+    assert oper
+    assert all(isinstance(v, bool) for v in oper)
+    assert result.latency_ms is not None
+    assert result.latency_ms >= 0
+    assert result.identity is not None
+    assert result.identity.model is not None
+    assert result.identity.model.startswith("Linux")
+
+
+async def test_second_poll_gives_interface_error_rates(snmpd: Snmpd, probe: SnmpProbe) -> None:
+    device = snmp_device(snmpd.port)
+    first = await probe.poll(device)
+    rates = [k for k in first.checks if k.endswith("in_errors_per_s")]
+    assert rates
+    assert all(first.checks[k] is None for k in rates)
+    await asyncio.sleep(0.05)
+    second = await probe.poll(device)
+    assert all(isinstance(second.checks[k], float) for k in rates)
+
+
+async def test_v1_poll_of_snmpd(snmpd: Snmpd, probe: SnmpProbe) -> None:
+    result = await probe.poll(snmp_device(snmpd.port, {"version": "1"}))
+    assert isinstance(result.checks["system.uptime_s"], int)
+    assert any(k.startswith("if.") for k in result.checks)
+
+
+async def test_v3_auth_priv_sha_aes(snmpd: Snmpd, probe: SnmpProbe, secrets: None) -> None:
+    options = {
+        "version": "3",
+        "user": V3_USER,
+        "auth_protocol": "sha",
+        "auth_key": {"env": "SNMP_AUTH"},
+        "priv_protocol": "aes",
+        "priv_key": {"env": "SNMP_PRIV"},
+    }
+    result = await probe.poll(snmp_device(snmpd.port, options))
+    assert isinstance(result.checks["system.uptime_s"], int)
+    assert any(k.startswith("hr_storage.") for k in result.checks)
+
+
+async def test_v3_auth_no_priv_sha256(snmpd: Snmpd, probe: SnmpProbe, secrets: None) -> None:
+    options = {
+        "version": "3",
+        "user": V3_AUTHONLY_USER,
+        "auth_protocol": "sha256",
+        "auth_key": {"env": "SNMP_AUTH"},
+    }
+    result = await probe.poll(snmp_device(snmpd.port, options))
+    assert isinstance(result.checks["system.uptime_s"], int)
+
+
+async def test_v3_wrong_auth_key_is_auth_failed(
+    snmpd: Snmpd, probe: SnmpProbe, secrets: None
+) -> None:
+    options = {
+        "version": "3",
+        "user": V3_USER,
+        "auth_key": {"env": "SNMP_WRONG"},
+        "priv_key": {"env": "SNMP_PRIV"},
+    }
+    device = snmp_device(snmpd.port, options)
+    with pytest.raises(AuthFailed, match="digest") as info:
+        await probe.poll(device)
+    assert info.value.reachable
+    poll = await poll_device(probe, device)
+    assert poll.sample.error is not None
+    assert poll.sample.error.code is ProbeErrorCode.AUTH_FAILED
+    assert poll.sample.reachable
+
+
+async def test_v3_unknown_user_is_auth_failed(
+    snmpd: Snmpd, probe: SnmpProbe, secrets: None
+) -> None:
+    options = {"version": "3", "user": "intruder", "auth_key": {"env": "SNMP_AUTH"}}
+    with pytest.raises(AuthFailed, match=r"(?i)unknown usm user"):
+        await probe.poll(snmp_device(snmpd.port, options))
+
+
+async def test_v3_below_the_users_security_level_is_auth_failed(
+    snmpd: Snmpd, probe: SnmpProbe, secrets: None
+) -> None:
+    """`secmon` is an authPriv user: snmpd answers authorizationError to authNoPriv."""
+    options = {"version": "3", "user": V3_USER, "auth_key": {"env": "SNMP_AUTH"}}
+    with pytest.raises(AuthFailed):
+        await probe.poll(snmp_device(snmpd.port, options))
+
+
+async def test_wrong_community_is_unreachable_because_snmpd_stays_silent(
+    snmpd: Snmpd, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v1/v2c agents drop a wrong community without an answer: indistinguishable from a dead
+    device, so it is `device.unreachable` (documented in agent/probes/snmp.py)."""
+    monkeypatch.setenv("SNMP_BAD_COMMUNITY", "not-public")
+    device = snmp_device(snmpd.port, {"community": {"env": "SNMP_BAD_COMMUNITY"}}, timeout=1)
+    poll = await poll_device(probe, device)
+    assert poll.sample.error is not None
+    assert poll.sample.error.code is ProbeErrorCode.UNREACHABLE
+    assert not poll.sample.reachable
+
+
+async def test_nothing_listening_is_unreachable_within_the_deadline(probe: SnmpProbe) -> None:
+    device = snmp_device(free_udp_port(), timeout=1)
+    poll = await poll_device(probe, device)
+    assert poll.sample.error is not None
+    # the probe's own deadline (90 % of the timeout) fires before the scheduler's
+    assert poll.sample.error.code is ProbeErrorCode.UNREACHABLE
+
+
+async def test_garbage_answers_are_a_failure_not_a_crash(probe: SnmpProbe) -> None:
+    """A UDP service that is not SNMP (e.g. a camera's discovery port) answers junk."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+
+    async def answer_junk() -> None:
+        while True:
+            _, addr = await loop.sock_recvfrom(sock, 4096)
+            await loop.sock_sendto(sock, b"\x30\x03\x02\x01\xff garbage", addr)
+
+    task = asyncio.create_task(answer_junk(), name="junk-responder")
+    try:
+        poll = await poll_device(probe, snmp_device(sock.getsockname()[1], timeout=1))
+    finally:
+        task.cancel()
+        sock.close()
+    assert poll.sample.error is not None
+    assert poll.sample.error.code in {ProbeErrorCode.UNREACHABLE, ProbeErrorCode.PROTOCOL_ERROR}
+
+
+# --- snmpsim fixtures: profiles and quirks -------------------------------------------------------
+
+
+async def test_ups_on_battery_is_recognised_by_sys_object_id(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, "ups-onbattery"))
+    checks = result.checks
+    assert checks["snmp.profile"] == "ups"
+    assert checks["ups.on_battery"] is True
+    assert checks["ups.output_source"] == "battery"
+    assert checks["ups.battery.status"] == "low"
+    assert checks["ups.battery.minutes_remaining"] == 7
+    assert checks["ups.battery.charge_percent"] == 38
+    assert checks["ups.battery.temperature_c"] == 29
+    assert checks["ups.battery.voltage_v"] == pytest.approx(48.2)
+    assert checks["ups.input.voltage_v"] == 0
+    assert checks["ups.alarms"] == 2
+    assert result.identity is not None
+    assert result.identity.vendor == "EATON"
+    assert result.identity.model == "5PX 1500i RT2U G2"
+    assert result.identity.firmware == "INV: 1.09.0005"
+
+
+async def test_apc_battery_needs_replacing(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    result = await probe.poll(sim_device(snmpsim, "ups-apc"))
+    checks = result.checks
+    assert checks["snmp.profile"] == "ups_apc"
+    assert checks["ups.battery.replace"] is True
+    assert checks["ups.on_battery"] is False
+    assert checks["ups.output_status"] == "online"
+    assert checks["ups.battery.minutes_remaining"] == pytest.approx(25.0)
+    assert checks["ups.input.voltage_v"] == 231
+    assert result.identity is not None
+    assert result.identity.vendor == "APC"
+    assert result.identity.serial == "AS0000000001"
+
+
+async def test_sentinels_are_unknown_not_numbers(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    """NetAgent-style card: -273 °C with no probe, -1 minutes on mains, all-ones gauges."""
+    result = await probe.poll(sim_device(snmpsim, "ups-nosensor"))
+    checks = result.checks
+    assert checks["snmp.profile"] == "ups"
+    assert checks["ups.battery.temperature_c"] is None
+    assert checks["ups.battery.minutes_remaining"] is None
+    assert checks["ups.battery.voltage_v"] is None  # 2147483647
+    assert checks["ups.output.load_percent"] is None  # 4294967295
+    assert checks["ups.on_battery"] is False
+    assert checks["ups.input.voltage_v"] == 229
+    assert checks["ups.input.frequency_hz"] == pytest.approx(50.0)
+    assert result.identity is not None
+    assert result.identity.vendor is None  # an empty upsIdentManufacturer is no vendor
+
+
+async def test_numbers_inside_strings_on_a_camera_without_system_group(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, "camera-hik", profile="hikvision"))
+    checks = result.checks
+    assert "system.uptime_s" not in checks
+    assert checks["hik.cpu_percent"] == 23
+    assert checks["hik.mem.size_mb"] == 256
+    assert checks["hik.mem.used_percent"] == 71
+    assert checks["hik.disk.size_gb"] == 0.0
+    assert result.identity is not None
+    assert result.identity.model == "DS-2CD2043G2-I"
+    assert result.identity.firmware == "V5.7.3 build 220112"
+
+
+async def test_device_without_system_group_and_no_profile_set_stays_monitored(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, "camera-hik"))
+    assert result.checks["snmp.profile"] == "generic"
+    assert "system.uptime_s" not in result.checks
+
+
+async def test_v1_agent_refusing_a_missing_oid_is_asked_again_without_it(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """v1 answers noSuchName for the whole GET when one OID (here sysUpTime) is missing."""
+    device = sim_device(snmpsim, "camera-hik", version="1", profile="hikvision")
+    for _ in range(2):  # first poll (system GET apart) and later polls (one GET)
+        result = await probe.poll(device)
+        assert result.checks["hik.cpu_percent"] == 23
+
+
+async def test_temperature_string_with_two_units(snmpsim: Snmpsim) -> None:
+    sources = {
+        str(p): p.read_text()
+        for p in [*PROFILE_DIR.glob("*.yaml"), *(FIXTURES / "profiles").glob("*.yaml")]
+    }
+    probe = SnmpProbe(parse_profiles(sources))
+    try:
+        result = await probe.poll(sim_device(snmpsim, "sensor-env"))
+    finally:
+        probe.close()
+    checks = result.checks
+    assert checks["snmp.profile"] == "env_monitor"
+    assert checks["env.temp1_c"] == 28
+    assert checks["env.temp1_f"] == 82
+    assert checks["env.humidity_percent"] == 41
+    assert checks["env.temp2_c"] is None  # "-273 C/-459 F": probe unplugged
+
+
+async def test_agent_refusing_access_is_auth_failed(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    with pytest.raises(AuthFailed, match="authorizationError"):
+        await probe.poll(sim_device(snmpsim, "denied"))
+
+
+async def test_link_flip_counter_wrap_and_reboot_on_a_live_device(snmpsim: Snmpsim) -> None:
+    community = "switch-dyn"
+    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.8.1", Integer32(1))
+    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(4294967000))
+    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_000_000))
+    clock = FakeClock()
+    probe = SnmpProbe(clock=clock)
+    device = sim_device(snmpsim, community)
+    try:
+        first = await probe.poll(device)
+        assert first.checks["if.port_1.oper_up"] is True
+        assert first.checks["if.port_2.oper_up"] is False
+        assert "if.lo.oper_up" not in first.checks
+
+        # a minute later: link 1 down, its error counter wrapped past 2^32 (+596 errors)
+        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.8.1", Integer32(2))
+        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(300))
+        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_006_000))
+        clock.now += 60
+        second = await probe.poll(device)
+        assert second.checks["if.port_1.oper_up"] is False
+        assert second.checks["if.port_1.in_errors_per_s"] == pytest.approx(596 / 60, abs=1e-3)
+        assert second.checks["system.rebooted"] is False
+
+        # the switch restarts: uptime goes backwards
+        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(1_500))
+        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(3))
+        clock.now += 60
+        third = await probe.poll(device)
+        assert third.checks["system.rebooted"] is True
+        assert third.checks["system.uptime_s"] == 15
+        assert [e.kind for e in third.events] == ["device.rebooted"]
+        assert third.checks["if.port_1.in_errors_per_s"] is None
+    finally:
+        probe.close()
+
+
+async def test_failures_are_probe_failures_for_every_fixture(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """Every fixture either polls or fails with a domain error: nothing else escapes."""
+    for path in sorted(FIXTURES.glob("*.snmprec")):
+        try:
+            result = await probe.poll(sim_device(snmpsim, path.stem))
+        except ProbeFailure:
+            continue
+        assert "snmp.profile" in result.checks
+
+
+# --- through the real CLI -----------------------------------------------------------------------
+
+
+def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: Path) -> None:
+    (tmp_path / "auth.key").write_text(V3_AUTH_KEY)
+    (tmp_path / "priv.key").write_text(V3_PRIV_KEY)
+    (tmp_path / "ups.community").write_text("ups-onbattery")
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        f"""\
+site: test-site
+server:
+  url: http://127.0.0.1:9
+  token: {{env: SECMON_TEST_TOKEN}}
+devices:
+  - id: nvr-01
+    name: Recorder (net-snmp, v3)
+    class: nvr
+    subsystem: video
+    protocol: snmp
+    address: 127.0.0.1
+    port: {snmpd.port}
+    interval: 30
+    timeout: 3
+    snmp:
+      version: "3"
+      user: {V3_USER}
+      auth_protocol: sha
+      auth_key: {{file: auth.key}}
+      priv_protocol: aes
+      priv_key: {{file: priv.key}}
+  - id: ups-01
+    name: Comms room UPS
+    class: ups
+    subsystem: power
+    protocol: snmp
+    address: 127.0.0.1
+    port: {snmpsim.port}
+    interval: 30
+    timeout: 3
+    snmp: {{community: {{file: ups.community}}}}
+"""
+    )
+    done = subprocess.run(
+        [str(SECMON), "agent", "check", "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SECMON_TEST_TOKEN": "t" * 32},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {row["device_id"]: row for row in map(json.loads, done.stdout.splitlines())}
+    nvr, ups = rows["nvr-01"], rows["ups-01"]
+    assert nvr["ok"], nvr
+    assert nvr["protocol"] == "snmp"
+    assert nvr["checks"]["snmp.profile"] == "generic"
+    assert isinstance(nvr["checks"]["system.uptime_s"], int)
+    assert ups["ok"], ups
+    assert ups["checks"]["ups.on_battery"] is True
+    assert ups["checks"]["ups.battery.minutes_remaining"] == 7

@@ -1,0 +1,234 @@
+"""Profiles as data: validation, choice by sysObjectID/sysDescr, and reading a poll's answers
+into checks (pure, no sockets)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from agent.probes.snmp_profiles import ProfileError, builtin_profiles, parse_profiles
+from agent.probes.snmp_readings import SYS_UPTIME, DeviceMemory, read
+from agent.probes.snmp_values import RawValue
+from wire.schema import MAX_CHECKS_PER_SAMPLE, Sample
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+GENERIC = "name: generic\n"
+
+
+def test_builtin_profiles_load_and_include_the_required_ones() -> None:
+    names = set(builtin_profiles().profiles)
+    assert {"generic", "ups", "ups_apc", "hikvision"} <= names
+
+
+@pytest.mark.parametrize(
+    ("sys_object_id", "sys_descr", "expected"),
+    [
+        ("1.3.6.1.4.1.318.1.3.27", None, "ups_apc"),
+        ("1.3.6.1.4.1.534.1", None, "ups"),
+        ("1.3.6.1.2.1.33", None, "ups"),
+        ("1.3.6.1.4.1.5340", None, "generic"),  # a prefix must end at an arc boundary
+        ("1.3.6.1.4.1.8072.3.2.10", "Linux nvr 5.10", "generic"),
+        (None, "Online UPS 3kVA", "ups"),
+        (None, "HIKVISION DS-7608NI", "hikvision"),
+        (None, None, "generic"),
+    ],
+)
+def test_profile_choice(sys_object_id: str | None, sys_descr: str | None, expected: str) -> None:
+    chosen = builtin_profiles().choose(sys_object_id=sys_object_id, sys_descr=sys_descr)
+    assert chosen.name == expected
+
+
+def test_longest_sys_object_id_prefix_wins() -> None:
+    book = parse_profiles(
+        {
+            "g.yaml": GENERIC,
+            "a.yaml": "name: vendor\nmatch: {sys_object_id: [1.3.6.1.4.1.9]}\n",
+            "b.yaml": "name: model\nmatch: {sys_object_id: [1.3.6.1.4.1.9.1.2]}\n",
+        }
+    )
+    assert book.choose(sys_object_id="1.3.6.1.4.1.9.1.2.7", sys_descr=None).name == "model"
+    assert book.choose(sys_object_id="1.3.6.1.4.1.9.5", sys_descr=None).name == "vendor"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("name: x\nscalars: [{name: a, oid: 1.3.6, kind: enum}]", "needs map"),
+        ("name: x\nscalars: [{name: a, oid: 1.3.6, kind: flag}]", "needs true_when"),
+        ("name: x\nscalars: [{name: a, oid: 1.3.6, kind: percent}]", "needs of"),
+        ("name: x\nscalars: [{name: A, oid: 1.3.6}]", "scalars.0.name"),
+        ("name: x\nscalars: [{name: a, oid: iso.3}]", "scalars.0.oid"),
+        ("name: x\nscalars: [{name: a, oid: 1.3.6, colour: red}]", "colour"),
+        ("name: x\nextends: nowhere\n", "extends unknown profile"),
+        ("name: x\nidentity: {vendor: {}}\n", "exactly one of"),
+        ("name: x\nmatch: {sys_descr: ['(']}\n", "match.sys_descr"),
+    ],
+)
+def test_bad_profiles_fail_with_file_and_field(text: str, fragment: str) -> None:
+    with pytest.raises(ProfileError) as info:
+        parse_profiles({"g.yaml": GENERIC, "bad.yaml": text})
+    message = str(info.value)
+    assert fragment in message
+    assert "bad.yaml" in message or "profile 'x'" in message
+
+
+def test_extends_merges_parent_checks_first() -> None:
+    book = parse_profiles(
+        {
+            "g.yaml": GENERIC + "scalars: [{name: base.a, oid: 1.3.6.1.1}]\n",
+            "c.yaml": "name: child\nextends: generic\nscalars: [{name: child.b, oid: 1.3.6.1.2}]\n",
+        }
+    )
+    child = book.profiles["child"]
+    assert [v.name for v in child.scalars] == ["base.a", "child.b"]
+
+
+def _ups_scalars(**overrides: RawValue) -> dict[str, RawValue]:
+    base: dict[str, RawValue] = {
+        "1.3.6.1.2.1.33.1.1.1.0": b"EATON",
+        "1.3.6.1.2.1.33.1.1.2.0": b"5PX",
+        "1.3.6.1.2.1.33.1.4.1.0": 5,
+        "1.3.6.1.2.1.33.1.2.1.0": 3,
+        "1.3.6.1.2.1.33.1.2.3.0": -1,
+        "1.3.6.1.2.1.33.1.2.7.0": -273,
+        "1.3.6.1.2.1.33.1.2.5.0": 482,
+    }
+    base.update({k.replace("_", "."): v for k, v in overrides.items()})
+    return base
+
+
+def test_ups_reading_maps_output_source_and_sentinels() -> None:
+    profile = builtin_profiles().profiles["ups"]
+    reading = read(
+        profile, scalars=_ups_scalars(), columns={}, previous=DeviceMemory(), at=0.0, now=NOW
+    )
+    checks = reading.checks
+    assert checks["ups.on_battery"] is True
+    assert checks["ups.output_source"] == "battery"
+    assert checks["ups.battery.status"] == "low"
+    assert checks["ups.battery.minutes_remaining"] is None
+    assert checks["ups.battery.temperature_c"] is None
+    assert checks["ups.battery.voltage_v"] == pytest.approx(48.2)
+    assert checks["ups.input.voltage_v"] is None  # not answered
+    assert reading.identity is not None
+    assert (reading.identity.vendor, reading.identity.model) == ("EATON", "5PX")
+
+
+def _switch_columns(in_errors: int) -> dict[str, dict[str, RawValue]]:
+    return {
+        "1.3.6.1.2.1.2.2.1.2": {"1": b"Port 1", "2": b"Port 2", "3": b"lo"},
+        "1.3.6.1.2.1.2.2.1.3": {"1": 6, "2": 6, "3": 24},
+        "1.3.6.1.2.1.2.2.1.8": {"1": 1, "2": 2, "3": 1},
+        "1.3.6.1.2.1.2.2.1.14": {"1": in_errors, "2": 0, "3": 0},
+    }
+
+
+def test_interface_rows_are_filtered_named_and_rated_across_polls() -> None:
+    profile = builtin_profiles().profiles["generic"]
+    first = read(
+        profile,
+        scalars={SYS_UPTIME: 1000},
+        columns=_switch_columns(2**32 - 60),
+        previous=DeviceMemory(),
+        at=100.0,
+        now=NOW,
+    )
+    assert first.checks["if.port_1.oper_up"] is True
+    assert first.checks["if.port_2.oper_up"] is False
+    assert "if.lo.oper_up" not in first.checks  # loopback (ifType 24) is not a port
+    assert first.checks["if.port_1.in_errors_per_s"] is None  # no previous poll yet
+    second = read(
+        profile,
+        scalars={SYS_UPTIME: 7000},
+        columns=_switch_columns(60),  # wrapped
+        previous=first.memory,
+        at=160.0,
+        now=NOW,
+    )
+    assert second.checks["if.port_1.in_errors_per_s"] == 2.0
+    assert second.checks["system.rebooted"] is False
+
+
+def test_uptime_backwards_is_a_reboot_event_and_resets_rates() -> None:
+    profile = builtin_profiles().profiles["generic"]
+    first = read(
+        profile,
+        scalars={SYS_UPTIME: 500_000},
+        columns=_switch_columns(100),
+        previous=DeviceMemory(),
+        at=0.0,
+        now=NOW,
+    )
+    second = read(
+        profile,
+        scalars={SYS_UPTIME: 2_000},
+        columns=_switch_columns(5),
+        previous=first.memory,
+        at=60.0,
+        now=NOW,
+    )
+    assert second.checks["system.rebooted"] is True
+    assert [e.kind for e in second.events] == ["device.rebooted"]
+    # counters restarted with the device: no (false, wrapped) rate this poll
+    assert second.checks["if.port_1.in_errors_per_s"] is None
+
+
+def test_device_without_system_group_still_reads_its_profile() -> None:
+    profile = builtin_profiles().profiles["hikvision"]
+    reading = read(
+        profile,
+        scalars={"1.3.6.1.4.1.39165.1.7.0": b"15 PERCENT", "1.3.6.1.4.1.39165.1.10.0": b"512 MB"},
+        columns={},
+        previous=DeviceMemory(),
+        at=0.0,
+        now=NOW,
+    )
+    assert "system.uptime_s" not in reading.checks
+    assert reading.checks["hik.cpu_percent"] == 15
+    assert reading.checks["hik.mem.size_mb"] == 512
+
+
+def test_checks_are_capped_to_what_a_sample_accepts() -> None:
+    columns = [f"{{name: c{i}, oid: 1.3.6.1.4.1.99.{i}}}" for i in range(10)]
+    book = parse_profiles(
+        {
+            "g.yaml": GENERIC
+            + f"tables: [{{name: t, max_rows: 256, columns: [{', '.join(columns)}]}}]\n"
+        }
+    )
+    rows: dict[str, RawValue] = {str(i): i for i in range(1, 60)}
+    reading = read(
+        book.profiles["generic"],
+        scalars={},
+        columns={f"1.3.6.1.4.1.99.{i}": rows for i in range(10)},
+        previous=DeviceMemory(),
+        at=0.0,
+        now=NOW,
+    )
+    assert len(reading.checks) == MAX_CHECKS_PER_SAMPLE
+    assert reading.checks["snmp.checks_truncated"] is True
+
+
+def test_every_builtin_check_name_fits_the_wire_schema() -> None:
+    """Sample validation is the contract: names and values of a busy reading must pass it."""
+    profile = builtin_profiles().profiles["generic"]
+    long_name = b"Very Long Interface Description Of A Managed Switch Port 48"
+    columns = _switch_columns(5)
+    columns["1.3.6.1.2.1.2.2.1.2"]["1"] = long_name
+    reading = read(
+        profile,
+        scalars={SYS_UPTIME: 1},
+        columns=columns,
+        previous=DeviceMemory(),
+        at=0.0,
+        now=NOW,
+    )
+    Sample.model_validate(
+        {
+            "id": "0192f0c8-0000-7000-8000-000000000000",
+            "device_id": "sw-1",
+            "ts": NOW,
+            "probe": "snmp",
+            "reachable": True,
+            "checks": reading.checks,
+        }
+    )
