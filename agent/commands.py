@@ -19,10 +19,13 @@ from agent.inventory import InventoryBook
 from agent.logfmt import setup_logging
 from agent.metrics import AgentMetrics, MetricsServer, serve_metrics
 from agent.outbox import AsyncOutbox, Outbox
+from agent.probes.mqtt.link import Session as MqttSession
+from agent.probes.mqtt.probe import MqttProbe
 from agent.probes.registry import ProbeRegistry
 from agent.pusher import Pusher, PushSettings
 from agent.sampling import Poll, poll_device
 from agent.scheduler import Scheduler
+from wire.enums import ProbeKind
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,12 @@ async def run_agent(
     if address is not None:
         server = serve_metrics(address, metrics.registry)
     inventory = InventoryBook(cfg.devices, agent_version=AGENT_VERSION)
+    # The running agent keeps a persistent MQTT session, so the broker queues what devices
+    # publish while it is down; `check` keeps the throwaway default and never takes it over.
+    mqtt_probe = MqttProbe(MqttSession.for_agent(cfg.site))
+    if registry is None:
+        registry = ProbeRegistry()
+        registry.register(ProbeKind.MQTT, lambda: mqtt_probe)
     log.info(
         "agent starting",
         extra={
@@ -164,7 +173,7 @@ async def run_agent(
             )
             scheduler = Scheduler(
                 devices=cfg.devices,
-                registry=registry or ProbeRegistry(),
+                registry=registry,
                 outbox=async_outbox,
                 concurrency=cfg.agent.concurrency,
                 inventory=inventory,
@@ -185,6 +194,7 @@ async def run_agent(
             left = await pusher.flush(FINAL_FLUSH_S)
             log.info("agent stopped", extra={"queued": left})
     finally:
+        await asyncio.to_thread(mqtt_probe.close)
         for sig in signals:
             loop.remove_signal_handler(sig)
         if server is not None:

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from agent.probes.mqtt.options import MqttOptions, check_mqtt_block
 from agent.probes.snmp_options import SnmpOptions
 from wire.enums import DeviceClass, ProbeKind, Subsystem
 from wire.schema import DeviceId
@@ -155,7 +156,13 @@ class DeviceConfig(_Model):
     interval: float = 60.0
     timeout: float = 5.0
     parent: DeviceId | None = None
+    mqtt: MqttOptions | None = Field(default=None, validate_default=True)
     snmp: SnmpOptions | None = None
+
+    @field_validator("mqtt")
+    @classmethod
+    def _mqtt_block(cls, mqtt: MqttOptions | None, info: ValidationInfo) -> MqttOptions | None:
+        return check_mqtt_block(mqtt, info.data.get("protocol"))
 
     @field_validator("interval")
     @classmethod

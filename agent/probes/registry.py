@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping
 
 from agent.config import DeviceConfig
 from agent.probes.base import Probe, ProbeResult, Unsupported
+from agent.probes.mqtt.probe import MqttProbe
 from agent.probes.snmp import SnmpProbe
 from agent.probes.tcp import TcpProbe
 from wire.enums import ProbeKind
@@ -12,6 +13,7 @@ ProbeFactory = Callable[[], Probe]
 
 DEFAULT_FACTORIES: Mapping[ProbeKind, ProbeFactory] = {
     ProbeKind.TCP: TcpProbe,
+    ProbeKind.MQTT: MqttProbe,
     ProbeKind.SNMP: SnmpProbe,
 }
 

@@ -1,0 +1,395 @@
+"""One connection to one broker, shared by every device behind it.
+
+paho runs its network loop in its own thread (`loop_start`); callbacks decode messages there and
+update device views under a lock, and wake asyncio waiters with `call_soon_threadsafe`, so the
+event loop never blocks on the network or on JSON decoding.
+"""
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from agent.probes.base import (
+    AuthFailed,
+    DeviceUnreachable,
+    ProbeFailure,
+    ProbeResult,
+    ProtocolError,
+)
+from agent.probes.mqtt.mapping import BoundMapping, EventRule, MalformedPayload, Rule, read
+from agent.probes.mqtt.view import DeviceView
+
+log = logging.getLogger(__name__)
+
+# CONNACK reason codes (MQTT 5) that mean "your credentials", not "the network".
+AUTH_REFUSALS = frozenset({134, 135, 138})  # bad user name or password, not authorized, banned
+MAX_UNROUTED = 10_000
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+
+
+@dataclass(frozen=True)
+class BrokerKey:
+    """Devices with equal keys share one connection."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    keepalive: int
+
+
+@dataclass(frozen=True)
+class Session:
+    """How the agent identifies itself: a persistent session (fixed client id, clean start off,
+    session expiry) makes the broker queue QoS 1 messages while the agent is away."""
+
+    client_id: str = ""
+    persistent: bool = False
+    expiry_s: int = 3 * 24 * 3600
+
+    @classmethod
+    def for_agent(cls, site: str) -> "Session":
+        return cls(client_id=f"secmon-agent-{site}", persistent=True)
+
+
+@dataclass
+class _Watch:
+    device_id: str
+    view: DeviceView
+    mapping: BoundMapping
+    max_payload: int
+    since: float
+
+
+class BrokerLink:
+    """Connection state, subscriptions and the views of the devices behind one broker."""
+
+    def __init__(
+        self,
+        key: BrokerKey,
+        session: Session,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        now: Callable[[], datetime],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.key = key
+        self._session = session
+        self._loop = loop
+        self._now = now
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._changed = asyncio.Event()
+        self._watches: dict[str, _Watch] = {}
+        self._routes: dict[str, list[tuple[_Watch, Rule]]] = {}
+        self._unrouted: dict[str, list[tuple[bytes, bool, float, datetime]]] = {}
+        self._unrouted_count = 0
+        self._acked: set[str] = set()
+        self._pending_subs: dict[int, list[str]] = {}
+        self._early_acks: dict[int, list[ReasonCode]] = {}
+        self._unsubacked: set[int] = set()
+        self._refused: dict[str, str] = {}
+        self.connected = False
+        self.failure: ProbeFailure | None = None
+        self._attempted = False
+        self._closing = False
+        self._client = self._make_client()
+
+    def _make_client(self) -> paho.Client:
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self._session.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        if self.key.username is not None:
+            client.username_pw_set(self.key.username, self.key.password)
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
+        client.on_message = self._on_message
+        # paho logs and re-raises callback errors; ours must never kill its thread.
+        client.suppress_exceptions = True
+        return client
+
+    def start(self) -> None:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho
+        properties.SessionExpiryInterval = self._session.expiry_s if self._session.persistent else 0
+        self._client.connect_async(
+            self.key.host,
+            self.key.port,
+            keepalive=self.key.keepalive,
+            clean_start=not self._session.persistent,
+            properties=properties,
+        )
+        self._client.loop_start()
+
+    def close(self) -> None:
+        """Disconnect cleanly (the broker keeps a persistent session) and stop paho's thread."""
+        self._closing = True
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # ---- asyncio side -------------------------------------------------------------------
+
+    def watch(self, device_id: str, mapping: BoundMapping, *, max_payload: int) -> None:
+        """Start routing the device's topics to its view (idempotent)."""
+        with self._lock:
+            if device_id in self._watches:
+                return
+            w = _Watch(device_id, DeviceView(), mapping, max_payload, self._monotonic())
+            self._watches[device_id] = w
+            for topic, rule in mapping.routes.items():
+                self._routes.setdefault(topic, []).append((w, rule))
+                # Queued messages of a persistent session can arrive before the device's first
+                # poll registers it; they were kept for it.
+                for payload, retain, at, ts in self._unrouted.pop(topic, []):
+                    self._unrouted_count -= 1
+                    self._deliver(w, rule, topic, payload, retain, at, ts)
+            connected = self.connected
+        if connected:
+            self._subscribe(list(mapping.routes))
+
+    async def wait_ready(self, device_id: str) -> None:
+        """Until connected with the device's topics subscribed; raises the connect failure."""
+        while True:
+            changed = self._changed
+            with self._lock:
+                failure = self.failure
+                topics = list(self._watches[device_id].mapping.routes)
+                refused = [f"{t}: {self._refused[t]}" for t in topics if t in self._refused]
+                ready = self.connected and all(t in self._acked for t in topics)
+            if refused:
+                raise ProtocolError("subscription refused: " + "; ".join(refused))
+            if ready:
+                return
+            if failure is not None and not self.connected:
+                raise failure
+            await changed.wait()
+
+    async def barrier(self) -> None:
+        """One round trip to the broker: retained and queued messages it sent before the reply
+        have been handled when this returns (the broker answers in order). An UNSUBSCRIBE of
+        a topic we never subscribed changes nothing."""
+        result, mid = self._client.unsubscribe(f"secmon/barrier/{uuid.uuid4().hex}")
+        if result != paho.MQTT_ERR_SUCCESS or mid is None:
+            return
+        while True:
+            changed = self._changed
+            with self._lock:
+                if mid in self._unsubacked:
+                    self._unsubacked.discard(mid)
+                    return
+            await changed.wait()
+
+    def take_result(self, device_id: str, silence_timeout: float | None) -> ProbeResult:
+        with self._lock:
+            w = self._watches[device_id]
+            return w.view.take_result(
+                now=self._monotonic(), watching_since=w.since, silence_timeout=silence_timeout
+            )
+
+    def broker_failure(self) -> ProbeFailure | None:
+        """Why devices behind this broker cannot be read right now, if they cannot."""
+        with self._lock:
+            if self.connected:
+                return None
+            if self.failure is not None:
+                return self.failure
+            return DeviceUnreachable(
+                f"not connected to broker {self.key.host}:{self.key.port}"
+                if self._attempted
+                else "connecting"
+            )
+
+    def _wake(self) -> None:
+        """Wake every waiter; each took the current event before checking its condition, so a
+        change between its check and its wait is not lost."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # ---- paho thread ----------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        # A closed event loop (`agent check` has finished) raises RuntimeError: nobody waits.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _subscribe(self, topics: list[str]) -> None:
+        if not topics:
+            return
+        options = SubscribeOptions(qos=1)
+        result, mid = self._client.subscribe([(t, options) for t in topics])
+        if result == paho.MQTT_ERR_SUCCESS and mid is not None:
+            with self._lock:
+                early = self._early_acks.pop(mid, None)
+                if early is None:
+                    self._pending_subs[mid] = topics
+                else:  # the SUBACK beat us here (subscribe called from the asyncio thread)
+                    self._record_acks(topics, early)
+            self._notify()
+
+    def _record_acks(self, topics: list[str], reason_codes: list[ReasonCode]) -> None:
+        """Lock held."""
+        for topic, code in zip(topics, reason_codes, strict=False):
+            if code.is_failure:
+                self._refused[topic] = str(code)
+            else:
+                self._acked.add(topic)
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        flags: paho.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        where = f"broker {self.key.host}:{self.key.port}"
+        with self._lock:
+            self._attempted = True
+            was = self.failure
+            if reason_code.is_failure:
+                self.connected = False
+                if reason_code.value in AUTH_REFUSALS:
+                    self.failure = AuthFailed(f"{where} refused the credentials: {reason_code}")
+                else:
+                    self.failure = ProtocolError(f"{where} refused the connection: {reason_code}")
+                topics: list[str] = []
+            else:
+                self.connected = True
+                self.failure = None
+                self._acked.clear()
+                self._refused.clear()
+                topics = list(self._routes)
+        if reason_code.is_failure:
+            log.warning("%s: %s", where, reason_code, extra={"broker": where})
+        else:
+            if was is not None:
+                log.info("%s: connected", where, extra={"broker": where})
+            self._subscribe(topics)
+        self._notify()
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        where = f"broker {self.key.host}:{self.key.port}"
+        with self._lock:
+            self._attempted = True
+            first = not isinstance(self.failure, DeviceUnreachable)
+            self.connected = False
+            self.failure = DeviceUnreachable(f"cannot connect to {where}")
+        if first:
+            log.warning("%s: cannot connect", where, extra={"broker": where})
+        self._notify()
+
+    def _on_disconnect(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        flags: paho.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        where = f"broker {self.key.host}:{self.key.port}"
+        with self._lock:
+            was_connected = self.connected
+            self.connected = False
+            self._acked.clear()
+            if self.failure is None:
+                self.failure = DeviceUnreachable(f"lost {where}: {reason_code}")
+        if was_connected and not self._closing:
+            log.warning("%s: disconnected: %s", where, reason_code, extra={"broker": where})
+        self._notify()
+
+    def _on_subscribe(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            topics = self._pending_subs.pop(mid, None)
+            if topics is None:
+                self._early_acks[mid] = reason_codes
+            else:
+                self._record_acks(topics, reason_codes)
+        self._notify()
+
+    def _on_unsubscribe(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            self._unsubacked.add(mid)
+        self._notify()
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        at = self._monotonic()
+        ts = self._now()
+        topic = msg.topic
+        payload = bytes(msg.payload)
+        with self._lock:
+            routes = self._routes.get(topic)
+            if routes is None:
+                if self._unrouted_count < MAX_UNROUTED:
+                    self._unrouted.setdefault(topic, []).append((payload, msg.retain, at, ts))
+                    self._unrouted_count += 1
+                return
+            for w, rule in routes:
+                self._deliver(w, rule, topic, payload, msg.retain, at, ts)
+
+    def _deliver(
+        self,
+        w: _Watch,
+        rule: Rule,
+        topic: str,
+        payload: bytes,
+        retain: bool,
+        at: float,
+        ts: datetime,
+    ) -> None:
+        """Apply one message to one view (lock held)."""
+        if retain and isinstance(rule, EventRule):
+            # A retained event is an old one replayed on subscribe; live and queued events
+            # arrive with retain off.
+            return
+        try:
+            reading = read(rule, payload, max_bytes=w.max_payload)
+        except MalformedPayload as err:
+            if w.view.reject(err, at=at, topic=topic):
+                log.warning(
+                    "%s: malformed %s on %s: %s",
+                    w.device_id,
+                    err.kind.value,
+                    topic,
+                    err,
+                    extra={"device": w.device_id},
+                )
+            return
+        w.view.apply(reading, at=at, ts=ts)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,91 @@
+"""The MQTT probe: a device's poll reports what its broker link heard since the last poll.
+
+Devices do not answer polls; they publish. The poll therefore never talks to the device: it
+makes sure the shared broker connection is up and subscribed, then reads the device's view.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from agent.config import DeviceConfig
+from agent.probes.base import DeviceUnreachable, ProbeResult, ProtocolError
+from agent.probes.mqtt.link import BrokerKey, BrokerLink, Session, utc_now
+from agent.probes.mqtt.mapping import template
+from agent.probes.mqtt.options import DEFAULT_MQTT_PORT
+
+# Share of the device's timeout spent waiting for the broker (the rest is poll_device's margin).
+READY_SHARE = 0.8
+
+
+class MqttProbe:
+    """One broker link per (broker, credentials), created at the first poll of its first device.
+
+    The default session is throwaway (random client id, clean start) so that `secmon agent
+    check` never takes over the running agent's persistent session and its queued messages.
+    """
+
+    def __init__(
+        self,
+        session: Session | None = None,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session = session or Session()
+        self._now = now
+        self._monotonic = monotonic
+        self._links: dict[BrokerKey, BrokerLink] = {}
+        self._seen: set[str] = set()
+
+    async def poll(self, device: DeviceConfig) -> ProbeResult:
+        options = device.mqtt
+        if options is None:
+            raise ProtocolError("an mqtt device needs an mqtt: block")
+        password = device.credentials.password
+        key = BrokerKey(
+            host=device.address,
+            port=device.port or DEFAULT_MQTT_PORT,
+            username=device.credentials.username,
+            password=password.reveal() if password is not None else None,
+            keepalive=options.keepalive,
+        )
+        link = self._links.get(key)
+        if link is None:
+            link = BrokerLink(
+                key,
+                self._session,
+                loop=asyncio.get_running_loop(),
+                now=self._now,
+                monotonic=self._monotonic,
+            )
+            self._links[key] = link
+            link.start()
+        link.watch(
+            device.id,
+            template(options.template).bind(options.topic),
+            max_payload=options.max_payload_bytes,
+        )
+        budget = device.timeout * READY_SHARE
+        try:
+            async with asyncio.timeout(budget):
+                await link.wait_ready(device.id)
+                if device.id not in self._seen:
+                    # First poll: let the retained state that follows the SUBACK arrive.
+                    await link.barrier()
+                    self._seen.add(device.id)
+        except TimeoutError as err:
+            failure = link.broker_failure()
+            if failure is not None:
+                raise failure from err
+            raise DeviceUnreachable(
+                f"broker {key.host}:{key.port} did not answer within {budget:g} s"
+            ) from err
+        return link.take_result(device.id, options.silence_timeout)
+
+    def close(self) -> None:
+        """Disconnect every broker link (clean DISCONNECT; persistent sessions stay)."""
+        for link in self._links.values():
+            link.close()
+        self._links.clear()
