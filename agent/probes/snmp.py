@@ -212,7 +212,7 @@ class SnmpProbe:
     ) -> tuple[float, Reading]:
         started = self._clock()
         if state.profile is None:
-            system = await _get(session, list(SYSTEM_OIDS))
+            system = await _get(session, [*SYSTEM_OIDS, *profiles.probe_oids()])
             latency_ms = (self._clock() - started) * 1000.0
             profile = _choose(options, profiles, system)
             missing = [o for o in profile.scalar_oids() if o not in system]
@@ -226,8 +226,8 @@ class SnmpProbe:
         if state.profile is not None and sys_object_id != state.sys_object_id:
             # Another device answers at this address now (swapped hardware): choose again.
             log.info("%s: sysObjectID changed to %s", device.id, sys_object_id)
-            profile = _choose(options, profiles, scalars)
-            state.memory = DeviceMemory()
+            self._devices[device.id] = fresh = _DeviceState()
+            return await self._poll(session, device, options, profiles, fresh)
         state.profile, state.sys_object_id = profile, sys_object_id
 
         columns: dict[str, Column] = {}
@@ -258,7 +258,9 @@ def _choose(options: SnmpOptions, profiles: ProfileBook, system: dict[str, RawVa
         if chosen is not None:
             return chosen
     return profiles.choose(
-        sys_object_id=text(system.get(SYS_OBJECT_ID)), sys_descr=text(system.get(SYS_DESCR))
+        sys_object_id=text(system.get(SYS_OBJECT_ID)),
+        sys_descr=text(system.get(SYS_DESCR)),
+        present=frozenset(oid for oid, value in system.items() if value is not None),
     )
 
 

@@ -115,7 +115,11 @@ class Identity(_Model):
 
 
 class Match(_Model):
+    """How a device is recognised; `exists` is for vendors whose sysObjectID is the generic
+    net-snmp one (Synology DSM reports 1.3.6.1.4.1.8072.3.2.10): an OID only they answer."""
+
     sys_object_id: list[Oid] = Field(default_factory=list)
+    exists: list[Oid] = Field(default_factory=list)
     sys_descr: list[str] = Field(default_factory=list)
 
     @field_validator("sys_descr")
@@ -163,9 +167,20 @@ class ProfileBook:
     def get(self, name: str) -> Profile | None:
         return self.profiles.get(name)
 
-    def choose(self, *, sys_object_id: str | None, sys_descr: str | None) -> Profile:
+    def probe_oids(self) -> list[str]:
+        """OIDs whose presence picks a profile: asked once, with the system group."""
+        return sorted({oid for p in self.profiles.values() for oid in p.match.exists})
+
+    def choose(
+        self,
+        *,
+        sys_object_id: str | None,
+        sys_descr: str | None,
+        present: frozenset[str] = frozenset(),
+    ) -> Profile:
         """The profile for a device: longest matching sysObjectID prefix, else the first
-        sysDescr pattern that matches (profiles in name order), else the generic one."""
+        profile one of whose `exists` OIDs answered, else the first sysDescr pattern that
+        matches (profiles in name order), else the generic one."""
         best: tuple[int, str] | None = None
         if sys_object_id:
             for profile in self.profiles.values():
@@ -176,6 +191,9 @@ class ProfileBook:
                         best = (len(prefix), profile.name)
         if best is not None:
             return self.profiles[best[1]]
+        for name in sorted(self.profiles):
+            if any(oid in present for oid in self.profiles[name].match.exists):
+                return self.profiles[name]
         if sys_descr:
             for name in sorted(self.profiles):
                 profile = self.profiles[name]

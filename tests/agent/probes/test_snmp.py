@@ -397,6 +397,63 @@ async def test_temperature_string_with_two_units(snmpsim: Snmpsim) -> None:
     assert checks["env.temp2_c"] is None  # "-273 C/-459 F": probe unplugged
 
 
+async def test_poe_switch_ports_and_budget(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "switch-poe"))).checks
+    assert checks["snmp.profile"] == "poe_switch"  # chosen by "PoE" in sysDescr
+    assert checks["poe.pse.pse1.budget_used_percent"] == 77.5
+    assert checks["poe.pse.pse1.status"] == "on"
+    assert checks["poe.port.port1_1.detection"] == "delivering"
+    assert checks["poe.port.port1_1.class"] == 3
+    assert checks["poe.port.port1_2.detection"] == "fault"
+    assert checks["if.gigabitethernet_1_0_2.oper_up"] is False  # generic checks come too
+
+
+async def test_synology_is_recognised_by_an_oid_only_it_answers(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """DSM reports net-snmp's generic sysObjectID: sysObjectID alone would say generic."""
+    result = await probe.poll(sim_device(snmpsim, "nas-synology"))
+    checks = result.checks
+    assert checks["snmp.profile"] == "synology"
+    assert checks["syno.system_failed"] is False
+    assert checks["syno.disk.disk_1.status"] == "normal"
+    assert checks["syno.disk.disk_2.status"] == "crashed"
+    assert checks["syno.disk.disk_2.bad_sectors"] == 1288
+    assert checks["syno.disk.disk_2.temperature_c"] is None  # -2147483648: not read
+    assert checks["syno.disk.disk_1.remaining_life_percent"] is None  # -1: spinning disk
+    assert result.identity is not None
+    assert (result.identity.model, result.identity.firmware) == ("DS920+", "DSM 7.2-64570")
+
+
+async def test_dahua_identity(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    result = await probe.poll(sim_device(snmpsim, "nvr-dahua"))
+    assert result.checks["snmp.profile"] == "dahua"
+    assert result.identity is not None
+    assert result.identity.model == "DH-NVR2108HS-8P-4KS3"
+    assert result.identity.serial == "7B0000PAZ00000"
+    assert result.identity.firmware == "4.001.0000000.3"
+
+
+async def test_axis_temperatures_and_storage(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "camera-axis"))).checks
+    assert checks["snmp.profile"] == "axis"
+    assert checks["axis.temp.sensor1_1.celsius"] == 38
+    assert checks["axis.temp.sensor1_2.status"] == "out_of_boundary"
+    assert checks["axis.storage.sd_disk.disrupted"] is False
+    # reported per storage name: an unconfigured NetworkShare's flag is the server's to judge
+    assert checks["axis.storage.networkshare.disrupted"] is True
+
+
+async def test_swapped_hardware_is_recognised_again(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    """The same device id answering with another sysObjectID (a replaced UPS card)."""
+    before = sim_device(snmpsim, "ups-apc").model_copy(update={"id": "ups-9"})
+    after = sim_device(snmpsim, "ups-onbattery").model_copy(update={"id": "ups-9"})
+    assert (await probe.poll(before)).checks["snmp.profile"] == "ups_apc"
+    result = await probe.poll(after)
+    assert result.checks["snmp.profile"] == "ups"
+    assert result.checks["ups.on_battery"] is True
+
+
 async def test_agent_refusing_access_is_auth_failed(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
     with pytest.raises(AuthFailed, match="authorizationError"):
         await probe.poll(sim_device(snmpsim, "denied"))

@@ -30,11 +30,25 @@ def test_builtin_profiles_load_and_include_the_required_ones() -> None:
         (None, "Online UPS 3kVA", "ups"),
         (None, "HIKVISION DS-7608NI", "hikvision"),
         (None, None, "generic"),
+        ("1.3.6.1.4.1.1004849.3.2.10", None, "dahua"),
+        ("1.3.6.1.4.1.368.1.1", "AXIS P3265", "axis"),
+        ("1.3.6.1.4.1.11863.5.190", "JetStream 24-Port PoE+ Switch", "poe_switch"),
     ],
 )
 def test_profile_choice(sys_object_id: str | None, sys_descr: str | None, expected: str) -> None:
     chosen = builtin_profiles().choose(sys_object_id=sys_object_id, sys_descr=sys_descr)
     assert chosen.name == expected
+
+
+def test_an_answering_vendor_oid_beats_sys_descr_but_not_sys_object_id() -> None:
+    book = builtin_profiles()
+    present = frozenset({"1.3.6.1.4.1.6574.1.5.1.0"})
+    generic_id = "1.3.6.1.4.1.8072.3.2.10"
+    assert book.choose(sys_object_id=generic_id, sys_descr="Linux", present=present).name == (
+        "synology"
+    )
+    apc = "1.3.6.1.4.1.318.1.3.27"
+    assert book.choose(sys_object_id=apc, sys_descr=None, present=present).name == "ups_apc"
 
 
 def test_longest_sys_object_id_prefix_wins() -> None:
