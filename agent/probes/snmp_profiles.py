@@ -49,6 +49,7 @@ class Value(_Model):
     max_rate: float | None = Field(default=None, gt=0)
     of: Oid | None = None
     complement: bool = False  # PERCENT: 100 - oid/of (free → used)
+    event: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # kind, on change
 
     @model_validator(mode="after")
     def _kind_needs(self) -> "Value":

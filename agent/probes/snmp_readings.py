@@ -27,6 +27,7 @@ class DeviceMemory:
 
     counters: dict[str, CounterReading] = field(default_factory=dict)
     uptime: UptimeReading | None = None
+    watched: dict[str, CheckValue] = field(default_factory=dict)  # last values of `event:` checks
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,16 @@ def read(
     def lookup(oid: str) -> RawValue:
         return scalars.get(oid)
 
+    watch: dict[str, str] = {}  # check name → event kind
     for spec in profile.scalars:
         checks[spec.name] = _value(spec, lookup, spec.name, counters, memory, at)
+        if spec.event is not None:
+            watch[spec.name] = spec.event
 
     for table in profile.tables:
-        _read_table(table, columns, checks, counters, memory, at)
+        _read_table(table, columns, checks, watch, counters, memory, at)
+
+    events += _changes(watch, checks, previous.watched, memory, now)
 
     if len(checks) > MAX_CHECKS_PER_SAMPLE:
         kept = dict(list(checks.items())[: MAX_CHECKS_PER_SAMPLE - 1])
@@ -96,6 +102,7 @@ def _read_table(
     table: Table,
     columns: dict[str, Column],
     checks: dict[str, CheckValue],
+    watch: dict[str, str],
     counters: dict[str, CounterReading],
     memory: DeviceMemory,
     at: float,
@@ -127,6 +134,36 @@ def _read_table(
                 return columns.get(oid, {}).get(row)
 
             checks[name] = _value(spec, lookup, name, counters, memory, at)
+            if spec.event is not None:
+                watch[name] = spec.event
+
+
+def _changes(
+    watch: dict[str, str],
+    checks: dict[str, CheckValue],
+    before: dict[str, CheckValue],
+    memory: DeviceMemory,
+    now: datetime,
+) -> list[Event]:
+    """An event for each watched check whose value changed since the last poll (a door
+    contact, on battery). The first poll only learns the values: no event for old news."""
+    events: list[Event] = []
+    for name, kind in watch.items():
+        value = checks[name]
+        if value is None:  # unknown this time: keep the last known value to compare with
+            if name in before:
+                memory.watched[name] = before[name]
+            continue
+        memory.watched[name] = value
+        if name in before and before[name] != value:
+            events.append(
+                Event(
+                    ts=now,
+                    kind=kind,
+                    data={"check": name, "value": value, "previous": before[name]},
+                )
+            )
+    return events
 
 
 def _row_value(raw: RawValue) -> int | str | None:

@@ -80,6 +80,19 @@ def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
         yield sim
 
 
+@pytest.fixture(scope="module")
+def slow_snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
+    """Its own process: snmpsim's `delay` sleeps and would stall every other fixture device."""
+    reason = missing_snmpsim()
+    if reason:
+        pytest.skip(reason)
+    with Snmpsim(
+        tmp_path_factory.mktemp("snmpsim-slow"), FIXTURES / "slow", ready_community="camera-slow"
+    ) as sim:
+        assert isinstance(sim, Snmpsim)
+        yield sim
+
+
 @pytest.fixture
 async def probe() -> AsyncIterator[SnmpProbe]:
     snmp = SnmpProbe()
@@ -270,6 +283,20 @@ async def test_nothing_listening_is_unreachable_within_the_deadline(probe: SnmpP
     assert poll.sample.error.code is ProbeErrorCode.UNREACHABLE
 
 
+async def test_device_answering_system_but_too_slow_on_a_table_is_unreachable(
+    slow_snmpsim: Snmpsim, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first GET answers at once, the ifOperStatus walk takes 2.5 s: over the deadline."""
+    monkeypatch.setenv("SLOW_COMMUNITY", "camera-slow")
+    device = snmp_device(
+        slow_snmpsim.port, {"community": {"env": "SLOW_COMMUNITY"}, "retries": 0}, timeout=1
+    )
+    poll = await poll_device(probe, device)
+    assert poll.sample.error is not None
+    assert poll.sample.error.code is ProbeErrorCode.UNREACHABLE
+    assert "camera-slow" not in poll.sample.error.message  # no secret in messages
+
+
 async def test_garbage_answers_are_a_failure_not_a_crash(probe: SnmpProbe) -> None:
     """A UDP service that is not SNMP (e.g. a camera's discovery port) answers junk."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -452,6 +479,38 @@ async def test_swapped_hardware_is_recognised_again(snmpsim: Snmpsim, probe: Snm
     result = await probe.poll(after)
     assert result.checks["snmp.profile"] == "ups"
     assert result.checks["ups.on_battery"] is True
+
+
+async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    community = "site-siteboss"
+    door, door_alarm = (
+        "1.3.6.1.4.1.3052.20.1.1.1.1.6.200.2.1",
+        "1.3.6.1.4.1.3052.20.1.1.1.1.5.200.2.1",
+    )
+    await snmp_set(snmpsim.port, community, door, Integer32(1))
+    await snmp_set(snmpsim.port, community, door_alarm, Integer32(2))
+    device = sim_device(snmpsim, community)
+    first = await probe.poll(device)
+    checks = first.checks
+    assert checks["snmp.profile"] == "siteboss"
+    assert checks["contact.front_door.closed"] is True
+    assert checks["contact.front_door.alarm"] is False
+    assert checks["contact.ac_mains.closed"] is False  # mains contact open: power cut
+    assert checks["contact.ac_mains.alarm"] is True
+    assert checks["probe.rack_temp.celsius"] == 24
+    assert checks["probe.outdoor_temp.celsius"] is None  # "-273 C": probe unplugged
+    assert first.events == []  # the first poll learns the state, it reports no old news
+
+    await snmp_set(snmpsim.port, community, door, Integer32(0))
+    await snmp_set(snmpsim.port, community, door_alarm, Integer32(1))
+    second = await probe.poll(device)
+    assert second.checks["contact.front_door.closed"] is False
+    assert second.checks["contact.front_door.alarm"] is True
+    assert [(e.kind, e.data) for e in second.events] == [
+        ("site.contact", {"check": "contact.front_door.closed", "value": False, "previous": True})
+    ]
+    third = await probe.poll(device)
+    assert third.events == []
 
 
 async def test_agent_refusing_access_is_auth_failed(snmpsim: Snmpsim, probe: SnmpProbe) -> None:

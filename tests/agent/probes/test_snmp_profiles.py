@@ -110,6 +110,31 @@ def _ups_scalars(**overrides: RawValue) -> dict[str, RawValue]:
     return base
 
 
+def test_ups_going_on_battery_is_an_event_once() -> None:
+    profile = builtin_profiles().profiles["ups"]
+    on_mains = _ups_scalars(**{"1.3.6.1.2.1.33.1.4.1.0": 3, "1.3.6.1.2.1.33.1.2.1.0": 2})
+    polls = [on_mains, on_mains, _ups_scalars(), _ups_scalars(), on_mains]
+    memory = DeviceMemory()
+    kinds: list[list[str]] = []
+    for at, scalars in enumerate(polls):
+        reading = read(profile, scalars=scalars, columns={}, previous=memory, at=at, now=NOW)
+        memory = reading.memory
+        kinds.append(sorted(e.kind for e in reading.events))
+    both = ["ups.battery_status", "ups.on_battery"]
+    assert kinds == [[], [], both, [], both]
+
+
+def test_unknown_value_does_not_fake_a_change() -> None:
+    profile = builtin_profiles().profiles["ups"]
+    first = read(
+        profile, scalars=_ups_scalars(), columns={}, previous=DeviceMemory(), at=0, now=NOW
+    )
+    gap = read(profile, scalars={}, columns={}, previous=first.memory, at=1, now=NOW)
+    again = read(profile, scalars=_ups_scalars(), columns={}, previous=gap.memory, at=2, now=NOW)
+    assert gap.events == []
+    assert again.events == []
+
+
 def test_ups_reading_maps_output_source_and_sentinels() -> None:
     profile = builtin_profiles().profiles["ups"]
     reading = read(
