@@ -48,6 +48,7 @@ class Value(_Model):
     bits: int = Field(default=32, ge=32, le=64)
     max_rate: float | None = Field(default=None, gt=0)
     of: Oid | None = None
+    precision_of: Oid | None = None  # NUMBER: divide by 10^(that column), ENTITY-SENSOR style
     complement: bool = False  # PERCENT: 100 - oid/of (free → used)
     event: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # kind, on change
 
@@ -64,7 +65,7 @@ class Value(_Model):
         return self
 
     def oids(self) -> list[str]:
-        return [self.oid] if self.of is None else [self.oid, self.of]
+        return [o for o in (self.oid, self.of, self.precision_of) if o is not None]
 
 
 class RowFilter(_Model):

@@ -187,7 +187,13 @@ def _value(
     raw = lookup(spec.oid)
     match spec.kind:
         case ValueKind.NUMBER:
-            return values.number(raw, unknown=spec.unknown, scale=spec.scale)
+            reading = values.number(raw, unknown=spec.unknown, scale=spec.scale)
+            if spec.precision_of is None or reading is None:
+                return reading
+            digits = values.number(lookup(spec.precision_of))
+            if not isinstance(digits, int) or not 0 <= digits <= 9:
+                return reading
+            return round(reading / 10**digits, digits) if digits else reading
         case ValueKind.TEXT:
             return values.text(raw)
         case ValueKind.NUMBER_IN_TEXT:

@@ -433,6 +433,11 @@ async def test_poe_switch_ports_and_budget(snmpsim: Snmpsim, probe: SnmpProbe) -
     assert checks["poe.port.port1_1.class"] == 3
     assert checks["poe.port.port1_2.detection"] == "fault"
     assert checks["if.gigabitethernet_1_0_2.oper_up"] is False  # generic checks come too
+    # ENTITY-SENSOR-MIB: 473 with precision 1 is 47.3 °C; the fan (type rpm) is not a temperature
+    assert checks["sensor.cpu_temp.celsius"] == pytest.approx(47.3)
+    assert checks["sensor.poe_module_temp.celsius"] == 51
+    assert checks["sensor.poe_module_temp.status"] == "unavailable"
+    assert not any(k.startswith("sensor.psu_fan") for k in checks)
 
 
 async def test_synology_is_recognised_by_an_oid_only_it_answers(
