@@ -69,7 +69,7 @@ GET_CHUNK = 20  # varbinds per GET: small enough for every agent's PDU size seen
 DEADLINE_SHARE = 0.9  # of device.timeout: answer before the scheduler's own deadline fires
 DEFAULT_COMMUNITY = "public"  # v1/v2c with no community configured: the factory default
 
-_AUTH = {
+AUTH_PROTOCOLS = {
     AuthProtocol.MD5: USM_AUTH_HMAC96_MD5,
     AuthProtocol.SHA: USM_AUTH_HMAC96_SHA,
     AuthProtocol.SHA224: USM_AUTH_HMAC128_SHA224,
@@ -78,7 +78,7 @@ _AUTH = {
     AuthProtocol.SHA512: USM_AUTH_HMAC384_SHA512,
 }
 # AES-192/256 with Blumenthal key extension, as net-snmp implements them.
-_PRIV = {
+PRIV_PROTOCOLS = {
     PrivProtocol.DES: USM_PRIV_CBC56_DES,
     PrivProtocol.AES: USM_PRIV_CFB128_AES,
     PrivProtocol.AES192: USM_PRIV_CFB192_AES_BLUMENTHAL,
@@ -272,10 +272,10 @@ def _auth_data(options: SnmpOptions) -> Any:
     kwargs: dict[str, Any] = {}
     if options.auth_key is not None:
         kwargs["authKey"] = options.auth_key.reveal()
-        kwargs["authProtocol"] = _AUTH[options.auth_protocol]
+        kwargs["authProtocol"] = AUTH_PROTOCOLS[options.auth_protocol]
     if options.priv_key is not None:
         kwargs["privKey"] = options.priv_key.reveal()
-        kwargs["privProtocol"] = _PRIV[options.priv_protocol]
+        kwargs["privProtocol"] = PRIV_PROTOCOLS[options.priv_protocol]
     return UsmUserData(options.user, **kwargs)
 
 
@@ -312,7 +312,7 @@ async def _get(session: _Session, oids: list[str]) -> dict[str, RawValue]:
         code = int(status)
         if code == 0:
             for oid_obj, value in var_binds:
-                found[str(oid_obj)] = _raw(value)
+                found[str(oid_obj)] = raw_value(value)
             continue
         if code in (_AUTHORIZATION_ERROR, _NO_ACCESS):
             raise AuthFailed(f"SNMP: {status.prettyPrint()}")
@@ -368,11 +368,11 @@ async def _walk(session: _Session, column: str) -> Column:
         for oid_obj, value in var_binds:
             oid = str(oid_obj)
             if oid.startswith(prefix):
-                rows[oid[len(prefix) :]] = _raw(value)
+                rows[oid[len(prefix) :]] = raw_value(value)
     return rows
 
 
-def _raw(value: Any) -> RawValue:
+def raw_value(value: Any) -> RawValue:
     """pysnmp value → plain Python: exceptions (noSuchObject, endOfMibView) and Null are None."""
     if isinstance(value, univ.Null):
         return None

@@ -52,6 +52,11 @@ class SnmpOptions(BaseModel):
     profile: str | None = Field(
         default=None, description="Profile name; default: chosen by sysObjectID"
     )
+    trap_engine_id: str | None = Field(
+        default=None,
+        pattern=r"^(0x)?([0-9a-fA-F]{2}){5,32}$",
+        description="The device's own SNMPv3 engine id (hex), to accept its v3 traps",
+    )
     retries: int = Field(default=1, ge=0, le=5)
     max_repetitions: int = Field(default=25, ge=1, le=100)
 

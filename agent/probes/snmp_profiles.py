@@ -98,6 +98,15 @@ class Table(_Model):
         return oids
 
 
+class TrapRule(_Model):
+    """A notification (snmpTrapOID) turned into an event `kind`; `data` names varbinds by OID
+    prefix (a column, so the row index does not matter)."""
+
+    oid: Oid
+    kind: Annotated[str, Field(min_length=1, max_length=64)]
+    data: dict[Segment, Oid] = Field(default_factory=dict)
+
+
 class IdentityField(_Model):
     oid: Oid | None = None
     value: str | None = None
@@ -143,6 +152,7 @@ class Profile(_Model):
     identity: Identity = Field(default_factory=Identity)
     scalars: list[Value] = Field(default_factory=list)
     tables: list[Table] = Field(default_factory=list)
+    traps: list[TrapRule] = Field(default_factory=list)
 
     def scalar_oids(self) -> list[str]:
         oids: list[str] = []
@@ -168,6 +178,10 @@ class ProfileBook:
 
     def get(self, name: str) -> Profile | None:
         return self.profiles.get(name)
+
+    def trap_rules(self) -> dict[str, TrapRule]:
+        """Every profile's trap rules by notification OID (these OIDs are globally unique)."""
+        return {rule.oid: rule for p in self.profiles.values() for rule in p.traps}
 
     def probe_oids(self) -> list[str]:
         """OIDs whose presence picks a profile: asked once, with the system group."""
@@ -245,6 +259,7 @@ def _merged(name: str, raw: dict[str, Profile], seen: tuple[str, ...]) -> Profil
             "identity": identity,
             "scalars": [*base.scalars, *profile.scalars],
             "tables": [*base.tables, *profile.tables],
+            "traps": [*base.traps, *profile.traps],
         }
     )
 

@@ -56,6 +56,7 @@ def test_v3_block_with_secret_references_loads(tmp_path: Path) -> None:
         ("{version: '4'}", "devices[0].snmp.version"),
         ("{community: {env: UNSET_SNMP_COMMUNITY}}", "UNSET_SNMP_COMMUNITY is not set"),
         ("{community: public}", "devices[0].snmp.community"),  # secrets by reference only
+        ("{trap_engine_id: 'xyz'}", "devices[0].snmp.trap_engine_id"),
     ],
 )
 def test_bad_snmp_blocks_name_the_field(tmp_path: Path, block: str, fragment: str) -> None:
