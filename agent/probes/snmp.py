@@ -36,7 +36,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     SnmpEngine,
     UdpTransportTarget,
     UsmUserData,
-    bulk_walk_cmd,
+    bulk_cmd,
     get_cmd,
     walk_cmd,
 )
@@ -65,6 +65,8 @@ from agent.probes.snmp_values import RawValue, text
 
 log = logging.getLogger(__name__)
 
+MAX_BULK_VARBINDS = 100  # per GETBULK answer, over all columns of a table
+MAX_BULK_ROUNDS = 64  # a table walk gives up after this many requests (≈ thousands of rows)
 GET_CHUNK = 20  # varbinds per GET: small enough for every agent's PDU size seen
 DEADLINE_SHARE = 0.9  # of device.timeout: answer before the scheduler's own deadline fires
 DEFAULT_COMMUNITY = "public"  # v1/v2c with no community configured: the factory default
@@ -231,14 +233,25 @@ class SnmpProbe:
         state.profile, state.sys_object_id = profile, sys_object_id
 
         columns: dict[str, Column] = {}
-        walk_oids = [o for t in profile.tables for o in t.walk_oids()]
-        if walk_oids:
+        if session.version is SnmpVersion.V1:  # no GETBULK: one GETNEXT walk per column
+            walk_oids = dict.fromkeys(o for t in profile.tables for o in t.walk_oids())
             async with asyncio.TaskGroup() as group:
                 tasks = {
                     oid: group.create_task(_walk(session, oid), name=f"snmp-walk:{device.id}:{oid}")
-                    for oid in dict.fromkeys(walk_oids)
+                    for oid in walk_oids
                 }
             columns = {oid: task.result() for oid, task in tasks.items()}
+        elif profile.tables:
+            async with asyncio.TaskGroup() as group:
+                table_tasks = [
+                    group.create_task(
+                        _walk_table(session, table.walk_oids()),
+                        name=f"snmp-walk:{device.id}:{table.name}",
+                    )
+                    for table in profile.tables
+                ]
+            for task in table_tasks:
+                columns.update(task.result())
 
         reading = read(
             profile,
@@ -328,36 +341,78 @@ async def _get(session: _Session, oids: list[str]) -> dict[str, RawValue]:
     return found
 
 
-async def _walk(session: _Session, column: str) -> Column:
-    """Walk one column (GETBULK; GETNEXT for v1), row index → value. A column the agent
-    refuses is left empty: the device stays monitored without it."""
-    rows: Column = {}
-    prefix = column + "."
-    start = ObjectType(ObjectIdentity(column))
-    walker = (
-        walk_cmd(
-            session.engine,
-            session.auth,
-            session.target,
-            session.context,
-            start,
-            lexicographicMode=False,
-            lookupMib=False,
-        )
-        if session.version is SnmpVersion.V1
-        else bulk_walk_cmd(
+async def _walk_table(session: _Session, columns: list[str]) -> dict[str, Column]:
+    """Walk all columns of a table in the same GETBULK requests: one request per round instead
+    of one per column, so a few PDUs per table (most of a poll's CPU is BER decoding).
+
+    A column ends at endOfMibView, at the first OID outside it, or at an OID that does not
+    increase (quirk: some embedded agents, e.g. old Dahua DVR firmware, loop on their last row).
+    """
+    found: dict[str, Column] = {column: {} for column in columns}
+    cursor = {column: column for column in columns}  # last OID seen, per unfinished column
+    repetitions = max(1, min(session.max_repetitions, MAX_BULK_VARBINDS // len(columns)))
+    for _ in range(MAX_BULK_ROUNDS):
+        if not cursor:
+            break
+        walking = list(cursor)
+        indication, status, _index, var_binds = await bulk_cmd(
             session.engine,
             session.auth,
             session.target,
             session.context,
             0,
-            session.max_repetitions,
-            start,
-            lexicographicMode=False,
+            repetitions,
+            *(ObjectType(ObjectIdentity(cursor[column])) for column in walking),
             lookupMib=False,
         )
-    )
-    async for indication, status, _index, var_binds in walker:
+        if indication:
+            _raise_for(indication)
+        if int(status) != 0:
+            if int(status) == _AUTHORIZATION_ERROR:
+                raise AuthFailed(f"SNMP: {status.prettyPrint()}")
+            log.debug("walk of %s stopped: %s", walking, status.prettyPrint())
+            break
+        if not var_binds:
+            break
+        finished: set[str] = set()
+        for position, (oid_obj, value) in enumerate(var_binds):
+            column = walking[position % len(walking)]
+            if column in finished:
+                continue
+            oid = str(oid_obj)
+            prefix = column + "."
+            if (
+                isinstance(value, univ.Null)
+                or not oid.startswith(prefix)
+                or not _increases(cursor[column], oid)
+            ):
+                finished.add(column)
+                continue
+            found[column][oid[len(prefix) :]] = raw_value(value)
+            cursor[column] = oid
+        for column in finished:
+            del cursor[column]
+    return found
+
+
+def _increases(before: str, after: str) -> bool:
+    return tuple(int(p) for p in after.split(".")) > tuple(int(p) for p in before.split("."))
+
+
+async def _walk(session: _Session, column: str) -> Column:
+    """Walk one column with GETNEXT (SNMPv1 has no GETBULK), row index → value. A column the
+    agent refuses is left empty: the device stays monitored without it."""
+    rows: Column = {}
+    prefix = column + "."
+    async for indication, status, _index, var_binds in walk_cmd(
+        session.engine,
+        session.auth,
+        session.target,
+        session.context,
+        ObjectType(ObjectIdentity(column)),
+        lexicographicMode=False,
+        lookupMib=False,
+    ):
         if indication:
             _raise_for(indication)
         if int(status) != 0:

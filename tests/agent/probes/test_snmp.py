@@ -518,6 +518,18 @@ async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProb
     assert third.events == []
 
 
+async def test_big_table_is_walked_over_several_bulk_requests(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """52 ports x 7 columns walked together: several GETBULK rounds, every row complete."""
+    checks = (await probe.poll(sim_device(snmpsim, "switch-52port"))).checks
+    for port in range(1, 49):
+        assert checks[f"if.port_{port}.oper_up"] is (port % 2 == 1), port
+        assert f"if.port_{port}.in_errors_per_s" in checks
+    assert "if.port_49.oper_up" not in checks  # the generic profile keeps 48 rows
+    assert "snmp.checks_truncated" not in checks
+
+
 async def test_agent_refusing_access_is_auth_failed(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
     with pytest.raises(AuthFailed, match="authorizationError"):
         await probe.poll(sim_device(snmpsim, "denied"))
