@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests use: a PostgreSQL to make throwaway clusters with initdb when no
 # server runs on 127.0.0.1:5432, and the protocol peers of later issues.
 APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd
+# The benchmarks' comparison peers (not needed by the tests).
+BENCH_APT_PACKAGES := prometheus-snmp-exporter
 
-.PHONY: demo test lint typecheck pytest system-deps venv bench clean
+.PHONY: demo test lint typecheck pytest system-deps apt-install venv bench clean
 
 demo: venv
 	$(BIN)/secmon demo
@@ -33,7 +35,10 @@ $(STAMP): pyproject.toml
 
 # Installs missing Debian packages when running as root; otherwise says what is missing.
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -56,7 +61,9 @@ pytest: venv
 	$(BIN)/pytest -q
 
 bench: venv
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/snmp_poll.py
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache
