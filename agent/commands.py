@@ -142,7 +142,7 @@ async def run_agent(
     inventory = InventoryBook(cfg.devices, agent_version=AGENT_VERSION)
     # The running agent keeps a persistent MQTT session, so the broker queues what devices
     # publish while it is down; `check` keeps the throwaway default and never takes it over.
-    mqtt_probe = MqttProbe(MqttSession.for_agent(cfg.site))
+    mqtt_probe = MqttProbe(MqttSession.for_agent(cfg.site), devices=cfg.devices)
     if registry is None:
         registry = ProbeRegistry()
         registry.register(ProbeKind.MQTT, lambda: mqtt_probe)

@@ -7,6 +7,7 @@ event loop never blocks on the network or on JSON decoding.
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -110,10 +111,18 @@ class BrokerLink:
         self._closing = False
         self._client = self._make_client()
 
+    def client_id(self) -> str:
+        """The session's id plus a digest of the broker key: stable across restarts, and
+        distinct per link, so two links never take each other's session over."""
+        if not self._session.client_id:
+            return ""  # the broker assigns one (throwaway session)
+        key = f"{self.key.host}:{self.key.port}:{self.key.username}:{self.key.keepalive}"
+        return f"{self._session.client_id}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
     def _make_client(self) -> paho.Client:
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=self._session.client_id,
+            client_id=self.client_id(),
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         if self.key.username is not None:

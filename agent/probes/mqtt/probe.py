@@ -6,7 +6,7 @@ makes sure the shared broker connection is up and subscribed, then reads the dev
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from agent.config import DeviceConfig
@@ -24,18 +24,22 @@ class MqttProbe:
 
     The default session is throwaway (random client id, clean start) so that `secmon agent
     check` never takes over the running agent's persistent session and its queued messages.
+    `devices` (the agent's whole list) are watched as soon as their broker link starts, so a
+    persistent session's backlog for a device is routed before that device's first poll.
     """
 
     def __init__(
         self,
         session: Session | None = None,
         *,
+        devices: Sequence[DeviceConfig] = (),
         now: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session or Session()
         self._now = now
         self._monotonic = monotonic
+        self._devices = [d for d in devices if d.mqtt is not None]
         self._links: dict[BrokerKey, BrokerLink] = {}
         self._seen: set[str] = set()
 
@@ -43,14 +47,7 @@ class MqttProbe:
         options = device.mqtt
         if options is None:
             raise ProtocolError("an mqtt device needs an mqtt: block")
-        password = device.credentials.password
-        key = BrokerKey(
-            host=device.address,
-            port=device.port or DEFAULT_MQTT_PORT,
-            username=device.credentials.username,
-            password=password.reveal() if password is not None else None,
-            keepalive=options.keepalive,
-        )
+        key = broker_key(device)
         link = self._links.get(key)
         if link is None:
             link = BrokerLink(
@@ -61,12 +58,11 @@ class MqttProbe:
                 monotonic=self._monotonic,
             )
             self._links[key] = link
+            for other in self._devices:
+                if broker_key(other) == key:
+                    _watch(link, other)
             link.start()
-        link.watch(
-            device.id,
-            template(options.template).bind(options.topic),
-            max_payload=options.max_payload_bytes,
-        )
+        _watch(link, device)
         budget = device.timeout * READY_SHARE
         try:
             async with asyncio.timeout(budget):
@@ -89,3 +85,25 @@ class MqttProbe:
         for link in self._links.values():
             link.close()
         self._links.clear()
+
+
+def broker_key(device: DeviceConfig) -> BrokerKey:
+    """Which shared connection serves the device: its broker address and credentials."""
+    assert device.mqtt is not None
+    password = device.credentials.password
+    return BrokerKey(
+        host=device.address,
+        port=device.port or DEFAULT_MQTT_PORT,
+        username=device.credentials.username,
+        password=password.reveal() if password is not None else None,
+        keepalive=device.mqtt.keepalive,
+    )
+
+
+def _watch(link: BrokerLink, device: DeviceConfig) -> None:
+    assert device.mqtt is not None
+    link.watch(
+        device.id,
+        template(device.mqtt.template).bind(device.mqtt.topic),
+        max_payload=device.mqtt.max_payload_bytes,
+    )

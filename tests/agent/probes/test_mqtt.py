@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from agent.commands import run_agent
 from agent.config import AgentConfig, Credentials, DeviceConfig, load_config
-from agent.probes.mqtt.link import Session
+from agent.probes.mqtt.link import BrokerKey, BrokerLink, Session, utc_now
 from agent.probes.mqtt.mapping import template_names
 from agent.probes.mqtt.probe import MqttProbe
 from agent.sampling import poll_device
@@ -568,3 +568,38 @@ devices:
         assert {e.kind for e in all_events()} == {"tamper"}
     finally:
         stub.close()
+
+
+async def test_devices_given_up_front_are_subscribed_before_their_first_poll(
+    broker: MosquittoServer, publisher: paho.Client
+) -> None:
+    """The agent passes its device list, so a message for a device not yet polled (its first
+    poll is spread over the interval) is not lost."""
+    first = mqtt_device(broker.port, unique_topic())
+    later = mqtt_device(broker.port, unique_topic()).model_copy(update={"id": "door-8"})
+    probe = MqttProbe(devices=[first, later])
+    try:
+        assert (await poll_device(probe, first)).sample.error is None
+        assert later.mqtt is not None
+        publish(publisher, f"{later.mqtt.topic}/event", {"type": "door_forced"})
+        _, events = await poll_until(probe, later, lambda s: bool(s.events))
+        assert [e.kind for e in events] == ["door.forced"]
+    finally:
+        await asyncio.to_thread(probe.close)
+
+
+def test_persistent_client_id_is_stable_and_distinct_per_broker() -> None:
+    loop = asyncio.new_event_loop()
+
+    def client_id(port: int, keepalive: int = 30) -> str:
+        key = BrokerKey(
+            host="127.0.0.1", port=port, username=None, password=None, keepalive=keepalive
+        )
+        return BrokerLink(key, Session.for_agent("hq"), loop=loop, now=utc_now).client_id()
+
+    try:
+        assert client_id(1883) == client_id(1883)
+        assert client_id(1883).startswith("secmon-agent-hq-")
+        assert len({client_id(1883), client_id(1884), client_id(1883, keepalive=60)}) == 3
+    finally:
+        loop.close()
