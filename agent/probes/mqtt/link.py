@@ -215,6 +215,12 @@ class BrokerLink:
                 now=self._monotonic(), watching_since=w.since, silence_timeout=silence_timeout
             )
 
+    def messages(self) -> int:
+        """Messages taken in (mapped or rejected) by this link's devices: for /metrics-style
+        counters and the ingest benchmark."""
+        with self._lock:
+            return sum(w.view.messages for w in self._watches.values())
+
     def broker_failure(self) -> ProbeFailure | None:
         """Why devices behind this broker cannot be read right now, if they cannot."""
         with self._lock:

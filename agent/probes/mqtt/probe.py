@@ -80,6 +80,10 @@ class MqttProbe:
             ) from err
         return link.take_result(device.id, options.silence_timeout)
 
+    def messages_received(self) -> int:
+        """Messages taken in so far over every broker link."""
+        return sum(link.messages() for link in self._links.values())
+
     def close(self) -> None:
         """Disconnect every broker link (clean DISCONNECT; persistent sessions stay)."""
         for link in self._links.values():

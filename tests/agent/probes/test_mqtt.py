@@ -603,3 +603,15 @@ def test_persistent_client_id_is_stable_and_distinct_per_broker() -> None:
         assert len({client_id(1883), client_id(1884), client_id(1883, keepalive=60)}) == 3
     finally:
         loop.close()
+
+
+async def test_messages_received_counts_good_and_bad_messages(
+    broker: MosquittoServer, publisher: paho.Client, probe: MqttProbe
+) -> None:
+    topic = unique_topic()
+    device = mqtt_device(broker.port, topic)
+    assert (await poll_device(probe, device)).sample.error is None
+    publish(publisher, f"{topic}/state", {"door": "open"})
+    publish(publisher, f"{topic}/state", b"garbage")
+    await poll_until(probe, device, lambda s: s.error is not None)
+    assert probe.messages_received() == 2
