@@ -365,12 +365,7 @@ async def _walk_table(session: _Session, columns: list[str]) -> dict[str, Column
             *(ObjectType(ObjectIdentity(cursor[column])) for column in walking),
             lookupMib=False,
         )
-        if indication:
-            _raise_for(indication)
-        if int(status) != 0:
-            if int(status) == _AUTHORIZATION_ERROR:
-                raise AuthFailed(f"SNMP: {status.prettyPrint()}")
-            log.debug("walk of %s stopped: %s", walking, status.prettyPrint())
+        if not _walk_goes_on(indication, status, walking):
             break
         if not var_binds:
             break
@@ -395,6 +390,19 @@ async def _walk_table(session: _Session, columns: list[str]) -> dict[str, Column
     return found
 
 
+def _walk_goes_on(indication: Any, status: Any, what: object) -> bool:
+    """False when the agent ended the walk with an error status; raises for transport and
+    authorisation failures (those are faults of the device, not the end of a table)."""
+    if indication:
+        _raise_for(indication)
+    if int(status) == 0:
+        return True
+    if int(status) == _AUTHORIZATION_ERROR:
+        raise AuthFailed(f"SNMP: {status.prettyPrint()}")
+    log.debug("walk of %s stopped: %s", what, status.prettyPrint())
+    return False
+
+
 def _increases(before: str, after: str) -> bool:
     return tuple(int(p) for p in after.split(".")) > tuple(int(p) for p in before.split("."))
 
@@ -413,12 +421,7 @@ async def _walk(session: _Session, column: str) -> Column:
         lexicographicMode=False,
         lookupMib=False,
     ):
-        if indication:
-            _raise_for(indication)
-        if int(status) != 0:
-            if int(status) == _AUTHORIZATION_ERROR:
-                raise AuthFailed(f"SNMP: {status.prettyPrint()}")
-            log.debug("walk of %s stopped: %s", column, status.prettyPrint())
+        if not _walk_goes_on(indication, status, column):
             break
         for oid_obj, value in var_binds:
             oid = str(oid_obj)
