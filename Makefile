@@ -64,6 +64,7 @@ bench: venv
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/snmp_poll.py
+	$(BIN)/python bench/mqtt_ingest.py
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache
