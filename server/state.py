@@ -52,10 +52,14 @@ def _key(sample: Sample) -> tuple[datetime, UUID]:
 def apply_samples(state: CurrentState, samples: Iterable[Sample]) -> CurrentState:
     """Apply samples oldest first (by ts, then id), skipping those not newer than `state`.
 
+    Events-only samples (traps) are skipped too: they are no poll, so they must not flip the
+    status or clear a poll's error, and must not raise the (ts, id) floor either — a poll that
+    started before the trap arrives after it and must still apply.
+
     Returns `state` itself when nothing applies (a resent batch), so callers can skip the
     write with an identity check. The hot path of ingest: mutable locals, one result built.
     """
-    ordered = sorted(samples, key=_key)
+    ordered = sorted((s for s in samples if not s.events_only), key=_key)
     if state.last_sample_at is not None and state.last_sample_id is not None:
         # The sample equal to the floor is the one already applied last (ids are unique).
         floor = (state.last_sample_at, state.last_sample_id)

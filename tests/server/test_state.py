@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from server.state import CurrentState, DeviceStatus, apply_sample, apply_samples
 from wire.enums import ProbeErrorCode, ProbeKind
-from wire.schema import ProbeError, Sample
+from wire.schema import Event, ProbeError, Sample
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -121,3 +121,42 @@ def test_true_to_one_is_a_change() -> None:
 def test_older_sample_leaves_state_as_is() -> None:
     state = apply_samples(CurrentState(), [make(10)])
     assert apply_sample(state, make(5, reachable=False)) is state
+
+
+# --- events-only samples (traps, pushed the moment they arrive) ---------------------------------
+
+
+def trap(second: int, *, uid: int | None = None) -> Sample:
+    """What the agent sends for a trap: reachable (the device did send it), events, nothing else."""
+    return Sample(
+        id=UUID(int=uid if uid is not None else 10_000 + second),
+        device_id="cam-1",
+        ts=T0 + timedelta(seconds=second),
+        probe=ProbeKind.SNMP,
+        reachable=True,
+        events=[Event(ts=T0 + timedelta(seconds=second), kind="device.cold_start")],
+        events_only=True,
+    )
+
+
+def test_trap_from_a_device_whose_polls_fail_leaves_it_down_with_its_error() -> None:
+    down = apply_samples(CurrentState(), [make(0), make(10, reachable=False)])
+    assert apply_sample(down, trap(12)) is down  # nothing to write
+    assert down.status == DeviceStatus.DOWN
+    assert down.error_code == "device.unreachable"
+
+
+def test_poll_that_started_before_a_trap_still_applies_when_it_arrives_after() -> None:
+    """Polls are stamped when they start; a trap pushed at once overtakes a poll in flight."""
+    state = apply_samples(CurrentState(), [make(0)])
+    state = apply_sample(state, trap(12))
+    state = apply_sample(state, make(10, reachable=False))
+    assert (state.status, state.last_sample_at) == (DeviceStatus.DOWN, T0 + timedelta(seconds=10))
+
+
+@given(samples_strategy, st.lists(st.integers(0, 50), max_size=5))
+def test_traps_in_a_batch_change_nothing_in_the_state(samples: list[Sample], at: list[int]) -> None:
+    traps = [trap(second, uid=2**65 + i) for i, second in enumerate(at)]
+    assert apply_samples(CurrentState(), [*samples, *traps]) == apply_samples(
+        CurrentState(), samples
+    )
