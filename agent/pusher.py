@@ -79,11 +79,18 @@ class Pusher:
         self._sent_digest: str | None = None  # None: send once at start, whatever was sent before
         self._inventory_resent_for_403 = False
         self._wake = asyncio.Event()
+        self._urgent = False  # queued samples that must not sit out batch_max_age (a trap's)
         self._trouble: str | None = None  # kind of the ongoing push failure, logged once
         self._trouble_count = 0
 
-    def wake(self) -> None:
-        """New samples or a changed inventory: re-check now instead of at the next tick."""
+    def wake(self, *, urgent: bool = False) -> None:
+        """New samples or a changed inventory: re-check now instead of at the next tick.
+
+        `urgent` (call it after the sample is in the outbox): push without waiting for
+        batch_max_age, and keep pushing at once until the outbox has been seen empty.
+        """
+        if urgent:
+            self._urgent = True
         self._wake.set()
 
     def _headers(self) -> dict[str, str]:
@@ -92,11 +99,19 @@ class Pusher:
     async def run(self, stop: asyncio.Event) -> None:
         """Push until `stop` is set; waits are cut short by `stop` and by `wake()`."""
         while not stop.is_set():
+            # Cleared here, not in the pause: a wake while the outbox is being read still cuts
+            # the pause short. An urgent wake is taken before the outbox is read, so its sample
+            # is either seen now or brings the loop round again.
+            self._wake.clear()
+            urgent, self._urgent = self._urgent, False
             await self._inventory_if_due()
             ready_in = await self._ready_in()
             if ready_in is None:
                 await self._pause(stop, self._settings.batch_max_age, wakeable=True)
                 continue
+            if urgent:
+                self._urgent = True  # until the outbox is seen empty (a failed push retries)
+                ready_in = 0.0
             if ready_in > 0:
                 await self._pause(stop, ready_in, wakeable=True)
                 continue
@@ -142,7 +157,6 @@ class Pusher:
         return max(0.0, self._settings.batch_max_age - age)
 
     async def _pause(self, stop: asyncio.Event, seconds: float, *, wakeable: bool) -> None:
-        self._wake.clear()
         waits = [asyncio.ensure_future(stop.wait())]
         if wakeable:
             waits.append(asyncio.ensure_future(self._wake.wait()))

@@ -69,6 +69,7 @@ def make_pusher(
     batch_size: int = 100,
     metrics: AgentMetrics | None = None,
     inventory: InventoryBook | None = None,
+    batch_max_age: float = 0.05,
 ) -> Pusher:
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return Pusher(
@@ -79,7 +80,7 @@ def make_pusher(
             token="tok-123",
             call_timeout=5.0,
             batch_size=batch_size,
-            batch_max_age=0.05,
+            batch_max_age=batch_max_age,
         ),
         inventory=inventory
         or InventoryBook([make_device(), make_device(id="cam-02")], agent_version="t"),
@@ -265,6 +266,46 @@ async def test_run_resends_inventory_when_identity_learned(outbox: Outbox) -> No
     await asyncio.wait_for(task, timeout=30)
     assert server.inventories[1].devices[0].identity.serial == "ACCC8E000001"
     assert len(server.inventories) == 2
+
+
+def stopping_on_success(stop: asyncio.Event) -> Callable[[IngestBatch], httpx.Response]:
+    def answer(batch: IngestBatch) -> httpx.Response:
+        stop.set()
+        return httpx.Response(200)
+
+    return answer
+
+
+async def test_urgent_wake_sends_at_once_without_waiting_for_batch_age(outbox: Outbox) -> None:
+    """A trap's sample must not sit out batch_max_age; an ordinary wake leaves it waiting."""
+    stop = asyncio.Event()
+    server = Server(stopping_on_success(stop))
+    pusher = make_pusher(outbox, server, batch_max_age=3600)
+    task = asyncio.create_task(pusher.run(stop))
+    await asyncio.wait_for(server.inventory_arrived.wait(), timeout=30)
+    outbox.put([sample()])
+    pusher.wake()
+    await asyncio.sleep(0.3)
+    assert server.batches == []  # one poll sample, far younger than batch_max_age: it waits
+    outbox.put([sample("cam-02")])
+    pusher.wake(urgent=True)
+    await asyncio.wait_for(task, timeout=5)
+    assert [[s.device_id for s in b.samples] for b in server.batches] == [["cam-01", "cam-02"]]
+
+
+async def test_urgent_sample_is_retried_after_backoff_not_after_batch_age(outbox: Outbox) -> None:
+    stop = asyncio.Event()
+    busy_once = [httpx.Response(503, headers={"Retry-After": "0"})]
+    succeed = stopping_on_success(stop)
+    server = Server(lambda batch: busy_once.pop() if busy_once else succeed(batch))
+    pusher = make_pusher(outbox, server, batch_max_age=3600)
+    task = asyncio.create_task(pusher.run(stop))
+    await asyncio.wait_for(server.inventory_arrived.wait(), timeout=30)
+    outbox.put([sample()])
+    pusher.wake(urgent=True)
+    await asyncio.wait_for(task, timeout=5)
+    assert len(server.batches) == 2
+    assert outbox.depth() == 0
 
 
 async def test_flush_sends_everything_waiting(outbox: Outbox) -> None:
