@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,10 +23,13 @@ from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.mqtt.link import Session as MqttSession
 from agent.probes.mqtt.probe import MqttProbe
 from agent.probes.registry import ProbeRegistry
+from agent.probes.snmp_receiver import TrapReceiver
 from agent.pusher import Pusher, PushSettings
 from agent.sampling import Poll, poll_device
 from agent.scheduler import Scheduler
 from wire.enums import ProbeKind
+from wire.ids import uuid7
+from wire.schema import Event, Sample
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,75 @@ def _json_row(device: DeviceConfig, poll: Poll) -> str:
     )
 
 
+class TrapForwarder:
+    """Receiver callback: each trap event becomes an events-only sample in the outbox and an
+    urgent push, so it reaches the server at once, not at the next poll or batch age. Runs on
+    the event loop, so each outbox write is a task of its own (kept until done)."""
+
+    def __init__(self, *, outbox: AsyncOutbox, pusher: Pusher) -> None:
+        self._outbox = outbox
+        self._pusher = pusher
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def __call__(self, device_id: str, event: Event) -> None:
+        sample = Sample(
+            id=uuid7(),
+            device_id=device_id,
+            ts=event.ts,  # when the trap arrived
+            probe=ProbeKind.SNMP,
+            reachable=True,  # it did send us a datagram; the server ignores this (events_only)
+            events=[event],
+            events_only=True,
+        )
+        task = asyncio.create_task(self._store(sample), name=f"trap:{device_id}")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _store(self, sample: Sample) -> None:
+        try:
+            await self._outbox.put([sample])
+        except sqlite3.Error:
+            log.exception("cannot store trap in outbox", extra={"device": sample.device_id})
+            return
+        log.debug("trap queued: %s", sample.events[0].kind, extra={"device": sample.device_id})
+        self._pusher.wake(urgent=True)
+
+    async def drain(self) -> None:
+        """Wait for the outbox writes under way (at shutdown, after the receiver is closed)."""
+        if self._writes:
+            await asyncio.gather(*self._writes)
+
+
+@dataclass(frozen=True)
+class TrapListener:
+    """The receiver of `agent.snmp_trap_listen` and where its events go."""
+
+    receiver: TrapReceiver
+    forwarder: TrapForwarder
+
+    @classmethod
+    async def start(
+        cls, cfg: AgentConfig, *, pusher: Pusher, outbox: AsyncOutbox
+    ) -> "TrapListener | None":
+        """Started, or None when off. A port that cannot be bound raises OSError: the agent
+        does not run without the listener it was told to run."""
+        address = cfg.agent.trap_address()
+        if address is None:
+            return None
+        if not any(d.protocol is ProbeKind.SNMP for d in cfg.devices):
+            log.warning("SNMP trap listener on, but no SNMP device configured: traps are ignored")
+        forwarder = TrapForwarder(outbox=outbox, pusher=pusher)
+        receiver = TrapReceiver(cfg.devices, on_event=forwarder)
+        port = await receiver.start(*address)
+        log.info("listening for SNMP traps", extra={"listen": f"{address[0]}:{port}"})
+        return cls(receiver=receiver, forwarder=forwarder)
+
+    async def close(self) -> None:
+        """Stop listening, then let the traps already received reach the outbox."""
+        self.receiver.close()
+        await self.forwarder.drain()
+
+
 def run(config: Path) -> int:
     """Run until SIGTERM/SIGINT; 0 after a clean stop, 2 on a bad config, 1 if the outbox
     cannot be opened."""
@@ -146,6 +219,7 @@ async def run_agent(
     if registry is None:
         registry = ProbeRegistry()
         registry.register(ProbeKind.MQTT, lambda: mqtt_probe)
+    traps: TrapListener | None = None
     log.info(
         "agent starting",
         extra={
@@ -171,6 +245,7 @@ async def run_agent(
                 metrics=metrics,
                 rng=rng,
             )
+            traps = await TrapListener.start(cfg, pusher=pusher, outbox=async_outbox)
             scheduler = Scheduler(
                 devices=cfg.devices,
                 registry=registry,
@@ -189,11 +264,15 @@ async def run_agent(
             await asyncio.wait([stopped, poll_task, push_task], return_when=asyncio.FIRST_COMPLETED)
             stop.set()
             log.info("stopping: letting in-flight polls finish")
+            if traps is not None:
+                await traps.close()
             await poll_task
             await push_task
             left = await pusher.flush(FINAL_FLUSH_S)
             log.info("agent stopped", extra={"queued": left})
     finally:
+        if traps is not None:
+            traps.receiver.close()  # idempotent; here for a crash before the clean stop
         await asyncio.to_thread(mqtt_probe.close)
         for sig in signals:
             loop.remove_signal_handler(sig)

@@ -120,8 +120,11 @@ class AgentSettings(_Model):
     metrics_listen: str = Field(default="", description="host:port for /metrics; empty: off")
     batch_size: int = Field(default=500, ge=1, le=5000)
     batch_max_age: float = Field(default=5.0, gt=0, le=3600)
+    snmp_trap_listen: str = Field(
+        default="", description="host:port (UDP) for SNMP traps and informs; empty: off"
+    )
 
-    @field_validator("metrics_listen")
+    @field_validator("metrics_listen", "snmp_trap_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         if value:
@@ -131,10 +134,18 @@ class AgentSettings(_Model):
         return value
 
     def metrics_address(self) -> tuple[str, int] | None:
-        if not self.metrics_listen:
-            return None
-        host, _, port = self.metrics_listen.rpartition(":")
-        return host.strip("[]"), int(port)
+        return _address(self.metrics_listen)
+
+    def trap_address(self) -> tuple[str, int] | None:
+        return _address(self.snmp_trap_listen)
+
+
+def _address(listen: str) -> tuple[str, int] | None:
+    """(host, port) of a validated host:port, or None when empty (off)."""
+    if not listen:
+        return None
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 class Credentials(_Model):

@@ -4,6 +4,7 @@ import asyncio
 import gzip
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,9 +21,11 @@ from agent.commands import EXIT_OK, check, run_agent
 from agent.config import load_config
 from agent.outbox import Outbox
 from tests.agent.factories import NoJitter, closed_port
-from wire.schema import IngestBatch, Inventory
+from tests.peers.snmp import free_udp_port
+from wire.schema import IngestBatch, Inventory, Sample
 
 SECMON = Path(sys.executable).parent / "secmon"
+SNMPTRAP = shutil.which("snmptrap")
 
 
 def config_text(*, open_port: int, shut_port: int, server_url: str, outbox: str) -> str:
@@ -50,6 +53,7 @@ class Received:
         self.batches: list[IngestBatch] = []
         self.auth: list[str] = []
         self.got_batch = threading.Event()
+        self.got_inventory = threading.Event()
 
 
 @pytest.fixture
@@ -63,6 +67,7 @@ def ingest_server() -> Iterator[tuple[str, Received]]:
             received.auth.append(self.headers.get("Authorization", ""))
             if self.path == "/api/v1/inventory":
                 received.inventories.append(Inventory.model_validate_json(body))
+                received.got_inventory.set()
                 reply = b'{"registered": 2, "updated": 0}'
             else:
                 assert self.headers["Content-Encoding"] == "gzip"
@@ -204,3 +209,73 @@ def test_agent_imports_no_server_side_packages() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def trap_config(tmp_path: Path, *, server_url: str, trap_port: int) -> Path:
+    """One SNMP device (nothing answers its polls) and the trap listener; batches age 10 min."""
+    path = tmp_path / "agent-traps.yaml"
+    path.write_text(
+        f"""\
+site: test-site
+server: {{url: {server_url}, token: {{env: SECMON_TEST_TOKEN}}}}
+agent:
+  outbox_path: outbox.sqlite
+  batch_max_age: 600
+  snmp_trap_listen: 127.0.0.1:{trap_port}
+devices:
+  - {{id: ups-01, name: UPS, class: ups, subsystem: power, protocol: snmp,
+     address: 127.0.0.1, port: {free_udp_port()}, interval: 600, timeout: 1}}
+"""
+    )
+    return path
+
+
+@pytest.mark.filterwarnings("ignore:.* is deprecated. Please use:DeprecationWarning")  # pysnmp
+async def test_run_pushes_a_trap_at_once_as_an_events_only_sample(
+    tmp_path: Path, ingest_server: tuple[str, Received]
+) -> None:
+    if SNMPTRAP is None:
+        pytest.skip("net-snmp snmptrap not installed (apt-get install snmp)")
+    url, received = ingest_server
+    trap_port = free_udp_port()
+    cfg = load_config(trap_config(tmp_path, server_url=url, trap_port=trap_port))
+    stop = asyncio.Event()
+    agent = asyncio.create_task(
+        run_agent(cfg, stop=stop, metrics_registry=CollectorRegistry(), signals=(), rng=NoJitter())
+    )
+
+    def events_only() -> list[Sample]:
+        return [s for b in received.batches for s in b.samples if s.events_only]
+
+    try:
+        async with asyncio.timeout(30):
+            # The listener is up before the pusher starts, so before the inventory arrives.
+            assert await asyncio.to_thread(received.got_inventory.wait, 30)
+            sent = await asyncio.create_subprocess_exec(
+                SNMPTRAP, "-v2c", "-c", "public", f"127.0.0.1:{trap_port}", "",
+                "1.3.6.1.6.3.1.1.5.1",
+                env={**os.environ, "MIBS": ""},
+            )  # fmt: skip
+            assert await sent.wait() == 0
+            while not events_only():
+                await asyncio.to_thread(received.got_batch.wait, 1)
+                received.got_batch.clear()
+    finally:
+        stop.set()
+        await asyncio.wait_for(agent, timeout=30)
+    [trap] = events_only()
+    assert (trap.device_id, trap.probe, trap.checks, trap.error) == ("ups-01", "snmp", {}, None)
+    assert [e.kind for e in trap.events] == ["device.cold_start"]
+
+
+async def test_run_refuses_to_start_when_the_trap_port_is_taken(
+    tmp_path: Path, ingest_server: tuple[str, Received]
+) -> None:
+    url, _ = ingest_server
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        path = trap_config(tmp_path, server_url=url, trap_port=taken.getsockname()[1])
+        with pytest.raises(OSError, match="in use"):
+            await run_agent(
+                load_config(path), metrics_registry=CollectorRegistry(), signals=(), rng=NoJitter()
+            )

@@ -84,6 +84,24 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cam.credentials.password.reveal() == "p"
 
 
+def test_trap_listener_is_off_unless_set(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).agent.trap_address() is None
+    path = write(
+        tmp_path, GOOD.replace("  outbox_path:", "  snmp_trap_listen: 0.0.0.0:1162\n  outbox_path:")
+    )
+    assert load_config(path).agent.trap_address() == ("0.0.0.0", 1162)
+
+
+@pytest.mark.parametrize("value", ["162", "0.0.0.0:", "0.0.0.0:70000", ":162", "host:trap"])
+def test_bad_trap_listener_names_line_and_field(tmp_path: Path, value: str) -> None:
+    path = write(
+        tmp_path, GOOD.replace("  outbox_path:", f"  snmp_trap_listen: '{value}'\n  outbox_path:")
+    )
+    assert error_of(path) == (
+        f"{path}:6 agent.snmp_trap_listen: must be host:port, e.g. 127.0.0.1:9108"
+    )
+
+
 def test_interval_below_floor_names_line_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("interval: 60", "interval: 3"))
     assert error_of(path) == f"{path}:25 devices[1].interval: must be ≥ 5 s"

@@ -1,0 +1,115 @@
+"""A trap end to end: net-snmp `snmptrap` → real `secmon agent run` (trap listener on) → real
+`secmon server run` on SQLite. The agent's batches age 60 s, so only the urgent push explains
+a trap stored within seconds."""
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+
+from server.models import Device, SampleRow
+from tests.e2e.site import AgentProcess, wait_for
+from tests.peers.net import free_port
+from tests.peers.server import ServerProcess, provision
+from tests.peers.snmp import Snmpd, free_udp_port, missing_snmpd
+
+pytestmark = pytest.mark.e2e
+
+SNMPTRAP = shutil.which("snmptrap")
+LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
+IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
+
+
+@pytest.fixture
+def snmpd(tmp_path: Path) -> Iterator[Snmpd]:
+    reason = missing_snmpd() or (None if SNMPTRAP else "net-snmp snmptrap not installed")
+    if reason:
+        pytest.skip(reason)
+    with Snmpd(tmp_path / "snmpd") as agent:
+        assert isinstance(agent, Snmpd)
+        yield agent
+
+
+def write_agent_config(workdir: Path, *, server_url: str, token: str, device_port: int) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "agent-token").write_text(token + "\n")
+    config: dict[str, Any] = {
+        "site": "hq",
+        "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},
+        "agent": {
+            "outbox_path": "outbox.sqlite",
+            "metrics_listen": f"127.0.0.1:{free_port()}",
+            "batch_max_age": 60,
+            "snmp_trap_listen": f"127.0.0.1:{free_udp_port()}",
+        },
+        "devices": [
+            {"id": "ups-01", "name": "UPS", "class": "ups", "subsystem": "power",
+             "protocol": "snmp", "address": "127.0.0.1", "port": device_port,
+             "interval": 60, "timeout": 3},
+        ],
+    }  # fmt: skip
+    path = workdir / "agent.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def trap_events(engine: Engine, device: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(SampleRow.events)
+            .join(Device, Device.id == SampleRow.device_id)
+            .where(Device.ext_id == device, SampleRow.events.is_not(None))
+        ).all()
+    return [event for (events,) in rows for event in events]
+
+
+def registered(engine: Engine, device: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(Device.id).where(Device.ext_id == device)).first() is not None
+
+
+def test_trap_reaches_the_server_at_once(
+    sqlite_url: str,
+    server_factory: Callable[..., ServerProcess],
+    snmpd: Snmpd,
+    tmp_path: Path,
+) -> None:
+    server = server_factory(sqlite_url)
+    tenant = provision(sqlite_url)
+    config = write_agent_config(
+        tmp_path / "agent", server_url=server.base_url, token=tenant.token, device_port=snmpd.port
+    )
+    trap_target = yaml.safe_load(config.read_text())["agent"]["snmp_trap_listen"]
+    engine = create_engine(sqlite_url)
+    agent = AgentProcess(config).start()
+    try:
+        # The listener is bound before the agent pushes anything, so before its inventory lands.
+        wait_for("the agent's inventory", lambda: registered(engine, "ups-01"), timeout=30)
+        sent_at = time.monotonic()
+        subprocess.run(
+            [SNMPTRAP or "snmptrap", "-v2c", "-c", "public", trap_target, "", LINK_DOWN,
+             f"{IF_INDEX}.3", "i", "3"],
+            check=True, env={**os.environ, "MIBS": ""}, timeout=10,
+        )  # fmt: skip
+        deadline = sent_at + 30
+        while not trap_events(engine, "ups-01") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        latency = time.monotonic() - sent_at
+        events = trap_events(engine, "ups-01")
+        assert [e["kind"] for e in events] == ["link.down"], agent.log()
+        assert events[0]["data"]["if_index"] == 3
+        print(f"\ntrap -> stored: {latency * 1000:.0f} ms")
+        assert latency < 5, agent.log()
+        assert agent.stop() == 0, agent.log()
+    finally:
+        if agent.proc is not None and agent.proc.poll() is None:
+            agent.kill()
+        engine.dispose()
