@@ -142,6 +142,7 @@ def sample_rows(
                 "error_message": error.message if error else None,
                 "checks": s.checks,
                 "events": [e.model_dump(mode="json") for e in s.events] if s.events else None,
+                "events_only": s.events_only,
             }
         )
     return rows

@@ -177,6 +177,8 @@ class SampleRow(Base):
     error_message: Mapped[str | None] = mapped_column(String(1000))
     checks: Mapped[dict[str, Any]]
     events: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    # A trap's sample: events only, no poll; its `reachable` says nothing about the device.
+    events_only: Mapped[bool] = mapped_column(Boolean)
 
 
 class DeviceState(Base):

@@ -127,6 +127,7 @@ class SampleOut(BaseModel):
     error_message: str | None
     checks: dict[str, CheckValue]
     events: list[dict[str, Any]]
+    events_only: bool
 
     @classmethod
     def of(cls, row: SampleRow) -> "SampleOut":
@@ -141,6 +142,7 @@ class SampleOut(BaseModel):
             error_message=row.error_message,
             checks=row.checks,
             events=row.events or [],
+            events_only=row.events_only,
         )
 
 

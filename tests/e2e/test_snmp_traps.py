@@ -106,6 +106,11 @@ def test_trap_reaches_the_server_at_once(
         events = trap_events(engine, "ups-01")
         assert [e["kind"] for e in events] == ["link.down"], agent.log()
         assert events[0]["data"]["if_index"] == 3
+        with engine.connect() as conn:
+            flags = conn.execute(
+                select(SampleRow.events_only).where(SampleRow.events.is_not(None))
+            ).scalars()
+            assert list(flags) == [True]  # history says the row is a trap, not a poll
         print(f"\ntrap -> stored: {latency * 1000:.0f} ms")
         assert latency < 5, agent.log()
         assert agent.stop() == 0, agent.log()

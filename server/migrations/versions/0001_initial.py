@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("error_message", sa.String(length=1000), nullable=True),
         sa.Column("checks", sa.JSON(), nullable=False),
         sa.Column("events", sa.JSON(), nullable=True),
+        sa.Column("events_only", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_samples")),
     )
     op.create_index("ix_samples_device_id_ts", "samples", ["device_id", "ts"])
