@@ -469,8 +469,8 @@ async def test_dahua_identity(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
 async def test_axis_temperatures_and_storage(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
     checks = (await probe.poll(sim_device(snmpsim, "camera-axis"))).checks
     assert checks["snmp.profile"] == "axis"
-    assert checks["axis.temp.sensor1_1.celsius"] == 38
-    assert checks["axis.temp.sensor1_2.status"] == "out_of_boundary"
+    assert checks["axis.temp.sensor2_1.celsius"] == 38
+    assert checks["axis.temp.sensor2_2.status"] == "out_of_boundary"
     assert checks["axis.storage.sd_disk.disrupted"] is False
     # reported per storage name: an unconfigured NetworkShare's flag is the server's to judge
     assert checks["axis.storage.networkshare.disrupted"] is True
@@ -489,8 +489,8 @@ async def test_swapped_hardware_is_recognised_again(snmpsim: Snmpsim, probe: Snm
 async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
     community = "site-siteboss"
     door, door_alarm = (
-        "1.3.6.1.4.1.3052.20.1.1.1.1.6.200.2.1",
-        "1.3.6.1.4.1.3052.20.1.1.1.1.5.200.2.1",
+        "1.3.6.1.4.1.3052.20.1.1.1.1.6.101.2.1",
+        "1.3.6.1.4.1.3052.20.1.1.1.1.5.101.2.1",
     )
     await snmp_set(snmpsim.port, community, door, Integer32(1))
     await snmp_set(snmpsim.port, community, door_alarm, Integer32(2))
@@ -498,8 +498,8 @@ async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProb
     first = await probe.poll(device)
     checks = first.checks
     assert checks["snmp.profile"] == "siteboss"
-    assert checks["contact.front_door.closed"] is True
-    assert checks["contact.front_door.alarm"] is False
+    assert checks["contact.lobby_door.closed"] is True
+    assert checks["contact.lobby_door.alarm"] is False
     assert checks["contact.ac_mains.closed"] is False  # mains contact open: power cut
     assert checks["contact.ac_mains.alarm"] is True
     assert checks["probe.rack_temp.celsius"] == 24
@@ -509,10 +509,10 @@ async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProb
     await snmp_set(snmpsim.port, community, door, Integer32(0))
     await snmp_set(snmpsim.port, community, door_alarm, Integer32(1))
     second = await probe.poll(device)
-    assert second.checks["contact.front_door.closed"] is False
-    assert second.checks["contact.front_door.alarm"] is True
+    assert second.checks["contact.lobby_door.closed"] is False
+    assert second.checks["contact.lobby_door.alarm"] is True
     assert [(e.kind, e.data) for e in second.events] == [
-        ("site.contact", {"check": "contact.front_door.closed", "value": False, "previous": True})
+        ("site.contact", {"check": "contact.lobby_door.closed", "value": False, "previous": True})
     ]
     third = await probe.poll(device)
     assert third.events == []
