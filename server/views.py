@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from server.models import Device, DeviceState, SampleRow, Site
 from server.state import DeviceStatus
@@ -37,32 +37,23 @@ class CheckOut(BaseModel):
 
 
 class StateOut(BaseModel):
-    status: DeviceStatus
-    status_changed_at: datetime | None
-    reachable: bool | None
-    last_sample_at: datetime | None
-    last_seen_at: datetime | None
-    latency_ms: float | None
-    error_code: str | None
-    error_message: str | None
-    checks: dict[str, CheckOut]
-    updated_at: datetime | None
+    """A device's current state; the defaults are a device never heard from."""
+
+    status: DeviceStatus = DeviceStatus.UNKNOWN
+    status_changed_at: datetime | None = None
+    reachable: bool | None = None
+    last_sample_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    latency_ms: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    checks: dict[str, CheckOut] = Field(default_factory=dict)
+    updated_at: datetime | None = None
 
     @classmethod
     def of(cls, state: DeviceState | None) -> "StateOut":
         if state is None:
-            return cls(
-                status=DeviceStatus.UNKNOWN,
-                status_changed_at=None,
-                reachable=None,
-                last_sample_at=None,
-                last_seen_at=None,
-                latency_ms=None,
-                error_code=None,
-                error_message=None,
-                checks={},
-                updated_at=None,
-            )
+            return cls()
         return cls(
             status=DeviceStatus(state.status),
             status_changed_at=state.status_changed_at,
