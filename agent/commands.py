@@ -104,43 +104,63 @@ def _json_row(device: DeviceConfig, poll: Poll) -> str:
     )
 
 
-class TrapForwarder:
-    """Receiver callback: each trap event becomes an events-only sample in the outbox and an
-    urgent push, so it reaches the server at once, not at the next poll or batch age. Runs on
-    the event loop, so each outbox write is a task of its own (kept until done)."""
+def events_only_sample(device_id: str, event: Event, *, probe: ProbeKind) -> Sample:
+    """What a device said on its own (a trap, an MQTT event message): no poll, no state."""
+    return Sample(
+        id=uuid7(),
+        device_id=device_id,
+        ts=event.ts,  # when the message arrived
+        probe=probe,
+        reachable=True,  # it did send us something; the server ignores this (events_only)
+        events=[event],
+        events_only=True,
+    )
 
-    def __init__(self, *, outbox: AsyncOutbox, pusher: Pusher) -> None:
+
+class EventForwarder:
+    """Callback for unsolicited events (SNMP traps, MQTT event messages): each becomes an
+    events-only sample in the outbox and an urgent push, so it reaches the server at once, not
+    at the next poll or batch age. Runs on the event loop; one writer task at a time stores
+    what has come in since its last write in one transaction, in arrival order (a backlog of
+    queued MQTT events is not thousands of concurrent writes)."""
+
+    def __init__(self, *, outbox: AsyncOutbox, pusher: Pusher, probe: ProbeKind) -> None:
         self._outbox = outbox
         self._pusher = pusher
-        self._writes: set[asyncio.Task[None]] = set()
+        self._probe = probe
+        self._waiting: list[Sample] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def __call__(self, device_id: str, event: Event) -> None:
-        sample = Sample(
-            id=uuid7(),
-            device_id=device_id,
-            ts=event.ts,  # when the trap arrived
-            probe=ProbeKind.SNMP,
-            reachable=True,  # it did send us a datagram; the server ignores this (events_only)
-            events=[event],
-            events_only=True,
-        )
-        task = asyncio.create_task(self._store(sample), name=f"trap:{device_id}")
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        self._waiting.append(events_only_sample(device_id, event, probe=self._probe))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name=f"{self._probe}-events")
 
-    async def _store(self, sample: Sample) -> None:
-        try:
-            await self._outbox.put([sample])
-        except sqlite3.Error:
-            log.exception("cannot store trap in outbox", extra={"device": sample.device_id})
-            return
-        log.debug("trap queued: %s", sample.events[0].kind, extra={"device": sample.device_id})
-        self._pusher.wake(urgent=True)
+    async def _write(self) -> None:
+        what = f"{self._probe} event"
+        while self._waiting:
+            samples, self._waiting = self._waiting, []
+            try:
+                await self._outbox.put(samples)
+            except sqlite3.Error:
+                devices = sorted({s.device_id for s in samples})
+                log.exception(
+                    "cannot store %d %s(s) in outbox",
+                    len(samples),
+                    what,
+                    extra={"devices": devices},
+                )
+                continue
+            for sample in samples:
+                log.debug(
+                    "%s queued: %s", what, sample.events[0].kind, extra={"device": sample.device_id}
+                )
+            self._pusher.wake(urgent=True)
 
     async def drain(self) -> None:
-        """Wait for the outbox writes under way (at shutdown, after the receiver is closed)."""
-        if self._writes:
-            await asyncio.gather(*self._writes)
+        """Wait for the outbox writes under way (at shutdown, after the source is closed)."""
+        if self._writer is not None:
+            await self._writer
 
 
 @dataclass(frozen=True)
@@ -148,7 +168,7 @@ class TrapListener:
     """The receiver of `agent.snmp_trap_listen` and where its events go."""
 
     receiver: TrapReceiver
-    forwarder: TrapForwarder
+    forwarder: EventForwarder
 
     @classmethod
     async def start(
@@ -161,7 +181,7 @@ class TrapListener:
             return None
         if not any(d.protocol is ProbeKind.SNMP for d in cfg.devices):
             log.warning("SNMP trap listener on, but no SNMP device configured: traps are ignored")
-        forwarder = TrapForwarder(outbox=outbox, pusher=pusher)
+        forwarder = EventForwarder(outbox=outbox, pusher=pusher, probe=ProbeKind.SNMP)
         receiver = TrapReceiver(cfg.devices, on_event=forwarder)
         port = await receiver.start(*address)
         log.info("listening for SNMP traps", extra={"listen": f"{address[0]}:{port}"})
@@ -213,12 +233,7 @@ async def run_agent(
     if address is not None:
         server = serve_metrics(address, metrics.registry)
     inventory = InventoryBook(cfg.devices, agent_version=AGENT_VERSION)
-    # The running agent keeps a persistent MQTT session, so the broker queues what devices
-    # publish while it is down; `check` keeps the throwaway default and never takes it over.
-    mqtt_probe = MqttProbe(MqttSession.for_agent(cfg.site), devices=cfg.devices)
-    if registry is None:
-        registry = ProbeRegistry()
-        registry.register(ProbeKind.MQTT, lambda: mqtt_probe)
+    mqtt_probe: MqttProbe | None = None
     traps: TrapListener | None = None
     log.info(
         "agent starting",
@@ -246,6 +261,17 @@ async def run_agent(
                 rng=rng,
             )
             traps = await TrapListener.start(cfg, pusher=pusher, outbox=async_outbox)
+            mqtt_events = EventForwarder(outbox=async_outbox, pusher=pusher, probe=ProbeKind.MQTT)
+            # The running agent keeps a persistent MQTT session, so the broker queues what
+            # devices publish while it is down; `check` keeps the throwaway default and never
+            # takes it over. Event messages are pushed at once, like traps.
+            mqtt_probe = mqtt = MqttProbe(
+                MqttSession.for_agent(cfg.site), devices=cfg.devices, on_event=mqtt_events
+            )
+            if registry is None:
+                registry = ProbeRegistry()
+                registry.register(ProbeKind.MQTT, lambda: mqtt)
+                mqtt.start()
             scheduler = Scheduler(
                 devices=cfg.devices,
                 registry=registry,
@@ -267,13 +293,17 @@ async def run_agent(
             if traps is not None:
                 await traps.close()
             await poll_task
+            # No event message arrives after the links are closed; then store those that did.
+            await asyncio.to_thread(mqtt.close)
+            await mqtt_events.drain()
             await push_task
             left = await pusher.flush(FINAL_FLUSH_S)
             log.info("agent stopped", extra={"queued": left})
     finally:
         if traps is not None:
             traps.receiver.close()  # idempotent; here for a crash before the clean stop
-        await asyncio.to_thread(mqtt_probe.close)
+        if mqtt_probe is not None:
+            await asyncio.to_thread(mqtt_probe.close)  # idempotent, as above
         for sig in signals:
             loop.remove_signal_handler(sig)
         if server is not None:

@@ -11,18 +11,22 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agent.commands import EXIT_OK, check, run_agent
+from agent.commands import EXIT_OK, EventForwarder, check, run_agent
 from agent.config import load_config
-from agent.outbox import Outbox
+from agent.outbox import AsyncOutbox, Outbox
+from agent.pusher import Pusher
 from tests.agent.factories import NoJitter, closed_port
 from tests.peers.snmp import free_udp_port
-from wire.schema import IngestBatch, Inventory, Sample
+from wire.enums import ProbeKind
+from wire.schema import Event, IngestBatch, Inventory, Sample
 
 SECMON = Path(sys.executable).parent / "secmon"
 SNMPTRAP = shutil.which("snmptrap")
@@ -279,3 +283,35 @@ async def test_run_refuses_to_start_when_the_trap_port_is_taken(
             await run_agent(
                 load_config(path), metrics_registry=CollectorRegistry(), signals=(), rng=NoJitter()
             )
+
+
+class WakeLog:
+    """Stands in for the pusher: records how it was woken."""
+
+    def __init__(self) -> None:
+        self.wakes: list[bool] = []
+
+    def wake(self, *, urgent: bool = False) -> None:
+        self.wakes.append(urgent)
+
+
+async def test_event_forwarder_stores_events_only_samples_in_arrival_order_then_wakes_urgently(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite", max_bytes=10_000_000)
+    pusher = WakeLog()
+    forwarder = EventForwarder(
+        outbox=AsyncOutbox(outbox), pusher=cast(Pusher, pusher), probe=ProbeKind.MQTT
+    )
+    ts = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    for n in range(50):
+        forwarder(f"door-{n % 3}", Event(ts=ts, kind="door.forced", data={"n": n}))
+    await forwarder.drain()
+    samples = [Sample.model_validate_json(p.body) for p in outbox.peek(100)]
+    outbox.close()
+    assert [s.events[0].data["n"] for s in samples] == list(range(50))
+    assert {(s.probe, s.events_only, s.reachable) for s in samples} == {("mqtt", True, True)}
+    assert [s.device_id for s in samples[:3]] == ["door-0", "door-1", "door-2"]
+    assert len({s.id for s in samples}) == 50
+    assert pusher.wakes
+    assert all(pusher.wakes)  # urgent, after each committed write

@@ -2,7 +2,8 @@
 
 paho runs its network loop in its own thread (`loop_start`); callbacks decode messages there and
 update device views under a lock, and wake asyncio waiters with `call_soon_threadsafe`, so the
-event loop never blocks on the network or on JSON decoding.
+event loop never blocks on the network or on JSON decoding. With an event sink, event messages
+skip the device's view and go to the sink on the event loop (pushed at once, not at the poll).
 """
 
 import asyncio
@@ -31,8 +32,16 @@ from agent.probes.base import (
     ProbeResult,
     ProtocolError,
 )
-from agent.probes.mqtt.mapping import BoundMapping, EventRule, MalformedPayload, Rule, read
-from agent.probes.mqtt.view import DeviceView
+from agent.probes.mqtt.mapping import (
+    BoundMapping,
+    EventReading,
+    EventRule,
+    MalformedPayload,
+    Rule,
+    read,
+)
+from agent.probes.mqtt.view import DeviceView, event_of
+from wire.schema import Event
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,9 @@ AUTH_REFUSALS = frozenset({134, 135, 138})  # bad user name or password, not aut
 MAX_UNROUTED = 10_000
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
+
+# Called on the event loop with (device id, event) for each event message.
+EventSink = Callable[[str, Event], None]
 
 
 @dataclass(frozen=True)
@@ -88,8 +100,10 @@ class BrokerLink:
         loop: asyncio.AbstractEventLoop,
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
+        on_event: EventSink | None = None,
     ) -> None:
         self.key = key
+        self._on_event = on_event
         self._session = session
         self._loop = loop
         self._now = now
@@ -346,6 +360,9 @@ class BrokerLink:
                 self._early_acks[mid] = reason_codes
             else:
                 self._record_acks(topics, reason_codes)
+        where = f"broker {self.key.host}:{self.key.port}"
+        granted = sum(not code.is_failure for code in reason_codes)
+        log.info("%s: subscribed %d topic(s)", where, granted, extra={"broker": where})
         self._notify()
 
     def _on_unsubscribe(
@@ -403,7 +420,17 @@ class BrokerLink:
                     extra={"device": w.device_id},
                 )
             return
+        if isinstance(reading, EventReading) and self._on_event is not None:
+            w.view.heard(at=at)
+            self._emit(w.device_id, event_of(reading, ts=ts))
+            return
         w.view.apply(reading, at=at, ts=ts)
+
+    def _emit(self, device_id: str, event: Event) -> None:
+        assert self._on_event is not None
+        # A closed event loop (the agent is gone): nobody to take the event.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._on_event, device_id, event)
 
 
 def utc_now() -> datetime:

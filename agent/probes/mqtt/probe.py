@@ -11,7 +11,7 @@ from datetime import datetime
 
 from agent.config import DeviceConfig
 from agent.probes.base import DeviceUnreachable, ProbeResult, ProtocolError
-from agent.probes.mqtt.link import BrokerKey, BrokerLink, Session, utc_now
+from agent.probes.mqtt.link import BrokerKey, BrokerLink, EventSink, Session, utc_now
 from agent.probes.mqtt.mapping import template
 from agent.probes.mqtt.options import DEFAULT_MQTT_PORT
 
@@ -26,6 +26,7 @@ class MqttProbe:
     check` never takes over the running agent's persistent session and its queued messages.
     `devices` (the agent's whole list) are watched as soon as their broker link starts, so a
     persistent session's backlog for a device is routed before that device's first poll.
+    With `on_event`, event messages go there at once instead of riding on the next poll.
     """
 
     def __init__(
@@ -35,7 +36,9 @@ class MqttProbe:
         devices: Sequence[DeviceConfig] = (),
         now: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        on_event: EventSink | None = None,
     ) -> None:
+        self._on_event = on_event
         self._session = session or Session()
         self._now = now
         self._monotonic = monotonic
@@ -48,20 +51,7 @@ class MqttProbe:
         if options is None:
             raise ProtocolError("an mqtt device needs an mqtt: block")
         key = broker_key(device)
-        link = self._links.get(key)
-        if link is None:
-            link = BrokerLink(
-                key,
-                self._session,
-                loop=asyncio.get_running_loop(),
-                now=self._now,
-                monotonic=self._monotonic,
-            )
-            self._links[key] = link
-            for other in self._devices:
-                if broker_key(other) == key:
-                    _watch(link, other)
-            link.start()
+        link = self._link(key)
         _watch(link, device)
         budget = device.timeout * READY_SHARE
         try:
@@ -79,6 +69,30 @@ class MqttProbe:
                 f"broker {key.host}:{key.port} did not answer within {budget:g} s"
             ) from err
         return link.take_result(device.id, options.silence_timeout)
+
+    def start(self) -> None:
+        """Connect to every broker of the devices given up front now (on the event loop), not
+        at each broker's first poll: event messages flow from the start."""
+        for device in self._devices:
+            self._link(broker_key(device))
+
+    def _link(self, key: BrokerKey) -> BrokerLink:
+        link = self._links.get(key)
+        if link is None:
+            link = BrokerLink(
+                key,
+                self._session,
+                loop=asyncio.get_running_loop(),
+                now=self._now,
+                monotonic=self._monotonic,
+                on_event=self._on_event,
+            )
+            self._links[key] = link
+            for other in self._devices:
+                if broker_key(other) == key:
+                    _watch(link, other)
+            link.start()
+        return link
 
     def messages_received(self) -> int:
         """Messages taken in so far over every broker link."""

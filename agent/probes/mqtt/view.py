@@ -47,8 +47,12 @@ class DeviceView:
             if len(self.pending) >= MAX_PENDING_EVENTS:
                 self.events_dropped += 1
                 return
-            data = {"maintenance": reading.maintenance, "payload": reading.data}
-            self.pending.append(Event(ts=ts, kind=reading.kind, data=data))
+            self.pending.append(event_of(reading, ts=ts))
+
+    def heard(self, *, at: float) -> None:
+        """Count a well-formed message handed elsewhere (an event pushed at once)."""
+        self.last_heard = at
+        self.messages += 1
 
     def reject(self, err: MalformedPayload, *, at: float, topic: str) -> bool:
         """Count a bad message (the device did talk); True the first time this kind is seen, so
@@ -86,3 +90,9 @@ class DeviceView:
         events = self.pending[:MAX_EVENTS_PER_SAMPLE]
         del self.pending[:MAX_EVENTS_PER_SAMPLE]
         return ProbeResult(checks=checks, events=events)
+
+
+def event_of(reading: EventReading, *, ts: datetime) -> Event:
+    """The wire event of one event message (`ts`: when it was received)."""
+    data = {"maintenance": reading.maintenance, "payload": reading.data}
+    return Event(ts=ts, kind=reading.kind, data=data)

@@ -570,6 +570,30 @@ devices:
         stub.close()
 
 
+async def test_with_an_event_sink_events_go_there_at_once_and_not_into_polls(
+    broker: MosquittoServer, publisher: paho.Client
+) -> None:
+    got: asyncio.Queue[tuple[str, Event]] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def sink(device_id: str, event: Event) -> None:
+        assert asyncio.get_running_loop() is loop  # called on the event loop, not paho's thread
+        got.put_nowait((device_id, event))
+
+    probe = MqttProbe(on_event=sink)
+    topic = unique_topic()
+    device = mqtt_device(broker.port, topic)
+    try:
+        await poll_until(probe, device, lambda s: s.error is None)
+        publish(publisher, f"{topic}/event", {"type": "door_forced"})
+        device_id, event = await asyncio.wait_for(got.get(), timeout=5)
+        assert (device_id, event.kind) == ("door-7", "door.forced")
+        _, events = await poll_until(probe, device, lambda s: s.error is None)
+        assert events == []  # not reported a second time with the next poll
+    finally:
+        await asyncio.to_thread(probe.close)
+
+
 async def test_devices_given_up_front_are_subscribed_before_their_first_poll(
     broker: MosquittoServer, publisher: paho.Client
 ) -> None:

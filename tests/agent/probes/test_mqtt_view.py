@@ -14,7 +14,7 @@ from agent.probes.mqtt.mapping import (
     MalformedPayload,
     StateUpdate,
 )
-from agent.probes.mqtt.view import MAX_PENDING_EVENTS, DeviceView
+from agent.probes.mqtt.view import MAX_PENDING_EVENTS, DeviceView, event_of
 from wire.schema import MAX_EVENTS_PER_SAMPLE
 
 TS = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -165,3 +165,18 @@ def test_unreachable_exactly_when_silence_reaches_the_timeout(
         assert now - last >= timeout
     else:
         assert now - last < timeout
+
+
+def test_event_of_keeps_receipt_time_kind_maintenance_flag_and_payload() -> None:
+    event = event_of(FORCED, ts=TS)
+    assert (event.ts, event.kind) == (TS, "door.forced")
+    assert event.data == {"maintenance": False, "payload": {"type": "door_forced"}}
+
+
+def test_an_event_handed_elsewhere_counts_as_heard_but_rides_on_no_poll() -> None:
+    view = DeviceView()
+    view.heard(at=100.0)
+    result = view.take_result(now=130.0, watching_since=0.0, silence_timeout=60.0)
+    assert result.events == []
+    assert result.checks["mqtt.silent_s"] == 30.0
+    assert view.messages == 1

@@ -1,0 +1,129 @@
+"""An MQTT event end to end: a device publishes on real Mosquitto → real `secmon agent run` →
+real `secmon server run` on SQLite. The device is polled every 10 min and batches age 60 s, so
+only the urgent events-only push explains an event stored within seconds."""
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import create_engine, select
+
+from server.models import SampleRow
+from tests.e2e.site import AgentProcess, wait_for
+from tests.e2e.test_snmp_traps import trap_events
+from tests.peers.mosquitto import MOSQUITTO, MosquittoServer
+from tests.peers.net import free_port
+from tests.peers.server import ServerProcess, provision
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed"),
+]
+
+POLL_INTERVAL_S = 600
+
+
+@pytest.fixture
+def broker() -> Iterator[MosquittoServer]:
+    server = MosquittoServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def device_client(broker: MosquittoServer) -> Iterator[paho.Client]:
+    client = paho.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def publish(client: paho.Client, topic: str, payload: dict[str, Any]) -> None:
+    client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(timeout=5)
+
+
+def write_agent_config(
+    workdir: Path, *, server_url: str, token: str, broker_port: int, topic: str
+) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "agent-token").write_text(token + "\n")
+    config: dict[str, Any] = {
+        "site": f"hq-{uuid.uuid4().hex[:8]}",  # its own persistent MQTT session
+        "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},
+        "agent": {
+            "outbox_path": "outbox.sqlite",
+            "metrics_listen": f"127.0.0.1:{free_port()}",
+            "batch_max_age": 60,
+        },
+        "devices": [
+            {"id": "door-7", "name": "Door 7", "class": "access_controller",
+             "subsystem": "access", "protocol": "mqtt", "address": "127.0.0.1",
+             "port": broker_port, "interval": POLL_INTERVAL_S, "timeout": 3,
+             "mqtt": {"template": "access_controller", "topic": topic}},
+        ],
+    }  # fmt: skip
+    path = workdir / "agent.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_mqtt_event_reaches_the_server_at_once_not_at_the_next_poll(
+    sqlite_url: str,
+    server_factory: Callable[..., ServerProcess],
+    broker: MosquittoServer,
+    device_client: paho.Client,
+    tmp_path: Path,
+) -> None:
+    server = server_factory(sqlite_url)
+    tenant = provision(sqlite_url)
+    topic = f"site/hq/acs/{uuid.uuid4().hex[:8]}"
+    config = write_agent_config(
+        tmp_path / "agent",
+        server_url=server.base_url,
+        token=tenant.token,
+        broker_port=broker.port,
+        topic=topic,
+    )
+    engine = create_engine(sqlite_url)
+    agent = AgentProcess(config).start()
+    try:
+        # The agent subscribes at start; its first poll is anywhere in the next 10 min.
+        wait_for("the agent's subscription", lambda: "subscribed" in agent.log(), timeout=30)
+        sent_at = time.monotonic()
+        publish(device_client, f"{topic}/event", {"type": "door_forced", "door": 1})
+        deadline = sent_at + 30
+        while not trap_events(engine, "door-7") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        latency = time.monotonic() - sent_at
+        events = trap_events(engine, "door-7")
+        assert [e["kind"] for e in events] == ["door.forced"], agent.log()
+        assert events[0]["data"] == {
+            "maintenance": False,
+            "payload": {"type": "door_forced", "door": 1},
+        }
+        with engine.connect() as conn:
+            flags = conn.execute(
+                select(SampleRow.events_only).where(SampleRow.events.is_not(None))
+            ).scalars()
+            assert list(flags) == [True]  # an events-only row, not riding on a poll
+        print(f"\nmqtt event -> stored: {latency * 1000:.0f} ms")
+        assert latency < 5, agent.log()
+        assert agent.stop() == 0, agent.log()
+        assert len(trap_events(engine, "door-7")) == 1  # the stop's final flush adds no copy
+    finally:
+        if agent.proc is not None and agent.proc.poll() is None:
+            agent.kill()
+        engine.dispose()
