@@ -7,7 +7,7 @@ import random
 import signal
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,18 +128,23 @@ class EventForwarder:
         self._outbox = outbox
         self._pusher = pusher
         self._probe = probe
-        self._waiting: list[Sample] = []
+        self._waiting: list[tuple[Sample, Callable[[], None] | None]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    def __call__(self, device_id: str, event: Event) -> None:
-        self._waiting.append(events_only_sample(device_id, event, probe=self._probe))
+    def __call__(
+        self, device_id: str, event: Event, stored: Callable[[], None] | None = None
+    ) -> None:
+        """`stored` is called once the sample is committed (not if the write fails)."""
+        sample = events_only_sample(device_id, event, probe=self._probe)
+        self._waiting.append((sample, stored))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name=f"{self._probe}-events")
 
     async def _write(self) -> None:
         what = f"{self._probe} event"
         while self._waiting:
-            samples, self._waiting = self._waiting, []
+            waiting, self._waiting = self._waiting, []
+            samples = [sample for sample, _ in waiting]
             try:
                 await self._outbox.put(samples)
             except sqlite3.Error:
@@ -151,6 +156,9 @@ class EventForwarder:
                     extra={"devices": devices},
                 )
                 continue
+            for _, stored in waiting:
+                if stored is not None:
+                    stored()
             for sample in samples:
                 log.debug(
                     "%s queued: %s", what, sample.events[0].kind, extra={"device": sample.device_id}
@@ -293,9 +301,11 @@ async def run_agent(
             if traps is not None:
                 await traps.close()
             await poll_task
-            # No event message arrives after the links are closed; then store those that did.
-            await asyncio.to_thread(mqtt.close)
+            # Event messages from now on stay with the broker (unacknowledged) for the next
+            # start; those taken in are stored, and acknowledged before the links disconnect.
+            mqtt.stop_events()
             await mqtt_events.drain()
+            await asyncio.to_thread(mqtt.close)
             await push_task
             left = await pusher.flush(FINAL_FLUSH_S)
             log.info("agent stopped", extra={"queued": left})

@@ -315,3 +315,21 @@ async def test_event_forwarder_stores_events_only_samples_in_arrival_order_then_
     assert len({s.id for s in samples}) == 50
     assert pusher.wakes
     assert all(pusher.wakes)  # urgent, after each committed write
+
+
+async def test_event_forwarder_reports_stored_only_after_the_commit(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite", max_bytes=10_000_000)
+    forwarder = EventForwarder(
+        outbox=AsyncOutbox(outbox), pusher=cast(Pusher, WakeLog()), probe=ProbeKind.MQTT
+    )
+    ts = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    stored: list[str] = []
+    forwarder("door-1", Event(ts=ts, kind="door.forced"), lambda: stored.append("door-1"))
+    assert stored == []  # not before the write
+    await forwarder.drain()
+    assert stored == ["door-1"]
+    assert outbox.depth() == 1
+    outbox.close()  # a write that fails (sqlite3.ProgrammingError) reports nothing
+    forwarder("door-2", Event(ts=ts, kind="door.forced"), lambda: stored.append("door-2"))
+    await forwarder.drain()
+    assert stored == ["door-1"]

@@ -3,6 +3,7 @@ real `secmon server run` on SQLite. The device is polled every 10 min and batche
 only the urgent events-only push explains an event stored within seconds."""
 
 import json
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -127,3 +128,57 @@ def test_mqtt_event_reaches_the_server_at_once_not_at_the_next_poll(
         if agent.proc is not None and agent.proc.poll() is None:
             agent.kill()
         engine.dispose()
+
+
+def test_event_delivered_but_not_stored_when_the_agent_is_killed_arrives_once_after_restart(
+    sqlite_url: str,
+    server_factory: Callable[..., ServerProcess],
+    broker: MosquittoServer,
+    device_client: paho.Client,
+    tmp_path: Path,
+) -> None:
+    """SIGKILL between the broker's delivery and the outbox commit: the event was never
+    acknowledged, so the persistent session hands it to the restarted agent; stored once."""
+    server = server_factory(sqlite_url)
+    tenant = provision(sqlite_url)
+    topic = f"site/hq/acs/{uuid.uuid4().hex[:8]}"
+    config = write_agent_config(
+        tmp_path / "agent",
+        server_url=server.base_url,
+        token=tenant.token,
+        broker_port=broker.port,
+        topic=topic,
+    )
+    outbox = config.parent / "outbox.sqlite"
+    engine = create_engine(sqlite_url)
+    agent = AgentProcess(config).start()
+    try:
+        wait_for("the agent's subscription", lambda: "subscribed" in agent.log(), timeout=30)
+        # Hold the outbox's write lock: the agent's commit waits (sqlite's 5 s busy timeout).
+        blocker = sqlite3.connect(outbox, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        publish(device_client, f"{topic}/event", {"type": "door_forced", "door": 1})
+        time.sleep(1.0)  # delivered to the agent within ms on loopback; its write is waiting
+        agent.kill()
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert not any("door.forced" in body for body in outbox_bodies(outbox))
+        assert trap_events(engine, "door-7") == []
+
+        agent = AgentProcess(config).start()
+        wait_for("the event at the server", lambda: bool(trap_events(engine, "door-7")), timeout=15)
+        assert agent.stop() == 0, agent.log()
+        events = trap_events(engine, "door-7")
+        assert [e["kind"] for e in events] == ["door.forced"], agent.log()
+    finally:
+        if agent.proc is not None and agent.proc.poll() is None:
+            agent.kill()
+        engine.dispose()
+
+
+def outbox_bodies(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        return [body for (body,) in db.execute("SELECT body FROM samples")]
+    finally:
+        db.close()

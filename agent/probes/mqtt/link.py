@@ -4,6 +4,14 @@ paho runs its network loop in its own thread (`loop_start`); callbacks decode me
 update device views under a lock, and wake asyncio waiters with `call_soon_threadsafe`, so the
 event loop never blocks on the network or on JSON decoding. With an event sink, event messages
 skip the device's view and go to the sink on the event loop (pushed at once, not at the poll).
+
+Acknowledgement is manual: a QoS 1 event message is acknowledged (PUBACK) only when the sink
+says it is stored, so an agent killed in between gets it again from its persistent session.
+Other messages are acknowledged on arrival. Delivery is at least once: a crash or a lost
+connection between the store and the PUBACK reaching the broker stores the event twice, under
+two sample ids. MQTT gives no message identity stable beyond one delivery (packet ids are
+reused), so an id derived from the message could merge two real, identical events; a rare
+duplicate "door forced" is the lesser harm than a lost one.
 """
 
 import asyncio
@@ -51,8 +59,20 @@ MAX_UNROUTED = 10_000
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 
-# Called on the event loop with (device id, event) for each event message.
-EventSink = Callable[[str, Event], None]
+# Called on the event loop with (device id, event, stored) for each event message; `stored()`
+# (on the event loop too) once the event is committed where a crash does not lose it.
+EventSink = Callable[[str, Event, Callable[[], None]], None]
+
+
+@dataclass
+class _Delivery:
+    """One received message: its PUBACK goes out when nothing holds it any more (the arrival
+    itself holds it while it is routed, each sink hand-out until stored)."""
+
+    mid: int
+    qos: int
+    holds: int = 1
+    keep_unacked: bool = False  # taken in while stopping: the broker sends it again later
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,8 @@ class BrokerLink:
         self.failure: ProbeFailure | None = None
         self._attempted = False
         self._closing = False
+        self._events_stopped = False
+        self._generation = 0  # connections so far; a PUBACK belongs to one (throwaway session)
         self._client = self._make_client()
 
     def client_id(self) -> str:
@@ -138,6 +160,7 @@ class BrokerLink:
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id(),
             protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,  # see the module docstring
         )
         if self.key.username is not None:
             client.username_pw_set(self.key.username, self.key.password)
@@ -164,6 +187,12 @@ class BrokerLink:
         )
         self._client.loop_start()
 
+    def stop_events(self) -> None:
+        """Take no more event messages (left unacknowledged, so sent again at the next start);
+        at shutdown, before the sink's last writes are awaited."""
+        with self._lock:
+            self._events_stopped = True
+
     def close(self) -> None:
         """Disconnect cleanly (the broker keeps a persistent session) and stop paho's thread."""
         self._closing = True
@@ -185,7 +214,9 @@ class BrokerLink:
                 # poll registers it; they were kept for it.
                 for payload, retain, at, ts in self._unrouted.pop(topic, []):
                     self._unrouted_count -= 1
-                    self._deliver(w, rule, topic, payload, retain, at, ts)
+                    # Acknowledged when buffered (a topic no device was watching yet).
+                    acked = _Delivery(mid=0, qos=0)
+                    self._deliver(w, rule, topic, payload, retain, at, ts, acked)
             connected = self.connected
         if connected:
             self._subscribe(list(mapping.routes))
@@ -304,6 +335,7 @@ class BrokerLink:
                 topics: list[str] = []
             else:
                 self.connected = True
+                self._generation += 1
                 self.failure = None
                 self._acked.clear()
                 self._refused.clear()
@@ -382,15 +414,30 @@ class BrokerLink:
         ts = self._now()
         topic = msg.topic
         payload = bytes(msg.payload)
+        delivery = _Delivery(mid=msg.mid, qos=msg.qos)
         with self._lock:
+            generation = self._generation
             routes = self._routes.get(topic)
             if routes is None:
                 if self._unrouted_count < MAX_UNROUTED:
                     self._unrouted.setdefault(topic, []).append((payload, msg.retain, at, ts))
                     self._unrouted_count += 1
+            else:
+                for w, rule in routes:
+                    self._deliver(w, rule, topic, payload, msg.retain, at, ts, delivery)
+        self._release(delivery, generation)
+
+    def _release(self, delivery: _Delivery, generation: int) -> None:
+        """Drop one hold; the last one acknowledges the message (any thread)."""
+        with self._lock:
+            delivery.holds -= 1
+            if delivery.holds > 0 or delivery.keep_unacked or delivery.qos == 0:
                 return
-            for w, rule in routes:
-                self._deliver(w, rule, topic, payload, msg.retain, at, ts)
+            # A persistent session keeps a message's packet id across reconnects, so its PUBACK
+            # is still right on a later connection; a throwaway session's is not.
+            if generation != self._generation and not self._session.persistent:
+                return
+        self._client.ack(delivery.mid, delivery.qos)
 
     def _deliver(
         self,
@@ -401,6 +448,7 @@ class BrokerLink:
         retain: bool,
         at: float,
         ts: datetime,
+        delivery: _Delivery,
     ) -> None:
         """Apply one message to one view (lock held)."""
         if retain and isinstance(rule, EventRule):
@@ -422,15 +470,25 @@ class BrokerLink:
             return
         if isinstance(reading, EventReading) and self._on_event is not None:
             w.view.heard(at=at)
-            self._emit(w.device_id, event_of(reading, ts=ts))
+            if self._events_stopped:
+                delivery.keep_unacked = True
+                return
+            self._emit(w.device_id, event_of(reading, ts=ts), delivery)
             return
         w.view.apply(reading, at=at, ts=ts)
 
-    def _emit(self, device_id: str, event: Event) -> None:
+    def _emit(self, device_id: str, event: Event, delivery: _Delivery) -> None:
+        """Hand an event to the sink on the event loop; the delivery is held until stored (lock
+        held). A closed event loop (the agent is gone) keeps the hold: never acknowledged."""
         assert self._on_event is not None
-        # A closed event loop (the agent is gone): nobody to take the event.
+        delivery.holds += 1
+        generation = self._generation
+
+        def stored() -> None:
+            self._release(delivery, generation)
+
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._on_event, device_id, event)
+            self._loop.call_soon_threadsafe(self._on_event, device_id, event, stored)
 
 
 def utc_now() -> datetime:

@@ -94,6 +94,11 @@ class MqttProbe:
             link.start()
         return link
 
+    def stop_events(self) -> None:
+        """Take no more event messages (they stay with the broker for the next start)."""
+        for link in self._links.values():
+            link.stop_events()
+
     def messages_received(self) -> int:
         """Messages taken in so far over every broker link."""
         return sum(link.messages() for link in self._links.values())

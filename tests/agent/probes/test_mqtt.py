@@ -576,9 +576,10 @@ async def test_with_an_event_sink_events_go_there_at_once_and_not_into_polls(
     got: asyncio.Queue[tuple[str, Event]] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
-    def sink(device_id: str, event: Event) -> None:
+    def sink(device_id: str, event: Event, stored: Callable[[], None]) -> None:
         assert asyncio.get_running_loop() is loop  # called on the event loop, not paho's thread
         got.put_nowait((device_id, event))
+        stored()
 
     probe = MqttProbe(on_event=sink)
     topic = unique_topic()
@@ -592,6 +593,51 @@ async def test_with_an_event_sink_events_go_there_at_once_and_not_into_polls(
         assert events == []  # not reported a second time with the next poll
     finally:
         await asyncio.to_thread(probe.close)
+
+
+async def test_an_event_the_sink_did_not_store_comes_back_after_a_restart_a_stored_one_not(
+    broker: MosquittoServer, publisher: paho.Client
+) -> None:
+    """Manual acknowledgement: the broker keeps a QoS 1 event until the sink says stored."""
+    session = Session(client_id=f"secmon-test-{uuid.uuid4().hex[:8]}", persistent=True)
+    topic = unique_topic()
+    device = mqtt_device(broker.port, topic)
+    got: asyncio.Queue[tuple[int, Callable[[], None]]] = asyncio.Queue()
+
+    def sink(device_id: str, event: Event, stored: Callable[[], None]) -> None:
+        got.put_nowait((event.data["payload"]["n"], stored))
+
+    async def started() -> MqttProbe:
+        probe = MqttProbe(session, devices=[device], on_event=sink)
+        probe.start()
+        await poll_until(probe, device, lambda s: s.error is None)
+        return probe
+
+    first = await started()
+    try:
+        publish(publisher, f"{topic}/event", {"type": "door_forced", "n": 1})
+        publish(publisher, f"{topic}/event", {"type": "door_forced", "n": 2})
+        one, stored_one = await asyncio.wait_for(got.get(), timeout=5)
+        two, _ = await asyncio.wait_for(got.get(), timeout=5)
+        assert (one, two) == (1, 2)
+        stored_one()  # the agent "crashes" before storing 2
+    finally:
+        await asyncio.to_thread(first.close)
+    second = await started()
+    try:
+        again, stored_again = await asyncio.wait_for(got.get(), timeout=5)
+        assert again == 2
+        stored_again()
+        await asyncio.sleep(0.5)
+        assert got.empty()  # 1 was acknowledged and is not sent again
+    finally:
+        await asyncio.to_thread(second.close)
+    third = await started()
+    try:
+        await asyncio.sleep(0.5)
+        assert got.empty()  # 2 was acknowledged on its second delivery
+    finally:
+        await asyncio.to_thread(third.close)
 
 
 async def test_devices_given_up_front_are_subscribed_before_their_first_poll(
