@@ -7,6 +7,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import paho.mqtt.client as paho
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, select
 
 from server.models import SampleRow
 from tests.e2e.site import AgentProcess, wait_for
@@ -81,13 +82,22 @@ def write_agent_config(
     return path
 
 
-def test_mqtt_event_reaches_the_server_at_once_not_at_the_next_poll(
+@dataclass(frozen=True)
+class Setup:
+    """A running server with a tenant, and an agent config for one MQTT door on `topic`."""
+
+    config: Path
+    topic: str
+    engine: Engine
+
+
+@pytest.fixture
+def setup(
     sqlite_url: str,
     server_factory: Callable[..., ServerProcess],
     broker: MosquittoServer,
-    device_client: paho.Client,
     tmp_path: Path,
-) -> None:
+) -> Iterator[Setup]:
     server = server_factory(sqlite_url)
     tenant = provision(sqlite_url)
     topic = f"site/hq/acs/{uuid.uuid4().hex[:8]}"
@@ -99,6 +109,14 @@ def test_mqtt_event_reaches_the_server_at_once_not_at_the_next_poll(
         topic=topic,
     )
     engine = create_engine(sqlite_url)
+    yield Setup(config, topic, engine)
+    engine.dispose()
+
+
+def test_mqtt_event_reaches_the_server_at_once_not_at_the_next_poll(
+    setup: Setup, device_client: paho.Client
+) -> None:
+    config, topic, engine = setup.config, setup.topic, setup.engine
     agent = AgentProcess(config).start()
     try:
         # The agent subscribes at start; its first poll is anywhere in the next 10 min.
@@ -127,30 +145,15 @@ def test_mqtt_event_reaches_the_server_at_once_not_at_the_next_poll(
     finally:
         if agent.proc is not None and agent.proc.poll() is None:
             agent.kill()
-        engine.dispose()
 
 
 def test_event_delivered_but_not_stored_when_the_agent_is_killed_arrives_once_after_restart(
-    sqlite_url: str,
-    server_factory: Callable[..., ServerProcess],
-    broker: MosquittoServer,
-    device_client: paho.Client,
-    tmp_path: Path,
+    setup: Setup, device_client: paho.Client
 ) -> None:
     """SIGKILL between the broker's delivery and the outbox commit: the event was never
     acknowledged, so the persistent session hands it to the restarted agent; stored once."""
-    server = server_factory(sqlite_url)
-    tenant = provision(sqlite_url)
-    topic = f"site/hq/acs/{uuid.uuid4().hex[:8]}"
-    config = write_agent_config(
-        tmp_path / "agent",
-        server_url=server.base_url,
-        token=tenant.token,
-        broker_port=broker.port,
-        topic=topic,
-    )
+    config, topic, engine = setup.config, setup.topic, setup.engine
     outbox = config.parent / "outbox.sqlite"
-    engine = create_engine(sqlite_url)
     agent = AgentProcess(config).start()
     try:
         wait_for("the agent's subscription", lambda: "subscribed" in agent.log(), timeout=30)
@@ -173,7 +176,6 @@ def test_event_delivered_but_not_stored_when_the_agent_is_killed_arrives_once_af
     finally:
         if agent.proc is not None and agent.proc.poll() is None:
             agent.kill()
-        engine.dispose()
 
 
 def outbox_bodies(path: Path) -> list[str]:
