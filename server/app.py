@@ -18,6 +18,9 @@ from server.api.deps import AppContext
 from server.db import make_engine, session_factory
 from server.directory import DeviceDirectory
 from server.metrics import ServerMetrics
+from server.notify.config import NotifyConfig, load_notify_config_cached
+from server.notify.hooks import EMPTY_CONFIG
+from server.notify.worker import NotificationWorker
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
 from server.settings import Settings
@@ -55,15 +58,27 @@ def create_app(
         states=StateCache(),
     )
 
+    notify_path = settings.notify_config
+
+    def notify_config() -> NotifyConfig:
+        return load_notify_config_cached(notify_path) if notify_path else EMPTY_CONFIG
+
+    notify_config()  # fail fast on a bad notify config
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        pruner = asyncio.create_task(prune_periodically(ctx), name="secmon-retention")
+        tasks = [asyncio.create_task(prune_periodically(ctx), name="secmon-retention")]
+        if settings.notify_worker:
+            worker = NotificationWorker(engine, notify_config)
+            tasks.append(asyncio.create_task(worker.run(), name="secmon-notify"))
         try:
             yield
         finally:
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             engine.dispose()
 
     app = FastAPI(

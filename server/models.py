@@ -208,3 +208,7 @@ class DeviceState(Base):
 
 samples: Table = SampleRow.__table__  # type: ignore[assignment]  # declarative gives FromClause
 device_states: Table = DeviceState.__table__  # type: ignore[assignment]  # same
+
+
+# Tables of domain packages, registered on Base.metadata (imported last: they import Base).
+from server.notify import models as _notify_models  # noqa: E402, F401

@@ -35,3 +35,6 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=60, ge=1)
     # How long an SQLite writer waits for the lock before ingest answers 503 + Retry-After.
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # Notification chains, teams, rotas and channels (server/notify/config.py); none: no messages.
+    notify_config: Path | None = None
+    notify_worker: bool = True
