@@ -50,8 +50,10 @@ def enqueue(
                 created_at=now,
             )
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(notifications.c.id)
         )
-        inserted += conn.execute(stmt).rowcount
+        # RETURNING gives a row only for a real insert (rowcount is not reliable on psycopg here)
+        inserted += conn.execute(stmt).first() is not None
     return inserted
 
 
