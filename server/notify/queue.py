@@ -90,6 +90,10 @@ def claim(
         .order_by(n.next_attempt_at, n.id)
         .limit(limit)
     )
+    # A plain read first: on SQLite it takes no write lock, so an idle queue never holds up ingest.
+    with engine.connect() as reader:
+        if reader.execute(select(n.id).where(due).limit(1)).first() is None:
+            return []
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)

@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.notify.config import (
@@ -155,6 +155,7 @@ def levels(intents: list[Any]) -> dict[str, int]:
     return out
 
 
+@settings(deadline=None)
 @given(
     start_offset=st.integers(0, 60 * 24 * 300),
     a=st.integers(0, 60 * 24 * 10),
@@ -188,6 +189,7 @@ instants = st.datetimes(
 )
 
 
+@settings(deadline=None)
 @given(
     members=rota_members,
     at=instants,
@@ -230,6 +232,7 @@ def test_rota_override_for_holiday_duty_wins() -> None:
         OnCallRota((), ROTA_START)
 
 
+@settings(deadline=None)
 @given(
     members=rota_members,
     rounds=st.integers(1, 4),
@@ -303,3 +306,15 @@ def test_env_channels_keep_secrets_out_of_the_file(monkeypatch: pytest.MonkeyPat
 def test_empty_config_decides_nothing() -> None:
     assert decide(facts("emergency"), TicketEvent.OPENED, NotifyConfig(), MONDAY_10) == []
     assert Role.CLIENT.value == "client"
+
+
+def test_the_shipped_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "configs" / "notify.example.yaml"
+    config = load_notify_config(example)
+    assert config.team_for_site(1) is not None
+    assert config.rules_for(1).near_fraction == 0.75
+    assert config.rules_for(99).near_fraction == 0.8
+    holiday = datetime(2026, 10, 3, 12, tzinfo=UTC)
+    rota = config.teams["north"].rota
+    assert rota is not None
+    assert rota.to_rota().on_call(holiday) == "alice"

@@ -100,6 +100,7 @@ def test_business_time_matches_a_minute_by_minute_wall_clock_oracle(
     assert measured == timedelta(minutes=oracle_minutes(calendar, start, end))
 
 
+@settings(deadline=None)
 @given(calendar=any_calendar, start=instants, duration=durations)
 def test_adding_then_measuring_gives_the_duration_back(
     calendar: BusinessCalendar, start: datetime, duration: timedelta
@@ -109,6 +110,7 @@ def test_adding_then_measuring_gives_the_duration_back(
     assert business_time_between(calendar, start, deadline) == duration
 
 
+@settings(deadline=None)
 @given(calendar=any_calendar, start=instants, d1=durations, d2=durations)
 def test_deadline_is_monotonic_in_duration_and_additive(
     calendar: BusinessCalendar, start: datetime, d1: timedelta, d2: timedelta
@@ -119,6 +121,7 @@ def test_deadline_is_monotonic_in_duration_and_additive(
     assert via == add_business_time(calendar, start, d1 + d2)
 
 
+@settings(deadline=None)
 @given(calendar=any_calendar, s1=instants, s2=instants, duration=durations)
 def test_deadline_is_monotonic_in_start(
     calendar: BusinessCalendar, s1: datetime, s2: datetime, duration: timedelta
@@ -129,6 +132,7 @@ def test_deadline_is_monotonic_in_start(
     )
 
 
+@settings(deadline=None)
 @given(calendar=any_calendar, a=instants, b=instants, c=instants)
 def test_measure_is_additive_and_antisymmetric(
     calendar: BusinessCalendar, a: datetime, b: datetime, c: datetime
@@ -150,6 +154,7 @@ def pause_list(draw: st.DrawFn, start: datetime) -> list[tuple[datetime, datetim
     return out
 
 
+@settings(deadline=None)
 @given(calendar=any_calendar, start=instants, duration=durations, data=st.data())
 def test_pauses_extend_the_deadline_by_exactly_the_paused_business_time(
     calendar: BusinessCalendar, start: datetime, duration: timedelta, data: st.DataObject
@@ -171,6 +176,7 @@ def test_pauses_extend_the_deadline_by_exactly_the_paused_business_time(
     assert business_time_between(calendar, start, paused, pauses) == duration
 
 
+@settings(deadline=None)
 @given(start=instants, duration=durations, zone=st.sampled_from(DST_ZONES))
 def test_a_full_week_calendar_in_a_dst_zone_counts_real_elapsed_time(
     start: datetime, duration: timedelta, zone: str

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.sla import (
@@ -116,6 +116,7 @@ def test_policy_round_trips_through_a_dict_and_rejects_bad_cells() -> None:
         )
 
 
+@settings(deadline=None)
 @given(cell=cells, start=instants)
 def test_deadlines_follow_the_cell_and_never_precede_the_start(
     cell: tuple[str, Severity, str], start: datetime
@@ -185,6 +186,7 @@ def test_clock_states_at_the_edges() -> None:
         clock_state(deadline, start, start, near_fraction=0.0)
 
 
+@settings(deadline=None)
 @given(
     start=instants, minutes=st.integers(1, 5000), a=st.integers(0, 20000), b=st.integers(0, 20000)
 )
