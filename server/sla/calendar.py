@@ -191,6 +191,9 @@ class BusinessCalendar:
         if not any(week.values()) and not self.holidays.workdays:
             raise SlaCalendarError("calendar has no working time on any weekday")
 
+    def __hash__(self) -> int:  # `week` is a dict, so the generated hash would fail
+        return hash((self.timezone, tuple(self.week.items()), self.holidays, self.makeup))
+
     @classmethod
     def always(cls, timezone: str = "UTC") -> BusinessCalendar:
         """The 7x24 calendar: every instant counts (emergencies)."""

@@ -1,6 +1,7 @@
 """Queue and worker against real peers: aiosmtpd, a local webhook receiver, PostgreSQL/SQLite."""
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -268,3 +269,37 @@ async def test_two_workers_deliver_each_notification_exactly_once(database_url: 
         check.dispose()
     assert {r.attempts for r in final} == {1}  # no row was delivered twice
     assert {r.claimed_by for r in final} <= {"w0", "w1"}
+
+
+def test_two_replicas_deciding_the_same_stage_at_once_queue_it_once(database_url: str) -> None:
+    migrate.upgrade(database_url=database_url)
+    engines = [make_engine(database_url) for _ in range(2)]
+    config = make_config({"alice": {"a": "json://127.0.0.1:9/a", "b": "json://127.0.0.1:9/b"}})
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    # PostgreSQL: both transactions are open before either inserts, so the unique index decides.
+    # SQLite: the write lock serialises whole transactions (BEGIN IMMEDIATE), so meet before it.
+    inside = engines[0].dialect.name == "postgresql"
+
+    def replica(engine: Engine) -> None:
+        if not inside:
+            barrier.wait()
+        with write_session(engine) as session:
+            if inside:
+                barrier.wait()
+            results.append(
+                on_ticket_event(session, 8, "opened", facts=facts(8), config=config, now=T0)
+            )
+
+    try:
+        threads = [threading.Thread(target=replica, args=(eng,)) for eng in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(results) == [0, 2]  # one replica inserted both channels, the other nothing
+        assert len(rows(engines[0])) == 2
+    finally:
+        for eng in engines:
+            eng.dispose()

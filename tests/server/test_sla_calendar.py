@@ -295,3 +295,10 @@ def test_a_calendar_closed_for_two_years_fails_instead_of_looping() -> None:
 
 def test_full_day_period_is_the_whole_day() -> None:
     assert (WorkingPeriod.parse("00:00-24:00"),) == FULL_DAY
+
+
+def test_calendars_are_values() -> None:
+    again = BusinessCalendar.office("Asia/Shanghai", holidays=load_holiday_file("cn-2026"))
+    assert again == SHANGHAI
+    assert hash(again) == hash(SHANGHAI)
+    assert again != BERLIN

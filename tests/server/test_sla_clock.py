@@ -241,3 +241,39 @@ def test_ticket_clocks_near_breach_overnight_stays_until_morning() -> None:
         PRESETS["ring_road"], "general", "ring_1", start, SHANGHAI, cst(2026, 3, 3, 8, 51)
     )
     assert morning.respond.status is ClockStatus.BREACHED
+
+
+@settings(deadline=None)
+@given(
+    start=instants,
+    minutes=st.integers(1, 3000),
+    now_min=st.integers(0, 9000),
+    pauses=st.lists(st.tuples(st.integers(-600, 6000), st.integers(0, 3000)), max_size=3),
+)
+def test_clock_parts_add_up_under_pauses(
+    start: datetime, minutes: int, now_min: int, pauses: list[tuple[int, int]]
+) -> None:
+    now = start + timedelta(minutes=now_min)
+    spans = [
+        Pause(start + timedelta(minutes=a), start + timedelta(minutes=a + length))
+        for a, length in pauses
+    ]
+    policy = SlaPolicy(
+        name="p",
+        cells={
+            (Severity.GENERAL, "z"): SlaTargets(
+                timedelta(minutes=minutes),
+                timedelta(minutes=minutes),
+                timedelta(minutes=minutes),
+                calendar=CalendarMode.BUSINESS,
+                pausable=True,
+            )
+        },
+    )
+    clocks = ticket_clocks(policy, "general", "z", start, SHANGHAI, now, pauses=spans)
+    state = clocks.respond
+    assert state.target == timedelta(minutes=minutes)
+    assert state.elapsed + state.remaining == state.target
+    assert (state.status is ClockStatus.BREACHED) == (now > clocks.deadlines.respond_by)
+    unpaused = compute_deadlines(policy, "general", "z", start, SHANGHAI)
+    assert clocks.deadlines.respond_by >= unpaused.respond_by
