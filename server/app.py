@@ -20,6 +20,7 @@ from server.directory import DeviceDirectory
 from server.metrics import ServerMetrics
 from server.notify.config import NotifyConfig, load_notify_config_cached
 from server.notify.hooks import EMPTY_CONFIG
+from server.notify.metrics import NotifyMetrics
 from server.notify.worker import NotificationWorker
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
@@ -64,12 +65,13 @@ def create_app(
         return load_notify_config_cached(notify_path) if notify_path else EMPTY_CONFIG
 
     notify_config()  # fail fast on a bad notify config
+    notify_metrics = NotifyMetrics(ctx.metrics.registry, engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(prune_periodically(ctx), name="secmon-retention")]
         if settings.notify_worker:
-            worker = NotificationWorker(engine, notify_config)
+            worker = NotificationWorker(engine, notify_config, metrics=notify_metrics)
             tasks.append(asyncio.create_task(worker.run(), name="secmon-notify"))
         try:
             yield

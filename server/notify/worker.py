@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.notify.config import NotifyConfig, NotifyConfigError
+from server.notify.metrics import NotifyMetrics
+from server.notify.models import NotificationStatus
 from server.notify.queue import Claimed, claim, mark_failed, mark_sent
 from server.notify.sender import AppriseSender, DeliveryError, Sender
 
@@ -42,12 +44,14 @@ class NotificationWorker:
         sender: Sender | None = None,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        metrics: NotifyMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.config = config
         self.sender = sender or AppriseSender(timeout_seconds=config().delivery.timeout_seconds)
         self.worker_id = worker_id or default_worker_id()
         self.clock = clock
+        self.metrics = metrics
         self._inflight: set[asyncio.Task[None]] = set()
         self._last_config = config()
         self._config_broken = False
@@ -99,6 +103,7 @@ class NotificationWorker:
                 backoff_base=config.delivery.backoff_base_seconds,
                 backoff_max=config.delivery.backoff_max_seconds,
             )
+            self._count("failed" if status is NotificationStatus.FAILED else "retry")
             log.warning(
                 "notify: %s to %s/%s attempt %d failed (%s): %s",
                 item.dedupe_key,
@@ -109,10 +114,15 @@ class NotificationWorker:
                 err,
             )
             return
+        self._count("sent")
         if not await asyncio.to_thread(
             mark_sent, self.engine, item, worker_id=self.worker_id, now=self.clock()
         ):
             log.warning("notify: %s sent after its lease ran out", item.dedupe_key)
+
+    def _count(self, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.deliveries.labels(result=result).inc()
 
     async def _guarded(self, item: Claimed) -> None:
         try:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, select
 
 from server import migrate
@@ -14,6 +15,7 @@ from server.db import make_engine, write_session
 from server.notify.config import NotifyConfig, parse_notify_config
 from server.notify.escalation import NotificationIntent, TicketFacts
 from server.notify.hooks import on_ticket_event
+from server.notify.metrics import NotifyMetrics
 from server.notify.models import Notification, NotificationStatus
 from server.notify.queue import claim, enqueue, mark_sent
 from server.notify.worker import NotificationWorker
@@ -125,7 +127,11 @@ async def test_refused_channel_is_retried_with_backoff_and_the_good_one_still_go
     with write_session(engine) as session:
         on_ticket_event(session, 2, "opened", facts=facts(2, assignee="bob"), config=config, now=T0)
     clock = Clock(T0)
-    worker = NotificationWorker(engine, lambda: config, clock=clock, worker_id="w1")
+    registry = CollectorRegistry()
+    metrics = NotifyMetrics(registry, engine)
+    worker = NotificationWorker(
+        engine, lambda: config, clock=clock, worker_id="w1", metrics=metrics
+    )
 
     assert await worker.run_once() == 2
     assert [h.path for h in webhook.hooks] == ["/bob"]
@@ -148,6 +154,18 @@ async def test_refused_channel_is_retried_with_backoff_and_the_good_one_still_go
     clock.now += timedelta(days=1)
     assert await worker.run_once() == 0
     assert len(webhook.hooks) == 1
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    outcomes = {
+        r: value("secmon_notification_deliveries_total", result=r)
+        for r in ("sent", "retry", "failed")
+    }
+    assert outcomes == {"sent": 1.0, "retry": 2.0, "failed": 1.0}
+    assert value("secmon_notifications", status="sent") == 1.0
+    assert value("secmon_notifications", status="failed") == 1.0
+    assert value("secmon_notifications", status="pending") == 0.0
 
 
 async def test_a_hung_channel_does_not_hold_up_the_others(
