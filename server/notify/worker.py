@@ -45,6 +45,7 @@ class NotificationWorker:
         worker_id: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
         metrics: NotifyMetrics | None = None,
+        shutdown_grace_seconds: float = 5.0,
     ) -> None:
         self.engine = engine
         self.config = config
@@ -52,6 +53,7 @@ class NotificationWorker:
         self.worker_id = worker_id or default_worker_id()
         self.clock = clock
         self.metrics = metrics
+        self.shutdown_grace_seconds = shutdown_grace_seconds
         self._inflight: set[asyncio.Task[None]] = set()
         self._last_config = config()
         self._config_broken = False
@@ -146,7 +148,8 @@ class NotificationWorker:
         return len(items)
 
     async def run(self) -> None:
-        """Poll for due rows until cancelled; in-flight deliveries are cancelled with it."""
+        """Poll for due rows until cancelled. On cancel, deliveries under way get a short grace
+        to finish and be recorded (a cut-off one would be sent again after its lease)."""
         try:
             while True:
                 delivery = self._config().delivery
@@ -178,6 +181,8 @@ class NotificationWorker:
                     else:
                         await asyncio.sleep(delivery.poll_seconds)
         finally:
+            if self._inflight:
+                await asyncio.wait(set(self._inflight), timeout=self.shutdown_grace_seconds)
             for task in list(self._inflight):
                 task.cancel()
             for task in list(self._inflight):

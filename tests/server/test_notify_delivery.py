@@ -190,7 +190,11 @@ async def test_a_hung_channel_does_not_hold_up_the_others(
         worker = NotificationWorker(engine, lambda: config, worker_id="w1")
         task = asyncio.create_task(worker.run())
         try:
-            arrived = await asyncio.to_thread(wait_until, lambda: bool(webhook.hooks))
+
+            def carol_sent() -> bool:
+                return any(r.contact == "carol" and r.status == "sent" for r in rows(engine))
+
+            arrived = await asyncio.to_thread(wait_until, carol_sent)
             # Carol's message is through while the hung one is still waiting for an answer.
             states = {r.contact: r.status for r in rows(engine)}
         finally:
@@ -321,3 +325,23 @@ def test_two_replicas_deciding_the_same_stage_at_once_queue_it_once(database_url
     finally:
         for eng in engines:
             eng.dispose()
+
+
+async def test_stopping_the_worker_lets_a_delivery_under_way_finish(engine: Engine) -> None:
+    with WebhookSink(delay=1.0) as slow:
+        config = make_config({"alice": {"hook": slow.apprise_url("alice")}}, poll_seconds=0.05)
+        intent = NotificationIntent("k-grace", 11, "opened", "alice", "hook", "t", "b")
+        with write_session(engine) as session:
+            enqueue(session, [intent], now=T0, max_attempts=3)
+        worker = NotificationWorker(engine, lambda: config, worker_id="w1")
+        task = asyncio.create_task(worker.run())
+
+        def claimed() -> bool:
+            return [r.status for r in rows(engine)] == [NotificationStatus.SENDING]
+
+        assert await asyncio.to_thread(wait_until, claimed)
+        task.cancel()  # as on SIGTERM, while the receiver is still answering
+        await asyncio.gather(task, return_exceptions=True)
+    [row] = rows(engine)
+    assert (row.status, row.attempts) == (NotificationStatus.SENT, 1)
+    assert slow.titles() == ["t"]
