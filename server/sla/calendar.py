@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MINUTES_PER_DAY = 24 * 60
@@ -25,6 +26,7 @@ MINUTES_PER_DAY = 24 * 60
 MAX_CLOSED_DAYS = 732
 
 HOLIDAYS_DIR = Path(__file__).with_name("holidays")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class SlaCalendarError(ValueError):
@@ -217,6 +219,70 @@ class BusinessCalendar:
             timezone=timezone,
             week={d: day if d in open_days else () for d in range(7)},
             holidays=holidays or HolidayList(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (e.g. a site's calendar column); inverse of `from_dict`."""
+        data: dict[str, Any] = {
+            "timezone": self.timezone,
+            "week": {WEEKDAYS[d]: [str(p) for p in self.week[d]] for d in range(7)},
+            "holidays": [d.isoformat() for d in sorted(self.holidays.holidays)],
+            "workdays": [d.isoformat() for d in sorted(self.holidays.workdays)],
+        }
+        if self.makeup is not None:
+            data["makeup"] = [str(p) for p in self.makeup]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "calendar") -> BusinessCalendar:
+        """From `{timezone, week: {mon: ["08:30-17:30"], ...}, holiday_files: ["cn-2026"],
+        holidays: [dates], workdays: [dates], makeup: [periods]}`; weekdays left out are closed,
+        a missing `week` means Monday to Friday 08:30-17:30. Errors name the field."""
+        unknown = set(data) - {
+            "timezone",
+            "week",
+            "holiday_files",
+            "holidays",
+            "workdays",
+            "makeup",
+        }
+        if unknown:
+            raise SlaCalendarError(f"{where}: unknown fields {sorted(unknown)}")
+
+        def periods(value: Any, field_name: str) -> Day:
+            if not isinstance(value, list | tuple):
+                raise SlaCalendarError(f"{where}.{field_name}: expected a list of HH:MM-HH:MM")
+            try:
+                return _normalise_day(WorkingPeriod.parse(str(v)) for v in value)
+            except SlaCalendarError as err:
+                raise SlaCalendarError(f"{where}.{field_name}: {err}") from err
+
+        def dates(key: str) -> frozenset[date]:
+            try:
+                return frozenset(date.fromisoformat(str(v)) for v in data.get(key, []))
+            except ValueError as err:
+                raise SlaCalendarError(f"{where}.{key}: {err}") from err
+
+        week: dict[int, Day] = {d: OFFICE_DAY if d < 5 else () for d in range(7)}
+        if "week" in data:
+            raw_week = data["week"]
+            if not isinstance(raw_week, Mapping):
+                raise SlaCalendarError(f"{where}.week: expected a mapping of weekday to periods")
+            bad = set(raw_week) - set(WEEKDAYS)
+            if bad:
+                raise SlaCalendarError(f"{where}.week: unknown days {sorted(bad)} (use {WEEKDAYS})")
+            week = {
+                d: periods(raw_week.get(WEEKDAYS[d], []), f"week.{WEEKDAYS[d]}") for d in range(7)
+            }
+        holidays = HolidayList(dates("holidays"), dates("workdays"))
+        for name in data.get("holiday_files", []):
+            holidays = holidays.merged(load_holiday_file(str(name)))
+        makeup = periods(data["makeup"], "makeup") if "makeup" in data else None
+        return cls(
+            timezone=str(data.get("timezone", "Asia/Shanghai")),
+            week=week,
+            holidays=holidays,
+            makeup=makeup,
         )
 
     def with_holidays(self, extra: HolidayList) -> BusinessCalendar:

@@ -302,3 +302,35 @@ def test_calendars_are_values() -> None:
     assert again == SHANGHAI
     assert hash(again) == hash(SHANGHAI)
     assert again != BERLIN
+
+
+@settings(deadline=None)
+@given(calendar=any_calendar)
+def test_calendar_round_trips_through_a_dict(calendar: BusinessCalendar) -> None:
+    assert BusinessCalendar.from_dict(calendar.to_dict()) == calendar
+
+
+def test_calendar_from_dict_with_a_holiday_file_and_clear_errors() -> None:
+    site = BusinessCalendar.from_dict(
+        {
+            "timezone": "Asia/Shanghai",
+            "week": {
+                d: ["08:30-12:00", "13:30-17:30"] for d in ("mon", "tue", "wed", "thu", "fri")
+            },
+            "holiday_files": ["cn-2026"],
+        }
+    )
+    assert site.with_holidays(HolidayList()).holidays == CN_2026
+    assert not site.is_working(shanghai(2026, 3, 2, 12, 30))  # lunch
+    assert site.is_working(shanghai(2026, 2, 14, 9, 0))  # make-up Saturday, Monday's hours
+    assert BusinessCalendar.from_dict({}) == BusinessCalendar()
+    with pytest.raises(SlaCalendarError, match=r"site\.week\.mon: .*HH:MM"):
+        BusinessCalendar.from_dict({"week": {"mon": ["9-5"]}}, where="site")
+    with pytest.raises(SlaCalendarError, match=r"calendar\.week: unknown days \['monday'\]"):
+        BusinessCalendar.from_dict({"week": {"monday": []}})
+    with pytest.raises(SlaCalendarError, match=r"calendar\.holidays: "):
+        BusinessCalendar.from_dict({"holidays": ["2026-02-30"]})
+    with pytest.raises(SlaCalendarError, match="unknown fields"):
+        BusinessCalendar.from_dict({"tz": "UTC"})
+    with pytest.raises(SlaCalendarError, match="both holiday and make-up"):
+        BusinessCalendar.from_dict({"workdays": ["2026-10-01"], "holiday_files": ["cn-2026"]})
