@@ -186,7 +186,12 @@ def decide(
     event = TicketEvent(event)
     intents: list[NotificationIntent] = []
     for stage, roles in _stages(facts, event, config):
-        for recipient in resolve_roles(roles, facts, config, now):
+        recipients = resolve_roles(roles, facts, config, now)
+        if not recipients and roles and Role.CLIENT not in roles:
+            # Nobody assigned, no rota, no such role configured: the manager hears of it
+            # rather than nobody (004/A: every fault is reported to the department head).
+            recipients = resolve_roles([Role.MANAGER], facts, config, now)
+        for recipient in recipients:
             title, body = _message(facts, stage, recipient.role)
             for channel in config.contacts[recipient.contact].channels:
                 intents.append(

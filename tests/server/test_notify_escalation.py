@@ -318,3 +318,15 @@ def test_the_shipped_example_config_is_valid() -> None:
     rota = config.teams["north"].rota
     assert rota is not None
     assert rota.to_rota().on_call(holiday) == "alice"
+
+
+def test_a_stage_nobody_would_hear_goes_to_the_manager() -> None:
+    data = config_data()
+    del data["teams"]["north"]["rota"]
+    config = parse_notify_config(data)
+    orphan = facts(assignee=None)
+    assert stage_contacts(decide(orphan, "opened", config, MONDAY_10)) == {("opened", "mia")}
+    # Client notices are not redirected: no client contact means no client notice.
+    data["clients"][7]["client_contacts"] = []
+    quiet = parse_notify_config(data)
+    assert decide(orphan, "acknowledged", quiet, MONDAY_10) == []
