@@ -208,3 +208,174 @@ class DeviceState(Base):
 
 samples: Table = SampleRow.__table__  # type: ignore[assignment]  # declarative gives FromClause
 device_states: Table = DeviceState.__table__  # type: ignore[assignment]  # same
+
+
+# -- faults and tickets (issue 6) --------------------------------------------------------------
+
+
+class FaultTrack(Base):
+    """Where one device's one fault code stands between observations (`faults.episodes.Track`).
+
+    Only tracks that are not idle are kept, so a healthy device costs no row.
+    """
+
+    __tablename__ = "fault_tracks"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class FaultEpisode(Base):
+    """One confirmed fault, from its first failing observation to its confirmed recovery.
+
+    `open_key` equals `key` while the episode is open and is NULL once it closes: the unique
+    constraint on it is what stops two replicas from opening the same fault twice.
+    """
+
+    __tablename__ = "fault_episodes"
+    __table_args__ = (Index("ix_fault_episodes_site_id_code", "site_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(96))
+    open_key: Mapped[str | None] = mapped_column(String(96), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime]
+    recovered_at: Mapped[datetime | None]
+    last_failing_at: Mapped[datetime]
+    occurrences: Mapped[int] = mapped_column(Integer)
+    flapping: Mapped[bool] = mapped_column(Boolean)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    # Suppression: the parent's (or the incident's) episode this one is a consequence of.
+    parent_episode_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fault_episodes.id", ondelete="SET NULL")
+    )
+    # Held without a ticket while this device's parent is failing but not yet confirmed.
+    held_for_device_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Ticket(Base):
+    """One fault episode (or incident, or client call) from intake to close; see tickets/."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_state", "state"),
+        Index("ix_tickets_client_id_created_at", "client_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Set while the ticket is not closed or cancelled: one open ticket per device and code.
+    open_key: Mapped[str | None] = mapped_column(String(96), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    code: Mapped[str | None] = mapped_column(String(64))
+    system: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    symptom: Mapped[str] = mapped_column(String(2000))
+    channel: Mapped[str] = mapped_column(String(16))
+    reporter: Mapped[str] = mapped_column(String(200))
+    reporter_contact: Mapped[str | None] = mapped_column(String(200))
+    first_failure_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]
+    eta: Mapped[datetime | None]
+    on_site_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    recovered_at: Mapped[datetime | None]
+    reopened_count: Mapped[int] = mapped_column(Integer)
+    last_reopened_at: Mapped[datetime | None]
+    occurrences: Mapped[int] = mapped_column(Integer)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    respond_by: Mapped[datetime | None]
+    on_site_by: Mapped[datetime | None]
+    resolve_by: Mapped[datetime | None]
+    sla_policy: Mapped[str | None] = mapped_column(String(64))
+
+
+class TicketEvent(Base):
+    """The audit trail: every transition, merge and note (who, when, from, to, note)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(150))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class RepairRecord(Base):
+    """What the technician did (seed §3.3 stage 3), and who signed it."""
+
+    __tablename__ = "repair_records"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    diagnosis: Mapped[str] = mapped_column(String(4000))
+    cause_class: Mapped[str] = mapped_column(String(16))
+    actions: Mapped[str] = mapped_column(String(4000))
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
+    time_on_site_minutes: Mapped[int] = mapped_column(Integer)
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    technician_name: Mapped[str] = mapped_column(String(150))
+    technician_signed_at: Mapped[datetime]
+    client_signed_name: Mapped[str | None] = mapped_column(String(200))
+    client_signed_at: Mapped[datetime | None]
+    client_satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+
+
+class TicketSurvey(Base):
+    """A satisfaction survey behind a one-time link; only the token's SHA-256 is kept."""
+
+    __tablename__ = "ticket_surveys"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    rating: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(String(2000))
+    submitted_at: Mapped[datetime | None]
+
+
+class FaultPolicy(Base):
+    """A client's own fault settings: severity overrides (`code` or `code@class` → severity)."""
+
+    __tablename__ = "fault_policies"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    severity: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
