@@ -1,0 +1,362 @@
+"""Business calendars: when an SLA clock runs, and business-time arithmetic over them.
+
+A calendar is a set of open intervals: per local date, the weekday's working periods, none on a
+public holiday, the make-up periods on a make-up working day (调休上班). Local times are turned into
+UTC with the site's IANA zone, so daylight-saving days are 23 or 25 hours long and working hours
+stay put in local time. All inputs and outputs are aware datetimes; results are in UTC.
+
+The only I/O here is `load_holiday_file`, which reads a small text file of dates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MINUTES_PER_DAY = 24 * 60
+# A calendar with no working time for this many consecutive days is treated as broken, so that
+# adding business time can never loop for ever (two whole years of holidays is an error).
+MAX_CLOSED_DAYS = 732
+
+HOLIDAYS_DIR = Path(__file__).with_name("holidays")
+
+
+class SlaCalendarError(ValueError):
+    """A calendar or holiday file is malformed, or has no working time at all."""
+
+
+@dataclass(frozen=True, order=True)
+class WorkingPeriod:
+    """One working period of a local day, in minutes after local midnight; end may be 24:00."""
+
+    start_minute: int
+    end_minute: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_minute < self.end_minute <= MINUTES_PER_DAY:
+            raise SlaCalendarError(
+                f"working period {self.start_minute}-{self.end_minute} min is not within one day"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> WorkingPeriod:
+        """`"08:30-17:30"` → period; `"00:00-24:00"` is the whole day."""
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
+        if match is None:
+            raise SlaCalendarError(f"working period {text!r}: expected HH:MM-HH:MM")
+        h0, m0, h1, m1 = (int(g) for g in match.groups())
+        if m0 >= 60 or m1 >= 60 or h0 > 23 or h1 > 24 or (h1 == 24 and m1 != 0):
+            raise SlaCalendarError(f"working period {text!r}: not a valid time of day")
+        return cls(h0 * 60 + m0, h1 * 60 + m1)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.start_minute // 60:02d}:{self.start_minute % 60:02d}-"
+            f"{self.end_minute // 60:02d}:{self.end_minute % 60:02d}"
+        )
+
+
+Day = tuple[WorkingPeriod, ...]
+FULL_DAY: Day = (WorkingPeriod(0, MINUTES_PER_DAY),)
+OFFICE_DAY: Day = (WorkingPeriod.parse("08:30-17:30"),)  # 002 篇8: 「上班時間:早8:30——17:30」
+
+
+def _normalise_day(periods: Iterable[WorkingPeriod]) -> Day:
+    ordered = sorted(periods)
+    for earlier, later in itertools.pairwise(ordered):
+        if later.start_minute < earlier.end_minute:
+            raise SlaCalendarError(f"working periods {earlier} and {later} overlap")
+    return tuple(ordered)
+
+
+@dataclass(frozen=True)
+class HolidayList:
+    """Public holidays (closed) and make-up working days (open although a weekend)."""
+
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    def __post_init__(self) -> None:
+        both = self.holidays & self.workdays
+        if both:
+            raise SlaCalendarError(f"dates both holiday and make-up workday: {sorted(both)}")
+
+    def merged(self, other: HolidayList) -> HolidayList:
+        return HolidayList(self.holidays | other.holidays, self.workdays | other.workdays)
+
+
+_LINE = re.compile(
+    r"(?P<start>\d{4}-\d{2}-\d{2})(?:\s*\.\.\s*(?P<end>\d{4}-\d{2}-\d{2}))?"
+    r"\s+(?P<kind>holiday|workday)\b(?P<note>.*)"
+)
+
+
+def parse_holidays(text: str, *, source: str = "<text>") -> HolidayList:
+    """Parse the holiday-file format (see `load_holiday_file`); errors name source and line."""
+    holidays: set[date] = set()
+    workdays: set[date] = set()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None:
+            raise SlaCalendarError(
+                f"{source}:{number}: expected 'YYYY-MM-DD[..YYYY-MM-DD] holiday|workday [note]',"
+                f" got {raw.strip()!r}"
+            )
+        try:
+            first = date.fromisoformat(match["start"])
+            last = date.fromisoformat(match["end"]) if match["end"] else first
+        except ValueError as err:
+            raise SlaCalendarError(f"{source}:{number}: {err}") from err
+        if last < first:
+            raise SlaCalendarError(f"{source}:{number}: range ends before it starts")
+        if (last - first).days > 366:
+            raise SlaCalendarError(f"{source}:{number}: range longer than a year")
+        target = holidays if match["kind"] == "holiday" else workdays
+        day = first
+        while day <= last:
+            if day in holidays or day in workdays:
+                raise SlaCalendarError(f"{source}:{number}: {day} listed twice")
+            target.add(day)
+            day += timedelta(days=1)
+    return HolidayList(frozenset(holidays), frozenset(workdays))
+
+
+def load_holiday_file(path: str | Path) -> HolidayList:
+    """Read a holiday file: one entry a line, `#` starts a comment.
+
+        2026-01-01..2026-01-03 holiday  New Year's Day
+        2026-01-04 workday              make-up working day
+
+    `holiday` closes the dates; `workday` opens them with the calendar's make-up hours.
+    A bare name such as `"cn-2026"` loads the file shipped in `server/sla/holidays/`.
+    """
+    candidate = Path(path)
+    if not candidate.suffix and not candidate.exists() and candidate.parent == Path("."):
+        candidate = HOLIDAYS_DIR / f"{candidate.name}.txt"
+    try:
+        text = candidate.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SlaCalendarError(f"holiday file {candidate}: {err.strerror or err}") from err
+    return parse_holidays(text, source=str(candidate))
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise SlaCalendarError(f"unknown IANA timezone {name!r}") from err
+
+
+def _require_aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {value!r}")
+    return value.astimezone(UTC)
+
+
+Interval = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Working time of a site: IANA zone, periods per weekday (0 = Monday), holidays, make-up days.
+
+    `makeup` is the working time of a make-up working day; it defaults to Monday's periods.
+    """
+
+    timezone: str = "Asia/Shanghai"
+    week: Mapping[int, Day] = field(
+        default_factory=lambda: {d: OFFICE_DAY if d < 5 else () for d in range(7)}
+    )
+    holidays: HolidayList = HolidayList()
+    makeup: Day | None = None
+
+    def __post_init__(self) -> None:
+        _zone(self.timezone)
+        unknown = set(self.week) - set(range(7))
+        if unknown:
+            raise SlaCalendarError(f"weekday keys must be 0 (Monday) .. 6, got {sorted(unknown)}")
+        week = {d: _normalise_day(self.week.get(d, ())) for d in range(7)}
+        object.__setattr__(self, "week", week)
+        if self.makeup is not None:
+            object.__setattr__(self, "makeup", _normalise_day(self.makeup))
+        if not any(week.values()) and not self.holidays.workdays:
+            raise SlaCalendarError("calendar has no working time on any weekday")
+
+    @classmethod
+    def always(cls, timezone: str = "UTC") -> BusinessCalendar:
+        """The 7x24 calendar: every instant counts (emergencies)."""
+        return cls(timezone=timezone, week=dict.fromkeys(range(7), FULL_DAY))
+
+    @classmethod
+    def office(
+        cls,
+        timezone: str = "Asia/Shanghai",
+        *,
+        hours: str | Sequence[str] = "08:30-17:30",
+        weekdays: Iterable[int] = range(5),
+        holidays: HolidayList | None = None,
+    ) -> BusinessCalendar:
+        """Same hours on each of `weekdays` (Mon-Fri by default), closed otherwise."""
+        day = _normalise_day(
+            WorkingPeriod.parse(h) for h in ([hours] if isinstance(hours, str) else hours)
+        )
+        open_days = set(weekdays)
+        return cls(
+            timezone=timezone,
+            week={d: day if d in open_days else () for d in range(7)},
+            holidays=holidays or HolidayList(),
+        )
+
+    def with_holidays(self, extra: HolidayList) -> BusinessCalendar:
+        return BusinessCalendar(
+            timezone=self.timezone,
+            week=self.week,
+            holidays=self.holidays.merged(extra),
+            makeup=self.makeup,
+        )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return _zone(self.timezone)
+
+    def periods_on(self, day: date) -> Day:
+        """Working periods of one local date, after holidays and make-up days."""
+        if day in self.holidays.holidays:
+            return ()
+        if day in self.holidays.workdays:
+            return self.makeup if self.makeup is not None else self.week[0]
+        return self.week[day.weekday()]
+
+    def is_working(self, instant: datetime) -> bool:
+        instant = _require_aware(instant, "instant")
+        first_start, _ = next(self.intervals(instant))
+        return first_start == instant
+
+    def _local_to_utc(self, day: date, minute: int, zone: ZoneInfo) -> datetime:
+        if minute == MINUTES_PER_DAY:
+            day, minute = day + timedelta(days=1), 0
+        local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
+        return local.astimezone(UTC)
+
+    def intervals(self, start: datetime) -> Iterator[Interval]:
+        """Open intervals in UTC, ascending and disjoint, clipped to begin no earlier than `start`.
+
+        Local times that fall into a daylight-saving gap resolve with the offset before the
+        transition (PEP 495 fold=0); the clipping keeps the intervals disjoint even then.
+        """
+        start = _require_aware(start, "start")
+        zone = self.zone
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        previous_end: datetime | None = None
+        closed_days = 0
+        while True:
+            periods = self.periods_on(day)
+            closed_days = 0 if periods else closed_days + 1
+            if closed_days > MAX_CLOSED_DAYS:
+                since = day - timedelta(days=closed_days)
+                raise SlaCalendarError(f"no working time for {MAX_CLOSED_DAYS} days after {since}")
+            for period in periods:
+                a = self._local_to_utc(day, period.start_minute, zone)
+                b = self._local_to_utc(day, period.end_minute, zone)
+                if previous_end is not None and a < previous_end:
+                    a = previous_end
+                if b <= a:
+                    continue
+                previous_end = b
+                if b <= start:
+                    continue
+                yield (max(a, start), b)
+            day += timedelta(days=1)
+
+
+def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sort and merge overlapping or touching intervals; empty ones are dropped."""
+    merged: list[Interval] = []
+    for a, b in sorted((x, y) for x, y in intervals if y > x):
+        if merged and a <= merged[-1][1]:
+            if b > merged[-1][1]:
+                merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _subtract(intervals: Iterator[Interval], holes: Sequence[Interval]) -> Iterator[Interval]:
+    """`intervals` minus `holes` (both ascending and disjoint), lazily."""
+    index = 0
+    for a, b in intervals:
+        while index < len(holes) and holes[index][1] <= a:
+            index += 1
+        cursor = a
+        scan = index
+        while scan < len(holes) and holes[scan][0] < b:
+            h0, h1 = holes[scan]
+            if h0 > cursor:
+                yield (cursor, h0)
+            cursor = max(cursor, h1)
+            if cursor >= b:
+                break
+            scan += 1
+        if cursor < b:
+            yield (cursor, b)
+
+
+def running_intervals(
+    calendar: BusinessCalendar, start: datetime, pauses: Sequence[Interval] = ()
+) -> Iterator[Interval]:
+    """When a clock started at `start` runs: the calendar's open time minus the pauses."""
+    holes = merge_intervals(
+        (_require_aware(a, "pause start"), _require_aware(b, "pause end")) for a, b in pauses
+    )
+    return _subtract(calendar.intervals(start), holes)
+
+
+def add_business_time(
+    calendar: BusinessCalendar,
+    start: datetime,
+    duration: timedelta,
+    pauses: Sequence[Interval] = (),
+) -> datetime:
+    """The instant at which `duration` of running time has passed since `start` (UTC).
+
+    A zero duration is `start` itself; a deadline that lands exactly on the end of a working
+    period is that end, not the next morning.
+    """
+    start = _require_aware(start, "start")
+    if duration < timedelta(0):
+        raise ValueError(f"duration must not be negative, got {duration}")
+    if duration == timedelta(0):
+        return start
+    remaining = duration
+    for a, b in running_intervals(calendar, start, pauses):
+        if b - a >= remaining:
+            return a + remaining
+        remaining -= b - a
+    raise AssertionError("running_intervals is unbounded")  # pragma: no cover
+
+
+def business_time_between(
+    calendar: BusinessCalendar,
+    start: datetime,
+    end: datetime,
+    pauses: Sequence[Interval] = (),
+) -> timedelta:
+    """Running time in [start, end); negative (the same measure) when end is before start."""
+    start = _require_aware(start, "start")
+    end = _require_aware(end, "end")
+    if end < start:
+        return -business_time_between(calendar, end, start, pauses)
+    total = timedelta(0)
+    for a, b in running_intervals(calendar, start, pauses):
+        if a >= end:
+            break
+        total += min(b, end) - a
+    return total
