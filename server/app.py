@@ -17,6 +17,8 @@ from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
 from server.directory import DeviceDirectory
+from server.faults.engine import FaultSettings
+from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
@@ -53,17 +55,24 @@ def create_app(
         metrics=ServerMetrics(registry or CollectorRegistry(), engine),
         directory=DeviceDirectory(),
         states=StateCache(),
+        faults=FaultRunner(
+            engine,
+            FaultSettings(agent_offline_after=timedelta(seconds=settings.agent_offline_seconds)),
+            sweep_seconds=settings.fault_sweep_seconds,
+        ),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pruner = asyncio.create_task(prune_periodically(ctx), name="secmon-retention")
+        sweeper = asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep")
         try:
             yield
         finally:
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
+            for task in (pruner, sweeper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             engine.dispose()
 
     app = FastAPI(

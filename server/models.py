@@ -369,13 +369,20 @@ class TicketSurvey(Base):
     submitted_at: Mapped[datetime | None]
 
 
-class FaultPolicy(Base):
-    """A client's own fault settings: severity overrides (`code` or `code@class` → severity)."""
+class ServicePolicy(Base):
+    """A client's own service settings; absent fields fall back to the shipped defaults.
 
-    __tablename__ = "fault_policies"
+    `severity`: fault severity overrides (`code` or `code@class` → severity). `sla`: which SLA
+    policy and calendar (`{"preset": name}` or `{"policy": {...}}`, plus optional `hours`,
+    `weekdays`, `holidays`). `recovered_quiet_minutes`: how long a recovered ticket waits.
+    """
+
+    __tablename__ = "service_policies"
 
     client_id: Mapped[int] = mapped_column(
         ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
     )
     severity: Mapped[dict[str, Any]]
+    sla: Mapped[dict[str, Any]]
+    recovered_quiet_minutes: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime]

@@ -35,3 +35,7 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=60, ge=1)
     # How long an SQLite writer waits for the lock before ingest answers 503 + Retry-After.
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # Fault detection: how often the sweep runs (agents gone quiet, held faults, recovered
+    # tickets past their quiet period) and how long a site's agent may be silent.
+    fault_sweep_seconds: float = Field(default=5.0, gt=0)
+    agent_offline_seconds: float = Field(default=180.0, gt=0)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.agent_tokens import AgentPrincipal, authenticate_agent
 from server.directory import DeviceDirectory
 from server.errors import UnauthorizedError
+from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
 from server.settings import Settings
 from server.state_cache import StateCache
@@ -31,6 +32,7 @@ class AppContext:
     metrics: ServerMetrics
     directory: DeviceDirectory
     states: StateCache
+    faults: FaultRunner
 
 
 def context(request: Request) -> AppContext:

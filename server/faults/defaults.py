@@ -8,7 +8,8 @@ the battery low); general for one camera's picture or stream, a card reader, a c
 
 from typing import Any
 
-from server.faults.rules import RuleSet, Severity, load_rules
+from server.faults.rules import RuleSet, load_rules
+from server.sla import Severity
 
 OFFLINE = {"condition": {"kind": "unreachable"}, "service_affecting": True}
 

@@ -95,7 +95,7 @@ def _failing(track: Track, rule: Rule, ts: datetime) -> Step:
     flips = tuple(f for f in track.flips if ts - f < rule.flap_window)
     if flipped:
         flips += (ts,)
-    failing_since = track.failing_since if track.failing_streak else ts
+    failing_since = track.failing_since if track.failing_streak and track.failing_since else ts
     new = replace(
         track,
         failing_streak=track.failing_streak + 1,
@@ -123,7 +123,7 @@ def _failing(track: Track, rule: Rule, ts: datetime) -> Step:
 
 
 def _passing(track: Track, rule: Rule, ts: datetime) -> Step:
-    passing_since = track.passing_since if track.passing_streak else ts
+    passing_since = track.passing_since if track.passing_streak and track.passing_since else ts
     flips = tuple(f for f in track.flips if ts - f < rule.flap_window)
     new = replace(
         track,

@@ -12,15 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from server.sla import Severity
 from wire.enums import DeviceClass, ProbeErrorCode
 from wire.schema import CheckValue
-
-
-class Severity(StrEnum):
-    """The seeds' two classes (§1.1): emergency = system paralysed or alarm system failed."""
-
-    EMERGENCY = "emergency"
-    GENERAL = "general"
 
 
 class FaultCode(StrEnum):
@@ -215,7 +209,9 @@ def severity_for(
     return matching[0].severity if matching else Severity.GENERAL
 
 
-def validate_severity_map(data: Mapping[str, str], *, known_codes: Sequence[str]) -> dict[str, Severity]:
+def validate_severity_map(
+    data: Mapping[str, str], *, known_codes: Sequence[str]
+) -> dict[str, Severity]:
     """A client's severity map from input: keys `code` or `code@class`; unknown names refused."""
     out: dict[str, Severity] = {}
     for key, value in data.items():
@@ -227,5 +223,7 @@ def validate_severity_map(data: Mapping[str, str], *, known_codes: Sequence[str]
         try:
             out[key] = Severity(value)
         except ValueError as err:
-            raise ValueError(f"{key}: severity must be one of {[s.value for s in Severity]}") from err
+            raise ValueError(
+                f"{key}: severity must be one of {[s.value for s in Severity]}"
+            ) from err
     return out

@@ -61,4 +61,6 @@ class TransitionError(ValueError):
 def check_transition(current: TicketState, target: TicketState) -> None:
     if target not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(t.value for t in TRANSITIONS[current])) or "none"
-        raise TransitionError(f"cannot go from {current.value} to {target.value} (allowed: {allowed})")
+        raise TransitionError(
+            f"cannot go from {current.value} to {target.value} (allowed: {allowed})"
+        )

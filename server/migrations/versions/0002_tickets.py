@@ -1,5 +1,5 @@
 """Faults and tickets: tracks, episodes, tickets, audit events, repair records, surveys,
-per-client fault policies.
+per-client service policies.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,17 +19,19 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "fault_policies",
+        "service_policies",
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("severity", sa.JSON(), nullable=False),
+        sa.Column("sla", sa.JSON(), nullable=False),
+        sa.Column("recovered_quiet_minutes", sa.Integer(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["clients.id"],
-            name=op.f("fk_fault_policies_client_id_clients"),
+            name=op.f("fk_service_policies_client_id_clients"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("client_id", name=op.f("pk_fault_policies")),
+        sa.PrimaryKeyConstraint("client_id", name=op.f("pk_service_policies")),
     )
     op.create_table(
         "fault_tracks",
@@ -253,4 +255,4 @@ def downgrade() -> None:
 
     op.drop_table("tickets")
     op.drop_table("fault_tracks")
-    op.drop_table("fault_policies")
+    op.drop_table("service_policies")
