@@ -4,13 +4,14 @@ Raw samples are history (pruned after the retention); `device_states` holds the 
 so reads never scan history.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -319,9 +320,7 @@ class TicketEvent(Base):
     __tablename__ = "ticket_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
-    )
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(150))
@@ -385,4 +384,70 @@ class ServicePolicy(Base):
     severity: Mapped[dict[str, Any]]
     sla: Mapped[dict[str, Any]]
     recovered_quiet_minutes: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+# -- status page (issue 7) ---------------------------------------------------------------------
+
+
+class UptimeDay(Base):
+    """One device's seconds of up/down/unknown/maintenance/no data in one local day of its site."""
+
+    __tablename__ = "uptime_days"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    up_s: Mapped[int] = mapped_column(Integer)
+    down_s: Mapped[int] = mapped_column(Integer)
+    unknown_s: Mapped[int] = mapped_column(Integer)
+    maintenance_s: Mapped[int] = mapped_column(Integer)
+    nodata_s: Mapped[int] = mapped_column(Integer)
+
+
+class SubsystemDay(Base):
+    """The same sums per site, subsystem and day: what a 90-day status page reads (O(days))."""
+
+    __tablename__ = "subsystem_days"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    subsystem: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    devices: Mapped[int] = mapped_column(Integer)
+    up_s: Mapped[int] = mapped_column(Integer)
+    down_s: Mapped[int] = mapped_column(Integer)
+    unknown_s: Mapped[int] = mapped_column(Integer)
+    maintenance_s: Mapped[int] = mapped_column(Integer)
+    nodata_s: Mapped[int] = mapped_column(Integer)
+
+
+class MaintenanceWindow(Base):
+    """Planned work on a site: excluded from uptime and announced on the status page."""
+
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (Index("ix_maintenance_windows_site_id_starts_at", "site_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class StatusPage(Base):
+    """A client's status page settings: the share link (only its SHA-256) and the contact card."""
+
+    __tablename__ = "status_pages"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    link_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_created_at: Mapped[datetime | None]
+    # {"name", "phone", "email", "hours", "show_phone": bool}; the phone is shown only if asked.
+    contact: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
