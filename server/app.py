@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.api import agents, auth, devices, health, sites
+from server.api import agents, auth, devices, health, sites, status_pages
 from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
@@ -24,6 +24,7 @@ from server.retention import prune_samples
 from server.secret_key import load_secret_key
 from server.settings import Settings
 from server.state_cache import StateCache
+from server.status.rollup import rollup_all
 from wire.schema import IngestBatch
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,21 @@ async def prune_periodically(ctx: AppContext) -> None:
         except SQLAlchemyError:
             log.exception("retention: prune failed, will retry next interval")
         await asyncio.sleep(ctx.settings.prune_interval_seconds)
+
+
+async def rollup_periodically(ctx: AppContext) -> None:
+    """Uptime rollups for the status page; safe alongside other replicas (per-site try-lock)."""
+    while True:
+        try:
+            await asyncio.to_thread(_rollup_once, ctx)
+        except SQLAlchemyError:
+            log.exception("status: uptime rollup failed, will retry next interval")
+        await asyncio.sleep(ctx.settings.status_rollup_seconds)
+
+
+def _rollup_once(ctx: AppContext) -> None:
+    with ctx.sessions() as session:
+        rollup_all(session=session, now=datetime.now(UTC))
 
 
 def create_app(
@@ -66,10 +82,11 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pruner = asyncio.create_task(prune_periodically(ctx), name="secmon-retention")
         sweeper = asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep")
+        roller = asyncio.create_task(rollup_periodically(ctx), name="secmon-uptime-rollup")
         try:
             yield
         finally:
-            for task in (pruner, sweeper):
+            for task in (pruner, sweeper, roller):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -83,8 +100,9 @@ def create_app(
     )
     app.state.ctx = ctx
     api_errors.install(app)
-    for module in (agents, auth, sites, devices, health):
+    for module in (agents, auth, sites, devices, health, status_pages):
         app.include_router(module.router)
+    app.include_router(status_pages.pages)
 
     def openapi() -> dict[str, Any]:
         # The ingest handler reads its raw (maybe gzip) body, so add the batch schema by hand.

@@ -39,3 +39,5 @@ class Settings(BaseSettings):
     # tickets past their quiet period) and how long a site's agent may be silent.
     fault_sweep_seconds: float = Field(default=5.0, gt=0)
     agent_offline_seconds: float = Field(default=180.0, gt=0)
+    # Status page: how often today's (and any missing day's) uptime rollup is recomputed.
+    status_rollup_seconds: float = Field(default=60.0, gt=0)
