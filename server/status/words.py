@@ -256,12 +256,12 @@ class Words:
             return local.strftime("%H:%M")
         if self.language == "zh-CN":
             return f"{local.month}月{local.day}日 {local:%H:%M}"
-        return local.strftime("%b %d %H:%M").replace(" 0", " ")
+        return f"{local:%b} {local.day} {local:%H:%M}"
 
     def day(self, at: date) -> str:
         if self.language == "zh-CN":
             return f"{at.month}月{at.day}日"
-        return at.strftime("%b %d").replace(" 0", " ")
+        return f"{at:%b} {at.day}"
 
 
 _IP_OR_MAC = re.compile(
