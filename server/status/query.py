@@ -80,6 +80,8 @@ def set_contact(
 def status_view(
     *, session: Session, client_id: int, words: Words, now: datetime, history_days: int = 90
 ) -> StatusView:
+    # Bulk reads go through the Core connection: ORM row processing would double the page time.
+    conn = session.connection()
     client = session.get(Client, client_id)
     if client is None:
         raise LookupError(client_id)
@@ -107,13 +109,13 @@ def status_view(
             device_class=row.device_class,
             subsystem=row.subsystem,
         )
-        for row in session.execute(
+        for row in conn.execute(
             select(
                 Device.id, Device.site_id, Device.name, Device.device_class, Device.subsystem
             ).where(Device.site_id.in_(site_ids))
         )
     ]
-    open_episodes = session.execute(
+    open_episodes = conn.execute(
         select(
             FaultEpisode.id,
             FaultEpisode.device_id,
@@ -151,23 +153,23 @@ def status_view(
     ]
     horizon = now - timedelta(days=history_days + 1)
     tickets = [
-        TicketRecord(
-            id=t.id,
-            site_id=t.site_id,
-            device_id=t.device_id,
-            subsystem=t.system,
-            code=t.code,
-            state=t.state,
-            created_at=t.created_at,
-            first_failure_at=t.first_failure_at,
-            acknowledged_at=t.acknowledged_at,
-            respond_by=t.respond_by,
-            eta=t.eta,
-            resolved_at=t.resolved_at,
-            closed_at=t.closed_at,
-        )
-        for t in session.scalars(
-            select(Ticket).where(
+        TicketRecord(**row._mapping)
+        for row in conn.execute(
+            select(
+                Ticket.id,
+                Ticket.site_id,
+                Ticket.device_id,
+                Ticket.system.label("subsystem"),
+                Ticket.code,
+                Ticket.state,
+                Ticket.created_at,
+                Ticket.first_failure_at,
+                Ticket.acknowledged_at,
+                Ticket.respond_by,
+                Ticket.eta,
+                Ticket.resolved_at,
+                Ticket.closed_at,
+            ).where(
                 Ticket.client_id == client_id,
                 or_(Ticket.created_at >= horizon, Ticket.state.in_(list(OPEN_TICKET_STATES))),
             )
@@ -175,17 +177,21 @@ def status_view(
     ]
     first_day: date = (now - timedelta(days=history_days + 1)).date()
     days: dict[tuple[int, str], dict[date, DayFigures]] = {}
-    for row in session.scalars(
-        select(SubsystemDay).where(
-            SubsystemDay.site_id.in_(site_ids), SubsystemDay.day >= first_day
-        )
-    ):
-        days.setdefault((row.site_id, row.subsystem), {})[row.day] = DayFigures(
-            up=row.up_s,
-            down=row.down_s,
-            unknown=row.unknown_s,
-            maintenance=row.maintenance_s,
-            nodata=row.nodata_s,
+    # Plain rows, not ORM objects: a 20-site page reads ~9,000 of them.
+    for site_id, subsystem, day, up, down, unknown, maintenance, nodata in conn.execute(
+        select(
+            SubsystemDay.site_id,
+            SubsystemDay.subsystem,
+            SubsystemDay.day,
+            SubsystemDay.up_s,
+            SubsystemDay.down_s,
+            SubsystemDay.unknown_s,
+            SubsystemDay.maintenance_s,
+            SubsystemDay.nodata_s,
+        ).where(SubsystemDay.site_id.in_(site_ids), SubsystemDay.day >= first_day)
+    ).all():
+        days.setdefault((site_id, subsystem), {})[day] = DayFigures(
+            up=up, down=down, unknown=unknown, maintenance=maintenance, nodata=nodata
         )
     windows = [
         WindowRecord(site_id=w.site_id, starts_at=w.starts_at, ends_at=w.ends_at, title=w.title)

@@ -57,10 +57,14 @@ class DayFigures:
 
 
 def total(figures: Iterable[DayFigures]) -> DayFigures:
-    out = DayFigures()
-    for item in figures:
-        out = out + item
-    return out
+    items = list(figures)
+    return DayFigures(
+        up=sum(f.up for f in items),
+        down=sum(f.down for f in items),
+        unknown=sum(f.unknown for f in items),
+        maintenance=sum(f.maintenance for f in items),
+        nodata=sum(f.nodata for f in items),
+    )
 
 
 def _clip(spans: Iterable[Span], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:

@@ -234,6 +234,10 @@ class Words:
     def __call__(self, key: str, **values: object) -> str:
         return self._catalog[key].format(**values)
 
+    def template(self, key: str) -> str:
+        """The raw phrase with its {placeholders}, for callers formatting it many times."""
+        return self._catalog[key]
+
     def problem(self, code: str | None) -> str:
         key = f"code.{code}"
         return self._catalog[key] if key in self._catalog else self._catalog["code.other"]

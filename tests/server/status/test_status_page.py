@@ -165,7 +165,7 @@ def test_share_link_shows_plain_words_and_no_addresses_or_serials(world: World) 
     assert "internal note" not in html
     assert not re.search(r"\b\d{1,3}(\.\d{1,3}){3}\b", html)
     # 90 bars per monitored subsystem, each with a text alternative.
-    assert html.count('tabindex="0" data-label=') == 2 * 90
+    assert html.count('tabindex="0" aria-label=') == 2 * 90
     assert 'aria-label="' in html
     assert page.headers["referrer-policy"] == "no-referrer"
     assert "noindex" in page.headers["x-robots-tag"]
