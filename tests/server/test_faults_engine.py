@@ -40,7 +40,8 @@ def test_unreachable_camera_opens_one_general_ticket_with_deadlines(kit: Kit) ->
     assert ticket.first_failure_at == first_fail  # the clock starts at the first failing poll
     # security_default, general: respond 2 h of office hours (08:30-17:30, Monday 09:00:10)
     assert ticket.respond_by == first_fail + timedelta(hours=2)
-    assert ticket.resolve_by is not None and ticket.on_site_by is not None
+    assert ticket.resolve_by is not None
+    assert ticket.on_site_by is not None
     assert ticket.system == "video"
 
 
@@ -66,7 +67,8 @@ def test_recovery_before_anyone_acts_waits_then_closes_after_quiet_period(kit: K
     (ticket,) = kit.tickets()
     assert ticket.state == TicketState.RECOVERED
     (episode,) = kit.episodes()
-    assert episode.open_key is None and episode.recovered_at == times[2]
+    assert episode.open_key is None
+    assert episode.recovered_at == times[2]
     kit.sweep(times[4] + timedelta(minutes=29))
     assert kit.tickets()[0].state == TicketState.RECOVERED
     kit.sweep(times[4] + timedelta(minutes=31))
