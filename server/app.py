@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.api import agents, auth, devices, health, sites
+from server.api import agents, auth, devices, faults, health, kpis, sites, tickets
 from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
@@ -83,7 +83,7 @@ def create_app(
     )
     app.state.ctx = ctx
     api_errors.install(app)
-    for module in (agents, auth, sites, devices, health):
+    for module in (agents, auth, sites, devices, health, tickets, faults, kpis):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:
