@@ -1,18 +1,23 @@
 """The episode tracker on a simulated clock: confirmation, flapping, recovery (pure)."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from server.faults.episodes import Change, Track, step
-from server.faults.rules import Rule, Unreachable
+from server.faults.rules import FaultCode, Rule, Unreachable
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
-RULE = Rule(code="device.unreachable", condition=Unreachable(), confirm_after=2, recover_after=3)  # type: ignore[arg-type]  # str → enum by validation
+RULE = Rule(
+    code=FaultCode.DEVICE_UNREACHABLE, condition=Unreachable(), confirm_after=2, recover_after=3
+)
 
 
-def run(rule: Rule, verdicts: list[bool | None], every: float = 10) -> tuple[Track, list[Change]]:
+def run(
+    rule: Rule, verdicts: Sequence[bool | None], every: float = 10
+) -> tuple[Track, list[Change]]:
     track, changes = Track(), []
     for i, failing in enumerate(verdicts):
         result = step(track, rule, T0 + timedelta(seconds=every * i), failing)

@@ -20,12 +20,15 @@ from server.faults.rules import (
 )
 from server.sla import Severity
 from wire.enums import ProbeErrorCode
+from wire.schema import CheckValue
 
 TS = datetime(2026, 11, 23, tzinfo=UTC)
 
 
-def obs(reachable: bool = True, error: str | None = None, **checks: object) -> Observation:
-    return Observation(ts=TS, reachable=reachable, error_code=error, checks=checks)  # type: ignore[arg-type]  # test values
+def obs(
+    reachable: bool = True, error: str | None = None, checks: dict[str, CheckValue] | None = None
+) -> Observation:
+    return Observation(ts=TS, reachable=reachable, error_code=error, checks=checks or {})
 
 
 def test_unreachable_condition_ignores_a_refused_login() -> None:
@@ -45,17 +48,17 @@ def test_error_condition_is_unknown_while_the_device_is_silent() -> None:
 
 def test_check_conditions_need_the_check_and_an_answer() -> None:
     on_battery = CheckIn(check="ups.on_battery", values=(True,))
-    assert condition_result(on_battery, obs(**{"ups.on_battery": True})) is True
-    assert condition_result(on_battery, obs(**{"ups.on_battery": False})) is False
+    assert condition_result(on_battery, obs(checks={"ups.on_battery": True})) is True
+    assert condition_result(on_battery, obs(checks={"ups.on_battery": False})) is False
     assert condition_result(on_battery, obs()) is None  # not reported
     assert condition_result(on_battery, obs(False, "device.unreachable")) is None
     # 1 is not True: a numeric check does not match a flag rule by accident.
-    assert condition_result(on_battery, obs(**{"ups.on_battery": 1})) is False
+    assert condition_result(on_battery, obs(checks={"ups.on_battery": 1})) is False
     drift = CheckAbove(check="clock.offset_s", limit=60, absolute=True)
-    assert condition_result(drift, obs(**{"clock.offset_s": -90.0})) is True
-    assert condition_result(drift, obs(**{"clock.offset_s": 12})) is False
-    assert condition_result(drift, obs(**{"clock.offset_s": "n/a"})) is None
-    assert condition_result(drift, obs(**{"clock.offset_s": True})) is None
+    assert condition_result(drift, obs(checks={"clock.offset_s": -90.0})) is True
+    assert condition_result(drift, obs(checks={"clock.offset_s": 12})) is False
+    assert condition_result(drift, obs(checks={"clock.offset_s": "n/a"})) is None
+    assert condition_result(drift, obs(checks={"clock.offset_s": True})) is None
 
 
 def test_alarm_panels_get_their_own_offline_code_not_the_generic_one() -> None:
@@ -82,19 +85,40 @@ def test_severity_follows_the_seeds_and_client_overrides_win() -> None:
     assert sev("alarm.panel_offline", "alarm_panel") is Severity.EMERGENCY
     assert sev("access.controller_offline", "access_controller") is Severity.GENERAL
     assert sev("site.system_paralysed", None) is Severity.EMERGENCY
-    assert sev("device.unreachable", "camera", {"device.unreachable@camera": Severity.EMERGENCY}) is Severity.EMERGENCY  # fmt: skip
-    assert sev("device.unreachable", "nvr", {"device.unreachable": Severity.GENERAL}) is Severity.GENERAL  # fmt: skip
+    assert (
+        sev("device.unreachable", "camera", {"device.unreachable@camera": Severity.EMERGENCY})
+        is Severity.EMERGENCY
+    )
+    assert (
+        sev("device.unreachable", "nvr", {"device.unreachable": Severity.GENERAL})
+        is Severity.GENERAL
+    )
 
 
 def test_a_bad_rule_is_refused_naming_the_field() -> None:
     with pytest.raises(ValidationError, match=r"rules\.0\.confirm_after"):
-        load_rules([{"code": "device.unreachable", "condition": {"kind": "unreachable"},
-                     "confirm_after": 0}])  # fmt: skip
+        load_rules(
+            [
+                {
+                    "code": "device.unreachable",
+                    "condition": {"kind": "unreachable"},
+                    "confirm_after": 0,
+                }
+            ]
+        )
     with pytest.raises(ValidationError, match="condition"):
         load_rules([{"code": "device.unreachable", "condition": {"kind": "telepathy"}}])
-    with pytest.raises(ValidationError, match="two rules for device.unreachable on camera"):
-        load_rules([*DEFAULT_RULE_DATA, {"code": "device.unreachable", "classes": ["camera"],
-                                         "condition": {"kind": "unreachable"}}])  # fmt: skip
+    with pytest.raises(ValidationError, match=r"two rules for device\.unreachable on camera"):
+        load_rules(
+            [
+                *DEFAULT_RULE_DATA,
+                {
+                    "code": "device.unreachable",
+                    "classes": ["camera"],
+                    "condition": {"kind": "unreachable"},
+                },
+            ]
+        )
 
 
 def test_severity_map_input_is_checked() -> None:

@@ -52,14 +52,20 @@ class World:
 def world(database_url: str) -> Iterator[World]:
     kit = make_kit(database_url)
     kit.add_devices(
-        [("cam-1", DeviceClass.CAMERA, None), ("cam-2", DeviceClass.CAMERA, None),
-         ("nvr-1", DeviceClass.NVR, None)]
-    )  # fmt: skip
+        [
+            ("cam-1", DeviceClass.CAMERA, None),
+            ("cam-2", DeviceClass.CAMERA, None),
+            ("nvr-1", DeviceClass.NVR, None),
+        ]
+    )
     other = provision(database_url, client="other-client")
     for name, role, client in [
-        ("boss", Role.MANAGER, None), ("tech", Role.TECHNICIAN, None), ("desk", Role.DESK, None),
-        ("acme", Role.CLIENT, kit.tenant.client_id), ("stranger", Role.CLIENT, other.client_id),
-    ]:  # fmt: skip
+        ("boss", Role.MANAGER, None),
+        ("tech", Role.TECHNICIAN, None),
+        ("desk", Role.DESK, None),
+        ("acme", Role.CLIENT, kit.tenant.client_id),
+        ("stranger", Role.CLIENT, other.client_id),
+    ]:
         add_user(database_url, username=name, password=PASSWORD, role=role, client_id=client)
     settings = Settings(
         database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY), fault_sweep_seconds=3600
@@ -87,23 +93,42 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
     assert sla["respond"]["deadline"] == ticket["respond_by"]
     assert sla["respond"]["status"] in ("ok", "near_breach", "breached")
 
-    assert post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "on_site"}).status_code == 409  # fmt: skip
-    assert post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "acknowledged"}).status_code == 200  # fmt: skip
+    assert (
+        post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "on_site"}).status_code
+        == 409
+    )
+    assert (
+        post(
+            world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "acknowledged"}
+        ).status_code
+        == 200
+    )
     no_eta = post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "dispatched"})
     assert no_eta.status_code == 422
     eta = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    moved = post(world, "tech", f"/api/v1/tickets/{tid}/transitions",
-                 {"to": "dispatched", "eta": eta, "note": "leaving now"})  # fmt: skip
+    moved = post(
+        world,
+        "tech",
+        f"/api/v1/tickets/{tid}/transitions",
+        {"to": "dispatched", "eta": eta, "note": "leaving now"},
+    )
     assert moved.status_code == 200
     assert moved.json()["eta"] is not None
-    assert post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "on_site"}).status_code == 200  # fmt: skip
+    assert (
+        post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "on_site"}).status_code
+        == 200
+    )
 
     cam = world.kit.pks["cam-1"]
     record = {
-        "diagnosis": "PoE injector dead", "cause_class": "equipment",
-        "actions": "replaced the camera and the injector", "time_on_site_minutes": 45,
-        "parts": [{"name": "camera", "device_id": cam, "old_serial": None, "new_serial": "SN-NEW-1"}],
-    }  # fmt: skip
+        "diagnosis": "PoE injector dead",
+        "cause_class": "equipment",
+        "actions": "replaced the camera and the injector",
+        "time_on_site_minutes": 45,
+        "parts": [
+            {"name": "camera", "device_id": cam, "old_serial": None, "new_serial": "SN-NEW-1"}
+        ],
+    }
     resolved = post(world, "tech", f"/api/v1/tickets/{tid}/resolve", record)
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["state"] == "resolved"
@@ -114,12 +139,18 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
         assert device.serial == "SN-NEW-1"  # the swap updated the inventory
 
     # The client is not satisfied: reopened, fixed again, then signed.
-    unhappy = post(world, "acme", f"/api/v1/tickets/{tid}/sign-off",
-                   {"name": "Ms Client", "satisfied": False, "comment": "still dark at night"})  # fmt: skip
+    unhappy = post(
+        world,
+        "acme",
+        f"/api/v1/tickets/{tid}/sign-off",
+        {"name": "Ms Client", "satisfied": False, "comment": "still dark at night"},
+    )
     assert unhappy.json()["state"] == "reopened"
     assert unhappy.json()["reopened_count"] == 1
     assert post(world, "tech", f"/api/v1/tickets/{tid}/resolve", record).status_code == 200
-    happy = post(world, "acme", f"/api/v1/tickets/{tid}/sign-off", {"name": "Ms Client", "satisfied": True})  # fmt: skip
+    happy = post(
+        world, "acme", f"/api/v1/tickets/{tid}/sign-off", {"name": "Ms Client", "satisfied": True}
+    )
     assert happy.json()["state"] == "closed"
 
     link = post(world, "desk", f"/api/v1/tickets/{tid}/survey").json()
@@ -133,16 +164,23 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
     assert detail["repair"]["client_signed_name"] == "Ms Client"
     assert [e["code"] for e in detail["episodes"]] == ["device.unreachable"]
     events = world.api.get(f"/api/v1/tickets/{tid}/events", headers=tech).json()
-    moves = [(e["from_state"], e["to_state"], e["actor"]) for e in events if e["kind"] == "transition"]  # fmt: skip
+    moves = [
+        (e["from_state"], e["to_state"], e["actor"]) for e in events if e["kind"] == "transition"
+    ]
     assert moves == [
-        ("new", "acknowledged", "tech"), ("acknowledged", "dispatched", "tech"),
-        ("dispatched", "on_site", "tech"), ("on_site", "resolved", "tech"),
-        ("resolved", "reopened", "acme"), ("reopened", "resolved", "tech"),
+        ("new", "acknowledged", "tech"),
+        ("acknowledged", "dispatched", "tech"),
+        ("dispatched", "on_site", "tech"),
+        ("on_site", "resolved", "tech"),
+        ("resolved", "reopened", "acme"),
+        ("reopened", "resolved", "tech"),
         ("resolved", "closed", "acme"),
-    ]  # fmt: skip
+    ]
 
     month = datetime.now(UTC).strftime("%Y-%m")
-    (kpi,) = world.api.get(f"/api/v1/kpis?group=technician&from={month}", headers=world.as_user("boss")).json()  # fmt: skip
+    (kpi,) = world.api.get(
+        f"/api/v1/kpis?group=technician&from={month}", headers=world.as_user("boss")
+    ).json()
     assert kpi["tickets"] == 1
     assert kpi["repair_success"] == {"value": 0.0, "numerator": 0, "denominator": 1}  # reopened
     assert kpi["record_completeness"]["value"] == 1.0
@@ -154,12 +192,19 @@ def test_a_client_call_about_a_device_with_an_open_ticket_joins_it(world: World)
     world.fault("cam-1")
     desk = world.as_user("desk")
     (auto,) = world.api.get("/api/v1/tickets", headers=desk).json()
-    call = {"symptom": "camera 1 shows nothing", "reporter": "guard on duty",
-            "reporter_contact": "+86 10 5555 0101", "device_id": world.kit.pks["cam-1"]}  # fmt: skip
+    call = {
+        "symptom": "camera 1 shows nothing",
+        "reporter": "guard on duty",
+        "reporter_contact": "+86 10 5555 0101",
+        "device_id": world.kit.pks["cam-1"],
+    }
     merged = post(world, "desk", "/api/v1/tickets", call)
     assert merged.status_code == 201
     assert merged.json()["id"] == auto["id"]
-    kinds = [e["kind"] for e in world.api.get(f"/api/v1/tickets/{auto['id']}/events", headers=desk).json()]  # fmt: skip
+    kinds = [
+        e["kind"]
+        for e in world.api.get(f"/api/v1/tickets/{auto['id']}/events", headers=desk).json()
+    ]
     assert kinds == ["created", "call_merged"]
 
     # A call first, then monitoring confirms the fault on that device: still one ticket.
@@ -183,8 +228,18 @@ def test_scoping_and_refusals(world: World) -> None:
     # A client cannot move tickets, a technician cannot log calls.
     ack = post(world, "acme", f"/api/v1/tickets/{tid}/transitions", {"to": "acknowledged"})
     assert ack.status_code == 403
-    assert post(world, "tech", "/api/v1/tickets", {"symptom": "x", "reporter": "y", "site_id": 1}).status_code == 403  # fmt: skip
-    assert post(world, "acme", f"/api/v1/tickets/{tid}/sign-off", {"name": "n", "satisfied": True}).status_code == 409  # fmt: skip
+    assert (
+        post(
+            world, "tech", "/api/v1/tickets", {"symptom": "x", "reporter": "y", "site_id": 1}
+        ).status_code
+        == 403
+    )
+    assert (
+        post(
+            world, "acme", f"/api/v1/tickets/{tid}/sign-off", {"name": "n", "satisfied": True}
+        ).status_code
+        == 409
+    )
     bad_state = post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "exploded"})
     assert bad_state.status_code == 422
     assert world.api.get("/api/v1/tickets/999999", headers=world.as_user("boss")).status_code == 404
@@ -193,20 +248,29 @@ def test_scoping_and_refusals(world: World) -> None:
 def test_client_severity_override_and_sla_preset(world: World) -> None:
     boss = world.as_user("boss")
     cid = world.kit.tenant.client_id
-    bad = world.api.put(f"/api/v1/clients/{cid}/service-policy", headers=boss,
-                        json={"severity": {"device.melted": "general"}})  # fmt: skip
+    bad = world.api.put(
+        f"/api/v1/clients/{cid}/service-policy",
+        headers=boss,
+        json={"severity": {"device.melted": "general"}},
+    )
     assert bad.status_code == 422
     assert "unknown fault code" in bad.text
-    bad_sla = world.api.put(f"/api/v1/clients/{cid}/service-policy", headers=boss,
-                            json={"sla": {"preset": "nope"}})  # fmt: skip
+    bad_sla = world.api.put(
+        f"/api/v1/clients/{cid}/service-policy", headers=boss, json={"sla": {"preset": "nope"}}
+    )
     assert bad_sla.status_code == 422
     ok = world.api.put(
-        f"/api/v1/clients/{cid}/service-policy", headers=boss,
+        f"/api/v1/clients/{cid}/service-policy",
+        headers=boss,
         json={"severity": {"device.unreachable@camera": "emergency"}, "sla": {"preset": "telecom"}},
-    )  # fmt: skip
+    )
     assert ok.status_code == 200, ok.text
-    assert world.api.put(f"/api/v1/clients/{cid}/service-policy", headers=world.as_user("tech"),
-                         json={}).status_code == 403  # fmt: skip
+    assert (
+        world.api.put(
+            f"/api/v1/clients/{cid}/service-policy", headers=world.as_user("tech"), json={}
+        ).status_code
+        == 403
+    )
     start = world.fault("cam-1")
     (ticket,) = world.api.get("/api/v1/tickets", headers=boss).json()
     assert ticket["severity"] == "emergency"
