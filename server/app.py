@@ -12,7 +12,17 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.api import agents, auth, devices, health, sites, status_pages
+from server.api import (
+    agents,
+    auth,
+    devices,
+    faults,
+    health,
+    kpis,
+    sites,
+    status_pages,
+    tickets,
+)
 from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
@@ -100,7 +110,7 @@ def create_app(
     )
     app.state.ctx = ctx
     api_errors.install(app)
-    for module in (agents, auth, sites, devices, health, status_pages):
+    for module in (agents, auth, sites, devices, health, tickets, faults, kpis, status_pages):
         app.include_router(module.router)
     app.include_router(status_pages.pages)
 

@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = 0x5EC0  # pg_advisory_xact_lock(namespace, site id)
 SWEEP_LOCK = (0x5EC1, 0)
-ADOPT_SLACK = timedelta(minutes=2)  # a child that failed just before its parent is its consequence
+ADOPT_SLACK = timedelta(minutes=2)
+# A child's fault waits at most this long for its silent parent's next poll.
+HOLD_MAX = timedelta(minutes=2)  # a child that failed just before its parent is its consequence
 RETRIES = 3
 KNOWN_CODES = [c.value for c in FaultCode]
 
@@ -324,10 +326,17 @@ class _Evaluation:
                     note=f"{device.name} behind {parent.name}: {episode.code}",
                 )
                 return True
-        if self._parent_failing(parent):
+        if self._parent_failing(parent) or self._parent_unseen_since(parent, episode.started_at):
             episode.held_for_device_id = parent.id
             return True
         return False
+
+    def _parent_unseen_since(self, parent: Device, since: datetime) -> bool:
+        """The parent is polled but has not been since the child began to fail: its poll may
+        be the one that explains the child, so wait for it (a sweep releases the hold)."""
+        state = self.s.get(DeviceState, parent.id)
+        last = state.last_sample_at if state is not None else None
+        return last is not None and last < since
 
     def _adopt_children(self, parent: Device, episode: FaultEpisode, ticket: Ticket) -> None:
         """Children whose outage began with the parent's join its ticket (untouched ones merge)."""
@@ -664,7 +673,12 @@ def _release_held(session: Session, now: datetime, settings: FaultSettings, out:
         evaluation = _Evaluation(session, episode.site_id, settings, now)
         parent = evaluation.devices.get(episode.held_for_device_id)
         if parent is not None and (
-            evaluation._parent_episode(parent) is not None or evaluation._parent_failing(parent)
+            evaluation._parent_episode(parent) is not None
+            or evaluation._parent_failing(parent)
+            or (
+                evaluation._parent_unseen_since(parent, episode.started_at)
+                and now - episode.confirmed_at < HOLD_MAX
+            )
         ):
             continue
         episode.held_for_device_id = None

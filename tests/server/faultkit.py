@@ -1,7 +1,7 @@
 """A site with devices of several classes and parents, fed samples in process, for the fault
 and ticket tests: real database (SQLite or PostgreSQL), real ingest and detection code."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,7 +63,7 @@ class Kit:
             ).all()
         return {r.ext_id: r.id for r in rows}
 
-    def poll(self, ts: datetime, states: dict[str, bool | dict[str, Any]]) -> Outcome:
+    def poll(self, ts: datetime, states: Mapping[str, bool | dict[str, Any]]) -> Outcome:
         """One sample per device at `ts`: True up, False unreachable, or a dict of checks."""
         samples = []
         for ext, state in states.items():

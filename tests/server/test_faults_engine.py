@@ -1,19 +1,24 @@
 """Detection against a real database (SQLite and PostgreSQL): samples in through the real
 ingest code, faults, episodes and tickets out."""
 
+import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from server.db import make_engine
+from server.faults.engine import evaluate_batch
 from server.models import DeviceState
 from server.tickets.states import TicketKind, TicketState
 from tests.server.faultkit import T0, Kit, every, make_kit
 from wire.enums import DeviceClass
+from wire.ids import uuid7
+from wire.schema import Sample
 
-CAM, NVR, SWITCH = DeviceClass.CAMERA, DeviceClass.NVR, DeviceClass.SWITCH
+CAM, NVR, SWITCH, UPS = DeviceClass.CAMERA, DeviceClass.NVR, DeviceClass.SWITCH, DeviceClass.UPS
 
 
 @pytest.fixture
@@ -40,7 +45,8 @@ def test_unreachable_camera_opens_one_general_ticket_with_deadlines(kit: Kit) ->
     assert ticket.first_failure_at == first_fail  # the clock starts at the first failing poll
     # security_default, general: respond 2 h of office hours (08:30-17:30, Monday 09:00:10)
     assert ticket.respond_by == first_fail + timedelta(hours=2)
-    assert ticket.resolve_by is not None and ticket.on_site_by is not None
+    assert ticket.resolve_by is not None
+    assert ticket.on_site_by is not None
     assert ticket.system == "video"
 
 
@@ -66,7 +72,8 @@ def test_recovery_before_anyone_acts_waits_then_closes_after_quiet_period(kit: K
     (ticket,) = kit.tickets()
     assert ticket.state == TicketState.RECOVERED
     (episode,) = kit.episodes()
-    assert episode.open_key is None and episode.recovered_at == times[2]
+    assert episode.open_key is None
+    assert episode.recovered_at == times[2]
     kit.sweep(times[4] + timedelta(minutes=29))
     assert kit.tickets()[0].state == TicketState.RECOVERED
     kit.sweep(times[4] + timedelta(minutes=31))
@@ -188,3 +195,65 @@ def test_silent_agent_is_one_site_fault_and_its_devices_become_unknown(kit: Kit)
         assert {s.status for s in session.scalars(select(DeviceState))} == {"unknown"}
     # No device fault was opened for the silence itself.
     assert [e.code for e in kit.episodes()] == ["site.agent_offline"]
+
+
+def test_a_child_fault_waits_for_its_parents_next_poll(kit: Kit) -> None:
+    kit.add_devices([("sw-1", SWITCH, None), ("cam-1", CAM, "sw-1")])
+    kit.poll(T0, {"sw-1": True, "cam-1": True})
+    kit.poll(T0 + timedelta(seconds=10), {"cam-1": False})
+    kit.poll(T0 + timedelta(seconds=20), {"cam-1": False})  # confirmed; the switch not yet polled
+    assert kit.tickets() == []
+    # The switch answers: it is not the cause, so the camera gets its own ticket.
+    kit.poll(T0 + timedelta(seconds=21), {"sw-1": True})
+    kit.sweep(T0 + timedelta(seconds=22))
+    (ticket,) = kit.tickets()
+    assert ticket.device_id == kit.pks["cam-1"]
+    assert ticket.first_failure_at == T0 + timedelta(seconds=10)
+
+
+def test_concurrent_evaluations_of_the_same_faults_open_each_once(kit: Kit) -> None:
+    """Two replicas (threads, each with its own engine and connections) evaluate the same
+    samples at the same time: every fault is opened once and has one ticket."""
+    ups = [f"ups-{i}" for i in range(1, 11)]
+    kit.add_devices([(u, UPS, None) for u in ups])
+    rounds = [
+        {kit.pks[ext]: [down_sample(ext, T0 + timedelta(seconds=10 * r))] for ext in ups}
+        for r in range(2)
+    ]
+    url = kit.engine.url.render_as_string(hide_password=False)
+    engines = [make_engine(url), make_engine(url)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def replica(engine: Engine) -> None:
+        try:
+            for r, by_device in enumerate(rounds):
+                barrier.wait()
+                evaluate_batch(
+                    engine=engine,
+                    site_id=kit.tenant.site_id,
+                    samples_by_device=by_device,
+                    now=T0 + timedelta(seconds=10 * r),
+                    settings=kit.settings,
+                )
+        except BaseException as err:  # reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=replica, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for engine in engines:
+        engine.dispose()
+    assert errors == []
+    tickets = kit.tickets()
+    assert sorted(t.device_id or 0 for t in tickets) == sorted(kit.pks[u] for u in ups)
+    assert len(kit.episodes()) == len(ups)
+
+
+def down_sample(ext: str, ts: datetime) -> Sample:
+    return Sample.model_validate(
+        {"id": str(uuid7()), "device_id": ext, "ts": ts.isoformat(), "probe": "tcp",
+         "reachable": False, "error": {"code": "device.unreachable", "message": "refused"}}
+    )  # fmt: skip
