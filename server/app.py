@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from server.api import (
     agents,
     auth,
+    console_pages,
     devices,
     faults,
     health,
@@ -113,6 +114,7 @@ def create_app(
     for module in (agents, auth, sites, devices, health, tickets, faults, kpis, status_pages):
         app.include_router(module.router)
     app.include_router(status_pages.pages)
+    app.include_router(console_pages.router)
 
     def openapi() -> dict[str, Any]:
         # The ingest handler reads its raw (maybe gzip) body, so add the batch schema by hand.
