@@ -56,13 +56,15 @@ def csrf_ok(session: ConsoleSession, submitted: str | None) -> bool:
 
 @dataclass
 class LoginLimiter:
-    """At most `attempts` failed logins per `window` for one username and for one address.
+    """At most `per_user` failed logins per `window` for one username, and `per_address` for
+    one address (higher: an office behind one NAT shares it).
 
     In memory, per server process: behind several replicas an attacker gets a few more tries,
     which is still far from a useful guessing rate.
     """
 
-    attempts: int = 5
+    per_user: int = 5
+    per_address: int = 20
     window: timedelta = timedelta(minutes=5)
     _failures: dict[str, deque[datetime]] = field(default_factory=dict)
 
@@ -75,9 +77,12 @@ class LoginLimiter:
     def retry_after(self, *, username: str, address: str, now: datetime) -> timedelta | None:
         """How long this login must wait, or None if it may be tried now."""
         waits = []
-        for key in (f"u:{username.lower()}", f"a:{address}"):
+        for key, limit in (
+            (f"u:{username.lower()}", self.per_user),
+            (f"a:{address}", self.per_address),
+        ):
             times = self._recent(key, now)
-            if len(times) >= self.attempts:
+            if len(times) >= limit:
                 waits.append(times[0] + self.window - now)
         return max(waits) if waits else None
 

@@ -102,7 +102,7 @@ def test_an_api_token_is_not_a_console_session() -> None:
 
 
 def test_login_limiter_blocks_after_five_failures_per_name_and_address() -> None:
-    limiter = LoginLimiter(attempts=5, window=timedelta(minutes=5))
+    limiter = LoginLimiter(per_user=5, per_address=5, window=timedelta(minutes=5))
     for i in range(5):
         assert (
             limiter.retry_after(username="boss", address="10.0.0.1", now=NOW + i * M / 10) is None
