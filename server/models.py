@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -451,3 +452,22 @@ class StatusPage(Base):
     # {"name", "phone", "email", "hours", "show_phone": bool}; the phone is shown only if asked.
     contact: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class AgentHeartbeatRow(Base):
+    """The latest heartbeat of each agent token: version and outbox health, for the console."""
+
+    __tablename__ = "agent_heartbeats"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("agent_tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    agent_version: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    outbox_depth: Mapped[int] = mapped_column(BigInteger)
+    outbox_bytes: Mapped[int] = mapped_column(BigInteger)
+    outbox_oldest_age_s: Mapped[float | None] = mapped_column(Float)
+    outbox_dropped_total: Mapped[int] = mapped_column(BigInteger)
+    outbox_rejected_total: Mapped[int] = mapped_column(BigInteger)

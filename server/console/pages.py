@@ -17,6 +17,7 @@ from server.console.queue import (
     urgency_order,
 )
 from server.models import (
+    AgentHeartbeatRow,
     AgentToken,
     Device,
     DeviceState,
@@ -201,6 +202,7 @@ class SiteRow:
     open_tickets: int
     agent_last_seen: datetime | None
     agent_silent: bool
+    heartbeat: AgentHeartbeatRow | None
 
 
 def site_rows(
@@ -240,6 +242,13 @@ def site_rows(
             .group_by(AgentToken.site_id)
         ).all()
     )
+    beats: dict[int, AgentHeartbeatRow] = {}
+    for beat in session.scalars(
+        select(AgentHeartbeatRow)
+        .where(AgentHeartbeatRow.site_id.in_(ids))
+        .order_by(AgentHeartbeatRow.received_at)
+    ):
+        beats[beat.site_id] = beat  # the latest of the site's agents wins
     rows = []
     for s in sites:
         last: datetime | None = seen.get(s.id)
@@ -251,6 +260,7 @@ def site_rows(
                 open_tickets=tickets.get(s.id, 0),
                 agent_last_seen=last,
                 agent_silent=last is None or now - last > silent_after,
+                heartbeat=beats.get(s.id),
             )
         )
     return rows

@@ -149,6 +149,13 @@ def test_desktop_queue_screenshot_with_filters(world: World) -> None:
     page.get_by_label("Severity").select_option("emergency")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("table.queue")).to_contain_text("Nothing open")
+    # Agent health: the site's agent reports its version and outbox (heartbeat).
+    page.get_by_role("link", name="Sites & agents").click()
+    hq = page.locator("tbody tr", has_text="hq")
+    expect(hq.locator("td.agent-backlog")).to_contain_text("queued")
+    expect(hq).not_to_contain_text("(silent)")
+    # The other client's site has no agent running: shown as never seen, silent.
+    expect(page.locator("tbody tr", has_text="vault")).to_contain_text("never (silent)")
     context.close()
 
 

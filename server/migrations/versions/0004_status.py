@@ -1,5 +1,5 @@
 """Status page: daily uptime rollups per device and per site subsystem, maintenance windows,
-share links and contact cards.
+share links and contact cards; agents' heartbeats for the console.
 
 Revision ID: 0004
 Revises: 0002
@@ -86,8 +86,40 @@ def upgrade() -> None:
         sa.UniqueConstraint("link_sha256", name=op.f("uq_status_pages_link_sha256")),
     )
 
+    op.create_table(
+        "agent_heartbeats",
+        sa.Column("token_id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("agent_version", sa.String(length=64), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("outbox_depth", sa.BigInteger(), nullable=False),
+        sa.Column("outbox_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("outbox_oldest_age_s", sa.Float(), nullable=True),
+        sa.Column("outbox_dropped_total", sa.BigInteger(), nullable=False),
+        sa.Column("outbox_rejected_total", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["sites.id"],
+            name=op.f("fk_agent_heartbeats_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["token_id"],
+            ["agent_tokens.id"],
+            name=op.f("fk_agent_heartbeats_token_id_agent_tokens"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_id", name=op.f("pk_agent_heartbeats")),
+    )
+    op.create_index(
+        op.f("ix_agent_heartbeats_site_id"), "agent_heartbeats", ["site_id"], unique=False
+    )
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_agent_heartbeats_site_id"), table_name="agent_heartbeats")
+    op.drop_table("agent_heartbeats")
     op.drop_table("status_pages")
     op.drop_index("ix_maintenance_windows_site_id_starts_at", table_name="maintenance_windows")
     op.drop_table("maintenance_windows")
