@@ -133,14 +133,6 @@ class Viewer:
         return self.principal.role in STAFF
 
 
-def technician_sites(ctx: AppContext, username: str) -> frozenset[int]:
-    """A technician sees the sites of the teams they belong to (the notify config's teams)."""
-    teams = getattr(ctx, "team_sites", None)
-    if callable(teams):
-        return frozenset(teams(username))
-    return frozenset()
-
-
 def _viewer(request: Request, ctx: AppContext, session: Session) -> Viewer | None:
     cookie = request.cookies.get(COOKIE)
     console_session = read_session(cookie, secret_key=ctx.secret_key)
@@ -151,7 +143,7 @@ def _viewer(request: Request, ctx: AppContext, session: Session) -> Viewer | Non
         return None
     site_ids: frozenset[int] | None = None
     if principal.role is Role.TECHNICIAN:
-        site_ids = technician_sites(ctx, principal.username)
+        site_ids = ctx.team_sites(principal.username)
     elif principal.role is Role.CLIENT:
         site_ids = frozenset(
             session.scalars(select(Site.id).where(Site.client_id == principal.client_id))

@@ -1,6 +1,6 @@
 """Request-scoped dependencies: the app's context, a DB session, the calling user or agent."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -33,6 +33,8 @@ class AppContext:
     directory: DeviceDirectory
     states: StateCache
     faults: FaultRunner
+    # Which sites a technician's teams serve (the notify config's teams); none by default.
+    team_sites: Callable[[str], frozenset[int]] = lambda _username: frozenset()
 
 
 def context(request: Request) -> AppContext:
