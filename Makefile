@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests use: a PostgreSQL to make throwaway clusters with initdb when no
 # server runs on 127.0.0.1:5432, and the protocol peers of later issues.
-APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd
+APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd chromium fonts-noto-cjk
 # The benchmarks' comparison peers (not needed by the tests).
 BENCH_APT_PACKAGES := prometheus-snmp-exporter
 
@@ -65,6 +65,7 @@ bench: venv
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/snmp_poll.py
 	$(BIN)/python bench/mqtt_ingest.py
+	$(BIN)/python bench/status_page.py
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache

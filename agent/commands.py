@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from agent import AGENT_VERSION
 from agent.config import AgentConfig, ConfigError, DeviceConfig, load_config
+from agent.heartbeat import Heartbeat
 from agent.inventory import InventoryBook
 from agent.logfmt import setup_logging
 from agent.metrics import AgentMetrics, MetricsServer, serve_metrics
@@ -293,6 +294,15 @@ async def run_agent(
             )
             poll_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
             push_task = asyncio.create_task(pusher.run(stop), name="pusher")
+            heartbeat = Heartbeat(
+                client=client,
+                server_url=cfg.server.url,
+                token=cfg.server.token.reveal(),
+                outbox=async_outbox,
+                agent_version=AGENT_VERSION,
+                call_timeout=cfg.server.timeout,
+            )
+            heartbeat_task = asyncio.create_task(heartbeat.run(stop), name="heartbeat")
             stopped = asyncio.create_task(stop.wait(), name="stop-signal")
             # A crashed scheduler or pusher stops the agent too (and its error is raised below).
             await asyncio.wait([stopped, poll_task, push_task], return_when=asyncio.FIRST_COMPLETED)
@@ -307,6 +317,7 @@ async def run_agent(
             await mqtt_events.drain()
             await asyncio.to_thread(mqtt.close)
             await push_task
+            await heartbeat_task
             left = await pusher.flush(FINAL_FLUSH_S)
             log.info("agent stopped", extra={"queued": left})
     finally:

@@ -129,6 +129,14 @@ def admin_create_agent_token(
     _load("server.commands", "server").create_agent_token(site=site, client=client or None)
 
 
+@admin_app.command("status-link")
+def admin_status_link(
+    client: Annotated[str, typer.Option(help="Client name.")],
+) -> None:
+    """Make a new share link for the client's status page (the old one stops working)."""
+    _load("server.commands", "server").status_link(client=client)
+
+
 @admin_app.command("revoke-agent-token")
 def admin_revoke_agent_token(
     prefix: Annotated[str, typer.Argument(help="The token's public prefix.")],

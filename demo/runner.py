@@ -110,6 +110,8 @@ def run(*, port: int, data_dir: Path) -> int:
         "--password-env", "SECMON_DEMO_PASSWORD",
     )  # fmt: skip
 
+    link = _secmon(env, "admin", "status-link", "--client", CLIENT).strip().splitlines()[-1]
+
     targets = _targets()
     url = f"http://127.0.0.1:{port}"
     config_path = data_dir / "agent.yaml"
@@ -123,7 +125,8 @@ def run(*, port: int, data_dir: Path) -> int:
         print(
             f"\nsecmon demo is running\n"
             f"  server:   {url}  (API docs: {url}/docs)\n"
-            f"  login:    {ADMIN_USER} / {password}\n"
+            f"  console:  {url}/console  (login {ADMIN_USER} / {password})\n"
+            f"  status:   {url}{link}  (the client's page, shared by link)\n"
             f"  devices:  {', '.join(f'{t.device_id} ({t.behaviour})' for t in targets)}\n"
             f"  agent:    {config_path}\n"
             f"Press Ctrl-C to stop.\n",

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from server.errors import NotFoundError
-from server.models import AgentToken
+from server.models import AgentHeartbeatRow, AgentToken
+from wire.schema import AgentHeartbeat
 
 SCHEME = "smt"
 # last_used_at is a hint for admins; writing it on every request would cost a write per batch.
@@ -89,3 +90,26 @@ def touch_agent_token(*, conn: Connection, principal: AgentPrincipal, now: datet
         conn.execute(
             update(AgentToken).where(AgentToken.id == principal.token_id).values(last_used_at=now)
         )
+
+
+def record_heartbeat(
+    *, session: Session, agent: AgentPrincipal, beat: AgentHeartbeat, now: datetime
+) -> None:
+    """Keep the latest heartbeat of this token (one row per token, overwritten)."""
+    row = session.get(AgentHeartbeatRow, agent.token_id)
+    if row is None:
+        row = AgentHeartbeatRow(token_id=agent.token_id, site_id=agent.site_id)
+        session.add(row)
+    row.site_id = agent.site_id
+    row.agent_version = beat.agent_version
+    row.sent_at = beat.sent_at
+    row.received_at = now
+    row.outbox_depth = beat.outbox_depth
+    row.outbox_bytes = beat.outbox_bytes
+    row.outbox_oldest_age_s = beat.outbox_oldest_age_s
+    row.outbox_dropped_total = beat.outbox_dropped_total
+    row.outbox_rejected_total = beat.outbox_rejected_total
+    # A heartbeat is use of the token too: an agent with nothing to send is still alive.
+    session.execute(
+        update(AgentToken).where(AgentToken.id == agent.token_id).values(last_used_at=now)
+    )

@@ -12,11 +12,24 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.api import agents, auth, devices, health, sites
+from server.api import (
+    agents,
+    auth,
+    console_pages,
+    devices,
+    faults,
+    health,
+    kpis,
+    sites,
+    status_pages,
+    tickets,
+)
 from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
 from server.directory import DeviceDirectory
+from server.faults.engine import FaultSettings
+from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
 from server.notify.config import NotifyConfig, load_notify_config_cached
 from server.notify.hooks import EMPTY_CONFIG
@@ -26,6 +39,7 @@ from server.retention import prune_samples
 from server.secret_key import load_secret_key
 from server.settings import Settings
 from server.state_cache import StateCache
+from server.status.rollup import rollup_all
 from wire.schema import IngestBatch
 
 log = logging.getLogger(__name__)
@@ -44,10 +58,41 @@ async def prune_periodically(ctx: AppContext) -> None:
         await asyncio.sleep(ctx.settings.prune_interval_seconds)
 
 
+async def rollup_periodically(ctx: AppContext) -> None:
+    """Uptime rollups for the status page; safe alongside other replicas (per-site try-lock)."""
+    while True:
+        try:
+            await asyncio.to_thread(_rollup_once, ctx)
+        except SQLAlchemyError:
+            log.exception("status: uptime rollup failed, will retry next interval")
+        await asyncio.sleep(ctx.settings.status_rollup_seconds)
+
+
+def _rollup_once(ctx: AppContext) -> None:
+    with ctx.sessions() as session:
+        rollup_all(session=session, now=datetime.now(UTC))
+
+
 def create_app(
     settings: Settings | None = None, *, registry: CollectorRegistry | None = None
 ) -> FastAPI:
     settings = settings or Settings()
+    notify_path = settings.notify_config
+
+    def notify_config() -> NotifyConfig:
+        return load_notify_config_cached(notify_path) if notify_path else EMPTY_CONFIG
+
+    notify_config()  # fail fast on a bad notify config
+
+    def team_sites(username: str) -> frozenset[int]:
+        """The sites of the notify config's teams this user is a member (or on the rota) of."""
+        return frozenset(
+            site
+            for team in notify_config().teams.values()
+            if username in team.members or (team.rota is not None and username in team.rota.members)
+            for site in team.sites
+        )
+
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     ctx = AppContext(
         settings=settings,
@@ -57,19 +102,23 @@ def create_app(
         metrics=ServerMetrics(registry or CollectorRegistry(), engine),
         directory=DeviceDirectory(),
         states=StateCache(),
+        faults=FaultRunner(
+            engine,
+            FaultSettings(agent_offline_after=timedelta(seconds=settings.agent_offline_seconds)),
+            sweep_seconds=settings.fault_sweep_seconds,
+        ),
+        team_sites=team_sites,
     )
 
-    notify_path = settings.notify_config
-
-    def notify_config() -> NotifyConfig:
-        return load_notify_config_cached(notify_path) if notify_path else EMPTY_CONFIG
-
-    notify_config()  # fail fast on a bad notify config
     notify_metrics = NotifyMetrics(ctx.metrics.registry, engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(prune_periodically(ctx), name="secmon-retention")]
+        tasks = [
+            asyncio.create_task(prune_periodically(ctx), name="secmon-retention"),
+            asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep"),
+            asyncio.create_task(rollup_periodically(ctx), name="secmon-uptime-rollup"),
+        ]
         if settings.notify_worker:
             worker = NotificationWorker(engine, notify_config, metrics=notify_metrics)
             tasks.append(asyncio.create_task(worker.run(), name="secmon-notify"))
@@ -91,8 +140,10 @@ def create_app(
     )
     app.state.ctx = ctx
     api_errors.install(app)
-    for module in (agents, auth, sites, devices, health):
+    for module in (agents, auth, sites, devices, health, tickets, faults, kpis, status_pages):
         app.include_router(module.router)
+    app.include_router(status_pages.pages)
+    app.include_router(console_pages.router)
 
     def openapi() -> dict[str, Any]:
         # The ingest handler reads its raw (maybe gzip) body, so add the batch schema by hand.

@@ -26,6 +26,7 @@ from server.errors import DomainError
 from server.notify.config import NotifyConfigError
 from server.retention import prune_samples
 from server.settings import Settings
+from server.status.query import rotate_link
 from server.tenancy import client_by_name, site_by_name
 from server.tenancy import create_client as add_client
 from server.tenancy import create_site as add_site
@@ -123,6 +124,16 @@ def create_agent_token(*, site: str, client: str | None) -> None:
     token = _admin(action)
     typer.echo("agent token (shown once, store it in the agent's config):", err=True)
     typer.echo(token)
+
+
+def status_link(*, client: str) -> None:
+    def action(session: Session) -> str:
+        found = client_by_name(session=session, name=client)
+        return rotate_link(session=session, client_id=found.id, now=_now())
+
+    token = _admin(action)
+    typer.echo("status page link (the previous one stops working):", err=True)
+    typer.echo(f"/status/{token}")
 
 
 def revoke_agent_token(*, prefix: str) -> None:

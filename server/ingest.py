@@ -9,7 +9,7 @@ level, see `state_store`). No FastAPI here; the router maps the errors to HTTP.
 import math
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -212,6 +212,10 @@ def _insert_samples_psycopg(conn: Connection, rows: list[dict[str, Any]], table:
         cursor.close()
 
 
+# Called after the batch committed with (site id, samples by device pk): fault detection.
+AfterCommit = Callable[[int, Mapping[int, list[Sample]]], None]
+
+
 def store_batch(
     *,
     engine: Engine,
@@ -220,6 +224,7 @@ def store_batch(
     now: datetime,
     directory: DeviceDirectory | None = None,
     states: StateCache | None = None,
+    after_commit: AfterCommit | None = None,
 ) -> IngestResult:
     """Store a validated batch for the token's site; all or nothing."""
     ext_ids = sorted({s.device_id for s in batch.samples})
@@ -243,6 +248,8 @@ def store_batch(
         raise UnavailableError("database is busy or unavailable, retry later") from err
     if states is not None:
         states.put_many(written)
+    if after_commit is not None:
+        after_commit(principal.site_id, by_device)
     return IngestResult(accepted=accepted, duplicates=len(batch.samples) - accepted)
 
 
@@ -256,6 +263,7 @@ def ingest(
     now: datetime | None = None,
     directory: DeviceDirectory | None = None,
     states: StateCache | None = None,
+    after_commit: AfterCommit | None = None,
 ) -> IngestResult:
     """Decode, validate and store one request body."""
     data = decode_body(body, content_encoding=content_encoding, max_decompressed=max_decompressed)
@@ -267,4 +275,5 @@ def ingest(
         now=now or datetime.now(UTC),
         directory=directory,
         states=states,
+        after_commit=after_commit,
     )

@@ -4,13 +4,15 @@ Raw samples are history (pruned after the retention); `device_states` holds the 
 so reads never scan history.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -210,5 +212,264 @@ samples: Table = SampleRow.__table__  # type: ignore[assignment]  # declarative 
 device_states: Table = DeviceState.__table__  # type: ignore[assignment]  # same
 
 
+# -- faults and tickets (issue 6) --------------------------------------------------------------
+
+
+class FaultTrack(Base):
+    """Where one device's one fault code stands between observations (`faults.episodes.Track`).
+
+    Only tracks that are not idle are kept, so a healthy device costs no row.
+    """
+
+    __tablename__ = "fault_tracks"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class FaultEpisode(Base):
+    """One confirmed fault, from its first failing observation to its confirmed recovery.
+
+    `open_key` equals `key` while the episode is open and is NULL once it closes: the unique
+    constraint on it is what stops two replicas from opening the same fault twice.
+    """
+
+    __tablename__ = "fault_episodes"
+    __table_args__ = (Index("ix_fault_episodes_site_id_code", "site_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(96))
+    open_key: Mapped[str | None] = mapped_column(String(96), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime]
+    recovered_at: Mapped[datetime | None]
+    last_failing_at: Mapped[datetime]
+    occurrences: Mapped[int] = mapped_column(Integer)
+    flapping: Mapped[bool] = mapped_column(Boolean)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    # Suppression: the parent's (or the incident's) episode this one is a consequence of.
+    parent_episode_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fault_episodes.id", ondelete="SET NULL")
+    )
+    # Held without a ticket while this device's parent is failing but not yet confirmed.
+    held_for_device_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Ticket(Base):
+    """One fault episode (or incident, or client call) from intake to close; see tickets/."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_state", "state"),
+        Index("ix_tickets_client_id_created_at", "client_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Set while the ticket is not closed or cancelled: one open ticket per device and code.
+    open_key: Mapped[str | None] = mapped_column(String(96), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    code: Mapped[str | None] = mapped_column(String(64))
+    system: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    symptom: Mapped[str] = mapped_column(String(2000))
+    channel: Mapped[str] = mapped_column(String(16))
+    reporter: Mapped[str] = mapped_column(String(200))
+    reporter_contact: Mapped[str | None] = mapped_column(String(200))
+    first_failure_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]
+    eta: Mapped[datetime | None]
+    on_site_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    recovered_at: Mapped[datetime | None]
+    reopened_count: Mapped[int] = mapped_column(Integer)
+    last_reopened_at: Mapped[datetime | None]
+    occurrences: Mapped[int] = mapped_column(Integer)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    respond_by: Mapped[datetime | None]
+    on_site_by: Mapped[datetime | None]
+    resolve_by: Mapped[datetime | None]
+    sla_policy: Mapped[str | None] = mapped_column(String(64))
+
+
+class TicketEvent(Base):
+    """The audit trail: every transition, merge and note (who, when, from, to, note)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(150))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class RepairRecord(Base):
+    """What the technician did (seed §3.3 stage 3), and who signed it."""
+
+    __tablename__ = "repair_records"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    diagnosis: Mapped[str] = mapped_column(String(4000))
+    cause_class: Mapped[str] = mapped_column(String(16))
+    actions: Mapped[str] = mapped_column(String(4000))
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
+    time_on_site_minutes: Mapped[int] = mapped_column(Integer)
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    technician_name: Mapped[str] = mapped_column(String(150))
+    technician_signed_at: Mapped[datetime]
+    client_signed_name: Mapped[str | None] = mapped_column(String(200))
+    client_signed_at: Mapped[datetime | None]
+    client_satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+
+
+class TicketSurvey(Base):
+    """A satisfaction survey behind a one-time link; only the token's SHA-256 is kept."""
+
+    __tablename__ = "ticket_surveys"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    rating: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(String(2000))
+    submitted_at: Mapped[datetime | None]
+
+
+class ServicePolicy(Base):
+    """A client's own service settings; absent fields fall back to the shipped defaults.
+
+    `severity`: fault severity overrides (`code` or `code@class` → severity). `sla`: which SLA
+    policy and calendar (`{"preset": name}` or `{"policy": {...}}`, plus optional `hours`,
+    `weekdays`, `holidays`). `recovered_quiet_minutes`: how long a recovered ticket waits.
+    """
+
+    __tablename__ = "service_policies"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    severity: Mapped[dict[str, Any]]
+    sla: Mapped[dict[str, Any]]
+    recovered_quiet_minutes: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+# -- status page (issue 7) ---------------------------------------------------------------------
+
+
+class UptimeDay(Base):
+    """One device's seconds of up/down/unknown/maintenance/no data in one local day of its site."""
+
+    __tablename__ = "uptime_days"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    up_s: Mapped[int] = mapped_column(Integer)
+    down_s: Mapped[int] = mapped_column(Integer)
+    unknown_s: Mapped[int] = mapped_column(Integer)
+    maintenance_s: Mapped[int] = mapped_column(Integer)
+    nodata_s: Mapped[int] = mapped_column(Integer)
+
+
+class SubsystemDay(Base):
+    """The same sums per site, subsystem and day: what a 90-day status page reads (O(days))."""
+
+    __tablename__ = "subsystem_days"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    subsystem: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    devices: Mapped[int] = mapped_column(Integer)
+    up_s: Mapped[int] = mapped_column(Integer)
+    down_s: Mapped[int] = mapped_column(Integer)
+    unknown_s: Mapped[int] = mapped_column(Integer)
+    maintenance_s: Mapped[int] = mapped_column(Integer)
+    nodata_s: Mapped[int] = mapped_column(Integer)
+
+
+class MaintenanceWindow(Base):
+    """Planned work on a site: excluded from uptime and announced on the status page."""
+
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (Index("ix_maintenance_windows_site_id_starts_at", "site_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class StatusPage(Base):
+    """A client's status page settings: the share link (only its SHA-256) and the contact card."""
+
+    __tablename__ = "status_pages"
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    link_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_created_at: Mapped[datetime | None]
+    # {"name", "phone", "email", "hours", "show_phone": bool}; the phone is shown only if asked.
+    contact: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class AgentHeartbeatRow(Base):
+    """The latest heartbeat of each agent token: version and outbox health, for the console."""
+
+    __tablename__ = "agent_heartbeats"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("agent_tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    agent_version: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    outbox_depth: Mapped[int] = mapped_column(BigInteger)
+    outbox_bytes: Mapped[int] = mapped_column(BigInteger)
+    outbox_oldest_age_s: Mapped[float | None] = mapped_column(Float)
+    outbox_dropped_total: Mapped[int] = mapped_column(BigInteger)
+    outbox_rejected_total: Mapped[int] = mapped_column(BigInteger)
 # Tables of domain packages, registered on Base.metadata (imported last: they import Base).
 from server.notify import models as _notify_models  # noqa: E402, F401

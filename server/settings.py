@@ -38,3 +38,9 @@ class Settings(BaseSettings):
     # Notification chains, teams, rotas and channels (server/notify/config.py); none: no messages.
     notify_config: Path | None = None
     notify_worker: bool = True
+    # Fault detection: how often the sweep runs (agents gone quiet, held faults, recovered
+    # tickets past their quiet period) and how long a site's agent may be silent.
+    fault_sweep_seconds: float = Field(default=5.0, gt=0)
+    agent_offline_seconds: float = Field(default=180.0, gt=0)
+    # Status page: how often today's (and any missing day's) uptime rollup is recomputed.
+    status_rollup_seconds: float = Field(default=60.0, gt=0)

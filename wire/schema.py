@@ -123,3 +123,16 @@ class ErrorBody(BaseModel):
 
     error: str
     detail: Any = None
+
+
+class AgentHeartbeat(Strict):
+    """Sent by each agent about once a minute: its version and how its outbox is doing, so the
+    console can tell a silent agent from one with a growing backlog."""
+
+    agent_version: str = Field(max_length=64)
+    sent_at: UtcDatetime
+    outbox_depth: int = Field(ge=0, le=2**63 - 1)
+    outbox_bytes: int = Field(ge=0, le=2**63 - 1)
+    outbox_oldest_age_s: float | None = Field(default=None, ge=0, le=1e9)
+    outbox_dropped_total: int = Field(ge=0, le=2**63 - 1)
+    outbox_rejected_total: int = Field(ge=0, le=2**63 - 1)

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
-from server.agent_tokens import touch_agent_token
+from server.agent_tokens import record_heartbeat, touch_agent_token
 from server.api.deps import Ctx, CurrentAgent, agent_bearer, agent_from_credentials
 from server.db import write_session
 from server.errors import DomainError, TooLargeError
 from server.ingest import ingest
 from server.tenancy import register_inventory
-from wire.schema import ErrorBody, IngestResult, Inventory, InventoryResult
+from wire.schema import AgentHeartbeat, ErrorBody, IngestResult, Inventory, InventoryResult
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -85,6 +85,7 @@ async def post_ingest(
                 max_decompressed=ctx.settings.max_decompressed_bytes,
                 directory=ctx.directory,
                 states=ctx.states,
+                after_commit=ctx.faults.after_ingest,
             )
 
         result = await run_in_threadpool(authenticate_and_store)
@@ -95,3 +96,10 @@ async def post_ingest(
     metrics.samples_ingested.labels("accepted").inc(result.accepted)
     metrics.samples_ingested.labels("duplicate").inc(result.duplicates)
     return result
+
+
+@router.post("/heartbeat", status_code=204, responses=ERRORS)
+def post_heartbeat(beat: AgentHeartbeat, agent: CurrentAgent, ctx: Ctx) -> None:
+    """The agent's version and outbox health, kept per token (latest wins)."""
+    with write_session(ctx.engine) as session:
+        record_heartbeat(session=session, agent=agent, beat=beat, now=datetime.now(UTC))

@@ -1,6 +1,6 @@
 """Request-scoped dependencies: the app's context, a DB session, the calling user or agent."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.agent_tokens import AgentPrincipal, authenticate_agent
 from server.directory import DeviceDirectory
 from server.errors import UnauthorizedError
+from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
 from server.settings import Settings
 from server.state_cache import StateCache
@@ -31,6 +32,9 @@ class AppContext:
     metrics: ServerMetrics
     directory: DeviceDirectory
     states: StateCache
+    faults: FaultRunner
+    # Which sites a technician's teams serve (the notify config's teams); none by default.
+    team_sites: Callable[[str], frozenset[int]] = lambda _username: frozenset()
 
 
 def context(request: Request) -> AppContext:

@@ -54,7 +54,8 @@ def test_demo_shows_devices_up_and_down_and_stops_on_ctrl_c(tmp_path: Path) -> N
     try:
         banner = _wait_for_banner(proc)
         url = re.search(r"server:\s+(\S+)", banner)
-        login = re.search(r"login:\s+(\S+) / (\S+)", banner)
+        login = re.search(r"\(login (\S+) / ([^)\s]+)\)", banner)
+        status = re.search(r"status:\s+(\S+)", banner)
         assert url, banner
         assert login, banner
         token = httpx.post(
@@ -78,6 +79,12 @@ def test_demo_shows_devices_up_and_down_and_stops_on_ctrl_c(tmp_path: Path) -> N
         assert final["cam-01"] == "up"
         assert final["cam-03"] == "down"
         assert final["ups-01"] == "down"
+        assert status, banner
+        page = httpx.get(status[1], timeout=10)
+        assert page.status_code == 200
+        assert "Demo Security Integrator Client" in page.text
+        console = httpx.get(f"{url[1]}/console", timeout=5)
+        assert console.status_code == 303  # to the login form
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)

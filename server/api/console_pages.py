@@ -1,0 +1,561 @@
+"""The service team's console and the client's logged-in status page: server-rendered HTML
+with cookie sessions, CSRF-checked forms and role checks on every route."""
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Cookie, Form, Header, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.api.deps import AppContext, Ctx, DbSession
+from server.api.kpis import _month_start, _next_month
+from server.console.pages import (
+    Filters,
+    Scope,
+    device_rows,
+    queue,
+    recent_samples,
+    site_rows,
+    ticket_page,
+)
+from server.console.session import (
+    COOKIE,
+    ConsoleSession,
+    LoginLimiter,
+    csrf_ok,
+    issue_session,
+    read_session,
+)
+from server.db import write_session
+from server.errors import DomainError, ForbiddenError, UnauthorizedError
+from server.models import Client, Device, FaultEpisode, Site, User
+from server.status.query import status_view
+from server.status.render import render_status
+from server.status.words import Words, pick_language
+from server.tickets import repair, service
+from server.tickets.kpi_query import ticket_facts
+from server.tickets.kpis import KpiGroup, grouped
+from server.tickets.repair import CauseClass
+from server.tickets.states import TicketState
+from server.users import UserPrincipal, authenticate_user
+from wire.enums import Role
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.DESK, Role.TECHNICIAN})
+SESSION_TTL = timedelta(hours=12)
+LOGIN_CSRF = "secmon_login_csrf"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+        " img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+ACTIONS: dict[str, TicketState] = {
+    "acknowledge": TicketState.ACKNOWLEDGED,
+    "dispatch": TicketState.DISPATCHED,
+    "on_site": TicketState.ON_SITE,
+    "cancel": TicketState.CANCELLED,
+    "close": TicketState.CLOSED,
+    "reopen": TicketState.REOPENED,
+}
+LIMITER_KEY = "console_login_limiter"
+
+
+@cache
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("server.console", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = lambda at: at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if at else ""
+    env.filters["iso"] = lambda at: at.astimezone(UTC).isoformat() if at else ""
+    env.filters["pct"] = lambda v: "-" if v is None else f"{int(v * 10000) / 100:.2f} %"
+    return env
+
+
+def _page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    html = _env().get_template(name).render(**values)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def _limiter(request: Request) -> LoginLimiter:
+    limiter: LoginLimiter | None = getattr(request.app.state, LIMITER_KEY, None)
+    if limiter is None:
+        limiter = LoginLimiter()
+        setattr(request.app.state, LIMITER_KEY, limiter)
+    return limiter
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
+def _safe_next(target: str | None, default: str) -> str:
+    """Only our own pages: an open redirect after login is a phishing tool."""
+    if target and target.startswith(("/console", "/status")) and "//" not in target:
+        return target
+    return default
+
+
+def _user(session: Session, username: str) -> UserPrincipal | None:
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None:
+        return None
+    return UserPrincipal(
+        user_id=user.id, username=user.username, role=Role(user.role), client_id=user.client_id
+    )
+
+
+class Viewer:
+    """The logged-in person on a console page, with what they may see."""
+
+    def __init__(self, principal: UserPrincipal, session: ConsoleSession, scope: Scope) -> None:
+        self.principal = principal
+        self.session = session
+        self.scope = scope
+
+    @property
+    def is_staff(self) -> bool:
+        return self.principal.role in STAFF
+
+
+def _viewer(request: Request, ctx: AppContext, session: Session) -> Viewer | None:
+    cookie = request.cookies.get(COOKIE)
+    console_session = read_session(cookie, secret_key=ctx.secret_key)
+    if console_session is None:
+        return None
+    principal = _user(session, console_session.username)
+    if principal is None:
+        return None
+    site_ids: frozenset[int] | None = None
+    if principal.role is Role.TECHNICIAN:
+        site_ids = ctx.team_sites(principal.username)
+    elif principal.role is Role.CLIENT:
+        site_ids = frozenset(
+            session.scalars(select(Site.id).where(Site.client_id == principal.client_id))
+        )
+    return Viewer(principal, console_session, Scope(site_ids, principal.user_id, principal.role))
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return RedirectResponse(f"/console/login?next={target}", status_code=303)
+
+
+def _forbidden(viewer: Viewer) -> HTMLResponse:
+    return _page("message.html", 403, viewer=viewer, title="Not allowed",
+                 message="Your role cannot open this page.")  # fmt: skip
+
+
+def _not_found(viewer: Viewer) -> HTMLResponse:
+    return _page("message.html", 404, viewer=viewer, title="Not found",
+                 message="There is no such page, or it is not yours to see.")  # fmt: skip
+
+
+StaffPage = Callable[[Viewer], Response]
+
+
+def _staff(request: Request, ctx: AppContext, session: Session, render: StaffPage) -> Response:
+    viewer = _viewer(request, ctx, session)
+    if viewer is None:
+        return _login_redirect(request)
+    if not viewer.is_staff:
+        return _forbidden(viewer)
+    return render(viewer)
+
+
+# -- login ---------------------------------------------------------------------------------
+
+
+@cache
+def _script() -> bytes:
+    return (Path(__file__).resolve().parents[1] / "console" / "static" / "console.js").read_bytes()
+
+
+@router.get("/static/console.js")
+def console_script() -> Response:
+    return Response(
+        _script(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(next_: Annotated[str | None, Query(alias="next")] = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = _page("login.html", csrf=token, next=_safe_next(next_, ""), error=None)
+    response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", max_age=3600)
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    username: Annotated[str, Form(max_length=150)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=100)],
+    next_: Annotated[str, Form(alias="next", max_length=500)] = "",
+    login_csrf: Annotated[str | None, Cookie(alias=LOGIN_CSRF)] = None,
+) -> Response:
+    now = datetime.now(UTC)
+    address = request.client.host if request.client else "?"
+    limiter = _limiter(request)
+
+    def again(error: str, status: int) -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        response = _page("login.html", status, csrf=token, next=next_, error=error)
+        response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", max_age=3600)
+        return response
+
+    if login_csrf is None or not secrets.compare_digest(login_csrf, csrf):
+        return again("The form expired. Please try again.", 400)
+    wait = limiter.retry_after(username=username, address=address, now=now)
+    if wait is not None:
+        response = again("Too many failed logins. Please wait a few minutes.", 429)
+        response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+        return response
+    try:
+        principal = authenticate_user(session=session, username=username, password=password)
+    except UnauthorizedError:
+        limiter.failed(username=username, address=address, now=now)
+        return again("Wrong username or password.", 401)
+    limiter.succeeded(username=username)
+    default = "/console" if principal.role in STAFF else "/console/status"
+    redirect = RedirectResponse(_safe_next(next_, default), status_code=303)
+    cookie = issue_session(
+        username=principal.username, secret_key=ctx.secret_key, ttl=SESSION_TTL, now=now
+    )
+    redirect.set_cookie(
+        COOKIE,
+        cookie,
+        httponly=True,
+        secure=_secure(request),
+        samesite="lax",
+        max_age=int(SESSION_TTL.total_seconds()),
+        path="/",
+    )
+    redirect.delete_cookie(LOGIN_CSRF)
+    return redirect
+
+
+@router.post("/logout")
+def logout(
+    request: Request, ctx: Ctx, session: DbSession, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    viewer = _viewer(request, ctx, session)
+    if viewer is not None and not csrf_ok(viewer.session, csrf):
+        return _page("message.html", 400, viewer=viewer, title="Form expired",
+                     message="Please reload the page and try again.")  # fmt: skip
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# -- the client's own status page ---------------------------------------------------------
+
+
+@router.get("/status", response_class=HTMLResponse)
+def own_status(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    lang: Annotated[str | None, Query()] = None,
+    cookie_lang: Annotated[str | None, Cookie(alias="secmon_lang")] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+    client_id: int | None = None,
+) -> Response:
+    viewer = _viewer(request, ctx, session)
+    if viewer is None:
+        return _login_redirect(request)
+    if viewer.principal.role is Role.CLIENT:
+        target = viewer.principal.client_id
+    elif viewer.principal.role in {Role.ADMIN, Role.MANAGER, Role.DESK} and client_id:
+        target = client_id
+    else:
+        return _forbidden(viewer)
+    if target is None:
+        return _not_found(viewer)
+    words = Words(pick_language(query=lang, cookie=cookie_lang, accept_language=accept_language))
+    try:
+        view = status_view(session=session, client_id=target, words=words, now=datetime.now(UTC))
+    except LookupError:
+        return _not_found(viewer)
+    response = HTMLResponse(render_status(view, words, shared=False), headers=HEADERS)
+    if lang == words.language:
+        response.set_cookie("secmon_lang", lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+# -- queue and tickets ---------------------------------------------------------------------
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@router.get("", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    site: str | None = None,
+    severity: str | None = None,
+    state: str | None = None,
+    assignee: str | None = None,
+) -> Response:
+    def render(viewer: Viewer) -> Response:
+        now = datetime.now(UTC)
+        filters = Filters(
+            site_id=_int(site),
+            severity=severity or None,
+            state=state or None,
+            assignee_id=_int(assignee),
+        )
+        rows = queue(session=session, scope=viewer.scope, filters=filters, now=now)
+        sites_query = select(Site.id, Site.name).order_by(Site.name)
+        if viewer.scope.site_ids is not None:
+            sites_query = sites_query.where(Site.id.in_(viewer.scope.site_ids))
+        people = session.execute(
+            select(User.id, User.username)
+            .where(User.role.in_([Role.TECHNICIAN.value, Role.MANAGER.value]))
+            .order_by(User.username)
+        ).all()
+        return _page(
+            "queue.html",
+            viewer=viewer,
+            rows=rows,
+            filters=filters,
+            sites=session.execute(sites_query).all(),
+            people=people,
+            states=[s.value for s in TicketState],
+            now=now,
+        )
+
+    return _staff(request, ctx, session, render)
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+def ticket_view(
+    ticket_id: int, request: Request, ctx: Ctx, session: DbSession, error: str | None = None
+) -> Response:
+    def render(viewer: Viewer) -> Response:
+        try:
+            page = ticket_page(
+                session=session, ticket_id=ticket_id, scope=viewer.scope, now=datetime.now(UTC)
+            )
+        except LookupError:
+            return _not_found(viewer)
+        return _page(
+            "ticket.html",
+            viewer=viewer,
+            page=page,
+            error=error,
+            causes=[c.value for c in CauseClass],
+        )
+
+    return _staff(request, ctx, session, render)
+
+
+@router.post("/tickets/{ticket_id}")
+def ticket_action(
+    ticket_id: int,
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    action: Annotated[str, Form(max_length=32)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    eta: Annotated[str, Form(max_length=40)] = "",
+    assignee_id: Annotated[str, Form(max_length=20)] = "",
+    diagnosis: Annotated[str, Form(max_length=4000)] = "",
+    cause_class: Annotated[str, Form(max_length=32)] = "",
+    actions: Annotated[str, Form(max_length=4000)] = "",
+    minutes: Annotated[str, Form(max_length=10)] = "",
+    tz_offset: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    def act(viewer: Viewer) -> Response:
+        if not csrf_ok(viewer.session, csrf):
+            return _page("message.html", 400, viewer=viewer, title="Form expired",
+                         message="Please reload the page and try again.")  # fmt: skip
+        try:
+            ticket_page(
+                session=session, ticket_id=ticket_id, scope=viewer.scope, now=datetime.now(UTC)
+            )
+        except LookupError:
+            return _not_found(viewer)
+        session.rollback()
+        actor = service.Actor(viewer.principal.username, viewer.principal.user_id)
+        now = datetime.now(UTC)
+        try:
+            with write_session(ctx.engine) as tx:
+                if action == "resolve":
+                    if viewer.principal.role is Role.DESK:
+                        raise_forbidden()
+                    repair.resolve_with_record(
+                        session=tx,
+                        ticket_id=ticket_id,
+                        record=repair.RepairIn(
+                            diagnosis=diagnosis,
+                            cause_class=CauseClass(cause_class),
+                            actions=actions,
+                            time_on_site_minutes=int(minutes or 0),
+                            parts=(),
+                        ),
+                        actor=actor,
+                        now=now,
+                        note=note or None,
+                    )
+                elif action == "reassign":
+                    target = _int(assignee_id)
+                    ticket = service.get_ticket(
+                        session=tx, ticket_id=ticket_id, client_id=None, lock=True
+                    )
+                    before = ticket.assignee_id
+                    ticket.assignee_id = target
+                    service.add_event(
+                        session=tx, ticket=ticket, actor=actor, kind="reassigned", at=now,
+                        note=note or None, data={"from": before, "to": target},
+                    )  # fmt: skip
+                elif action in ACTIONS:
+                    service.transition(
+                        session=tx,
+                        ticket_id=ticket_id,
+                        target=ACTIONS[action],
+                        actor=actor,
+                        now=now,
+                        note=note or None,
+                        eta=_local_time(eta, tz_offset),
+                        assignee_id=_int(assignee_id),
+                    )
+                else:
+                    raise DomainError(f"unknown action {action!r}")
+        except (DomainError, ValueError) as err:
+            message = str(err) or "That did not work."
+            return RedirectResponse(
+                f"/console/tickets/{ticket_id}?error={quote(message[:300])}", status_code=303
+            )
+        return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
+
+    return _staff(request, ctx, session, act)
+
+
+def raise_forbidden() -> None:
+    raise ForbiddenError("the service desk logs and acknowledges; a technician resolves")
+
+
+def _local_time(text: str, tz_offset: str) -> datetime | None:
+    """A `datetime-local` field (no zone) plus the browser's offset in minutes, as UTC."""
+    if not text:
+        return None
+    naive = datetime.fromisoformat(text)
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    offset = int(tz_offset) if tz_offset.lstrip("-").isdigit() else 0
+    # JavaScript's getTimezoneOffset(): minutes to add to local time to get UTC.
+    return (naive + timedelta(minutes=offset)).replace(tzinfo=UTC)
+
+
+# -- sites, devices, agents, KPIs ------------------------------------------------------------
+
+
+@router.get("/sites", response_class=HTMLResponse)
+def sites_page(request: Request, ctx: Ctx, session: DbSession) -> Response:
+    def render(viewer: Viewer) -> Response:
+        now = datetime.now(UTC)
+        rows = site_rows(
+            session=session,
+            scope=viewer.scope,
+            now=now,
+            silent_after=timedelta(seconds=ctx.settings.agent_offline_seconds),
+        )
+        return _page("sites.html", viewer=viewer, rows=rows, now=now)
+
+    return _staff(request, ctx, session, render)
+
+
+@router.get("/sites/{site_id}", response_class=HTMLResponse)
+def site_page(site_id: int, request: Request, ctx: Ctx, session: DbSession) -> Response:
+    def render(viewer: Viewer) -> Response:
+        site = session.get(Site, site_id)
+        if site is None or not viewer.scope.allows(site_id):
+            return _not_found(viewer)
+        rows = device_rows(session=session, site_id=site_id, now=datetime.now(UTC))
+        return _page("site.html", viewer=viewer, site=site, rows=rows)
+
+    return _staff(request, ctx, session, render)
+
+
+@router.get("/devices/{device_id}", response_class=HTMLResponse)
+def device_page(device_id: int, request: Request, ctx: Ctx, session: DbSession) -> Response:
+    def render(viewer: Viewer) -> Response:
+        device = session.get(Device, device_id)
+        if device is None or not viewer.scope.allows(device.site_id):
+            return _not_found(viewer)
+        site_devices = device_rows(session=session, site_id=device.site_id, now=datetime.now(UTC))
+        rows = [r for r in site_devices if r.device.id == device_id]
+        episodes = session.scalars(
+            select(FaultEpisode)
+            .where(FaultEpisode.device_id == device_id)
+            .order_by(FaultEpisode.started_at.desc())
+            .limit(20)
+        ).all()
+        return _page(
+            "device.html",
+            viewer=viewer,
+            row=rows[0],
+            samples=recent_samples(session=session, device_id=device_id),
+            episodes=episodes,
+        )
+
+    return _staff(request, ctx, session, render)
+
+
+@router.get("/kpis", response_class=HTMLResponse)
+def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None = None) -> Response:
+    def render(viewer: Viewer) -> Response:
+        if viewer.principal.role not in {Role.ADMIN, Role.MANAGER}:
+            return _forbidden(viewer)
+        now = datetime.now(UTC)
+        try:
+            start = (
+                _month_start(month, "month")
+                if month
+                else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            )
+        except DomainError:
+            start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        facts = ticket_facts(session=session, since=start, until=_next_month(start), client_id=None)
+        tables = {}
+        for group in (KpiGroup.CLIENT, KpiGroup.SITE, KpiGroup.TECHNICIAN):
+            tables[group.value] = sorted(grouped(facts, by=group, now=now).items())
+        names = {
+            "client": dict(session.execute(select(Client.id, Client.name)).all()),
+            "site": dict(session.execute(select(Site.id, Site.name)).all()),
+            "technician": dict(session.execute(select(User.id, User.username)).all()),
+        }
+        return _page(
+            "kpis.html",
+            viewer=viewer,
+            month=start.strftime("%Y-%m"),
+            tables=tables,
+            names=names,
+        )
+
+    return _staff(request, ctx, session, render)

@@ -1,0 +1,62 @@
+"""KPIs per client, site or technician and month (the seed formulas, `tickets/kpis.py`)."""
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from server.api.deps import CurrentUser, DbSession, client_scope
+from server.errors import ForbiddenError, InvalidInputError
+from server.tickets.kpi_query import ticket_facts
+from server.tickets.kpis import KpiGroup, grouped
+from server.tickets.schemas import KpiOut
+from wire.enums import Role
+from wire.schema import ErrorBody
+
+router = APIRouter(prefix="/api/v1", tags=["kpis"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 422)}
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _month_start(text: str, field: str) -> datetime:
+    match = MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise InvalidInputError(
+            f"{field} must be YYYY-MM", [{"field": field, "message": "YYYY-MM"}]
+        )
+    return datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)
+
+
+def _next_month(start: datetime) -> datetime:
+    return start.replace(year=start.year + (start.month == 12), month=start.month % 12 + 1)
+
+
+@router.get("/kpis", response_model=list[KpiOut], responses=ERRORS)
+def get_kpis(
+    user: CurrentUser,
+    session: DbSession,
+    group: KpiGroup = KpiGroup.CLIENT,
+    month_from: Annotated[str | None, Query(alias="from", description="YYYY-MM")] = None,
+    month_to: Annotated[str | None, Query(alias="to", description="YYYY-MM, inclusive")] = None,
+) -> list[KpiOut]:
+    """One row per group and month of ticket creation (default: this month)."""
+    scope = client_scope(user)
+    if scope is not None and group is KpiGroup.TECHNICIAN:
+        raise ForbiddenError("technician scorecards are for staff")
+    if user.role is Role.CLIENT and scope is None:
+        raise ForbiddenError("client without a client")
+    now = datetime.now(UTC)
+    start = (
+        _month_start(month_from, "from")
+        if month_from
+        else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    )
+    end = _next_month(_month_start(month_to, "to") if month_to else start)
+    if end <= start:
+        raise InvalidInputError("`to` is before `from`")
+    facts = ticket_facts(session=session, since=start, until=end, client_id=scope)
+    return [
+        KpiOut.of(group=group.value, key=key, month=month, k=k)
+        for (key, month), k in grouped(facts, by=group, now=now).items()
+    ]

@@ -1,0 +1,261 @@
+"""Tickets: list, detail with history and SLA clocks, desk calls, transitions, the repair
+record, the client's sign-off, and the satisfaction survey link."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from server.api.deps import Ctx, CurrentUser, DbSession, client_scope
+from server.db import write_session
+from server.errors import ForbiddenError
+from server.faults.engine import KNOWN_CODES
+from server.models import FaultEpisode, RepairRecord, Site, Ticket, TicketEvent, TicketSurvey
+from server.sla import SlaConfigError, ticket_clocks
+from server.tickets import repair, service
+from server.tickets.policy import service_settings
+from server.tickets.schemas import (
+    CallBody,
+    EpisodeOut,
+    RepairRecordOut,
+    ResolveBody,
+    SignOffBody,
+    SlaOut,
+    SurveyAnswer,
+    SurveyLink,
+    TicketDetail,
+    TicketEventOut,
+    TicketOut,
+    TransitionBody,
+)
+from server.tickets.service import Actor, CallIn, SettingsLookup
+from server.tickets.states import OPEN_STATES, TicketState
+from server.users import UserPrincipal
+from wire.enums import Role
+from wire.schema import ErrorBody
+
+router = APIRouter(prefix="/api/v1", tags=["tickets"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)
+}
+STAFF = (Role.ADMIN, Role.MANAGER, Role.TECHNICIAN, Role.DESK)
+
+
+def _require(user: UserPrincipal, *roles: Role) -> Actor:
+    if user.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise ForbiddenError(f"role {user.role.value} may not do this (allowed: {allowed})")
+    return Actor(user.username, user.user_id)
+
+
+@router.get("/tickets", response_model=list[TicketOut], responses=ERRORS)
+def list_tickets(
+    user: CurrentUser,
+    session: DbSession,
+    state: Annotated[list[TicketState] | None, Query()] = None,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    site_id: int | None = None,
+    device_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[TicketOut]:
+    """Newest first; `open=true` for tickets not closed or cancelled."""
+    query = select(Ticket)
+    scope = client_scope(user)
+    if scope is not None:
+        query = query.where(Ticket.client_id == scope)
+    if state:
+        query = query.where(Ticket.state.in_([s.value for s in state]))
+    if open_only:
+        query = query.where(Ticket.state.in_([s.value for s in OPEN_STATES]))
+    if site_id is not None:
+        query = query.where(Ticket.site_id == site_id)
+    if device_id is not None:
+        query = query.where(Ticket.device_id == device_id)
+    rows = session.scalars(query.order_by(Ticket.id.desc()).limit(limit))
+    return [TicketOut.of(t) for t in rows]
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=ERRORS)
+def get_ticket(ticket_id: int, user: CurrentUser, session: DbSession) -> TicketDetail:
+    ticket = service.get_ticket(session=session, ticket_id=ticket_id, client_id=client_scope(user))
+    record = session.get(RepairRecord, ticket.id)
+    survey = session.get(TicketSurvey, ticket.id)
+    episodes = session.scalars(
+        select(FaultEpisode).where(FaultEpisode.ticket_id == ticket.id).order_by(FaultEpisode.id)
+    )
+    return TicketDetail(
+        **TicketOut.of(ticket).model_dump(),
+        repair=RepairRecordOut.of(record) if record else None,
+        episodes=[EpisodeOut.of(e) for e in episodes],
+        survey_rating=survey.rating if survey else None,
+    )
+
+
+@router.get("/tickets/{ticket_id}/events", response_model=list[TicketEventOut], responses=ERRORS)
+def get_ticket_events(
+    ticket_id: int, user: CurrentUser, session: DbSession
+) -> list[TicketEventOut]:
+    """The audit trail, oldest first: who, when, from, to, note."""
+    service.get_ticket(session=session, ticket_id=ticket_id, client_id=client_scope(user))
+    rows = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+    )
+    return [TicketEventOut.of(e) for e in rows]
+
+
+@router.get("/tickets/{ticket_id}/sla", response_model=SlaOut, responses=ERRORS)
+def get_ticket_sla(ticket_id: int, user: CurrentUser, session: DbSession) -> SlaOut:
+    """The three clocks now: respond, on site, resolve (status, deadline, time remaining)."""
+    ticket = service.get_ticket(session=session, ticket_id=ticket_id, client_id=client_scope(user))
+    site = session.get(Site, ticket.site_id)
+    assert site is not None
+    settings = service_settings(
+        session=session, client_id=ticket.client_id, known_codes=KNOWN_CODES
+    )
+    try:
+        clocks = ticket_clocks(
+            settings.sla_policy,
+            ticket.severity,
+            site.zone,
+            ticket.first_failure_at,
+            settings.calendar(site.timezone),
+            datetime.now(UTC),
+            acknowledged_at=ticket.acknowledged_at,
+            on_site_at=ticket.on_site_at,
+            resolved_at=ticket.resolved_at,
+        )
+    except SlaConfigError as err:
+        return SlaOut(
+            policy=settings.sla_policy.name,
+            zone=site.zone,
+            started_at=ticket.first_failure_at,
+            problem=str(err),
+        )
+    return SlaOut.of(
+        policy=settings.sla_policy.name,
+        zone=site.zone,
+        started_at=ticket.first_failure_at,
+        clocks=clocks,
+    )
+
+
+@router.post("/tickets", response_model=TicketOut, status_code=201, responses=ERRORS)
+def log_call(body: CallBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
+    """The desk logs a client's call; about a device with an open ticket, it joins that one."""
+    actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
+    call = CallIn(
+        symptom=body.symptom,
+        reporter=body.reporter,
+        reporter_contact=body.reporter_contact,
+        channel=body.channel,
+        device_id=body.device_id,
+        site_id=body.site_id,
+        severity=body.severity,
+        occurred_at=body.occurred_at,
+    )
+    with write_session(ctx.engine) as session:
+        result = service.log_call(
+            session=session,
+            call=call,
+            settings_of=SettingsLookup(session, KNOWN_CODES),
+            actor=actor,
+            now=datetime.now(UTC),
+        )
+        return TicketOut.of(result.ticket)
+
+
+@router.post("/tickets/{ticket_id}/transitions", response_model=TicketOut, responses=ERRORS)
+def move_ticket(ticket_id: int, body: TransitionBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
+    """acknowledge, dispatch (with eta), on_site, cancel, close, reopen …; resolve has its own
+    endpoint (it files the repair record)."""
+    actor = _require(user, *STAFF)
+    if body.to is TicketState.RESOLVED:
+        raise ForbiddenError("resolve through POST /tickets/{id}/resolve with the repair record")
+    with write_session(ctx.engine) as session:
+        ticket = service.transition(
+            session=session,
+            ticket_id=ticket_id,
+            target=body.to,
+            actor=actor,
+            now=datetime.now(UTC),
+            note=body.note,
+            eta=body.eta,
+            assignee_id=body.assignee_id,
+        )
+        return TicketOut.of(ticket)
+
+
+@router.post("/tickets/{ticket_id}/resolve", response_model=TicketDetail, responses=ERRORS)
+def resolve_ticket(ticket_id: int, body: ResolveBody, user: CurrentUser, ctx: Ctx) -> TicketDetail:
+    actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
+    record = repair.RepairIn(
+        diagnosis=body.diagnosis,
+        cause_class=body.cause_class,
+        actions=body.actions,
+        time_on_site_minutes=body.time_on_site_minutes,
+        parts=tuple(
+            repair.PartIn(
+                name=p.name, device_id=p.device_id, old_serial=p.old_serial, new_serial=p.new_serial
+            )
+            for p in body.parts
+        ),
+    )
+    with write_session(ctx.engine) as session:
+        ticket = repair.resolve_with_record(
+            session=session,
+            ticket_id=ticket_id,
+            record=record,
+            actor=actor,
+            now=datetime.now(UTC),
+            note=body.note,
+        )
+        session.flush()
+        saved = session.get(RepairRecord, ticket.id)
+        return TicketDetail(
+            **TicketOut.of(ticket).model_dump(),
+            repair=RepairRecordOut.of(saved) if saved else None,
+        )
+
+
+@router.post("/tickets/{ticket_id}/sign-off", response_model=TicketOut, responses=ERRORS)
+def sign_off(ticket_id: int, body: SignOffBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
+    """The client signs the repair record: satisfied closes, not satisfied reopens. Staff may
+    record a paper signature; a client user signs only its own tickets."""
+    actor = _require(user, Role.CLIENT, Role.ADMIN, Role.MANAGER, Role.DESK)
+    with write_session(ctx.engine) as session:
+        ticket = repair.client_sign_off(
+            session=session,
+            ticket_id=ticket_id,
+            name=body.name,
+            satisfied=body.satisfied,
+            comment=body.comment,
+            actor=actor,
+            now=datetime.now(UTC),
+            client_id=client_scope(user),
+        )
+        return TicketOut.of(ticket)
+
+
+@router.post("/tickets/{ticket_id}/survey", response_model=SurveyLink, responses=ERRORS)
+def send_survey(ticket_id: int, user: CurrentUser, ctx: Ctx) -> SurveyLink:
+    """A one-time link for the client's rating; only its hash is stored, so it is shown once."""
+    actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
+    with write_session(ctx.engine) as session:
+        token = repair.create_survey(
+            session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC)
+        )
+    return SurveyLink(token=token, path=f"/api/v1/surveys/{token}")
+
+
+@router.post("/surveys/{token}", status_code=204, responses=ERRORS)
+def answer_survey(token: str, body: SurveyAnswer, ctx: Ctx) -> None:
+    """No login: the token in the link is the credential, good for one answer."""
+    with write_session(ctx.engine) as session:
+        repair.answer_survey(
+            session=session,
+            token=token,
+            rating=body.rating,
+            comment=body.comment,
+            now=datetime.now(UTC),
+        )

@@ -1,0 +1,1 @@
+"""The service team's console: ticket queue, ticket actions, sites, devices, KPIs, agents."""

@@ -1,0 +1,64 @@
+"""Pure pieces of detection that need more than one device: observations from samples,
+the order devices are evaluated in, and the "system paralysed" test. No I/O."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from server.faults.rules import Observation
+from wire.schema import Sample
+
+
+def observations(samples: Iterable[Sample]) -> list[Observation]:
+    """Poll results oldest first; a trap's events-only sample is no poll and says nothing here."""
+    polls = sorted((s for s in samples if not s.events_only), key=lambda s: (s.ts, s.id))
+    return [
+        Observation(
+            ts=s.ts,
+            reachable=s.reachable,
+            error_code=s.error.code.value if s.error else None,
+            checks=s.checks,
+        )
+        for s in polls
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPolicy:
+    """When most cameras of a site drop at once with no known parent to blame (seed §13.4)."""
+
+    fraction: float = 0.5  # more than this share of the site's cameras
+    min_cameras: int = 3  # a site with fewer cameras has no "most of them"
+    window: timedelta = timedelta(minutes=10)  # "at once": started within this of each other
+
+
+def paralysed(
+    *, camera_count: int, down_started: Sequence[datetime], policy: IncidentPolicy
+) -> bool:
+    """Do the unexplained camera outages (their start times) make the site's video paralysed?"""
+    if camera_count < policy.min_cameras or not down_started:
+        return False
+    newest = max(down_started)
+    together = sum(1 for t in down_started if newest - t <= policy.window)
+    return together > camera_count * policy.fraction
+
+
+def parents_first(devices: Iterable[tuple[int, str, str | None]]) -> list[int]:
+    """Device ids ordered so that a parent comes before its children (ext ids within a site).
+
+    Input items: (id, ext_id, parent_ext_id). A parent's fault evaluated first lets its
+    children's faults of the same batch attach to it at once.
+    """
+    items = list(devices)
+    parent_of = {ext: parent for _, ext, parent in items}
+
+    def depth(ext: str) -> int:
+        seen = set()
+        d = 0
+        while (parent := parent_of.get(ext)) is not None and parent not in seen:
+            seen.add(parent)
+            ext = parent
+            d += 1
+        return d
+
+    return [pk for pk, ext, _ in sorted(items, key=lambda item: (depth(item[1]), item[0]))]

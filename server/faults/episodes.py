@@ -1,0 +1,143 @@
+"""One device's one fault code over time: confirmation, flapping and recovery. Pure.
+
+`step` moves a `Track` by one observation's verdict and says what changed: the episode opened
+(confirmed), recurred (failing again while still open: a flap, counted, no new episode), or
+recovered (confirmed passing). A track that returns to idle can be forgotten.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from server.faults.rules import Rule
+
+
+class Change(StrEnum):
+    OPENED = "opened"
+    RECURRED = "recurred"
+    RECOVERED = "recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    failing_streak: int = 0
+    passing_streak: int = 0
+    failing_since: datetime | None = None  # first failing observation of the current run
+    passing_since: datetime | None = None  # first passing observation of the current run
+    last_ts: datetime | None = None
+    last_failing: bool | None = None
+    open: bool = False
+    started_at: datetime | None = None  # the open episode's first failing observation
+    occurrences: int = 0  # failing runs inside the open episode (flaps + 1)
+    flips: tuple[datetime, ...] = ()  # passing→failing flips inside the flap window
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to remember: not open, not failing, no recent flips."""
+        return not self.open and self.failing_streak == 0 and not self.flips
+
+    def to_json(self) -> dict[str, Any]:
+        def t(v: datetime | None) -> str | None:
+            return None if v is None else v.isoformat()
+
+        return {
+            "failing_streak": self.failing_streak,
+            "passing_streak": self.passing_streak,
+            "failing_since": t(self.failing_since),
+            "passing_since": t(self.passing_since),
+            "last_ts": t(self.last_ts),
+            "last_failing": self.last_failing,
+            "open": self.open,
+            "started_at": t(self.started_at),
+            "occurrences": self.occurrences,
+            "flips": [f.isoformat() for f in self.flips],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Track":
+        def t(v: str | None) -> datetime | None:
+            return None if v is None else datetime.fromisoformat(v)
+
+        return cls(
+            failing_streak=int(data["failing_streak"]),
+            passing_streak=int(data["passing_streak"]),
+            failing_since=t(data["failing_since"]),
+            passing_since=t(data["passing_since"]),
+            last_ts=t(data["last_ts"]),
+            last_failing=data["last_failing"],
+            open=bool(data["open"]),
+            started_at=t(data["started_at"]),
+            occurrences=int(data["occurrences"]),
+            flips=tuple(datetime.fromisoformat(f) for f in data["flips"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    track: Track
+    change: Change | None = None
+    at: datetime | None = None  # opened: first failing observation; recovered: first passing
+    flapping: bool = False
+
+
+def step(track: Track, rule: Rule, ts: datetime, failing: bool | None) -> Step:
+    """The track after one observation; observations not newer than the last one are ignored."""
+    if failing is None or (track.last_ts is not None and ts <= track.last_ts):
+        return Step(track)
+    if failing:
+        return _failing(track, rule, ts)
+    return _passing(track, rule, ts)
+
+
+def _failing(track: Track, rule: Rule, ts: datetime) -> Step:
+    flipped = track.last_failing is not True
+    flips = tuple(f for f in track.flips if ts - f < rule.flap_window)
+    if flipped:
+        flips += (ts,)
+    failing_since = track.failing_since if track.failing_streak and track.failing_since else ts
+    new = replace(
+        track,
+        failing_streak=track.failing_streak + 1,
+        passing_streak=0,
+        failing_since=failing_since,
+        passing_since=None,
+        last_ts=ts,
+        last_failing=True,
+        flips=flips,
+    )
+    if track.open:
+        if flipped:
+            return Step(replace(new, occurrences=track.occurrences + 1), Change.RECURRED, ts)
+        return Step(new)
+    by_count = new.failing_streak >= rule.confirm_after
+    confirm_for = rule.confirm_for
+    by_time = confirm_for is not None and ts - failing_since >= confirm_for
+    flapping = len(flips) >= rule.flap_count
+    if not (by_count or by_time or flapping):
+        return Step(new)
+    started = flips[0] if flapping and not (by_count or by_time) else failing_since
+    occurrences = len(flips) if flapping and not (by_count or by_time) else 1
+    opened = replace(new, open=True, started_at=started, occurrences=occurrences)
+    return Step(opened, Change.OPENED, started, flapping=flapping)
+
+
+def _passing(track: Track, rule: Rule, ts: datetime) -> Step:
+    passing_since = track.passing_since if track.passing_streak and track.passing_since else ts
+    flips = tuple(f for f in track.flips if ts - f < rule.flap_window)
+    new = replace(
+        track,
+        failing_streak=0,
+        passing_streak=track.passing_streak + 1,
+        failing_since=None,
+        passing_since=passing_since,
+        last_ts=ts,
+        last_failing=False,
+        flips=flips,
+    )
+    if not track.open:
+        return Step(new)
+    if new.passing_streak >= rule.recover_after and ts - passing_since >= rule.recover_for:
+        closed = replace(new, open=False, started_at=None, occurrences=0)
+        return Step(closed, Change.RECOVERED, passing_since)
+    return Step(new)

@@ -1,0 +1,229 @@
+"""Fault rules as data: which condition on which device class makes which fault, and when.
+
+A rule is pure data (validated by pydantic, so a client's override file fails with the field
+that is wrong); `condition_result` is the one function that reads an observation. No I/O.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from server.sla import Severity
+from wire.enums import DeviceClass, ProbeErrorCode
+from wire.schema import CheckValue
+
+
+class FaultCode(StrEnum):
+    """Stable fault codes (DESIGN.md §3); site-level ones have no device."""
+
+    DEVICE_UNREACHABLE = "device.unreachable"
+    DEVICE_AUTH_FAILED = "device.auth_failed"
+    CAMERA_STREAM_DOWN = "camera.stream_down"
+    CAMERA_VIDEO_LOSS = "camera.video_loss"
+    CAMERA_TAMPER = "camera.tamper"
+    CAMERA_IMAGE_ABNORMAL = "camera.image_abnormal"
+    CAMERA_CLOCK_DRIFT = "camera.clock_drift"
+    STORAGE_DISK_FAILED = "storage.disk_failed"
+    STORAGE_RECORDING_STOPPED = "storage.recording_stopped"
+    POWER_AC_LOST = "power.ac_lost"
+    POWER_BATTERY_LOW = "power.battery_low"
+    ALARM_PANEL_OFFLINE = "alarm.panel_offline"
+    ALARM_ZONE_FAULT = "alarm.zone_fault"
+    ACCESS_CONTROLLER_OFFLINE = "access.controller_offline"
+    ACCESS_READER_FAULT = "access.reader_fault"
+    NETWORK_PORT_DOWN = "network.port_down"
+    ENV_TEMPERATURE_HIGH = "env.temperature_high"
+    SITE_AGENT_OFFLINE = "site.agent_offline"
+    SITE_SYSTEM_PARALYSED = "site.system_paralysed"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one poll said about a device, as the rules see it."""
+
+    ts: datetime
+    reachable: bool
+    error_code: str | None = None
+    checks: Mapping[str, CheckValue] = field(default_factory=dict)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Unreachable(_Strict):
+    """The poll got no answer (any error but a refused login, which is its own fault)."""
+
+    kind: Literal["unreachable"] = "unreachable"
+
+
+class ErrorIs(_Strict):
+    """The poll failed with this error code; unknown while the device does not answer at all."""
+
+    kind: Literal["error"] = "error"
+    code: ProbeErrorCode
+
+
+class CheckIn(_Strict):
+    """A check's value is one of `values`; unknown while the check is absent."""
+
+    kind: Literal["check_in"] = "check_in"
+    check: str
+    values: tuple[bool | int | float | str, ...] = Field(min_length=1)
+
+
+class CheckAbove(_Strict):
+    """A numeric check is above `limit` (or its absolute value is, with `absolute`)."""
+
+    kind: Literal["check_above"] = "check_above"
+    check: str
+    limit: float
+    absolute: bool = False
+
+
+Condition = Annotated[Unreachable | ErrorIs | CheckIn | CheckAbove, Field(discriminator="kind")]
+NOT_UNREACHABLE = (ProbeErrorCode.AUTH_FAILED.value,)
+
+
+class Rule(_Strict):
+    """One fault code on some device classes, with its confirmation and recovery counts.
+
+    Confirmed after `confirm_after` failing observations in a row, or failing for
+    `confirm_seconds`, or `flap_count` passing→failing flips within `flap_window_seconds`
+    (a device bouncing faster than the confirmation count still makes one fault). Recovered after
+    `recover_after` passing observations in a row spanning at least `recover_seconds`.
+    """
+
+    code: FaultCode
+    classes: tuple[DeviceClass, ...] | None = None  # None: every class but `except_classes`
+    except_classes: tuple[DeviceClass, ...] = ()
+    condition: Condition
+    confirm_after: int = Field(default=2, ge=1)
+    confirm_seconds: float | None = Field(default=None, gt=0)
+    recover_after: int = Field(default=3, ge=1)
+    recover_seconds: float = Field(default=0, ge=0)
+    flap_count: int = Field(default=3, ge=2)
+    flap_window_seconds: float = Field(default=600, gt=0)
+    severity: Severity = Severity.GENERAL
+    # The device is out of service while this fault is open: its children's faults are its
+    # consequence (dependency suppression), and uptime counts it as down.
+    service_affecting: bool = False
+
+    def applies_to(self, device_class: str) -> bool:
+        if device_class in self.except_classes:
+            return False
+        return self.classes is None or device_class in self.classes
+
+    @property
+    def confirm_for(self) -> timedelta | None:
+        return None if self.confirm_seconds is None else timedelta(seconds=self.confirm_seconds)
+
+    @property
+    def recover_for(self) -> timedelta:
+        return timedelta(seconds=self.recover_seconds)
+
+    @property
+    def flap_window(self) -> timedelta:
+        return timedelta(seconds=self.flap_window_seconds)
+
+
+class RuleSet(_Strict):
+    """The rules in force; at most one rule per (code, device class)."""
+
+    rules: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _one_rule_per_code_and_class(self) -> "RuleSet":
+        for cls in DeviceClass:
+            codes = [r.code for r in self.for_class(cls.value)]
+            for code in set(codes):
+                if codes.count(code) > 1:
+                    raise ValueError(f"two rules for {code} on {cls.value}")
+        return self
+
+    def for_class(self, device_class: str) -> list[Rule]:
+        """The rules that watch a device of this class."""
+        return [r for r in self.rules if r.applies_to(device_class)]
+
+    def by_code(self, code: str) -> list[Rule]:
+        return [r for r in self.rules if r.code == code]
+
+
+def condition_result(condition: Condition, obs: Observation) -> bool | None:
+    """True: failing; False: passing; None: this observation cannot tell."""
+    if isinstance(condition, Unreachable):
+        if obs.reachable:
+            return False
+        return obs.error_code not in NOT_UNREACHABLE
+    if isinstance(condition, ErrorIs):
+        if obs.error_code == condition.code.value:
+            return True
+        return False if obs.reachable else None
+    if not obs.reachable or condition.check not in obs.checks:
+        return None
+    value = obs.checks[condition.check]
+    if value is None:
+        return None
+    if isinstance(condition, CheckIn):
+        return any(type(value) is type(v) and value == v for v in condition.values)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    measured = abs(value) if condition.absolute else value
+    return measured > condition.limit
+
+
+def load_rules(data: Iterable[Mapping[str, Any]]) -> RuleSet:
+    """Rules from plain data (YAML or JSON); raises pydantic's ValidationError naming the field."""
+    return RuleSet.model_validate({"rules": list(data)})
+
+
+# -- severity ---------------------------------------------------------------------------------
+
+SeverityMap = Mapping[str, Severity]
+
+
+def severity_key(code: str, device_class: str | None = None) -> str:
+    """`code@class` for a class-specific entry, `code` for the code on every class."""
+    return f"{code}@{device_class}" if device_class else code
+
+
+def severity_for(
+    code: str,
+    device_class: str | None,
+    *,
+    rules: RuleSet,
+    defaults: SeverityMap,
+    overrides: SeverityMap,
+) -> Severity:
+    """Client override (class-specific, then code), then shipped map, then the rule's default."""
+    for table in (overrides, defaults):
+        for key in (severity_key(code, device_class), code):
+            found = table.get(key)
+            if found is not None:
+                return Severity(found)
+    matching = [r for r in rules.by_code(code) if r.classes is None or device_class in r.classes]
+    return matching[0].severity if matching else Severity.GENERAL
+
+
+def validate_severity_map(
+    data: Mapping[str, str], *, known_codes: Sequence[str]
+) -> dict[str, Severity]:
+    """A client's severity map from input: keys `code` or `code@class`; unknown names refused."""
+    out: dict[str, Severity] = {}
+    for key, value in data.items():
+        code, _, cls = key.partition("@")
+        if code not in known_codes:
+            raise ValueError(f"{key}: unknown fault code {code!r}")
+        if cls and cls not in {c.value for c in DeviceClass}:
+            raise ValueError(f"{key}: unknown device class {cls!r}")
+        try:
+            out[key] = Severity(value)
+        except ValueError as err:
+            raise ValueError(
+                f"{key}: severity must be one of {[s.value for s in Severity]}"
+            ) from err
+    return out

@@ -1,0 +1,282 @@
+"""What the status page says, in English and Simplified Chinese: plain words, no jargon.
+
+A dict catalogue rather than gettext: two languages, no build step, and the tests can check
+that every key exists in both.
+"""
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, tzinfo
+
+LANGUAGES = ("en", "zh-CN")
+DEFAULT_LANGUAGE = "en"
+
+CATALOG: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "title": "Service status",
+        "all_ok": "All systems working",
+        "some_down": "Some equipment is not working",
+        "site_unknown": (
+            "No data from this site since {since}: the on-site monitoring unit is offline"
+        ),
+        "subsystem_ok": "Working",
+        "subsystem_down": "{count} {noun} not working since {since}",
+        "subsystem_unknown": "No data",
+        "subsystem_empty": "Not monitored",
+        "uptime_30": "30 days",
+        "uptime_90": "90 days",
+        "no_data": "no data",
+        "of_time_no_data": "{share} of the time without data",
+        "day_label": "{day}: {figure}",
+        "day_incidents": "{count} incident(s)",
+        "day_maintenance": "planned maintenance",
+        "incidents": "Incidents",
+        "no_incidents": "No incidents in the last 14 days.",
+        "maintenance": "Planned maintenance",
+        "no_maintenance": "No planned maintenance.",
+        "contact": "Maintenance contact",
+        "updated": "Updated {at}",
+        "language": "Language",
+        "legend": "Daily availability",
+        "legend_good": "≥ 99.9 %",
+        "legend_minor": "≥ 99 %",
+        "legend_major": "≥ 95 %",
+        "legend_bad": "< 95 %",
+        "legend_unknown": "mostly without data",
+        "legend_nodata": "not monitored",
+        "sites": "Sites",
+        "opened": "Reported {at}",
+        "resolved_at": "Repaired {at}",
+        "state.new": "Reported to the service team",
+        "state.reopened": "Reported again to the service team",
+        "state.acknowledged": "The service team is on it",
+        "state.dispatched": "Technician on the way",
+        "state.dispatched_eta": "Technician on the way, expected {eta}",
+        "state.on_site": "Technician on site",
+        "state.recovered": "Working again, awaiting confirmation",
+        "state.resolved": "Repaired",
+        "state.closed": "Repaired and confirmed",
+        "state.cancelled": "Closed",
+        "sla.met": "answered in time",
+        "sla.late": "answered late",
+        "sla.due": "answer due by {at}",
+        "subsystem.video": "Video surveillance",
+        "subsystem.alarm": "Intrusion alarm",
+        "subsystem.access": "Access control",
+        "subsystem.power": "Power",
+        "subsystem.network": "Network",
+        "noun.camera": "camera|cameras",
+        "noun.nvr": "recorder|recorders",
+        "noun.dvr": "recorder|recorders",
+        "noun.alarm_panel": "alarm panel|alarm panels",
+        "noun.access_controller": "door controller|door controllers",
+        "noun.ups": "UPS|UPSes",
+        "noun.switch": "network switch|network switches",
+        "noun.gateway": "gateway|gateways",
+        "noun.sensor": "sensor|sensors",
+        "noun.other": "device|devices",
+        "problem.unreachable": "not responding",
+        "problem.other": "not working properly",
+        "site_summary_ok": "All systems working",
+        "site_summary_down": "{count} of {total} devices not working",
+        "phone": "Phone",
+        "email": "Email",
+        "hours": "Hours",
+        "share_note": "This page is shared by link. It shows no addresses or serial numbers.",
+        "then": "{first}, {second}",
+        "range": "{start} \u2013 {end}",
+        "code.device.unreachable": "not responding",
+        "code.device.auth_failed": "refuses the monitoring login",
+        "code.camera.stream_down": "video stream not available",
+        "code.camera.video_loss": "video signal lost",
+        "code.camera.tamper": "camera tampered with or moved",
+        "code.camera.image_abnormal": "picture abnormal",
+        "code.camera.clock_drift": "clock is wrong",
+        "code.storage.disk_failed": "recording disk failed",
+        "code.storage.recording_stopped": "recording stopped",
+        "code.power.ac_lost": "mains power lost",
+        "code.power.battery_low": "battery low",
+        "code.alarm.panel_offline": "alarm panel offline",
+        "code.alarm.zone_fault": "alarm zone fault",
+        "code.access.controller_offline": "door controller offline",
+        "code.access.reader_fault": "card reader fault",
+        "code.network.port_down": "network port down",
+        "code.env.temperature_high": "temperature too high",
+        "code.site.agent_offline": "on-site monitoring unit offline",
+        "code.site.system_paralysed": "many devices stopped at once",
+        "code.other": "reported problem",
+    },
+    "zh-CN": {
+        "title": "服务状态",
+        "all_ok": "所有系统运行正常",
+        "some_down": "部分设备工作异常",
+        "site_unknown": "自 {since} 起未收到该站点数据：现场监控单元离线",
+        "subsystem_ok": "正常",
+        "subsystem_down": "{count} 台{noun}自 {since} 起不工作",
+        "subsystem_unknown": "无数据",
+        "subsystem_empty": "未监控",
+        "uptime_30": "30 天",
+        "uptime_90": "90 天",
+        "no_data": "无数据",
+        "of_time_no_data": "{share} 的时间无数据",
+        "day_label": "{day}：{figure}",
+        "day_incidents": "{count} 起故障",
+        "day_maintenance": "计划维护",
+        "incidents": "故障",
+        "no_incidents": "最近 14 天无故障。",
+        "maintenance": "计划维护",
+        "no_maintenance": "暂无计划维护。",
+        "contact": "维保联系人",
+        "updated": "更新于 {at}",
+        "language": "语言",
+        "legend": "每日可用率",
+        "legend_good": "≥ 99.9 %",
+        "legend_minor": "≥ 99 %",
+        "legend_major": "≥ 95 %",
+        "legend_bad": "< 95 %",
+        "legend_unknown": "大部分时间无数据",
+        "legend_nodata": "未监控",
+        "sites": "站点",
+        "opened": "报修于 {at}",
+        "resolved_at": "修复于 {at}",
+        "state.new": "已通知维保团队",
+        "state.reopened": "已再次通知维保团队",
+        "state.acknowledged": "维保团队已受理",
+        "state.dispatched": "技术人员已出发",
+        "state.dispatched_eta": "技术人员已出发，预计 {eta} 到达",
+        "state.on_site": "技术人员已到场",
+        "state.recovered": "已恢复，待确认",
+        "state.resolved": "已修复",
+        "state.closed": "已修复并确认",
+        "state.cancelled": "已关闭",
+        "sla.met": "按时响应",
+        "sla.late": "响应超时",
+        "sla.due": "应于 {at} 前响应",
+        "subsystem.video": "视频监控",
+        "subsystem.alarm": "入侵报警",
+        "subsystem.access": "出入口控制",
+        "subsystem.power": "供电",
+        "subsystem.network": "网络",
+        "noun.camera": "摄像机|摄像机",
+        "noun.nvr": "录像机|录像机",
+        "noun.dvr": "录像机|录像机",
+        "noun.alarm_panel": "报警主机|报警主机",
+        "noun.access_controller": "门禁控制器|门禁控制器",
+        "noun.ups": "UPS 电源|UPS 电源",
+        "noun.switch": "交换机|交换机",
+        "noun.gateway": "网关|网关",
+        "noun.sensor": "探测器|探测器",
+        "noun.other": "设备|设备",
+        "problem.unreachable": "无响应",
+        "problem.other": "工作异常",
+        "site_summary_ok": "所有系统运行正常",
+        "site_summary_down": "{total} 台设备中有 {count} 台不工作",
+        "phone": "电话",
+        "email": "邮箱",
+        "hours": "服务时间",
+        "share_note": "本页面通过链接分享，不显示地址或序列号。",
+        "then": "{first}，{second}",
+        "range": "{start} 至 {end}",
+        "code.device.unreachable": "无响应",
+        "code.device.auth_failed": "拒绝监控登录",
+        "code.camera.stream_down": "视频流不可用",
+        "code.camera.video_loss": "视频信号丢失",
+        "code.camera.tamper": "摄像机被遮挡或移动",
+        "code.camera.image_abnormal": "图像异常",
+        "code.camera.clock_drift": "时钟不准",
+        "code.storage.disk_failed": "录像硬盘故障",
+        "code.storage.recording_stopped": "录像已停止",
+        "code.power.ac_lost": "市电中断",
+        "code.power.battery_low": "电池电量低",
+        "code.alarm.panel_offline": "报警主机离线",
+        "code.alarm.zone_fault": "防区故障",
+        "code.access.controller_offline": "门禁控制器离线",
+        "code.access.reader_fault": "读卡器故障",
+        "code.network.port_down": "网络端口断开",
+        "code.env.temperature_high": "温度过高",
+        "code.site.agent_offline": "现场监控单元离线",
+        "code.site.system_paralysed": "大量设备同时停止工作",
+        "code.other": "报修问题",
+    },
+}
+
+
+def pick_language(*, query: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """The explicit choice first, then the cookie, then the browser's preference."""
+    for choice in (query, cookie):
+        if choice in LANGUAGES:
+            return choice
+    ranked: list[tuple[float, str]] = []
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((quality, tag.strip().lower()))
+    for _quality, tag in sorted(ranked, key=lambda item: -item[0]):
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return DEFAULT_LANGUAGE
+
+
+class Words:
+    """One language's catalogue with the few formatting rules the page needs."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        self._catalog = CATALOG[self.language]
+
+    def __call__(self, key: str, **values: object) -> str:
+        return self._catalog[key].format(**values)
+
+    def template(self, key: str) -> str:
+        """The raw phrase with its {placeholders}, for callers formatting it many times."""
+        return self._catalog[key]
+
+    def problem(self, code: str | None) -> str:
+        key = f"code.{code}"
+        return self._catalog[key] if key in self._catalog else self._catalog["code.other"]
+
+    def noun(self, device_class: str, count: int) -> str:
+        forms = self._catalog.get(f"noun.{device_class}", self._catalog["noun.other"])
+        one, many = forms.split("|")
+        return one if count == 1 else many
+
+    def percent(self, share: float | None) -> str:
+        if share is None:
+            return self("no_data")
+        # Never round 99.996 % up to 100 %: a day with an outage must not read as perfect.
+        text = f"{int(share * 10000) / 100:.2f}"
+        return f"{text} %"
+
+    def moment(self, at: datetime, zone: tzinfo, now: datetime) -> str:
+        local, today = at.astimezone(zone), now.astimezone(zone)
+        if local.date() == today.date():
+            return local.strftime("%H:%M")
+        if self.language == "zh-CN":
+            return f"{local.month}月{local.day}日 {local:%H:%M}"
+        return f"{local:%b} {local.day} {local:%H:%M}"
+
+    def day(self, at: date) -> str:
+        if self.language == "zh-CN":
+            return f"{at.month}月{at.day}日"
+        return f"{at:%b} {at.day}"
+
+
+_IP_OR_MAC = re.compile(
+    r"\b(?:\d{1,3}\.){3}\d{1,3}\b"  # IPv4
+    r"|\b(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b"  # MAC
+    r"|\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{0,4}\b",  # IPv6-looking
+    re.IGNORECASE,
+)
+
+
+def public_name(name: str) -> str:
+    """A device name fit for the client's page: installers often put addresses in names."""
+    cleaned = _IP_OR_MAC.sub("…", name).strip(" -_:/")
+    return cleaned or "…"

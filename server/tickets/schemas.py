@@ -1,0 +1,259 @@
+"""What the ticket, fault and KPI endpoints take and answer (pydantic; no FastAPI here)."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from server.models import FaultEpisode, RepairRecord, Ticket, TicketEvent
+from server.sla import ClockState, TicketClocks
+from server.tickets.kpis import Kpis, Ratio
+from server.tickets.repair import CauseClass
+from server.tickets.states import Channel, TicketState
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CallBody(_In):
+    """A client's call as the desk logs it (seed §3.2): who, how to reach them, what, when."""
+
+    symptom: str = Field(min_length=1, max_length=2000)
+    reporter: str = Field(min_length=1, max_length=200)
+    reporter_contact: str | None = Field(default=None, max_length=200)
+    channel: Channel = Channel.PHONE
+    device_id: int | None = None
+    site_id: int | None = None
+    severity: str | None = Field(default=None, pattern="^(emergency|general)$")
+    occurred_at: AwareDatetime | None = None
+
+
+class TransitionBody(_In):
+    to: TicketState
+    note: str | None = Field(default=None, max_length=2000)
+    eta: AwareDatetime | None = None
+    assignee_id: int | None = None
+
+
+class PartBody(_In):
+    name: str = Field(min_length=1, max_length=200)
+    device_id: int | None = None
+    old_serial: str | None = Field(default=None, max_length=128)
+    new_serial: str | None = Field(default=None, max_length=128)
+
+
+class ResolveBody(_In):
+    """The repair record (seed §3.3): filed and signed by the technician who resolves."""
+
+    diagnosis: str = Field(min_length=1, max_length=4000)
+    cause_class: CauseClass
+    actions: str = Field(min_length=1, max_length=4000)
+    time_on_site_minutes: int = Field(ge=0, le=100_000)
+    parts: list[PartBody] = Field(default_factory=list, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class SignOffBody(_In):
+    name: str = Field(min_length=1, max_length=200)
+    satisfied: bool
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class SurveyAnswer(_In):
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class SurveyLink(BaseModel):
+    token: str
+    path: str
+
+
+class ServicePolicyBody(_In):
+    severity: dict[str, str] = Field(default_factory=dict)
+    sla: dict[str, Any] = Field(default_factory=dict)
+    recovered_quiet_minutes: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class TicketOut(BaseModel):
+    id: int
+    kind: str
+    state: str
+    severity: str
+    client_id: int
+    site_id: int
+    device_id: int | None
+    code: str | None
+    system: str | None
+    title: str
+    symptom: str
+    channel: str
+    reporter: str
+    reporter_contact: str | None
+    first_failure_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    dispatched_at: datetime | None
+    eta: datetime | None
+    on_site_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    recovered_at: datetime | None
+    reopened_count: int
+    occurrences: int
+    assignee_id: int | None
+    respond_by: datetime | None
+    on_site_by: datetime | None
+    resolve_by: datetime | None
+    sla_policy: str | None
+
+    @classmethod
+    def of(cls, t: Ticket) -> "TicketOut":
+        return cls.model_validate(
+            {name: getattr(t, name) for name in cls.model_fields}, from_attributes=False
+        )
+
+
+class TicketEventOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    actor_id: int | None
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    note: str | None
+    data: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, e: TicketEvent) -> "TicketEventOut":
+        return cls.model_validate({name: getattr(e, name) for name in cls.model_fields})
+
+
+class RepairRecordOut(BaseModel):
+    diagnosis: str
+    cause_class: str
+    actions: str
+    parts: list[dict[str, Any]]
+    time_on_site_minutes: int
+    technician_id: int | None
+    technician_name: str
+    technician_signed_at: datetime
+    client_signed_name: str | None
+    client_signed_at: datetime | None
+    client_satisfied: bool | None
+
+    @classmethod
+    def of(cls, r: RepairRecord) -> "RepairRecordOut":
+        return cls.model_validate({name: getattr(r, name) for name in cls.model_fields})
+
+
+class EpisodeOut(BaseModel):
+    id: int
+    site_id: int
+    device_id: int | None
+    code: str
+    severity: str
+    open: bool
+    started_at: datetime
+    confirmed_at: datetime
+    recovered_at: datetime | None
+    occurrences: int
+    flapping: bool
+    ticket_id: int | None
+    parent_episode_id: int | None
+
+    @classmethod
+    def of(cls, e: FaultEpisode) -> "EpisodeOut":
+        fields = {name: getattr(e, name) for name in cls.model_fields if name != "open"}
+        return cls.model_validate({**fields, "open": e.open_key is not None})
+
+
+class ClockOut(BaseModel):
+    status: str
+    deadline: datetime
+    remaining_seconds: float
+    elapsed_fraction: float
+    paused: bool
+
+    @classmethod
+    def of(cls, c: ClockState) -> "ClockOut":
+        return cls(
+            status=c.status.value,
+            deadline=c.deadline,
+            remaining_seconds=c.remaining.total_seconds(),
+            elapsed_fraction=c.elapsed_fraction,
+            paused=c.paused,
+        )
+
+
+class SlaOut(BaseModel):
+    policy: str | None
+    zone: str
+    started_at: datetime
+    respond: ClockOut | None = None
+    on_site: ClockOut | None = None
+    resolve: ClockOut | None = None
+    problem: str | None = None
+
+    @classmethod
+    def of(cls, *, policy: str, zone: str, started_at: datetime, clocks: TicketClocks) -> "SlaOut":
+        return cls(
+            policy=policy,
+            zone=zone,
+            started_at=started_at,
+            respond=ClockOut.of(clocks.respond),
+            on_site=ClockOut.of(clocks.on_site),
+            resolve=ClockOut.of(clocks.resolve),
+        )
+
+
+class TicketDetail(TicketOut):
+    repair: RepairRecordOut | None = None
+    episodes: list[EpisodeOut] = Field(default_factory=list)
+    survey_rating: int | None = None
+
+
+class RatioOut(BaseModel):
+    value: float | None
+    numerator: int
+    denominator: int
+
+    @classmethod
+    def of(cls, r: Ratio) -> "RatioOut":
+        return cls(value=r.value, numerator=r.numerator, denominator=r.denominator)
+
+
+class KpiOut(BaseModel):
+    group: str
+    key: int | None
+    month: str
+    tickets: int
+    response_timeliness: RatioOut
+    on_site_timeliness: RatioOut
+    repair_success: RatioOut
+    mtta_minutes: float | None
+    mttr_minutes: float | None
+    record_completeness: RatioOut
+    satisfaction_mean: float | None
+    satisfaction_share: RatioOut
+
+    @classmethod
+    def of(cls, *, group: str, key: int | None, month: str, k: Kpis) -> "KpiOut":
+        return cls(
+            group=group,
+            key=key,
+            month=month,
+            tickets=k.tickets,
+            response_timeliness=RatioOut.of(k.response_timeliness),
+            on_site_timeliness=RatioOut.of(k.on_site_timeliness),
+            repair_success=RatioOut.of(k.repair_success),
+            mtta_minutes=k.mtta_minutes,
+            mttr_minutes=k.mttr_minutes,
+            record_completeness=RatioOut.of(k.record_completeness),
+            satisfaction_mean=k.satisfaction_mean,
+            satisfaction_share=RatioOut.of(k.satisfaction_share),
+        )

@@ -1,0 +1,503 @@
+"""Ticket operations on the database: open from a fault or a call, move, merge, audit.
+
+Every change goes through `_move` or `add_event`, so the audit trail is complete by
+construction. Functions take keyword arguments and a session inside the caller's transaction;
+they raise domain errors (NotFoundError, ConflictError, InvalidInputError) for the API.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.errors import ConflictError, InvalidInputError, NotFoundError
+from server.models import Client, Device, FaultEpisode, Site, Ticket, TicketEvent
+from server.sla import SlaConfigError, compute_deadlines
+from server.tickets.policy import ServiceSettings, service_settings
+from server.tickets.states import (
+    OPEN_STATES,
+    Channel,
+    TicketKind,
+    TicketState,
+    TransitionError,
+    check_transition,
+)
+
+MONITORING = "monitoring"
+SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did it: a user (id and name) or the system itself (id None)."""
+
+    name: str
+    id: int | None = None
+
+    @classmethod
+    def monitoring(cls) -> "Actor":
+        return cls(MONITORING)
+
+
+def add_event(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: Actor,
+    kind: str,
+    at: datetime,
+    note: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=at,
+        actor_id=actor.id,
+        actor=actor.name,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
+        data=data,
+    )
+    session.add(event)
+    ticket.updated_at = at
+    return event
+
+
+def device_open_key(device_id: int, code: str) -> str:
+    return f"d{device_id}:{code}"
+
+
+def site_open_key(site_id: int, code: str) -> str:
+    return f"s{site_id}:{code}"
+
+
+CALL_CODE = "call"
+
+
+def apply_deadlines(*, ticket: Ticket, settings: ServiceSettings, site: Site) -> str | None:
+    """Set the SLA deadlines from the first failure; returns why not, when the policy can't."""
+    try:
+        deadlines = compute_deadlines(
+            settings.sla_policy,
+            ticket.severity,
+            site.zone,
+            ticket.first_failure_at,
+            settings.calendar(site.timezone),
+        )
+    except SlaConfigError as err:
+        ticket.respond_by = ticket.on_site_by = ticket.resolve_by = None
+        ticket.sla_policy = settings.sla_policy.name
+        return str(err)
+    ticket.respond_by = deadlines.respond_by
+    ticket.on_site_by = deadlines.on_site_by
+    ticket.resolve_by = deadlines.resolve_by
+    ticket.sla_policy = settings.sla_policy.name
+    return None
+
+
+def new_ticket(
+    *,
+    session: Session,
+    kind: TicketKind,
+    site: Site,
+    device: Device | None,
+    code: str | None,
+    open_key: str,
+    severity: str,
+    title: str,
+    symptom: str,
+    first_failure_at: datetime,
+    channel: Channel,
+    reporter: str,
+    reporter_contact: str | None,
+    settings: ServiceSettings,
+    actor: Actor,
+    now: datetime,
+) -> Ticket:
+    """A ticket in state new with the seed's intake fields and its SLA deadlines."""
+    ticket = Ticket(
+        open_key=open_key,
+        kind=kind.value,
+        state=TicketState.NEW.value,
+        severity=severity,
+        client_id=site.client_id,
+        site_id=site.id,
+        device_id=device.id if device else None,
+        code=code,
+        system=device.subsystem if device else None,
+        title=title[:300],
+        symptom=symptom[:2000],
+        channel=channel.value,
+        reporter=reporter,
+        reporter_contact=reporter_contact,
+        first_failure_at=first_failure_at,
+        created_at=now,
+        updated_at=now,
+        reopened_count=0,
+        occurrences=1,
+    )
+    problem = apply_deadlines(ticket=ticket, settings=settings, site=site)
+    session.add(ticket)
+    session.flush()
+    add_event(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        kind="created",
+        at=now,
+        to_state=TicketState.NEW.value,
+        note=symptom[:2000],
+        data={"sla_problem": problem} if problem else None,
+    )
+    return ticket
+
+
+def _move(
+    *,
+    session: Session,
+    ticket: Ticket,
+    target: TicketState,
+    actor: Actor,
+    at: datetime,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    current = TicketState(ticket.state)
+    try:
+        check_transition(current, target)
+    except TransitionError as err:
+        raise ConflictError(str(err)) from err
+    ticket.state = target.value
+    stamp = {
+        TicketState.ACKNOWLEDGED: "acknowledged_at",
+        TicketState.DISPATCHED: "dispatched_at",
+        TicketState.ON_SITE: "on_site_at",
+        TicketState.RESOLVED: "resolved_at",
+        TicketState.CLOSED: "closed_at",
+        TicketState.CANCELLED: "cancelled_at",
+        TicketState.RECOVERED: "recovered_at",
+        TicketState.REOPENED: "last_reopened_at",
+    }.get(target)
+    # The SLA clocks stop at the first acknowledge / arrival / resolve; later ones keep it.
+    if stamp is not None and (
+        getattr(ticket, stamp) is None
+        or target in (TicketState.REOPENED, TicketState.RECOVERED, TicketState.CLOSED)
+        or (target is TicketState.RESOLVED and current is not TicketState.RESOLVED)
+    ):
+        setattr(ticket, stamp, at)
+    if target is TicketState.REOPENED:
+        ticket.reopened_count += 1
+        ticket.closed_at = None
+        ticket.resolved_at = None
+    if target in (TicketState.CLOSED, TicketState.CANCELLED):
+        ticket.open_key = None
+    elif ticket.open_key is None:
+        ticket.open_key = _reopen_key(session=session, ticket=ticket)
+    add_event(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        kind="transition",
+        at=at,
+        from_state=current.value,
+        to_state=target.value,
+        note=note,
+        data=data,
+    )
+
+
+def _reopen_key(*, session: Session, ticket: Ticket) -> str:
+    """The open key a reopened ticket takes back; refused while another open ticket holds it."""
+    if ticket.device_id is not None:
+        key = device_open_key(ticket.device_id, ticket.code or CALL_CODE)
+    else:
+        key = site_open_key(ticket.site_id, ticket.code or CALL_CODE)
+    holder = session.scalar(select(Ticket.id).where(Ticket.open_key == key))
+    if holder is not None and holder != ticket.id:
+        raise ConflictError(f"ticket {holder} is already open for this fault; reopen is refused")
+    return key
+
+
+def transition(
+    *,
+    session: Session,
+    ticket_id: int,
+    target: TicketState,
+    actor: Actor,
+    now: datetime,
+    note: str | None = None,
+    eta: datetime | None = None,
+    assignee_id: int | None = None,
+    client_id: int | None = None,
+) -> Ticket:
+    """A person moves a ticket; dispatch needs an ETA (seed §3.4: tell the client the ETA)."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=client_id, lock=True)
+    if target is TicketState.DISPATCHED:
+        if eta is None:
+            raise InvalidInputError(
+                "dispatch needs an eta", [{"field": "eta", "message": "required"}]
+            )
+        ticket.eta = eta
+    if (
+        target is TicketState.RESOLVED
+        and ticket.on_site_at is None
+        and ticket.acknowledged_at is None
+    ):
+        # Resolved straight from new (remote fix): the response clock stops here too.
+        ticket.acknowledged_at = now
+    if assignee_id is not None:
+        ticket.assignee_id = assignee_id
+    elif (
+        target in (TicketState.ACKNOWLEDGED, TicketState.DISPATCHED) and ticket.assignee_id is None
+    ):
+        ticket.assignee_id = actor.id
+    data = {"eta": eta.isoformat()} if eta is not None else None
+    _move(session=session, ticket=ticket, target=target, actor=actor, at=now, note=note, data=data)
+    return ticket
+
+
+def get_ticket(
+    *, session: Session, ticket_id: int, client_id: int | None, lock: bool = False
+) -> Ticket:
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    ticket = session.scalars(query).one_or_none()
+    if ticket is None or (client_id is not None and ticket.client_id != client_id):
+        raise NotFoundError(f"no ticket {ticket_id}")
+    return ticket
+
+
+def open_ticket_for_device(
+    *, session: Session, device_id: int, code: str | None = None
+) -> Ticket | None:
+    """The device's open ticket for `code` (or, without a code, its oldest open one)."""
+    query = select(Ticket).where(
+        Ticket.device_id == device_id, Ticket.state.in_([s.value for s in OPEN_STATES])
+    )
+    if code is not None:
+        query = query.where(Ticket.code.in_([code, CALL_CODE]))
+    return session.scalars(query.order_by(Ticket.id).limit(1)).first()
+
+
+# -- from telemetry --------------------------------------------------------------------------
+
+
+def attach_episode(
+    *, session: Session, ticket: Ticket, episode: FaultEpisode, now: datetime, note: str
+) -> None:
+    """A fault episode joins an open ticket (recurrence, child of a parent, incident member)."""
+    episode.ticket_id = ticket.id
+    if (
+        ticket.code == CALL_CODE
+        and episode.device_id is not None
+        and (episode.device_id == ticket.device_id)
+    ):
+        ticket.code = episode.code  # the client called first; monitoring names the fault
+        ticket.open_key = device_open_key(episode.device_id, episode.code)
+    if episode.started_at < ticket.first_failure_at:
+        ticket.first_failure_at = episode.started_at
+    add_event(
+        session=session,
+        ticket=ticket,
+        actor=Actor.monitoring(),
+        kind="fault_attached",
+        at=now,
+        note=note,
+        data={"episode_id": episode.id, "device_id": episode.device_id, "code": episode.code},
+    )
+
+
+def fault_recurred(*, session: Session, ticket: Ticket, now: datetime, note: str) -> None:
+    """The fault is back: a recovered ticket returns to new; others just count it."""
+    ticket.occurrences += 1
+    if ticket.state == TicketState.RECOVERED.value:
+        ticket.recovered_at = None
+        _move(
+            session=session,
+            ticket=ticket,
+            target=TicketState.NEW,
+            actor=Actor.monitoring(),
+            at=now,
+            note=note,
+        )
+    else:
+        add_event(
+            session=session,
+            ticket=ticket,
+            actor=Actor.monitoring(),
+            kind="recurred",
+            at=now,
+            note=note,
+        )
+
+
+def fault_recovered(*, session: Session, ticket: Ticket, now: datetime, note: str) -> None:
+    """Telemetry says it is gone: before anyone acted the ticket waits as recovered (not
+    closed); once someone works on it, the recovery is only noted."""
+    if ticket.state == TicketState.NEW.value:
+        _move(
+            session=session,
+            ticket=ticket,
+            target=TicketState.RECOVERED,
+            actor=Actor.monitoring(),
+            at=now,
+            note=note,
+        )
+    elif ticket.state in {s.value for s in OPEN_STATES}:
+        add_event(
+            session=session,
+            ticket=ticket,
+            actor=Actor.monitoring(),
+            kind="recovered",
+            at=now,
+            note=note,
+        )
+
+
+def close_quiet_recovered(
+    *, session: Session, ticket: Ticket, now: datetime, quiet_minutes: int
+) -> None:
+    _move(
+        session=session,
+        ticket=ticket,
+        target=TicketState.CLOSED,
+        actor=Actor(SYSTEM),
+        at=now,
+        note=f"no recurrence for {quiet_minutes} min after recovery",
+    )
+
+
+def cancel_as_merged(
+    *, session: Session, ticket: Ticket, into: Ticket, now: datetime, why: str
+) -> None:
+    """An untouched ticket that turned out to be part of another is cancelled, pointing at it."""
+    _move(
+        session=session,
+        ticket=ticket,
+        target=TicketState.CANCELLED,
+        actor=Actor.monitoring(),
+        at=now,
+        note=f"merged into ticket {into.id}: {why}",
+        data={"merged_into": into.id},
+    )
+
+
+# -- from the service desk -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallIn:
+    """A client's call as the desk logs it (seed §3.2 intake fields)."""
+
+    symptom: str
+    reporter: str
+    reporter_contact: str | None
+    channel: Channel
+    device_id: int | None = None
+    site_id: int | None = None
+    severity: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallResult:
+    ticket: Ticket
+    merged: bool
+
+
+def log_call(
+    *, session: Session, call: CallIn, settings_of: "SettingsLookup", actor: Actor, now: datetime
+) -> CallResult:
+    """A call about a device with an open ticket joins it (the client never calls twice)."""
+    device: Device | None = None
+    if call.device_id is not None:
+        device = session.get(Device, call.device_id)
+        if device is None:
+            raise NotFoundError(f"no device {call.device_id}")
+        site = session.get(Site, device.site_id)
+    elif call.site_id is not None:
+        site = session.get(Site, call.site_id)
+    else:
+        raise InvalidInputError("a call names a device or a site")
+    if site is None:
+        raise NotFoundError(f"no site {call.site_id}")
+    if call.site_id is not None and site.id != call.site_id:
+        raise InvalidInputError(f"device {call.device_id} is not on site {call.site_id}")
+    open_key = (
+        device_open_key(device.id, CALL_CODE) if device else site_open_key(site.id, CALL_CODE)
+    )
+    existing = (
+        open_ticket_for_device(session=session, device_id=device.id)
+        if device
+        else session.scalars(select(Ticket).where(Ticket.open_key == open_key)).first()
+    )
+    note = (
+        f"client call from {call.reporter}"
+        + (f" ({call.reporter_contact})" if call.reporter_contact else "")
+        + f": {call.symptom}"
+    )
+    if existing is not None:
+        add_event(
+            session=session,
+            ticket=existing,
+            actor=actor,
+            kind="call_merged",
+            at=now,
+            note=note[:2000],
+            data={"channel": call.channel.value, "reporter": call.reporter},
+        )
+        if existing.reporter == MONITORING:
+            existing.reporter_contact = existing.reporter_contact or call.reporter_contact
+        return CallResult(existing, merged=True)
+    settings = settings_of(site.client_id)
+    ticket = new_ticket(
+        session=session,
+        kind=TicketKind.CALL,
+        site=site,
+        device=device,
+        code=CALL_CODE,
+        open_key=open_key,
+        severity=call.severity or "general",
+        title=f"{device.name if device else site.name}: {call.symptom}",
+        symptom=call.symptom,
+        first_failure_at=call.occurred_at or now,
+        channel=call.channel,
+        reporter=call.reporter,
+        reporter_contact=call.reporter_contact,
+        settings=settings,
+        actor=actor,
+        now=now,
+    )
+    return CallResult(ticket, merged=False)
+
+
+class SettingsLookup:
+    """Service settings per client, read once per transaction."""
+
+    def __init__(self, session: Session, known_codes: Sequence[str]) -> None:
+        self._session = session
+        self._codes = list(known_codes)
+        self._cache: dict[int, ServiceSettings] = {}
+        self._load = service_settings
+
+    def __call__(self, client_id: int) -> ServiceSettings:
+        found = self._cache.get(client_id)
+        if found is None:
+            found = self._load(session=self._session, client_id=client_id, known_codes=self._codes)
+            self._cache[client_id] = found
+        return found
+
+
+def client_of(*, session: Session, client_id: int) -> Client:
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError(f"no client {client_id}")
+    return client

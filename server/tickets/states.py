@@ -1,0 +1,66 @@
+"""The ticket's states and the moves between them (seed §3.3's repair flow). Pure.
+
+new → acknowledged → dispatched (ETA) → on_site → resolved → closed, with reopened (not
+satisfied, or the fault came back), cancelled, and recovered: telemetry says the fault is gone
+before anyone acted, so the ticket waits for a quiet period (or a person) before it closes.
+"""
+
+from enum import StrEnum
+
+
+class TicketState(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ON_SITE = "on_site"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"
+    RECOVERED = "recovered"  # recovered, awaiting confirmation
+
+
+class TicketKind(StrEnum):
+    FAULT = "fault"  # one fault episode of one device
+    INCIDENT = "incident"  # a site-level fault (agent offline, system paralysed)
+    CALL = "call"  # logged by the service desk from a client's call
+
+
+class Channel(StrEnum):
+    MONITORING = "monitoring"
+    PHONE = "phone"
+    EMAIL = "email"
+    ONLINE = "online"
+    OTHER = "other"
+
+
+S = TicketState
+TRANSITIONS: dict[TicketState, frozenset[TicketState]] = {
+    S.NEW: frozenset({S.ACKNOWLEDGED, S.DISPATCHED, S.RESOLVED, S.CANCELLED, S.RECOVERED}),
+    S.REOPENED: frozenset({S.ACKNOWLEDGED, S.DISPATCHED, S.RESOLVED, S.CANCELLED}),
+    S.ACKNOWLEDGED: frozenset({S.DISPATCHED, S.RESOLVED, S.CANCELLED}),
+    S.DISPATCHED: frozenset({S.ON_SITE, S.ACKNOWLEDGED, S.CANCELLED}),
+    S.ON_SITE: frozenset({S.RESOLVED, S.DISPATCHED}),
+    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
+    S.CLOSED: frozenset({S.REOPENED}),
+    # Recovered: it closes after the quiet period, comes back (new) if the fault recurs, or a
+    # person takes it anyway.
+    S.RECOVERED: frozenset({S.CLOSED, S.NEW, S.ACKNOWLEDGED, S.CANCELLED}),
+    S.CANCELLED: frozenset(),
+}
+# Not finished: counts as the device's open ticket (merging, de-duplication).
+OPEN_STATES = frozenset(s for s in TicketState if s not in (S.CLOSED, S.CANCELLED))
+# A person has taken the ticket up: telemetry recovery no longer moves it.
+ACTED_STATES = frozenset({S.ACKNOWLEDGED, S.DISPATCHED, S.ON_SITE, S.RESOLVED})
+
+
+class TransitionError(ValueError):
+    """A move the flow does not allow, or one missing what it needs (an ETA to dispatch)."""
+
+
+def check_transition(current: TicketState, target: TicketState) -> None:
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(t.value for t in TRANSITIONS[current])) or "none"
+        raise TransitionError(
+            f"cannot go from {current.value} to {target.value} (allowed: {allowed})"
+        )

@@ -1,0 +1,293 @@
+"""The ticket API in process (FastAPI's TestClient) over a real database: the repair flow from
+a detected fault to the client's signature, desk calls merging, scoping and refusals."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
+
+from server.app import create_app
+from server.models import Device
+from server.settings import Settings
+from tests.peers.server import TEST_SECRET_KEY, add_user, provision
+from tests.server.faultkit import Kit, make_kit
+from wire.enums import DeviceClass, Role
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class World:
+    kit: Kit
+    api: TestClient
+    other_client_id: int
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def as_user(self, username: str) -> dict[str, str]:
+        """Bearer headers; one login per user (Argon2 is slow on purpose)."""
+        if username in self.tokens:
+            return self.tokens[username]
+        response = self.api.post(
+            "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        self.tokens[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        return self.tokens[username]
+
+    def fault(self, ext: str, start: datetime | None = None) -> datetime:
+        """Take a device down for two polls: a confirmed fault and its ticket; returns the first
+        failing poll's time (recent: the app's sweep judges the agent's silence by real time)."""
+        start = start or datetime.now(UTC) - timedelta(seconds=30)
+        self.kit.poll(start, {ext: False})
+        self.kit.poll(start + timedelta(seconds=10), {ext: False})
+        return start
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    kit = make_kit(database_url)
+    kit.add_devices(
+        [
+            ("cam-1", DeviceClass.CAMERA, None),
+            ("cam-2", DeviceClass.CAMERA, None),
+            ("nvr-1", DeviceClass.NVR, None),
+        ]
+    )
+    other = provision(database_url, client="other-client")
+    for name, role, client in [
+        ("boss", Role.MANAGER, None),
+        ("tech", Role.TECHNICIAN, None),
+        ("desk", Role.DESK, None),
+        ("acme", Role.CLIENT, kit.tenant.client_id),
+        ("stranger", Role.CLIENT, other.client_id),
+    ]:
+        add_user(database_url, username=name, password=PASSWORD, role=role, client_id=client)
+    settings = Settings(
+        database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY), fault_sweep_seconds=3600
+    )
+    with TestClient(create_app(settings)) as api:
+        yield World(kit=kit, api=api, other_client_id=other.client_id)
+    kit.engine.dispose()
+
+
+def post(world: World, user: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    return world.api.post(path, json=body or {}, headers=world.as_user(user))
+
+
+def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
+    world.fault("cam-1")
+    tech = world.as_user("tech")
+    (ticket,) = world.api.get("/api/v1/tickets?open=true", headers=tech).json()
+    tid = ticket["id"]
+    assert ticket["state"] == "new"
+    assert ticket["severity"] == "general"
+    assert ticket["reporter"] == "monitoring"
+
+    sla = world.api.get(f"/api/v1/tickets/{tid}/sla", headers=tech).json()
+    assert sla["policy"] == "security_default"
+    assert sla["respond"]["deadline"] == ticket["respond_by"]
+    assert sla["respond"]["status"] in ("ok", "near_breach", "breached")
+
+    assert (
+        post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "on_site"}).status_code
+        == 409
+    )
+    assert (
+        post(
+            world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "acknowledged"}
+        ).status_code
+        == 200
+    )
+    no_eta = post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "dispatched"})
+    assert no_eta.status_code == 422
+    eta = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    moved = post(
+        world,
+        "tech",
+        f"/api/v1/tickets/{tid}/transitions",
+        {"to": "dispatched", "eta": eta, "note": "leaving now"},
+    )
+    assert moved.status_code == 200
+    assert moved.json()["eta"] is not None
+    assert (
+        post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "on_site"}).status_code
+        == 200
+    )
+
+    cam = world.kit.pks["cam-1"]
+    record = {
+        "diagnosis": "PoE injector dead",
+        "cause_class": "equipment",
+        "actions": "replaced the camera and the injector",
+        "time_on_site_minutes": 45,
+        "parts": [
+            {"name": "camera", "device_id": cam, "old_serial": None, "new_serial": "SN-NEW-1"}
+        ],
+    }
+    resolved = post(world, "tech", f"/api/v1/tickets/{tid}/resolve", record)
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["state"] == "resolved"
+    assert resolved.json()["repair"]["technician_name"] == "tech"
+    with Session(world.kit.engine) as session:
+        device = session.get(Device, cam)
+        assert device is not None
+        assert device.serial == "SN-NEW-1"  # the swap updated the inventory
+
+    # The client is not satisfied: reopened, fixed again, then signed.
+    unhappy = post(
+        world,
+        "acme",
+        f"/api/v1/tickets/{tid}/sign-off",
+        {"name": "Ms Client", "satisfied": False, "comment": "still dark at night"},
+    )
+    assert unhappy.json()["state"] == "reopened"
+    assert unhappy.json()["reopened_count"] == 1
+    assert post(world, "tech", f"/api/v1/tickets/{tid}/resolve", record).status_code == 200
+    happy = post(
+        world, "acme", f"/api/v1/tickets/{tid}/sign-off", {"name": "Ms Client", "satisfied": True}
+    )
+    assert happy.json()["state"] == "closed"
+
+    link = post(world, "desk", f"/api/v1/tickets/{tid}/survey").json()
+    assert world.api.post(link["path"], json={"rating": 7}).status_code == 422
+    assert world.api.post(link["path"], json={"rating": 4, "comment": "quick"}).status_code == 204
+    assert world.api.post(link["path"], json={"rating": 5}).status_code == 409  # one answer
+    assert world.api.post("/api/v1/surveys/sms_nope", json={"rating": 5}).status_code == 404
+
+    detail = world.api.get(f"/api/v1/tickets/{tid}", headers=tech).json()
+    assert detail["survey_rating"] == 4
+    assert detail["repair"]["client_signed_name"] == "Ms Client"
+    assert [e["code"] for e in detail["episodes"]] == ["device.unreachable"]
+    events = world.api.get(f"/api/v1/tickets/{tid}/events", headers=tech).json()
+    moves = [
+        (e["from_state"], e["to_state"], e["actor"]) for e in events if e["kind"] == "transition"
+    ]
+    assert moves == [
+        ("new", "acknowledged", "tech"),
+        ("acknowledged", "dispatched", "tech"),
+        ("dispatched", "on_site", "tech"),
+        ("on_site", "resolved", "tech"),
+        ("resolved", "reopened", "acme"),
+        ("reopened", "resolved", "tech"),
+        ("resolved", "closed", "acme"),
+    ]
+
+    month = datetime.now(UTC).strftime("%Y-%m")
+    (kpi,) = world.api.get(
+        f"/api/v1/kpis?group=technician&from={month}", headers=world.as_user("boss")
+    ).json()
+    assert kpi["tickets"] == 1
+    assert kpi["repair_success"] == {"value": 0.0, "numerator": 0, "denominator": 1}  # reopened
+    assert kpi["record_completeness"]["value"] == 1.0
+    assert kpi["satisfaction_mean"] == 4.0
+    assert kpi["mtta_minutes"] is not None
+
+
+def test_a_client_call_about_a_device_with_an_open_ticket_joins_it(world: World) -> None:
+    world.fault("cam-1")
+    desk = world.as_user("desk")
+    (auto,) = world.api.get("/api/v1/tickets", headers=desk).json()
+    call = {
+        "symptom": "camera 1 shows nothing",
+        "reporter": "guard on duty",
+        "reporter_contact": "+86 10 5555 0101",
+        "device_id": world.kit.pks["cam-1"],
+    }
+    merged = post(world, "desk", "/api/v1/tickets", call)
+    assert merged.status_code == 201
+    assert merged.json()["id"] == auto["id"]
+    kinds = [
+        e["kind"]
+        for e in world.api.get(f"/api/v1/tickets/{auto['id']}/events", headers=desk).json()
+    ]
+    assert kinds == ["created", "call_merged"]
+
+    # A call first, then monitoring confirms the fault on that device: still one ticket.
+    first = post(world, "desk", "/api/v1/tickets", {**call, "device_id": world.kit.pks["cam-2"]})
+    assert first.json()["kind"] == "call"
+    world.fault("cam-2", start=datetime.now(UTC) - timedelta(seconds=20))
+    tickets = world.api.get("/api/v1/tickets", headers=desk).json()
+    assert len(tickets) == 2
+    joined = next(t for t in tickets if t["id"] == first.json()["id"])
+    assert joined["code"] == "device.unreachable"
+
+
+def test_scoping_and_refusals(world: World) -> None:
+    world.fault("cam-1")
+    (ticket,) = world.api.get("/api/v1/tickets", headers=world.as_user("boss")).json()
+    tid = ticket["id"]
+    stranger = world.as_user("stranger")
+    assert world.api.get(f"/api/v1/tickets/{tid}", headers=stranger).status_code == 404
+    assert world.api.get("/api/v1/tickets", headers=stranger).json() == []
+    assert len(world.api.get("/api/v1/tickets", headers=world.as_user("acme")).json()) == 1
+    # A client cannot move tickets, a technician cannot log calls.
+    ack = post(world, "acme", f"/api/v1/tickets/{tid}/transitions", {"to": "acknowledged"})
+    assert ack.status_code == 403
+    assert (
+        post(
+            world, "tech", "/api/v1/tickets", {"symptom": "x", "reporter": "y", "site_id": 1}
+        ).status_code
+        == 403
+    )
+    assert (
+        post(
+            world, "acme", f"/api/v1/tickets/{tid}/sign-off", {"name": "n", "satisfied": True}
+        ).status_code
+        == 409
+    )
+    bad_state = post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "exploded"})
+    assert bad_state.status_code == 422
+    assert world.api.get("/api/v1/tickets/999999", headers=world.as_user("boss")).status_code == 404
+
+
+def test_client_severity_override_and_sla_preset(world: World) -> None:
+    boss = world.as_user("boss")
+    cid = world.kit.tenant.client_id
+    bad = world.api.put(
+        f"/api/v1/clients/{cid}/service-policy",
+        headers=boss,
+        json={"severity": {"device.melted": "general"}},
+    )
+    assert bad.status_code == 422
+    assert "unknown fault code" in bad.text
+    bad_sla = world.api.put(
+        f"/api/v1/clients/{cid}/service-policy", headers=boss, json={"sla": {"preset": "nope"}}
+    )
+    assert bad_sla.status_code == 422
+    ok = world.api.put(
+        f"/api/v1/clients/{cid}/service-policy",
+        headers=boss,
+        json={"severity": {"device.unreachable@camera": "emergency"}, "sla": {"preset": "telecom"}},
+    )
+    assert ok.status_code == 200, ok.text
+    assert (
+        world.api.put(
+            f"/api/v1/clients/{cid}/service-policy", headers=world.as_user("tech"), json={}
+        ).status_code
+        == 403
+    )
+    start = world.fault("cam-1")
+    (ticket,) = world.api.get("/api/v1/tickets", headers=boss).json()
+    assert ticket["severity"] == "emergency"
+    assert ticket["sla_policy"] == "telecom"
+    assert ticket["respond_by"] == (start + timedelta(minutes=30)).isoformat().replace(
+        "+00:00", "Z"
+    )
+
+
+def test_rules_and_faults_endpoints(world: World) -> None:
+    world.fault("nvr-1")
+    boss = world.as_user("boss")
+    rules = world.api.get("/api/v1/faults/rules", headers=boss).json()
+    assert "ring_road" in rules["sla_presets"]
+    assert any(r["code"] == "alarm.panel_offline" for r in rules["rules"])
+    (episode,) = world.api.get("/api/v1/faults", headers=boss).json()
+    assert episode["code"] == "device.unreachable"
+    assert episode["severity"] == "emergency"
+    assert episode["open"] is True
+    assert world.api.get("/api/v1/faults", headers=world.as_user("stranger")).json() == []
