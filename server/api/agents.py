@@ -31,9 +31,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "requestBody": {
             "required": True,
             "description": "An Inventory as JSON, optionally with Content-Encoding: gzip.",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Inventory"}}
-            },
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Inventory"}}},
         }
     },
 )

@@ -7,6 +7,7 @@ agent against the real server.
 
 import asyncio
 import gzip
+import itertools
 import logging
 import random
 from collections.abc import Callable
@@ -387,7 +388,7 @@ async def test_batch_size_cut_by_413_grows_back_gradually_after_successes(outbox
         sizes.append(pusher.batch_size)
     assert pusher.batch_size == 16
     grown = sizes[sizes.index(2) :]
-    changes = [(a, b) for a, b in zip(grown, grown[1:], strict=False) if b != a]
+    changes = [(a, b) for a, b in itertools.pairwise(grown) if b != a]
     assert len(changes) >= 5  # 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 16: many small steps
     assert all(0 < b - a <= max(1, a // 4) for a, b in changes), changes
     assert max(sizes) == 16
