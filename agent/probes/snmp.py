@@ -43,7 +43,13 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.proto import errind
 
 from agent.config import DeviceConfig
-from agent.probes.base import AuthFailed, DeviceUnreachable, ProbeResult, ProtocolError
+from agent.probes.base import (
+    AuthFailed,
+    DeviceUnreachable,
+    ProbeFailure,
+    ProbeResult,
+    ProtocolError,
+)
 from agent.probes.snmp_options import (
     DEFAULT_PORT,
     AuthProtocol,
@@ -175,6 +181,8 @@ class SnmpProbe:
             ) from err
         except PySnmpError as err:
             raise ProtocolError(f"SNMP: {err}") from err
+        except ExceptionGroup as group:  # concurrent table walks failed: report one reason
+            raise _one_failure(group) from group
         log.debug("polled %s in %.0f ms", device.id, (self._clock() - started) * 1000)
         return ProbeResult(
             checks=result.checks,
@@ -260,9 +268,30 @@ class SnmpProbe:
             previous=state.memory,
             at=self._clock(),
             now=self._now(),
+            options=options,
         )
         state.memory = reading.memory
         return latency_ms, reading
+
+
+def _one_failure(group: ExceptionGroup[Exception]) -> ProbeFailure:
+    """The failure to report when several table walks failed at once (each timed out, say):
+    refused credentials first, then a dead device, then anything else."""
+    failures = [e for e in _leaves(group) if isinstance(e, ProbeFailure)]
+    for kind in (AuthFailed, DeviceUnreachable):
+        for failure in failures:
+            if isinstance(failure, kind):
+                return failure
+    if failures:
+        return failures[0]
+    return ProtocolError(f"SNMP: {_leaves(group)[0]}")
+
+
+def _leaves(group: BaseExceptionGroup[Exception]) -> list[Exception]:
+    found: list[Exception] = []
+    for error in group.exceptions:
+        found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    return found
 
 
 def _choose(options: SnmpOptions, profiles: ProfileBook, system: dict[str, RawValue]) -> Profile:

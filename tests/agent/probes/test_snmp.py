@@ -34,6 +34,7 @@ from tests.peers.snmp import (
     V3_AUTH_KEY,
     V3_AUTHONLY_USER,
     V3_PRIV_KEY,
+    V3_SHA2_USER,
     V3_USER,
     Snmpd,
     Snmpsim,
@@ -81,13 +82,16 @@ def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
 
 
 @pytest.fixture(scope="module")
-def slow_snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
-    """Its own process: snmpsim's `delay` sleeps and would stall every other fixture device."""
+def failing_snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
+    """The `delay` and `error` variations in a process of their own: `delay` sleeps and would
+    stall every other fixture device, and failure paths stay apart from the healthy ones."""
     reason = missing_snmpsim()
     if reason:
         pytest.skip(reason)
     with Snmpsim(
-        tmp_path_factory.mktemp("snmpsim-slow"), FIXTURES / "slow", ready_community="camera-slow"
+        tmp_path_factory.mktemp("snmpsim-failing"),
+        FIXTURES / "failing",
+        ready_community="camera-slow",
     ) as sim:
         assert isinstance(sim, Snmpsim)
         yield sim
@@ -114,13 +118,21 @@ def snmp_device(port: int, snmp: dict[str, Any] | None = None, **kw: Any) -> Dev
         "protocol": "snmp",
         "class": "nvr",
         "port": port,
-        "timeout": 2,
+        # generous: a new SNMP engine's first request loads pysnmp's MIBs (≈0.5 s, over 1.5 s
+        # on a busy machine); the failure tests set their own short timeout after warm_up()
+        "timeout": 6,
         "interval": 10,
     }
     if snmp is not None:
         data["snmp"] = snmp
     data.update(kw)
     return make_device(**data)
+
+
+async def warm_up(probe: SnmpProbe, port: int) -> None:
+    """One poll of snmpd with a long deadline, so that a short-deadline test measures the
+    device, not the engine's one-off start-up in this event loop."""
+    await probe.poll(snmp_device(port, timeout=9))
 
 
 def _community_env(community: str) -> str:
@@ -131,7 +143,7 @@ def _community_env(community: str) -> str:
 def sim_communities() -> Iterator[None]:
     """Each fixture's community (its file name) in an environment variable, as configs name it."""
     with pytest.MonkeyPatch.context() as patch:
-        for path in FIXTURES.glob("*.snmprec"):
+        for path in [*FIXTURES.glob("*.snmprec"), *FIXTURES.glob("failing/*.snmprec")]:
             patch.setenv(_community_env(path.stem), path.stem)
         yield
 
@@ -226,6 +238,38 @@ async def test_v3_auth_no_priv_sha256(snmpd: Snmpd, probe: SnmpProbe, secrets: N
     assert isinstance(result.checks["system.uptime_s"], int)
 
 
+async def test_v3_auth_priv_sha512_aes256(snmpd: Snmpd, probe: SnmpProbe, secrets: None) -> None:
+    """SHA-2 authentication with AES-256 privacy (Blumenthal key extension, as net-snmp)."""
+    options = {
+        "version": "3",
+        "user": V3_SHA2_USER,
+        "auth_protocol": "sha512",
+        "auth_key": {"env": "SNMP_AUTH"},
+        "priv_protocol": "aes256",
+        "priv_key": {"env": "SNMP_PRIV"},
+    }
+    result = await probe.poll(snmp_device(snmpd.port, options))
+    assert isinstance(result.checks["system.uptime_s"], int)
+    assert any(k.startswith("hr_storage.") for k in result.checks)
+
+
+async def test_v3_sha2_user_with_the_wrong_auth_protocol_is_auth_failed(
+    snmpd: Snmpd, probe: SnmpProbe, secrets: None
+) -> None:
+    """The right keys with SHA-256 instead of SHA-512: the digest is wrong, snmpd reports it."""
+    options = {
+        "version": "3",
+        "user": V3_SHA2_USER,
+        "auth_protocol": "sha256",
+        "auth_key": {"env": "SNMP_AUTH"},
+        "priv_protocol": "aes256",
+        "priv_key": {"env": "SNMP_PRIV"},
+    }
+    poll = await poll_device(probe, snmp_device(snmpd.port, options))
+    assert poll.sample.error is not None
+    assert poll.sample.error.code is ProbeErrorCode.AUTH_FAILED
+
+
 async def test_v3_wrong_auth_key_is_auth_failed(
     snmpd: Snmpd, probe: SnmpProbe, secrets: None
 ) -> None:
@@ -268,6 +312,7 @@ async def test_wrong_community_is_unreachable_because_snmpd_stays_silent(
     """v1/v2c agents drop a wrong community without an answer: indistinguishable from a dead
     device, so it is `device.unreachable` (documented in agent/probes/snmp.py)."""
     monkeypatch.setenv("SNMP_BAD_COMMUNITY", "not-public")
+    await warm_up(probe, snmpd.port)
     device = snmp_device(snmpd.port, {"community": {"env": "SNMP_BAD_COMMUNITY"}}, timeout=1)
     poll = await poll_device(probe, device)
     assert poll.sample.error is not None
@@ -275,7 +320,10 @@ async def test_wrong_community_is_unreachable_because_snmpd_stays_silent(
     assert not poll.sample.reachable
 
 
-async def test_nothing_listening_is_unreachable_within_the_deadline(probe: SnmpProbe) -> None:
+async def test_nothing_listening_is_unreachable_within_the_deadline(
+    snmpd: Snmpd, probe: SnmpProbe
+) -> None:
+    await warm_up(probe, snmpd.port)
     device = snmp_device(free_udp_port(), timeout=1)
     poll = await poll_device(probe, device)
     assert poll.sample.error is not None
@@ -284,20 +332,22 @@ async def test_nothing_listening_is_unreachable_within_the_deadline(probe: SnmpP
 
 
 async def test_device_answering_system_but_too_slow_on_a_table_is_unreachable(
-    slow_snmpsim: Snmpsim, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
+    failing_snmpsim: Snmpsim, snmpd: Snmpd, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first GET answers at once, the ifOperStatus walk takes 2.5 s: over the deadline."""
     monkeypatch.setenv("SLOW_COMMUNITY", "camera-slow")
+    await warm_up(probe, snmpd.port)
     device = snmp_device(
-        slow_snmpsim.port, {"community": {"env": "SLOW_COMMUNITY"}, "retries": 0}, timeout=1
+        failing_snmpsim.port, {"community": {"env": "SLOW_COMMUNITY"}, "retries": 0}, timeout=1
     )
     poll = await poll_device(probe, device)
     assert poll.sample.error is not None
     assert poll.sample.error.code is ProbeErrorCode.UNREACHABLE
     assert "camera-slow" not in poll.sample.error.message  # no secret in messages
+    assert "ExceptionGroup" not in poll.sample.error.message  # one reason, not a bundle
 
 
-async def test_garbage_answers_are_a_failure_not_a_crash(probe: SnmpProbe) -> None:
+async def test_garbage_answers_are_a_failure_not_a_crash(snmpd: Snmpd, probe: SnmpProbe) -> None:
     """A UDP service that is not SNMP (e.g. a camera's discovery port) answers junk."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -309,6 +359,7 @@ async def test_garbage_answers_are_a_failure_not_a_crash(probe: SnmpProbe) -> No
             _, addr = await loop.sock_recvfrom(sock, 4096)
             await loop.sock_sendto(sock, b"\x30\x03\x02\x01\xff garbage", addr)
 
+    await warm_up(probe, snmpd.port)
     task = asyncio.create_task(answer_junk(), name="junk-responder")
     try:
         poll = await poll_device(probe, snmp_device(sock.getsockname()[1], timeout=1))
@@ -457,23 +508,102 @@ async def test_synology_is_recognised_by_an_oid_only_it_answers(
     assert (result.identity.model, result.identity.firmware) == ("DS920+", "DSM 7.2-64570")
 
 
-async def test_dahua_identity(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
-    result = await probe.poll(sim_device(snmpsim, "nvr-dahua"))
-    assert result.checks["snmp.profile"] == "dahua"
+DAHUA_STATUS = "1.3.6.1.4.1.1004849.2.1.2.8.0"
+
+
+async def test_dahua_identity_status_and_disks(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    await snmp_set(snmpsim.port, "nvr-dahua", DAHUA_STATUS, Integer32(1))
+    device = sim_device(snmpsim, "nvr-dahua")
+    result = await probe.poll(device)
+    checks = result.checks
+    assert checks["snmp.profile"] == "dahua"
     assert result.identity is not None
+    assert result.identity.vendor == "Dahua"
     assert result.identity.model == "DH-NVR2108HS-8P-4KS3"
     assert result.identity.serial == "7B0000PAZ00000"
     assert result.identity.firmware == "4.001.0000000.3"
+    assert checks["dahua.device_ok"] is True
+    assert checks["dahua.cpu_percent"] == 11
+    assert checks["dahua.video_channels"] == 8
+    assert checks["dahua.disk.hdd_1.status"] == "Normal"
+    assert checks["dahua.disk.hdd_2.status"] == "Error"  # free text: reported, not judged
+    assert checks["if.eth0.oper_up"] is True  # the generic checks come too
+
+    await snmp_set(snmpsim.port, "nvr-dahua", DAHUA_STATUS, Integer32(0))  # deviceStatus bad
+    second = await probe.poll(device)
+    assert second.checks["dahua.device_ok"] is False
+    assert [e.kind for e in second.events] == ["device.status"]
+    await snmp_set(snmpsim.port, "nvr-dahua", DAHUA_STATUS, Integer32(1))
 
 
-async def test_axis_temperatures_and_storage(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+async def test_hikvision_nvr_disks_from_host_resources(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    result = await probe.poll(sim_device(snmpsim, "nvr-hik"))
+    checks = result.checks
+    assert checks["snmp.profile"] == "hikvision_nvr"  # by sysDescr: Hikvision … NVR
+    assert checks["hik.cpu_percent"] == 9  # "9 PERCENT"
+    assert checks["hik.mem.size_mb"] == 1024  # "1024 MB"
+    assert checks["hr_storage.hdd1.size_gib"] == 4096.0
+    assert checks["hr_storage.hdd1.free_gib"] == 1024.0
+    assert checks["hr_storage.hdd1.used_percent"] == 75.0
+    assert checks["hr_storage.hdd2.free_gib"] == 0.0
+    assert checks["hr_storage.hdd2.size_gib"] == pytest.approx(1863.0, abs=0.1)
+    assert not any(k.startswith("hr_storage.physical_memory") for k in checks)  # RAM row
+    assert checks["hr_disk.hdd1.status"] == "running"
+    assert checks["hr_disk.hdd2.status"] == "warning"
+    assert checks["hr_disk.hdd1.capacity_gib"] is None  # 2147483647 KB: clamped, unknown
+    assert checks["hr_disk.hdd2.capacity_gib"] == pytest.approx(1863.0, abs=0.1)
+    assert result.identity is not None
+    assert (result.identity.vendor, result.identity.model) == ("Hikvision", "DS-7608NI-K2")
+
+
+async def test_axis_temperatures_casing_and_video(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    await snmp_set(snmpsim.port, "camera-axis", AXIS_CASING, Integer32(1))
     checks = (await probe.poll(sim_device(snmpsim, "camera-axis"))).checks
     assert checks["snmp.profile"] == "axis"
     assert checks["axis.temp.sensor2_1.celsius"] == 38
     assert checks["axis.temp.sensor2_2.status"] == "out_of_boundary"
-    assert checks["axis.storage.sd_disk.disrupted"] is False
-    # reported per storage name: an unconfigured NetworkShare's flag is the server's to judge
-    assert checks["axis.storage.networkshare.disrupted"] is True
+    assert checks["axis.casing.casing.open"] is False
+    assert checks["axis.video.channel1.signal_ok"] is True
+    assert checks["axis.power.psu1_1.status"] == "ok"
+    assert checks["axis.fan.fan2_1.status"] == "ok"
+
+
+AXIS_SD_DISK = "1.3.6.1.4.1.368.4.1.8.1.3.3"
+AXIS_CASING = "1.3.6.1.4.1.368.4.1.6.1.3.1"
+
+
+async def test_axis_storage_disrupted_without_recording_configured_is_no_fault(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """The quirk: with no card and no share configured, the camera flags both storages
+    "disruption detected". The flag is reported as the camera says, but nothing fails."""
+    await snmp_set(snmpsim.port, "camera-axis", AXIS_SD_DISK, Integer32(2))
+    checks = (await probe.poll(sim_device(snmpsim, "camera-axis"))).checks
+    for storage in ("sd_disk", "networkshare"):
+        assert checks[f"axis.storage.{storage}.disrupted"] is True
+        assert checks[f"axis.storage.{storage}.recording"] is False
+        assert checks[f"axis.storage.{storage}.failed"] is False
+
+
+async def test_axis_storage_the_camera_records_to_fails_and_recovers(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """Recording to the SD card is configured: its disruption is a failing check (with an
+    event when it changes); the unused NetworkShare's identical flag still is not."""
+    await snmp_set(snmpsim.port, "camera-axis", AXIS_SD_DISK, Integer32(2))
+    device = sim_device(snmpsim, "camera-axis", recording_storage=["SD_DISK"])
+    first = await probe.poll(device)
+    assert first.checks["axis.storage.sd_disk.recording"] is True
+    assert first.checks["axis.storage.sd_disk.failed"] is True
+    assert first.checks["axis.storage.networkshare.failed"] is False
+    assert first.events == []
+    await snmp_set(snmpsim.port, "camera-axis", AXIS_SD_DISK, Integer32(1))  # card replaced
+    second = await probe.poll(device)
+    assert second.checks["axis.storage.sd_disk.disrupted"] is False
+    assert second.checks["axis.storage.sd_disk.failed"] is False
+    assert [(e.kind, e.data["check"]) for e in second.events] == [
+        ("storage.failed", "axis.storage.sd_disk.failed")
+    ]
 
 
 async def test_swapped_hardware_is_recognised_again(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
@@ -518,6 +648,32 @@ async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProb
     assert third.events == []
 
 
+async def test_contacts_are_mapped_to_the_sites_own_event_names(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """The device config names what a contact means at this site: the smoke detector's
+    contact going into alarm is `fire.smoke`, the lobby door is `door.lobby`."""
+    community = "site-siteboss"
+    door, smoke_alarm = (
+        "1.3.6.1.4.1.3052.20.1.1.1.1.6.101.2.1",
+        "1.3.6.1.4.1.3052.20.1.1.1.1.5.101.2.2",
+    )
+    await snmp_set(snmpsim.port, community, door, Integer32(1))
+    await snmp_set(snmpsim.port, community, smoke_alarm, Integer32(2))
+    events = {"contact.smoke.alarm": "fire.smoke", "contact.lobby_door.closed": "door.lobby"}
+    device = sim_device(snmpsim, community, events=events).model_copy(update={"id": "site-2"})
+    assert (await probe.poll(device)).events == []
+    await snmp_set(snmpsim.port, community, smoke_alarm, Integer32(1))
+    await snmp_set(snmpsim.port, community, door, Integer32(0))
+    second = await probe.poll(device)
+    assert sorted((e.kind, e.data["check"], e.data["value"]) for e in second.events) == [
+        ("door.lobby", "contact.lobby_door.closed", False),
+        ("fire.smoke", "contact.smoke.alarm", True),
+    ]
+    await snmp_set(snmpsim.port, community, smoke_alarm, Integer32(2))
+    await snmp_set(snmpsim.port, community, door, Integer32(1))
+
+
 async def test_big_table_is_walked_over_several_bulk_requests(
     snmpsim: Snmpsim, probe: SnmpProbe
 ) -> None:
@@ -530,44 +686,95 @@ async def test_big_table_is_walked_over_several_bulk_requests(
     assert "snmp.checks_truncated" not in checks
 
 
-async def test_agent_refusing_access_is_auth_failed(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+async def test_agent_refusing_access_is_auth_failed(
+    failing_snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """snmpsim `error` variation: authorizationError on the system group."""
     with pytest.raises(AuthFailed, match="authorizationError"):
-        await probe.poll(sim_device(snmpsim, "denied"))
+        await probe.poll(sim_device(failing_snmpsim, "denied"))
+    poll = await poll_device(probe, sim_device(failing_snmpsim, "denied"))
+    assert poll.sample.error is not None
+    assert poll.sample.error.code is ProbeErrorCode.AUTH_FAILED
+    assert poll.sample.reachable  # it answered: refused, not dead
 
 
-async def test_link_flip_counter_wrap_and_reboot_on_a_live_device(snmpsim: Snmpsim) -> None:
+async def test_gen_err_on_one_table_loses_that_table_only(
+    failing_snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """snmpsim `error` variation: genErr whenever ifOperStatus is read. The interface table
+    walk ends there; the storage table and the system group still give their checks."""
+    result = await probe.poll(sim_device(failing_snmpsim, "nvr-generr"))
+    checks = result.checks
+    assert checks["system.uptime_s"] == 3000
+    assert not any(name.startswith("if.") for name in checks)
+    assert checks["hr_storage.media_hdd1.used_percent"] == 25.0
+
+
+IF_OPER_1 = "1.3.6.1.2.1.2.2.1.8.1"
+IF_IN_ERRORS_1 = "1.3.6.1.2.1.2.2.1.14.1"
+
+
+async def test_link_flip_on_a_live_device(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    """snmpsim `writecache`: the test SETs ifOperStatus and the next poll sees it."""
     community = "switch-dyn"
-    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.8.1", Integer32(1))
-    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(4294967000))
-    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_000_000))
+    await snmp_set(snmpsim.port, community, IF_OPER_1, Integer32(1))
+    device = sim_device(snmpsim, community)
+    first = await probe.poll(device)
+    assert first.checks["if.port_1.oper_up"] is True
+    assert first.checks["if.port_2.oper_up"] is False
+    assert "if.lo.oper_up" not in first.checks
+    await snmp_set(snmpsim.port, community, IF_OPER_1, Integer32(2))
+    second = await probe.poll(device)
+    assert second.checks["if.port_1.oper_up"] is False
+    await snmp_set(snmpsim.port, community, IF_OPER_1, Integer32(1))
+
+
+async def test_counter32_wrap_gives_the_true_rate(snmpsim: Snmpsim) -> None:
+    community = "switch-wrap"
+    await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(4294967000))
     clock = FakeClock()
     probe = SnmpProbe(clock=clock)
     device = sim_device(snmpsim, community)
     try:
         first = await probe.poll(device)
-        assert first.checks["if.port_1.oper_up"] is True
-        assert first.checks["if.port_2.oper_up"] is False
-        assert "if.lo.oper_up" not in first.checks
-
-        # a minute later: link 1 down, its error counter wrapped past 2^32 (+596 errors)
-        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.8.1", Integer32(2))
-        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(300))
-        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_006_000))
+        assert first.checks["if.uplink.in_errors_per_s"] is None  # nothing to compare with
+        # a minute later the counter has wrapped past 2^32: 296 + 300 = 596 more errors
+        await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(300))
         clock.now += 60
         second = await probe.poll(device)
-        assert second.checks["if.port_1.oper_up"] is False
-        assert second.checks["if.port_1.in_errors_per_s"] == pytest.approx(596 / 60, abs=1e-3)
-        assert second.checks["system.rebooted"] is False
+        assert second.checks["if.uplink.in_errors_per_s"] == pytest.approx(596 / 60, abs=1e-3)
+        assert second.checks["system.rebooted"] is False  # static uptime: not backwards
+    finally:
+        probe.close()
 
-        # the switch restarts: uptime goes backwards
+
+async def test_uptime_going_backwards_is_a_reboot(snmpsim: Snmpsim) -> None:
+    community = "nvr-reboot"
+    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_000_000))
+    await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(100))
+    clock = FakeClock()
+    probe = SnmpProbe(clock=clock)
+    device = sim_device(snmpsim, community)
+    try:
+        first = await probe.poll(device)
+        assert first.checks["system.rebooted"] is False
+        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_006_000))
+        await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(160))
+        clock.now += 60
+        second = await probe.poll(device)
+        assert second.checks["system.rebooted"] is False
+        assert second.checks["if.eth0.in_errors_per_s"] == pytest.approx(1.0)
+        # the recorder restarts: uptime and counters begin again from zero
         await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(1_500))
-        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(3))
+        await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(3))
         clock.now += 60
         third = await probe.poll(device)
         assert third.checks["system.rebooted"] is True
         assert third.checks["system.uptime_s"] == 15
-        assert [e.kind for e in third.events] == ["device.rebooted"]
-        assert third.checks["if.port_1.in_errors_per_s"] is None
+        assert [(e.kind, e.data) for e in third.events] == [("device.rebooted", {"uptime_s": 15})]
+        assert third.checks["if.eth0.in_errors_per_s"] is None  # not a wrap: no rate
+        fourth = await probe.poll(device)
+        assert fourth.checks["system.rebooted"] is False
     finally:
         probe.close()
 
