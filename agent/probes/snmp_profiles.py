@@ -50,7 +50,7 @@ class Value(_Model):
     of: Oid | None = None
     precision_of: Oid | None = None  # NUMBER: divide by 10^(that column), ENTITY-SENSOR style
     minus: Oid | None = None  # NUMBER: (oid - minus) …, e.g. hrStorageSize - hrStorageUsed
-    times: Oid | None = None  # NUMBER: … × times, e.g. × hrStorageAllocationUnits (bytes)
+    times: Oid | None = None  # NUMBER: … * times, e.g. * hrStorageAllocationUnits (bytes)
     # FLAG in a table of storages: true only when the row is a storage the device config says
     # it records to (snmp.recording_storage); a flag on an unused storage is no fault.
     only_if_recording: bool = False

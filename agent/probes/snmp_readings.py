@@ -263,7 +263,7 @@ def _value(
 
 
 def _arithmetic(spec: Value, lookup: Callable[[str], RawValue]) -> CheckValue:
-    """(oid - minus) × times × scale, e.g. free bytes of an hrStorage row in GiB; unknown when
+    """(oid - minus) * times * scale, e.g. free bytes of an hrStorage row in GiB; unknown when
     any part is unknown, and never negative (a size read while the disk was being filled)."""
     base = values.number(lookup(spec.oid), unknown=spec.unknown)
     minus = values.number(lookup(spec.minus), unknown=spec.unknown) if spec.minus else 0
