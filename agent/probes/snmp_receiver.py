@@ -1,7 +1,8 @@
-"""Trap and inform receiver: one UDP socket, v1/v2c communities and v3 users (with the sender's
-engine id for traps, ours for informs) taken from the configured SNMP devices. Each notification from a configured device
-becomes an Event handed to `on_event` at once (the caller stores and pushes it, not waiting for
-the next poll). Notifications from other addresses are counted and logged once per address.
+"""Trap and inform receiver: one UDP socket, v1/v2c communities and v3 users (with the
+sender's engine id for traps, ours for informs) taken from the configured SNMP devices. Each
+notification from a configured device becomes an Event handed to `on_event` at once (the
+caller stores and pushes it, not waiting for the next poll). Notifications from other
+addresses are counted and logged once per address.
 """
 
 import asyncio
