@@ -289,6 +289,22 @@ async def test_v3_wrong_auth_key_is_auth_failed(
     assert poll.sample.reachable
 
 
+async def test_a_wrong_key_on_one_device_does_not_break_another_with_the_same_user(
+    snmpd: Snmpd, probe: SnmpProbe, secrets: None
+) -> None:
+    """pysnmp keeps one local entry per user name: without care, the second device's wrong
+    key would replace the first one's good key inside the shared engine."""
+    good = {"version": "3", "user": V3_USER, "auth_key": {"env": "SNMP_AUTH"},
+            "priv_key": {"env": "SNMP_PRIV"}}  # fmt: skip
+    wrong = {**good, "auth_key": {"env": "SNMP_WRONG"}}
+    right_device = snmp_device(snmpd.port, good, id="nvr-good")
+    wrong_device = snmp_device(snmpd.port, wrong, id="nvr-typo")
+    for _ in range(2):
+        assert isinstance((await probe.poll(right_device)).checks["system.uptime_s"], int)
+        with pytest.raises(AuthFailed):
+            await probe.poll(wrong_device)
+
+
 async def test_v3_unknown_user_is_auth_failed(
     snmpd: Snmpd, probe: SnmpProbe, secrets: None
 ) -> None:
@@ -794,10 +810,31 @@ async def test_failures_are_probe_failures_for_every_fixture(
 # --- through the real CLI -----------------------------------------------------------------------
 
 
-def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: Path) -> None:
+def _check_config(tmp_path: Path, snmpd: Snmpd, snmpsim: Snmpsim) -> Path:
+    """A site: a recorder on net-snmp (v3 SHA-512/AES-256), UPSes, a camera, a site monitor
+    on snmpsim, a dead device and one with a wrong v3 key."""
     (tmp_path / "auth.key").write_text(V3_AUTH_KEY)
     (tmp_path / "priv.key").write_text(V3_PRIV_KEY)
-    (tmp_path / "ups.community").write_text("ups-onbattery")
+    (tmp_path / "wrong.key").write_text("not-the-auth-key")
+    for community in ("ups-onbattery", "ups-apc", "camera-axis", "site-siteboss", "camera-hik"):
+        (tmp_path / f"{community}.community").write_text(community)
+    dead_port = free_udp_port()
+
+    def sim(device_id: str, cls: str, subsystem: str, community: str, extra: str = "") -> str:
+        return f"""\
+  - id: {device_id}
+    name: {device_id}
+    class: {cls}
+    subsystem: {subsystem}
+    protocol: snmp
+    address: 127.0.0.1
+    port: {snmpsim.port}
+    interval: 30
+    timeout: 8
+    snmp: {{community: {{file: {community}.community}}{extra}}}
+"""
+
+    v3 = f"""version: "3", user: {V3_SHA2_USER}, auth_protocol: sha512, priv_protocol: aes256"""
     config = tmp_path / "agent.yaml"
     config.write_text(
         f"""\
@@ -814,41 +851,92 @@ devices:
     address: 127.0.0.1
     port: {snmpd.port}
     interval: 30
-    timeout: 3
-    snmp:
-      version: "3"
-      user: {V3_USER}
-      auth_protocol: sha
-      auth_key: {{file: auth.key}}
-      priv_protocol: aes
-      priv_key: {{file: priv.key}}
-  - id: ups-01
-    name: Comms room UPS
-    class: ups
-    subsystem: power
+    timeout: 8
+    snmp: {{{v3}, auth_key: {{file: auth.key}}, priv_key: {{file: priv.key}}}}
+  - id: nvr-02
+    name: Recorder with a wrong key
+    class: nvr
+    subsystem: video
     protocol: snmp
     address: 127.0.0.1
-    port: {snmpsim.port}
+    port: {snmpd.port}
     interval: 30
-    timeout: 3
-    snmp: {{community: {{file: ups.community}}}}
+    timeout: 8
+    snmp: {{{v3}, auth_key: {{file: wrong.key}}, priv_key: {{file: priv.key}}}}
+  - id: cam-dead
+    name: Camera that is switched off
+    class: camera
+    subsystem: video
+    protocol: snmp
+    address: 127.0.0.1
+    port: {dead_port}
+    interval: 30
+    timeout: 4
 """
+        + sim("ups-01", "ups", "power", "ups-onbattery")
+        + sim("ups-02", "ups", "power", "ups-apc")
+        + sim("cam-axis", "camera", "video", "camera-axis", ", recording_storage: [SD_DISK]")
+        + sim("site-mon", "sensor", "alarm", "site-siteboss")
+        + sim("cam-hik", "camera", "video", "camera-hik", ", profile: hikvision")
     )
-    done = subprocess.run(
-        [str(SECMON), "agent", "check", "--config", str(config), "--json"],
+    return config
+
+
+def _run_check(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SECMON), "agent", "check", "--config", str(config), *extra],
         capture_output=True,
         text=True,
         env={**os.environ, "SECMON_TEST_TOKEN": "t" * 32},
-        timeout=60,
+        timeout=120,
         check=False,
     )
+
+
+def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: Path) -> None:
+    """Done-when of the SNMP issue: `secmon agent check` on snmpd, snmpsim devices and a UPS
+    profile prints one sensible row per device, failures told apart."""
+    config = _check_config(tmp_path, snmpd, snmpsim)
+    done = _run_check(config, "--json")
     assert done.returncode == 0, done.stderr
     rows = {row["device_id"]: row for row in map(json.loads, done.stdout.splitlines())}
-    nvr, ups = rows["nvr-01"], rows["ups-01"]
-    assert nvr["ok"], nvr
+    assert list(rows) == [
+        "nvr-01", "nvr-02", "cam-dead", "ups-01", "ups-02", "cam-axis", "site-mon", "cam-hik"
+    ]  # fmt: skip
+    nvr = rows["nvr-01"]
+    assert nvr["ok"], (nvr["error"], nvr["message"])
     assert nvr["protocol"] == "snmp"
     assert nvr["checks"]["snmp.profile"] == "generic"
     assert isinstance(nvr["checks"]["system.uptime_s"], int)
-    assert ups["ok"], ups
-    assert ups["checks"]["ups.on_battery"] is True
-    assert ups["checks"]["ups.battery.minutes_remaining"] == 7
+    assert 0 <= nvr["checks"]["hr_storage.root.used_percent"] <= 100
+    assert (rows["nvr-02"]["ok"], rows["nvr-02"]["error"]) == (False, "device.auth_failed")
+    assert rows["nvr-02"]["reachable"] is True
+    assert (rows["cam-dead"]["ok"], rows["cam-dead"]["error"]) == (False, "device.unreachable")
+    assert rows["cam-dead"]["reachable"] is False
+    ups = rows["ups-01"]["checks"]
+    assert (ups["snmp.profile"], ups["ups.on_battery"], ups["ups.battery.status"]) == (
+        "ups", True, "low"
+    )  # fmt: skip
+    assert ups["ups.battery.minutes_remaining"] == 7
+    apc = rows["ups-02"]["checks"]
+    assert (apc["snmp.profile"], apc["ups.battery.replace"]) == ("ups_apc", True)
+    axis = rows["cam-axis"]["checks"]
+    assert axis["axis.storage.sd_disk.recording"] is True
+    assert axis["axis.storage.networkshare.failed"] is False
+    site = rows["site-mon"]["checks"]
+    assert site["contact.ac_mains.alarm"] is True
+    assert site["probe.outdoor_temp.celsius"] is None  # "-273 C": unplugged
+    hik = rows["cam-hik"]["checks"]
+    assert (hik["snmp.profile"], hik["hik.cpu_percent"]) == ("hikvision", 23)
+
+    table = _run_check(config)
+    assert table.returncode == 0, table.stderr
+    lines = {line.split()[0]: line for line in table.stdout.splitlines()}
+    assert set(lines) == set(rows)
+    for device_id in ("nvr-01", "ups-01", "ups-02", "cam-axis", "site-mon", "cam-hik"):
+        assert lines[device_id].split()[3] == "ok", lines[device_id]
+        assert lines[device_id].endswith(" ms"), lines[device_id]  # latency shown
+    assert "ERROR device.auth_failed" in lines["nvr-02"]
+    assert "ERROR device.unreachable" in lines["cam-dead"]
+    assert f"127.0.0.1:{snmpsim.port}" in lines["ups-01"]
+    assert V3_AUTH_KEY not in table.stdout + table.stderr  # no secret printed
