@@ -299,10 +299,14 @@ async def test_a_wrong_key_on_one_device_does_not_break_another_with_the_same_us
     wrong = {**good, "auth_key": {"env": "SNMP_WRONG"}}
     right_device = snmp_device(snmpd.port, good, id="nvr-good")
     wrong_device = snmp_device(snmpd.port, wrong, id="nvr-typo")
-    for _ in range(2):
-        assert isinstance((await probe.poll(right_device)).checks["system.uptime_s"], int)
-        with pytest.raises(AuthFailed):
-            await probe.poll(wrong_device)
+    for _ in range(2):  # at the same time, as the scheduler polls them
+        right, typo = await asyncio.gather(
+            poll_device(probe, right_device), poll_device(probe, wrong_device)
+        )
+        assert right.sample.error is None, right.sample.error
+        assert isinstance(right.sample.checks["system.uptime_s"], int)
+        assert typo.sample.error is not None
+        assert typo.sample.error.code is ProbeErrorCode.AUTH_FAILED
 
 
 async def test_v3_unknown_user_is_auth_failed(
