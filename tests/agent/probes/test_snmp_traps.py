@@ -63,12 +63,27 @@ def test_varbinds_without_trap_oid_are_not_a_notification() -> None:
     assert trap_event([(SYS_UPTIME, 1)], RULES) is None
 
 
-def test_ups_traps_of_both_mibs_map_to_the_same_kind() -> None:
-    rfc = trap_event([(SNMP_TRAP_OID, "1.3.6.1.2.1.33.2.0.1")], RULES)
-    apc = trap_event([(SNMP_TRAP_OID, "1.3.6.1.4.1.318.0.5")], RULES)
-    assert rfc is not None
-    assert apc is not None
-    assert rfc[0] == apc[0] == "ups.on_battery"
+@pytest.mark.parametrize(
+    ("rfc1628", "apc", "kind"),
+    [
+        ("1.3.6.1.2.1.33.2.1", "1.3.6.1.4.1.318.0.5", "ups.on_battery"),
+        ("1.3.6.1.2.1.33.2.0.1", "1.3.6.1.4.1.318.0.5", "ups.on_battery"),  # v1 form
+    ],
+)
+def test_ups_traps_of_both_mibs_map_to_the_same_kind(rfc1628: str, apc: str, kind: str) -> None:
+    from_rfc = trap_event([(SNMP_TRAP_OID, rfc1628)], RULES)
+    from_apc = trap_event([(SNMP_TRAP_OID, apc)], RULES)
+    assert from_rfc is not None
+    assert from_apc is not None
+    assert from_rfc[0] == from_apc[0] == kind
+
+
+def test_apc_battery_low_and_replace_traps() -> None:
+    low = trap_event([(SNMP_TRAP_OID, "1.3.6.1.4.1.318.0.7")], RULES)
+    replace = trap_event([(SNMP_TRAP_OID, "1.3.6.1.4.1.318.0.17")], RULES)
+    assert low is not None
+    assert replace is not None
+    assert (low[0], replace[0]) == ("ups.battery_low", "ups.battery_replace")
 
 
 UPS_ALARM_ADDED = "1.3.6.1.2.1.33.2.3"
