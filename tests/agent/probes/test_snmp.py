@@ -423,6 +423,12 @@ async def test_apc_battery_needs_replacing(snmpsim: Snmpsim, probe: SnmpProbe) -
     assert checks["ups.output_status"] == "online"
     assert checks["ups.battery.minutes_remaining"] == pytest.approx(25.0)
     assert checks["ups.input.voltage_v"] == 231
+    # the card's universal I/O probes: a temperature-only probe and one that lost contact
+    assert checks["apc.probe.comms_room.celsius"] == 24
+    assert checks["apc.probe.comms_room.humidity_percent"] is None  # -1: no humidity sensor
+    assert checks["apc.probe.comms_room.alarm"] == "normal"
+    assert checks["apc.probe.rack_4_rear.celsius"] is None  # -1: lost communication
+    assert checks["apc.probe.rack_4_rear.alarm"] == "critical"
     assert result.identity is not None
     assert result.identity.vendor == "APC"
     assert result.identity.serial == "AS0000000001"
