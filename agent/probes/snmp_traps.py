@@ -30,11 +30,8 @@ def trap_event(
     candidates = rules.get(trap_oid) or rules.get(_v2_form(trap_oid), [])
     rule = next((r for r in candidates if _applies(r, var_binds)), None)
     if rule is None:
-        raw = {
-            oid: _plain(value)
-            for oid, value in var_binds[: MAX_RAW_VARBINDS + len(_HOUSEKEEPING)]
-            if oid not in _HOUSEKEEPING
-        }
+        kept = [(oid, value) for oid, value in var_binds if oid not in _HOUSEKEEPING]
+        raw = {oid: _plain(value) for oid, value in kept[:MAX_RAW_VARBINDS]}
         return UNKNOWN_TRAP_KIND, {"trap_oid": trap_oid, "varbinds": raw}
     data: dict[str, Any] = {"trap_oid": trap_oid}
     for name, prefix in rule.data.items():

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.probes.snmp_profiles import builtin_profiles
 from agent.probes.snmp_receiver import TrapReceiver
@@ -57,6 +59,13 @@ def test_unknown_trap_is_kept_raw_without_housekeeping_varbinds() -> None:
             "varbinds": {"1.3.6.1.4.1.99999.1.1": "door forced open"},
         },
     )
+
+
+def test_a_raw_trap_keeps_at_most_32_varbinds() -> None:
+    many = [(f"1.3.6.1.4.1.99999.1.{i}", i) for i in range(50)]
+    found = trap_event([(SYS_UPTIME, 1), (SNMP_TRAP_OID, "1.3.6.1.4.1.99999.0.1"), *many], RULES)
+    assert found is not None
+    assert list(found[1]["varbinds"].values()) == list(range(32))
 
 
 def test_varbinds_without_trap_oid_are_not_a_notification() -> None:
@@ -154,6 +163,30 @@ def test_vendor_alarm_traps(
     assert found is not None
     assert found[0] == expected[0]
     assert found[1] == {"trap_oid": trap_oid, **expected[1]}
+
+
+_oids = st.lists(st.integers(min_value=0, max_value=2**32), min_size=2, max_size=12).map(
+    lambda arcs: ".".join(map(str, arcs))
+)
+_values = st.one_of(st.none(), st.integers(), st.binary(max_size=80), _oids)
+
+
+@given(
+    st.one_of(_oids, st.sampled_from(sorted(RULES)), st.sampled_from(["1.3.6.1.2.1.33.2.0.3"])),
+    st.lists(st.tuples(st.one_of(_oids, st.sampled_from([UPS_ALARM_DESCR + ".1"])), _values),
+             max_size=40),
+)  # fmt: skip
+def test_any_notification_gives_one_event_and_never_raises(
+    trap_oid: str, var_binds: list[tuple[str, Any]]
+) -> None:
+    found = trap_event([(SYS_UPTIME, 1), (SNMP_TRAP_OID, trap_oid), *var_binds], RULES)
+    assert found is not None
+    kind, data = found
+    assert 1 <= len(kind) <= 64
+    assert data["trap_oid"] == trap_oid
+    if kind == UNKNOWN_TRAP_KIND:
+        assert len(data["varbinds"]) <= 32
+        assert all(v is None or isinstance(v, int | str) for v in data["varbinds"].values())
 
 
 # --- the receiver with real senders -------------------------------------------------------------
