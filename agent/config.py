@@ -5,6 +5,7 @@ config and its secrets can move together.
 """
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,39 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Values copied from an example or a template instead of the real secret: refused at start
+# rather than sent to a server or a device. Compared lower-case with punctuation removed.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "changeit",
+        "replaceme",
+        "placeholder",
+        "secret",
+        "password",
+        "token",
+        "yoursecret",
+        "yourpassword",
+        "yourtoken",
+        "yourtokenhere",
+        "insertyourtokenhere",
+        "todo",
+        "fixme",
+        "xxx",
+        "xxxx",
+        "xxxxxxxx",
+    }
+)
+_TEMPLATE_SECRET = re.compile(r"^(<[^<>]*>|\$\{[^{}]*\}|\{\{.*\}\}|%[A-Za-z_]+%)$")
+
+
+def is_placeholder(value: str) -> bool:
+    """True for "changeme", "CHANGE_ME", "<token>", "${TOKEN}", "{{ token }}" and the like."""
+    if _TEMPLATE_SECRET.match(value.strip()):
+        return True
+    return re.sub(r"[^a-z0-9]", "", value.lower()) in PLACEHOLDER_SECRETS
+
+
 class SecretRef(_Model):
     """A secret named by reference (environment variable or file), resolved once at start."""
 
@@ -88,8 +122,13 @@ class SecretRef(_Model):
                     "cannot read secret file {path}: {reason}",
                     {"path": str(path), "reason": err.strerror or type(err).__name__},
                 ) from err
-        if not value:
+        if not value.strip():
             raise PydanticCustomError("secret_ref", "the referenced secret is empty")
+        if is_placeholder(value):
+            raise PydanticCustomError(
+                "secret_ref",
+                "the referenced secret is a placeholder, not a real secret: set the real value",
+            )
         self._value = SecretStr(value)
         return self
 

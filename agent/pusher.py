@@ -25,6 +25,10 @@ INVENTORY_PATH = "/api/v1/inventory"
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
 RETRY_AFTER_CAP_S = 600.0
+# After a 413 halved the batch: grow it back by a quarter (at least 1) after this many full
+# batches in a row were accepted, up to the configured size. Additive growth after a
+# multiplicative cut, so a server limit is approached slowly and hit rarely.
+REGROW_AFTER = 4
 
 
 class Step(enum.Enum):
@@ -73,6 +77,7 @@ class Pusher:
         self._rng = rng or random.Random()
         self._wall_clock = wall_clock
         self.batch_size = settings.batch_size
+        self._full_batches_accepted = 0  # in a row, since the last cut or growth
         self._attempt = 0
         self._inventory_attempt = 0
         self._inventory_retry_at = 0.0  # loop time before which a failed inventory is not retried
@@ -256,6 +261,7 @@ class Pusher:
         if 200 <= status < 300:
             await self._outbox.ack(seqs)
             self._recovered()
+            self._regrow(len(batch))
             if self._metrics is not None:
                 self._metrics.samples_pushed.inc(len(seqs))
             self._attempt = 0
@@ -303,7 +309,21 @@ class Pusher:
         await self._outbox.reject(seqs, f"HTTP {status} {_reason(response)}")
         return PushStep(Step.AGAIN)
 
+    def _regrow(self, accepted: int) -> None:
+        """A cut batch size grows back after full batches were accepted; a smaller batch (the
+        outbox held fewer samples) says nothing about whether a bigger one would fit."""
+        if self.batch_size >= self._settings.batch_size or accepted < self.batch_size:
+            return
+        self._full_batches_accepted += 1
+        if self._full_batches_accepted < REGROW_AFTER:
+            return
+        self._full_batches_accepted = 0
+        grown = self.batch_size + max(1, self.batch_size // 4)
+        self.batch_size = min(self._settings.batch_size, grown)
+        log.info("batches fit again; batch size now %d", self.batch_size)
+
     async def _too_large(self, batch: list[Pending]) -> PushStep:
+        self._full_batches_accepted = 0
         if self.batch_size > 1 and len(batch) > 1:
             self.batch_size = max(1, min(self.batch_size, len(batch)) // 2)
             log.warning("server says batch too large; batch size now %d", self.batch_size)

@@ -40,7 +40,7 @@ from server.secret_key import load_secret_key
 from server.settings import Settings
 from server.state_cache import StateCache
 from server.status.rollup import rollup_all
-from wire.schema import IngestBatch
+from wire.schema import IngestBatch, Inventory
 
 log = logging.getLogger(__name__)
 
@@ -146,15 +146,16 @@ def create_app(
     app.include_router(console_pages.router)
 
     def openapi() -> dict[str, Any]:
-        # The ingest handler reads its raw (maybe gzip) body, so add the batch schema by hand.
+        # The ingest and inventory handlers read their raw (maybe gzip) bodies: schemas by hand.
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            batch = IngestBatch.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(batch.pop("$defs", {}))
-            components["IngestBatch"] = batch
+            for model in (IngestBatch, Inventory):
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -471,5 +471,7 @@ class AgentHeartbeatRow(Base):
     outbox_oldest_age_s: Mapped[float | None] = mapped_column(Float)
     outbox_dropped_total: Mapped[int] = mapped_column(BigInteger)
     outbox_rejected_total: Mapped[int] = mapped_column(BigInteger)
+
+
 # Tables of domain packages, registered on Base.metadata (imported last: they import Base).
 from server.notify import models as _notify_models  # noqa: E402, F401

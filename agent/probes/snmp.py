@@ -9,6 +9,7 @@ a wrong privacy key alone is dropped silently by net-snmp and so is unreachable 
 """
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -43,7 +44,13 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.proto import errind
 
 from agent.config import DeviceConfig
-from agent.probes.base import AuthFailed, DeviceUnreachable, ProbeResult, ProtocolError
+from agent.probes.base import (
+    AuthFailed,
+    DeviceUnreachable,
+    ProbeFailure,
+    ProbeResult,
+    ProtocolError,
+)
 from agent.probes.snmp_options import (
     DEFAULT_PORT,
     AuthProtocol,
@@ -136,9 +143,14 @@ class SnmpProbe:
         self._now = now
         self._engine: Any = None
         self._engine_loop: asyncio.AbstractEventLoop | None = None
+        # pysnmp keeps one local USM entry per user name in an engine: SNMPv3 credentials that
+        # reuse a user name with other keys (a typo on one device, or per-device keys) get an
+        # engine of their own, or one device's keys would replace the other's.
+        self._v3_first: dict[str, str] = {}  # user → digest of the first keys seen for it
+        self._v3_engines: dict[str, Any] = {}  # digest → engine, for the other keys
         self._devices: dict[str, _DeviceState] = {}
 
-    def _engine_for_loop(self) -> Any:
+    def _engine_for_loop(self, options: SnmpOptions | None = None) -> Any:
         """One engine per process; a new one only if the event loop changed (tests, `check`)."""
         loop = asyncio.get_running_loop()
         if self._engine is None or self._engine_loop is not loop:
@@ -146,14 +158,24 @@ class SnmpProbe:
                 self._close_engine()
             self._engine = SnmpEngine()
             self._engine_loop = loop
-        return self._engine
+        if options is None or options.version is not SnmpVersion.V3 or options.user is None:
+            return self._engine
+        digest = _credentials_digest(options)
+        if self._v3_first.setdefault(options.user, digest) == digest:
+            return self._engine
+        if digest not in self._v3_engines:
+            self._v3_engines[digest] = SnmpEngine()
+        return self._v3_engines[digest]
 
     def _close_engine(self) -> None:
-        try:
-            self._engine.close_dispatcher()
-        except (PySnmpError, RuntimeError):  # its loop is already closed: nothing left to close
-            log.debug("closing an SNMP engine of a finished loop", exc_info=True)
+        for engine in [self._engine, *self._v3_engines.values()]:
+            try:
+                engine.close_dispatcher()
+            except (PySnmpError, RuntimeError):  # its loop is already closed: nothing to close
+                log.debug("closing an SNMP engine of a finished loop", exc_info=True)
         self._engine = None
+        self._v3_first.clear()
+        self._v3_engines.clear()
 
     def close(self) -> None:
         if self._engine is not None:
@@ -175,6 +197,8 @@ class SnmpProbe:
             ) from err
         except PySnmpError as err:
             raise ProtocolError(f"SNMP: {err}") from err
+        except ExceptionGroup as group:  # concurrent table walks failed: report one reason
+            raise _one_failure(group) from group
         log.debug("polled %s in %.0f ms", device.id, (self._clock() - started) * 1000)
         return ProbeResult(
             checks=result.checks,
@@ -196,7 +220,7 @@ class SnmpProbe:
         except PySnmpError as err:
             raise DeviceUnreachable(f"{device.address}: {err}") from err
         return _Session(
-            engine=self._engine_for_loop(),
+            engine=self._engine_for_loop(options),
             auth=_auth_data(options),
             target=target,
             context=ContextData(contextName=options.context),
@@ -260,9 +284,30 @@ class SnmpProbe:
             previous=state.memory,
             at=self._clock(),
             now=self._now(),
+            options=options,
         )
         state.memory = reading.memory
         return latency_ms, reading
+
+
+def _one_failure(group: ExceptionGroup[Exception]) -> ProbeFailure:
+    """The failure to report when several table walks failed at once (each timed out, say):
+    refused credentials first, then a dead device, then anything else."""
+    failures = [e for e in _leaves(group) if isinstance(e, ProbeFailure)]
+    for kind in (AuthFailed, DeviceUnreachable):
+        for failure in failures:
+            if isinstance(failure, kind):
+                return failure
+    if failures:
+        return failures[0]
+    return ProtocolError(f"SNMP: {_leaves(group)[0]}")
+
+
+def _leaves(group: BaseExceptionGroup[Exception]) -> list[Exception]:
+    found: list[Exception] = []
+    for error in group.exceptions:
+        found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    return found
 
 
 def _choose(options: SnmpOptions, profiles: ProfileBook, system: dict[str, RawValue]) -> Profile:
@@ -275,6 +320,12 @@ def _choose(options: SnmpOptions, profiles: ProfileBook, system: dict[str, RawVa
         sys_descr=text(system.get(SYS_DESCR)),
         present=frozenset(oid for oid, value in system.items() if value is not None),
     )
+
+
+def _credentials_digest(options: SnmpOptions) -> str:
+    parts = [options.user or "", options.auth_protocol, options.priv_protocol]
+    parts += [key.reveal() if key else "" for key in (options.auth_key, options.priv_key)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _auth_data(options: SnmpOptions) -> Any:

@@ -2,7 +2,7 @@
 and the profile when it should not be chosen from sysObjectID/sysDescr. Validated at start."""
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from agent.config import SecretRef
 
 DEFAULT_PORT = 161
+
+CheckNameRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]*$", max_length=64)]
+EventKind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]*$", max_length=64)]
 
 
 class SnmpVersion(StrEnum):
@@ -56,6 +59,16 @@ class SnmpOptions(BaseModel):
         default=None,
         pattern=r"^(0x)?([0-9a-fA-F]{2}){5,32}$",
         description="The device's own SNMPv3 engine id (hex), to accept its v3 traps",
+    )
+    recording_storage: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        description="Storages the device records to, by the name it lists them under (e.g. "
+        "SD_DISK): a disrupted storage is a fault only then",
+    )
+    events: dict[CheckNameRef, EventKind] = Field(
+        default_factory=dict,
+        description="Check name → event kind sent when that check changes, e.g. "
+        "contact.smoke.alarm: fire.smoke (the site's own names for dry contacts)",
     )
     retries: int = Field(default=1, ge=0, le=5)
     max_repetitions: int = Field(default=25, ge=1, le=100)

@@ -49,6 +49,11 @@ class Value(_Model):
     max_rate: float | None = Field(default=None, gt=0)
     of: Oid | None = None
     precision_of: Oid | None = None  # NUMBER: divide by 10^(that column), ENTITY-SENSOR style
+    minus: Oid | None = None  # NUMBER: (oid - minus) …, e.g. hrStorageSize - hrStorageUsed
+    times: Oid | None = None  # NUMBER: … * times, e.g. * hrStorageAllocationUnits (bytes)
+    # FLAG in a table of storages: true only when the row is a storage the device config says
+    # it records to (snmp.recording_storage); a flag on an unused storage is no fault.
+    only_if_recording: bool = False
     complement: bool = False  # PERCENT: 100 - oid/of (free → used)
     event: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # kind, on change
 
@@ -62,10 +67,15 @@ class Value(_Model):
             raise ValueError("kind percent needs of:")
         if self.bits not in (32, 64):
             raise ValueError("bits must be 32 or 64")
+        if (self.minus or self.times) and self.kind is not ValueKind.NUMBER:
+            raise ValueError("minus:/times: are for kind number")
+        if self.only_if_recording and self.kind is not ValueKind.FLAG:
+            raise ValueError("only_if_recording: is for kind flag")
         return self
 
     def oids(self) -> list[str]:
-        return [o for o in (self.oid, self.of, self.precision_of) if o is not None]
+        extra = (self.of, self.precision_of, self.minus, self.times)
+        return [self.oid, *(o for o in extra if o is not None)]
 
 
 class RowFilter(_Model):
@@ -84,7 +94,19 @@ class Table(_Model):
     where: RowFilter | None = None
     max_rows: int = Field(default=32, ge=1, le=256)
     row_prefix: Segment = "row"  # names rows without a label column: row1, row2 …
+    # Rows are storages the device may record to: adds `<row>.recording`, true when the
+    # device config lists the row's name in snmp.recording_storage.
+    recording: bool = False
     columns: list[Value] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _recording_needs_label(self) -> "Table":
+        gated = any(c.only_if_recording for c in self.columns)
+        if (self.recording or gated) and self.label is None:
+            raise ValueError("recording:/only_if_recording: need a label: column (storage name)")
+        if gated and not self.recording:
+            raise ValueError("only_if_recording: needs recording: true on the table")
+        return self
 
     def walk_oids(self) -> list[str]:
         oids: list[str] = []
@@ -100,11 +122,14 @@ class Table(_Model):
 
 class TrapRule(_Model):
     """A notification (snmpTrapOID) turned into an event `kind`; `data` names varbinds by OID
-    prefix (a column, so the row index does not matter)."""
+    prefix (a column, so the row index does not matter). With `when`, the rule applies only
+    if each named varbind (by OID prefix) has one of the values: one notification can mean
+    several things (RFC 1628 upsTrapAlarmEntryAdded carries the alarm in upsAlarmDescr)."""
 
     oid: Oid
     kind: Annotated[str, Field(min_length=1, max_length=64)]
     data: dict[Segment, Oid] = Field(default_factory=dict)
+    when: dict[Oid, list[int | str]] = Field(default_factory=dict)
 
 
 class IdentityField(_Model):
@@ -179,9 +204,18 @@ class ProfileBook:
     def get(self, name: str) -> Profile | None:
         return self.profiles.get(name)
 
-    def trap_rules(self) -> dict[str, TrapRule]:
-        """Every profile's trap rules by notification OID (these OIDs are globally unique)."""
-        return {rule.oid: rule for p in self.profiles.values() for rule in p.traps}
+    def trap_rules(self) -> dict[str, list[TrapRule]]:
+        """Every profile's trap rules by notification OID (these OIDs are globally unique),
+        conditional rules (`when`) first, each OID's unconditional rule last."""
+        rules: dict[str, list[TrapRule]] = {}
+        for profile in self.profiles.values():
+            for rule in profile.traps:
+                found = rules.setdefault(rule.oid, [])
+                if rule not in found:  # a rule inherited by several profiles counts once
+                    found.append(rule)
+        for found in rules.values():
+            found.sort(key=lambda rule: not rule.when)
+        return rules
 
     def probe_oids(self) -> list[str]:
         """OIDs whose presence picks a profile: asked once, with the system group."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agent.probes import snmp_values as values
+from agent.probes.snmp_options import SnmpOptions
 from agent.probes.snmp_profiles import IdentityField, Profile, Table, Value, ValueKind
 from agent.probes.snmp_values import CounterReading, RawValue, UptimeReading
 from wire.schema import MAX_CHECKS_PER_SAMPLE, CheckValue, DeviceIdentity, Event
@@ -31,6 +32,29 @@ class DeviceMemory:
 
 
 @dataclass(frozen=True)
+class DeviceSettings:
+    """What the device config adds to its profile: the storages it records to (as label
+    segments) and the site's own event names for checks (dry contacts)."""
+
+    recording: frozenset[str] = frozenset()
+    events: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, options: SnmpOptions | None) -> "DeviceSettings":
+        if options is None:
+            return cls()
+        return cls(
+            recording=frozenset(
+                values.label(name.encode(), fallback="") for name in options.recording_storage
+            ),
+            events=dict(options.events),
+        )
+
+
+NO_SETTINGS = DeviceSettings()
+
+
+@dataclass(frozen=True)
 class Reading:
     checks: dict[str, CheckValue]
     events: list[Event]
@@ -46,9 +70,11 @@ def read(
     previous: DeviceMemory,
     at: float,
     now: datetime,
+    options: SnmpOptions | None = None,
 ) -> Reading:
     """Evaluate a profile over one poll's answers. `at` is monotonic seconds (for rates),
-    `now` the wall time stamped on events."""
+    `now` the wall time stamped on events, `options` the device's `snmp:` block."""
+    settings = DeviceSettings.of(options) if options is not None else NO_SETTINGS
     memory = DeviceMemory()
     checks: dict[str, CheckValue] = {"snmp.profile": profile.name}
     events: list[Event] = []
@@ -82,7 +108,10 @@ def read(
             watch[spec.name] = spec.event
 
     for table in profile.tables:
-        _read_table(table, columns, checks, watch, counters, memory, at)
+        _read_table(table, columns, checks, watch, counters, memory, at, settings)
+    for name, kind in settings.events.items():  # the site's names win over the profile's
+        if name in checks:
+            watch[name] = kind
 
     events += _changes(watch, checks, previous.watched, memory, now)
 
@@ -106,6 +135,7 @@ def _read_table(
     counters: dict[str, CounterReading],
     memory: DeviceMemory,
     at: float,
+    settings: DeviceSettings = NO_SETTINGS,
 ) -> None:
     rows: list[str] = []
     for spec in table.columns:
@@ -127,13 +157,19 @@ def _read_table(
         if segment in used:  # two rows with the same name: keep both, told apart by index
             segment = f"{segment}_{index}"
         used.add(segment)
+        recording = segment in settings.recording
+        if table.recording:
+            checks[f"{table.name}.{segment}.recording"[:MAX_CHECK_NAME]] = recording
         for spec in table.columns:
             name = f"{table.name}.{segment}.{spec.name}"[:MAX_CHECK_NAME]
 
             def lookup(oid: str, row: str = row) -> RawValue:
                 return columns.get(oid, {}).get(row)
 
-            checks[name] = _value(spec, lookup, name, counters, memory, at)
+            value = _value(spec, lookup, name, counters, memory, at)
+            if spec.only_if_recording and value is True and not recording:
+                value = False  # e.g. a disrupted storage nothing records to: no fault
+            checks[name] = value
             if spec.event is not None:
                 watch[name] = spec.event
 
@@ -187,6 +223,8 @@ def _value(
     raw = lookup(spec.oid)
     match spec.kind:
         case ValueKind.NUMBER:
+            if spec.minus is not None or spec.times is not None:
+                return _arithmetic(spec, lookup)
             reading = values.number(raw, unknown=spec.unknown, scale=spec.scale)
             if spec.precision_of is None or reading is None:
                 return reading
@@ -222,6 +260,18 @@ def _value(
                 counters.get(key), current, bits=spec.bits, max_rate=spec.max_rate
             )
             return None if rate is None else round(rate * spec.scale, 3)
+
+
+def _arithmetic(spec: Value, lookup: Callable[[str], RawValue]) -> CheckValue:
+    """(oid - minus) * times * scale, e.g. free bytes of an hrStorage row in GiB; unknown when
+    any part is unknown, and never negative (a size read while the disk was being filled)."""
+    base = values.number(lookup(spec.oid), unknown=spec.unknown)
+    minus = values.number(lookup(spec.minus), unknown=spec.unknown) if spec.minus else 0
+    times = values.number(lookup(spec.times), unknown=spec.unknown) if spec.times else 1
+    if base is None or minus is None or times is None or times <= 0:
+        return None
+    result = (base - minus) * times * spec.scale
+    return round(max(result, 0), 3)
 
 
 def _identity(profile: Profile, scalars: dict[str, RawValue]) -> DeviceIdentity | None:

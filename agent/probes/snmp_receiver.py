@@ -1,7 +1,8 @@
-"""Trap and inform receiver: one UDP socket, v1/v2c communities and v3 users (with the sender's
-engine id) taken from the configured SNMP devices. Each notification from a configured device
-becomes an Event handed to `on_event` at once (the caller stores and pushes it, not waiting for
-the next poll). Notifications from other addresses are counted and logged once per address.
+"""Trap and inform receiver: one UDP socket, v1/v2c communities and v3 users (with the
+sender's engine id for traps, ours for informs) taken from the configured SNMP devices. Each
+notification from a configured device becomes an Event handed to `on_event` at once (the
+caller stores and pushes it, not waiting for the next poll). Notifications from other
+addresses are counted and logged once per address.
 """
 
 import asyncio
@@ -73,7 +74,10 @@ class TrapReceiver:
         return self.port
 
     def _add_credentials(self) -> None:
+        """Communities for v1/v2c; for v3, each user twice: under the sender's engine id
+        (traps: the sender is authoritative) and under ours (informs: we are)."""
         communities: set[str] = set()
+        inform_users: set[str] = set()
         for device in self._devices:
             options = device.snmp or SnmpOptions()
             if options.version is not SnmpVersion.V3:
@@ -81,21 +85,26 @@ class TrapReceiver:
                     options.community.reveal() if options.community else DEFAULT_COMMUNITY
                 )
                 continue
-            if options.trap_engine_id is None:
-                continue  # polled over v3, but sends no v3 traps we could authenticate
-            engine_id = options.trap_engine_id.removeprefix("0x")
-            kwargs: dict[str, Any] = {"securityEngineId": OctetString(hexValue=engine_id)}
+            assert options.user is not None
+            keys: dict[str, Any] = {}
             if options.auth_key is not None:
-                kwargs |= {
+                keys |= {
                     "authProtocol": AUTH_PROTOCOLS[options.auth_protocol],
                     "authKey": options.auth_key.reveal(),
                 }
             if options.priv_key is not None:
-                kwargs |= {
+                keys |= {
                     "privProtocol": PRIV_PROTOCOLS[options.priv_protocol],
                     "privKey": options.priv_key.reveal(),
                 }
-            snmp_config.add_v3_user(self._engine, options.user, **kwargs)
+            if options.user not in inform_users:  # one entry per user name at our engine
+                inform_users.add(options.user)
+                snmp_config.add_v3_user(self._engine, options.user, **keys)
+            if options.trap_engine_id is not None:
+                engine_id = OctetString(hexValue=options.trap_engine_id.removeprefix("0x"))
+                snmp_config.add_v3_user(
+                    self._engine, options.user, securityEngineId=engine_id, **keys
+                )
         for i, community in enumerate(sorted(communities)):
             snmp_config.add_v1_system(self._engine, f"secmon-{i}", community)
 

@@ -19,7 +19,7 @@ Varbinds = list[tuple[str, RawValue]]
 
 
 def trap_event(
-    var_binds: Varbinds, rules: dict[str, TrapRule]
+    var_binds: Varbinds, rules: dict[str, list[TrapRule]]
 ) -> tuple[str, dict[str, Any]] | None:
     """(event kind, event data) for a notification, or None when it carries no snmpTrapOID
     (not a notification at all)."""
@@ -27,21 +27,41 @@ def trap_event(
     trap_oid = values.get(SNMP_TRAP_OID)
     if not isinstance(trap_oid, str):
         return None
-    rule = rules.get(trap_oid)
+    candidates = rules.get(trap_oid) or rules.get(_v2_form(trap_oid), [])
+    rule = next((r for r in candidates if _applies(r, var_binds)), None)
     if rule is None:
-        raw = {
-            oid: _plain(value)
-            for oid, value in var_binds[: MAX_RAW_VARBINDS + len(_HOUSEKEEPING)]
-            if oid not in _HOUSEKEEPING
-        }
+        kept = [(oid, value) for oid, value in var_binds if oid not in _HOUSEKEEPING]
+        raw = {oid: _plain(value) for oid, value in kept[:MAX_RAW_VARBINDS]}
         return UNKNOWN_TRAP_KIND, {"trap_oid": trap_oid, "varbinds": raw}
     data: dict[str, Any] = {"trap_oid": trap_oid}
     for name, prefix in rule.data.items():
-        for oid, value in var_binds:
-            if oid == prefix or oid.startswith(prefix + "."):
-                data[name] = _plain(value)
-                break
+        found = _varbind(var_binds, prefix)
+        if found is not None:
+            data[name] = _plain(found[0])
     return rule.kind, data
+
+
+def _v2_form(trap_oid: str) -> str:
+    """An SMIv2 notification `E.N` sent by a v1 agent arrives as enterprise E, specific N, and
+    the v1 → v2 translation (RFC 3584 §3.1) makes it `E.0.N`: the rule is under `E.N`."""
+    head, sep, last = trap_oid.rpartition(".0.")
+    return f"{head}.{last}" if sep and last.isdigit() else trap_oid
+
+
+def _varbind(var_binds: Varbinds, prefix: str) -> tuple[RawValue] | None:
+    """(value,) of the first varbind at `prefix` or in the column under it; None if absent."""
+    for oid, value in var_binds:
+        if oid == prefix or oid.startswith(prefix + "."):
+            return (value,)
+    return None
+
+
+def _applies(rule: TrapRule, var_binds: Varbinds) -> bool:
+    for prefix, wanted in rule.when.items():
+        found = _varbind(var_binds, prefix)
+        if found is None or _plain(found[0]) not in wanted:
+            return False
+    return True
 
 
 def _plain(value: RawValue) -> int | str | None:

@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from server.agent_tokens import record_heartbeat, touch_agent_token
 from server.api.deps import Ctx, CurrentAgent, agent_bearer, agent_from_credentials
 from server.db import write_session
-from server.errors import DomainError, TooLargeError
-from server.ingest import ingest
+from server.errors import BadJsonError, DomainError, InvalidInputError, TooLargeError
+from server.ingest import MAX_REPORTED_ERRORS, decode_body, ingest
 from server.tenancy import register_inventory
 from wire.schema import AgentHeartbeat, ErrorBody, IngestResult, Inventory, InventoryResult
 
@@ -22,16 +23,63 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/inventory", response_model=InventoryResult, responses=ERRORS)
-def post_inventory(inventory: Inventory, agent: CurrentAgent, ctx: Ctx) -> InventoryResult:
-    """Register or update the devices of the token's site."""
-    now = datetime.now(UTC)
-    with write_session(ctx.engine) as session:
-        result = register_inventory(
-            session=session, site_id=agent.site_id, inventory=inventory, now=now
-        )
-        touch_agent_token(conn=session.connection(), principal=agent, now=now)
-    return result
+@router.post(
+    "/inventory",
+    response_model=InventoryResult,
+    responses=ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "An Inventory as JSON, optionally with Content-Encoding: gzip.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Inventory"}}},
+        }
+    },
+)
+async def post_inventory(request: Request, agent: CurrentAgent, ctx: Ctx) -> InventoryResult:
+    """Register or update the devices of the token's site.
+
+    The body is read by hand, as /ingest does, so that a body that is not JSON answers 400
+    `bad_json` (not a 422 field list), and only after the token was checked."""
+    body = await _read_body(request, ctx.settings.max_body_bytes)
+    data = decode_body(
+        body,
+        content_encoding=request.headers.get("content-encoding"),
+        max_decompressed=ctx.settings.max_decompressed_bytes,
+    )
+    inventory = parse_inventory(data)
+
+    def store() -> InventoryResult:
+        now = datetime.now(UTC)
+        with write_session(ctx.engine) as session:
+            result = register_inventory(
+                session=session, site_id=agent.site_id, inventory=inventory, now=now
+            )
+            touch_agent_token(conn=session.connection(), principal=agent, now=now)
+        return result
+
+    return await run_in_threadpool(store)
+
+
+def parse_inventory(data: bytes) -> Inventory:
+    """Validate an inventory body; bad JSON is `bad_json` (400), a bad field `invalid` (422)."""
+    try:
+        return Inventory.model_validate_json(data)
+    except ValidationError as err:
+        errors = err.errors(include_url=False, include_input=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise BadJsonError(f"body is not valid JSON: {errors[0]['msg']}") from err
+        detail = [
+            {"field": _field_path(e["loc"]), "message": e["msg"]}
+            for e in errors[:MAX_REPORTED_ERRORS]
+        ]
+        raise InvalidInputError("inventory failed validation", detail) from err
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

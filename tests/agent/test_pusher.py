@@ -7,6 +7,7 @@ agent against the real server.
 
 import asyncio
 import gzip
+import itertools
 import logging
 import random
 from collections.abc import Callable
@@ -366,3 +367,42 @@ async def test_repeated_failure_is_logged_once_and_recovery_once(
         "push failed (ConnectError: connection refused); retrying with backoff",
         "pushing again after 5 failed attempts",
     ]
+
+
+async def test_batch_size_cut_by_413_grows_back_gradually_after_successes(outbox: Outbox) -> None:
+    """A burst of big samples made the server answer 413; later batches fit again, so the
+    batch size climbs back to the configured one in small steps, never past it."""
+    limit = {"max": 3}
+    server = Server(lambda b: httpx.Response(413 if len(b.samples) > limit["max"] else 200))
+    pusher = make_pusher(outbox, server, batch_size=16)
+    outbox.put([sample() for _ in range(16)])
+    sizes: list[int] = []
+    while (await pusher.push_batch()).step is not Step.EMPTY:
+        sizes.append(pusher.batch_size)
+    assert min(sizes) == 2  # 16 → 8 → 4 → 2: fits under the limit of 3
+    assert pusher.batch_size <= 3  # full batches of 2 were accepted: it may have grown to 3
+    limit["max"] = 1000  # the big samples are gone: the server takes anything
+    for _ in range(40):
+        outbox.put([sample() for _ in range(pusher.batch_size)])  # always a full batch
+        assert (await pusher.push_batch()).step is Step.SENT
+        sizes.append(pusher.batch_size)
+    assert pusher.batch_size == 16
+    grown = sizes[sizes.index(2) :]
+    changes = [(a, b) for a, b in itertools.pairwise(grown) if b != a]
+    assert len(changes) >= 5  # 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 16: many small steps
+    assert all(0 < b - a <= max(1, a // 4) for a, b in changes), changes
+    assert max(sizes) == 16
+    assert outbox.rejected_total() == 0
+
+
+async def test_partial_batches_do_not_grow_the_batch_size(outbox: Outbox) -> None:
+    server = Server(lambda b: httpx.Response(413 if len(b.samples) > 4 else 200))
+    pusher = make_pusher(outbox, server, batch_size=8)
+    outbox.put([sample() for _ in range(8)])
+    while (await pusher.push_batch()).step is not Step.EMPTY:
+        pass
+    assert pusher.batch_size == 4
+    for _ in range(20):  # quiet site: one sample at a time says nothing about size 5
+        outbox.put([sample()])
+        assert (await pusher.push_batch()).step is Step.SENT
+    assert pusher.batch_size == 4

@@ -26,6 +26,7 @@ V3_USER = "secmon"
 V3_AUTH_KEY = "secmon-auth-pass"
 V3_PRIV_KEY = "secmon-priv-pass"
 V3_AUTHONLY_USER = "secmon-auth"
+V3_SHA2_USER = "secmon-sha2"  # authPriv with SHA-512 and AES-256
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 
 
@@ -130,8 +131,9 @@ class _Peer:
 
 
 class Snmpd(_Peer):
-    """net-snmp snmpd: v1/v2c community `public`, v3 `secmon` (SHA/AES authPriv) and
-    `secmon-auth` (SHA-256 authNoPriv), the host's own interfaces, storage, load and disks."""
+    """net-snmp snmpd: v1/v2c community `public`, v3 `secmon` (SHA/AES authPriv),
+    `secmon-auth` (SHA-256 authNoPriv) and `secmon-sha2` (SHA-512/AES-256 authPriv), the
+    host's own interfaces, storage, load and disks."""
 
     def command(self) -> list[str]:
         conf = self.workdir / "snmpd.conf"
@@ -142,8 +144,10 @@ class Snmpd(_Peer):
                     f"rocommunity {V2C_COMMUNITY} 127.0.0.1",
                     f"rouser {V3_USER} authpriv",
                     f"rouser {V3_AUTHONLY_USER} auth",
+                    f"rouser {V3_SHA2_USER} authpriv",
                     f"createUser {V3_USER} SHA {V3_AUTH_KEY} AES {V3_PRIV_KEY}",
                     f"createUser {V3_AUTHONLY_USER} SHA-256 {V3_AUTH_KEY}",
+                    f"createUser {V3_SHA2_USER} SHA-512 {V3_AUTH_KEY} AES-256 {V3_PRIV_KEY}",
                     "sysLocation secmon test rack",
                     "sysContact ops@example.invalid",
                     "disk / 10%",

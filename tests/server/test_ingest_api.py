@@ -295,3 +295,52 @@ def test_metrics_count_ingested_samples_and_devices_by_status(live: Live) -> Non
     assert 'secmon_samples_ingested_total{result="accepted"}' in text
     assert "secmon_ingest_batch_seconds_bucket" in text
     assert 'secmon_devices{status="up"}' in text
+
+
+def _device_count(live: Live) -> int:
+    with live.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(Device)) or 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ('{"agent_version": "0.1", "devices": [ {"id": ', 400, "bad_json"),
+        ("not json at all", 400, "bad_json"),
+        ('{"agent_version": "0.1", "devices": [{"id": "Bad Id!"}]}', 422, "invalid"),
+    ],
+)
+def test_bad_inventory_answers_json_reason_like_ingest(
+    live: Live, body: str, status: int, code: str
+) -> None:
+    url = f"{live.server.base_url}/api/v1/inventory"
+    before = _device_count(live)
+    headers = {"Content-Type": "application/json", **live.tenant.agent_headers}
+    response = httpx.post(url, content=body, headers=headers, timeout=30)
+    assert response.status_code == status, response.text
+    answer = response.json()
+    assert answer["error"] == code
+    if code == "bad_json":
+        assert answer["detail"].startswith("body is not valid JSON")
+    else:
+        assert any(e["field"].startswith("devices[0]") for e in answer["detail"])
+    assert _device_count(live) == before
+    # the token is checked before the body is looked at
+    anonymous = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
+    assert anonymous.status_code == 401
+
+
+def test_inventory_may_be_gzipped_and_is_in_the_openapi(live: Live) -> None:
+    url = f"{live.server.base_url}/api/v1/inventory"
+    device = {"id": "ups-7", "name": "UPS", "device_class": "ups", "subsystem": "power",
+              "protocol": "snmp"}  # fmt: skip
+    body = gzip.compress(json.dumps({"agent_version": "0.1.0", "devices": [device]}).encode())
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    response = httpx.post(url, content=body, headers={**headers, **live.tenant.agent_headers})
+    assert response.status_code == 200, response.text
+    assert response.json()["registered"] + response.json()["updated"] == 1
+    spec = httpx.get(f"{live.server.base_url}/openapi.json").json()
+    request_body = spec["paths"]["/api/v1/inventory"]["post"]["requestBody"]
+    ref = request_body["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/Inventory"
+    assert "devices" in spec["components"]["schemas"]["Inventory"]["properties"]

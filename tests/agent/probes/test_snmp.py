@@ -34,6 +34,7 @@ from tests.peers.snmp import (
     V3_AUTH_KEY,
     V3_AUTHONLY_USER,
     V3_PRIV_KEY,
+    V3_SHA2_USER,
     V3_USER,
     Snmpd,
     Snmpsim,
@@ -81,13 +82,16 @@ def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
 
 
 @pytest.fixture(scope="module")
-def slow_snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
-    """Its own process: snmpsim's `delay` sleeps and would stall every other fixture device."""
+def failing_snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
+    """The `delay` and `error` variations in a process of their own: `delay` sleeps and would
+    stall every other fixture device, and failure paths stay apart from the healthy ones."""
     reason = missing_snmpsim()
     if reason:
         pytest.skip(reason)
     with Snmpsim(
-        tmp_path_factory.mktemp("snmpsim-slow"), FIXTURES / "slow", ready_community="camera-slow"
+        tmp_path_factory.mktemp("snmpsim-failing"),
+        FIXTURES / "failing",
+        ready_community="camera-slow",
     ) as sim:
         assert isinstance(sim, Snmpsim)
         yield sim
@@ -114,13 +118,21 @@ def snmp_device(port: int, snmp: dict[str, Any] | None = None, **kw: Any) -> Dev
         "protocol": "snmp",
         "class": "nvr",
         "port": port,
-        "timeout": 2,
+        # generous: a new SNMP engine's first request loads pysnmp's MIBs (≈0.5 s, over 1.5 s
+        # on a busy machine); the failure tests set their own short timeout after warm_up()
+        "timeout": 6,
         "interval": 10,
     }
     if snmp is not None:
         data["snmp"] = snmp
     data.update(kw)
     return make_device(**data)
+
+
+async def warm_up(probe: SnmpProbe, port: int) -> None:
+    """One poll of snmpd with a long deadline, so that a short-deadline test measures the
+    device, not the engine's one-off start-up in this event loop."""
+    await probe.poll(snmp_device(port, timeout=9))
 
 
 def _community_env(community: str) -> str:
@@ -131,7 +143,7 @@ def _community_env(community: str) -> str:
 def sim_communities() -> Iterator[None]:
     """Each fixture's community (its file name) in an environment variable, as configs name it."""
     with pytest.MonkeyPatch.context() as patch:
-        for path in FIXTURES.glob("*.snmprec"):
+        for path in [*FIXTURES.glob("*.snmprec"), *FIXTURES.glob("failing/*.snmprec")]:
             patch.setenv(_community_env(path.stem), path.stem)
         yield
 
@@ -226,6 +238,38 @@ async def test_v3_auth_no_priv_sha256(snmpd: Snmpd, probe: SnmpProbe, secrets: N
     assert isinstance(result.checks["system.uptime_s"], int)
 
 
+async def test_v3_auth_priv_sha512_aes256(snmpd: Snmpd, probe: SnmpProbe, secrets: None) -> None:
+    """SHA-2 authentication with AES-256 privacy (Blumenthal key extension, as net-snmp)."""
+    options = {
+        "version": "3",
+        "user": V3_SHA2_USER,
+        "auth_protocol": "sha512",
+        "auth_key": {"env": "SNMP_AUTH"},
+        "priv_protocol": "aes256",
+        "priv_key": {"env": "SNMP_PRIV"},
+    }
+    result = await probe.poll(snmp_device(snmpd.port, options))
+    assert isinstance(result.checks["system.uptime_s"], int)
+    assert any(k.startswith("hr_storage.") for k in result.checks)
+
+
+async def test_v3_sha2_user_with_the_wrong_auth_protocol_is_auth_failed(
+    snmpd: Snmpd, probe: SnmpProbe, secrets: None
+) -> None:
+    """The right keys with SHA-256 instead of SHA-512: the digest is wrong, snmpd reports it."""
+    options = {
+        "version": "3",
+        "user": V3_SHA2_USER,
+        "auth_protocol": "sha256",
+        "auth_key": {"env": "SNMP_AUTH"},
+        "priv_protocol": "aes256",
+        "priv_key": {"env": "SNMP_PRIV"},
+    }
+    poll = await poll_device(probe, snmp_device(snmpd.port, options))
+    assert poll.sample.error is not None
+    assert poll.sample.error.code is ProbeErrorCode.AUTH_FAILED
+
+
 async def test_v3_wrong_auth_key_is_auth_failed(
     snmpd: Snmpd, probe: SnmpProbe, secrets: None
 ) -> None:
@@ -243,6 +287,26 @@ async def test_v3_wrong_auth_key_is_auth_failed(
     assert poll.sample.error is not None
     assert poll.sample.error.code is ProbeErrorCode.AUTH_FAILED
     assert poll.sample.reachable
+
+
+async def test_a_wrong_key_on_one_device_does_not_break_another_with_the_same_user(
+    snmpd: Snmpd, probe: SnmpProbe, secrets: None
+) -> None:
+    """pysnmp keeps one local entry per user name: without care, the second device's wrong
+    key would replace the first one's good key inside the shared engine."""
+    good = {"version": "3", "user": V3_USER, "auth_key": {"env": "SNMP_AUTH"},
+            "priv_key": {"env": "SNMP_PRIV"}}  # fmt: skip
+    wrong = {**good, "auth_key": {"env": "SNMP_WRONG"}}
+    right_device = snmp_device(snmpd.port, good, id="nvr-good")
+    wrong_device = snmp_device(snmpd.port, wrong, id="nvr-typo")
+    for _ in range(2):  # at the same time, as the scheduler polls them
+        right, typo = await asyncio.gather(
+            poll_device(probe, right_device), poll_device(probe, wrong_device)
+        )
+        assert right.sample.error is None, right.sample.error
+        assert isinstance(right.sample.checks["system.uptime_s"], int)
+        assert typo.sample.error is not None
+        assert typo.sample.error.code is ProbeErrorCode.AUTH_FAILED
 
 
 async def test_v3_unknown_user_is_auth_failed(
@@ -268,6 +332,7 @@ async def test_wrong_community_is_unreachable_because_snmpd_stays_silent(
     """v1/v2c agents drop a wrong community without an answer: indistinguishable from a dead
     device, so it is `device.unreachable` (documented in agent/probes/snmp.py)."""
     monkeypatch.setenv("SNMP_BAD_COMMUNITY", "not-public")
+    await warm_up(probe, snmpd.port)
     device = snmp_device(snmpd.port, {"community": {"env": "SNMP_BAD_COMMUNITY"}}, timeout=1)
     poll = await poll_device(probe, device)
     assert poll.sample.error is not None
@@ -275,7 +340,10 @@ async def test_wrong_community_is_unreachable_because_snmpd_stays_silent(
     assert not poll.sample.reachable
 
 
-async def test_nothing_listening_is_unreachable_within_the_deadline(probe: SnmpProbe) -> None:
+async def test_nothing_listening_is_unreachable_within_the_deadline(
+    snmpd: Snmpd, probe: SnmpProbe
+) -> None:
+    await warm_up(probe, snmpd.port)
     device = snmp_device(free_udp_port(), timeout=1)
     poll = await poll_device(probe, device)
     assert poll.sample.error is not None
@@ -284,20 +352,22 @@ async def test_nothing_listening_is_unreachable_within_the_deadline(probe: SnmpP
 
 
 async def test_device_answering_system_but_too_slow_on_a_table_is_unreachable(
-    slow_snmpsim: Snmpsim, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
+    failing_snmpsim: Snmpsim, snmpd: Snmpd, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first GET answers at once, the ifOperStatus walk takes 2.5 s: over the deadline."""
     monkeypatch.setenv("SLOW_COMMUNITY", "camera-slow")
+    await warm_up(probe, snmpd.port)
     device = snmp_device(
-        slow_snmpsim.port, {"community": {"env": "SLOW_COMMUNITY"}, "retries": 0}, timeout=1
+        failing_snmpsim.port, {"community": {"env": "SLOW_COMMUNITY"}, "retries": 0}, timeout=1
     )
     poll = await poll_device(probe, device)
     assert poll.sample.error is not None
     assert poll.sample.error.code is ProbeErrorCode.UNREACHABLE
     assert "camera-slow" not in poll.sample.error.message  # no secret in messages
+    assert "ExceptionGroup" not in poll.sample.error.message  # one reason, not a bundle
 
 
-async def test_garbage_answers_are_a_failure_not_a_crash(probe: SnmpProbe) -> None:
+async def test_garbage_answers_are_a_failure_not_a_crash(snmpd: Snmpd, probe: SnmpProbe) -> None:
     """A UDP service that is not SNMP (e.g. a camera's discovery port) answers junk."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -309,6 +379,7 @@ async def test_garbage_answers_are_a_failure_not_a_crash(probe: SnmpProbe) -> No
             _, addr = await loop.sock_recvfrom(sock, 4096)
             await loop.sock_sendto(sock, b"\x30\x03\x02\x01\xff garbage", addr)
 
+    await warm_up(probe, snmpd.port)
     task = asyncio.create_task(answer_junk(), name="junk-responder")
     try:
         poll = await poll_device(probe, snmp_device(sock.getsockname()[1], timeout=1))
@@ -352,6 +423,12 @@ async def test_apc_battery_needs_replacing(snmpsim: Snmpsim, probe: SnmpProbe) -
     assert checks["ups.output_status"] == "online"
     assert checks["ups.battery.minutes_remaining"] == pytest.approx(25.0)
     assert checks["ups.input.voltage_v"] == 231
+    # the card's universal I/O probes: a temperature-only probe and one that lost contact
+    assert checks["apc.probe.comms_room.celsius"] == 24
+    assert checks["apc.probe.comms_room.humidity_percent"] is None  # -1: no humidity sensor
+    assert checks["apc.probe.comms_room.alarm"] == "normal"
+    assert checks["apc.probe.rack_4_rear.celsius"] is None  # -1: lost communication
+    assert checks["apc.probe.rack_4_rear.alarm"] == "critical"
     assert result.identity is not None
     assert result.identity.vendor == "APC"
     assert result.identity.serial == "AS0000000001"
@@ -457,23 +534,102 @@ async def test_synology_is_recognised_by_an_oid_only_it_answers(
     assert (result.identity.model, result.identity.firmware) == ("DS920+", "DSM 7.2-64570")
 
 
-async def test_dahua_identity(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
-    result = await probe.poll(sim_device(snmpsim, "nvr-dahua"))
-    assert result.checks["snmp.profile"] == "dahua"
+DAHUA_STATUS = "1.3.6.1.4.1.1004849.2.1.2.8.0"
+
+
+async def test_dahua_identity_status_and_disks(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    await snmp_set(snmpsim.port, "nvr-dahua", DAHUA_STATUS, Integer32(1))
+    device = sim_device(snmpsim, "nvr-dahua")
+    result = await probe.poll(device)
+    checks = result.checks
+    assert checks["snmp.profile"] == "dahua"
     assert result.identity is not None
+    assert result.identity.vendor == "Dahua"
     assert result.identity.model == "DH-NVR2108HS-8P-4KS3"
     assert result.identity.serial == "7B0000PAZ00000"
     assert result.identity.firmware == "4.001.0000000.3"
+    assert checks["dahua.device_ok"] is True
+    assert checks["dahua.cpu_percent"] == 11
+    assert checks["dahua.video_channels"] == 8
+    assert checks["dahua.disk.hdd_1.status"] == "Normal"
+    assert checks["dahua.disk.hdd_2.status"] == "Error"  # free text: reported, not judged
+    assert checks["if.eth0.oper_up"] is True  # the generic checks come too
+
+    await snmp_set(snmpsim.port, "nvr-dahua", DAHUA_STATUS, Integer32(0))  # deviceStatus bad
+    second = await probe.poll(device)
+    assert second.checks["dahua.device_ok"] is False
+    assert [e.kind for e in second.events] == ["device.status"]
+    await snmp_set(snmpsim.port, "nvr-dahua", DAHUA_STATUS, Integer32(1))
 
 
-async def test_axis_temperatures_and_storage(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+async def test_hikvision_nvr_disks_from_host_resources(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    result = await probe.poll(sim_device(snmpsim, "nvr-hik"))
+    checks = result.checks
+    assert checks["snmp.profile"] == "hikvision_nvr"  # by sysDescr: Hikvision … NVR
+    assert checks["hik.cpu_percent"] == 9  # "9 PERCENT"
+    assert checks["hik.mem.size_mb"] == 1024  # "1024 MB"
+    assert checks["hr_storage.hdd1.size_gib"] == 4096.0
+    assert checks["hr_storage.hdd1.free_gib"] == 1024.0
+    assert checks["hr_storage.hdd1.used_percent"] == 75.0
+    assert checks["hr_storage.hdd2.free_gib"] == 0.0
+    assert checks["hr_storage.hdd2.size_gib"] == pytest.approx(1863.0, abs=0.1)
+    assert not any(k.startswith("hr_storage.physical_memory") for k in checks)  # RAM row
+    assert checks["hr_disk.hdd1.status"] == "running"
+    assert checks["hr_disk.hdd2.status"] == "warning"
+    assert checks["hr_disk.hdd1.capacity_gib"] is None  # 2147483647 KB: clamped, unknown
+    assert checks["hr_disk.hdd2.capacity_gib"] == pytest.approx(1863.0, abs=0.1)
+    assert result.identity is not None
+    assert (result.identity.vendor, result.identity.model) == ("Hikvision", "DS-7608NI-K2")
+
+
+async def test_axis_temperatures_casing_and_video(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    await snmp_set(snmpsim.port, "camera-axis", AXIS_CASING, Integer32(1))
     checks = (await probe.poll(sim_device(snmpsim, "camera-axis"))).checks
     assert checks["snmp.profile"] == "axis"
     assert checks["axis.temp.sensor2_1.celsius"] == 38
     assert checks["axis.temp.sensor2_2.status"] == "out_of_boundary"
-    assert checks["axis.storage.sd_disk.disrupted"] is False
-    # reported per storage name: an unconfigured NetworkShare's flag is the server's to judge
-    assert checks["axis.storage.networkshare.disrupted"] is True
+    assert checks["axis.casing.casing.open"] is False
+    assert checks["axis.video.channel1.signal_ok"] is True
+    assert checks["axis.power.psu1_1.status"] == "ok"
+    assert checks["axis.fan.fan2_1.status"] == "ok"
+
+
+AXIS_SD_DISK = "1.3.6.1.4.1.368.4.1.8.1.3.3"
+AXIS_CASING = "1.3.6.1.4.1.368.4.1.6.1.3.1"
+
+
+async def test_axis_storage_disrupted_without_recording_configured_is_no_fault(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """The quirk: with no card and no share configured, the camera flags both storages
+    "disruption detected". The flag is reported as the camera says, but nothing fails."""
+    await snmp_set(snmpsim.port, "camera-axis", AXIS_SD_DISK, Integer32(2))
+    checks = (await probe.poll(sim_device(snmpsim, "camera-axis"))).checks
+    for storage in ("sd_disk", "networkshare"):
+        assert checks[f"axis.storage.{storage}.disrupted"] is True
+        assert checks[f"axis.storage.{storage}.recording"] is False
+        assert checks[f"axis.storage.{storage}.failed"] is False
+
+
+async def test_axis_storage_the_camera_records_to_fails_and_recovers(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """Recording to the SD card is configured: its disruption is a failing check (with an
+    event when it changes); the unused NetworkShare's identical flag still is not."""
+    await snmp_set(snmpsim.port, "camera-axis", AXIS_SD_DISK, Integer32(2))
+    device = sim_device(snmpsim, "camera-axis", recording_storage=["SD_DISK"])
+    first = await probe.poll(device)
+    assert first.checks["axis.storage.sd_disk.recording"] is True
+    assert first.checks["axis.storage.sd_disk.failed"] is True
+    assert first.checks["axis.storage.networkshare.failed"] is False
+    assert first.events == []
+    await snmp_set(snmpsim.port, "camera-axis", AXIS_SD_DISK, Integer32(1))  # card replaced
+    second = await probe.poll(device)
+    assert second.checks["axis.storage.sd_disk.disrupted"] is False
+    assert second.checks["axis.storage.sd_disk.failed"] is False
+    assert [(e.kind, e.data["check"]) for e in second.events] == [
+        ("storage.failed", "axis.storage.sd_disk.failed")
+    ]
 
 
 async def test_swapped_hardware_is_recognised_again(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
@@ -518,6 +674,32 @@ async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProb
     assert third.events == []
 
 
+async def test_contacts_are_mapped_to_the_sites_own_event_names(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """The device config names what a contact means at this site: the smoke detector's
+    contact going into alarm is `fire.smoke`, the lobby door is `door.lobby`."""
+    community = "site-siteboss"
+    door, smoke_alarm = (
+        "1.3.6.1.4.1.3052.20.1.1.1.1.6.101.2.1",
+        "1.3.6.1.4.1.3052.20.1.1.1.1.5.101.2.2",
+    )
+    await snmp_set(snmpsim.port, community, door, Integer32(1))
+    await snmp_set(snmpsim.port, community, smoke_alarm, Integer32(2))
+    events = {"contact.smoke.alarm": "fire.smoke", "contact.lobby_door.closed": "door.lobby"}
+    device = sim_device(snmpsim, community, events=events).model_copy(update={"id": "site-2"})
+    assert (await probe.poll(device)).events == []
+    await snmp_set(snmpsim.port, community, smoke_alarm, Integer32(1))
+    await snmp_set(snmpsim.port, community, door, Integer32(0))
+    second = await probe.poll(device)
+    assert sorted((e.kind, e.data["check"], e.data["value"]) for e in second.events) == [
+        ("door.lobby", "contact.lobby_door.closed", False),
+        ("fire.smoke", "contact.smoke.alarm", True),
+    ]
+    await snmp_set(snmpsim.port, community, smoke_alarm, Integer32(2))
+    await snmp_set(snmpsim.port, community, door, Integer32(1))
+
+
 async def test_big_table_is_walked_over_several_bulk_requests(
     snmpsim: Snmpsim, probe: SnmpProbe
 ) -> None:
@@ -530,44 +712,95 @@ async def test_big_table_is_walked_over_several_bulk_requests(
     assert "snmp.checks_truncated" not in checks
 
 
-async def test_agent_refusing_access_is_auth_failed(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+async def test_agent_refusing_access_is_auth_failed(
+    failing_snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """snmpsim `error` variation: authorizationError on the system group."""
     with pytest.raises(AuthFailed, match="authorizationError"):
-        await probe.poll(sim_device(snmpsim, "denied"))
+        await probe.poll(sim_device(failing_snmpsim, "denied"))
+    poll = await poll_device(probe, sim_device(failing_snmpsim, "denied"))
+    assert poll.sample.error is not None
+    assert poll.sample.error.code is ProbeErrorCode.AUTH_FAILED
+    assert poll.sample.reachable  # it answered: refused, not dead
 
 
-async def test_link_flip_counter_wrap_and_reboot_on_a_live_device(snmpsim: Snmpsim) -> None:
+async def test_gen_err_on_one_table_loses_that_table_only(
+    failing_snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """snmpsim `error` variation: genErr whenever ifOperStatus is read. The interface table
+    walk ends there; the storage table and the system group still give their checks."""
+    result = await probe.poll(sim_device(failing_snmpsim, "nvr-generr"))
+    checks = result.checks
+    assert checks["system.uptime_s"] == 3000
+    assert not any(name.startswith("if.") for name in checks)
+    assert checks["hr_storage.media_hdd1.used_percent"] == 25.0
+
+
+IF_OPER_1 = "1.3.6.1.2.1.2.2.1.8.1"
+IF_IN_ERRORS_1 = "1.3.6.1.2.1.2.2.1.14.1"
+
+
+async def test_link_flip_on_a_live_device(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    """snmpsim `writecache`: the test SETs ifOperStatus and the next poll sees it."""
     community = "switch-dyn"
-    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.8.1", Integer32(1))
-    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(4294967000))
-    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_000_000))
+    await snmp_set(snmpsim.port, community, IF_OPER_1, Integer32(1))
+    device = sim_device(snmpsim, community)
+    first = await probe.poll(device)
+    assert first.checks["if.port_1.oper_up"] is True
+    assert first.checks["if.port_2.oper_up"] is False
+    assert "if.lo.oper_up" not in first.checks
+    await snmp_set(snmpsim.port, community, IF_OPER_1, Integer32(2))
+    second = await probe.poll(device)
+    assert second.checks["if.port_1.oper_up"] is False
+    await snmp_set(snmpsim.port, community, IF_OPER_1, Integer32(1))
+
+
+async def test_counter32_wrap_gives_the_true_rate(snmpsim: Snmpsim) -> None:
+    community = "switch-wrap"
+    await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(4294967000))
     clock = FakeClock()
     probe = SnmpProbe(clock=clock)
     device = sim_device(snmpsim, community)
     try:
         first = await probe.poll(device)
-        assert first.checks["if.port_1.oper_up"] is True
-        assert first.checks["if.port_2.oper_up"] is False
-        assert "if.lo.oper_up" not in first.checks
-
-        # a minute later: link 1 down, its error counter wrapped past 2^32 (+596 errors)
-        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.8.1", Integer32(2))
-        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(300))
-        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_006_000))
+        assert first.checks["if.uplink.in_errors_per_s"] is None  # nothing to compare with
+        # a minute later the counter has wrapped past 2^32: 296 + 300 = 596 more errors
+        await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(300))
         clock.now += 60
         second = await probe.poll(device)
-        assert second.checks["if.port_1.oper_up"] is False
-        assert second.checks["if.port_1.in_errors_per_s"] == pytest.approx(596 / 60, abs=1e-3)
-        assert second.checks["system.rebooted"] is False
+        assert second.checks["if.uplink.in_errors_per_s"] == pytest.approx(596 / 60, abs=1e-3)
+        assert second.checks["system.rebooted"] is False  # static uptime: not backwards
+    finally:
+        probe.close()
 
-        # the switch restarts: uptime goes backwards
+
+async def test_uptime_going_backwards_is_a_reboot(snmpsim: Snmpsim) -> None:
+    community = "nvr-reboot"
+    await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_000_000))
+    await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(100))
+    clock = FakeClock()
+    probe = SnmpProbe(clock=clock)
+    device = sim_device(snmpsim, community)
+    try:
+        first = await probe.poll(device)
+        assert first.checks["system.rebooted"] is False
+        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(4_006_000))
+        await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(160))
+        clock.now += 60
+        second = await probe.poll(device)
+        assert second.checks["system.rebooted"] is False
+        assert second.checks["if.eth0.in_errors_per_s"] == pytest.approx(1.0)
+        # the recorder restarts: uptime and counters begin again from zero
         await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.1.3.0", TimeTicks(1_500))
-        await snmp_set(snmpsim.port, community, "1.3.6.1.2.1.2.2.1.14.1", Counter32(3))
+        await snmp_set(snmpsim.port, community, IF_IN_ERRORS_1, Counter32(3))
         clock.now += 60
         third = await probe.poll(device)
         assert third.checks["system.rebooted"] is True
         assert third.checks["system.uptime_s"] == 15
-        assert [e.kind for e in third.events] == ["device.rebooted"]
-        assert third.checks["if.port_1.in_errors_per_s"] is None
+        assert [(e.kind, e.data) for e in third.events] == [("device.rebooted", {"uptime_s": 15})]
+        assert third.checks["if.eth0.in_errors_per_s"] is None  # not a wrap: no rate
+        fourth = await probe.poll(device)
+        assert fourth.checks["system.rebooted"] is False
     finally:
         probe.close()
 
@@ -587,10 +820,31 @@ async def test_failures_are_probe_failures_for_every_fixture(
 # --- through the real CLI -----------------------------------------------------------------------
 
 
-def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: Path) -> None:
+def _check_config(tmp_path: Path, snmpd: Snmpd, snmpsim: Snmpsim) -> Path:
+    """A site: a recorder on net-snmp (v3 SHA-512/AES-256), UPSes, a camera, a site monitor
+    on snmpsim, a dead device and one with a wrong v3 key."""
     (tmp_path / "auth.key").write_text(V3_AUTH_KEY)
     (tmp_path / "priv.key").write_text(V3_PRIV_KEY)
-    (tmp_path / "ups.community").write_text("ups-onbattery")
+    (tmp_path / "wrong.key").write_text("not-the-auth-key")
+    for community in ("ups-onbattery", "ups-apc", "camera-axis", "site-siteboss", "camera-hik"):
+        (tmp_path / f"{community}.community").write_text(community)
+    dead_port = free_udp_port()
+
+    def sim(device_id: str, cls: str, subsystem: str, community: str, extra: str = "") -> str:
+        return f"""\
+  - id: {device_id}
+    name: {device_id}
+    class: {cls}
+    subsystem: {subsystem}
+    protocol: snmp
+    address: 127.0.0.1
+    port: {snmpsim.port}
+    interval: 30
+    timeout: 8
+    snmp: {{community: {{file: {community}.community}}{extra}}}
+"""
+
+    v3 = f"""version: "3", user: {V3_SHA2_USER}, auth_protocol: sha512, priv_protocol: aes256"""
     config = tmp_path / "agent.yaml"
     config.write_text(
         f"""\
@@ -607,41 +861,92 @@ devices:
     address: 127.0.0.1
     port: {snmpd.port}
     interval: 30
-    timeout: 3
-    snmp:
-      version: "3"
-      user: {V3_USER}
-      auth_protocol: sha
-      auth_key: {{file: auth.key}}
-      priv_protocol: aes
-      priv_key: {{file: priv.key}}
-  - id: ups-01
-    name: Comms room UPS
-    class: ups
-    subsystem: power
+    timeout: 8
+    snmp: {{{v3}, auth_key: {{file: auth.key}}, priv_key: {{file: priv.key}}}}
+  - id: nvr-02
+    name: Recorder with a wrong key
+    class: nvr
+    subsystem: video
     protocol: snmp
     address: 127.0.0.1
-    port: {snmpsim.port}
+    port: {snmpd.port}
     interval: 30
-    timeout: 3
-    snmp: {{community: {{file: ups.community}}}}
+    timeout: 8
+    snmp: {{{v3}, auth_key: {{file: wrong.key}}, priv_key: {{file: priv.key}}}}
+  - id: cam-dead
+    name: Camera that is switched off
+    class: camera
+    subsystem: video
+    protocol: snmp
+    address: 127.0.0.1
+    port: {dead_port}
+    interval: 30
+    timeout: 4
 """
+        + sim("ups-01", "ups", "power", "ups-onbattery")
+        + sim("ups-02", "ups", "power", "ups-apc")
+        + sim("cam-axis", "camera", "video", "camera-axis", ", recording_storage: [SD_DISK]")
+        + sim("site-mon", "sensor", "alarm", "site-siteboss")
+        + sim("cam-hik", "camera", "video", "camera-hik", ", profile: hikvision")
     )
-    done = subprocess.run(
-        [str(SECMON), "agent", "check", "--config", str(config), "--json"],
+    return config
+
+
+def _run_check(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SECMON), "agent", "check", "--config", str(config), *extra],
         capture_output=True,
         text=True,
         env={**os.environ, "SECMON_TEST_TOKEN": "t" * 32},
-        timeout=60,
+        timeout=120,
         check=False,
     )
+
+
+def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: Path) -> None:
+    """Done-when of the SNMP issue: `secmon agent check` on snmpd, snmpsim devices and a UPS
+    profile prints one sensible row per device, failures told apart."""
+    config = _check_config(tmp_path, snmpd, snmpsim)
+    done = _run_check(config, "--json")
     assert done.returncode == 0, done.stderr
     rows = {row["device_id"]: row for row in map(json.loads, done.stdout.splitlines())}
-    nvr, ups = rows["nvr-01"], rows["ups-01"]
-    assert nvr["ok"], nvr
+    assert list(rows) == [
+        "nvr-01", "nvr-02", "cam-dead", "ups-01", "ups-02", "cam-axis", "site-mon", "cam-hik"
+    ]  # fmt: skip
+    nvr = rows["nvr-01"]
+    assert nvr["ok"], (nvr["error"], nvr["message"])
     assert nvr["protocol"] == "snmp"
     assert nvr["checks"]["snmp.profile"] == "generic"
     assert isinstance(nvr["checks"]["system.uptime_s"], int)
-    assert ups["ok"], ups
-    assert ups["checks"]["ups.on_battery"] is True
-    assert ups["checks"]["ups.battery.minutes_remaining"] == 7
+    assert 0 <= nvr["checks"]["hr_storage.root.used_percent"] <= 100
+    assert (rows["nvr-02"]["ok"], rows["nvr-02"]["error"]) == (False, "device.auth_failed")
+    assert rows["nvr-02"]["reachable"] is True
+    assert (rows["cam-dead"]["ok"], rows["cam-dead"]["error"]) == (False, "device.unreachable")
+    assert rows["cam-dead"]["reachable"] is False
+    ups = rows["ups-01"]["checks"]
+    assert (ups["snmp.profile"], ups["ups.on_battery"], ups["ups.battery.status"]) == (
+        "ups", True, "low"
+    )  # fmt: skip
+    assert ups["ups.battery.minutes_remaining"] == 7
+    apc = rows["ups-02"]["checks"]
+    assert (apc["snmp.profile"], apc["ups.battery.replace"]) == ("ups_apc", True)
+    axis = rows["cam-axis"]["checks"]
+    assert axis["axis.storage.sd_disk.recording"] is True
+    assert axis["axis.storage.networkshare.failed"] is False
+    site = rows["site-mon"]["checks"]
+    assert site["contact.ac_mains.alarm"] is True
+    assert site["probe.outdoor_temp.celsius"] is None  # "-273 C": unplugged
+    hik = rows["cam-hik"]["checks"]
+    assert (hik["snmp.profile"], hik["hik.cpu_percent"]) == ("hikvision", 23)
+
+    table = _run_check(config)
+    assert table.returncode == 0, table.stderr
+    lines = {line.split()[0]: line for line in table.stdout.splitlines()}
+    assert set(lines) == set(rows)
+    for device_id in ("nvr-01", "ups-01", "ups-02", "cam-axis", "site-mon", "cam-hik"):
+        assert lines[device_id].split()[3] == "ok", lines[device_id]
+        assert lines[device_id].endswith(" ms"), lines[device_id]  # latency shown
+    assert "ERROR device.auth_failed" in lines["nvr-02"]
+    assert "ERROR device.unreachable" in lines["cam-dead"]
+    assert f"127.0.0.1:{snmpsim.port}" in lines["ups-01"]
+    assert V3_AUTH_KEY not in table.stdout + table.stderr  # no secret printed

@@ -4,7 +4,10 @@ into checks (pure, no sockets)."""
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
+from agent.config import SecretRef  # noqa: F401  (SnmpOptions resolves its SecretRef type)
+from agent.probes.snmp_options import SnmpOptions
 from agent.probes.snmp_profiles import ProfileError, builtin_profiles, parse_profiles
 from agent.probes.snmp_readings import SYS_UPTIME, DeviceMemory, read
 from agent.probes.snmp_values import RawValue
@@ -33,6 +36,8 @@ def test_builtin_profiles_load_and_include_the_required_ones() -> None:
         ("1.3.6.1.4.1.1004849.3.2.10", None, "dahua"),
         ("1.3.6.1.4.1.368.1.1", "AXIS P3265", "axis"),
         ("1.3.6.1.4.1.11863.5.190", "JetStream 24-Port PoE+ Switch", "poe_switch"),
+        ("1.3.6.1.4.1.8072.3.2.10", "Hikvision DS-7608NI-K2 NVR", "hikvision_nvr"),
+        (None, "Embedded Net DVR (Hikvision)", "hikvision_nvr"),
     ],
 )
 def test_profile_choice(sys_object_id: str | None, sys_descr: str | None, expected: str) -> None:
@@ -271,3 +276,122 @@ def test_every_builtin_check_name_fits_the_wire_schema() -> None:
             "checks": reading.checks,
         }
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("name: x\nscalars: [{name: a, oid: 1.3.6, kind: text, minus: 1.3.7}]", "kind number"),
+        ("name: x\nscalars: [{name: a, oid: 1.3.6, only_if_recording: true}]", "kind flag"),
+        (
+            "name: x\ntables: [{name: t, recording: true, columns: [{name: a, oid: 1.3.6}]}]",
+            "need a label",
+        ),
+        (
+            "name: x\ntables: [{name: t, label: 1.3.5, columns: [{name: a, oid: 1.3.6,"
+            " kind: flag, true_when: [2], only_if_recording: true}]}]",
+            "needs recording: true",
+        ),
+    ],
+)
+def test_bad_new_fields_fail_with_file_and_field(text: str, fragment: str) -> None:
+    with pytest.raises(ProfileError, match=fragment):
+        parse_profiles({"g.yaml": GENERIC, "bad.yaml": text})
+
+
+def test_storage_size_and_free_space_from_allocation_units() -> None:
+    """hrStorageSize/Used are counted in hrStorageAllocationUnits: GiB needs the product."""
+    profile = builtin_profiles().profiles["generic"]
+    base = "1.3.6.1.2.1.25.2.3.1"
+    columns: dict[str, dict[str, RawValue]] = {
+        f"{base}.2": {"1": "1.3.6.1.2.1.25.2.1.4", "2": "1.3.6.1.2.1.25.2.1.4"},
+        f"{base}.3": {"1": b"/", "2": b"/media/hdd"},
+        f"{base}.4": {"1": 4096, "2": 65536},
+        f"{base}.5": {"1": 262144, "2": 2147483647},  # the second: size clamped, unknown
+        f"{base}.6": {"1": 65536, "2": 5},
+    }
+    checks = read(
+        profile, scalars={}, columns=columns, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    assert checks["hr_storage.root.size_gib"] == 1.0
+    assert checks["hr_storage.root.free_gib"] == 0.75
+    assert checks["hr_storage.root.used_percent"] == 25.0
+    assert checks["hr_storage.media_hdd.size_gib"] is None
+    assert checks["hr_storage.media_hdd.free_gib"] is None
+
+
+def _axis_columns(sd_disk: int, share: int) -> dict[str, dict[str, RawValue]]:
+    return {
+        "1.3.6.1.4.1.368.4.1.8.1.2": {"1": b"SD_DISK", "2": b"NetworkShare"},
+        "1.3.6.1.4.1.368.4.1.8.1.3": {"1": sd_disk, "2": share},
+    }
+
+
+def test_disrupted_storage_fails_only_where_recording_is_configured() -> None:
+    profile = builtin_profiles().profiles["axis"]
+    options = SnmpOptions(recording_storage=["SD_DISK"])
+    first = read(
+        profile,
+        scalars={},
+        columns=_axis_columns(sd_disk=1, share=2),
+        previous=DeviceMemory(),
+        at=0.0,
+        now=NOW,
+        options=options,
+    )
+    checks = first.checks
+    assert checks["axis.storage.sd_disk.recording"] is True
+    assert checks["axis.storage.sd_disk.failed"] is False
+    assert checks["axis.storage.networkshare.disrupted"] is True
+    assert checks["axis.storage.networkshare.recording"] is False
+    assert checks["axis.storage.networkshare.failed"] is False  # no share configured
+    second = read(
+        profile,
+        scalars={},
+        columns=_axis_columns(sd_disk=2, share=2),
+        previous=first.memory,
+        at=1.0,
+        now=NOW,
+        options=options,
+    )
+    assert second.checks["axis.storage.sd_disk.failed"] is True
+    assert [(e.kind, e.data["check"]) for e in second.events] == [
+        ("storage.failed", "axis.storage.sd_disk.failed")
+    ]
+    without_config = read(
+        profile,
+        scalars={},
+        columns=_axis_columns(sd_disk=2, share=2),
+        previous=DeviceMemory(),
+        at=0.0,
+        now=NOW,
+    )
+    assert without_config.checks["axis.storage.sd_disk.failed"] is False
+
+
+def test_configured_event_names_replace_and_add_watched_checks() -> None:
+    profile = builtin_profiles().profiles["ups"]
+    options = SnmpOptions(
+        events={"ups.on_battery": "power.mains_lost", "ups.battery.charge_percent": "ups.charge"}
+    )
+    on_mains = _ups_scalars(**{"1.3.6.1.2.1.33.1.4.1.0": 3, "1.3.6.1.2.1.33.1.2.4.0": 100})
+    first = read(
+        profile, scalars=on_mains, columns={}, previous=DeviceMemory(), at=0, now=NOW,
+        options=options,
+    )  # fmt: skip
+    on_battery = _ups_scalars(**{"1.3.6.1.2.1.33.1.2.4.0": 97})
+    second = read(
+        profile, scalars=on_battery, columns={}, previous=first.memory, at=1, now=NOW,
+        options=options,
+    )  # fmt: skip
+    assert sorted(e.kind for e in second.events) == [
+        "power.mains_lost",  # the profile's ups.on_battery, renamed by the site
+        "ups.charge",  # not watched by the profile at all
+    ]
+
+
+def test_configured_event_names_are_validated() -> None:
+    with pytest.raises(ValidationError, match="events"):
+        SnmpOptions.model_validate({"events": {"Contact Smoke": "fire.smoke"}})
+    with pytest.raises(ValidationError, match="events"):
+        SnmpOptions.model_validate({"events": {"contact.smoke.alarm": "Fire!"}})
