@@ -22,6 +22,7 @@ from agent.metrics import AgentMetrics, MetricsServer, serve_metrics
 from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.mqtt.link import Session as MqttSession
 from agent.probes.mqtt.probe import MqttProbe
+from agent.probes.mqtt.urgent import LivenessReporter
 from agent.probes.registry import ProbeRegistry
 from agent.probes.snmp_receiver import TrapReceiver
 from agent.pusher import Pusher, PushSettings
@@ -273,9 +274,17 @@ async def run_agent(
             # The running agent keeps a persistent MQTT session, so the broker queues what
             # devices publish while it is down; `check` keeps the throwaway default and never
             # takes it over. Event messages are pushed at once, like traps.
-            mqtt_probe = mqtt = MqttProbe(
-                MqttSession.for_agent(cfg.site), devices=cfg.devices, on_event=mqtt_events
+            # An LWT "offline" or a lost broker is reported at once too, not at the next poll.
+            liveness = LivenessReporter(
+                devices=cfg.devices, outbox=async_outbox, wake=lambda: pusher.wake(urgent=True)
             )
+            mqtt_probe = mqtt = MqttProbe(
+                MqttSession.for_agent(cfg.site),
+                devices=cfg.devices,
+                on_event=mqtt_events,
+                on_liveness=liveness,
+            )
+            liveness.attach(mqtt)
             if registry is None:
                 registry = ProbeRegistry()
                 registry.register(ProbeKind.MQTT, lambda: mqtt)
@@ -301,6 +310,8 @@ async def run_agent(
             if traps is not None:
                 await traps.close()
             await poll_task
+            liveness.stop()
+            await liveness.drain()
             # Event messages from now on stay with the broker (unacknowledged) for the next
             # start; those taken in are stored, and acknowledged before the links disconnect.
             mqtt.stop_events()

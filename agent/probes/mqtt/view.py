@@ -33,12 +33,17 @@ class DeviceView:
     malformed_since_poll: int = 0
     last_malformed: str = ""
     malformed_kinds: set[Malformation] = field(default_factory=set)
+    liveness_changed: bool = False  # availability flipped since `take_liveness_change`
 
     def apply(self, reading: Reading | None, *, at: float, ts: datetime) -> None:
         """Take one well-formed message (`at` is monotonic, `ts` its wall-clock receipt time)."""
         self.last_heard = at
         self.messages += 1
         if isinstance(reading, Availability):
+            # A first "online" (the retained status at subscribe) is no news; a first
+            # "offline", or any flip, is.
+            if reading.online is not self.online and not (self.online is None and reading.online):
+                self.liveness_changed = True
             self.online = reading.online
             self.availability_word = reading.word
         elif isinstance(reading, StateUpdate):
@@ -48,6 +53,11 @@ class DeviceView:
                 self.events_dropped += 1
                 return
             self.pending.append(event_of(reading, ts=ts))
+
+    def take_liveness_change(self) -> bool:
+        """True once after availability flipped: the device should be reported now."""
+        changed, self.liveness_changed = self.liveness_changed, False
+        return changed
 
     def heard(self, *, at: float) -> None:
         """Count a well-formed message handed elsewhere (an event pushed at once)."""
