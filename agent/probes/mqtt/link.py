@@ -444,11 +444,29 @@ class BrokerLink:
             was_connected = self.connected
             self.connected = False
             self._acked.clear()
-            if self.failure is None:
-                self.failure = BrokerUnreachable(f"lost {where}: {reason_code}")
+            first = False
+            if was_connected:
+                if self.failure is None:
+                    self.failure = BrokerUnreachable(f"lost {where}: {reason_code}")
+            elif not self._closing and not isinstance(self.failure, AuthFailed | ProtocolError):
+                # Dropped before its CONNACK (a refused CONNACK keeps its own reason): with
+                # TLS, most likely the client certificate.
+                failure: ProbeFailure = (
+                    ProtocolError(
+                        f"TLS: {where} closed the connection before accepting it "
+                        "(client certificate missing or refused?)"
+                    )
+                    if self.key.tls is not None
+                    else BrokerUnreachable(f"{where} closed the connection: {reason_code}")
+                )
+                first = str(failure) != str(self.failure)
+                self._attempted = True
+                self.failure = failure
             devices = list(self._watches)
         if was_connected and not self._closing:
             log.warning("%s: disconnected: %s", where, reason_code, extra={"broker": where})
+        elif first:
+            log.warning("%s", self.failure, extra={"broker": where})
         self._notify()
         if was_connected:
             self._liveness_changed(devices)
