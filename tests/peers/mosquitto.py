@@ -253,3 +253,40 @@ def make_pki(folder: Path) -> Pki:
         client_key=write_key(client_key, folder / "client.key"),
         other_ca_file=write_cert(other_cert, folder / "other-ca.pem"),
     )
+
+
+# A device in its own process (so a test can SIGKILL or SIGSTOP it): connects with a retained
+# "offline" will on <topic>/status, says "online" (retained) and its state, then keeps the
+# connection alive with PINGREQs until it dies or hangs.
+DEVICE_SCRIPT = """
+import json, sys
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+port, topic, keepalive = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+client = paho.Client(CallbackAPIVersion.VERSION2)
+client.will_set(topic + "/status", json.dumps({"state": "offline"}), qos=1, retain=True)
+def on_connect(client, userdata, flags, reason_code, properties):
+    client.publish(topic + "/status", json.dumps({"state": "online"}), qos=1, retain=True)
+    client.publish(topic + "/state", json.dumps({"door": "closed"}), qos=1, retain=True)
+    print("online", flush=True)
+client.on_connect = on_connect
+client.connect("127.0.0.1", port, keepalive=keepalive)
+client.loop_forever()
+"""
+
+
+def start_device(port: int, topic: str, *, keepalive: int) -> "subprocess.Popen[str]":
+    """Start DEVICE_SCRIPT and wait until it has said it is online."""
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DEVICE_SCRIPT, str(port), topic, str(keepalive)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "online":
+        proc.kill()
+        raise RuntimeError(f"device script did not come online: {line!r}")
+    return proc

@@ -33,16 +33,16 @@ class DeviceView:
     malformed_since_poll: int = 0
     last_malformed: str = ""
     malformed_kinds: set[Malformation] = field(default_factory=set)
-    liveness_changed: bool = False  # availability flipped since `take_liveness_change`
+    liveness_changed: bool = False  # availability first heard or flipped since taken
 
     def apply(self, reading: Reading | None, *, at: float, ts: datetime) -> None:
         """Take one well-formed message (`at` is monotonic, `ts` its wall-clock receipt time)."""
         self.last_heard = at
         self.messages += 1
         if isinstance(reading, Availability):
-            # A first "online" (the retained status at subscribe) is no news; a first
-            # "offline", or any flip, is.
-            if reading.online is not self.online and not (self.online is None and reading.online):
+            # The first status heard (the retained one at subscribe) is news to the server
+            # too: the device's state is known then, not at its first poll.
+            if reading.online is not self.online:
                 self.liveness_changed = True
             self.online = reading.online
             self.availability_word = reading.word
@@ -55,7 +55,7 @@ class DeviceView:
             self.pending.append(event_of(reading, ts=ts))
 
     def take_liveness_change(self) -> bool:
-        """True once after availability flipped: the device should be reported now."""
+        """True once after availability was first heard or flipped: report the device now."""
         changed, self.liveness_changed = self.liveness_changed, False
         return changed
 
