@@ -79,11 +79,26 @@ def _table_row(device: DeviceConfig, poll: Poll) -> str:
     sample = poll.sample
     status = "ok" if sample.error is None else f"ERROR {sample.error.code.value}"
     latency = f"{sample.latency_ms:.1f} ms" if sample.latency_ms is not None else "-"
-    message = sample.error.message if sample.error is not None else ""
+    message = sample.error.message if sample.error is not None else _checks_summary(sample)
     return (
         f"{device.id:<20} {device.device_class.value:<18} {_endpoint(device):<24} "
         f"{status:<28} {latency:>10}  {message}"
     ).rstrip()
+
+
+def _checks_summary(sample: Sample, *, width: int = 100) -> str:
+    """The device's state in a few words (name=value, as many as fit): what an MQTT device
+    last said, or what an SNMP poll read; --json has them all."""
+    parts: list[str] = []
+    used = 0
+    for name, value in sample.checks.items():
+        part = f"{name}={json.dumps(value)}"
+        if used + len(part) > width:
+            parts.append("...")
+            break
+        parts.append(part)
+        used += len(part) + 1
+    return " ".join(parts)
 
 
 def _json_row(device: DeviceConfig, poll: Poll) -> str:

@@ -516,7 +516,9 @@ class IngestStub:
         self.server.server_close()
 
 
-async def run_agent_until(cfg: AgentConfig, done: Callable[[], bool]) -> None:
+async def run_agent_until(
+    cfg: AgentConfig, done: Callable[[], bool], *, within: float = 30
+) -> None:
     stop = asyncio.Event()
 
     async def watch() -> None:
@@ -528,7 +530,7 @@ async def run_agent_until(cfg: AgentConfig, done: Callable[[], bool]) -> None:
     watcher = asyncio.create_task(watch())
     await asyncio.wait_for(
         run_agent(cfg, stop=stop, metrics_registry=CollectorRegistry(), signals=(), rng=NoJitter()),
-        timeout=30,
+        timeout=within,
     )
     await watcher
 

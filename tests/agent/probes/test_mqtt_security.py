@@ -113,7 +113,8 @@ async def test_tls_with_client_certificate_from_the_config_reads_the_device(
                                                  "tls": tls}}
         )
     )  # fmt: skip
-    assert device.mqtt is not None and device.mqtt.tls is not None
+    assert device.mqtt is not None
+    assert device.mqtt.tls is not None
     assert device.mqtt.tls.ca_file == tmp_path / "ca.pem"  # relative to the config file
 
     sample = (await poll_device(probe, device)).sample
