@@ -34,10 +34,11 @@ class DeviceView:
     last_malformed: str = ""
     malformed_kinds: set[Malformation] = field(default_factory=set)
     liveness_changed: bool = False  # availability first heard or flipped since taken
+    reported_silent: bool = False  # the last poll said "silent too long"
 
     def apply(self, reading: Reading | None, *, at: float, ts: datetime) -> None:
         """Take one well-formed message (`at` is monotonic, `ts` its wall-clock receipt time)."""
-        self.last_heard = at
+        self._heard(at)
         self.messages += 1
         if isinstance(reading, Availability):
             # The first status heard (the retained one at subscribe) is news to the server
@@ -54,6 +55,12 @@ class DeviceView:
                 return
             self.pending.append(event_of(reading, ts=ts))
 
+    def _heard(self, at: float) -> None:
+        self.last_heard = at
+        if self.reported_silent:  # back after a silence: recovery is news
+            self.reported_silent = False
+            self.liveness_changed = True
+
     def take_liveness_change(self) -> bool:
         """True once after availability was first heard or flipped: report the device now."""
         changed, self.liveness_changed = self.liveness_changed, False
@@ -61,13 +68,13 @@ class DeviceView:
 
     def heard(self, *, at: float) -> None:
         """Count a well-formed message handed elsewhere (an event pushed at once)."""
-        self.last_heard = at
+        self._heard(at)
         self.messages += 1
 
     def reject(self, err: MalformedPayload, *, at: float, topic: str) -> bool:
         """Count a bad message (the device did talk); True the first time this kind is seen, so
         the caller logs each kind once."""
-        self.last_heard = at
+        self._heard(at)
         self.messages += 1
         self.malformed_total += 1
         self.malformed_since_poll += 1
@@ -87,6 +94,7 @@ class DeviceView:
         silent = max(0.0, now - heard)
         if silence_timeout is not None and silent >= silence_timeout:
             what = "no message" if self.last_heard is None else "silent"
+            self.reported_silent = True
             raise DeviceUnreachable(f"{what} for {silent:.0f} s (limit {silence_timeout:g} s)")
         if self.malformed_since_poll:
             count, self.malformed_since_poll = self.malformed_since_poll, 0
