@@ -156,7 +156,9 @@ def test_device_whose_client_dies_or_hangs_is_down_at_the_server_within_the_boun
         if how == "SIGKILL":
             assert down_at - killed_at <= BOUND_S, agent.log()
         else:
-            assert broker_s >= DEVICE_KEEPALIVE_S  # it really waited for keep-alive expiry
+            # It waited for keep-alive expiry (1.5 x keepalive after the device's last packet,
+            # which is at most one keepalive before the hang), not for a closed socket.
+            assert broker_s >= 0.5 * DEVICE_KEEPALIVE_S
 
     # A new client brings it back just as fast.
     device = start_device(broker.port, setup.topic, keepalive=DEVICE_KEEPALIVE_S)
