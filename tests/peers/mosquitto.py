@@ -2,13 +2,21 @@
 tests and benchmarks; never the machine's broker on 1883."""
 
 import contextlib
+import ipaddress
 import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.peers.net import free_port, wait_for_port
 
@@ -155,14 +163,6 @@ class Pki:
 
 def make_pki(folder: Path) -> Pki:
     """Generate the CA, server and client certificates (EC P-256, valid one day) as PEM files."""
-    import ipaddress
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
 
@@ -277,8 +277,6 @@ client.loop_forever()
 
 def start_device(port: int, topic: str, *, keepalive: int) -> "subprocess.Popen[str]":
     """Start DEVICE_SCRIPT and wait until it has said it is online."""
-    import sys
-
     proc = subprocess.Popen(
         [sys.executable, "-c", DEVICE_SCRIPT, str(port), topic, str(keepalive)],
         stdout=subprocess.PIPE,
