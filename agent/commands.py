@@ -316,6 +316,9 @@ async def run_agent(
                 rng=rng,
             )
             poll_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
+            silence_task = asyncio.create_task(
+                liveness.watch_silence(mqtt.newly_silent, stop), name="mqtt-silence"
+            )
             push_task = asyncio.create_task(pusher.run(stop), name="pusher")
             stopped = asyncio.create_task(stop.wait(), name="stop-signal")
             # A crashed scheduler or pusher stops the agent too (and its error is raised below).
@@ -325,6 +328,7 @@ async def run_agent(
             if traps is not None:
                 await traps.close()
             await poll_task
+            await silence_task
             liveness.stop()
             await liveness.drain()
             # Event messages from now on stay with the broker (unacknowledged) for the next

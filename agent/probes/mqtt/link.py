@@ -150,6 +150,7 @@ class _Watch:
     mapping: BoundMapping
     max_payload: int
     since: float
+    silence_limit: float | None = None
 
 
 class BrokerLink:
@@ -257,12 +258,21 @@ class BrokerLink:
 
     # ---- asyncio side -------------------------------------------------------------------
 
-    def watch(self, device_id: str, mapping: BoundMapping, *, max_payload: int) -> None:
+    def watch(
+        self,
+        device_id: str,
+        mapping: BoundMapping,
+        *,
+        max_payload: int,
+        silence_limit: float | None = None,
+    ) -> None:
         """Start routing the device's topics to its view (idempotent)."""
         with self._lock:
             if device_id in self._watches:
                 return
-            w = _Watch(device_id, DeviceView(), mapping, max_payload, self._monotonic())
+            w = _Watch(
+                device_id, DeviceView(), mapping, max_payload, self._monotonic(), silence_limit
+            )
             self._watches[device_id] = w
             for topic, rule in mapping.routes.items():
                 self._routes.setdefault(topic, []).append((w, rule))
@@ -315,6 +325,16 @@ class BrokerLink:
             return w.view.take_result(
                 now=self._monotonic(), watching_since=w.since, silence_timeout=silence_timeout
             )
+
+    def newly_silent(self) -> list[str]:
+        """Devices whose silence has just reached their limit (each once per silence)."""
+        now = self._monotonic()
+        with self._lock:
+            return [
+                w.device_id
+                for w in self._watches.values()
+                if w.view.newly_silent(now=now, watching_since=w.since, limit=w.silence_limit)
+            ]
 
     def messages(self) -> int:
         """Messages taken in (mapped or rejected) by this link's devices: for /metrics-style

@@ -106,6 +106,10 @@ class MqttProbe:
             link.start()
         return link
 
+    def newly_silent(self) -> list[str]:
+        """Devices whose silence limit has just passed, over every broker link."""
+        return [d for link in self._links.values() for d in link.newly_silent()]
+
     def stop_events(self) -> None:
         """Take no more event messages (they stay with the broker for the next start)."""
         for link in self._links.values():
@@ -142,4 +146,5 @@ def _watch(link: BrokerLink, device: DeviceConfig) -> None:
         device.id,
         template(device.mqtt.template).bind(device.mqtt.topic),
         max_payload=device.mqtt.max_payload_bytes,
+        silence_limit=device.mqtt.silence_limit(),
     )

@@ -70,6 +70,21 @@ class LivenessReporter:
                 log.info("liveness changed: %s", status, extra={"device": sample.device_id})
             self._wake()
 
+    async def watch_silence(
+        self, newly_silent: Callable[[], list[str]], stop: asyncio.Event, *, every: float = 1.0
+    ) -> None:
+        """Until `stop`: report devices whose silence limit has just passed (a device without
+        LWT that stops publishing), instead of leaving it to their next poll."""
+        while not stop.is_set():
+            due = newly_silent()
+            if due:
+                self(due)
+            try:
+                async with asyncio.timeout(every):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+
     def stop(self) -> None:
         """Report nothing new (at shutdown, before the outbox closes)."""
         self._stopped = True

@@ -35,6 +35,7 @@ class DeviceView:
     malformed_kinds: set[Malformation] = field(default_factory=set)
     liveness_changed: bool = False  # availability first heard or flipped since taken
     reported_silent: bool = False  # the last poll said "silent too long"
+    silence_announced: bool = False  # `newly_silent` said so for the current silence
 
     def apply(self, reading: Reading | None, *, at: float, ts: datetime) -> None:
         """Take one well-formed message (`at` is monotonic, `ts` its wall-clock receipt time)."""
@@ -57,9 +58,20 @@ class DeviceView:
 
     def _heard(self, at: float) -> None:
         self.last_heard = at
+        self.silence_announced = False
         if self.reported_silent:  # back after a silence: recovery is news
             self.reported_silent = False
             self.liveness_changed = True
+
+    def newly_silent(self, *, now: float, watching_since: float, limit: float | None) -> bool:
+        """True once when the silence reaches `limit`: report the device now, not at its poll."""
+        if limit is None or self.silence_announced:
+            return False
+        heard = self.last_heard if self.last_heard is not None else watching_since
+        if now - heard < limit:
+            return False
+        self.silence_announced = True
+        return True
 
     def take_liveness_change(self) -> bool:
         """True once after availability was first heard or flipped: report the device now."""

@@ -357,3 +357,28 @@ def test_agent_check_table_shows_mqtt_devices_with_their_state(
     assert "ERROR device.unreachable" in lines["door-2"]
     assert "'offline' (LWT)" in lines["door-2"]
     assert "ERROR broker.unreachable" in lines["door-3"]
+
+
+async def test_device_going_silent_is_announced_once_without_waiting_for_its_poll(
+    broker: MosquittoServer, publisher: paho.Client
+) -> None:
+    clock = FakeClock()
+    topic = unique_topic()
+    device = mqtt_device(broker.port, topic, template="tasmota", report_interval=60)
+    probe = MqttProbe(devices=[device], monotonic=clock)
+    try:
+        probe.start()
+        assert (await poll_device(probe, device)).sample.error is None
+        publish(publisher, f"tele/{topic}/STATE", {"POWER": "ON"})
+        await poll_until(probe, device, lambda s: s.checks.get("power.on") is True)
+        clock.now += 179
+        assert probe.newly_silent() == []
+        clock.now += 1
+        assert probe.newly_silent() == ["door-7"]
+        assert probe.newly_silent() == []  # once per silence
+        publish(publisher, f"tele/{topic}/STATE", {"POWER": "ON"})
+        await poll_until(probe, device, lambda s: s.error is None)
+        clock.now += 180
+        assert probe.newly_silent() == ["door-7"]
+    finally:
+        await asyncio.to_thread(probe.close)

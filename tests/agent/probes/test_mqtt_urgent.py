@@ -62,3 +62,28 @@ async def test_changed_devices_are_polled_stored_and_pushed_urgently(tmp_path: P
     await reporter.drain()
     assert outbox.depth() == 3
     outbox.close()
+
+
+async def test_silence_watch_reports_newly_silent_devices_until_stopped(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", max_bytes=1 << 20)
+    reporter = LivenessReporter(
+        devices=devices("a", "b"), outbox=AsyncOutbox(outbox), wake=lambda: None
+    )
+    probe = SlowProbe(down={"b"})
+    reporter.attach(probe)
+    answers = [[], ["b"], [], []]
+    stop = asyncio.Event()
+
+    def newly_silent() -> list[str]:
+        if len(answers) == 1:
+            stop.set()
+        return answers.pop(0) if answers else []
+
+    await asyncio.wait_for(reporter.watch_silence(newly_silent, stop, every=0.01), timeout=5)
+    await reporter.drain()
+    assert probe.polled == ["b"]
+    [pending] = outbox.peek(10)
+    sample = Sample.model_validate_json(pending.body)
+    assert sample.device_id == "b"
+    assert not sample.reachable
+    outbox.close()

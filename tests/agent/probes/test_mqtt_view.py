@@ -206,3 +206,14 @@ def test_a_message_after_a_reported_silence_is_liveness_news() -> None:
     assert not view.take_liveness_change()
     view.apply(StateUpdate({"x": 2}), at=102.0, ts=TS)
     assert not view.take_liveness_change()  # only the first message after the silence
+
+
+def test_newly_silent_once_per_silence() -> None:
+    view = DeviceView()
+    assert not view.newly_silent(now=59.0, watching_since=0.0, limit=60.0)
+    assert view.newly_silent(now=60.0, watching_since=0.0, limit=60.0)  # never heard
+    assert not view.newly_silent(now=61.0, watching_since=0.0, limit=60.0)  # said once
+    view.apply(StateUpdate({"x": 1}), at=70.0, ts=TS)
+    assert not view.newly_silent(now=129.0, watching_since=0.0, limit=60.0)
+    assert view.newly_silent(now=130.0, watching_since=0.0, limit=60.0)
+    assert not DeviceView().newly_silent(now=1e9, watching_since=0.0, limit=None)
