@@ -1,5 +1,6 @@
-"""Liveness changes reported at once: when a device's LWT says offline (or online again) or its
-broker is lost or back, the device is polled straight away (the poll only reads what the broker
+"""Liveness changes reported at once: when a device's LWT says offline (or online again), its
+broker is lost or back, or it has been silent for its limit (and when it speaks again after), the
+device is polled straight away (the poll only reads what the broker
 link already knows) and the sample is stored for an urgent push. Waiting for the device's next
 poll could take its whole interval; the server must see "unreachable" within seconds."""
 
