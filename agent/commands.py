@@ -23,6 +23,7 @@ from agent.metrics import AgentMetrics, MetricsServer, serve_metrics
 from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.mqtt.link import Session as MqttSession
 from agent.probes.mqtt.probe import MqttProbe
+from agent.probes.mqtt.urgent import LivenessReporter
 from agent.probes.registry import ProbeRegistry
 from agent.probes.snmp_receiver import TrapReceiver
 from agent.pusher import Pusher, PushSettings
@@ -79,11 +80,26 @@ def _table_row(device: DeviceConfig, poll: Poll) -> str:
     sample = poll.sample
     status = "ok" if sample.error is None else f"ERROR {sample.error.code.value}"
     latency = f"{sample.latency_ms:.1f} ms" if sample.latency_ms is not None else "-"
-    message = sample.error.message if sample.error is not None else ""
+    message = sample.error.message if sample.error is not None else _checks_summary(sample)
     return (
         f"{device.id:<20} {device.device_class.value:<18} {_endpoint(device):<24} "
         f"{status:<28} {latency:>10}  {message}"
     ).rstrip()
+
+
+def _checks_summary(sample: Sample, *, width: int = 100) -> str:
+    """The device's state in a few words (name=value, as many as fit): what an MQTT device
+    last said, or what an SNMP poll read; --json has them all."""
+    parts: list[str] = []
+    used = 0
+    for name, value in sample.checks.items():
+        part = f"{name}={json.dumps(value)}"
+        if used + len(part) > width:
+            parts.append("...")
+            break
+        parts.append(part)
+        used += len(part) + 1
+    return " ".join(parts)
 
 
 def _json_row(device: DeviceConfig, poll: Poll) -> str:
@@ -274,9 +290,17 @@ async def run_agent(
             # The running agent keeps a persistent MQTT session, so the broker queues what
             # devices publish while it is down; `check` keeps the throwaway default and never
             # takes it over. Event messages are pushed at once, like traps.
-            mqtt_probe = mqtt = MqttProbe(
-                MqttSession.for_agent(cfg.site), devices=cfg.devices, on_event=mqtt_events
+            # An LWT "offline" or a lost broker is reported at once too, not at the next poll.
+            liveness = LivenessReporter(
+                devices=cfg.devices, outbox=async_outbox, wake=lambda: pusher.wake(urgent=True)
             )
+            mqtt_probe = mqtt = MqttProbe(
+                MqttSession.for_agent(cfg.site),
+                devices=cfg.devices,
+                on_event=mqtt_events,
+                on_liveness=liveness,
+            )
+            liveness.attach(mqtt)
             if registry is None:
                 registry = ProbeRegistry()
                 registry.register(ProbeKind.MQTT, lambda: mqtt)
@@ -293,6 +317,9 @@ async def run_agent(
                 rng=rng,
             )
             poll_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
+            silence_task = asyncio.create_task(
+                liveness.watch_silence(mqtt.newly_silent, stop), name="mqtt-silence"
+            )
             push_task = asyncio.create_task(pusher.run(stop), name="pusher")
             heartbeat = Heartbeat(
                 client=client,
@@ -311,6 +338,9 @@ async def run_agent(
             if traps is not None:
                 await traps.close()
             await poll_task
+            await silence_task
+            liveness.stop()
+            await liveness.drain()
             # Event messages from now on stay with the broker (unacknowledged) for the next
             # start; those taken in are stored, and acknowledged before the links disconnect.
             mqtt.stop_events()

@@ -12,13 +12,14 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from wire.enums import ProbeErrorCode
 from wire.schema import CheckValue, Sample
 
 
 class DeviceStatus(StrEnum):
     UP = "up"
     DOWN = "down"
-    UNKNOWN = "unknown"  # no sample yet
+    UNKNOWN = "unknown"  # no sample yet, or no way to tell (its MQTT broker is down)
 
 
 # NamedTuples, not frozen dataclasses: ingest builds a few thousand per batch and a frozen
@@ -75,7 +76,12 @@ def apply_samples(state: CurrentState, samples: Iterable[Sample]) -> CurrentStat
         ts = sample.ts
         if ts.tzinfo is not UTC:
             ts = ts.astimezone(UTC)
-        new_status = DeviceStatus.UP if sample.reachable else DeviceStatus.DOWN
+        if sample.reachable:
+            new_status = DeviceStatus.UP
+        elif sample.error is not None and sample.error.code is ProbeErrorCode.BROKER_UNREACHABLE:
+            new_status = DeviceStatus.UNKNOWN  # its broker is down, not the device
+        else:
+            new_status = DeviceStatus.DOWN
         if new_status is not status:
             status, status_changed_at = new_status, ts
         if sample.reachable:

@@ -41,6 +41,9 @@ class ProbeErrorCode(StrEnum):
     PROTOCOL_ERROR = "probe.protocol_error"
     UNSUPPORTED = "probe.unsupported"
     TIMEOUT = "probe.timeout"
+    # The intermediary the agent reads the device through (an MQTT broker) is down: a site-level
+    # condition that says nothing about the device itself, so its status becomes unknown.
+    BROKER_UNREACHABLE = "broker.unreachable"
 
 
 class Role(StrEnum):

@@ -89,6 +89,8 @@ class Setup:
     config: Path
     topic: str
     engine: Engine
+    server_url: str
+    site_id: int
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def setup(
         topic=topic,
     )
     engine = create_engine(sqlite_url)
-    yield Setup(config, topic, engine)
+    yield Setup(config, topic, engine, server.base_url, tenant.site_id)
     engine.dispose()
 
 

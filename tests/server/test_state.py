@@ -160,3 +160,20 @@ def test_traps_in_a_batch_change_nothing_in_the_state(samples: list[Sample], at:
     assert apply_samples(CurrentState(), [*samples, *traps]) == apply_samples(
         CurrentState(), samples
     )
+
+
+def test_broker_unreachable_makes_the_device_unknown_not_down_and_keeps_last_seen() -> None:
+    """An MQTT device whose broker is down: nothing is known about the device itself."""
+    up = make(1)
+    broker_down = make(2, reachable=False).model_copy(
+        update={"error": ProbeError(code=ProbeErrorCode.BROKER_UNREACHABLE, message="broker")}
+    )
+    state = apply_samples(CurrentState(), [up, broker_down])
+    assert state.status is DeviceStatus.UNKNOWN
+    assert state.status_changed_at == broker_down.ts
+    assert state.error_code == "broker.unreachable"
+    assert state.last_seen_at == up.ts
+    back = apply_sample(state, make(3))
+    assert back.status is DeviceStatus.UP
+    down = apply_sample(state, make(4, reachable=False))
+    assert down.status is DeviceStatus.DOWN

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import ssl
 import threading
 import time
 import uuid
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -35,7 +36,6 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from agent.probes.base import (
     AuthFailed,
-    DeviceUnreachable,
     ProbeFailure,
     ProbeResult,
     ProtocolError,
@@ -48,7 +48,9 @@ from agent.probes.mqtt.mapping import (
     Rule,
     read,
 )
+from agent.probes.mqtt.options import MqttTls
 from agent.probes.mqtt.view import DeviceView, event_of
+from wire.enums import ProbeErrorCode
 from wire.schema import Event
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,46 @@ RECONNECT_MAX_S = 30
 # Called on the event loop with (device id, event, stored) for each event message; `stored()`
 # (on the event loop too) once the event is committed where a crash does not lose it.
 EventSink = Callable[[str, Event, Callable[[], None]], None]
+# Called on the event loop with the ids of devices whose liveness just changed (LWT offline or
+# back online, broker lost or back), so the agent can report them now, not at the next poll.
+LivenessSink = Callable[[list[str]], None]
+
+
+class BrokerUnreachable(ProbeFailure):
+    """The broker, not the device, cannot be reached: a site-level condition, so the server
+    marks the device's status unknown rather than down."""
+
+    code = ProbeErrorCode.BROKER_UNREACHABLE
+    reachable = False
+
+
+class _Client(paho.Client):
+    """paho's client, keeping why the last connection attempt failed (paho's loop swallows the
+    OSError and only calls on_connect_fail, which gets no reason)."""
+
+    last_connect_error: OSError | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        try:
+            rc = super().reconnect()
+        except OSError as err:
+            self.last_connect_error = err
+            raise
+        self.last_connect_error = None
+        return rc
+
+
+def connect_failure(where: str, err: OSError | None) -> ProbeFailure:
+    """What a failed connection attempt means: a TLS problem is a configuration fault worth
+    its own words; anything else is the broker being unreachable."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return ProtocolError(f"TLS: {where} certificate not trusted: {err.verify_message}")
+    if isinstance(err, ssl.CertificateError):  # host name mismatch (paho's own check)
+        return ProtocolError(f"TLS: {where} certificate does not match: {err}")
+    if isinstance(err, ssl.SSLError):
+        return ProtocolError(f"TLS handshake with {where} failed: {err.reason or err}")
+    reason = f": {err.strerror or err}" if err is not None else ""
+    return BrokerUnreachable(f"cannot connect to {where}{reason}")
 
 
 @dataclass
@@ -84,6 +126,7 @@ class BrokerKey:
     username: str | None
     password: str | None
     keepalive: int
+    tls: MqttTls | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +150,7 @@ class _Watch:
     mapping: BoundMapping
     max_payload: int
     since: float
+    silence_limit: float | None = None
 
 
 class BrokerLink:
@@ -121,9 +165,11 @@ class BrokerLink:
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
         on_event: EventSink | None = None,
+        on_liveness: LivenessSink | None = None,
     ) -> None:
         self.key = key
         self._on_event = on_event
+        self._on_liveness = on_liveness
         self._session = session
         self._loop = loop
         self._now = now
@@ -153,10 +199,12 @@ class BrokerLink:
         if not self._session.client_id:
             return ""  # the broker assigns one (throwaway session)
         key = f"{self.key.host}:{self.key.port}:{self.key.username}:{self.key.keepalive}"
+        if self.key.tls is not None:
+            key += f":tls:{self.key.tls.cert_file}"
         return f"{self._session.client_id}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
-    def _make_client(self) -> paho.Client:
-        client = paho.Client(
+    def _make_client(self) -> _Client:
+        client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id(),
             protocol=MQTTProtocolVersion.MQTTv5,
@@ -164,6 +212,15 @@ class BrokerLink:
         )
         if self.key.username is not None:
             client.username_pw_set(self.key.username, self.key.password)
+        tls = self.key.tls
+        if tls is not None:
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -201,12 +258,21 @@ class BrokerLink:
 
     # ---- asyncio side -------------------------------------------------------------------
 
-    def watch(self, device_id: str, mapping: BoundMapping, *, max_payload: int) -> None:
+    def watch(
+        self,
+        device_id: str,
+        mapping: BoundMapping,
+        *,
+        max_payload: int,
+        silence_limit: float | None = None,
+    ) -> None:
         """Start routing the device's topics to its view (idempotent)."""
         with self._lock:
             if device_id in self._watches:
                 return
-            w = _Watch(device_id, DeviceView(), mapping, max_payload, self._monotonic())
+            w = _Watch(
+                device_id, DeviceView(), mapping, max_payload, self._monotonic(), silence_limit
+            )
             self._watches[device_id] = w
             for topic, rule in mapping.routes.items():
                 self._routes.setdefault(topic, []).append((w, rule))
@@ -260,6 +326,16 @@ class BrokerLink:
                 now=self._monotonic(), watching_since=w.since, silence_timeout=silence_timeout
             )
 
+    def newly_silent(self) -> list[str]:
+        """Devices whose silence has just reached their limit (each once per silence)."""
+        now = self._monotonic()
+        with self._lock:
+            return [
+                w.device_id
+                for w in self._watches.values()
+                if w.view.newly_silent(now=now, watching_since=w.since, limit=w.silence_limit)
+            ]
+
     def messages(self) -> int:
         """Messages taken in (mapped or rejected) by this link's devices: for /metrics-style
         counters and the ingest benchmark."""
@@ -273,10 +349,10 @@ class BrokerLink:
                 return None
             if self.failure is not None:
                 return self.failure
-            return DeviceUnreachable(
+            return BrokerUnreachable(
                 f"not connected to broker {self.key.host}:{self.key.port}"
                 if self._attempted
-                else "connecting"
+                else f"connecting to broker {self.key.host}:{self.key.port}"
             )
 
     def _wake(self) -> None:
@@ -291,6 +367,13 @@ class BrokerLink:
         # A closed event loop (`agent check` has finished) raises RuntimeError: nobody waits.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._wake)
+
+    def _liveness_changed(self, device_ids: list[str]) -> None:
+        """Tell the agent (on the event loop) that these devices' liveness changed."""
+        if self._on_liveness is None or not device_ids or self._closing:
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._on_liveness, device_ids)
 
     def _subscribe(self, topics: list[str]) -> None:
         if not topics:
@@ -340,6 +423,7 @@ class BrokerLink:
                 self._acked.clear()
                 self._refused.clear()
                 topics = list(self._routes)
+            devices = list(self._watches)
         if reason_code.is_failure:
             log.warning("%s: %s", where, reason_code, extra={"broker": where})
         else:
@@ -347,17 +431,25 @@ class BrokerLink:
                 log.info("%s: connected", where, extra={"broker": where})
             self._subscribe(topics)
         self._notify()
+        if reason_code.is_failure or was is not None:
+            self._liveness_changed(devices)
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         where = f"broker {self.key.host}:{self.key.port}"
+        failure = connect_failure(where, self._client.last_connect_error)
         with self._lock:
             self._attempted = True
-            first = not isinstance(self.failure, DeviceUnreachable)
+            was = self.failure
+            # Logged once per kind of failure, not at every reconnect attempt.
+            first = was is None or str(was) != str(failure)
             self.connected = False
-            self.failure = DeviceUnreachable(f"cannot connect to {where}")
+            self.failure = failure
+            devices = list(self._watches)
         if first:
-            log.warning("%s: cannot connect", where, extra={"broker": where})
+            log.warning("%s", failure, extra={"broker": where})
         self._notify()
+        if first:
+            self._liveness_changed(devices)
 
     def _on_disconnect(
         self,
@@ -372,11 +464,32 @@ class BrokerLink:
             was_connected = self.connected
             self.connected = False
             self._acked.clear()
-            if self.failure is None:
-                self.failure = DeviceUnreachable(f"lost {where}: {reason_code}")
+            first = False
+            if was_connected:
+                if self.failure is None:
+                    self.failure = BrokerUnreachable(f"lost {where}: {reason_code}")
+            elif not self._closing and not isinstance(self.failure, AuthFailed | ProtocolError):
+                # Dropped before its CONNACK (a refused CONNACK keeps its own reason): with
+                # TLS, most likely the client certificate.
+                failure: ProbeFailure = (
+                    ProtocolError(
+                        f"TLS: {where} closed the connection before accepting it "
+                        "(client certificate missing or refused?)"
+                    )
+                    if self.key.tls is not None
+                    else BrokerUnreachable(f"{where} closed the connection: {reason_code}")
+                )
+                first = str(failure) != str(self.failure)
+                self._attempted = True
+                self.failure = failure
+            devices = list(self._watches)
         if was_connected and not self._closing:
             log.warning("%s: disconnected: %s", where, reason_code, extra={"broker": where})
+        elif first:
+            log.warning("%s", self.failure, extra={"broker": where})
         self._notify()
+        if was_connected:
+            self._liveness_changed(devices)
 
     def _on_subscribe(
         self,
@@ -425,7 +538,9 @@ class BrokerLink:
             else:
                 for w, rule in routes:
                     self._deliver(w, rule, topic, payload, msg.retain, at, ts, delivery)
+            changed = [w.device_id for w, _ in routes or () if w.view.take_liveness_change()]
         self._release(delivery, generation)
+        self._liveness_changed(changed)
 
     def _release(self, delivery: _Delivery, generation: int) -> None:
         """Drop one hold; the last one acknowledges the message (any thread)."""

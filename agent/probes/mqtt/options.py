@@ -1,11 +1,49 @@
 """The `mqtt:` block of a device in the agent config (kept here so `agent.config` stays small)."""
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from agent.probes.mqtt.mapping import template_names
 
 DEFAULT_MQTT_PORT = 1883
+
+
+class MqttTls(BaseModel):
+    """TLS to the broker: the CA that signed the broker's certificate (None: the system's) and,
+    for brokers that require one, the agent's client certificate and key (PEM files). Relative
+    paths are relative to the config file; each must be readable at start."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        base = (info.context or {}).get("base_dir", Path.cwd())
+        path = path if path.is_absolute() else Path(base) / path
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as err:
+            raise PydanticCustomError(
+                "tls_file",
+                "cannot read {path}: {reason}",
+                {"path": str(path), "reason": err.strerror or type(err).__name__},
+            ) from err
+        return path
+
+    @model_validator(mode="after")
+    def _pair(self) -> "MqttTls":
+        if self.key_file is not None and self.cert_file is None:
+            raise PydanticCustomError("tls", "key_file needs cert_file")
+        return self
 
 
 class MqttOptions(BaseModel):
@@ -21,8 +59,32 @@ class MqttOptions(BaseModel):
     silence_timeout: float | None = Field(
         default=None, gt=0, description="Unreachable after this long without any message, s"
     )
+    report_interval: float | None = Field(
+        default=None, gt=0, description="How often the device publishes on its own, s"
+    )
+    silence_intervals: float = Field(
+        default=3, ge=1, le=1000, description="Unreachable after this many report intervals"
+    )
+    tls: MqttTls | None = None
     max_payload_bytes: int = Field(default=64 * 1024, ge=64, le=16 * 1024 * 1024)
     keepalive: int = Field(default=30, ge=5, le=3600)
+
+    @model_validator(mode="after")
+    def _one_silence_rule(self) -> "MqttOptions":
+        if self.silence_timeout is not None and self.report_interval is not None:
+            raise PydanticCustomError(
+                "mqtt_silence", "give silence_timeout or report_interval, not both"
+            )
+        return self
+
+    def silence_limit(self) -> float | None:
+        """Silence after which a device without LWT counts as unreachable: the explicit timeout,
+        or N x its reporting interval; None: silence alone never makes it unreachable."""
+        if self.silence_timeout is not None:
+            return self.silence_timeout
+        if self.report_interval is not None:
+            return self.report_interval * self.silence_intervals
+        return None
 
     @field_validator("template")
     @classmethod

@@ -10,8 +10,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from agent.config import DeviceConfig
-from agent.probes.base import DeviceUnreachable, ProbeResult, ProtocolError
-from agent.probes.mqtt.link import BrokerKey, BrokerLink, EventSink, Session, utc_now
+from agent.probes.base import ProbeResult, ProtocolError
+from agent.probes.mqtt.link import (
+    BrokerKey,
+    BrokerLink,
+    BrokerUnreachable,
+    EventSink,
+    LivenessSink,
+    Session,
+    utc_now,
+)
 from agent.probes.mqtt.mapping import template
 from agent.probes.mqtt.options import DEFAULT_MQTT_PORT
 
@@ -26,7 +34,8 @@ class MqttProbe:
     check` never takes over the running agent's persistent session and its queued messages.
     `devices` (the agent's whole list) are watched as soon as their broker link starts, so a
     persistent session's backlog for a device is routed before that device's first poll.
-    With `on_event`, event messages go there at once instead of riding on the next poll.
+    With `on_event`, event messages go there at once instead of riding on the next poll;
+    `on_liveness` hears of devices whose LWT flipped or whose broker went or came back.
     """
 
     def __init__(
@@ -37,8 +46,10 @@ class MqttProbe:
         now: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         on_event: EventSink | None = None,
+        on_liveness: LivenessSink | None = None,
     ) -> None:
         self._on_event = on_event
+        self._on_liveness = on_liveness
         self._session = session or Session()
         self._now = now
         self._monotonic = monotonic
@@ -65,10 +76,10 @@ class MqttProbe:
             failure = link.broker_failure()
             if failure is not None:
                 raise failure from err
-            raise DeviceUnreachable(
+            raise BrokerUnreachable(
                 f"broker {key.host}:{key.port} did not answer within {budget:g} s"
             ) from err
-        return link.take_result(device.id, options.silence_timeout)
+        return link.take_result(device.id, options.silence_limit())
 
     def start(self) -> None:
         """Connect to every broker of the devices given up front now (on the event loop), not
@@ -86,6 +97,7 @@ class MqttProbe:
                 now=self._now,
                 monotonic=self._monotonic,
                 on_event=self._on_event,
+                on_liveness=self._on_liveness,
             )
             self._links[key] = link
             for other in self._devices:
@@ -93,6 +105,10 @@ class MqttProbe:
                     _watch(link, other)
             link.start()
         return link
+
+    def newly_silent(self) -> list[str]:
+        """Devices whose silence limit has just passed, over every broker link."""
+        return [d for link in self._links.values() for d in link.newly_silent()]
 
     def stop_events(self) -> None:
         """Take no more event messages (they stay with the broker for the next start)."""
@@ -120,6 +136,7 @@ def broker_key(device: DeviceConfig) -> BrokerKey:
         username=device.credentials.username,
         password=password.reveal() if password is not None else None,
         keepalive=device.mqtt.keepalive,
+        tls=device.mqtt.tls,
     )
 
 
@@ -129,4 +146,5 @@ def _watch(link: BrokerLink, device: DeviceConfig) -> None:
         device.id,
         template(device.mqtt.template).bind(device.mqtt.topic),
         max_payload=device.mqtt.max_payload_bytes,
+        silence_limit=device.mqtt.silence_limit(),
     )

@@ -33,12 +33,19 @@ class DeviceView:
     malformed_since_poll: int = 0
     last_malformed: str = ""
     malformed_kinds: set[Malformation] = field(default_factory=set)
+    liveness_changed: bool = False  # availability first heard or flipped since taken
+    reported_silent: bool = False  # the last poll said "silent too long"
+    silence_announced: bool = False  # `newly_silent` said so for the current silence
 
     def apply(self, reading: Reading | None, *, at: float, ts: datetime) -> None:
         """Take one well-formed message (`at` is monotonic, `ts` its wall-clock receipt time)."""
-        self.last_heard = at
+        self._heard(at)
         self.messages += 1
         if isinstance(reading, Availability):
+            # The first status heard (the retained one at subscribe) is news to the server
+            # too: the device's state is known then, not at its first poll.
+            if reading.online is not self.online:
+                self.liveness_changed = True
             self.online = reading.online
             self.availability_word = reading.word
         elif isinstance(reading, StateUpdate):
@@ -49,15 +56,37 @@ class DeviceView:
                 return
             self.pending.append(event_of(reading, ts=ts))
 
+    def _heard(self, at: float) -> None:
+        self.last_heard = at
+        self.silence_announced = False
+        if self.reported_silent:  # back after a silence: recovery is news
+            self.reported_silent = False
+            self.liveness_changed = True
+
+    def newly_silent(self, *, now: float, watching_since: float, limit: float | None) -> bool:
+        """True once when the silence reaches `limit`: report the device now, not at its poll."""
+        if limit is None or self.silence_announced:
+            return False
+        heard = self.last_heard if self.last_heard is not None else watching_since
+        if now - heard < limit:
+            return False
+        self.silence_announced = True
+        return True
+
+    def take_liveness_change(self) -> bool:
+        """True once after availability was first heard or flipped: report the device now."""
+        changed, self.liveness_changed = self.liveness_changed, False
+        return changed
+
     def heard(self, *, at: float) -> None:
         """Count a well-formed message handed elsewhere (an event pushed at once)."""
-        self.last_heard = at
+        self._heard(at)
         self.messages += 1
 
     def reject(self, err: MalformedPayload, *, at: float, topic: str) -> bool:
         """Count a bad message (the device did talk); True the first time this kind is seen, so
         the caller logs each kind once."""
-        self.last_heard = at
+        self._heard(at)
         self.messages += 1
         self.malformed_total += 1
         self.malformed_since_poll += 1
@@ -77,6 +106,7 @@ class DeviceView:
         silent = max(0.0, now - heard)
         if silence_timeout is not None and silent >= silence_timeout:
             what = "no message" if self.last_heard is None else "silent"
+            self.reported_silent = True
             raise DeviceUnreachable(f"{what} for {silent:.0f} s (limit {silence_timeout:g} s)")
         if self.malformed_since_poll:
             count, self.malformed_since_poll = self.malformed_since_poll, 0

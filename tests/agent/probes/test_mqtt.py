@@ -357,14 +357,15 @@ def credentials(user: str, env: str) -> Credentials:
     return Credentials.model_validate({"username": user, "password": {"env": env}})
 
 
-async def test_no_broker_is_unreachable(probe: MqttProbe) -> None:
+async def test_no_broker_is_broker_unreachable_not_device_unreachable(probe: MqttProbe) -> None:
     sample = (await poll_device(probe, mqtt_device(closed_port(), unique_topic()))).sample
-    assert error_of(sample) is ProbeErrorCode.UNREACHABLE
+    assert error_of(sample) is ProbeErrorCode.BROKER_UNREACHABLE
+    assert not sample.reachable
     assert sample.error is not None
     assert "cannot connect to broker" in sample.error.message
 
 
-async def test_broker_going_down_makes_devices_unreachable_until_it_returns(
+async def test_broker_going_down_makes_devices_broker_unreachable_until_it_returns(
     own_broker: MosquittoServer, probe: MqttProbe
 ) -> None:
     topic = unique_topic()
@@ -373,7 +374,7 @@ async def test_broker_going_down_makes_devices_unreachable_until_it_returns(
 
     own_broker.stop()
     sample, _ = await poll_until(probe, device, lambda s: s.error is not None)
-    assert error_of(sample) is ProbeErrorCode.UNREACHABLE
+    assert error_of(sample) is ProbeErrorCode.BROKER_UNREACHABLE
 
     own_broker.start()
     publisher = connect_client(own_broker.port)
@@ -470,7 +471,7 @@ devices:
     assert rows["door-7"]["checks"]["door.open"] is True
     assert rows["door-7"]["checks"]["power.ac"] is False
     assert rows["door-7"]["checks"]["mqtt.online"] is True
-    assert rows["door-8"]["error"] == "device.unreachable"
+    assert rows["door-8"]["error"] == "broker.unreachable"
     assert not (tmp_path / "outbox.sqlite").exists()
 
 
@@ -515,7 +516,9 @@ class IngestStub:
         self.server.server_close()
 
 
-async def run_agent_until(cfg: AgentConfig, done: Callable[[], bool]) -> None:
+async def run_agent_until(
+    cfg: AgentConfig, done: Callable[[], bool], *, within: float = 30
+) -> None:
     stop = asyncio.Event()
 
     async def watch() -> None:
@@ -527,7 +530,7 @@ async def run_agent_until(cfg: AgentConfig, done: Callable[[], bool]) -> None:
     watcher = asyncio.create_task(watch())
     await asyncio.wait_for(
         run_agent(cfg, stop=stop, metrics_registry=CollectorRegistry(), signals=(), rng=NoJitter()),
-        timeout=30,
+        timeout=within,
     )
     await watcher
 

@@ -93,3 +93,40 @@ def test_unknown_option_is_refused(tmp_path: Path) -> None:
 
 def test_mqtt_probe_is_registered() -> None:
     assert isinstance(ProbeRegistry().probe_for(ProbeKind.MQTT), MqttProbe)
+
+
+def test_silence_limit_is_the_timeout_or_n_report_intervals(tmp_path: Path) -> None:
+    options = load(tmp_path).devices[0].mqtt
+    assert options is not None
+    assert options.silence_limit() == 180
+    block = GOOD_BLOCK.replace("silence_timeout: 180", "report_interval: 300")
+    options = load(tmp_path, block=block).devices[0].mqtt
+    assert options is not None
+    assert options.silence_limit() == 900  # 3 x 300 s by default
+    options = load(tmp_path, block=block + "      silence_intervals: 2\n").devices[0].mqtt
+    assert options is not None
+    assert options.silence_limit() == 600
+    block = GOOD_BLOCK.replace("      silence_timeout: 180\n", "")
+    options = load(tmp_path, block=block).devices[0].mqtt
+    assert options is not None
+    assert options.silence_limit() is None  # LWT only
+
+
+def test_silence_timeout_and_report_interval_together_are_refused(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, block=GOOD_BLOCK + "      report_interval: 60\n")
+    assert "give silence_timeout or report_interval, not both" in problem
+    assert problem.startswith("13 devices[0].mqtt")
+
+
+def test_tls_files_are_relative_to_the_config_and_must_be_readable(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    block = GOOD_BLOCK + "      tls: {ca_file: ca.pem}\n"
+    options = load(tmp_path, block=block).devices[0].mqtt
+    assert options is not None
+    assert options.tls is not None
+    assert options.tls.ca_file == tmp_path / "ca.pem"
+    [problem] = problems(tmp_path, block=GOOD_BLOCK + "      tls: {ca_file: nope.pem}\n")
+    assert problem.startswith("17 devices[0].mqtt.tls.ca_file: cannot read ")
+    assert "nope.pem" in problem
+    [problem] = problems(tmp_path, block=GOOD_BLOCK + "      tls: {key_file: ca.pem}\n")
+    assert "key_file needs cert_file" in problem

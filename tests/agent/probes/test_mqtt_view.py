@@ -180,3 +180,40 @@ def test_an_event_handed_elsewhere_counts_as_heard_but_rides_on_no_poll() -> Non
     assert result.events == []
     assert result.checks["mqtt.silent_s"] == 30.0
     assert view.messages == 1
+
+
+def test_liveness_news_on_first_status_and_flips_only() -> None:
+    view = DeviceView()
+    online, offline = Availability(True, "online"), Availability(False, "offline")
+    news = []
+    readings: list[Availability | StateUpdate] = [
+        online, online, StateUpdate({"x": 1}), offline, offline, online,
+    ]  # fmt: skip
+    for reading in readings:
+        view.apply(reading, at=1.0, ts=TS)
+        news.append(view.take_liveness_change())
+    assert news == [True, False, False, True, False, True]
+
+
+def test_a_message_after_a_reported_silence_is_liveness_news() -> None:
+    view = DeviceView()
+    view.apply(StateUpdate({"x": 1}), at=0.0, ts=TS)
+    assert not view.take_liveness_change()  # no availability topic: a message is no news
+    with pytest.raises(DeviceUnreachable):
+        view.take_result(now=100.0, watching_since=0.0, silence_timeout=60.0)
+    view.heard(at=101.0)  # an event handed elsewhere counts too
+    assert view.take_liveness_change()
+    assert not view.take_liveness_change()
+    view.apply(StateUpdate({"x": 2}), at=102.0, ts=TS)
+    assert not view.take_liveness_change()  # only the first message after the silence
+
+
+def test_newly_silent_once_per_silence() -> None:
+    view = DeviceView()
+    assert not view.newly_silent(now=59.0, watching_since=0.0, limit=60.0)
+    assert view.newly_silent(now=60.0, watching_since=0.0, limit=60.0)  # never heard
+    assert not view.newly_silent(now=61.0, watching_since=0.0, limit=60.0)  # said once
+    view.apply(StateUpdate({"x": 1}), at=70.0, ts=TS)
+    assert not view.newly_silent(now=129.0, watching_since=0.0, limit=60.0)
+    assert view.newly_silent(now=130.0, watching_since=0.0, limit=60.0)
+    assert not DeviceView().newly_silent(now=1e9, watching_since=0.0, limit=None)
