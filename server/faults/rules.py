@@ -87,6 +87,8 @@ class CheckAbove(_Strict):
 
 Condition = Annotated[Unreachable | ErrorIs | CheckIn | CheckAbove, Field(discriminator="kind")]
 NOT_UNREACHABLE = (ProbeErrorCode.AUTH_FAILED.value,)
+# The agent lost the MQTT broker: nothing is known of the device itself (a site-level condition).
+CANNOT_TELL = (ProbeErrorCode.BROKER_UNREACHABLE.value,)
 
 
 class Rule(_Strict):
@@ -155,6 +157,8 @@ class RuleSet(_Strict):
 
 def condition_result(condition: Condition, obs: Observation) -> bool | None:
     """True: failing; False: passing; None: this observation cannot tell."""
+    if obs.error_code in CANNOT_TELL:
+        return None
     if isinstance(condition, Unreachable):
         if obs.reachable:
             return False
