@@ -25,10 +25,11 @@ INTERVAL_S = 5
 class Listener:
     """A TCP service that accepts and closes, as a device's open service port does."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """`port`: bind this one (to bring a stopped device back on its old port)."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(64)
         self.sock.settimeout(0.2)
         self.port: int = self.sock.getsockname()[1]
