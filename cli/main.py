@@ -18,10 +18,12 @@ agent_app = typer.Typer(no_args_is_help=True, help="Run or test a site agent.")
 server_app = typer.Typer(no_args_is_help=True, help="Run the central server.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema and housekeeping.")
 admin_app = typer.Typer(no_args_is_help=True, help="Create clients, sites, agent tokens, users.")
+notify_app = typer.Typer(no_args_is_help=True, help="Check notification chains, send a test.")
 app.add_typer(agent_app, name="agent")
 app.add_typer(server_app, name="server")
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+app.add_typer(notify_app, name="notify")
 
 EXIT_MISSING_EXTRA = 3
 
@@ -37,6 +39,7 @@ _EXTRA_OF_MODULE = {
     "jwt": "server",
     "pydantic_settings": "server",
     "psycopg": "server",
+    "apprise": "server",
 }
 
 
@@ -146,6 +149,32 @@ def admin_create_user(
     """Create a user; prompts for the password unless --password-env is given."""
     _load("server.commands", "server").create_user(
         username=username, role=role, client=client or None, password_env=password_env or None
+    )
+
+
+NotifyConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Notify config (default $SECMON_NOTIFY_CONFIG).", dir_okay=False
+    ),
+]
+
+
+@notify_app.command("check")
+def notify_check(config: NotifyConfigOpt = None) -> None:
+    """Validate the notify config and show each team's on-call member now."""
+    _load("server.notify.commands", "server").check(config=config)
+
+
+@notify_app.command("send-test")
+def notify_send_test(
+    contact: Annotated[str, typer.Argument(help="Contact key in the notify config.")],
+    channel: Annotated[str, typer.Option(help="Only this channel of the contact.")] = "",
+    config: NotifyConfigOpt = None,
+) -> None:
+    """Send a test message through a contact's channels now (not through the queue)."""
+    _load("server.notify.commands", "server").send_test(
+        contact=contact, channel=channel or None, config=config
     )
 
 

@@ -20,6 +20,10 @@ from server.directory import DeviceDirectory
 from server.faults.engine import FaultSettings
 from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
+from server.notify.config import NotifyConfig, load_notify_config_cached
+from server.notify.hooks import EMPTY_CONFIG
+from server.notify.metrics import NotifyMetrics
+from server.notify.worker import NotificationWorker
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
 from server.settings import Settings
@@ -62,15 +66,29 @@ def create_app(
         ),
     )
 
+    notify_path = settings.notify_config
+
+    def notify_config() -> NotifyConfig:
+        return load_notify_config_cached(notify_path) if notify_path else EMPTY_CONFIG
+
+    notify_config()  # fail fast on a bad notify config
+    notify_metrics = NotifyMetrics(ctx.metrics.registry, engine)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        pruner = asyncio.create_task(prune_periodically(ctx), name="secmon-retention")
-        sweeper = asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep")
+        tasks = [
+            asyncio.create_task(prune_periodically(ctx), name="secmon-retention"),
+            asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep"),
+        ]
+        if settings.notify_worker:
+            worker = NotificationWorker(engine, notify_config, metrics=notify_metrics)
+            tasks.append(asyncio.create_task(worker.run(), name="secmon-notify"))
         try:
             yield
         finally:
-            for task in (pruner, sweeper):
+            for task in tasks:
                 task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             engine.dispose()

@@ -23,6 +23,7 @@ from server.agent_tokens import revoke_agent_token as revoke_token
 from server.app import create_app
 from server.db import make_engine, write_session
 from server.errors import DomainError
+from server.notify.config import NotifyConfigError
 from server.retention import prune_samples
 from server.settings import Settings
 from server.tenancy import client_by_name, site_by_name
@@ -62,7 +63,11 @@ def serve(*, host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
     migrate.upgrade(database_url=settings.database_url)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except NotifyConfigError as err:
+        typer.echo(f"secmon: notify config: {err}", err=True)
+        raise typer.Exit(2) from err
     _tune_gc()
     uvicorn.run(app, host=host, port=port, log_level="info")
 

@@ -384,3 +384,7 @@ class ServicePolicy(Base):
     sla: Mapped[dict[str, Any]]
     recovered_quiet_minutes: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+
+
+# Tables of domain packages, registered on Base.metadata (imported last: they import Base).
+from server.notify import models as _notify_models  # noqa: E402, F401

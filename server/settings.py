@@ -39,3 +39,6 @@ class Settings(BaseSettings):
     # tickets past their quiet period) and how long a site's agent may be silent.
     fault_sweep_seconds: float = Field(default=5.0, gt=0)
     agent_offline_seconds: float = Field(default=180.0, gt=0)
+    # Notification chains, teams, rotas and channels (server/notify/config.py); none: no messages.
+    notify_config: Path | None = None
+    notify_worker: bool = True

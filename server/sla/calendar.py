@@ -11,11 +11,13 @@ The only I/O here is `load_holiday_file`, which reads a small text file of dates
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MINUTES_PER_DAY = 24 * 60
@@ -24,6 +26,7 @@ MINUTES_PER_DAY = 24 * 60
 MAX_CLOSED_DAYS = 732
 
 HOLIDAYS_DIR = Path(__file__).with_name("holidays")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class SlaCalendarError(ValueError):
@@ -190,6 +193,9 @@ class BusinessCalendar:
         if not any(week.values()) and not self.holidays.workdays:
             raise SlaCalendarError("calendar has no working time on any weekday")
 
+    def __hash__(self) -> int:  # `week` is a dict, so the generated hash would fail
+        return hash((self.timezone, tuple(self.week.items()), self.holidays, self.makeup))
+
     @classmethod
     def always(cls, timezone: str = "UTC") -> BusinessCalendar:
         """The 7x24 calendar: every instant counts (emergencies)."""
@@ -213,6 +219,70 @@ class BusinessCalendar:
             timezone=timezone,
             week={d: day if d in open_days else () for d in range(7)},
             holidays=holidays or HolidayList(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (e.g. a site's calendar column); inverse of `from_dict`."""
+        data: dict[str, Any] = {
+            "timezone": self.timezone,
+            "week": {WEEKDAYS[d]: [str(p) for p in self.week[d]] for d in range(7)},
+            "holidays": [d.isoformat() for d in sorted(self.holidays.holidays)],
+            "workdays": [d.isoformat() for d in sorted(self.holidays.workdays)],
+        }
+        if self.makeup is not None:
+            data["makeup"] = [str(p) for p in self.makeup]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "calendar") -> BusinessCalendar:
+        """From `{timezone, week: {mon: ["08:30-17:30"], ...}, holiday_files: ["cn-2026"],
+        holidays: [dates], workdays: [dates], makeup: [periods]}`; weekdays left out are closed,
+        a missing `week` means Monday to Friday 08:30-17:30. Errors name the field."""
+        unknown = set(data) - {
+            "timezone",
+            "week",
+            "holiday_files",
+            "holidays",
+            "workdays",
+            "makeup",
+        }
+        if unknown:
+            raise SlaCalendarError(f"{where}: unknown fields {sorted(unknown)}")
+
+        def periods(value: Any, field_name: str) -> Day:
+            if not isinstance(value, list | tuple):
+                raise SlaCalendarError(f"{where}.{field_name}: expected a list of HH:MM-HH:MM")
+            try:
+                return _normalise_day(WorkingPeriod.parse(str(v)) for v in value)
+            except SlaCalendarError as err:
+                raise SlaCalendarError(f"{where}.{field_name}: {err}") from err
+
+        def dates(key: str) -> frozenset[date]:
+            try:
+                return frozenset(date.fromisoformat(str(v)) for v in data.get(key, []))
+            except ValueError as err:
+                raise SlaCalendarError(f"{where}.{key}: {err}") from err
+
+        week: dict[int, Day] = {d: OFFICE_DAY if d < 5 else () for d in range(7)}
+        if "week" in data:
+            raw_week = data["week"]
+            if not isinstance(raw_week, Mapping):
+                raise SlaCalendarError(f"{where}.week: expected a mapping of weekday to periods")
+            bad = set(raw_week) - set(WEEKDAYS)
+            if bad:
+                raise SlaCalendarError(f"{where}.week: unknown days {sorted(bad)} (use {WEEKDAYS})")
+            week = {
+                d: periods(raw_week.get(WEEKDAYS[d], []), f"week.{WEEKDAYS[d]}") for d in range(7)
+            }
+        holidays = HolidayList(dates("holidays"), dates("workdays"))
+        for name in data.get("holiday_files", []):
+            holidays = holidays.merged(load_holiday_file(str(name)))
+        makeup = periods(data["makeup"], "makeup") if "makeup" in data else None
+        return cls(
+            timezone=str(data.get("timezone", "Asia/Shanghai")),
+            week=week,
+            holidays=holidays,
+            makeup=makeup,
         )
 
     def with_holidays(self, extra: HolidayList) -> BusinessCalendar:
@@ -240,22 +310,32 @@ class BusinessCalendar:
         first_start, _ = next(self.intervals(instant))
         return first_start == instant
 
-    def _local_to_utc(self, day: date, minute: int, zone: ZoneInfo) -> datetime:
-        if minute == MINUTES_PER_DAY:
-            day, minute = day + timedelta(days=1), 0
-        local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
-        return local.astimezone(UTC)
+    def _day_intervals(self, day: date, periods: Day, zone: ZoneInfo) -> list[Interval]:
+        """UTC intervals of one local date: the instants whose local wall reading is inside a
+        period. A period reaching into a daylight-saving gap shrinks; one spanning the repeated
+        hour of a fall-back covers it twice, as the wall clock does."""
+        lo = _local_midnight(day, zone)
+        hi = _local_midnight(day + timedelta(days=1), zone)
+        midnight_utc = datetime.combine(day, time(0), tzinfo=UTC)
+        out: list[Interval] = []
+        for seg_start, seg_end, offset in _constant_offset_segments(lo, hi, zone):
+            base = midnight_utc - offset  # the instant that reads 00:00 under this offset
+            for period in periods:
+                a = max(seg_start, base + timedelta(minutes=period.start_minute))
+                b = min(seg_end, base + timedelta(minutes=period.end_minute))
+                if a < b:
+                    out.append((a, b))
+        return merge_intervals(out)
 
     def intervals(self, start: datetime) -> Iterator[Interval]:
         """Open intervals in UTC, ascending and disjoint, clipped to begin no earlier than `start`.
 
-        Local times that fall into a daylight-saving gap resolve with the offset before the
-        transition (PEP 495 fold=0); the clipping keeps the intervals disjoint even then.
+        An instant is open when its wall-clock reading in the site's zone lies inside a working
+        period of its local date; daylight-saving days are therefore 23 or 25 hours long.
         """
         start = _require_aware(start, "start")
         zone = self.zone
         day = start.astimezone(zone).date() - timedelta(days=1)
-        previous_end: datetime | None = None
         closed_days = 0
         while True:
             periods = self.periods_on(day)
@@ -263,18 +343,62 @@ class BusinessCalendar:
             if closed_days > MAX_CLOSED_DAYS:
                 since = day - timedelta(days=closed_days)
                 raise SlaCalendarError(f"no working time for {MAX_CLOSED_DAYS} days after {since}")
-            for period in periods:
-                a = self._local_to_utc(day, period.start_minute, zone)
-                b = self._local_to_utc(day, period.end_minute, zone)
-                if previous_end is not None and a < previous_end:
-                    a = previous_end
-                if b <= a:
-                    continue
-                previous_end = b
-                if b <= start:
-                    continue
-                yield (max(a, start), b)
+            if periods:
+                for a, b in self._day_intervals(day, periods, zone):
+                    if b > start:
+                        yield (max(a, start), b)
             day += timedelta(days=1)
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of a local date (a midnight inside a gap resolves past the gap)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _offset(instant: datetime, zone: ZoneInfo) -> timedelta:
+    offset = instant.astimezone(zone).utcoffset()
+    assert offset is not None  # ZoneInfo always answers for an aware instant
+    return offset
+
+
+# Offsets are sampled this often within a day; zones change offset at most once in such a span.
+_SAMPLE_STEP = timedelta(hours=3)
+
+
+def _first_second_with_new_offset(
+    before: datetime, after: datetime, old: timedelta, zone: ZoneInfo
+) -> datetime:
+    """Binary search in whole seconds: `before` has offset `old`, `after` does not."""
+    low = math.floor(before.timestamp())
+    high = math.ceil(after.timestamp())
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _offset(datetime.fromtimestamp(mid, UTC), zone) == old:
+            low = mid
+        else:
+            high = mid
+    return datetime.fromtimestamp(high, UTC)
+
+
+def _constant_offset_segments(
+    lo: datetime, hi: datetime, zone: ZoneInfo
+) -> list[tuple[datetime, datetime, timedelta]]:
+    """Split [lo, hi) where the zone's UTC offset changes (found to the second)."""
+    segments: list[tuple[datetime, datetime, timedelta]] = []
+    seg_start, seg_offset = lo, _offset(lo, zone)
+    probe = lo
+    while probe < hi:
+        nxt = min(probe + _SAMPLE_STEP, hi - timedelta(microseconds=1))
+        if nxt <= probe:
+            break
+        nxt_offset = _offset(nxt, zone)
+        if nxt_offset != seg_offset:
+            change = _first_second_with_new_offset(probe, nxt, seg_offset, zone)
+            segments.append((seg_start, change, seg_offset))
+            seg_start, seg_offset = change, _offset(change, zone)
+        probe = nxt
+    segments.append((seg_start, hi, seg_offset))
+    return [(a, b, o) for a, b, o in segments if b > a]
 
 
 def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:

@@ -1,0 +1,208 @@
+"""Escalation as pure functions: ticket facts + event + config + now → notifications to enqueue.
+
+Each decision carries a dedupe key built from the ticket, its cycle (reopen count), the stage
+and the recipient's channel. Deciding again (next sweep, another replica, a retried
+transaction) yields the same keys, and the queue's unique key turns them into no-ops, so each
+stage reaches each channel once per ticket cycle.
+
+Stages: `opened`, `acknowledged`, `resolved`, and per SLA clock `near_breach:<clock>`,
+`breach:<clock>`, `long_breach:<clock>` (overdue by `long_breach_fraction` of the target).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from server.notify.config import NotifyConfig, Role
+from server.sla import ClockState, ClockStatus, Severity, SlaClock
+
+
+class TicketEvent(StrEnum):
+    """What just happened to a ticket; `tick` is the periodic SLA sweep."""
+
+    OPENED = "opened"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ON_SITE = "on_site"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"
+    RECOVERED = "recovered"
+    TICK = "tick"
+
+
+# After these, no clock escalates any more.
+_FINAL = {TicketEvent.RESOLVED, TicketEvent.CLOSED, TicketEvent.CANCELLED}
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """What escalation needs to know about a ticket (built by the ticket layer).
+
+    `clocks` holds the states from `server.sla.ticket_clocks` (empty when no SLA applies);
+    `assignee` and contacts are keys of the notify config's `contacts`; `cycle` is how many
+    times the ticket was reopened, so a reopened ticket escalates afresh.
+    """
+
+    ticket_id: int
+    client_id: int
+    site_id: int
+    severity: str
+    title: str
+    state: str = "new"
+    assignee: str | None = None
+    cycle: int = 0
+    clocks: Mapping[SlaClock, ClockState] = field(default_factory=dict)
+    site_name: str = ""
+    timezone: str = "UTC"  # the site's zone, for deadlines in message text
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    contact: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class NotificationIntent:
+    """One message to one contact's channel, not yet queued."""
+
+    dedupe_key: str
+    ticket_id: int
+    event: str
+    contact: str
+    channel: str
+    title: str
+    body: str
+
+
+def resolve_roles(
+    roles: list[Role], facts: TicketFacts, config: NotifyConfig, now: datetime
+) -> list[Recipient]:
+    """Contacts for roles, in chain order, each contact once (its first role wins)."""
+    chain = config.chain_for(facts.client_id)
+    team = config.team_for_site(facts.site_id)
+    on_call = None
+    if team is not None and team[1].rota is not None:
+        on_call = team[1].rota.to_rota().on_call(now)
+    out: list[Recipient] = []
+    seen: set[str] = set()
+
+    def add(contact: str | None, role: Role) -> None:
+        if contact and contact not in seen and contact in config.contacts:
+            seen.add(contact)
+            out.append(Recipient(contact, role))
+
+    for role in roles:
+        if role is Role.TECHNICIAN:
+            add(facts.assignee or on_call, role)
+        elif role is Role.ON_CALL:
+            add(on_call, role)
+        else:
+            for contact in chain.contacts_for(role):
+                add(contact, role)
+    return out
+
+
+def _stages(
+    facts: TicketFacts, event: TicketEvent, config: NotifyConfig
+) -> list[tuple[str, list[Role]]]:
+    rules = config.rules_for(facts.client_id)
+    stages: list[tuple[str, list[Role]]] = []
+    if event in (TicketEvent.OPENED, TicketEvent.REOPENED):
+        try:
+            severity = Severity(facts.severity)
+        except ValueError:
+            severity = Severity.GENERAL
+        stages.append(("opened", rules.on_open.get(severity, [])))
+    elif event is TicketEvent.ACKNOWLEDGED:
+        stages.append(("acknowledged", rules.on_acknowledge))
+    elif event is TicketEvent.RESOLVED:
+        stages.append(("resolved", rules.on_resolve))
+    if event in _FINAL:
+        return stages
+    for clock in rules.clocks:
+        state = facts.clocks.get(clock)
+        if state is None or not state.running:
+            continue
+        if state.status is ClockStatus.BREACHED:
+            stages.append((f"breach:{clock.value}", rules.on_breach))
+            if state.elapsed_fraction >= rules.long_breach_fraction:
+                stages.append((f"long_breach:{clock.value}", rules.on_long_breach))
+        elif state.elapsed_fraction >= rules.near_fraction:
+            stages.append((f"near_breach:{clock.value}", rules.on_near_breach))
+    return stages
+
+
+def dedupe_key(facts: TicketFacts, stage: str, contact: str, channel: str) -> str:
+    key = f"ticket:{facts.ticket_id}:c{facts.cycle}:{stage}:{contact}:{channel}"
+    if len(key) <= 255:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[:190]}#{digest}"
+
+
+_HEADLINES = {
+    "opened": "New ticket",
+    "acknowledged": "Acknowledged",
+    "resolved": "Resolved",
+    "near_breach": "SLA near breach",
+    "breach": "SLA BREACHED",
+    "long_breach": "SLA long overdue",
+}
+
+
+def _message(facts: TicketFacts, stage: str, role: Role) -> tuple[str, str]:
+    kind, _, clock = stage.partition(":")
+    headline = _HEADLINES.get(kind, kind)
+    what = f"{headline} ({clock.replace('_', ' ')})" if clock else headline
+    title = f"[{facts.severity.upper()}] {what}: #{facts.ticket_id} {facts.title}"[:250]
+    zone = ZoneInfo(facts.timezone)
+    lines = [
+        f"Ticket #{facts.ticket_id}: {facts.title}",
+        f"Site: {facts.site_name or facts.site_id}   Severity: {facts.severity}",
+        f"State: {facts.state}   Assigned: {facts.assignee or 'nobody yet'}",
+        f"You receive this as: {role.value.replace('_', ' ')}",
+    ]
+    for name, state in facts.clocks.items():
+        local = state.deadline.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        lines.append(f"{SlaClock(name).value.replace('_', ' ')} by {local}: {state.status.value}")
+    if facts.link:
+        lines.append(facts.link)
+    return title, "\n".join(lines)
+
+
+def decide(
+    facts: TicketFacts, event: TicketEvent | str, config: NotifyConfig, now: datetime
+) -> list[NotificationIntent]:
+    """The notifications this event (and the ticket's clock states) call for."""
+    event = TicketEvent(event)
+    intents: list[NotificationIntent] = []
+    for stage, roles in _stages(facts, event, config):
+        recipients = resolve_roles(roles, facts, config, now)
+        if not recipients and roles and Role.CLIENT not in roles:
+            # Nobody assigned, no rota, no such role configured: the manager hears of it
+            # rather than nobody (004/A: every fault is reported to the department head).
+            recipients = resolve_roles([Role.MANAGER], facts, config, now)
+        for recipient in recipients:
+            title, body = _message(facts, stage, recipient.role)
+            for channel in config.contacts[recipient.contact].channels:
+                intents.append(
+                    NotificationIntent(
+                        dedupe_key=dedupe_key(facts, stage, recipient.contact, channel),
+                        ticket_id=facts.ticket_id,
+                        event=stage,
+                        contact=recipient.contact,
+                        channel=channel,
+                        title=title,
+                        body=body,
+                    )
+                )
+    return intents

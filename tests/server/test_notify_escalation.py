@@ -1,0 +1,332 @@
+"""Escalation decisions, rotas, round-robin and the notify config: pure, with hypothesis."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.notify.config import (
+    NotifyConfig,
+    NotifyConfigError,
+    Role,
+    load_notify_config,
+    parse_notify_config,
+)
+from server.notify.escalation import TicketEvent, TicketFacts, decide
+from server.notify.rota import OnCallRota, RotaOverride, choose_assignee, next_in_rotation
+from server.sla import PRESETS, BusinessCalendar, SlaClock, load_holiday_file, ticket_clocks
+
+CALENDAR = BusinessCalendar.office("Asia/Shanghai", holidays=load_holiday_file("cn-2026"))
+ROTA_START = date(2026, 1, 5)  # a Monday
+
+
+def config_data() -> dict[str, Any]:
+    contact = {"channels": {"hook": "json://127.0.0.1:9/x"}}
+    return {
+        "contacts": dict.fromkeys(["alice", "bob", "oscar", "mia", "dan", "cli"], contact),
+        "teams": {
+            "north": {
+                "members": ["alice", "bob"],
+                "sites": [10],
+                "rota": {"members": ["oscar", "bob"], "start": ROTA_START.isoformat()},
+            }
+        },
+        "clients": {7: {"managers": ["mia"], "directors": ["dan"], "client_contacts": ["cli"]}},
+    }
+
+
+CONFIG = parse_notify_config(config_data())
+MONDAY_10 = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # oscar's week
+
+
+def facts(severity: str = "general", now: datetime = MONDAY_10, **kw: Any) -> TicketFacts:
+    started = kw.pop("started", MONDAY_10)
+    clocks = ticket_clocks(PRESETS["ring_road"], severity, "ring_1", started, CALENDAR, now)
+    base: dict[str, Any] = {
+        "ticket_id": 42,
+        "client_id": 7,
+        "site_id": 10,
+        "severity": severity,
+        "title": "nvr-1: storage.recording_stopped",
+        "assignee": "alice",
+        "clocks": {c: clocks.state(c) for c in SlaClock},
+    }
+    base.update(kw)
+    return TicketFacts(**base)
+
+
+def stage_contacts(intents: list[Any]) -> set[tuple[str, str]]:
+    return {(i.event, i.contact) for i in intents}
+
+
+def test_general_open_reaches_the_technician_and_emergency_the_whole_chain() -> None:
+    general = decide(facts(), "opened", CONFIG, MONDAY_10)
+    assert stage_contacts(general) == {("opened", "alice")}
+    emergency = decide(facts("emergency"), "opened", CONFIG, MONDAY_10)
+    assert stage_contacts(emergency) == {
+        ("opened", "alice"),
+        ("opened", "oscar"),
+        ("opened", "mia"),
+    }
+    assert all(i.title.startswith("[EMERGENCY] New ticket: #42") for i in emergency)
+
+
+def test_unassigned_ticket_goes_to_the_on_call_member_once() -> None:
+    intents = decide(facts("emergency", assignee=None), "opened", CONFIG, MONDAY_10)
+    assert [i.contact for i in intents] == ["oscar", "mia"]
+    assert "as: technician" in intents[0].body
+
+
+def test_near_breach_then_breach_then_long_breach() -> None:
+    # General, ring_1: respond 2 h business from Monday 10:00 → due 12:00.
+    near = decide(facts(now=MONDAY_10 + timedelta(minutes=100)), "tick", CONFIG, MONDAY_10)
+    assert stage_contacts(near) == {
+        (f"near_breach:{clock}", who)
+        for clock in ("respond", "on_site")  # ring_1 general: on site also within 2 h
+        for who in ("alice", "oscar")
+    }
+    late = MONDAY_10 + timedelta(hours=2, minutes=1)
+    breach = decide(facts(now=late), "tick", CONFIG, late)
+    assert {e for e, _ in stage_contacts(breach)} >= {"breach:respond", "breach:on_site"}
+    assert ("breach:respond", "mia") in stage_contacts(breach)
+    later = MONDAY_10 + timedelta(hours=4, minutes=1)  # respond overdue by > 100 % of 2 h
+    long = decide(facts(now=later), "tick", CONFIG, later)
+    assert ("long_breach:respond", "dan") in stage_contacts(long)
+
+
+def test_met_clocks_and_final_events_do_not_escalate() -> None:
+    late = MONDAY_10 + timedelta(hours=3)
+    acked = ticket_clocks(
+        PRESETS["ring_road"],
+        "general",
+        "ring_1",
+        MONDAY_10,
+        CALENDAR,
+        late,
+        acknowledged_at=MONDAY_10 + timedelta(minutes=5),
+    )
+    f = facts(now=late, clocks={SlaClock.RESPOND: acked.respond})
+    assert decide(f, "tick", CONFIG, late) == []
+    resolved = decide(facts(now=late), "resolved", CONFIG, late)
+    assert stage_contacts(resolved) == {("resolved", "cli")}
+    assert decide(facts(now=late), "closed", CONFIG, late) == []
+
+
+def test_acknowledgement_goes_to_the_client_contacts() -> None:
+    assert stage_contacts(decide(facts(), "acknowledged", CONFIG, MONDAY_10)) == {
+        ("acknowledged", "cli")
+    }
+
+
+def test_per_client_rules_override_the_defaults() -> None:
+    data = config_data()
+    data["clients"][7]["escalation"] = {"near_fraction": 0.5, "on_near_breach": ["manager"]}
+    config = parse_notify_config(data)
+    halfway = MONDAY_10 + timedelta(hours=1)
+    assert stage_contacts(decide(facts(now=halfway), "tick", config, halfway)) == {
+        ("near_breach:respond", "mia"),
+        ("near_breach:on_site", "mia"),
+    }
+    assert decide(facts(now=halfway), "tick", CONFIG, halfway) == []
+
+
+def test_reopened_ticket_escalates_afresh_with_new_keys() -> None:
+    first = {i.dedupe_key for i in decide(facts(), "opened", CONFIG, MONDAY_10)}
+    again = {i.dedupe_key for i in decide(facts(), "opened", CONFIG, MONDAY_10)}
+    reopened = {i.dedupe_key for i in decide(facts(cycle=1), "reopened", CONFIG, MONDAY_10)}
+    assert first == again
+    assert first.isdisjoint(reopened)
+
+
+LEVELS = {"near_breach": 1, "breach": 2, "long_breach": 3}
+
+
+def levels(intents: list[Any]) -> dict[str, int]:
+    """Per clock, the highest escalation stage decided."""
+    out: dict[str, int] = {}
+    for intent in intents:
+        kind, _, clock = intent.event.partition(":")
+        if clock:
+            out[clock] = max(out.get(clock, 0), LEVELS[kind])
+    return out
+
+
+@settings(deadline=None)
+@given(
+    start_offset=st.integers(0, 60 * 24 * 300),
+    a=st.integers(0, 60 * 24 * 10),
+    b=st.integers(0, 60 * 24 * 10),
+    severity=st.sampled_from(["emergency", "general"]),
+)
+def test_escalation_never_steps_back_as_time_passes(
+    start_offset: int, a: int, b: int, severity: str
+) -> None:
+    started = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=start_offset)
+    early, late = sorted((a, b))
+    t1, t2 = started + timedelta(minutes=early), started + timedelta(minutes=late)
+    first = decide(facts(severity, t1, started=started), "tick", CONFIG, t1)
+    second = decide(facts(severity, t2, started=started), "tick", CONFIG, t2)
+    l1, l2 = levels(first), levels(second)
+    assert all(l2.get(clock, 0) >= level for clock, level in l1.items())
+    assert len({i.dedupe_key for i in second}) == len(second)
+    # Breach is reported exactly when the clock says so.
+    f2 = facts(severity, t2, started=started)
+    for clock, state in f2.clocks.items():
+        assert (l2.get(clock.value, 0) >= 2) == (state.status.value == "breached")
+
+
+# ---- rota and round robin ----
+
+rota_members = st.lists(
+    st.sampled_from(["a", "b", "c", "d", "e"]), min_size=1, max_size=5, unique=True
+)
+instants = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)
+)
+
+
+@settings(deadline=None)
+@given(
+    members=rota_members,
+    at=instants,
+    days=st.integers(1, 14),
+    zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Shanghai"]),
+)
+def test_rota_hands_over_at_local_time_and_cycles(
+    members: list[str], at: datetime, days: int, zone: str
+) -> None:
+    rota = OnCallRota(tuple(members), ROTA_START, time(8, 30), days, zone)
+    who = rota.on_call(at)
+    assert who in members
+    # The same local time one whole cycle later (DST or not) has the same person on call.
+    local = at.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    later_local = local + timedelta(days=days * len(members))
+    later = later_local.replace(tzinfo=ZoneInfo(zone))
+    if later.astimezone(UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None) == later_local:
+        assert rota.on_call(later) == who
+
+
+def test_rota_changes_exactly_at_the_local_handover_across_dst() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    rota = OnCallRota(("a", "b"), date(2026, 3, 23), time(8, 30), 7, "Europe/Berlin")
+    before = datetime(2026, 3, 30, 8, 29, 59, tzinfo=berlin)  # Monday after the DST change
+    after = datetime(2026, 3, 30, 8, 30, tzinfo=berlin)
+    assert (rota.on_call(before), rota.on_call(after)) == ("a", "b")
+    assert rota.on_call(datetime(2026, 3, 23, 8, 0, tzinfo=berlin)) == "b"  # before the start
+
+
+def test_rota_override_for_holiday_duty_wins() -> None:
+    duty = RotaOverride(
+        datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC), "holiday-duty"
+    )
+    rota = OnCallRota(("a", "b"), ROTA_START, overrides=(duty,))
+    assert rota.on_call(datetime(2026, 10, 3, tzinfo=UTC)) == "holiday-duty"
+    assert rota.on_call(datetime(2026, 10, 8, tzinfo=UTC)) in ("a", "b")
+    with pytest.raises(ValueError, match="ends before"):
+        RotaOverride(datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "x")
+    with pytest.raises(ValueError, match="at least one"):
+        OnCallRota((), ROTA_START)
+
+
+@settings(deadline=None)
+@given(
+    members=rota_members,
+    rounds=st.integers(1, 4),
+    first=st.one_of(st.none(), st.sampled_from(["a", "zz"])),
+)
+def test_round_robin_is_fair(members: list[str], rounds: int, first: str | None) -> None:
+    last = first
+    counts = dict.fromkeys(members, 0)
+    for _ in range(rounds * len(members)):
+        last = next_in_rotation(members, last)
+        assert last is not None
+        counts[last] += 1
+    assert set(counts.values()) == {rounds}
+
+
+def test_round_robin_skips_the_unavailable_and_off_hours_go_to_on_call() -> None:
+    assert next_in_rotation(["a", "b", "c"], "a", available={"a", "c"}) == "c"
+    assert next_in_rotation(["a", "b"], "a", available=set()) is None
+    assert next_in_rotation([], None) is None
+    rota = OnCallRota(("z",), ROTA_START)
+    at = datetime(2026, 3, 2, 22, tzinfo=UTC)
+    assert choose_assignee(["a", "b"], last_assigned="a", at=at, off_hours=True, rota=rota) == "z"
+    assert choose_assignee(["a", "b"], last_assigned="a", at=at, off_hours=False, rota=rota) == "b"
+    assert (
+        choose_assignee(
+            ["a"], last_assigned=None, at=at, off_hours=False, rota=rota, available=set()
+        )
+        == "z"
+    )
+
+
+# ---- config ----
+
+
+def test_config_errors_name_the_field(tmp_path: Path) -> None:
+    data = config_data()
+    data["teams"]["north"]["members"].append("ghost")
+    with pytest.raises(
+        NotifyConfigError, match=r"teams\.north\.members names unknown contact 'ghost'"
+    ):
+        parse_notify_config(data)
+    data = config_data()
+    data["teams"]["south"] = {"members": ["bob"], "sites": [10]}
+    with pytest.raises(NotifyConfigError, match="site 10 is in teams north and south"):
+        parse_notify_config(data)
+    with pytest.raises(NotifyConfigError, match=r"delivery.*lease_seconds must be longer"):
+        parse_notify_config({"delivery": {"timeout_seconds": 60, "lease_seconds": 30}})
+    with pytest.raises(NotifyConfigError, match=r"escalation.near_fraction"):
+        parse_notify_config({"escalation": {"near_fraction": 1.5}})
+    with pytest.raises(NotifyConfigError, match=r"on_breach.0"):
+        parse_notify_config({"escalation": {"on_breach": ["janitor"]}})
+    bad = tmp_path / "notify.yaml"
+    bad.write_text("contacts: {alice: {channels: {}}}\n", encoding="utf-8")
+    with pytest.raises(NotifyConfigError, match=r"notify\.yaml: contacts.alice.channels"):
+        load_notify_config(bad)
+    bad.write_text("contacts: [unclosed\n", encoding="utf-8")
+    with pytest.raises(NotifyConfigError, match="not YAML"):
+        load_notify_config(bad)
+
+
+def test_env_channels_keep_secrets_out_of_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = parse_notify_config({"contacts": {"a": {"channels": {"wecom": "env:A_WECOM"}}}})
+    with pytest.raises(NotifyConfigError, match=r"\$A_WECOM is not set"):
+        config.resolve_url("a", "wecom")
+    monkeypatch.setenv("A_WECOM", "wecombot://secret-key")
+    assert config.resolve_url("a", "wecom") == "wecombot://secret-key"
+    with pytest.raises(NotifyConfigError, match="no channel 'sms'"):
+        config.resolve_url("a", "sms")
+
+
+def test_empty_config_decides_nothing() -> None:
+    assert decide(facts("emergency"), TicketEvent.OPENED, NotifyConfig(), MONDAY_10) == []
+    assert Role.CLIENT.value == "client"
+
+
+def test_the_shipped_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "configs" / "notify.example.yaml"
+    config = load_notify_config(example)
+    assert config.team_for_site(1) is not None
+    assert config.rules_for(1).near_fraction == 0.75
+    assert config.rules_for(99).near_fraction == 0.8
+    holiday = datetime(2026, 10, 3, 12, tzinfo=UTC)
+    rota = config.teams["north"].rota
+    assert rota is not None
+    assert rota.to_rota().on_call(holiday) == "alice"
+
+
+def test_a_stage_nobody_would_hear_goes_to_the_manager() -> None:
+    data = config_data()
+    del data["teams"]["north"]["rota"]
+    config = parse_notify_config(data)
+    orphan = facts(assignee=None)
+    assert stage_contacts(decide(orphan, "opened", config, MONDAY_10)) == {("opened", "mia")}
+    # Client notices are not redirected: no client contact means no client notice.
+    data["clients"][7]["client_contacts"] = []
+    quiet = parse_notify_config(data)
+    assert decide(orphan, "acknowledged", quiet, MONDAY_10) == []
