@@ -32,6 +32,7 @@ from server.models import (
 from server.sla import Severity
 from server.state import DeviceStatus
 from server.tickets import service
+from server.tickets.notify_link import notify
 from server.tickets.service import Actor, SettingsLookup, device_open_key, site_open_key
 from server.tickets.states import OPEN_STATES, Channel, TicketKind, TicketState
 from wire.enums import DeviceClass
@@ -538,9 +539,12 @@ def close_episode(*, session: Session, episode: FaultEpisode, at: datetime, now:
 # -- the sweep ---------------------------------------------------------------------------------
 
 
-def sweep(*, engine: Engine, now: datetime, settings: FaultSettings) -> Outcome | None:
+def sweep(
+    *, engine: Engine, now: datetime, settings: FaultSettings, tick: bool = False
+) -> Outcome | None:
     """Time-based work: agents gone quiet, held faults, recovered tickets past their quiet
-    period. Returns None when another replica is sweeping."""
+    period, and with `tick` the SLA clocks of open tickets (near-breach and breach
+    notifications). Returns None when another replica is sweeping."""
 
     def work(session: Session) -> Outcome:
         out = Outcome()
@@ -550,6 +554,8 @@ def sweep(*, engine: Engine, now: datetime, settings: FaultSettings) -> Outcome 
         _agent_offline(session, now, settings, lookup, out)
         _release_held(session, now, settings, out)
         _close_quiet(session, now, lookup, out)
+        if tick:
+            _tick_open(session, now, lookup)
         return out
 
     try:
@@ -691,6 +697,17 @@ def _release_held(session: Session, now: datetime, settings: FaultSettings, out:
         else:
             episode.ticket_id = ticket.id
         out.tickets_created.extend(evaluation.out.tickets_created)
+
+
+def _tick_open(session: Session, now: datetime, lookup: SettingsLookup) -> None:
+    """Let escalation look at every open ticket's clocks; its dedupe keys make repeats no-ops."""
+    open_tickets = session.scalars(
+        select(Ticket).where(Ticket.state.in_([s.value for s in OPEN_STATES])).order_by(Ticket.id)
+    ).all()
+    for ticket in open_tickets:
+        notify(
+            session=session, ticket=ticket, event="tick", settings=lookup(ticket.client_id), now=now
+        )
 
 
 def _close_quiet(session: Session, now: datetime, lookup: SettingsLookup, out: Outcome) -> None:

@@ -7,7 +7,7 @@ the tracks skip samples they have seen, so the next batch or a retried one carri
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +16,8 @@ from server.faults.engine import FaultSettings, evaluate_batch, sweep
 from wire.schema import Sample
 
 log = logging.getLogger(__name__)
+# How often the sweep lets escalation look at open tickets' SLA clocks (near-breach, breach).
+TICK_EVERY = timedelta(seconds=30)
 
 
 class FaultRunner:
@@ -23,6 +25,7 @@ class FaultRunner:
         self.engine = engine
         self.settings = settings
         self.sweep_seconds = sweep_seconds
+        self._last_tick: datetime | None = None
 
     def after_ingest(self, site_id: int, samples_by_device: Mapping[int, list[Sample]]) -> None:
         try:
@@ -37,8 +40,12 @@ class FaultRunner:
             log.exception("faults: evaluation of a batch for site %s failed", site_id)
 
     def sweep_once(self) -> None:
+        now = datetime.now(UTC)
+        tick = self._last_tick is None or now - self._last_tick >= TICK_EVERY
         try:
-            sweep(engine=self.engine, now=datetime.now(UTC), settings=self.settings)
+            sweep(engine=self.engine, now=now, settings=self.settings, tick=tick)
+            if tick:
+                self._last_tick = now
         except SQLAlchemyError:
             log.exception("faults: sweep failed, will retry next interval")
 

@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import ConflictError, InvalidInputError, NotFoundError
+from server.faults.rules import FaultCode
 from server.models import Client, Device, FaultEpisode, Site, Ticket, TicketEvent
 from server.sla import SlaConfigError, compute_deadlines
+from server.tickets.notify_link import auto_assign, notify
 from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.states import (
     OPEN_STATES,
@@ -79,6 +81,7 @@ def site_open_key(site_id: int, code: str) -> str:
 
 
 CALL_CODE = "call"
+KNOWN_FAULT_CODES = tuple(c.value for c in FaultCode)
 
 
 def apply_deadlines(*, ticket: Ticket, settings: ServiceSettings, site: Site) -> str | None:
@@ -156,6 +159,8 @@ def new_ticket(
         note=symptom[:2000],
         data={"sla_problem": problem} if problem else None,
     )
+    auto_assign(session=session, ticket=ticket, settings=settings, now=now)
+    notify(session=session, ticket=ticket, event="opened", settings=settings, now=now)
     return ticket
 
 
@@ -211,6 +216,11 @@ def _move(
         note=note,
         data=data,
     )
+    settings = service_settings(
+        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
+    )
+    event = "opened" if target is TicketState.NEW else target.value
+    notify(session=session, ticket=ticket, event=event, settings=settings, now=at)
 
 
 def _reopen_key(*, session: Session, ticket: Ticket) -> str:
