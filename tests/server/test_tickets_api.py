@@ -12,11 +12,13 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from server.app import create_app
-from server.models import Device
+from server.db import write_session
+from server.models import Device, ServicePolicy
 from server.settings import Settings
 from tests.peers.server import TEST_SECRET_KEY, add_user, provision
 from tests.server.faultkit import Kit, make_kit
 from wire.enums import DeviceClass, Role
+from wire.ids import uuid7
 
 PASSWORD = "correct horse battery staple"
 
@@ -291,3 +293,39 @@ def test_rules_and_faults_endpoints(world: World) -> None:
     assert episode["severity"] == "emergency"
     assert episode["open"] is True
     assert world.api.get("/api/v1/faults", headers=world.as_user("stranger")).json() == []
+
+
+def test_a_failing_fault_evaluation_never_fails_the_ingest(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken stored policy (written around the API's checks) makes detection fail: the batch
+    is still stored and answered 200, so the agent does not resend it for ever."""
+    with write_session(world.kit.engine) as session:
+        session.add(
+            ServicePolicy(
+                client_id=world.kit.tenant.client_id,
+                severity={},
+                sla={"preset": "no-such"},
+                recovered_quiet_minutes=None,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    start = datetime.now(UTC) - timedelta(seconds=30)
+    body = {
+        "samples": [
+            {
+                "id": str(uuid7()),
+                "device_id": "cam-1",
+                "ts": (start + timedelta(seconds=10 * i)).isoformat(),
+                "probe": "tcp",
+                "reachable": False,
+                "error": {"code": "device.unreachable", "message": "x"},
+            }
+            for i in range(3)
+        ]
+    }
+    response = world.api.post("/api/v1/ingest", json=body, headers=world.kit.tenant.agent_headers)
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 3, "duplicates": 0}
+    assert "evaluation of a batch" in caplog.text
+    assert world.api.get("/api/v1/tickets", headers=world.as_user("boss")).json() == []
