@@ -8,12 +8,18 @@ from email.utils import parsedate_to_datetime
 MAX_POLL_BACKOFF_FACTOR = 5.0
 
 
+# The server confirms a fault on its second failing poll (server/faults/defaults.py), so the
+# first failure is re-checked at the normal pace; backing off from there on.
+POLLS_BEFORE_BACKOFF = 2
+
+
 def poll_delay(interval: float, consecutive_failures: int) -> float:
-    """Seconds until the next poll: the interval, doubled per consecutive failure, capped at 5x."""
-    if consecutive_failures <= 0:
+    """Seconds until the next poll: the interval until the second consecutive failure, then
+    doubled per further failure, capped at 5x."""
+    if consecutive_failures < POLLS_BEFORE_BACKOFF:
         return interval
-    factor = min(2.0 ** min(consecutive_failures, 32), MAX_POLL_BACKOFF_FACTOR)
-    return interval * factor
+    doublings = min(consecutive_failures - POLLS_BEFORE_BACKOFF + 1, 32)
+    return interval * min(2.0**doublings, MAX_POLL_BACKOFF_FACTOR)
 
 
 def next_poll_at(*, started_at: float, now: float, delay: float) -> float:

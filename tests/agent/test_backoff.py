@@ -18,8 +18,9 @@ from agent.backoff import (
 )
 
 
-def test_poll_delay_doubles_per_failure_then_caps_at_five_intervals() -> None:
-    assert [poll_delay(10, n) for n in range(6)] == [10, 20, 40, 50, 50, 50]
+def test_poll_delay_rechecks_once_then_doubles_per_failure_and_caps_at_five_intervals() -> None:
+    # The first failure is re-polled at the interval: the server confirms on the second.
+    assert [poll_delay(10, n) for n in range(7)] == [10, 10, 20, 40, 50, 50, 50]
 
 
 @given(interval=st.floats(5, 86400), failures=st.integers(0, 10_000))
