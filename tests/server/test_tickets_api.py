@@ -329,3 +329,31 @@ def test_a_failing_fault_evaluation_never_fails_the_ingest(
     assert response.json() == {"accepted": 3, "duplicates": 0}
     assert "evaluation of a batch" in caplog.text
     assert world.api.get("/api/v1/tickets", headers=world.as_user("boss")).json() == []
+
+
+def test_the_clock_pauses_while_waiting_for_the_client_where_the_policy_allows(
+    world: World,
+) -> None:
+    world.fault("cam-1")
+    world.fault("nvr-1")
+    boss = world.as_user("boss")
+    by_device = {t["device_id"]: t for t in world.api.get("/api/v1/tickets", headers=boss).json()}
+    general = by_device[world.kit.pks["cam-1"]]
+    emergency = by_device[world.kit.pks["nvr-1"]]
+    refused = post(world, "tech", f"/api/v1/tickets/{emergency['id']}/pause", {"reason": "x"})
+    assert refused.status_code == 409
+    assert "does not pause emergency" in refused.text
+    tid = general["id"]
+    assert post(world, "tech", f"/api/v1/tickets/{tid}/resume").status_code == 409
+    paused = post(world, "tech", f"/api/v1/tickets/{tid}/pause", {"reason": "client away"})
+    assert paused.status_code == 200
+    assert (
+        post(world, "tech", f"/api/v1/tickets/{tid}/pause", {"reason": "again"}).status_code == 409
+    )
+    sla = world.api.get(f"/api/v1/tickets/{tid}/sla", headers=boss).json()
+    assert sla["respond"]["paused"] is True
+    resumed = post(world, "tech", f"/api/v1/tickets/{tid}/resume")
+    assert resumed.status_code == 200
+    assert resumed.json()["respond_by"] >= general["respond_by"]
+    kinds = [e["kind"] for e in world.api.get(f"/api/v1/tickets/{tid}/events", headers=boss).json()]
+    assert kinds[-2:] == ["clock_paused", "clock_resumed"]
