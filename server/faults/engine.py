@@ -160,6 +160,12 @@ class _Evaluation:
         for device, episode, flapping in self.pending_cameras:
             if episode.parent_episode_id is None and episode.ticket_id is None:
                 self._ticket_for(device, episode, flapping=flapping, adopt=True)
+                if episode.open_key is None and episode.recovered_at is not None:
+                    # Confirmed and recovered within one batch (a backlog from the outbox):
+                    # the outage was real, so it gets its ticket, already recovered.
+                    close_episode(
+                        session=self.s, episode=episode, at=episode.recovered_at, now=self.now
+                    )
         return self.out
 
     def _save_track(self, row: FaultTrack | None, device_id: int, code: str, track: Track) -> None:
