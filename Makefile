@@ -8,8 +8,7 @@ STAMP := $(VENV)/.installed
 # server runs on 127.0.0.1:5432, and the protocol peers of later issues.
 APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd
 # The benchmarks' comparison peers (not needed by the tests).
-BENCH_APT_PACKAGES := prometheus-snmp-exporter prometheus prometheus-alertmanager \
-  prometheus-blackbox-exporter
+BENCH_APT_PACKAGES := prometheus-snmp-exporter prometheus prometheus-alertmanager prometheus-blackbox-exporter
 
 .PHONY: demo test lint typecheck pytest system-deps apt-install venv bench clean
 

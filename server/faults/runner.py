@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from server.faults.engine import FaultSettings, evaluate_batch, sweep
 from wire.schema import Sample
@@ -36,7 +35,9 @@ class FaultRunner:
                 now=datetime.now(UTC),
                 settings=self.settings,
             )
-        except SQLAlchemyError:
+        except Exception:  # detection must never fail an already-stored batch
+            # An error here would answer 500 for committed samples and the agent would resend
+            # the batch for ever; the tracks skip seen samples, so later batches carry on.
             log.exception("faults: evaluation of a batch for site %s failed", site_id)
 
     def sweep_once(self) -> None:
@@ -46,7 +47,7 @@ class FaultRunner:
             sweep(engine=self.engine, now=now, settings=self.settings, tick=tick)
             if tick:
                 self._last_tick = now
-        except SQLAlchemyError:
+        except Exception:  # the sweep loop must outlive one bad round
             log.exception("faults: sweep failed, will retry next interval")
 
     async def sweep_periodically(self) -> None:

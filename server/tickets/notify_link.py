@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Site, Ticket, User
+from server.models import Site, Ticket, TicketPause, User
 from server.notify.escalation import TicketFacts
 from server.notify.hooks import configured, on_ticket_event
 from server.notify.rota import choose_assignee
-from server.sla import SlaClock, SlaConfigError, ticket_clocks
+from server.sla import Pause, SlaClock, SlaConfigError, ticket_clocks
 from server.tickets.policy import ServiceSettings
 
 
@@ -22,6 +22,8 @@ def ticket_facts(
 ) -> TicketFacts:
     site = session.get(Site, ticket.site_id)
     assert site is not None
+    rows = session.scalars(select(TicketPause).where(TicketPause.ticket_id == ticket.id))
+    pauses = [Pause(r.started_at, r.ended_at) for r in rows]
     try:
         clocks = ticket_clocks(
             settings.sla_policy,
@@ -33,6 +35,7 @@ def ticket_facts(
             acknowledged_at=ticket.acknowledged_at,
             on_site_at=ticket.on_site_at,
             resolved_at=ticket.resolved_at,
+            pauses=pauses,
         )
         states = {
             SlaClock.RESPOND: clocks.respond,
