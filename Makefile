@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # server runs on 127.0.0.1:5432, and the protocol peers of later issues.
 APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd chromium fonts-noto-cjk
 # The benchmarks' comparison peers (not needed by the tests).
-BENCH_APT_PACKAGES := prometheus-snmp-exporter
+BENCH_APT_PACKAGES := prometheus-snmp-exporter prometheus prometheus-alertmanager prometheus-blackbox-exporter
 
 .PHONY: demo test lint typecheck pytest system-deps apt-install venv bench clean
 
@@ -66,6 +66,7 @@ bench: venv
 	$(BIN)/python bench/snmp_poll.py
 	$(BIN)/python bench/mqtt_ingest.py
 	$(BIN)/python bench/status_page.py
+	$(BIN)/python bench/detect_latency.py
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache

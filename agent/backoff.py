@@ -8,12 +8,23 @@ from email.utils import parsedate_to_datetime
 MAX_POLL_BACKOFF_FACTOR = 5.0
 
 
+# The server confirms a fault on its second failing poll (server/faults/defaults.py): the
+# first failure is re-checked soon (a quarter interval, like a monitoring system's retry
+# interval), so a real outage is confirmed in about one interval and a blip shorter than the
+# re-check is not; backing off only starts after that.
+RECHECK_FRACTION = 0.25
+POLLS_BEFORE_BACKOFF = 2
+
+
 def poll_delay(interval: float, consecutive_failures: int) -> float:
-    """Seconds until the next poll: the interval, doubled per consecutive failure, capped at 5x."""
+    """Seconds until the next poll: the interval; a quarter of it after a first failure; then
+    doubled per further failure, capped at 5x."""
     if consecutive_failures <= 0:
         return interval
-    factor = min(2.0 ** min(consecutive_failures, 32), MAX_POLL_BACKOFF_FACTOR)
-    return interval * factor
+    if consecutive_failures < POLLS_BEFORE_BACKOFF:
+        return interval * RECHECK_FRACTION
+    doublings = min(consecutive_failures - POLLS_BEFORE_BACKOFF + 1, 32)
+    return interval * min(2.0**doublings, MAX_POLL_BACKOFF_FACTOR)
 
 
 def next_poll_at(*, started_at: float, now: float, delay: float) -> float:

@@ -332,6 +332,18 @@ class TicketEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
+class TicketPause(Base):
+    """The SLA clock stopped while waiting for the client (only where the policy allows)."""
+
+    __tablename__ = "ticket_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(String(2000))
+
+
 class RepairRecord(Base):
     """What the technician did (seed §3.3 stage 3), and who signed it."""
 

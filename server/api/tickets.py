@@ -18,6 +18,7 @@ from server.tickets.policy import service_settings
 from server.tickets.schemas import (
     CallBody,
     EpisodeOut,
+    PauseBody,
     RepairRecordOut,
     ResolveBody,
     SignOffBody,
@@ -124,6 +125,7 @@ def get_ticket_sla(ticket_id: int, user: CurrentUser, session: DbSession) -> Sla
             acknowledged_at=ticket.acknowledged_at,
             on_site_at=ticket.on_site_at,
             resolved_at=ticket.resolved_at,
+            pauses=service.pauses_of(session=session, ticket_id=ticket.id),
         )
     except SlaConfigError as err:
         return SlaOut(
@@ -182,6 +184,31 @@ def move_ticket(ticket_id: int, body: TransitionBody, user: CurrentUser, ctx: Ct
             note=body.note,
             eta=body.eta,
             assignee_id=body.assignee_id,
+        )
+        return TicketOut.of(ticket)
+
+
+@router.post("/tickets/{ticket_id}/pause", response_model=TicketOut, responses=ERRORS)
+def pause_ticket_clock(ticket_id: int, body: PauseBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
+    """Stop the SLA clock while waiting for the client (refused where the policy does not)."""
+    actor = _require(user, *STAFF)
+    with write_session(ctx.engine) as session:
+        ticket = service.pause_clock(
+            session=session,
+            ticket_id=ticket_id,
+            reason=body.reason,
+            actor=actor,
+            now=datetime.now(UTC),
+        )
+        return TicketOut.of(ticket)
+
+
+@router.post("/tickets/{ticket_id}/resume", response_model=TicketOut, responses=ERRORS)
+def resume_ticket_clock(ticket_id: int, user: CurrentUser, ctx: Ctx) -> TicketOut:
+    actor = _require(user, *STAFF)
+    with write_session(ctx.engine) as session:
+        ticket = service.resume_clock(
+            session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC)
         )
         return TicketOut.of(ticket)
 

@@ -32,6 +32,7 @@ from server.models import (
 from server.sla import Severity
 from server.state import DeviceStatus
 from server.tickets import service
+from server.tickets.notify_link import notify
 from server.tickets.service import Actor, SettingsLookup, device_open_key, site_open_key
 from server.tickets.states import OPEN_STATES, Channel, TicketKind, TicketState
 from wire.enums import DeviceClass
@@ -159,6 +160,12 @@ class _Evaluation:
         for device, episode, flapping in self.pending_cameras:
             if episode.parent_episode_id is None and episode.ticket_id is None:
                 self._ticket_for(device, episode, flapping=flapping, adopt=True)
+                if episode.open_key is None and episode.recovered_at is not None:
+                    # Confirmed and recovered within one batch (a backlog from the outbox):
+                    # the outage was real, so it gets its ticket, already recovered.
+                    close_episode(
+                        session=self.s, episode=episode, at=episode.recovered_at, now=self.now
+                    )
         return self.out
 
     def _save_track(self, row: FaultTrack | None, device_id: int, code: str, track: Track) -> None:
@@ -253,11 +260,11 @@ class _Evaluation:
                 session=self.s, ticket=ticket, now=self.now, note=f"{episode.code} is back"
             )
         else:
-            ticket = self._new_fault_ticket(device, episode, flapping=flapping)
+            ticket = self.new_fault_ticket(device, episode, flapping=flapping)
         if adopt:
             self._adopt_children(device, episode, ticket)
 
-    def _new_fault_ticket(self, device: Device, episode: FaultEpisode, *, flapping: bool) -> Ticket:
+    def new_fault_ticket(self, device: Device, episode: FaultEpisode, *, flapping: bool) -> Ticket:
         symptom = f"{device.name} ({device.device_class}): {episode.code}" + (
             f", flapping ({episode.occurrences} times)" if flapping else ""
         )
@@ -284,7 +291,7 @@ class _Evaluation:
         self.out.tickets_created.append(ticket.id)
         return ticket
 
-    def _parent_episode(self, parent: Device) -> FaultEpisode | None:
+    def parent_episode(self, parent: Device) -> FaultEpisode | None:
         return self.s.scalars(
             select(FaultEpisode).where(
                 FaultEpisode.device_id == parent.id,
@@ -293,7 +300,7 @@ class _Evaluation:
             )
         ).first()
 
-    def _parent_failing(self, parent: Device) -> bool:
+    def parent_failing(self, parent: Device) -> bool:
         """The parent fails but is not confirmed yet: hold the child's ticket back."""
         rows = self.s.scalars(
             select(FaultTrack).where(
@@ -308,7 +315,7 @@ class _Evaluation:
         parent = self.by_ext.get(device.parent_ext_id) if device.parent_ext_id else None
         if parent is None:
             return False
-        parent_episode = self._parent_episode(parent)
+        parent_episode = self.parent_episode(parent)
         if parent_episode is not None:
             while parent_episode.parent_episode_id is not None:  # a chain: the root's ticket
                 up = self.s.get(FaultEpisode, parent_episode.parent_episode_id)
@@ -326,12 +333,12 @@ class _Evaluation:
                     note=f"{device.name} behind {parent.name}: {episode.code}",
                 )
                 return True
-        if self._parent_failing(parent) or self._parent_unseen_since(parent, episode.started_at):
+        if self.parent_failing(parent) or self.parent_unseen_since(parent, episode.started_at):
             episode.held_for_device_id = parent.id
             return True
         return False
 
-    def _parent_unseen_since(self, parent: Device, since: datetime) -> bool:
+    def parent_unseen_since(self, parent: Device, since: datetime) -> bool:
         """The parent is polled but has not been since the child began to fail: its poll may
         be the one that explains the child, so wait for it (a sweep releases the hold)."""
         state = self.s.get(DeviceState, parent.id)
@@ -538,9 +545,12 @@ def close_episode(*, session: Session, episode: FaultEpisode, at: datetime, now:
 # -- the sweep ---------------------------------------------------------------------------------
 
 
-def sweep(*, engine: Engine, now: datetime, settings: FaultSettings) -> Outcome | None:
+def sweep(
+    *, engine: Engine, now: datetime, settings: FaultSettings, tick: bool = False
+) -> Outcome | None:
     """Time-based work: agents gone quiet, held faults, recovered tickets past their quiet
-    period. Returns None when another replica is sweeping."""
+    period, and with `tick` the SLA clocks of open tickets (near-breach and breach
+    notifications). Returns None when another replica is sweeping."""
 
     def work(session: Session) -> Outcome:
         out = Outcome()
@@ -550,6 +560,8 @@ def sweep(*, engine: Engine, now: datetime, settings: FaultSettings) -> Outcome 
         _agent_offline(session, now, settings, lookup, out)
         _release_held(session, now, settings, out)
         _close_quiet(session, now, lookup, out)
+        if tick:
+            _tick_open(session, now, lookup)
         return out
 
     try:
@@ -673,10 +685,10 @@ def _release_held(session: Session, now: datetime, settings: FaultSettings, out:
         evaluation = _Evaluation(session, episode.site_id, settings, now)
         parent = evaluation.devices.get(episode.held_for_device_id)
         if parent is not None and (
-            evaluation._parent_episode(parent) is not None
-            or evaluation._parent_failing(parent)
+            evaluation.parent_episode(parent) is not None
+            or evaluation.parent_failing(parent)
             or (
-                evaluation._parent_unseen_since(parent, episode.started_at)
+                evaluation.parent_unseen_since(parent, episode.started_at)
                 and now - episode.confirmed_at < HOLD_MAX
             )
         ):
@@ -687,10 +699,21 @@ def _release_held(session: Session, now: datetime, settings: FaultSettings, out:
             session=session, device_id=device.id, code=episode.code
         )
         if ticket is None:
-            ticket = evaluation._new_fault_ticket(device, episode, flapping=episode.flapping)
+            ticket = evaluation.new_fault_ticket(device, episode, flapping=episode.flapping)
         else:
             episode.ticket_id = ticket.id
         out.tickets_created.extend(evaluation.out.tickets_created)
+
+
+def _tick_open(session: Session, now: datetime, lookup: SettingsLookup) -> None:
+    """Let escalation look at every open ticket's clocks; its dedupe keys make repeats no-ops."""
+    open_tickets = session.scalars(
+        select(Ticket).where(Ticket.state.in_([s.value for s in OPEN_STATES])).order_by(Ticket.id)
+    ).all()
+    for ticket in open_tickets:
+        notify(
+            session=session, ticket=ticket, event="tick", settings=lookup(ticket.client_id), now=now
+        )
 
 
 def _close_quiet(session: Session, now: datetime, lookup: SettingsLookup, out: Outcome) -> None:

@@ -7,15 +7,16 @@ the tracks skip samples they have seen, so the next batch or a retried one carri
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from server.faults.engine import FaultSettings, evaluate_batch, sweep
 from wire.schema import Sample
 
 log = logging.getLogger(__name__)
+# How often the sweep lets escalation look at open tickets' SLA clocks (near-breach, breach).
+TICK_EVERY = timedelta(seconds=30)
 
 
 class FaultRunner:
@@ -23,6 +24,7 @@ class FaultRunner:
         self.engine = engine
         self.settings = settings
         self.sweep_seconds = sweep_seconds
+        self._last_tick: datetime | None = None
 
     def after_ingest(self, site_id: int, samples_by_device: Mapping[int, list[Sample]]) -> None:
         try:
@@ -33,13 +35,19 @@ class FaultRunner:
                 now=datetime.now(UTC),
                 settings=self.settings,
             )
-        except SQLAlchemyError:
+        except Exception:  # detection must never fail an already-stored batch
+            # An error here would answer 500 for committed samples and the agent would resend
+            # the batch for ever; the tracks skip seen samples, so later batches carry on.
             log.exception("faults: evaluation of a batch for site %s failed", site_id)
 
     def sweep_once(self) -> None:
+        now = datetime.now(UTC)
+        tick = self._last_tick is None or now - self._last_tick >= TICK_EVERY
         try:
-            sweep(engine=self.engine, now=datetime.now(UTC), settings=self.settings)
-        except SQLAlchemyError:
+            sweep(engine=self.engine, now=now, settings=self.settings, tick=tick)
+            if tick:
+                self._last_tick = now
+        except Exception:  # the sweep loop must outlive one bad round
             log.exception("faults: sweep failed, will retry next interval")
 
     async def sweep_periodically(self) -> None:

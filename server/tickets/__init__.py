@@ -1,1 +1,3 @@
-"""Faults → tickets, SLA clocks and escalation (built in the tickets issue)."""
+"""Tickets: the flow (`states`, `service`), the repair record, sign-off and survey (`repair`),
+KPIs (`kpis`, `kpi_query`), a client's service settings (`policy`) and notifications
+(`notify_link`)."""

@@ -36,6 +36,10 @@ class TransitionBody(_In):
     assignee_id: int | None = None
 
 
+class PauseBody(_In):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class PartBody(_In):
     name: str = Field(min_length=1, max_length=200)
     device_id: int | None = None

@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import ConflictError, InvalidInputError, NotFoundError
-from server.models import Client, Device, FaultEpisode, Site, Ticket, TicketEvent
-from server.sla import SlaConfigError, compute_deadlines
+from server.faults.rules import FaultCode
+from server.models import Client, Device, FaultEpisode, Site, Ticket, TicketEvent, TicketPause
+from server.sla import Pause, SlaConfigError, compute_deadlines
+from server.tickets.notify_link import auto_assign, notify
 from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.states import (
     OPEN_STATES,
@@ -79,9 +81,12 @@ def site_open_key(site_id: int, code: str) -> str:
 
 
 CALL_CODE = "call"
+KNOWN_FAULT_CODES = tuple(c.value for c in FaultCode)
 
 
-def apply_deadlines(*, ticket: Ticket, settings: ServiceSettings, site: Site) -> str | None:
+def apply_deadlines(
+    *, ticket: Ticket, settings: ServiceSettings, site: Site, pauses: Sequence[Pause] = ()
+) -> str | None:
     """Set the SLA deadlines from the first failure; returns why not, when the policy can't."""
     try:
         deadlines = compute_deadlines(
@@ -90,6 +95,7 @@ def apply_deadlines(*, ticket: Ticket, settings: ServiceSettings, site: Site) ->
             site.zone,
             ticket.first_failure_at,
             settings.calendar(site.timezone),
+            pauses,
         )
     except SlaConfigError as err:
         ticket.respond_by = ticket.on_site_by = ticket.resolve_by = None
@@ -156,6 +162,8 @@ def new_ticket(
         note=symptom[:2000],
         data={"sla_problem": problem} if problem else None,
     )
+    auto_assign(session=session, ticket=ticket, settings=settings, now=now)
+    notify(session=session, ticket=ticket, event="opened", settings=settings, now=now)
     return ticket
 
 
@@ -211,6 +219,11 @@ def _move(
         note=note,
         data=data,
     )
+    settings = service_settings(
+        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
+    )
+    event = "opened" if target is TicketState.NEW else target.value
+    notify(session=session, ticket=ticket, event=event, settings=settings, now=at)
 
 
 def _reopen_key(*, session: Session, ticket: Ticket) -> str:
@@ -501,3 +514,79 @@ def client_of(*, session: Session, client_id: int) -> Client:
     if client is None:
         raise NotFoundError(f"no client {client_id}")
     return client
+
+
+# -- waiting for the client --------------------------------------------------------------------
+
+
+def pauses_of(*, session: Session, ticket_id: int) -> list[Pause]:
+    rows = session.scalars(
+        select(TicketPause).where(TicketPause.ticket_id == ticket_id).order_by(TicketPause.id)
+    )
+    return [Pause(r.started_at, r.ended_at) for r in rows]
+
+
+def pause_clock(
+    *, session: Session, ticket_id: int, reason: str, actor: Actor, now: datetime
+) -> Ticket:
+    """Stop the SLA clock while waiting for the client; only where the policy cell allows it."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=None, lock=True)
+    if ticket.state not in {s.value for s in OPEN_STATES}:
+        raise ConflictError(f"ticket {ticket_id} is {ticket.state}")
+    open_pause = session.scalars(
+        select(TicketPause).where(
+            TicketPause.ticket_id == ticket.id, TicketPause.ended_at.is_(None)
+        )
+    ).first()
+    if open_pause is not None:
+        raise ConflictError(f"ticket {ticket_id}'s clock is already paused")
+    settings = service_settings(
+        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
+    )
+    site = session.get(Site, ticket.site_id)
+    assert site is not None
+    try:
+        pausable = settings.sla_policy.targets(ticket.severity, site.zone).pausable
+    except SlaConfigError as err:
+        raise ConflictError(str(err)) from err
+    if not pausable:
+        raise ConflictError(
+            f"the {settings.sla_policy.name} policy does not pause {ticket.severity} tickets"
+        )
+    session.add(TicketPause(ticket_id=ticket.id, started_at=now, reason=reason))
+    add_event(session=session, ticket=ticket, actor=actor, kind="clock_paused", at=now, note=reason)
+    return ticket
+
+
+def resume_clock(*, session: Session, ticket_id: int, actor: Actor, now: datetime) -> Ticket:
+    """Restart the clock; the deadlines move on by the paused (running) time."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=None, lock=True)
+    open_pause = session.scalars(
+        select(TicketPause).where(
+            TicketPause.ticket_id == ticket.id, TicketPause.ended_at.is_(None)
+        )
+    ).first()
+    if open_pause is None:
+        raise ConflictError(f"ticket {ticket_id}'s clock is not paused")
+    open_pause.ended_at = now
+    session.flush()
+    settings = service_settings(
+        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
+    )
+    site = session.get(Site, ticket.site_id)
+    assert site is not None
+    apply_deadlines(
+        ticket=ticket,
+        settings=settings,
+        site=site,
+        pauses=pauses_of(session=session, ticket_id=ticket.id),
+    )
+    add_event(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        kind="clock_resumed",
+        at=now,
+        data={"respond_by": ticket.respond_by.isoformat() if ticket.respond_by else None},
+    )
+    return ticket

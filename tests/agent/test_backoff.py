@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from agent.backoff import (
     MAX_POLL_BACKOFF_FACTOR,
+    RECHECK_FRACTION,
     full_jitter,
     initial_jitter,
     next_poll_at,
@@ -18,8 +19,10 @@ from agent.backoff import (
 )
 
 
-def test_poll_delay_doubles_per_failure_then_caps_at_five_intervals() -> None:
-    assert [poll_delay(10, n) for n in range(6)] == [10, 20, 40, 50, 50, 50]
+def test_poll_delay_rechecks_soon_then_doubles_per_failure_and_caps_at_five_intervals() -> None:
+    # The first failure is re-checked after a quarter interval: the server confirms on the
+    # second failing poll, so an outage is confirmed in about one interval.
+    assert [poll_delay(10, n) for n in range(7)] == [10, 2.5, 20, 40, 50, 50, 50]
 
 
 @given(interval=st.floats(5, 86400), failures=st.integers(0, 10_000))
@@ -27,7 +30,7 @@ def test_unreachable_device_is_still_polled_every_five_intervals(
     interval: float, failures: int
 ) -> None:
     delay = poll_delay(interval, failures)
-    assert interval <= delay <= interval * MAX_POLL_BACKOFF_FACTOR
+    assert interval * RECHECK_FRACTION <= delay <= interval * MAX_POLL_BACKOFF_FACTOR
 
 
 def test_next_poll_is_fixed_rate_from_the_start_of_the_last() -> None:

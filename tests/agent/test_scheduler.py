@@ -172,6 +172,6 @@ async def test_unreachable_device_backs_off_then_returns_to_its_interval(
         wait=record_wait,
     )
     await asyncio.wait_for(scheduler.run(stop), timeout=30)
-    assert waits == [0.0, 10.0, 20.0, 25.0, 25.0, 5.0, 5.0]
+    assert waits == [0.0, 1.25, 10.0, 20.0, 25.0, 5.0, 5.0]
     lines = [r.getMessage() for r in caplog.records if r.name == "agent.scheduler"]
     assert lines == ["cam-01: unreachable: refused", "cam-01: back after 0s"]

@@ -65,8 +65,14 @@ class Kit:
 
     def poll(self, ts: datetime, states: Mapping[str, bool | dict[str, Any]]) -> Outcome:
         """One sample per device at `ts`: True up, False unreachable, or a dict of checks."""
+        return self.poll_many([(ts, states)])
+
+    def poll_many(
+        self, rounds: list[tuple[datetime, Mapping[str, bool | dict[str, Any]]]]
+    ) -> Outcome:
+        """Several rounds of polls in one batch (as an agent's outbox backlog arrives)."""
         samples = []
-        for ext, state in states.items():
+        for ts, ext, state in ((ts, e, st) for ts, states in rounds for e, st in states.items()):
             body: dict[str, Any] = {
                 "id": str(uuid7()), "device_id": ext, "ts": ts.isoformat(), "probe": "tcp",
                 "reachable": state is not False,
@@ -82,13 +88,14 @@ class Kit:
         def keep(site_id: int, by_device: Any) -> None:
             captured["site"], captured["by_device"] = site_id, by_device
 
-        store_batch(engine=self.engine, principal=principal, batch=batch, now=ts,
+        now = max(ts for ts, _ in rounds)
+        store_batch(engine=self.engine, principal=principal, batch=batch, now=now,
                     after_commit=keep)  # fmt: skip
         return evaluate_batch(
             engine=self.engine,
             site_id=captured["site"],
             samples_by_device=captured["by_device"],
-            now=ts,
+            now=now,
             settings=self.settings,
         )
 

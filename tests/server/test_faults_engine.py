@@ -257,3 +257,20 @@ def down_sample(ext: str, ts: datetime) -> Sample:
         {"id": str(uuid7()), "device_id": ext, "ts": ts.isoformat(), "probe": "tcp",
          "reachable": False, "error": {"code": "device.unreachable", "message": "refused"}}
     )  # fmt: skip
+
+
+def test_an_outage_in_a_backlog_gets_its_ticket_already_recovered(kit: Kit) -> None:
+    """An agent back from a silence pushes its outbox: a whole outage arrives in one batch."""
+    kit.add_devices([("cam-1", CAM, None), ("nvr-1", NVR, None)])
+    pattern = [False, False, True, True, True]
+    # One batch holding all five polls of both devices.
+    kit.poll_many(
+        [
+            (ts, {"cam-1": up, "nvr-1": up})
+            for ts, up in zip(every(T0, 10, len(pattern)), pattern, strict=True)
+        ]
+    )
+    tickets = kit.tickets()
+    assert len(tickets) == 2
+    assert {t.state for t in tickets} == {TicketState.RECOVERED}
+    assert all(t.first_failure_at == T0 for t in tickets)

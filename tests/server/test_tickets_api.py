@@ -12,11 +12,13 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from server.app import create_app
-from server.models import Device
+from server.db import write_session
+from server.models import Device, ServicePolicy
 from server.settings import Settings
 from tests.peers.server import TEST_SECRET_KEY, add_user, provision
 from tests.server.faultkit import Kit, make_kit
 from wire.enums import DeviceClass, Role
+from wire.ids import uuid7
 
 PASSWORD = "correct horse battery staple"
 
@@ -291,3 +293,67 @@ def test_rules_and_faults_endpoints(world: World) -> None:
     assert episode["severity"] == "emergency"
     assert episode["open"] is True
     assert world.api.get("/api/v1/faults", headers=world.as_user("stranger")).json() == []
+
+
+def test_a_failing_fault_evaluation_never_fails_the_ingest(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken stored policy (written around the API's checks) makes detection fail: the batch
+    is still stored and answered 200, so the agent does not resend it for ever."""
+    with write_session(world.kit.engine) as session:
+        session.add(
+            ServicePolicy(
+                client_id=world.kit.tenant.client_id,
+                severity={},
+                sla={"preset": "no-such"},
+                recovered_quiet_minutes=None,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    start = datetime.now(UTC) - timedelta(seconds=30)
+    body = {
+        "samples": [
+            {
+                "id": str(uuid7()),
+                "device_id": "cam-1",
+                "ts": (start + timedelta(seconds=10 * i)).isoformat(),
+                "probe": "tcp",
+                "reachable": False,
+                "error": {"code": "device.unreachable", "message": "x"},
+            }
+            for i in range(3)
+        ]
+    }
+    response = world.api.post("/api/v1/ingest", json=body, headers=world.kit.tenant.agent_headers)
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 3, "duplicates": 0}
+    assert "evaluation of a batch" in caplog.text
+    assert world.api.get("/api/v1/tickets", headers=world.as_user("boss")).json() == []
+
+
+def test_the_clock_pauses_while_waiting_for_the_client_where_the_policy_allows(
+    world: World,
+) -> None:
+    world.fault("cam-1")
+    world.fault("nvr-1")
+    boss = world.as_user("boss")
+    by_device = {t["device_id"]: t for t in world.api.get("/api/v1/tickets", headers=boss).json()}
+    general = by_device[world.kit.pks["cam-1"]]
+    emergency = by_device[world.kit.pks["nvr-1"]]
+    refused = post(world, "tech", f"/api/v1/tickets/{emergency['id']}/pause", {"reason": "x"})
+    assert refused.status_code == 409
+    assert "does not pause emergency" in refused.text
+    tid = general["id"]
+    assert post(world, "tech", f"/api/v1/tickets/{tid}/resume").status_code == 409
+    paused = post(world, "tech", f"/api/v1/tickets/{tid}/pause", {"reason": "client away"})
+    assert paused.status_code == 200
+    assert (
+        post(world, "tech", f"/api/v1/tickets/{tid}/pause", {"reason": "again"}).status_code == 409
+    )
+    sla = world.api.get(f"/api/v1/tickets/{tid}/sla", headers=boss).json()
+    assert sla["respond"]["paused"] is True
+    resumed = post(world, "tech", f"/api/v1/tickets/{tid}/resume")
+    assert resumed.status_code == 200
+    assert resumed.json()["respond_by"] >= general["respond_by"]
+    kinds = [e["kind"] for e in world.api.get(f"/api/v1/tickets/{tid}/events", headers=boss).json()]
+    assert kinds[-2:] == ["clock_paused", "clock_resumed"]

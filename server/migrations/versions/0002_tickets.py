@@ -1,4 +1,4 @@
-"""Faults and tickets: tracks, episodes, tickets, audit events, repair records, surveys,
+"""Faults and tickets: tracks, episodes, tickets, audit events, SLA pauses, repair records, surveys,
 per-client service policies.
 
 Revision ID: 0002
@@ -219,6 +219,22 @@ def upgrade() -> None:
     op.create_index("ix_ticket_events_ticket_id", "ticket_events", ["ticket_id"])
 
     op.create_table(
+        "ticket_pauses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.String(length=2000), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"],
+            ["tickets.id"],
+            name=op.f("fk_ticket_pauses_ticket_id_tickets"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_pauses")),
+    )
+    op.create_index("ix_ticket_pauses_ticket_id", "ticket_pauses", ["ticket_id"])
+    op.create_table(
         "ticket_surveys",
         sa.Column("ticket_id", sa.Integer(), nullable=False),
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
@@ -239,6 +255,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ticket_surveys")
+    op.drop_index("ix_ticket_pauses_ticket_id", table_name="ticket_pauses")
+    op.drop_table("ticket_pauses")
     op.drop_index("ix_ticket_events_ticket_id", table_name="ticket_events")
 
     op.drop_table("ticket_events")

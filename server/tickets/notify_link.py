@@ -1,0 +1,106 @@
+"""Tells the notification layer what happened to a ticket (`server.notify.hooks`).
+
+Rows are queued in the ticket's own transaction (a rolled-back change notifies nobody) and
+delivered later by the notify worker, so a failing channel never holds a ticket up.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import Site, Ticket, TicketPause, User
+from server.notify.escalation import TicketFacts
+from server.notify.hooks import configured, on_ticket_event
+from server.notify.rota import choose_assignee
+from server.sla import Pause, SlaClock, SlaConfigError, ticket_clocks
+from server.tickets.policy import ServiceSettings
+
+
+def ticket_facts(
+    *, session: Session, ticket: Ticket, settings: ServiceSettings, now: datetime
+) -> TicketFacts:
+    site = session.get(Site, ticket.site_id)
+    assert site is not None
+    rows = session.scalars(select(TicketPause).where(TicketPause.ticket_id == ticket.id))
+    pauses = [Pause(r.started_at, r.ended_at) for r in rows]
+    try:
+        clocks = ticket_clocks(
+            settings.sla_policy,
+            ticket.severity,
+            site.zone,
+            ticket.first_failure_at,
+            settings.calendar(site.timezone),
+            now,
+            acknowledged_at=ticket.acknowledged_at,
+            on_site_at=ticket.on_site_at,
+            resolved_at=ticket.resolved_at,
+            pauses=pauses,
+        )
+        states = {
+            SlaClock.RESPOND: clocks.respond,
+            SlaClock.ON_SITE: clocks.on_site,
+            SlaClock.RESOLVE: clocks.resolve,
+        }
+    except SlaConfigError:
+        states = {}
+    assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
+    return TicketFacts(
+        ticket_id=ticket.id,
+        client_id=ticket.client_id,
+        site_id=ticket.site_id,
+        severity=ticket.severity,
+        title=ticket.title,
+        state=ticket.state,
+        assignee=assignee.username if assignee else None,
+        cycle=ticket.reopened_count,
+        clocks=states,
+        site_name=site.name,
+        timezone=site.timezone,
+        link=f"/api/v1/tickets/{ticket.id}",
+    )
+
+
+def notify(
+    *, session: Session, ticket: Ticket, event: str, settings: ServiceSettings, now: datetime
+) -> int:
+    """Queue what `event` calls for on this ticket; returns how many rows were new."""
+    session.flush()
+    facts = ticket_facts(session=session, ticket=ticket, settings=settings, now=now)
+    return on_ticket_event(session, ticket.id, event, facts=facts, now=now)
+
+
+def auto_assign(
+    *, session: Session, ticket: Ticket, settings: ServiceSettings, now: datetime
+) -> str | None:
+    """Assign a new ticket from the site's team (notify config): round-robin in working hours,
+    the on-call member off hours. Contacts are matched to users by username; returns the
+    chosen contact (None when the site has no team or nobody matches)."""
+    team = configured().team_for_site(ticket.site_id)
+    if team is None:
+        return None
+    _, members = team
+    site = session.get(Site, ticket.site_id)
+    assert site is not None
+    last = session.scalar(
+        select(User.username)
+        .join(Ticket, Ticket.assignee_id == User.id)
+        .where(Ticket.site_id.in_(members.sites), Ticket.id != ticket.id)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(1)
+    )
+    users = {
+        u.username: u.id
+        for u in session.scalars(select(User).where(User.username.in_(members.members)))
+    }
+    chosen = choose_assignee(
+        members.members,
+        last_assigned=last,
+        at=now,
+        off_hours=not settings.calendar(site.timezone).is_working(now),
+        rota=members.rota.to_rota() if members.rota is not None else None,
+        available=users,
+    )
+    if chosen is not None and chosen in users:
+        ticket.assignee_id = users[chosen]
+    return chosen
