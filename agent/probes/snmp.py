@@ -422,7 +422,7 @@ def _pdu(answer: tuple[Any, Any, Any, Any]) -> Pdu:
         request_id=0,
         error_status=int(status),
         error_index=int(index),
-        var_binds=[VarBind(str(oid), _tag(value), raw_value(value)) for oid, value in var_binds],
+        var_binds=[VarBind(str(oid), ber_tag(value), raw_value(value)) for oid, value in var_binds],
     )
 
 
@@ -430,7 +430,7 @@ def _object_types(oids: list[str]) -> list[Any]:
     return [ObjectType(ObjectIdentity(oid)) for oid in oids]
 
 
-def _tag(value: Any) -> int:
+def ber_tag(value: Any) -> int:
     """The BER tag octet of a pysnmp value (0x41 for Counter32, 0x82 for endOfMibView ...)."""
     tag = value.tagSet[-1]
     return int(tag.tagClass | tag.tagFormat | tag.tagId)

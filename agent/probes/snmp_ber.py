@@ -412,13 +412,13 @@ class BerCodec:
             length = data[pos + 1]
             if length < 0x80:
                 start = pos + 2
-                pos = start + length
-                if pos > stop:
-                    raise BerError("truncated")
+                end_of_value = start + length
             else:
-                tag, start, pos = _header(data, pos, stop)
-            if pos != stop:
+                tag, start, end_of_value = _header(data, pos, stop)
+            if end_of_value != stop:
+                _header(data, pos, stop)  # names the fault: truncated, multi-octet tag ...
                 raise BerError("octets after a varbind's value")
+            pos = end_of_value
             value: RawValue
             if tag == _INTEGER:
                 if pos - start > MAX_INTEGER_OCTETS:
