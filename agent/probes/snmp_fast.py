@@ -111,6 +111,11 @@ class SnmpClient:
         self._opening: dict[int, asyncio.Lock] = {}
         self.strays = 0  # answers that matched no waiting request (late, duplicate, foreign)
 
+    @property
+    def in_flight(self) -> int:
+        """Requests waiting for an answer (each holds a timer)."""
+        return len(self._pending)
+
     async def get(self, target: Target, oids: list[str]) -> Pdu:
         return await self._request(target, PduType.GET, oids)
 
@@ -226,10 +231,17 @@ class SnmpClient:
                     ProtocolError(f"SNMP: malformed answer from {host}:{port}: {err.reason}")
                 )
             return
-        # Too broken to name its request: every request waiting for this sender is suspect.
+        # Too broken to name its request: every request waiting for this sender is suspect. An
+        # agent that writes legal BER we do not read (indefinite lengths) is left to pysnmp.
         log.debug("SNMP: undecodable datagram from %s: %s", addr[0], err.reason)
-        for waiting in self._pending.values():
-            if waiting.target.address == source:
+        for request_id, waiting in list(self._pending.items()):
+            if waiting.target.address != source:
+                continue
+            if isinstance(err, UnsupportedBerError):
+                del self._pending[request_id]
+                if not waiting.future.done():
+                    waiting.future.set_exception(FastPathRefused(err.reason))
+            else:
                 waiting.garbled = err.reason
 
     async def _transport(self, ip: str) -> asyncio.DatagramTransport:
