@@ -535,7 +535,7 @@ def _walk_goes_on(answer: Pdu, what: object) -> bool:
 
 
 def _increases(before: str, after: str) -> bool:
-    return tuple(int(p) for p in after.split(".")) > tuple(int(p) for p in before.split("."))
+    return tuple(map(int, after.split("."))) > tuple(map(int, before.split(".")))
 
 
 async def _walk(session: _Session, column: str) -> Column:

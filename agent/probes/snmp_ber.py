@@ -248,6 +248,7 @@ class BerCodec:
         self._cache_size = cache_size
         self._texts: dict[bytes, str] = {}
         self._contents: dict[str, bytes] = {}
+        self._asking: dict[str, bytes] = {}  # OID → its whole varbind with a NULL value
 
     # --- encoding ------------------------------------------------------------------------------
 
@@ -272,14 +273,20 @@ class BerCodec:
         max_repetitions: int = 0,
     ) -> bytes:
         """A GET/GETNEXT/GETBULK request: every value NULL."""
-        binds = b"".join(
-            _tlv(_SEQUENCE, _tlv(Tag.OID, self.oid_content(oid)) + _NULL_VALUE) for oid in oids
-        )
+        asking = self._asking
+        binds = b"".join([asking.get(oid) or self._asking_for(oid) for oid in oids])
         if pdu_type is PduType.GET_BULK:
             first, second = non_repeaters, max_repetitions
         else:
             first = second = 0
         return self._message(version, community, pdu_type, request_id, first, second, binds)
+
+    def _asking_for(self, oid: str) -> bytes:
+        bind = _tlv(_SEQUENCE, _tlv(Tag.OID, self.oid_content(oid)) + _NULL_VALUE)
+        if len(self._asking) >= self._cache_size:
+            self._asking.clear()
+        self._asking[oid] = bind
+        return bind
 
     def encode(self, message: Message) -> bytes:
         """Any message of this subset, typed values included (answers for tests and fuzzing)."""
