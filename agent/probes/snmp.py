@@ -125,6 +125,7 @@ class _DeviceState:
     profile: Profile | None = None
     sys_object_id: str | None = None
     memory: DeviceMemory = field(default_factory=DeviceMemory)
+    rows: dict[str, int] = field(default_factory=dict)  # per table: rows seen at the last poll
     pysnmp: bool = False  # the fast client refused this device's answers once: pysnmp reads it
 
 
@@ -355,15 +356,17 @@ class SnmpProbe:
                 async with asyncio.TaskGroup() as group:
                     table_tasks = [
                         group.create_task(
-                            _walk_table(session, table.walk_oids()),
+                            _walk_table(session, table.walk_oids(), state.rows.get(table.name)),
                             name=f"snmp-walk:{device.id}:{table.name}",
                         )
                         for table in profile.tables
                     ]
             except BaseExceptionGroup as failed:
                 raise _first_failure(failed) from None
-            for task in table_tasks:
-                columns.update(task.result())
+            for table, task in zip(profile.tables, table_tasks, strict=True):
+                walked = task.result()
+                columns.update(walked)
+                state.rows[table.name] = max(map(len, walked.values()), default=0)
 
         reading = read(
             profile,
@@ -486,9 +489,13 @@ async def _get(session: _Session, oids: list[str]) -> dict[str, RawValue]:
     return found
 
 
-async def _walk_table(session: _Session, columns: list[str]) -> dict[str, Column]:
+async def _walk_table(
+    session: _Session, columns: list[str], rows_before: int | None = None
+) -> dict[str, Column]:
     """Walk all columns of a table in the same GETBULK requests: one request per round instead
-    of one per column, so a few PDUs per table (most of a poll's CPU is BER decoding).
+    of one per column, so a few PDUs per table (most of a poll's CPU is BER decoding). The first
+    round asks for one row more than the table had at the last poll (`rows_before`): the agent
+    encodes and we decode no rows past its end; a grown table takes more rounds.
 
     A column ends at endOfMibView, at the first OID outside it, or at an OID that does not
     increase (quirk: some embedded agents, e.g. old Dahua DVR firmware, loop on their last row).
@@ -496,13 +503,13 @@ async def _walk_table(session: _Session, columns: list[str]) -> dict[str, Column
     found: dict[str, Column] = {column: {} for column in columns}
     cursor = {column: column for column in columns}  # last OID seen, per unfinished column
     repetitions = max(1, min(session.max_repetitions, MAX_BULK_VARBINDS // len(columns)))
+    asking = repetitions if rows_before is None else min(repetitions, rows_before + 1)
     for _ in range(MAX_BULK_ROUNDS):
         if not cursor:
             break
         walking = list(cursor)
-        answer = await session.exchange.get_bulk(
-            [cursor[column] for column in walking], repetitions
-        )
+        answer = await session.exchange.get_bulk([cursor[column] for column in walking], asking)
+        asking = repetitions
         if not _walk_goes_on(answer, walking):
             break
         if not answer.var_binds:

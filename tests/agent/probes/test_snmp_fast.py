@@ -453,38 +453,82 @@ def _key(oid: str) -> tuple[int, ...]:
     return tuple(int(arc) for arc in oid.split("."))
 
 
-def _next(oid: str) -> VarBind:
-    later = sorted((k for k in MINI_MIB if _key(k) > _key(oid)), key=_key)
-    return MINI_MIB[later[0]] if later else VarBind(oid, Tag.END_OF_MIB_VIEW, None)
+class MiniAgent:
+    """A v2c agent over a dict MIB, answering GET, GETNEXT and GETBULK; `indefinite` writes
+    BER with indefinite lengths (legal; pyasn1 reads it, our codec leaves it to pysnmp)."""
+
+    def __init__(self, mib: dict[str, VarBind], *, indefinite: bool = False) -> None:
+        self.mib = dict(mib)
+        self.indefinite = indefinite
+        self.bulk_repetitions: list[int] = []
+
+    def _next(self, oid: str) -> VarBind:
+        later = sorted((k for k in self.mib if _key(k) > _key(oid)), key=_key)
+        return self.mib[later[0]] if later else VarBind(oid, Tag.END_OF_MIB_VIEW, None)
+
+    def __call__(self, request: bytes) -> list[tuple[float, bytes]]:
+        asked = BerCodec().decode(request)
+        pdu = asked.pdu
+        binds: list[VarBind] = []
+        if pdu.type is PduType.GET:
+            missing = Tag.NO_SUCH_OBJECT
+            binds = [self.mib.get(vb.oid, VarBind(vb.oid, missing, None)) for vb in pdu.var_binds]
+        elif pdu.type is PduType.GET_NEXT:
+            binds = [self._next(vb.oid) for vb in pdu.var_binds]
+        elif pdu.type is PduType.GET_BULK:
+            self.bulk_repetitions.append(pdu.error_index)
+            cursors = [vb.oid for vb in pdu.var_binds]
+            for _ in range(pdu.error_index):
+                row = [self._next(c) for c in cursors]
+                binds += row
+                cursors = [vb.oid for vb in row]
+        answer = Message(
+            version=asked.version,
+            community=asked.community,
+            pdu=Pdu(PduType.RESPONSE, pdu.request_id, 0, 0, binds),
+        )
+        if self.indefinite:
+            return [(0, pyasn1_encoder.encode(to_pysnmp(answer), defMode=False))]
+        return [(0, BerCodec().encode(answer))]
 
 
-def indefinite_agent(request: bytes) -> list[tuple[float, bytes]]:
-    """A v2c agent that writes BER with indefinite lengths (legal; pyasn1 reads it, we don't)."""
-    asked = BerCodec().decode(request)
-    pdu = asked.pdu
-    binds: list[VarBind] = []
-    if pdu.type is PduType.GET:
-        binds = [
-            MINI_MIB.get(vb.oid, VarBind(vb.oid, Tag.NO_SUCH_OBJECT, None)) for vb in pdu.var_binds
-        ]
-    elif pdu.type is PduType.GET_NEXT:
-        binds = [_next(vb.oid) for vb in pdu.var_binds]
-    elif pdu.type is PduType.GET_BULK:
-        cursors = [vb.oid for vb in pdu.var_binds]
-        for _ in range(pdu.error_index):
-            row = [_next(c) for c in cursors]
-            binds += row
-            cursors = [vb.oid for vb in row]
-    answer = Message(
-        version=asked.version,
-        community=asked.community,
-        pdu=Pdu(PduType.RESPONSE, pdu.request_id, 0, 0, binds),
-    )
-    return [(0, pyasn1_encoder.encode(to_pysnmp(answer), defMode=False))]
+def interface(index: int, up: bool) -> dict[str, VarBind]:
+    rows = {
+        2: VarBind(f"1.3.6.1.2.1.2.2.1.2.{index}", Tag.OCTET_STRING, f"eth{index}".encode()),
+        3: VarBind(f"1.3.6.1.2.1.2.2.1.3.{index}", Tag.INTEGER, 6),  # ethernet
+        8: VarBind(f"1.3.6.1.2.1.2.2.1.8.{index}", Tag.INTEGER, 1 if up else 2),
+    }
+    return {vb.oid: vb for vb in rows.values()}
+
+
+async def test_later_polls_ask_for_the_rows_of_the_last_poll_and_see_a_grown_table() -> None:
+    agent_mib = {k: v for k, v in MINI_MIB.items() if not k.startswith("1.3.6.1.2.1.2.2")}
+    mini = MiniAgent({**agent_mib, **interface(1, True), **interface(2, False)})
+    probe = SnmpProbe(fast=True)
+    try:
+        async with peer(mini) as agent:
+            device = snmp_device(agent.port, timeout=8, interval=30)  # roomy: pysnmp loads MIBs
+            first = await probe.poll(device)
+            asked_first = list(mini.bulk_repetitions)
+            mini.bulk_repetitions.clear()
+            second = await probe.poll(device)
+            asked_second = list(mini.bulk_repetitions)
+            mini.mib.update(interface(3, True))  # a port is added between polls
+            mini.bulk_repetitions.clear()
+            third = await probe.poll(device)
+    finally:
+        probe.close()
+    up = {k: v for k, v in first.checks.items() if k.endswith(".oper_up")}
+    assert up == {"if.eth1.oper_up": True, "if.eth2.oper_up": False}
+    assert second.checks == first.checks
+    assert max(asked_second) < max(asked_first)
+    assert 3 in asked_second  # the interface table: its 2 rows and one to see its end
+    assert third.checks["if.eth3.oper_up"] is True
+    assert {k: v for k, v in third.checks.items() if k in up} == up
 
 
 async def test_client_refuses_an_agent_writing_indefinite_lengths(client: SnmpClient) -> None:
-    async with peer(indefinite_agent) as agent:
+    async with peer(MiniAgent(MINI_MIB, indefinite=True)) as agent:
         with pytest.raises(FastPathRefused, match="indefinite"):
             await client.get(target(agent.port), [SYS_UPTIME])
 
@@ -494,8 +538,8 @@ async def test_probe_reads_such_an_agent_with_pysnmp_from_then_on(
 ) -> None:
     probe = SnmpProbe(fast=True)
     try:
-        async with peer(indefinite_agent) as agent:
-            device = snmp_device(agent.port, timeout=3)
+        async with peer(MiniAgent(MINI_MIB, indefinite=True)) as agent:
+            device = snmp_device(agent.port, timeout=8, interval=30)  # roomy: pysnmp loads MIBs
             with caplog.at_level(logging.INFO, logger="agent.probes.snmp"):
                 first = await probe.poll(device)
                 received = len(agent.received)
