@@ -117,7 +117,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def ours(targets: list[tuple[int, str]], sweeps: int, engine: str) -> dict[str, Any]:
+async def ours(
+    targets: list[tuple[int, str]], sweeps: int, engine: str, in_flight: int = IN_FLIGHT
+) -> dict[str, Any]:
     probe = SnmpProbe(parse_profiles({"bench.yaml": BENCH_PROFILE}), fast=engine == "fast")
     os.environ.update({f"BENCH_{c.upper().replace('-', '_')}": c for _, c in targets})
     devices = [
@@ -131,7 +133,7 @@ async def ours(targets: list[tuple[int, str]], sweeps: int, engine: str) -> dict
         )
         for port, community in targets
     ]
-    semaphore = asyncio.Semaphore(IN_FLIGHT)
+    semaphore = asyncio.Semaphore(in_flight)
     failures = 0
 
     async def one(device: Any) -> None:
@@ -225,6 +227,7 @@ def main() -> None:
     parser.add_argument("--engine", choices=["fast", "pysnmp"], default="fast")
     parser.add_argument("--no-peer", action="store_true", help="skip snmp_exporter")
     parser.add_argument("--per-simulator", type=int, default=PER_SIMULATOR)
+    parser.add_argument("--in-flight", type=int, default=IN_FLIGHT, help="our polls at once")
     args = parser.parse_args()
     print(f"machine: {platform.node()} {platform.machine()} python {platform.python_version()}",
           file=sys.stderr)  # fmt: skip
@@ -246,7 +249,7 @@ def main() -> None:
                 sim.start()
                 simulators.append(sim)
                 targets += [(sim.port, name) for name in names]
-            ours_result = asyncio.run(ours(targets, args.sweeps, args.engine))
+            ours_result = asyncio.run(ours(targets, args.sweeps, args.engine, args.in_flight))
             peer_result = None if args.no_peer else asyncio.run(peer(targets, args.sweeps, root))
         finally:
             for sim in simulators:
@@ -271,6 +274,7 @@ def main() -> None:
                 "better": "lower",
                 "devices": args.devices,
                 "engine": args.engine,
+                "in_flight": args.in_flight,
                 "ours_sweep_cpu_s": ours_result["sweep_cpu_s"],
                 "ours_sweep_wall_s": ours_result["sweep_wall_s"],
                 "peer_sweep_wall_s": peer_result["sweep_wall_s"] if peer_result else None,
