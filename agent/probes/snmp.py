@@ -46,7 +46,6 @@ from pysnmp.hlapi.v3arch.asyncio import (
     get_cmd,
     next_cmd,
 )
-from pysnmp.hlapi.varbinds import CommandGeneratorVarBinds
 from pysnmp.proto import errind
 
 from agent.config import DeviceConfig
@@ -214,10 +213,6 @@ class SnmpProbe:
                 self._close_engine()
             self._engine = SnmpEngine()
             self._engine_loop = loop
-            # Build the engine's MIB view now rather than inside its first request.
-            CommandGeneratorVarBinds().make_varbinds(
-                self._engine.cache, (ObjectType(ObjectIdentity(SYS_DESCR)),)
-            )
         return self._engine
 
     def _close_engine(self) -> None:
@@ -250,13 +245,9 @@ class SnmpProbe:
         profiles = self._profiles or builtin_profiles()
         state = self._devices.setdefault(device.id, _DeviceState())
         started = self._clock()
-        fast = self._fast and options.version is not SnmpVersion.V3 and not state.pysnmp
-        if not fast:
-            # Before the deadline: pysnmp's first use in a process loads its MIB machinery
-            # (0.5-1.5 s, blocking); that is not the device's slowness.
-            self._engine_for_loop()
         try:
             async with asyncio.timeout(budget):
+                fast = self._fast and options.version is not SnmpVersion.V3 and not state.pysnmp
                 try:
                     session = await self._session(device, options, budget, fast=fast)
                     latency_ms, result = await self._poll(session, device, options, profiles, state)
