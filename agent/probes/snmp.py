@@ -441,7 +441,8 @@ def ber_tag(value: Any) -> int:
 
 def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """What a failed TaskGroup of walks means for the poll: a refusal of the fast client first
-    (the poll is redone with pysnmp), else the first domain failure, else the group itself."""
+    (the poll is redone with pysnmp), then refused credentials, a dead device, any other domain
+    failure; else the group itself."""
     leaves: list[BaseException] = []
     pending: list[BaseException] = [group]
     while pending:
@@ -450,7 +451,7 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
             pending += current.exceptions
         else:
             leaves.append(current)
-    for kind in (FastPathRefused, ProbeFailure):
+    for kind in (FastPathRefused, AuthFailed, DeviceUnreachable, ProbeFailure):
         for leaf in leaves:
             if isinstance(leaf, kind):
                 return leaf
