@@ -7,8 +7,9 @@ ifOperStatus, and bulk walks of hrStorage. Ours: one sweep over all devices with
 flight, CPU seconds of this process per 1,000 device polls. Peer: `prometheus-snmp-exporter`
 (Debian) with a hand-written numeric-OID module per device, scraped by 20 concurrent HTTP
 requests; CPU seconds of the exporter process per 1,000 scrapes (the HTTP client's CPU is not
-counted). Run: `.venv/bin/python bench/snmp_poll.py [--devices N] [--sweeps K]`.
-Ends with one JSON line; lower is better.
+counted). Run: `.venv/bin/python bench/snmp_poll.py [--devices N] [--sweeps K]`; `--engine
+pysnmp` polls v2c with pysnmp as before the lean codec, `--no-peer` skips snmp_exporter (for
+1,000-device sweeps). Ends with one JSON line; lower is better.
 """
 
 import argparse
@@ -116,8 +117,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def ours(targets: list[tuple[int, str]], sweeps: int) -> dict[str, Any]:
-    probe = SnmpProbe(parse_profiles({"bench.yaml": BENCH_PROFILE}))
+async def ours(
+    targets: list[tuple[int, str]], sweeps: int, engine: str, in_flight: int = IN_FLIGHT
+) -> dict[str, Any]:
+    probe = SnmpProbe(parse_profiles({"bench.yaml": BENCH_PROFILE}), fast=engine == "fast")
     os.environ.update({f"BENCH_{c.upper().replace('-', '_')}": c for _, c in targets})
     devices = [
         make_device(
@@ -130,7 +133,7 @@ async def ours(targets: list[tuple[int, str]], sweeps: int) -> dict[str, Any]:
         )
         for port, community in targets
     ]
-    semaphore = asyncio.Semaphore(IN_FLIGHT)
+    semaphore = asyncio.Semaphore(in_flight)
     failures = 0
 
     async def one(device: Any) -> None:
@@ -157,6 +160,7 @@ async def ours(targets: list[tuple[int, str]], sweeps: int) -> dict[str, Any]:
     return {
         "cpu_s_per_1000": round(cpu * 1000 / polls, 3),
         "sweep_wall_s": round(wall / sweeps, 3),
+        "sweep_cpu_s": round(cpu / sweeps, 3),
         "failures": failures,
     }
 
@@ -220,6 +224,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--sweeps", type=int, default=3)
+    parser.add_argument("--engine", choices=["fast", "pysnmp"], default="fast")
+    parser.add_argument("--no-peer", action="store_true", help="skip snmp_exporter")
+    parser.add_argument("--per-simulator", type=int, default=PER_SIMULATOR)
+    parser.add_argument("--in-flight", type=int, default=IN_FLIGHT, help="our polls at once")
     args = parser.parse_args()
     print(f"machine: {platform.node()} {platform.machine()} python {platform.python_version()}",
           file=sys.stderr)  # fmt: skip
@@ -228,11 +236,12 @@ def main() -> None:
         simulators: list[Snmpsim] = []
         targets: list[tuple[int, str]] = []
         try:
-            for first in range(0, args.devices, PER_SIMULATOR):
+            per_simulator = args.per_simulator
+            for first in range(0, args.devices, per_simulator):
                 data = root / f"data{first}"
                 data.mkdir()
                 names = [
-                    f"nvr-{i:03d}" for i in range(first, min(first + PER_SIMULATOR, args.devices))
+                    f"nvr-{i:03d}" for i in range(first, min(first + per_simulator, args.devices))
                 ]
                 for i, name in zip(range(first, first + len(names)), names, strict=True):
                     (data / f"{name}.snmprec").write_text(device_record(i))
@@ -240,13 +249,15 @@ def main() -> None:
                 sim.start()
                 simulators.append(sim)
                 targets += [(sim.port, name) for name in names]
-            ours_result = asyncio.run(ours(targets, args.sweeps))
-            peer_result = asyncio.run(peer(targets, args.sweeps, root))
+            ours_result = asyncio.run(ours(targets, args.sweeps, args.engine, args.in_flight))
+            peer_result = None if args.no_peer else asyncio.run(peer(targets, args.sweeps, root))
         finally:
             for sim in simulators:
                 sim.stop()
     print(f"ours: {ours_result}", file=sys.stderr)
     missing = "not installed (apt-get install prometheus-snmp-exporter)"
+    if args.no_peer:
+        missing = "skipped (--no-peer)"
     print(f"snmp_exporter: {peer_result or missing}", file=sys.stderr)
     ours_value = ours_result["cpu_s_per_1000"]
     peer_value = peer_result["cpu_s_per_1000"] if peer_result else None
@@ -262,6 +273,9 @@ def main() -> None:
                 "ratio": round(ours_value / peer_value, 2) if peer_value else None,
                 "better": "lower",
                 "devices": args.devices,
+                "engine": args.engine,
+                "in_flight": args.in_flight,
+                "ours_sweep_cpu_s": ours_result["sweep_cpu_s"],
                 "ours_sweep_wall_s": ours_result["sweep_wall_s"],
                 "peer_sweep_wall_s": peer_result["sweep_wall_s"] if peer_result else None,
                 "failures": {"ours": ours_result["failures"],

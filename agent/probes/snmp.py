@@ -6,16 +6,22 @@ Wrong community: v1/v2c agents drop such requests without a word (net-snmp, snmp
 camera seen so far), so a wrong community cannot be told from a dead device: `device.unreachable`.
 SNMPv3 agents answer with a report (unknown user, wrong digest), which is `device.auth_failed`;
 a wrong privacy key alone is dropped silently by net-snmp and so is unreachable too.
+
+Engines: v1/v2c devices are read by the lean client of `snmp_fast` (own BER codec, one socket for
+all devices: pysnmp's objects cost ~7x the CPU of snmp_exporter); SNMPv3, devices whose answers
+that client refuses, and every device when SECMON_SNMP_ENGINE=pysnmp, by pysnmp. Both give the
+walks below the same `Pdu` of plain values.
 """
 
 import asyncio
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pyasn1.type import univ
 from pysnmp.error import PySnmpError
@@ -39,7 +45,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     UsmUserData,
     bulk_cmd,
     get_cmd,
-    walk_cmd,
+    next_cmd,
 )
 from pysnmp.proto import errind
 
@@ -51,6 +57,8 @@ from agent.probes.base import (
     ProbeResult,
     ProtocolError,
 )
+from agent.probes.snmp_ber import Pdu, PduType, VarBind, Version, error_status_name
+from agent.probes.snmp_fast import FastPathRefused, SnmpClient, Target, resolve
 from agent.probes.snmp_options import (
     DEFAULT_PORT,
     AuthProtocol,
@@ -77,6 +85,8 @@ MAX_BULK_ROUNDS = 64  # a table walk gives up after this many requests (≈ thou
 GET_CHUNK = 20  # varbinds per GET: small enough for every agent's PDU size seen
 DEADLINE_SHARE = 0.9  # of device.timeout: answer before the scheduler's own deadline fires
 DEFAULT_COMMUNITY = "public"  # v1/v2c with no community configured: the factory default
+ENGINE_ENV = "SECMON_SNMP_ENGINE"  # "pysnmp": read v1/v2c devices with pysnmp too
+MAX_WALK_ROWS = MAX_BULK_ROUNDS * MAX_BULK_VARBINDS  # a GETNEXT walk gives up after this many
 
 AUTH_PROTOCOLS = {
     AuthProtocol.MD5: USM_AUTH_HMAC96_MD5,
@@ -116,14 +126,61 @@ class _DeviceState:
     profile: Profile | None = None
     sys_object_id: str | None = None
     memory: DeviceMemory = field(default_factory=DeviceMemory)
+    rows: dict[str, int] = field(default_factory=dict)  # per table: rows seen at the last poll
+    pysnmp: bool = False  # the fast client refused this device's answers once: pysnmp reads it
+
+
+class _Exchange(Protocol):
+    """One request, one answer, for one device; failures are domain errors."""
+
+    async def get(self, oids: list[str]) -> Pdu: ...
+
+    async def get_next(self, oids: list[str]) -> Pdu: ...
+
+    async def get_bulk(self, oids: list[str], max_repetitions: int) -> Pdu: ...
 
 
 @dataclass(frozen=True)
-class _Session:
+class _FastExchange:
+    client: SnmpClient
+    target: Target
+
+    async def get(self, oids: list[str]) -> Pdu:
+        return await self.client.get(self.target, oids)
+
+    async def get_next(self, oids: list[str]) -> Pdu:
+        return await self.client.get_next(self.target, oids)
+
+    async def get_bulk(self, oids: list[str], max_repetitions: int) -> Pdu:
+        return await self.client.get_bulk(self.target, oids, max_repetitions=max_repetitions)
+
+
+@dataclass(frozen=True)
+class _PysnmpExchange:
     engine: Any
     auth: Any
     target: Any
     context: Any
+
+    async def get(self, oids: list[str]) -> Pdu:
+        return _pdu(await get_cmd(*self._head(), *_object_types(oids), lookupMib=False))
+
+    async def get_next(self, oids: list[str]) -> Pdu:
+        return _pdu(await next_cmd(*self._head(), *_object_types(oids), lookupMib=False))
+
+    async def get_bulk(self, oids: list[str], max_repetitions: int) -> Pdu:
+        answer = await bulk_cmd(
+            *self._head(), 0, max_repetitions, *_object_types(oids), lookupMib=False
+        )
+        return _pdu(answer)
+
+    def _head(self) -> tuple[Any, Any, Any, Any]:
+        return self.engine, self.auth, self.target, self.context
+
+
+@dataclass(frozen=True)
+class _Session:
+    exchange: _Exchange
     version: SnmpVersion
     max_repetitions: int
 
@@ -137,10 +194,12 @@ class SnmpProbe:
         *,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        fast: bool | None = None,
     ) -> None:
         self._profiles = profiles
         self._clock = clock
         self._now = now
+        self._fast = os.environ.get(ENGINE_ENV, "").lower() != "pysnmp" if fast is None else fast
         self._engine: Any = None
         self._engine_loop: asyncio.AbstractEventLoop | None = None
         # pysnmp keeps one local USM entry per user name in an engine: SNMPv3 credentials that
@@ -148,6 +207,8 @@ class SnmpProbe:
         # engine of their own, or one device's keys would replace the other's.
         self._v3_first: dict[str, str] = {}  # user → digest of the first keys seen for it
         self._v3_engines: dict[str, Any] = {}  # digest → engine, for the other keys
+        self._client: SnmpClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self._devices: dict[str, _DeviceState] = {}
 
     def _engine_for_loop(self, options: SnmpOptions | None = None) -> Any:
@@ -177,9 +238,22 @@ class SnmpProbe:
         self._v3_first.clear()
         self._v3_engines.clear()
 
+    def _client_for_loop(self) -> SnmpClient:
+        """One fast client (one socket) per process, like the engine."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            if self._client is not None:
+                self._client.close()
+            self._client = SnmpClient()
+            self._client_loop = loop
+        return self._client
+
     def close(self) -> None:
         if self._engine is not None:
             self._close_engine()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     async def poll(self, device: DeviceConfig) -> ProbeResult:
         options = device.snmp or SnmpOptions()
@@ -189,8 +263,15 @@ class SnmpProbe:
         started = self._clock()
         try:
             async with asyncio.timeout(budget):
-                session = await self._session(device, options, budget)
-                latency_ms, result = await self._poll(session, device, options, profiles, state)
+                fast = self._fast and options.version is not SnmpVersion.V3 and not state.pysnmp
+                try:
+                    session = await self._session(device, options, budget, fast=fast)
+                    latency_ms, result = await self._poll(session, device, options, profiles, state)
+                except FastPathRefused as refused:
+                    log.info("%s: read with pysnmp from now on (%s)", device.id, refused)
+                    state.pysnmp = True
+                    session = await self._session(device, options, budget, fast=False)
+                    latency_ms, result = await self._poll(session, device, options, profiles, state)
         except TimeoutError as err:
             raise DeviceUnreachable(
                 f"no SNMP answer from {device.address} within {budget:.2g} s"
@@ -207,10 +288,27 @@ class SnmpProbe:
             identity=result.identity,
         )
 
-    async def _session(self, device: DeviceConfig, options: SnmpOptions, budget: float) -> _Session:
+    async def _session(
+        self, device: DeviceConfig, options: SnmpOptions, budget: float, *, fast: bool
+    ) -> _Session:
         # Two round trips in a row at most before the tables (system, then the profile's
         # scalars): each gets half of the budget, retries included.
         per_try = budget / 2 / (options.retries + 1)
+        if fast:
+            address = await resolve(device.address, device.port or DEFAULT_PORT)
+            community = options.community.reveal() if options.community else DEFAULT_COMMUNITY
+            target = Target(
+                address=address,
+                version=Version.V1 if options.version is SnmpVersion.V1 else Version.V2C,
+                community=community.encode(),
+                timeout=per_try,
+                retries=options.retries,
+            )
+            return _Session(
+                exchange=_FastExchange(self._client_for_loop(), target),
+                version=options.version,
+                max_repetitions=options.max_repetitions,
+            )
         try:
             target = await UdpTransportTarget.create(
                 (device.address, device.port or DEFAULT_PORT),
@@ -219,13 +317,14 @@ class SnmpProbe:
             )
         except PySnmpError as err:
             raise DeviceUnreachable(f"{device.address}: {err}") from err
-        return _Session(
+        exchange = _PysnmpExchange(
             engine=self._engine_for_loop(options),
             auth=_auth_data(options),
             target=target,
             context=ContextData(contextName=options.context),
-            version=options.version,
-            max_repetitions=options.max_repetitions,
+        )
+        return _Session(
+            exchange=exchange, version=options.version, max_repetitions=options.max_repetitions
         )
 
     async def _poll(
@@ -259,23 +358,33 @@ class SnmpProbe:
         columns: dict[str, Column] = {}
         if session.version is SnmpVersion.V1:  # no GETBULK: one GETNEXT walk per column
             walk_oids = dict.fromkeys(o for t in profile.tables for o in t.walk_oids())
-            async with asyncio.TaskGroup() as group:
-                tasks = {
-                    oid: group.create_task(_walk(session, oid), name=f"snmp-walk:{device.id}:{oid}")
-                    for oid in walk_oids
-                }
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks = {
+                        oid: group.create_task(
+                            _walk(session, oid), name=f"snmp-walk:{device.id}:{oid}"
+                        )
+                        for oid in walk_oids
+                    }
+            except BaseExceptionGroup as failed:
+                raise _first_failure(failed) from None
             columns = {oid: task.result() for oid, task in tasks.items()}
         elif profile.tables:
-            async with asyncio.TaskGroup() as group:
-                table_tasks = [
-                    group.create_task(
-                        _walk_table(session, table.walk_oids()),
-                        name=f"snmp-walk:{device.id}:{table.name}",
-                    )
-                    for table in profile.tables
-                ]
-            for task in table_tasks:
-                columns.update(task.result())
+            try:
+                async with asyncio.TaskGroup() as group:
+                    table_tasks = [
+                        group.create_task(
+                            _walk_table(session, table.walk_oids(), state.rows.get(table.name)),
+                            name=f"snmp-walk:{device.id}:{table.name}",
+                        )
+                        for table in profile.tables
+                    ]
+            except BaseExceptionGroup as failed:
+                raise _first_failure(failed) from None
+            for table, task in zip(profile.tables, table_tasks, strict=True):
+                walked = task.result()
+                columns.update(walked)
+                state.rows[table.name] = max(map(len, walked.values()), default=0)
 
         reading = read(
             profile,
@@ -351,6 +460,49 @@ def _raise_for(indication: Any) -> None:
     raise ProtocolError(f"SNMP: {indication}")
 
 
+def _pdu(answer: tuple[Any, Any, Any, Any]) -> Pdu:
+    """pysnmp's (indication, status, index, var_binds) → the fast client's answer type."""
+    indication, status, index, var_binds = answer
+    if indication:
+        _raise_for(indication)
+    return Pdu(
+        type=PduType.RESPONSE,
+        request_id=0,
+        error_status=int(status),
+        error_index=int(index),
+        var_binds=[VarBind(str(oid), ber_tag(value), raw_value(value)) for oid, value in var_binds],
+    )
+
+
+def _object_types(oids: list[str]) -> list[Any]:
+    return [ObjectType(ObjectIdentity(oid)) for oid in oids]
+
+
+def ber_tag(value: Any) -> int:
+    """The BER tag octet of a pysnmp value (0x41 for Counter32, 0x82 for endOfMibView ...)."""
+    tag = value.tagSet[-1]
+    return int(tag.tagClass | tag.tagFormat | tag.tagId)
+
+
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """What a failed TaskGroup of walks means for the poll: a refusal of the fast client first
+    (the poll is redone with pysnmp), then refused credentials, a dead device, any other domain
+    failure; else the group itself."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, BaseExceptionGroup):
+            pending += current.exceptions
+        else:
+            leaves.append(current)
+    for kind in (FastPathRefused, AuthFailed, DeviceUnreachable, ProbeFailure):
+        for leaf in leaves:
+            if isinstance(leaf, kind):
+                return leaf
+    return group
+
+
 async def _get(session: _Session, oids: list[str]) -> dict[str, RawValue]:
     """GET in chunks; an OID the agent does not have becomes None rather than failing the poll.
 
@@ -363,38 +515,33 @@ async def _get(session: _Session, oids: list[str]) -> dict[str, RawValue]:
         chunk = pending.pop()
         if not chunk:
             continue
-        indication, status, index, var_binds = await get_cmd(
-            session.engine,
-            session.auth,
-            session.target,
-            session.context,
-            *(ObjectType(ObjectIdentity(oid)) for oid in chunk),
-            lookupMib=False,
-        )
-        if indication:
-            _raise_for(indication)
-        code = int(status)
+        answer = await session.exchange.get(chunk)
+        code, index = answer.error_status, answer.error_index
         if code == 0:
-            for oid_obj, value in var_binds:
-                found[str(oid_obj)] = raw_value(value)
+            for vb in answer.var_binds:
+                found[vb.oid] = vb.value
             continue
         if code in (_AUTHORIZATION_ERROR, _NO_ACCESS):
-            raise AuthFailed(f"SNMP: {status.prettyPrint()}")
+            raise AuthFailed(f"SNMP: {error_status_name(code)}")
         if code == _TOO_BIG and len(chunk) > 1:
             half = len(chunk) // 2
             pending += [chunk[:half], chunk[half:]]
             continue
-        if code in (_NO_SUCH_NAME, _GEN_ERR) and 1 <= int(index) <= len(chunk):
-            found[chunk[int(index) - 1]] = None
-            pending.append(chunk[: int(index) - 1] + chunk[int(index) :])
+        if code in (_NO_SUCH_NAME, _GEN_ERR) and 1 <= index <= len(chunk):
+            found[chunk[index - 1]] = None
+            pending.append(chunk[: index - 1] + chunk[index:])
             continue
-        raise ProtocolError(f"SNMP GET: {status.prettyPrint()} at {index}")
+        raise ProtocolError(f"SNMP GET: {error_status_name(code)} at {index}")
     return found
 
 
-async def _walk_table(session: _Session, columns: list[str]) -> dict[str, Column]:
+async def _walk_table(
+    session: _Session, columns: list[str], rows_before: int | None = None
+) -> dict[str, Column]:
     """Walk all columns of a table in the same GETBULK requests: one request per round instead
-    of one per column, so a few PDUs per table (most of a poll's CPU is BER decoding).
+    of one per column, so a few PDUs per table (most of a poll's CPU is BER decoding). The first
+    round asks for one row more than the table had at the last poll (`rows_before`): the agent
+    encodes and we decode no rows past its end; a grown table takes more rounds.
 
     A column ends at endOfMibView, at the first OID outside it, or at an OID that does not
     increase (quirk: some embedded agents, e.g. old Dahua DVR firmware, loop on their last row).
@@ -402,82 +549,66 @@ async def _walk_table(session: _Session, columns: list[str]) -> dict[str, Column
     found: dict[str, Column] = {column: {} for column in columns}
     cursor = {column: column for column in columns}  # last OID seen, per unfinished column
     repetitions = max(1, min(session.max_repetitions, MAX_BULK_VARBINDS // len(columns)))
+    asking = repetitions if rows_before is None else min(repetitions, rows_before + 1)
     for _ in range(MAX_BULK_ROUNDS):
         if not cursor:
             break
         walking = list(cursor)
-        indication, status, _index, var_binds = await bulk_cmd(
-            session.engine,
-            session.auth,
-            session.target,
-            session.context,
-            0,
-            repetitions,
-            *(ObjectType(ObjectIdentity(cursor[column])) for column in walking),
-            lookupMib=False,
-        )
-        if not _walk_goes_on(indication, status, walking):
+        answer = await session.exchange.get_bulk([cursor[column] for column in walking], asking)
+        asking = repetitions
+        if not _walk_goes_on(answer, walking):
             break
-        if not var_binds:
+        if not answer.var_binds:
             break
         finished: set[str] = set()
-        for position, (oid_obj, value) in enumerate(var_binds):
+        for position, (oid, _tag, value) in enumerate(answer.var_binds):
             column = walking[position % len(walking)]
             if column in finished:
                 continue
-            oid = str(oid_obj)
             prefix = column + "."
-            if (
-                isinstance(value, univ.Null)
-                or not oid.startswith(prefix)
-                or not _increases(cursor[column], oid)
-            ):
+            if value is None or not oid.startswith(prefix) or not _increases(cursor[column], oid):
                 finished.add(column)
                 continue
-            found[column][oid[len(prefix) :]] = raw_value(value)
+            found[column][oid[len(prefix) :]] = value
             cursor[column] = oid
         for column in finished:
             del cursor[column]
     return found
 
 
-def _walk_goes_on(indication: Any, status: Any, what: object) -> bool:
-    """False when the agent ended the walk with an error status; raises for transport and
-    authorisation failures (those are faults of the device, not the end of a table)."""
-    if indication:
-        _raise_for(indication)
-    if int(status) == 0:
+def _walk_goes_on(answer: Pdu, what: object) -> bool:
+    """False when the agent ended the walk with an error status; raises for authorisation
+    failures (a fault of the device, not the end of a table)."""
+    if answer.error_status == 0:
         return True
-    if int(status) == _AUTHORIZATION_ERROR:
-        raise AuthFailed(f"SNMP: {status.prettyPrint()}")
-    log.debug("walk of %s stopped: %s", what, status.prettyPrint())
+    if answer.error_status == _AUTHORIZATION_ERROR:
+        raise AuthFailed(f"SNMP: {error_status_name(answer.error_status)}")
+    log.debug("walk of %s stopped: %s", what, error_status_name(answer.error_status))
     return False
 
 
 def _increases(before: str, after: str) -> bool:
-    return tuple(int(p) for p in after.split(".")) > tuple(int(p) for p in before.split("."))
+    return tuple(map(int, after.split("."))) > tuple(map(int, before.split(".")))
 
 
 async def _walk(session: _Session, column: str) -> Column:
     """Walk one column with GETNEXT (SNMPv1 has no GETBULK), row index → value. A column the
-    agent refuses is left empty: the device stays monitored without it."""
+    agent refuses is left empty: the device stays monitored without it. noSuchName ends a v1
+    walk (the end of the agent's MIB); an OID that does not increase ends it too."""
     rows: Column = {}
     prefix = column + "."
-    async for indication, status, _index, var_binds in walk_cmd(
-        session.engine,
-        session.auth,
-        session.target,
-        session.context,
-        ObjectType(ObjectIdentity(column)),
-        lexicographicMode=False,
-        lookupMib=False,
-    ):
-        if not _walk_goes_on(indication, status, column):
+    cursor = column
+    for _ in range(MAX_WALK_ROWS):
+        answer = await session.exchange.get_next([cursor])
+        if answer.error_status == _NO_SUCH_NAME or not _walk_goes_on(answer, column):
             break
-        for oid_obj, value in var_binds:
-            oid = str(oid_obj)
-            if oid.startswith(prefix):
-                rows[oid[len(prefix) :]] = raw_value(value)
+        if not answer.var_binds:
+            break
+        oid, _tag, value = answer.var_binds[0]
+        if value is None or not oid.startswith(prefix) or not _increases(cursor, oid):
+            break
+        rows[oid[len(prefix) :]] = value
+        cursor = oid
     return rows
 
 
