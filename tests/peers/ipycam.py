@@ -1,0 +1,268 @@
+"""ipycam (PyPI, MIT), a real third-party virtual ONVIF camera, as a test peer on 127.0.0.1.
+
+ipycam binds 0.0.0.0 and multicasts a WS-Discovery Hello at start (PEERS.md §4.3). Run as a
+script (`python -m tests.peers.ipycam ...`), this module starts ipycam's own `__main__` with
+three changes made from the outside, so nothing leaves loopback: its HTTP (ONVIF, snapshot) and
+RTSP servers bind 127.0.0.1, and WS-Discovery does not start. Two test levers are added:
+
+- `IPYCAM_CLOCK_OFFSET_S`: the camera's clock runs this many seconds ahead (its
+  GetSystemDateAndTime answer and its WS-Security freshness check both use it), like a camera
+  whose NTP is broken;
+- SIGUSR1 closes its RTSP listening socket (the stream is gone, ONVIF still answers); SIGUSR2
+  opens it again.
+
+    with IpyCam(tmp_path, serial="SIM-0001") as cam:   # needs Debian ffmpeg
+        ... cam.onvif_port, cam.rtsp_port ...
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tests.peers.net import free_port, wait_for_port
+
+FFMPEG = shutil.which("ffmpeg")
+USERNAME = "admin"
+PASSWORD = "secret-cam-pass"
+WIDTH, HEIGHT, FPS = 640, 360, 10
+REPO = Path(__file__).resolve().parents[2]
+
+
+def missing_ipycam() -> str | None:
+    """Why the ipycam tests cannot run here, or None."""
+    try:
+        import ipycam  # noqa: F401
+    except ImportError:
+        return "ipycam not installed (pip install -e '.[dev]')"
+    if FFMPEG is None:
+        return "ffmpeg not installed (apt-get install ffmpeg; `make test` does)"
+    return None
+
+
+def make_test_video(path: Path, *, pattern: str = "testsrc", seconds: int = 20) -> Path:
+    """An H.264 clip from one of ffmpeg's lavfi sources (the camera loops it)."""
+    if not path.exists():
+        assert FFMPEG is not None
+        subprocess.run(
+            [
+                FFMPEG,
+                *("-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"),
+                *("-i", f"{pattern}=size={WIDTH}x{HEIGHT}:rate={FPS}", "-t", str(seconds)),
+                *("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", str(FPS), str(path)),
+            ],
+            check=True,
+            timeout=120,
+        )
+    return path
+
+
+class IpyCam:
+    """One ipycam process on free loopback ports, stopped by PID at the end."""
+
+    ready_timeout = 40.0
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        serial: str = "SIM-0001",
+        firmware: str = "1.0.0",
+        model: str = "SIM-1",
+        clock_offset_s: float = 0.0,
+        onvif_port: int | None = None,
+        rtsp_port: int | None = None,
+        video: Path | None = None,
+    ) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.onvif_port = onvif_port or free_port()
+        self.rtsp_port = rtsp_port or free_port()
+        self.serial, self.firmware, self.model = serial, firmware, model
+        self.clock_offset_s = clock_offset_s
+        self.video = video or make_test_video(workdir / "testsrc.mp4")
+        self.log_path = workdir / f"ipycam-{self.onvif_port}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "name": "Test Cam",
+            "manufacturer": "SecmonTest",
+            "model": self.model,
+            "serial_number": self.serial,
+            "firmware_version": self.firmware,
+            "local_ip": "127.0.0.1",
+            "onvif_port": self.onvif_port,
+            "rtsp_port": self.rtsp_port,
+            "web_port": free_port(),
+            "go2rtc_api_port": free_port(),  # nothing there: ipycam uses its own RTSP server
+            "username": USERNAME,
+            "password": PASSWORD,
+            "main_width": WIDTH,
+            "main_height": HEIGHT,
+            "main_fps": FPS,
+            "main_bitrate": "512K",
+            "sub_width": 320,
+            "sub_height": 180,
+            "sub_fps": FPS,
+            "sub_bitrate": "256K",
+            "hw_accel": "cpu",
+            "show_timestamp": False,
+        }
+
+    def start(self) -> "IpyCam":
+        config_path = self.workdir / f"camera-{self.onvif_port}.json"
+        config_path.write_text(json.dumps(self.config()))
+        env = {**os.environ, "IPYCAM_CLOCK_OFFSET_S": str(self.clock_offset_s)}
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    *("-m", "tests.peers.ipycam", "--config", str(config_path)),
+                    *("--source", str(self.video), "--hw", "cpu"),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        ports = (self.onvif_port, self.rtsp_port)
+        if not all(wait_for_port(p, timeout=self.ready_timeout) for p in ports):
+            self.stop()
+            raise RuntimeError(f"ipycam did not start:\n{self.log_path.read_text()[-3000:]}")
+        return self
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        self._proc = None
+
+    def stop_stream(self) -> None:
+        """Close the RTSP listener; returns once nothing accepts on the RTSP port."""
+        self._signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while wait_for_port(self.rtsp_port, timeout=0.2) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def start_stream(self) -> None:
+        self._signal(signal.SIGUSR2)
+        wait_for_port(self.rtsp_port, timeout=10)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(sig)
+
+    def __enter__(self) -> "IpyCam":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _run_contained() -> None:
+    """ipycam's own main, kept on loopback, with the two test levers (see the module doc)."""
+    import datetime as dt
+    import runpy
+    import socket
+    import threading
+    import time as real_time
+
+    import ipycam.camera as camera
+    import ipycam.onvif as onvif
+
+    offset = float(os.environ.get("IPYCAM_CLOCK_OFFSET_S", "0") or 0)
+
+    class NoDiscovery(threading.Thread):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(daemon=True)
+
+        def run(self) -> None:
+            return None
+
+        def stop(self) -> None:
+            return None
+
+    class LoopbackHttp(camera.ReusableThreadingTCPServer):  # type: ignore[misc, name-defined]
+        def __init__(self, address: tuple[str, int], *args: object, **kwargs: object) -> None:
+            super().__init__(("127.0.0.1", address[1]), *args, **kwargs)
+
+    class LoopbackRtsp(camera.NativeRTSPServer):  # type: ignore[misc, name-defined]
+        def __init__(self, port: int = 8554, host: str = "127.0.0.1") -> None:
+            super().__init__(port=port, host="127.0.0.1")
+
+    class ShiftedTime:
+        """`time` as ipycam's ONVIF module sees it: `offset` seconds ahead."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real_time, name)
+
+        def time(self) -> float:
+            return real_time.time() + offset
+
+        def gmtime(self, secs: float | None = None) -> real_time.struct_time:
+            return real_time.gmtime((real_time.time() if secs is None else secs) + offset)
+
+    class ShiftedDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> "ShiftedDatetime":
+            shifted = dt.datetime.now(tz) + dt.timedelta(seconds=offset)
+            return cls.fromtimestamp(shifted.timestamp(), tz)
+
+    camera.WSDiscoveryServer = NoDiscovery  # type: ignore[attr-defined]
+    camera.ReusableThreadingTCPServer = LoopbackHttp  # type: ignore[attr-defined]
+    camera.NativeRTSPServer = LoopbackRtsp  # type: ignore[attr-defined]
+    onvif.time = ShiftedTime()  # type: ignore[assignment]
+    onvif.datetime = ShiftedDatetime  # type: ignore[misc]
+
+    servers: list[Any] = []
+    original_start = LoopbackRtsp.start
+
+    def recording_start(self: Any) -> bool:
+        servers.append(self)
+        return bool(original_start(self))
+
+    LoopbackRtsp.start = recording_start  # type: ignore[method-assign]
+
+    def close_rtsp(signum: int, frame: object) -> None:
+        for server in servers:
+            sock = server._server_socket
+            server._server_socket = None
+            if sock is not None:
+                sock.close()
+
+    def open_rtsp(signum: int, frame: object) -> None:
+        for server in servers:
+            if server._server_socket is None:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((server.host, server.port))
+                sock.listen(5)
+                sock.settimeout(1.0)
+                server._server_socket = sock
+                threading.Thread(target=server._accept_loop, daemon=True).start()
+
+    signal.signal(signal.SIGUSR1, close_rtsp)
+    signal.signal(signal.SIGUSR2, open_rtsp)
+    sys.argv[0] = "ipycam"
+    runpy.run_module("ipycam", run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    _run_contained()
