@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from agent.probes.mqtt.options import MqttOptions, check_mqtt_block
+from agent.probes.onvif.options import OnvifOptions
 from agent.probes.snmp_options import SnmpOptions
 from wire.enums import DeviceClass, ProbeKind, Subsystem
 from wire.schema import DeviceId
@@ -169,6 +170,7 @@ class DeviceConfig(_Model):
     parent: DeviceId | None = None
     mqtt: MqttOptions | None = Field(default=None, validate_default=True)
     snmp: SnmpOptions | None = None
+    onvif: OnvifOptions | None = None
 
     @field_validator("mqtt")
     @classmethod

@@ -5,6 +5,7 @@ from collections.abc import Callable, Mapping
 from agent.config import DeviceConfig
 from agent.probes.base import Probe, ProbeResult, Unsupported
 from agent.probes.mqtt.probe import MqttProbe
+from agent.probes.onvif.probe import OnvifProbe
 from agent.probes.snmp import SnmpProbe
 from agent.probes.tcp import TcpProbe
 from wire.enums import ProbeKind
@@ -15,6 +16,7 @@ DEFAULT_FACTORIES: Mapping[ProbeKind, ProbeFactory] = {
     ProbeKind.TCP: TcpProbe,
     ProbeKind.MQTT: MqttProbe,
     ProbeKind.SNMP: SnmpProbe,
+    ProbeKind.ONVIF: OnvifProbe,
 }
 
 

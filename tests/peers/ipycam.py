@@ -6,8 +6,8 @@ three changes made from the outside, so nothing leaves loopback: its HTTP (ONVIF
 RTSP servers bind 127.0.0.1, and WS-Discovery does not start. Two test levers are added:
 
 - `IPYCAM_CLOCK_OFFSET_S`: the camera's clock runs this many seconds ahead (its
-  GetSystemDateAndTime answer and its WS-Security freshness check both use it), like a camera
-  whose NTP is broken;
+  GetSystemDateAndTime answer, its WS-Security freshness check and its HTTP Date header all use
+  it), like a camera whose NTP is broken;
 - SIGUSR1 closes its RTSP listening socket (the stream is gone, ONVIF still answers); SIGUSR2
   opens it again.
 
@@ -179,6 +179,7 @@ class IpyCam:
 def _run_contained() -> None:
     """ipycam's own main, kept on loopback, with the two test levers (see the module doc)."""
     import datetime as dt
+    import http.server
     import runpy
     import socket
     import threading
@@ -199,11 +200,11 @@ def _run_contained() -> None:
         def stop(self) -> None:
             return None
 
-    class LoopbackHttp(camera.ReusableThreadingTCPServer):  # type: ignore[misc, name-defined]
+    class LoopbackHttp(camera.ReusableThreadingTCPServer):  # type: ignore[misc]  # untyped
         def __init__(self, address: tuple[str, int], *args: object, **kwargs: object) -> None:
             super().__init__(("127.0.0.1", address[1]), *args, **kwargs)
 
-    class LoopbackRtsp(camera.NativeRTSPServer):  # type: ignore[misc, name-defined]
+    class LoopbackRtsp(camera.NativeRTSPServer):  # type: ignore[misc]  # untyped
         def __init__(self, port: int = 8554, host: str = "127.0.0.1") -> None:
             super().__init__(port=port, host="127.0.0.1")
 
@@ -217,7 +218,7 @@ def _run_contained() -> None:
             return real_time.time() + offset
 
         def gmtime(self, secs: float | None = None) -> real_time.struct_time:
-            return real_time.gmtime((real_time.time() if secs is None else secs) + offset)
+            return real_time.gmtime(real_time.time() + offset if secs is None else secs)
 
     class ShiftedDatetime(dt.datetime):
         @classmethod
@@ -225,11 +226,12 @@ def _run_contained() -> None:
             shifted = dt.datetime.now(tz) + dt.timedelta(seconds=offset)
             return cls.fromtimestamp(shifted.timestamp(), tz)
 
-    camera.WSDiscoveryServer = NoDiscovery  # type: ignore[attr-defined]
-    camera.ReusableThreadingTCPServer = LoopbackHttp  # type: ignore[attr-defined]
-    camera.NativeRTSPServer = LoopbackRtsp  # type: ignore[attr-defined]
-    onvif.time = ShiftedTime()  # type: ignore[assignment]
-    onvif.datetime = ShiftedDatetime  # type: ignore[misc]
+    camera.WSDiscoveryServer = NoDiscovery
+    camera.ReusableThreadingTCPServer = LoopbackHttp
+    camera.NativeRTSPServer = LoopbackRtsp
+    onvif.time = ShiftedTime()
+    onvif.datetime = ShiftedDatetime
+    http.server.time = ShiftedTime()  # type: ignore[attr-defined]  # for its Date header
 
     servers: list[Any] = []
     original_start = LoopbackRtsp.start
@@ -238,7 +240,7 @@ def _run_contained() -> None:
         servers.append(self)
         return bool(original_start(self))
 
-    LoopbackRtsp.start = recording_start  # type: ignore[method-assign]
+    LoopbackRtsp.start = recording_start
 
     def close_rtsp(signum: int, frame: object) -> None:
         for server in servers:

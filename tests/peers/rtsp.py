@@ -19,6 +19,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 REPO = Path(__file__).resolve().parents[2]
 USERNAME = "viewer"
 PASSWORD = "stream-pass"
+CREDENTIALS = (USERNAME, PASSWORD)
 WIDTH, HEIGHT = 640, 360
 
 
@@ -47,7 +48,7 @@ def missing_gstreamer() -> str | None:
 
 
 class GstRtspServer:
-    """One gst-rtsp-server process serving `/cam1` (H.264 640×360 test pattern)."""
+    """One gst-rtsp-server process serving `/cam1` (H.264 640x360 test pattern)."""
 
     ready_timeout = 30.0
 
@@ -68,8 +69,7 @@ class GstRtspServer:
     def start(self) -> "GstRtspServer":
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                [SYSTEM_PYTHON, "-m", "tests.peers.rtsp", str(self.port), self.auth]
-                + [USERNAME, PASSWORD],
+                [SYSTEM_PYTHON, "-m", "tests.peers.rtsp", str(self.port), self.auth, *CREDENTIALS],
                 cwd=REPO,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -109,7 +109,7 @@ def _serve(port: str, mode: str, username: str, password: str) -> None:  # pragm
     gi.require_version("Gst", "1.0")
     gi.require_version("GstRtspServer", "1.0")
     gi.require_version("GstRtsp", "1.0")
-    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # type: ignore[attr-defined]
+    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()

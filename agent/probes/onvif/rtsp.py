@@ -145,17 +145,17 @@ async def check_stream(
     *,
     username: str | None = None,
     password: str | None = None,
-    timeout: float,
+    deadline: float,
 ) -> StreamCheck:
     """OPTIONS then DESCRIBE `url` under one deadline; raises RtspFailure with a reason."""
     target = _target(url, username, password)
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(deadline):
             return await _describe(target, started)
     except TimeoutError as err:
         raise RtspFailure(
-            "timeout", f"no RTSP answer from {target.host}:{target.port} within {timeout:g} s"
+            "timeout", f"no RTSP answer from {target.host}:{target.port} within {deadline:g} s"
         ) from err
 
 

@@ -1,0 +1,273 @@
+"""The ONVIF probe: one poll of a camera reads its clock, identity, services and stream, and
+every `snapshot_interval` its picture. At most one request is in flight per camera (cameras
+with small HTTP servers fall over under parallel requests: ipycam's listen backlog is 5), and
+every request runs under `call_timeout` inside the device's deadline.
+
+A failure of the device service (clock, identity) fails the poll: unreachable, auth failed or
+protocol error, so the server opens the right fault. A failure of the stream or the snapshot
+while ONVIF answers is a check value (`camera.stream_down`, `snapshot.ok`), and an optional call
+the camera does not have is listed in `onvif.unsupported`, the camera staying monitored.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from agent.config import DeviceConfig
+from agent.probes.base import (
+    DeviceUnreachable,
+    ProbeFailure,
+    ProbeResult,
+    ProtocolError,
+    Unsupported,
+)
+from agent.probes.onvif import readings
+from agent.probes.onvif.client import (
+    DeviceInfo,
+    FetchFailure,
+    MediaProfile,
+    OnvifSession,
+    ServiceList,
+    utc_now,
+)
+from agent.probes.onvif.image import ImageInfo, NotAnImage, inspect
+from agent.probes.onvif.options import DEFAULT_ONVIF_PORT, OnvifOptions
+from agent.probes.onvif.rtsp import RtspFailure, check_stream
+from wire.schema import CheckValue, Event
+
+log = logging.getLogger(__name__)
+
+DEADLINE_SHARE = 0.9  # of device.timeout: answer before the scheduler's own deadline fires
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One fetched picture, handed to picture analysis."""
+
+    data: bytes
+    image: ImageInfo
+    taken_at: datetime
+    streaming: bool | None  # did the stream check pass on this poll (None: not checked)
+
+
+@dataclass(frozen=True)
+class PictureReading:
+    checks: dict[str, CheckValue] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+# INTEGRATION POINT for picture health (agent.probes.onvif.picture): called in a worker thread
+# with each snapshot that decoded as an image; its checks and events join the poll's.
+PictureHook = Callable[[DeviceConfig, Snapshot], PictureReading]
+SessionFactory = Callable[..., OnvifSession]
+
+
+@dataclass
+class _Camera:
+    """What the probe keeps per camera between polls."""
+
+    lock: asyncio.Lock
+    loop: asyncio.AbstractEventLoop
+    session: OnvifSession | None = None
+    services: ServiceList | None = None
+    info: DeviceInfo | None = None
+    unsupported: set[str] = field(default_factory=set)
+    next_snapshot: float = 0.0  # monotonic
+    snapshot_uri: tuple[str, str] | None = None  # (profile token, uri)
+
+
+class OnvifProbe:
+    """Polls ONVIF cameras; keeps per camera its session, services and last identity."""
+
+    def __init__(
+        self,
+        *,
+        picture: PictureHook | None = None,
+        now: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        session_factory: SessionFactory = OnvifSession,
+    ) -> None:
+        self._picture = picture
+        self._now = now
+        self._monotonic = monotonic
+        self._session_factory = session_factory
+        self._cameras: dict[str, _Camera] = {}
+
+    def _camera(self, device: DeviceConfig) -> _Camera:
+        loop = asyncio.get_running_loop()
+        camera = self._cameras.get(device.id)
+        if camera is None or camera.loop is not loop:  # a new loop (tests, `check`): new state
+            camera = _Camera(lock=asyncio.Lock(), loop=loop, info=camera.info if camera else None)
+            self._cameras[device.id] = camera
+        return camera
+
+    async def close(self) -> None:
+        for camera in self._cameras.values():
+            if camera.session is not None and camera.loop is asyncio.get_running_loop():
+                await camera.session.close()
+            camera.session = None
+
+    async def poll(self, device: DeviceConfig) -> ProbeResult:
+        options = device.onvif or OnvifOptions()
+        camera = self._camera(device)
+        budget = device.timeout * DEADLINE_SHARE
+        async with camera.lock:
+            answered: list[bool] = []
+            try:
+                async with asyncio.timeout(budget):
+                    return await self._poll(device, options, camera, answered)
+            except TimeoutError as err:
+                await self._drop_session(camera)
+                if answered:
+                    raise ProtocolError(
+                        f"ONVIF poll of {device.address} did not finish within {budget:.2g} s"
+                    ) from err
+                raise DeviceUnreachable(
+                    f"no ONVIF answer from {device.address} within {budget:.2g} s"
+                ) from err
+            except ProbeFailure:
+                await self._drop_session(camera)
+                raise
+
+    async def _drop_session(self, camera: _Camera) -> None:
+        """After a failed poll start afresh: the camera may have rebooted or been swapped."""
+        session, camera.session = camera.session, None
+        camera.services, camera.snapshot_uri = None, None
+        if session is not None:
+            await session.close()
+
+    async def _poll(
+        self, device: DeviceConfig, options: OnvifOptions, camera: _Camera, answered: list[bool]
+    ) -> ProbeResult:
+        if camera.session is None:
+            password = device.credentials.password
+            camera.session = self._session_factory(
+                device.address,
+                device.port or DEFAULT_ONVIF_PORT,
+                device.credentials.username,
+                password.reveal() if password is not None else None,
+                call_timeout=options.call_timeout,
+            )
+        session = camera.session
+        clock = await session.read_clock()
+        answered.append(True)
+        checks: dict[str, CheckValue] = readings.clock_checks(clock, options.clock_drift_threshold)
+        events: list[Event] = []
+
+        if camera.services is None:
+            camera.services = await session.discover_services()
+            if camera.services.source != "GetServices":
+                camera.unsupported.add("GetServices")
+            log.debug("%s: services %s", device.id, camera.services)
+        checks["onvif.services"] = ",".join(camera.services.names)
+        checks["onvif.discovery"] = camera.services.source
+
+        info = await session.device_information()
+        events += readings.identity_events(camera.info, info, self._now())
+        if camera.info is not None and camera.info.serial != info.serial:
+            camera.snapshot_uri = None
+        camera.info = info
+
+        profile: MediaProfile | None = None
+        streaming: bool | None = None
+        if "media" in camera.services.names:
+            try:
+                profile = readings.choose_profile(await session.profiles(), options.profile)
+            except Unsupported:
+                camera.unsupported.add("GetProfiles")
+            if profile is None:
+                checks["stream.error"] = "no_profile"
+            elif options.stream_check:
+                streaming = await self._check_stream(device, options, camera, profile, checks)
+        else:
+            camera.unsupported.add("Media")
+
+        if (
+            profile is not None
+            and options.snapshot_interval > 0
+            and self._monotonic() >= camera.next_snapshot
+        ):
+            camera.next_snapshot = self._monotonic() + options.snapshot_interval
+            picture = await self._snapshot(device, options, camera, profile, streaming, checks)
+            if picture is not None:
+                checks.update(picture.checks)
+                events += picture.events
+
+        if camera.unsupported:
+            checks["onvif.unsupported"] = ",".join(sorted(camera.unsupported))
+        return ProbeResult(
+            checks=checks,
+            latency_ms=clock.round_trip_ms,
+            events=events,
+            identity=readings.identity(info),
+        )
+
+    async def _check_stream(
+        self,
+        device: DeviceConfig,
+        options: OnvifOptions,
+        camera: _Camera,
+        profile: MediaProfile,
+        checks: dict[str, CheckValue],
+    ) -> bool | None:
+        assert camera.session is not None
+        try:
+            uri = await camera.session.stream_uri(profile.token)
+        except Unsupported:
+            camera.unsupported.add("GetStreamUri")
+            return None
+        password = device.credentials.password
+        try:
+            check = await check_stream(
+                uri,
+                username=device.credentials.username,
+                password=password.reveal() if password is not None else None,
+                deadline=options.call_timeout,
+            )
+        except RtspFailure as failure:
+            log.debug("%s: stream %s: %s", device.id, uri, failure)
+            checks.update(readings.stream_down(profile, failure.reason))
+            return False
+        checks.update(readings.stream_ok(profile, check))
+        return True
+
+    async def _snapshot(
+        self,
+        device: DeviceConfig,
+        options: OnvifOptions,
+        camera: _Camera,
+        profile: MediaProfile,
+        streaming: bool | None,
+        checks: dict[str, CheckValue],
+    ) -> PictureReading | None:
+        assert camera.session is not None
+        if camera.snapshot_uri is None or camera.snapshot_uri[0] != profile.token:
+            try:
+                uri = await camera.session.snapshot_uri(profile.token)
+            except Unsupported:
+                camera.unsupported.add("GetSnapshotUri")
+                return None
+            camera.snapshot_uri = (profile.token, uri)
+        started = self._monotonic()
+        try:
+            data = await camera.session.fetch_snapshot(
+                camera.snapshot_uri[1], max_bytes=options.snapshot_max_bytes
+            )
+            image = inspect(data)
+        except FetchFailure as failure:
+            log.debug("%s: snapshot: %s", device.id, failure)
+            checks.update(readings.snapshot_failed(failure.reason))
+            return None
+        except NotAnImage as err:
+            log.debug("%s: snapshot: %s", device.id, err)
+            checks.update(readings.snapshot_failed("not_an_image"))
+            return None
+        elapsed_ms = (self._monotonic() - started) * 1000.0
+        checks.update(readings.snapshot_ok(image, len(data), elapsed_ms))
+        if self._picture is None:
+            return None
+        snapshot = Snapshot(data=data, image=image, taken_at=self._now(), streaming=streaming)
+        return await asyncio.to_thread(self._picture, device, snapshot)
