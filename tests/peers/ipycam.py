@@ -8,6 +8,8 @@ RTSP servers bind 127.0.0.1, and WS-Discovery does not start. Two test levers ar
 - `IPYCAM_CLOCK_OFFSET_S`: the camera's clock runs this many seconds ahead (its
   GetSystemDateAndTime answer, its WS-Security freshness check and its HTTP Date header all use
   it), like a camera whose NTP is broken;
+- `IPYCAM_UNSUPPORTED`: comma-separated SOAP actions it answers with its own "Action not
+  supported" fault, like older firmware without GetServices;
 - SIGUSR1 closes its RTSP listening socket (the stream is gone, ONVIF still answers); SIGUSR2
   opens it again.
 
@@ -76,6 +78,7 @@ class IpyCam:
         firmware: str = "1.0.0",
         model: str = "SIM-1",
         clock_offset_s: float = 0.0,
+        unsupported: tuple[str, ...] = (),
         onvif_port: int | None = None,
         rtsp_port: int | None = None,
         video: Path | None = None,
@@ -86,6 +89,7 @@ class IpyCam:
         self.rtsp_port = rtsp_port or free_port()
         self.serial, self.firmware, self.model = serial, firmware, model
         self.clock_offset_s = clock_offset_s
+        self.unsupported = unsupported
         self.video = video or make_test_video(workdir / "testsrc.mp4")
         self.log_path = workdir / f"ipycam-{self.onvif_port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -119,7 +123,11 @@ class IpyCam:
     def start(self) -> "IpyCam":
         config_path = self.workdir / f"camera-{self.onvif_port}.json"
         config_path.write_text(json.dumps(self.config()))
-        env = {**os.environ, "IPYCAM_CLOCK_OFFSET_S": str(self.clock_offset_s)}
+        env = {
+            **os.environ,
+            "IPYCAM_CLOCK_OFFSET_S": str(self.clock_offset_s),
+            "IPYCAM_UNSUPPORTED": ",".join(self.unsupported),
+        }
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 [
@@ -189,6 +197,7 @@ def _run_contained() -> None:
     import ipycam.onvif as onvif
 
     offset = float(os.environ.get("IPYCAM_CLOCK_OFFSET_S", "0") or 0)
+    refused = {a for a in os.environ.get("IPYCAM_UNSUPPORTED", "").split(",") if a}
 
     class NoDiscovery(threading.Thread):
         def __init__(self, *args: object, **kwargs: object) -> None:
@@ -233,6 +242,14 @@ def _run_contained() -> None:
     onvif.datetime = ShiftedDatetime
     http.server.time = ShiftedTime()  # type: ignore[attr-defined]  # for its Date header
 
+    handle_action = onvif.ONVIFService.handle_action
+
+    def handle_some(self: Any, action: str, body: str) -> str | None:
+        if any(action.endswith(f"/{name}") or action == name for name in refused):
+            return str(self.fault(f"Action not supported: {action}"))
+        return handle_action(self, action, body)  # type: ignore[no-any-return]
+
+    onvif.ONVIFService.handle_action = handle_some
     servers: list[Any] = []
     original_start = LoopbackRtsp.start
 
