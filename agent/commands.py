@@ -65,8 +65,11 @@ async def _poll_all(cfg: AgentConfig, registry: ProbeRegistry) -> list[Poll]:
         async with semaphore:
             return await poll_device(registry.probe_for(device.protocol), device)
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(d), name=f"check:{d.id}") for d in cfg.devices]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(d), name=f"check:{d.id}") for d in cfg.devices]
+    finally:
+        await registry.aclose()
     return [t.result() for t in tasks]
 
 
@@ -100,6 +103,7 @@ def _json_row(device: DeviceConfig, poll: Poll) -> str:
             "message": sample.error.message if sample.error else "",
             "latency_ms": sample.latency_ms,
             "checks": sample.checks,
+            "identity": poll.identity.model_dump(exclude_none=True) if poll.identity else None,
         }
     )
 
@@ -301,6 +305,7 @@ async def run_agent(
             if traps is not None:
                 await traps.close()
             await poll_task
+            await registry.aclose()
             # Event messages from now on stay with the broker (unacknowledged) for the next
             # start; those taken in are stored, and acknowledged before the links disconnect.
             mqtt.stop_events()

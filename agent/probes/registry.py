@@ -41,6 +41,14 @@ class ProbeRegistry:
         self._factories[kind] = factory
         self._instances.pop(kind, None)
 
+    async def aclose(self) -> None:
+        """Close what probes hold open across polls (those with an async `aclose`: ONVIF's
+        HTTP sessions), on the loop that made them."""
+        for probe in self._instances.values():
+            aclose = getattr(probe, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     def probe_for(self, kind: ProbeKind) -> Probe:
         probe = self._instances.get(kind)
         if probe is None:

@@ -364,7 +364,10 @@ class OnvifSession:
         try:
             async with asyncio.timeout(self._call_timeout):
                 service = await self._camera.create_onvif_service(service_name)
-                method = getattr(service, f"authless_{operation}" if authless else operation)
+                # Without credentials there is no UsernameToken to send (the library's would
+                # fail on None): every call goes without one and the camera says if it minds.
+                bare = authless or self._username is None or self._password is None
+                method = getattr(service, f"authless_{operation}" if bare else operation)
                 return await method(params)
         except TimeoutError as err:
             raise DeviceUnreachable(f"{what}: no answer within {self._call_timeout:g} s") from err

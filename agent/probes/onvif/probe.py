@@ -104,7 +104,8 @@ class OnvifProbe:
             self._cameras[device.id] = camera
         return camera
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
+        """Close every camera's HTTP sessions (made on this loop)."""
         for camera in self._cameras.values():
             if camera.session is not None and camera.loop is asyncio.get_running_loop():
                 await camera.session.close()

@@ -31,8 +31,10 @@ def test_real_jpeg_gives_its_size(tmp_path: Path, size: str) -> None:
     assert FFMPEG is not None
     out = tmp_path / "frame.jpg"
     subprocess.run(
-        [FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc=size={size}"]
-        + ["-frames:v", "1", str(out)],
+        [
+            *(FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi"),
+            *("-i", f"testsrc=size={size}", "-frames:v", "1", str(out)),
+        ],
         check=True,
         timeout=60,
     )

@@ -64,9 +64,10 @@ def test_broken_sps_leaves_size_unknown() -> None:
 @given(st.text(max_size=400))
 def test_any_text_parses_or_is_an_sdp_error(text: str) -> None:
     try:
-        parse_sdp(text)
+        track = parse_sdp(text)
     except SdpError:
-        pass
+        return
+    assert track.payload_type >= 0
 
 
 @given(st.binary(max_size=64))
@@ -106,7 +107,10 @@ def _sps_of(tmp_path: Path, size: str, *options: str) -> bytes:
         ("1920x1080", ("-profile:v", "high", "-pix_fmt", "yuv420p")),  # cropped from 1088
         ("352x288", ("-profile:v", "baseline", "-pix_fmt", "yuv420p")),
         ("1280x720", ("-profile:v", "high444", "-pix_fmt", "yuv444p")),  # chroma format 3
-        ("2560x1440", ("-profile:v", "main", "-pix_fmt", "yuv420p", "-x264-params", "interlaced=1")),
+        (
+            "2560x1440",
+            ("-profile:v", "main", "-pix_fmt", "yuv420p", "-x264-params", "interlaced=1"),
+        ),
     ],
 )
 def test_sps_of_real_encodes(tmp_path: Path, size: str, options: tuple[str, ...]) -> None:
