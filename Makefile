@@ -5,8 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests use: a PostgreSQL to make throwaway clusters with initdb when no
-# server runs on 127.0.0.1:5432, and the protocol peers of later issues.
-APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd
+# server runs on 127.0.0.1:5432, and the protocol peers of later issues (ffmpeg for ipycam's RTSP
+# and test media; GStreamer's RTSP server, run by Debian's python3, for the RTSP checks).
+APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd \
+	ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
 # The benchmarks' comparison peers (not needed by the tests).
 BENCH_APT_PACKAGES := prometheus-snmp-exporter
 

@@ -267,14 +267,26 @@ async def test_getservices_fault_falls_back_and_unsupported_calls_are_listed(
 async def test_new_serial_is_replaced_and_new_firmware_an_update(tmp_path: Path) -> None:
     probe = OnvifProbe()
     first = IpyCam(tmp_path / "a", serial="SIM-0001", firmware="1.0.0")
-    ports = {"onvif_port": first.onvif_port, "rtsp_port": first.rtsp_port}
+    onvif_port, rtsp_port = first.onvif_port, first.rtsp_port
     device = onvif_device(first.onvif_port, onvif={"snapshot_interval": 0})
     try:
         with first:
             learned = await poll_device(probe, device)
-        with IpyCam(tmp_path / "b", serial="SIM-0002", firmware="1.0.0", **ports):
+        with IpyCam(
+            tmp_path / "b",
+            serial="SIM-0002",
+            firmware="1.0.0",
+            onvif_port=onvif_port,
+            rtsp_port=rtsp_port,
+        ):
             replaced = await poll_device(probe, device)
-        with IpyCam(tmp_path / "c", serial="SIM-0002", firmware="1.1.0", **ports):
+        with IpyCam(
+            tmp_path / "c",
+            serial="SIM-0002",
+            firmware="1.1.0",
+            onvif_port=onvif_port,
+            rtsp_port=rtsp_port,
+        ):
             updated = await poll_device(probe, device)
             same = await poll_device(probe, device)
     finally:
