@@ -10,6 +10,8 @@ RTSP servers bind 127.0.0.1, and WS-Discovery does not start. Two test levers ar
   it), like a camera whose NTP is broken;
 - `IPYCAM_UNSUPPORTED`: comma-separated SOAP actions it answers with its own "Action not
   supported" fault, like older firmware without GetServices;
+- `IPYCAM_HTTP_AUTH=digest`: its ONVIF endpoints and snapshot want HTTP Digest (RFC 7616,
+  MD5, qop=auth) instead of nothing and Basic, like cameras set to "digest" authentication;
 - SIGUSR1 closes its RTSP listening socket (the stream is gone, ONVIF still answers); SIGUSR2
   opens it again.
 
@@ -79,6 +81,7 @@ class IpyCam:
         model: str = "SIM-1",
         clock_offset_s: float = 0.0,
         unsupported: tuple[str, ...] = (),
+        http_auth: str = "",
         onvif_port: int | None = None,
         rtsp_port: int | None = None,
         video: Path | None = None,
@@ -90,6 +93,7 @@ class IpyCam:
         self.serial, self.firmware, self.model = serial, firmware, model
         self.clock_offset_s = clock_offset_s
         self.unsupported = unsupported
+        self.http_auth = http_auth
         self.video = video or make_test_video(workdir / "testsrc.mp4")
         self.log_path = workdir / f"ipycam-{self.onvif_port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -127,6 +131,7 @@ class IpyCam:
             **os.environ,
             "IPYCAM_CLOCK_OFFSET_S": str(self.clock_offset_s),
             "IPYCAM_UNSUPPORTED": ",".join(self.unsupported),
+            "IPYCAM_HTTP_AUTH": self.http_auth,
         }
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
@@ -250,6 +255,8 @@ def _run_contained() -> None:
         return handle_action(self, action, body)  # type: ignore[no-any-return]
 
     onvif.ONVIFService.handle_action = handle_some
+    if os.environ.get("IPYCAM_HTTP_AUTH") == "digest":
+        _require_http_digest()
     servers: list[Any] = []
     original_start = LoopbackRtsp.start
 
@@ -281,6 +288,71 @@ def _run_contained() -> None:
     signal.signal(signal.SIGUSR2, open_rtsp)
     sys.argv[0] = "ipycam"
     runpy.run_module("ipycam", run_name="__main__", alter_sys=True)
+
+
+def _require_http_digest() -> None:
+    """ipycam's HTTP handler asking for RFC 7616 Digest (MD5, qop=auth) on ONVIF and snapshot."""
+    import hashlib
+    import hmac
+    import re
+    import secrets
+
+    import ipycam.http as http
+
+    realm = "ipycam-digest"
+    issued: set[str] = set()
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    def valid(handler: Any, method: str) -> bool:
+        header = str(handler.headers.get("Authorization", ""))
+        if not header.startswith("Digest "):
+            return False
+        pairs = re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]*))', header[7:])
+        fields = {name: quoted or bare for name, quoted, bare in pairs}
+        config = handler.camera.config
+        if fields.get("nonce") not in issued or fields.get("username") != config.username:
+            return False
+        ha1 = md5(f"{config.username}:{realm}:{config.password}")
+        ha2 = md5(f"{method}:{fields.get('uri', '')}")
+        if fields.get("qop") == "auth":
+            expected = md5(
+                f"{ha1}:{fields['nonce']}:{fields.get('nc', '')}:{fields.get('cnonce', '')}"
+                f":auth:{ha2}"
+            )
+        else:
+            expected = md5(f"{ha1}:{fields['nonce']}:{ha2}")
+        return hmac.compare_digest(expected, fields.get("response", ""))
+
+    def challenge(handler: Any) -> None:
+        nonce = secrets.token_hex(16)
+        issued.add(nonce)
+        handler.send_response(401)
+        handler.send_header(
+            "WWW-Authenticate",
+            f'Digest realm="{realm}", nonce="{nonce}", qop="auth", algorithm=MD5',
+        )
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    handle_onvif = http.IPCameraHTTPHandler.handle_onvif
+
+    def onvif_with_digest(self: Any) -> None:
+        if valid(self, "POST"):
+            handle_onvif(self)
+            return
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        challenge(self)
+
+    def check_digest(self: Any) -> bool:
+        if valid(self, "GET"):
+            return True
+        challenge(self)
+        return False
+
+    http.IPCameraHTTPHandler.handle_onvif = onvif_with_digest
+    http.IPCameraHTTPHandler._check_basic_auth = check_digest
 
 
 if __name__ == "__main__":

@@ -5,14 +5,17 @@ Authentication is WS-UsernameToken with PasswordDigest. Its `Created` timestamp 
 the camera against its own clock (ipycam allows 300 s, many cameras less), so a camera whose
 clock has drifted would refuse every request and look like a wrong password. The session
 therefore reads the camera's clock first (GetSystemDateAndTime needs no authentication, ONVIF
-Core §5.9.4.2) and signs every later request in the camera's time. Snapshots are plain HTTP
-with Basic or Digest authentication, answered from the 401 challenge.
+Core §5.9.4.2) and signs every later request in the camera's time. Cameras that also (or
+only) want HTTP Digest on their ONVIF endpoints get it: each service's HTTP session answers a
+Digest 401 (aiohttp's DigestAuthMiddleware). Snapshots are plain HTTP with Basic or Digest
+authentication, answered from the 401 challenge.
 """
 
 import asyncio
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,12 +120,38 @@ class OnvifSession:
         self._clock = clock
         self._camera = ONVIFCamera(host, port, username, password, adjust_time=False)
         self._http: httpx.AsyncClient | None = None
+        self._digest_sessions: list[aiohttp.ClientSession] = []
+        self._with_digest: weakref.WeakSet[Any] = weakref.WeakSet()  # services given one
         self.offset = timedelta(0)
 
     async def close(self) -> None:
         await self._camera.close()
+        for session in self._digest_sessions:
+            await session.close()
+        self._digest_sessions.clear()
         if self._http is not None:
             await self._http.aclose()
+
+    async def _service(self, name: str) -> Any:
+        """The library's service client, its HTTP session answering Digest challenges."""
+        service = await self._camera.create_onvif_service(name)
+        if (
+            self._username is not None
+            and self._password is not None
+            and service not in self._with_digest
+        ):
+            # The library makes a plain session per service; a second one on the same
+            # connector adds the middleware (the library still closes the connector).
+            digest = aiohttp.ClientSession(
+                connector=service.transport.session.connector,
+                connector_owner=False,
+                timeout=service.transport.session.timeout,
+                middlewares=(aiohttp.DigestAuthMiddleware(self._username, self._password),),
+            )
+            service.transport.session = digest
+            self._digest_sessions.append(digest)
+            self._with_digest.add(service)
+        return service
 
     # Device service ---------------------------------------------------------------------
 
@@ -363,7 +392,7 @@ class OnvifSession:
         what = f"{operation} on {self.host}:{self.port}"
         try:
             async with asyncio.timeout(self._call_timeout):
-                service = await self._camera.create_onvif_service(service_name)
+                service = await self._service(service_name)
                 # Without credentials there is no UsernameToken to send (the library's would
                 # fail on None): every call goes without one and the camera says if it minds.
                 bare = authless or self._username is None or self._password is None

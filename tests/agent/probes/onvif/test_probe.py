@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agent.config import ConfigError, DeviceConfig, load_config
@@ -393,3 +394,31 @@ async def test_profiles_and_stream_uri_are_read_again_only_now_and_then(camera: 
     assert all(p.sample.checks["stream.ok"] is True for p in polls)
     assert calls.count("GetProfiles") == calls.count("GetStreamUri") == 2
     assert calls.count("GetDeviceInformation") == MEDIA_REFRESH_POLLS + 1
+
+
+async def test_http_digest_camera_is_polled_and_its_wrong_password_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera set to HTTP Digest on its ONVIF endpoints and snapshot (on top of the
+    WS-UsernameToken): everything still answers, and a wrong password is auth_failed."""
+    monkeypatch.setenv("WRONG_PASSWORD", "not-the-password")
+    with IpyCam(tmp_path, http_auth="digest") as cam:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{cam.onvif_port}") as http:
+            for bare in (await http.get("/snapshot.jpg"), await http.post("/onvif/device_service")):
+                assert bare.status_code == 401
+                assert bare.headers["www-authenticate"].startswith("Digest ")
+        probe = OnvifProbe()
+        try:
+            good = await poll_device(probe, onvif_device(cam.onvif_port))
+            bad = await poll_device(
+                probe, onvif_device(cam.onvif_port, id="cam-02", password_env="WRONG_PASSWORD")
+            )
+        finally:
+            await probe.aclose()
+    assert good.sample.error is None, good.sample.error
+    assert good.sample.checks["stream.ok"] is True
+    assert good.sample.checks["snapshot.ok"] is True
+    assert good.identity is not None
+    assert good.identity.serial == "SIM-0001"
+    assert bad.sample.error is not None
+    assert bad.sample.error.code is ProbeErrorCode.AUTH_FAILED
