@@ -10,6 +10,8 @@ RTSP servers bind 127.0.0.1, and WS-Discovery does not start. Two test levers ar
   it), like a camera whose NTP is broken;
 - `IPYCAM_UNSUPPORTED`: comma-separated SOAP actions it answers with its own "Action not
   supported" fault, like older firmware without GetServices;
+- `IPYCAM_BROKEN`: comma-separated SOAP actions it answers with an internal-error fault, like
+  a camera whose media service is stuck;
 - `IPYCAM_HTTP_AUTH=digest`: its ONVIF endpoints and snapshot want HTTP Digest (RFC 7616,
   MD5, qop=auth) instead of nothing and Basic, like cameras set to "digest" authentication;
 - SIGUSR1 closes its RTSP listening socket (the stream is gone, ONVIF still answers); SIGUSR2
@@ -82,6 +84,7 @@ class IpyCam:
         clock_offset_s: float = 0.0,
         unsupported: tuple[str, ...] = (),
         http_auth: str = "",
+        broken: tuple[str, ...] = (),
         onvif_port: int | None = None,
         rtsp_port: int | None = None,
         video: Path | None = None,
@@ -94,6 +97,7 @@ class IpyCam:
         self.clock_offset_s = clock_offset_s
         self.unsupported = unsupported
         self.http_auth = http_auth
+        self.broken = broken
         self.video = video or make_test_video(workdir / "testsrc.mp4")
         self.log_path = workdir / f"ipycam-{self.onvif_port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -132,6 +136,7 @@ class IpyCam:
             "IPYCAM_CLOCK_OFFSET_S": str(self.clock_offset_s),
             "IPYCAM_UNSUPPORTED": ",".join(self.unsupported),
             "IPYCAM_HTTP_AUTH": self.http_auth,
+            "IPYCAM_BROKEN": ",".join(self.broken),
         }
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
@@ -203,6 +208,7 @@ def _run_contained() -> None:
 
     offset = float(os.environ.get("IPYCAM_CLOCK_OFFSET_S", "0") or 0)
     refused = {a for a in os.environ.get("IPYCAM_UNSUPPORTED", "").split(",") if a}
+    broken = {a for a in os.environ.get("IPYCAM_BROKEN", "").split(",") if a}
 
     class NoDiscovery(threading.Thread):
         def __init__(self, *args: object, **kwargs: object) -> None:
@@ -252,6 +258,8 @@ def _run_contained() -> None:
     def handle_some(self: Any, action: str, body: str) -> str | None:
         if any(action.endswith(f"/{name}") or action == name for name in refused):
             return str(self.fault(f"Action not supported: {action}"))
+        if any(action.endswith(f"/{name}") or action == name for name in broken):
+            return str(self.fault("Internal error: the media pipeline is stuck"))
         return handle_action(self, action, body)  # type: ignore[no-any-return]
 
     onvif.ONVIFService.handle_action = handle_some

@@ -180,9 +180,16 @@ class OnvifProbe:
         profile: MediaProfile | None = None
         streaming: bool | None = None
         if "media" in camera.services.names:
-            media = await self._media(options, camera)
+            try:
+                media = await self._media(options, camera)
+            except ProtocolError as err:
+                # The media service answers with errors: no client can get the stream either.
+                log.debug("%s: media service: %s", device.id, err)
+                media = None
+                checks.update(readings.stream_down(None, "media_error"))
             if media is None:
-                checks["stream.error"] = "no_profile"
+                if "stream.error" not in checks and "GetProfiles" not in camera.unsupported:
+                    checks["stream.error"] = "no_profile"
             else:
                 profile, uri = media
                 if uri is not None:
@@ -275,6 +282,10 @@ class OnvifProbe:
                 uri = await camera.session.snapshot_uri(profile.token)
             except Unsupported:
                 camera.unsupported.add("GetSnapshotUri")
+                return None
+            except ProtocolError as err:
+                log.debug("%s: GetSnapshotUri: %s", device.id, err)
+                checks.update(readings.snapshot_failed("media_error"))
                 return None
             camera.snapshot_uri = (profile.token, uri)
         started = self._monotonic()

@@ -91,9 +91,10 @@ def stream_ok(profile: MediaProfile, check: StreamCheck) -> dict[str, CheckValue
     }
 
 
-def stream_down(profile: MediaProfile, reason: str) -> dict[str, CheckValue]:
+def stream_down(profile: MediaProfile | None, reason: str) -> dict[str, CheckValue]:
+    """`profile` None: the media service failed before a profile was chosen."""
     return {
-        "stream.profile": profile.token,
+        "stream.profile": profile.token if profile is not None else None,
         "stream.ok": False,
         "camera.stream_down": True,
         "stream.error": reason,

@@ -422,3 +422,19 @@ async def test_http_digest_camera_is_polled_and_its_wrong_password_refused(
     assert good.identity.serial == "SIM-0001"
     assert bad.sample.error is not None
     assert bad.sample.error.code is ProbeErrorCode.AUTH_FAILED
+
+
+async def test_media_service_errors_are_stream_down_not_a_failed_poll(tmp_path: Path) -> None:
+    with IpyCam(tmp_path, broken=("GetStreamUri",)) as cam:
+        probe = OnvifProbe()
+        try:
+            poll = await poll_device(probe, onvif_device(cam.onvif_port))
+        finally:
+            await probe.aclose()
+    assert poll.sample.error is None, poll.sample.error
+    assert poll.identity is not None
+    checks = poll.sample.checks
+    assert checks["camera.stream_down"] is True
+    assert checks["stream.error"] == "media_error"
+    assert "onvif.unsupported" not in checks
+    assert isinstance(checks["clock.offset_s"], float)
