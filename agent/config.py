@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from agent.probes.mqtt.options import MqttOptions, check_mqtt_block
-from agent.probes.onvif.options import OnvifOptions
+from agent.probes.onvif.options import OnvifOptions, check_onvif_block
 from agent.probes.snmp_options import SnmpOptions
 from wire.enums import DeviceClass, ProbeKind, Subsystem
 from wire.schema import DeviceId
@@ -176,6 +176,11 @@ class DeviceConfig(_Model):
     @classmethod
     def _mqtt_block(cls, mqtt: MqttOptions | None, info: ValidationInfo) -> MqttOptions | None:
         return check_mqtt_block(mqtt, info.data.get("protocol"))
+
+    @field_validator("onvif")
+    @classmethod
+    def _onvif_block(cls, onvif: OnvifOptions | None, info: ValidationInfo) -> OnvifOptions | None:
+        return check_onvif_block(onvif, info.data.get("protocol"))
 
     @field_validator("interval")
     @classmethod

@@ -3,6 +3,7 @@ thresholds and deadlines. The address, port (default 80) and credentials (by ref
 device's own fields. Validated at start."""
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 DEFAULT_ONVIF_PORT = 80
 
@@ -33,3 +34,10 @@ class OnvifOptions(BaseModel):
     call_timeout: float = Field(
         default=3.0, gt=0, le=60, description="Deadline of each ONVIF, RTSP or HTTP request, s"
     )
+
+
+def check_onvif_block(options: OnvifOptions | None, protocol: object) -> OnvifOptions | None:
+    """The block is optional for an onvif device (defaults apply) and refused on any other."""
+    if options is not None and protocol != "onvif":
+        raise PydanticCustomError("onvif", "is only for protocol onvif")
+    return options

@@ -330,6 +330,11 @@ devices:
     }
 
 
+def test_onvif_block_on_another_protocol_is_refused() -> None:
+    with pytest.raises(ValueError, match="only for protocol onvif"):
+        make_device(protocol="tcp", onvif={"snapshot_interval": 60})
+
+
 def test_agent_check_shows_identity_clock_and_stream(camera: IpyCam, tmp_path: Path) -> None:
     config = tmp_path / "agent.yaml"
     config.write_text(
