@@ -156,6 +156,11 @@ class IpyCam:
             raise RuntimeError(f"ipycam did not start:\n{self.log_path.read_text()[-3000:]}")
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
     def stop(self) -> None:
         if self._proc is None:
             return
