@@ -142,6 +142,7 @@ class OnvifProbe:
         """After a failed poll start afresh: the camera may have rebooted or been swapped."""
         session, camera.session = camera.session, None
         camera.services, camera.snapshot_uri, camera.media = None, None, None
+        camera.unsupported.clear()  # learnt again from whatever answers next
         if session is not None:
             await session.close()
 
@@ -174,7 +175,10 @@ class OnvifProbe:
         info = await session.device_information()
         events += readings.identity_events(camera.info, info, self._now())
         if camera.info is not None and camera.info.serial != info.serial:
-            camera.snapshot_uri, camera.media = None, None
+            camera.snapshot_uri, camera.media = None, None  # another device: ask it afresh
+            camera.unsupported.clear()
+            if camera.services.source != "GetServices":
+                camera.unsupported.add("GetServices")
         camera.info = info
 
         profile: MediaProfile | None = None
