@@ -116,7 +116,9 @@ def _serve(port: str, mode: str, username: str, password: str) -> None:  # pragm
     server.set_address("127.0.0.1")
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_shared(True)
+    # Not shared: a shared media still being torn down after the last DESCRIBE answers the
+    # next one with 503 (a third of back-to-back checks here); one media per client never does.
+    factory.set_shared(False)
     factory.set_launch(
         f"( videotestsrc is-live=true ! video/x-raw,width={WIDTH},height={HEIGHT},framerate=10/1 "
         "! x264enc tune=zerolatency speed-preset=ultrafast bitrate=256 key-int-max=10 "
