@@ -43,12 +43,16 @@ def camera_password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def onvif_device(port: int, *, password_env: str = PASSWORD_ENV, **overrides: Any) -> DeviceConfig:
+    """Deadlines roomy enough for a loaded 2-core test machine (ipycam's first DESCRIBE runs an
+    ffmpeg probe); tests about deadlines set their own."""
+    onvif = {"call_timeout": 6.0} | overrides.pop("onvif", {})
     data: dict[str, Any] = {
         "protocol": "onvif",
         "port": port,
         "interval": 60,
-        "timeout": 8,
+        "timeout": 15,
         "credentials": {"username": USERNAME, "password": {"env": password_env}},
+        "onvif": onvif,
     }
     return make_device(**(data | overrides))
 
@@ -350,8 +354,9 @@ devices:
     address: 127.0.0.1
     port: {camera.onvif_port}
     interval: 60
-    timeout: 8
+    timeout: 15
     credentials: {{username: {USERNAME}, password: {{env: {PASSWORD_ENV}}}}}
+    onvif: {{call_timeout: 6}}
 """
     )
     done = subprocess.run(
