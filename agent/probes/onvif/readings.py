@@ -6,9 +6,12 @@ Check names (flat, as every probe's):
   `onvif.unsupported` (optional calls this camera does not have; its other checks go on);
 - `stream.ok`, `stream.codec`, `stream.width`, `stream.height`, `stream.rtsp_ms`,
   `stream.profile`, `stream.error`, and `camera.stream_down` (the stream fails while ONVIF
-  answers);
+  answers). `stream.error`: the RTSP check's reason (unreachable, timeout, auth_failed,
+  not_found, status_NNN, closed, bad_reply, bad_sdp, bad_uri), `media_error` (the media service
+  faults) or `no_profile`;
 - `snapshot.ok`, `snapshot.format`, `snapshot.width`, `snapshot.height`, `snapshot.bytes`,
-  `snapshot.ms`, `snapshot.error` (only on polls that took a snapshot).
+  `snapshot.ms`, `snapshot.error` (unreachable, timeout, auth_failed, status_NNN, too_large,
+  not_an_image, media_error), only on polls that took a snapshot.
 """
 
 from datetime import datetime
