@@ -124,6 +124,13 @@ class OnvifSession:
         self._with_digest: weakref.WeakSet[Any] = weakref.WeakSet()  # services given one
         self.offset = timedelta(0)
 
+    @property
+    def library_camera(self) -> Any:
+        """The onvif-zeep-async `ONVIFCamera` under this session, with the service addresses
+        and clock offset learnt here: for the event subscription (PullPoint), which must sign
+        its requests in the camera's time too."""
+        return self._camera
+
     async def close(self) -> None:
         await self._camera.close()
         for session in self._digest_sessions:
@@ -267,6 +274,12 @@ class OnvifSession:
             spec = SERVICES.get(name.lower()) or (
                 SERVICES["devicemgmt"] if name == "Device" else None
             )
+            if xaddr and spec:
+                xaddrs[spec["ns"]] = str(xaddr)
+        extension = getattr(answer, "Extension", None)  # ONVIF 2.x services listed here
+        for name in ("DeviceIO", "Recording", "Search", "Replay", "Receiver"):
+            xaddr = getattr(getattr(extension, name, None), "XAddr", None)
+            spec = SERVICES.get(name.lower())
             if xaddr and spec:
                 xaddrs[spec["ns"]] = str(xaddr)
         if not xaddrs:

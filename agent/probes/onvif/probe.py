@@ -109,6 +109,17 @@ class OnvifProbe:
             self._cameras[device.id] = camera
         return camera
 
+    def session_for(self, device_id: str) -> OnvifSession | None:
+        """The camera's live session (None before its first good poll): the event subscription
+        reuses its service addresses and clock offset. Use it between polls only, under
+        `lock_for`, to keep one request in flight per camera."""
+        camera = self._cameras.get(device_id)
+        return camera.session if camera is not None else None
+
+    def lock_for(self, device_id: str) -> asyncio.Lock | None:
+        camera = self._cameras.get(device_id)
+        return camera.lock if camera is not None else None
+
     async def aclose(self) -> None:
         """Close every camera's HTTP sessions (made on this loop)."""
         for camera in self._cameras.values():
