@@ -448,3 +448,21 @@ async def test_media_service_errors_are_stream_down_not_a_failed_poll(tmp_path: 
     assert checks["stream.error"] == "media_error"
     assert "onvif.unsupported" not in checks
     assert isinstance(checks["clock.offset_s"], float)
+
+
+async def test_event_subscription_can_share_the_cameras_session(camera: IpyCam) -> None:
+    probe = OnvifProbe()
+    device = onvif_device(camera.onvif_port, onvif={"snapshot_interval": 0})
+    assert probe.session_for(device.id) is None
+    try:
+        await poll_device(probe, device)
+        session = probe.session_for(device.id)
+        lock = probe.lock_for(device.id)
+        assert session is not None
+        assert lock is not None
+        assert not lock.locked()
+        xaddrs = session.library_camera.xaddrs
+        assert xaddrs["http://www.onvif.org/ver10/media/wsdl"].endswith("/onvif/media_service")
+        assert session.library_camera.dt_diff == session.offset
+    finally:
+        await probe.aclose()
