@@ -10,6 +10,8 @@ RTSP servers bind 127.0.0.1, and WS-Discovery does not start. Two test levers ar
   it), like a camera whose NTP is broken;
 - `IPYCAM_UNSUPPORTED`: comma-separated SOAP actions it answers with its own "Action not
   supported" fault, like older firmware without GetServices;
+- `IPYCAM_PREAUTH_CLOCK=1`: GetSystemDateAndTime answers without WS-Security, as ONVIF Core
+  says it must (ipycam 1.3 wants a UsernameToken on it too);
 - `IPYCAM_BROKEN`: comma-separated SOAP actions it answers with an internal-error fault, like
   a camera whose media service is stuck;
 - `IPYCAM_HTTP_AUTH=digest`: its ONVIF endpoints and snapshot want HTTP Digest (RFC 7616,
@@ -85,6 +87,7 @@ class IpyCam:
         unsupported: tuple[str, ...] = (),
         http_auth: str = "",
         broken: tuple[str, ...] = (),
+        preauth_clock: bool = False,
         onvif_port: int | None = None,
         rtsp_port: int | None = None,
         video: Path | None = None,
@@ -98,6 +101,7 @@ class IpyCam:
         self.unsupported = unsupported
         self.http_auth = http_auth
         self.broken = broken
+        self.preauth_clock = preauth_clock
         self.video = video or make_test_video(workdir / "testsrc.mp4")
         self.log_path = workdir / f"ipycam-{self.onvif_port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -137,6 +141,7 @@ class IpyCam:
             "IPYCAM_UNSUPPORTED": ",".join(self.unsupported),
             "IPYCAM_HTTP_AUTH": self.http_auth,
             "IPYCAM_BROKEN": ",".join(self.broken),
+            "IPYCAM_PREAUTH_CLOCK": "1" if self.preauth_clock else "",
         }
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
@@ -268,6 +273,15 @@ def _run_contained() -> None:
         return handle_action(self, action, body)  # type: ignore[no-any-return]
 
     onvif.ONVIFService.handle_action = handle_some
+    if os.environ.get("IPYCAM_PREAUTH_CLOCK"):
+        verify = onvif.ONVIFService.verify_usernametoken
+
+        def verify_except_clock(self: Any, body: str) -> bool:
+            if "GetSystemDateAndTime" in body and "UsernameToken" not in body:
+                return True
+            return bool(verify(self, body))
+
+        onvif.ONVIFService.verify_usernametoken = verify_except_clock
     if os.environ.get("IPYCAM_HTTP_AUTH") == "digest":
         _require_http_digest()
     servers: list[Any] = []

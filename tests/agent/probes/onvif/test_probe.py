@@ -251,6 +251,30 @@ async def test_drifted_clock_is_drift_not_auth_failure(tmp_path: Path, offset: f
         assert poll.sample.checks["stream.ok"] is True
 
 
+async def test_conformant_camera_is_asked_the_time_once_without_credentials(
+    tmp_path: Path,
+) -> None:
+    calls: list[tuple[str, bool]] = []
+
+    class Recording(OnvifSession):
+        async def _call(
+            self, service_name: str, operation: str, params: Any = None, *, authless: bool = False
+        ) -> Any:
+            calls.append((operation, authless))
+            return await super()._call(service_name, operation, params, authless=authless)
+
+    with IpyCam(tmp_path, clock_offset_s=600, preauth_clock=True) as cam:
+        probe = OnvifProbe(session_factory=Recording)
+        try:
+            poll = await poll_device(probe, onvif_device(cam.onvif_port))
+        finally:
+            await probe.aclose()
+    assert poll.sample.error is None, poll.sample.error
+    assert poll.sample.checks["camera.clock_drift"] is True
+    assert [c for c in calls if c[0] == "GetSystemDateAndTime"] == [("GetSystemDateAndTime", True)]
+    assert ("GetDeviceInformation", False) in calls  # signed, in the camera's time
+
+
 async def test_getservices_fault_falls_back_and_unsupported_calls_are_listed(
     tmp_path: Path,
 ) -> None:
