@@ -12,6 +12,8 @@ RTSP servers bind 127.0.0.1, and WS-Discovery does not start. Two test levers ar
   supported" fault, like older firmware without GetServices;
 - `IPYCAM_PREAUTH_CLOCK=1`: GetSystemDateAndTime answers without WS-Security, as ONVIF Core
   says it must (ipycam 1.3 wants a UsernameToken on it too);
+- `IPYCAM_NTP`: comma-separated NTP server names it answers GetNTP with (manual, not from
+  DHCP); without it GetNTP is "not supported", as on ipycam 1.3 itself;
 - `IPYCAM_BROKEN`: comma-separated SOAP actions it answers with an internal-error fault, like
   a camera whose media service is stuck;
 - `IPYCAM_HTTP_AUTH=digest`: its ONVIF endpoints and snapshot want HTTP Digest (RFC 7616,
@@ -88,6 +90,7 @@ class IpyCam:
         http_auth: str = "",
         broken: tuple[str, ...] = (),
         preauth_clock: bool = False,
+        ntp: tuple[str, ...] = (),
         onvif_port: int | None = None,
         rtsp_port: int | None = None,
         video: Path | None = None,
@@ -102,6 +105,7 @@ class IpyCam:
         self.http_auth = http_auth
         self.broken = broken
         self.preauth_clock = preauth_clock
+        self.ntp = ntp
         self.video = video or make_test_video(workdir / "testsrc.mp4")
         self.log_path = workdir / f"ipycam-{self.onvif_port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -142,6 +146,7 @@ class IpyCam:
             "IPYCAM_HTTP_AUTH": self.http_auth,
             "IPYCAM_BROKEN": ",".join(self.broken),
             "IPYCAM_PREAUTH_CLOCK": "1" if self.preauth_clock else "",
+            "IPYCAM_NTP": ",".join(self.ntp),
         }
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
@@ -208,6 +213,7 @@ def _run_contained() -> None:
     """ipycam's own main, kept on loopback, with the two test levers (see the module doc)."""
     import datetime as dt
     import http.server
+    import re
     import runpy
     import socket
     import threading
@@ -219,6 +225,7 @@ def _run_contained() -> None:
     offset = float(os.environ.get("IPYCAM_CLOCK_OFFSET_S", "0") or 0)
     refused = {a for a in os.environ.get("IPYCAM_UNSUPPORTED", "").split(",") if a}
     broken = {a for a in os.environ.get("IPYCAM_BROKEN", "").split(",") if a}
+    ntp_servers = [n for n in os.environ.get("IPYCAM_NTP", "").split(",") if n]
 
     class NoDiscovery(threading.Thread):
         def __init__(self, *args: object, **kwargs: object) -> None:
@@ -268,6 +275,19 @@ def _run_contained() -> None:
     def handle_some(self: Any, action: str, body: str) -> str | None:
         if any(action.endswith(f"/{name}") or action == name for name in refused):
             return str(self.fault(f"Action not supported: {action}"))
+        # zeep sends SOAP 1.2 without a SOAPAction header; ipycam then finds the action by
+        # scanning the body for names it knows, and GetNTP is not one of them.
+        if ntp_servers and re.search(r"<(?:\w+:)?GetNTP[\s/>]", body):
+            hosts = "".join(
+                f"<tt:NTPManual><tt:Type>DNS</tt:Type><tt:DNSname>{n}</tt:DNSname></tt:NTPManual>"
+                for n in ntp_servers
+            )
+            return str(
+                self._wrap_envelope(
+                    "<tds:GetNTPResponse><tds:NTPInformation><tt:FromDHCP>false</tt:FromDHCP>"
+                    f"{hosts}</tds:NTPInformation></tds:GetNTPResponse>"
+                )
+            )
         if any(action.endswith(f"/{name}") or action == name for name in broken):
             return str(self.fault("Internal error: the media pipeline is stuck"))
         return handle_action(self, action, body)  # type: ignore[no-any-return]

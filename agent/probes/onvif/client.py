@@ -71,6 +71,12 @@ class ClockReading:
 
 
 @dataclass(frozen=True)
+class NtpSettings:
+    from_dhcp: bool | None
+    servers: tuple[str, ...]  # the ones in use: from DHCP when from_dhcp, else the manual ones
+
+
+@dataclass(frozen=True)
 class ServiceList:
     source: str  # which call gave it: "GetServices", or "GetCapabilities" as the fallback
     names: tuple[str, ...]  # short names: device, media, ptz, events, imaging, ...
@@ -296,6 +302,27 @@ class OnvifSession:
             }
         )
         return ServiceList(source=source, names=tuple(names))
+
+    async def ntp(self) -> NtpSettings:
+        """Where the camera sets its clock from (GetNTP; optional on many cameras)."""
+        answer = await self._call("devicemgmt", "GetNTP")
+        from_dhcp = getattr(answer, "FromDHCP", None)
+        hosts = getattr(answer, "NTPFromDHCP" if from_dhcp else "NTPManual", None) or []
+        servers = []
+        for host in hosts:
+            name = next(
+                (
+                    getattr(host, field, None)
+                    for field in ("DNSname", "IPv4Address", "IPv6Address")
+                    if getattr(host, field, None)
+                ),
+                None,
+            )
+            if name:
+                servers.append(str(name)[:64])
+        return NtpSettings(
+            from_dhcp=bool(from_dhcp) if from_dhcp is not None else None, servers=tuple(servers)
+        )
 
     async def device_information(self) -> DeviceInfo:
         answer = await self._call("devicemgmt", "GetDeviceInformation")

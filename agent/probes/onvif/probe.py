@@ -29,6 +29,7 @@ from agent.probes.onvif.client import (
     DeviceInfo,
     FetchFailure,
     MediaProfile,
+    NtpSettings,
     OnvifSession,
     ServiceList,
     utc_now,
@@ -82,6 +83,8 @@ class _Camera:
     snapshot_uri: tuple[str, str] | None = None  # (profile token, uri)
     media: tuple[MediaProfile, str | None] | None = None  # chosen profile and its stream URI
     media_age: int = 0  # polls since the profile and stream URI were read
+    ntp: NtpSettings | None = None
+    ntp_age: int = 0
 
 
 class OnvifProbe:
@@ -153,6 +156,7 @@ class OnvifProbe:
         """After a failed poll start afresh: the camera may have rebooted or been swapped."""
         session, camera.session = camera.session, None
         camera.services, camera.snapshot_uri, camera.media = None, None, None
+        camera.ntp = None
         camera.unsupported.clear()  # learnt again from whatever answers next
         if session is not None:
             await session.close()
@@ -180,6 +184,7 @@ class OnvifProbe:
             if camera.services.source != "GetServices":
                 camera.unsupported.add("GetServices")
             log.debug("%s: services %s", device.id, camera.services)
+        await self._ntp(device, camera, checks)
         checks["onvif.services"] = ",".join(camera.services.names)
         checks["onvif.discovery"] = camera.services.source
 
@@ -233,6 +238,26 @@ class OnvifProbe:
             events=events,
             identity=readings.identity(info),
         )
+
+    async def _ntp(
+        self, device: DeviceConfig, camera: _Camera, checks: dict[str, CheckValue]
+    ) -> None:
+        """NTP settings, read as seldom as the media profiles; optional."""
+        assert camera.session is not None
+        camera.ntp_age += 1
+        if camera.ntp is None or camera.ntp_age >= MEDIA_REFRESH_POLLS:
+            camera.ntp, camera.ntp_age = None, 0
+            if "GetNTP" in camera.unsupported:
+                return
+            try:
+                camera.ntp = await camera.session.ntp()
+            except Unsupported:
+                camera.unsupported.add("GetNTP")
+                return
+            except ProtocolError as err:
+                log.debug("%s: GetNTP: %s", device.id, err)
+                return
+        checks.update(readings.ntp_checks(camera.ntp))
 
     async def _media(
         self, options: OnvifOptions, camera: _Camera

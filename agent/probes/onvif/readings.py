@@ -1,7 +1,8 @@
 """From what one ONVIF poll learned to check values and events. Pure: no I/O, no clock.
 
 Check names (flat, as every probe's):
-- `clock.offset_s` (camera minus agent), `clock.source` (NTP/Manual), `camera.clock_drift`;
+- `clock.offset_s` (camera minus agent), `clock.source` (NTP/Manual), `camera.clock_drift`,
+  `clock.ntp_servers` and `clock.ntp_from_dhcp` (where GetNTP is supported);
 - `onvif.services`, `onvif.discovery` (GetServices, or GetCapabilities as the fallback),
   `onvif.unsupported` (optional calls this camera does not have; its other checks go on);
 - `stream.ok`, `stream.codec`, `stream.width`, `stream.height`, `stream.rtsp_ms`,
@@ -16,7 +17,7 @@ Check names (flat, as every probe's):
 
 from datetime import datetime
 
-from agent.probes.onvif.client import ClockReading, DeviceInfo, MediaProfile
+from agent.probes.onvif.client import ClockReading, DeviceInfo, MediaProfile, NtpSettings
 from agent.probes.onvif.image import ImageInfo
 from agent.probes.onvif.rtsp import StreamCheck
 from wire.schema import CheckValue, DeviceIdentity, Event
@@ -32,6 +33,12 @@ def clock_checks(clock: ClockReading, threshold_s: float) -> dict[str, CheckValu
         "clock.source": clock.source,
         "camera.clock_drift": abs(clock.offset_s) > threshold_s,
     }
+
+
+def ntp_checks(ntp: NtpSettings) -> dict[str, CheckValue]:
+    """An empty `clock.ntp_servers` on a camera whose clock.source says NTP is a camera that
+    believes it keeps time and cannot."""
+    return {"clock.ntp_servers": ",".join(ntp.servers), "clock.ntp_from_dhcp": ntp.from_dhcp}
 
 
 def identity(info: DeviceInfo) -> DeviceIdentity:

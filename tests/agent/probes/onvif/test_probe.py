@@ -84,7 +84,8 @@ async def test_poll_reads_identity_clock_stream_and_snapshot(camera: IpyCam) -> 
     assert checks["camera.clock_drift"] is False
     assert checks["onvif.discovery"] == "GetServices"
     assert checks["onvif.services"] == "device,media,ptz"
-    assert "onvif.unsupported" not in checks
+    assert checks["onvif.unsupported"] == "GetNTP"  # ipycam 1.3 has none
+    assert "clock.ntp_servers" not in checks
     assert checks["stream.ok"] is True
     assert checks["camera.stream_down"] is False
     assert checks["stream.profile"] == "Profile_Main"
@@ -263,7 +264,7 @@ async def test_conformant_camera_is_asked_the_time_once_without_credentials(
             calls.append((operation, authless))
             return await super()._call(service_name, operation, params, authless=authless)
 
-    with IpyCam(tmp_path, clock_offset_s=600, preauth_clock=True) as cam:
+    with IpyCam(tmp_path, clock_offset_s=600, preauth_clock=True, ntp=("ntp.example",)) as cam:
         probe = OnvifProbe(session_factory=Recording)
         try:
             poll = await poll_device(probe, onvif_device(cam.onvif_port))
@@ -273,6 +274,11 @@ async def test_conformant_camera_is_asked_the_time_once_without_credentials(
     assert poll.sample.checks["camera.clock_drift"] is True
     assert [c for c in calls if c[0] == "GetSystemDateAndTime"] == [("GetSystemDateAndTime", True)]
     assert ("GetDeviceInformation", False) in calls  # signed, in the camera's time
+    # Its clock runs 10 minutes ahead although it says NTP and names a server.
+    assert poll.sample.checks["clock.source"] == "NTP"
+    assert poll.sample.checks["clock.ntp_servers"] == "ntp.example"
+    assert poll.sample.checks["clock.ntp_from_dhcp"] is False
+    assert "onvif.unsupported" not in poll.sample.checks
 
 
 async def test_getservices_fault_falls_back_and_unsupported_calls_are_listed(
@@ -287,7 +293,7 @@ async def test_getservices_fault_falls_back_and_unsupported_calls_are_listed(
     checks = poll.sample.checks
     assert poll.sample.error is None, poll.sample.error
     assert checks["onvif.discovery"] == "GetCapabilities"
-    assert checks["onvif.unsupported"] == "GetServices,GetSnapshotUri"
+    assert checks["onvif.unsupported"] == "GetNTP,GetServices,GetSnapshotUri"
     assert "media" in str(checks["onvif.services"])
     assert checks["stream.ok"] is True  # the camera stays monitored
     assert "snapshot.ok" not in checks
@@ -470,7 +476,7 @@ async def test_media_service_errors_are_stream_down_not_a_failed_poll(tmp_path: 
     checks = poll.sample.checks
     assert checks["camera.stream_down"] is True
     assert checks["stream.error"] == "media_error"
-    assert "onvif.unsupported" not in checks
+    assert checks["onvif.unsupported"] == "GetNTP"  # the fault is no "unsupported"
     assert isinstance(checks["clock.offset_s"], float)
 
 

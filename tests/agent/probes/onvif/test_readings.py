@@ -4,13 +4,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.probes.onvif.client import ClockReading, DeviceInfo, MediaProfile
+from agent.probes.onvif.client import ClockReading, DeviceInfo, MediaProfile, NtpSettings
 from agent.probes.onvif.readings import (
     FIRMWARE_CHANGED,
     REPLACED,
     choose_profile,
     clock_checks,
     identity_events,
+    ntp_checks,
 )
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -68,3 +69,11 @@ def test_profile_choice() -> None:
     assert choose_profile([audio, main], "missing") is None
     assert choose_profile([audio], None) == audio
     assert choose_profile([], None) is None
+
+
+def test_ntp_servers_in_use() -> None:
+    assert ntp_checks(NtpSettings(from_dhcp=True, servers=("10.0.0.1",))) == {
+        "clock.ntp_servers": "10.0.0.1",
+        "clock.ntp_from_dhcp": True,
+    }
+    assert ntp_checks(NtpSettings(from_dhcp=None, servers=()))["clock.ntp_servers"] == ""
