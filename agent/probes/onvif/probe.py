@@ -347,4 +347,9 @@ class OnvifProbe:
         if self._picture is None:
             return None
         snapshot = Snapshot(data=data, image=image, taken_at=self._now(), streaming=streaming)
-        return await asyncio.to_thread(self._picture, device, snapshot)
+        try:
+            return await asyncio.to_thread(self._picture, device, snapshot)
+        except ProbeFailure as err:  # e.g. a JPEG whose header reads but whose data does not
+            log.debug("%s: picture analysis: %s", device.id, err)
+            checks.update(readings.snapshot_failed("unreadable"))
+            return None

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from agent.config import ConfigError, DeviceConfig, load_config
-from agent.probes.base import DeviceUnreachable
+from agent.probes.base import DeviceUnreachable, ProtocolError
 from agent.probes.onvif.client import OnvifSession
 from agent.probes.onvif.probe import MEDIA_REFRESH_POLLS, OnvifProbe, PictureReading, Snapshot
 from agent.probes.onvif.readings import FIRMWARE_CHANGED, REPLACED
@@ -207,6 +207,21 @@ async def test_snapshots_come_at_their_own_slower_interval(camera: IpyCam) -> No
     assert third.sample.checks["picture.seen"] == 2
     assert [s.image.width for s in seen] == [WIDTH, WIDTH]
     assert all(s.data.startswith(b"\xff\xd8") and s.streaming is True for s in seen)
+
+
+async def test_unreadable_picture_is_a_snapshot_error_not_a_failed_poll(camera: IpyCam) -> None:
+    def picture(device: DeviceConfig, snapshot: Snapshot) -> PictureReading:
+        raise ProtocolError("JPEG data corrupt")
+
+    probe = OnvifProbe(picture=picture)
+    try:
+        poll = await poll_device(probe, onvif_device(camera.onvif_port))
+    finally:
+        await probe.aclose()
+    assert poll.sample.error is None
+    assert poll.sample.checks["snapshot.ok"] is False
+    assert poll.sample.checks["snapshot.error"] == "unreadable"
+    assert poll.sample.checks["stream.ok"] is True
 
 
 async def test_one_request_in_flight_per_camera(camera: IpyCam) -> None:
