@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests use: a PostgreSQL to make throwaway clusters with initdb when no
 # server runs on 127.0.0.1:5432, and the protocol peers of later issues.
-APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd
+APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd ffmpeg
 # The benchmarks' comparison peers (not needed by the tests).
 BENCH_APT_PACKAGES := prometheus-snmp-exporter
 

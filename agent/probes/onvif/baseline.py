@@ -1,0 +1,120 @@
+"""What the agent remembers of each camera's picture across restarts: the learned `Baseline` and
+the last snapshot's `Fingerprint`, one small JSON file per camera in the agent's state directory.
+
+Writes are atomic (temporary file, fsync, rename), so a crash mid-write leaves the previous file.
+A missing or unreadable file means "start learning again", never a failed poll: the baseline is
+an optimisation of judgement, not data that must not be lost. Blocking file I/O: call it from a
+worker thread (`asyncio.to_thread`), as the probe does with the analysis itself.
+"""
+
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.probes.onvif.picture import Baseline, Fingerprint
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+# Device ids are already restricted by the config (wire.schema.DeviceId); checked again here
+# because the id becomes a file name.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class CameraMemory:
+    """One camera's learned picture state."""
+
+    baseline: Baseline = field(default_factory=Baseline)
+    previous: Fingerprint | None = None
+
+
+class BaselineStore:
+    """Per-camera picture memory under `directory` (created on first save)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, device_id: str) -> Path:
+        if not _SAFE_ID.match(device_id):
+            raise ValueError(f"device id {device_id!r} cannot name a baseline file")
+        return self.directory / f"{device_id}.picture.json"
+
+    def load(self, device_id: str) -> CameraMemory:
+        """The stored memory, or a fresh one when there is none or it cannot be read."""
+        path = self.path(device_id)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return CameraMemory()
+        except OSError as err:
+            log.warning("%s: picture baseline unreadable, learning again: %s", device_id, err)
+            return CameraMemory()
+        try:
+            return _decode(json.loads(raw))
+        except (ValueError, TypeError, KeyError) as err:
+            log.warning(
+                "%s: picture baseline %s is corrupt, learning again: %s", device_id, path, err
+            )
+            return CameraMemory()
+
+    def save(self, device_id: str, memory: CameraMemory) -> None:
+        """Replace the stored memory atomically."""
+        path = self.path(device_id)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(_encode(memory), separators=(",", ":")).encode()
+        fd, tmp_name = tempfile.mkstemp(dir=self.directory, prefix=f".{device_id}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                tmp.write(data)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a power cut
+        finally:
+            os.close(dir_fd)
+
+
+def _encode(memory: CameraMemory) -> dict[str, Any]:
+    b = memory.baseline
+    return {
+        "version": FORMAT_VERSION,
+        "baseline": {
+            "samples": b.samples,
+            "sharpness": b.sharpness,
+            "chroma_cb": b.chroma_cb,
+            "chroma_cr": b.chroma_cr,
+        },
+        "previous": None if memory.previous is None else memory.previous.to_json(),
+    }
+
+
+def _decode(data: Any) -> CameraMemory:
+    if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+        raise ValueError("not a version 1 picture baseline")
+    b = data["baseline"]
+    values = [float(b["sharpness"]), float(b["chroma_cb"]), float(b["chroma_cr"])]
+    samples = b["samples"]
+    if not isinstance(samples, int) or samples < 0:
+        raise ValueError("samples must be a non-negative integer")
+    if not all(math.isfinite(v) for v in values) or values[0] < 0:
+        raise ValueError("baseline values must be finite, sharpness not negative")
+    baseline = Baseline(
+        samples=samples, sharpness=values[0], chroma_cb=values[1], chroma_cr=values[2]
+    )
+    previous = data["previous"]
+    return CameraMemory(
+        baseline=baseline,
+        previous=None if previous is None else Fingerprint.from_json(previous),
+    )
