@@ -35,6 +35,8 @@ SCENES: dict[str, str] = {
         "color=c=0x3a3632:size={size}:rate=5,"
         "geq=lum='lum(X,Y)+12*X/W':cb='cb(X,Y)':cr='cr(X,Y)',noise=alls=5:allf=t+u"
     ),
+    # Stuck in night (black-and-white) mode: the camera outputs no chroma at all.
+    "grey": "testsrc2=size={size}:rate=5," + NOISE + ",hue=s=0",
     # A stuck IR-cut filter in daylight: green starved, red and blue boosted (pink/magenta).
     "colour_cast": (
         "testsrc2=size={size}:rate=5,"
