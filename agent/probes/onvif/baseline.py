@@ -58,7 +58,7 @@ class BaselineStore:
             return CameraMemory()
         try:
             return _decode(json.loads(raw))
-        except (ValueError, TypeError, KeyError) as err:
+        except (ValueError, TypeError, KeyError, OverflowError) as err:
             log.warning(
                 "%s: picture baseline %s is corrupt, learning again: %s", device_id, path, err
             )

@@ -1,0 +1,171 @@
+"""The per-camera picture memory survives an agent restart, and a damaged file costs a relearn,
+never a failed poll."""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.probes.onvif.baseline import BaselineStore, CameraMemory
+from agent.probes.onvif.picture import (
+    FINGERPRINT_GRID,
+    Baseline,
+    Fingerprint,
+    ImageReason,
+    PictureOptions,
+    analyse,
+)
+from tests.agent.probes.onvif.frames import needs_ffmpeg, render
+
+OPTIONS = PictureOptions()
+
+
+def fingerprint(seed: int) -> Fingerprint:
+    cols, rows = FINGERPRINT_GRID
+    cells = np.random.default_rng(seed).uniform(0, 255, size=(rows, cols)).astype(np.float32)
+    return Fingerprint(digest=f"{seed:032x}", cells=cells)
+
+
+def test_memory_round_trips_exactly(tmp_path: Path) -> None:
+    previous = fingerprint(1)
+    memory = CameraMemory(
+        Baseline(samples=12, sharpness=2.6101, chroma_cb=-0.72, chroma_cr=-3.79), previous
+    )
+    BaselineStore(tmp_path).save("cam-1", memory)
+
+    loaded = BaselineStore(tmp_path).load("cam-1")  # a new store: the agent restarted
+
+    assert loaded.baseline == memory.baseline
+    assert loaded.previous is not None
+    assert loaded.previous.digest == previous.digest
+    assert np.array_equal(loaded.previous.cells, previous.cells)
+
+
+def test_unknown_camera_starts_learning(tmp_path: Path) -> None:
+    assert BaselineStore(tmp_path / "not-yet").load("cam-1") == CameraMemory()
+
+
+def test_cameras_are_kept_apart(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    store.save("cam-1", CameraMemory(Baseline(samples=3, sharpness=1.0)))
+    store.save("cam-2", CameraMemory(Baseline(samples=5, sharpness=2.0)))
+
+    assert store.load("cam-1").baseline.sharpness == 1.0
+    assert store.load("cam-2").baseline.sharpness == 2.0
+
+
+def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    for samples in range(3):
+        store.save("cam-1", CameraMemory(Baseline(samples=samples), fingerprint(samples)))
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cam-1.picture.json"]
+
+
+def test_failed_write_keeps_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = BaselineStore(tmp_path)
+    store.save("cam-1", CameraMemory(Baseline(samples=7, sharpness=3.0)))
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="No space"):
+        store.save("cam-1", CameraMemory(Baseline(samples=8, sharpness=9.0)))
+    monkeypatch.undo()
+
+    assert store.load("cam-1").baseline == Baseline(samples=7, sharpness=3.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cam-1.picture.json"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b"[]",
+        b'{"version": 2}',
+        b'{"version": 1, "baseline": {"samples": -1, "sharpness": 1, '
+        b'"chroma_cb": 0, "chroma_cr": 0}, "previous": null}',
+        b'{"version": 1, "baseline": {"samples": 1, "sharpness": "NaN", '
+        b'"chroma_cb": 0, "chroma_cr": 0}, "previous": null}',
+        b'{"version": 1, "baseline": {"samples": 1, "sharpness": 1, '
+        b'"chroma_cb": 0, "chroma_cr": 0}, "previous": {"digest": "x", "cells": "AAAA"}}',
+        b"\xff\xfe\x00garbage",
+    ],
+)
+def test_corrupt_file_means_learning_again(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "cam-1.picture.json").write_bytes(content)
+
+    with caplog.at_level(logging.WARNING):
+        memory = BaselineStore(tmp_path).load("cam-1")
+
+    assert memory == CameraMemory()
+    assert "cam-1: picture baseline" in caplog.text
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(
+    st.binary(max_size=300)
+    | st.builds(
+        lambda baseline, previous: json.dumps(
+            {"version": 1, "baseline": baseline, "previous": previous}
+        ).encode(),
+        st.dictionaries(st.text(max_size=12), st.none() | st.integers() | st.floats()),
+        st.none() | st.dictionaries(st.text(max_size=8), st.text(max_size=20)),
+    )
+)
+def test_any_file_content_loads_without_raising(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "cam-1.picture.json").write_bytes(content)
+
+    assert isinstance(BaselineStore(tmp_path).load("cam-1"), CameraMemory)
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "a/b", "", ".hidden", "x" * 65])
+def test_device_id_that_is_no_file_name_is_refused(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ValueError, match="cannot name a baseline file"):
+        BaselineStore(tmp_path).save(bad, CameraMemory())
+
+
+def test_stored_file_is_small_json(tmp_path: Path) -> None:
+    BaselineStore(tmp_path).save("cam-1", CameraMemory(Baseline(samples=1), fingerprint(2)))
+    path = tmp_path / "cam-1.picture.json"
+
+    assert json.loads(path.read_bytes())["version"] == 1
+    assert path.stat().st_size < 16 * 1024
+
+
+@pytest.mark.ffmpeg
+@needs_ffmpeg
+def test_restarted_agent_keeps_judging_without_relearning(tmp_path: Path) -> None:
+    """Learn, "restart" (a new store object reading the file), then: the snapshot the camera
+    repeats is frozen at the first poll, and a defocused picture is blurred at once."""
+    normal = render("testsrc2", tmp_path / "frames", frames=OPTIONS.baseline_snapshots + 1)
+    blurred = render("blurred", tmp_path / "frames", frames=1)
+    state_dir = tmp_path / "state"
+
+    store = BaselineStore(state_dir)
+    for jpeg in normal:
+        memory = store.load("cam-7")
+        report = analyse(jpeg, memory.baseline, memory.previous, OPTIONS)
+        store.save(
+            "cam-7", CameraMemory(memory.baseline.learned(report, OPTIONS), report.fingerprint)
+        )
+
+    after_restart = BaselineStore(state_dir).load("cam-7")
+    assert after_restart.baseline.ready(OPTIONS)
+
+    frozen = analyse(normal[-1], after_restart.baseline, after_restart.previous, OPTIONS)
+    blur = analyse(blurred[0], after_restart.baseline, after_restart.previous, OPTIONS)
+
+    assert frozen.reasons == (ImageReason.FROZEN,)
+    assert blur.reasons == (ImageReason.BLURRED,)
