@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.probes.onvif.picture import Baseline, Fingerprint
+from agent.probes.onvif.picture import Baseline, Fingerprint, PictureOptions, PictureReport, analyse
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,45 @@ class CameraMemory:
 
 
 class BaselineStore:
-    """Per-camera picture memory under `directory` (created on first save)."""
+    """Per-camera picture memory under `directory` (created on first save), cached in memory."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._memory: dict[str, CameraMemory] = {}
+        self._save_failing: set[str] = set()
+
+    def observe(
+        self,
+        device_id: str,
+        jpeg: bytes,
+        options: PictureOptions,
+        *,
+        daytime: bool | None = None,
+    ) -> PictureReport:
+        """One picture poll: judge the snapshot against this camera's memory, then remember its
+        fingerprint and, when the picture was normal, what it taught the baseline.
+
+        Raises `SnapshotUnreadable` for a bad snapshot and leaves the memory as it was. A memory
+        that cannot be written (disk full) is logged once and kept in memory: the poll's
+        result matters more than the file.
+        """
+        memory = self._memory.get(device_id)
+        if memory is None:
+            memory = self.load(device_id)
+        report = analyse(jpeg, memory.baseline, memory.previous, options, daytime=daytime)
+        memory = CameraMemory(memory.baseline.learned(report, options), report.fingerprint)
+        self._memory[device_id] = memory
+        try:
+            self.save(device_id, memory)
+        except OSError as err:
+            if device_id not in self._save_failing:
+                self._save_failing.add(device_id)
+                log.warning("%s: picture baseline not saved: %s", device_id, err)
+        else:
+            if device_id in self._save_failing:
+                self._save_failing.discard(device_id)
+                log.info("%s: picture baseline saved again", device_id)
+        return report
 
     def path(self, device_id: str) -> Path:
         if not _SAFE_ID.match(device_id):

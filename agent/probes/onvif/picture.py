@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from agent.probes.base import ProtocolError
 from wire.schema import CheckValue
@@ -113,8 +114,22 @@ class PictureOptions(BaseModel):
         default=8, ge=1, le=1000, description="Normal snapshots learned before blur is judged"
     )
     baseline_alpha: float = Field(
-        default=0.05, gt=0, le=1, description="Weight of a new snapshot once the baseline is set"
+        default=0.02, gt=0, le=1, description="Weight of a new snapshot once the baseline is set"
     )
+    learn_ratio_min: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Snapshots softer than this fraction of the baseline are not learned",
+    )
+
+    @model_validator(mode="after")
+    def _learning_band_above_blur(self) -> "PictureOptions":
+        if self.learn_ratio_min <= self.blur_ratio:
+            raise PydanticCustomError(
+                "picture", "learn_ratio_min must be above blur_ratio (never learn blurred frames)"
+            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -155,8 +170,12 @@ class Baseline:
         return self.samples >= options.baseline_snapshots
 
     def learned(self, report: "PictureReport", options: PictureOptions) -> "Baseline":
-        """This baseline moved towards `report`, or unchanged when the report was abnormal."""
+        """This baseline moved towards `report`, or unchanged when the report was abnormal or
+        suspiciously soft (so that a lens losing focus is not learned as its new normal)."""
         if report.reasons:
+            return self
+        ratio = report.sharpness_ratio
+        if ratio is not None and ratio < options.learn_ratio_min:
             return self
         if self.samples < options.baseline_snapshots:
             weight = 1.0 / (self.samples + 1)  # plain mean of the first snapshots

@@ -27,6 +27,12 @@ SCENES: dict[str, str] = {
         "life=size={size}:rate=5:mold=10:ratio=0.3:life_color=#d0c090:death_color=#305060,"
         "gblur=sigma=0.6," + NOISE
     ),
+    # Night: darker, lower contrast, twice the noise (gain up); still a normal picture.
+    "night": "testsrc2=size={size}:rate=5,eq=brightness=-0.25:contrast=0.6,noise=alls=14:allf=t+u",
+    # Lens slowly losing focus (dirt, moisture, a loose focus ring), step by step.
+    "soft1": "testsrc2=size={size}:rate=5,gblur=sigma=0.5," + NOISE,
+    "soft2": "testsrc2=size={size}:rate=5,gblur=sigma=1," + NOISE,
+    "soft3": "testsrc2=size={size}:rate=5,gblur=sigma=1.5," + NOISE,
     # Faults.
     "black": "color=c=black:size={size}:rate=5,noise=alls=4:allf=t+u",
     "blurred": "testsrc2=size={size}:rate=5,gblur=sigma=4," + NOISE,

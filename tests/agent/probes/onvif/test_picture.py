@@ -3,6 +3,7 @@ snapshot goes through `analyse` with the camera's learned baseline and previous 
 the probe feeds them one per poll."""
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -146,6 +147,26 @@ def test_blur_is_not_judged_before_the_baseline_is_learned(scene: Render) -> Non
     assert not memory.baseline.ready(OPTIONS)
 
 
+def test_night_picture_of_a_camera_learned_by_day_is_normal(scene: Render) -> None:
+    reports, _ = poll(scene("night", 6), learned(scene))
+
+    assert reasons(reports) == [()] * 6
+
+
+def test_slow_loss_of_focus_is_not_learned_and_is_caught(scene: Render) -> None:
+    """Slightly soft frames are learned (slowly); softer ones are suspect and not learned; so a
+    lens that keeps losing focus ends up blurred against a baseline that did not follow it."""
+    memory = learned(scene)
+    slightly, memory = poll(scene("soft1", 30), memory)
+    sharp_before = memory.baseline.sharpness
+    softer, memory = poll(scene("soft2", 8), memory)
+    soft, memory = poll(scene("soft3", 4), memory)
+
+    assert reasons(slightly) + reasons(softer) == [()] * 38
+    assert memory.baseline.sharpness == sharp_before  # the softer frames taught nothing
+    assert reasons(soft) == [(ImageReason.BLURRED,)] * 4
+
+
 def test_covered_lens_is_covered(scene: Render) -> None:
     reports, _ = poll(scene("covered", 6), learned(scene))
 
@@ -172,6 +193,11 @@ def test_magenta_cast_is_found_before_any_baseline(scene: Render) -> None:
 
     assert reasons(reports) == [(ImageReason.COLOUR_CAST,)] * 4
     assert memory.baseline.samples == 0
+
+
+def test_options_keep_learning_above_the_blur_threshold() -> None:
+    with pytest.raises(ValidationError, match="learn_ratio_min must be above blur_ratio"):
+        PictureOptions(blur_ratio=0.6, learn_ratio_min=0.5)
 
 
 def test_colourless_picture_in_daytime_is_a_colour_cast(scene: Render) -> None:
@@ -259,3 +285,5 @@ def test_baseline_learns_mean_then_adapts_slowly() -> None:
     base = base.learned(report(13.0), options)
     assert base.sharpness == pytest.approx(4.0)  # then EWMA: 3 + 0.1 x (13 - 3)
     assert base.learned(report(0.1, ImageReason.BLURRED), options) == base
+    suspect = replace(report(2.4), sharpness_ratio=2.4 / 4.0)  # below learn_ratio_min (0.7)
+    assert base.learned(suspect, options) == base

@@ -1,6 +1,7 @@
 """The per-camera picture memory survives an agent restart, and a damaged file costs a relearn,
 never a failed poll."""
 
+import io
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from agent.probes.onvif.baseline import BaselineStore, CameraMemory
 from agent.probes.onvif.picture import (
@@ -18,11 +20,19 @@ from agent.probes.onvif.picture import (
     Fingerprint,
     ImageReason,
     PictureOptions,
-    analyse,
+    SnapshotUnreadable,
 )
 from tests.agent.probes.onvif.frames import needs_ffmpeg, render
 
 OPTIONS = PictureOptions()
+
+
+def noise_jpeg(seed: int) -> bytes:
+    """A textured 160x90 JPEG (uniform noise): a picture no check finds abnormal."""
+    pixels = np.random.default_rng(seed).integers(40, 220, size=(90, 160, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=90)
+    return out.getvalue()
 
 
 def fingerprint(seed: int) -> Fingerprint:
@@ -154,18 +164,47 @@ def test_restarted_agent_keeps_judging_without_relearning(tmp_path: Path) -> Non
     state_dir = tmp_path / "state"
 
     store = BaselineStore(state_dir)
-    for jpeg in normal:
-        memory = store.load("cam-7")
-        report = analyse(jpeg, memory.baseline, memory.previous, OPTIONS)
-        store.save(
-            "cam-7", CameraMemory(memory.baseline.learned(report, OPTIONS), report.fingerprint)
-        )
+    before = [store.observe("cam-7", jpeg, OPTIONS).reasons for jpeg in normal]
+    assert before == [()] * len(normal)
 
-    after_restart = BaselineStore(state_dir).load("cam-7")
-    assert after_restart.baseline.ready(OPTIONS)
-
-    frozen = analyse(normal[-1], after_restart.baseline, after_restart.previous, OPTIONS)
-    blur = analyse(blurred[0], after_restart.baseline, after_restart.previous, OPTIONS)
+    restarted = BaselineStore(state_dir)
+    assert restarted.load("cam-7").baseline.ready(OPTIONS)
+    frozen = restarted.observe("cam-7", normal[-1], OPTIONS)
+    blur = restarted.observe("cam-7", blurred[0], OPTIONS)
 
     assert frozen.reasons == (ImageReason.FROZEN,)
     assert blur.reasons == (ImageReason.BLURRED,)
+
+
+def test_unreadable_snapshot_leaves_the_memory_as_it_was(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    first = store.observe("cam-1", noise_jpeg(0), OPTIONS)
+    stored = (tmp_path / "cam-1.picture.json").read_bytes()
+
+    with pytest.raises(SnapshotUnreadable):
+        store.observe("cam-1", noise_jpeg(1)[:200], OPTIONS)
+
+    assert (tmp_path / "cam-1.picture.json").read_bytes() == stored
+    again = store.observe("cam-1", noise_jpeg(0), OPTIONS)
+    assert first.frame_change is None
+    assert again.frame_change == 0.0  # compared with the last readable snapshot
+
+
+def test_memory_that_cannot_be_saved_is_logged_once_and_polls_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = BaselineStore(tmp_path)
+
+    def disk_full(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    with caplog.at_level(logging.INFO):
+        monkeypatch.setattr(os, "replace", disk_full)
+        reports = [store.observe("cam-1", noise_jpeg(i), OPTIONS) for i in range(3)]
+        monkeypatch.undo()
+        store.observe("cam-1", noise_jpeg(3), OPTIONS)
+
+    assert [r.frame_change is None for r in reports] == [True, False, False]  # kept in memory
+    assert caplog.text.count("picture baseline not saved") == 1
+    assert caplog.text.count("picture baseline saved again") == 1
+    assert BaselineStore(tmp_path).load("cam-1").baseline.samples == 4

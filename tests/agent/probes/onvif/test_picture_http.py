@@ -14,7 +14,6 @@ from agent.probes.onvif.picture import (
     PictureOptions,
     PictureReport,
     SnapshotUnreadable,
-    analyse,
 )
 from tests.agent.probes.onvif.frames import needs_ffmpeg, render
 from tests.agent.probes.onvif.snapshot_server import SnapshotCamera, snapshot_camera
@@ -38,12 +37,7 @@ def poll(camera: SnapshotCamera, store: BaselineStore, device_id: str) -> Pictur
     """One picture poll: fetch the snapshot, analyse it, remember what was learned."""
     response = fetch(camera)
     response.raise_for_status()
-    memory = store.load(device_id)
-    report = analyse(response.content, memory.baseline, memory.previous, OPTIONS)
-    store.save(
-        device_id, CameraMemory(memory.baseline.learned(report, OPTIONS), report.fingerprint)
-    )
-    return report
+    return store.observe(device_id, response.content, OPTIONS)
 
 
 @pytest.mark.ffmpeg
