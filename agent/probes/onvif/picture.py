@@ -293,9 +293,12 @@ def analyse(
             reasons.append(ImageReason.FROZEN)
         if sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio:
             reasons.append(ImageReason.BLURRED)
+        colourless = saturation <= options.grey_saturation_max
         magenta = min(chroma_cb, chroma_cr) >= options.magenta_min
-        off_baseline = ready and colour_cast >= options.colour_cast_max
-        grey = daytime is True and saturation <= options.grey_saturation_max
+        # A colourless frame (night mode) moves the mean chroma to zero from wherever the
+        # scene had it; that is the grey check's business, not a cast.
+        off_baseline = ready and not colourless and colour_cast >= options.colour_cast_max
+        grey = daytime is True and colourless
         if magenta or off_baseline or grey:
             reasons.append(ImageReason.COLOUR_CAST)
 

@@ -33,6 +33,8 @@ SCENES: dict[str, str] = {
     "soft1": "testsrc2=size={size}:rate=5,gblur=sigma=0.5," + NOISE,
     "soft2": "testsrc2=size={size}:rate=5,gblur=sigma=1," + NOISE,
     "soft3": "testsrc2=size={size}:rate=5,gblur=sigma=1.5," + NOISE,
+    # The Mandelbrot camera at dusk, switched to black and white.
+    "mandelbrot_bw": "mandelbrot=size={size}:rate=5,hue=h=110:s=0.8," + NOISE + ",hue=s=0",
     # Faults.
     "black": "color=c=black:size={size}:rate=5,noise=alls=4:allf=t+u",
     "blurred": "testsrc2=size={size}:rate=5,gblur=sigma=4," + NOISE,

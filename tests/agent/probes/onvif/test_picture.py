@@ -2,6 +2,7 @@
 snapshot goes through `analyse` with the camera's learned baseline and previous fingerprint, as
 the probe feeds them one per poll."""
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cache
@@ -209,6 +210,19 @@ def test_colourless_picture_in_daytime_is_a_colour_cast(scene: Render) -> None:
 
     assert reasons(day) == [(ImageReason.COLOUR_CAST,)] * 4
     assert reasons(night) == [()] * 4  # night mode is grey on purpose
+
+
+def test_night_mode_on_a_colourful_scene_is_no_cast(scene: Render) -> None:
+    """The learned chroma of a scene full of colour is far from grey; switching to black and
+    white at dusk must not read as a colour cast."""
+    reports, memory = poll(scene("mandelbrot", OPTIONS.baseline_snapshots))
+    ref = math.hypot(memory.baseline.chroma_cb, memory.baseline.chroma_cr)
+    assert ref > OPTIONS.colour_cast_max  # grey is further off than a cast
+
+    night, _ = poll(scene("mandelbrot_bw", 3), memory, daytime=False)
+
+    assert reasons(reports) == [()] * OPTIONS.baseline_snapshots
+    assert reasons(night) == [()] * 3
 
 
 def test_picture_recovers_after_a_fault(scene: Render) -> None:

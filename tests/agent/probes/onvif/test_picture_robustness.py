@@ -151,6 +151,17 @@ def test_oversized_snapshot_is_refused_by_byte_count() -> None:
         analyse(SMALL_JPEG + b"\0" * 2048, READY, None, options)
 
 
+def test_progressive_jpeg_is_analysed() -> None:
+    pixels = np.random.default_rng(3).integers(0, 256, size=(360, 640, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", progressive=True, quality=85)
+
+    report = analyse_or_unreadable(out.getvalue())
+
+    assert report is not None
+    assert (report.width, report.height) == (640, 360)
+
+
 def test_png_is_not_accepted_as_a_snapshot() -> None:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), "grey").save(out, format="PNG")
