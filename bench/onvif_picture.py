@@ -3,7 +3,7 @@
 Snapshots are rendered by Debian's ffmpeg (testsrc2 with sensor-like noise, JPEG quality 4) at
 1920x1080, 1280x720 and 640x360. Ours: `agent.probes.onvif.picture.analyse` with a learned
 baseline and the previous fingerprint, as a poll runs it. Peer: Pillow decoding the same JPEG at
-full size into an RGB numpy array and nothing else — what a straightforward implementation pays
+full size into an RGB (uint8) numpy array and nothing else — what a straightforward implementation pays
 before it has computed anything. CPU time of this process (time.process_time), median of N runs.
 Run: `.venv/bin/python bench/onvif_picture.py [--runs N]`. Ends with one JSON line; lower is better.
 """
@@ -44,7 +44,7 @@ def cpu_ms(fn: Callable[[bytes], object], frames: list[bytes], runs: int) -> flo
 
 def full_decode(jpeg: bytes) -> object:
     with Image.open(io.BytesIO(jpeg)) as img:
-        return np.asarray(img.convert("RGB"), dtype=np.float32)
+        return np.asarray(img.convert("RGB"))
 
 
 def main() -> None:

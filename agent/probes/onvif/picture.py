@@ -408,6 +408,8 @@ def _entropy(luma: FloatArray) -> float:
 def _chroma(rgb: FloatArray, luma: FloatArray) -> tuple[float, float, float]:
     """Mean Cb and Cr (B-Y, R-Y scaled as in JPEG's YCbCr) of the well-exposed pixels, and the
     mean chroma magnitude (colourfulness). Dark and clipped pixels carry no reliable colour."""
+    # Every other pixel each way: JPEG stores chroma at half resolution anyway (4:2:0).
+    rgb, luma = rgb[::2, ::2], luma[::2, ::2]
     mask = (luma > 24.0) & (luma < 235.0)
     if np.count_nonzero(mask) < 0.05 * luma.size:
         return 0.0, 0.0, 0.0
