@@ -3,8 +3,9 @@
 Snapshots are rendered by Debian's ffmpeg (testsrc2 with sensor-like noise, JPEG quality 4) at
 1920x1080, 1280x720 and 640x360. Ours: `agent.probes.onvif.picture.analyse` with a learned
 baseline and the previous fingerprint, as a poll runs it. Peer: Pillow decoding the same JPEG at
-full size into an RGB (uint8) numpy array and nothing else — what a straightforward implementation pays
-before it has computed anything. CPU time of this process (time.process_time), median of N runs.
+full size into an RGB (uint8) numpy array and nothing else, which a straightforward
+implementation pays before it has computed anything. CPU time of this process
+(time.process_time), median of N runs.
 Run: `.venv/bin/python bench/onvif_picture.py [--runs N]`. Ends with one JSON line; lower is better.
 """
 
