@@ -12,7 +12,6 @@ import base64
 import hashlib
 import io
 import math
-import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -327,25 +326,24 @@ def _decode(jpeg: bytes, options: PictureOptions) -> tuple[FloatArray, int, int]
     if len(jpeg) > options.max_jpeg_bytes:
         raise SnapshotUnreadable(f"snapshot of {len(jpeg)} bytes exceeds {options.max_jpeg_bytes}")
     try:
-        with warnings.catch_warnings():
-            # Our own pixel limit below is the one that counts; Pillow's bomb warning is noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as img:
-                width, height = img.size
-                if min(width, height) < MIN_SIDE:
-                    raise SnapshotUnreadable(f"snapshot of {width}x{height} is too small")
-                if width * height > options.max_pixels:
-                    raise SnapshotUnreadable(
-                        f"snapshot of {width}x{height} exceeds {options.max_pixels} pixels"
-                    )
-                target_w = min(width, options.analysis_width)
-                target_h = max(MIN_SIDE, round(height * target_w / width))
-                # DCT scaling: libjpeg decodes at 1/2, 1/4 or 1/8 size directly.
-                img.draft("RGB", (target_w, target_h))
-                small = img.convert("RGB")
-                if small.width > target_w:
-                    small = small.resize((target_w, target_h), Image.Resampling.BOX)
-                array = np.asarray(small, dtype=np.float32)
+        # No warnings.catch_warnings() here: it swaps process-wide state and analyse runs in
+        # worker threads. Pillow warns above 89 Mpx; our own limit below is what refuses.
+        with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as img:
+            width, height = img.size
+            if min(width, height) < MIN_SIDE:
+                raise SnapshotUnreadable(f"snapshot of {width}x{height} is too small")
+            if width * height > options.max_pixels:
+                raise SnapshotUnreadable(
+                    f"snapshot of {width}x{height} exceeds {options.max_pixels} pixels"
+                )
+            target_w = min(width, options.analysis_width)
+            target_h = max(MIN_SIDE, round(height * target_w / width))
+            # DCT scaling: libjpeg decodes at 1/2, 1/4 or 1/8 size directly.
+            img.draft("RGB", (target_w, target_h))
+            small = img.convert("RGB")
+            if small.width > target_w:
+                small = small.resize((target_w, target_h), Image.Resampling.BOX)
+            array = np.asarray(small, dtype=np.float32)
     except SnapshotUnreadable:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as err:
