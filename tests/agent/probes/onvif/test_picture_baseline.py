@@ -123,7 +123,9 @@ def test_corrupt_file_means_learning_again(
     assert "cam-1: picture baseline" in caplog.text
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None
+)
 @given(
     st.binary(max_size=300)
     | st.builds(
