@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.probes.onvif.picture import Baseline, Fingerprint, PictureOptions, PictureReport, analyse
+from agent.probes.onvif.picture import (
+    Baseline,
+    Fingerprint,
+    PictureOptions,
+    PictureReport,
+    SnapshotUnreadable,
+    analyse,
+)
+from wire.schema import CheckValue
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,7 @@ class BaselineStore:
         jpeg: bytes,
         options: PictureOptions,
         *,
+        streaming: bool | None = None,
         daytime: bool | None = None,
     ) -> PictureReport:
         """One picture poll: judge the snapshot against this camera's memory, then remember its
@@ -61,7 +70,9 @@ class BaselineStore:
         memory = self._memory.get(device_id)
         if memory is None:
             memory = self.load(device_id)
-        report = analyse(jpeg, memory.baseline, memory.previous, options, daytime=daytime)
+        report = analyse(
+            jpeg, memory.baseline, memory.previous, options, streaming=streaming, daytime=daytime
+        )
         memory = CameraMemory(memory.baseline.learned(report, options), report.fingerprint)
         self._memory[device_id] = memory
         try:
@@ -75,6 +86,24 @@ class BaselineStore:
                 self._save_failing.discard(device_id)
                 log.info("%s: picture baseline saved again", device_id)
         return report
+
+    def checks(
+        self,
+        device_id: str,
+        jpeg: bytes,
+        options: PictureOptions,
+        *,
+        streaming: bool | None = None,
+        daytime: bool | None = None,
+    ) -> dict[str, CheckValue]:
+        """`observe` as a poll's check values: a snapshot that cannot be analysed is
+        `picture.ok: false` with the reason, not a failed poll, since the camera did answer."""
+        try:
+            report = self.observe(device_id, jpeg, options, streaming=streaming, daytime=daytime)
+        except SnapshotUnreadable as err:
+            log.debug("%s: picture: %s", device_id, err)
+            return {"picture.ok": False, "picture.error": str(err)[:200]}
+        return {"picture.ok": True, **report.checks()}
 
     def path(self, device_id: str) -> Path:
         if not _SAFE_ID.match(device_id):

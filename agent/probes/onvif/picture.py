@@ -37,6 +37,8 @@ FINGERPRINT_GRID = (64, 36)
 # varies inside most blocks, small enough that one bright corner cannot make a frame look normal.
 DETAIL_GRID = (8, 6)
 MIN_SIDE = 16  # pixels; smaller snapshots carry no picture worth judging
+# Cameras serve JPEG; a few serve PNG. No other Pillow decoder is exposed to camera bytes.
+SNAPSHOT_FORMATS = ("JPEG", "PNG")
 
 
 class ImageReason(StrEnum):
@@ -55,17 +57,14 @@ class SnapshotUnreadable(ProtocolError):  # noqa: N818 - a ProbeFailure, named b
 
 
 class PictureOptions(BaseModel):
-    """Per-camera thresholds of the picture checks (the `picture:` block of an ONVIF device).
+    """Per-camera thresholds of the picture checks (the `picture:` block of an ONVIF device;
+    how often a snapshot is taken is the probe's `snapshot_interval`).
 
     Luma and chroma are in 8-bit levels (0-255) of the downscaled analysis image.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
-    interval: float = Field(
-        default=300.0, ge=10.0, le=86400.0, description="Seconds between snapshots"
-    )
     analysis_width: int = Field(
         default=480, ge=64, le=1920, description="Width the snapshot is reduced to, px"
     )
@@ -222,8 +221,6 @@ class PictureReport:
         return {
             "camera.image_abnormal": self.abnormal,
             "camera.image_abnormal.reasons": ",".join(self.reasons),
-            "picture.width": self.width,
-            "picture.height": self.height,
             "picture.luma_mean": r(self.luma_mean, 2),
             "picture.dark_fraction": r(self.dark_fraction, 4),
             "picture.frame_change": r(self.frame_change, 4),
@@ -243,12 +240,16 @@ def analyse(
     previous: Fingerprint | None,
     options: PictureOptions,
     *,
+    streaming: bool | None = None,
     daytime: bool | None = None,
 ) -> PictureReport:
-    """Measure one snapshot and judge it; raises `SnapshotUnreadable` for anything not a sane JPEG.
+    """Measure one snapshot (JPEG, or PNG) and judge it; raises `SnapshotUnreadable` for
+    anything that is not a sane picture.
 
-    `daytime` (from the site's calendar, if the caller knows it) enables the colourless check: a
-    camera stuck in night mode shows grey in daylight.
+    `streaming` is the poll's stream check: a picture is frozen only while the camera claims to
+    stream (False: the stream is down, a fault of its own, and frozen is not judged; None: not
+    checked, judged). `daytime` (if the caller knows the site's day) enables the colourless
+    check: a camera stuck in night mode shows grey in daylight.
     """
     rgb, width, height = _decode(jpeg, options)
     luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
@@ -288,7 +289,8 @@ def analyse(
     else:
         # A uniform frame never changes and has no sharpness or colour worth judging, so these
         # are judged only on a real picture.
-        if frame_change is not None and frame_change <= options.frozen_change_max:
+        unchanged = frame_change is not None and frame_change <= options.frozen_change_max
+        if unchanged and streaming is not False:
             reasons.append(ImageReason.FROZEN)
         if sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio:
             reasons.append(ImageReason.BLURRED)
@@ -328,7 +330,7 @@ def _decode(jpeg: bytes, options: PictureOptions) -> tuple[FloatArray, int, int]
     try:
         # No warnings.catch_warnings() here: it swaps process-wide state and analyse runs in
         # worker threads. Pillow warns above 89 Mpx; our own limit below is what refuses.
-        with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as img:
+        with Image.open(io.BytesIO(jpeg), formats=SNAPSHOT_FORMATS) as img:
             width, height = img.size
             if min(width, height) < MIN_SIDE:
                 raise SnapshotUnreadable(f"snapshot of {width}x{height} is too small")
@@ -347,7 +349,7 @@ def _decode(jpeg: bytes, options: PictureOptions) -> tuple[FloatArray, int, int]
     except SnapshotUnreadable:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as err:
-        raise SnapshotUnreadable(f"snapshot is not a readable JPEG: {err}") from err
+        raise SnapshotUnreadable(f"snapshot is not a readable JPEG or PNG: {err}") from err
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as err:
         # Pillow reports truncated or corrupt data as OSError/SyntaxError/ValueError.
         raise SnapshotUnreadable(f"snapshot JPEG is corrupt: {err}") from err

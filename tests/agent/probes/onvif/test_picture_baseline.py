@@ -210,3 +210,16 @@ def test_memory_that_cannot_be_saved_is_logged_once_and_polls_go_on(
     assert caplog.text.count("picture baseline not saved") == 1
     assert caplog.text.count("picture baseline saved again") == 1
     assert BaselineStore(tmp_path).load("cam-1").baseline.samples == 4
+
+
+def test_checks_of_a_poll_say_whether_the_picture_could_be_judged(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+
+    good = store.checks("cam-1", noise_jpeg(0), OPTIONS)
+    bad = store.checks("cam-1", b"\xff\xd8\xff\xe0 cut short", OPTIONS)
+
+    assert good["picture.ok"] is True
+    assert good["camera.image_abnormal"] is False
+    assert bad == {"picture.ok": False, "picture.error": bad["picture.error"]}
+    assert "JPEG" in str(bad["picture.error"])
+    assert store.load("cam-1").baseline.samples == 1  # the bad one taught nothing
