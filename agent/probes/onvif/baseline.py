@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.probes.onvif.picture import (
+    DETAIL_GRID,
     Baseline,
     Fingerprint,
     PictureOptions,
@@ -157,26 +158,37 @@ def _encode(memory: CameraMemory) -> dict[str, Any]:
         "baseline": {
             "samples": b.samples,
             "sharpness": b.sharpness,
-            "chroma_cb": b.chroma_cb,
-            "chroma_cr": b.chroma_cr,
+            "block_chroma": [None if c is None else list(c) for c in b.block_chroma],
         },
         "previous": None if memory.previous is None else memory.previous.to_json(),
     }
 
 
 def _decode(data: Any) -> CameraMemory:
+    """Raises ValueError/TypeError/KeyError for anything `_encode` did not write."""
     if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
         raise ValueError("not a version 1 picture baseline")
     b = data["baseline"]
-    values = [float(b["sharpness"]), float(b["chroma_cb"]), float(b["chroma_cr"])]
-    samples = b["samples"]
+    samples, sharpness = b["samples"], float(b["sharpness"])
     if not isinstance(samples, int) or samples < 0:
         raise ValueError("samples must be a non-negative integer")
-    if not all(math.isfinite(v) for v in values) or values[0] < 0:
-        raise ValueError("baseline values must be finite, sharpness not negative")
-    baseline = Baseline(
-        samples=samples, sharpness=values[0], chroma_cb=values[1], chroma_cr=values[2]
-    )
+    if not math.isfinite(sharpness) or sharpness < 0:
+        raise ValueError("sharpness must be finite and not negative")
+    blocks = b["block_chroma"]
+    if not isinstance(blocks, list) or len(blocks) not in (0, DETAIL_GRID[0] * DETAIL_GRID[1]):
+        raise ValueError("block_chroma must list every detail block")
+    block_chroma: list[tuple[float, float] | None] = []
+    for block in blocks:
+        if block is None:
+            block_chroma.append(None)
+            continue
+        if not isinstance(block, list) or len(block) != 2:
+            raise ValueError("block chroma must be [cb, cr]")
+        cb, cr = float(block[0]), float(block[1])
+        if not (math.isfinite(cb) and math.isfinite(cr)):
+            raise ValueError("block chroma must be finite")
+        block_chroma.append((cb, cr))
+    baseline = Baseline(samples=samples, sharpness=sharpness, block_chroma=tuple(block_chroma))
     previous = data["previous"]
     return CameraMemory(
         baseline=baseline,

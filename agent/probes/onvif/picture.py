@@ -36,6 +36,8 @@ FINGERPRINT_GRID = (64, 36)
 # The detail grid for "covered": 8 x 6 blocks, large enough that a blurred but real scene still
 # varies inside most blocks, small enough that one bright corner cannot make a frame look normal.
 DETAIL_GRID = (8, 6)
+# Colour is judged only when at least a quarter of the detail blocks are well exposed.
+MIN_COLOUR_BLOCKS = DETAIL_GRID[0] * DETAIL_GRID[1] // 4
 MIN_SIDE = 16  # pixels; smaller snapshots carry no picture worth judging
 # Cameras serve JPEG; a few serve PNG. No other Pillow decoder is exposed to camera bytes.
 SNAPSHOT_FORMATS = ("JPEG", "PNG")
@@ -154,15 +156,20 @@ class Fingerprint:
         return cls(digest=str(data["digest"]), cells=cells.reshape(rows, cols))
 
 
+BlockChroma = tuple[tuple[float, float] | None, ...]
+"""Mean (Cb, Cr) of each DETAIL_GRID block, row by row; None where too few pixels were
+well exposed to tell a colour."""
+
+
 @dataclass(frozen=True)
 class Baseline:
-    """What this camera normally looks like: its sharpness and mean chroma, learned from its
-    first normal snapshots and then adapted slowly (EWMA); never from abnormal ones."""
+    """What this camera normally looks like: its sharpness and the colour of each part of its
+    scene, learned from its first normal snapshots and then adapted slowly (EWMA); never from
+    abnormal ones."""
 
     samples: int = 0
     sharpness: float = 0.0
-    chroma_cb: float = 0.0
-    chroma_cr: float = 0.0
+    block_chroma: BlockChroma = ()
 
     def ready(self, options: PictureOptions) -> bool:
         return self.samples >= options.baseline_snapshots
@@ -182,9 +189,21 @@ class Baseline:
         return Baseline(
             samples=min(self.samples + 1, 1_000_000),
             sharpness=self.sharpness + weight * (report.sharpness - self.sharpness),
-            chroma_cb=self.chroma_cb + weight * (report.chroma_cb - self.chroma_cb),
-            chroma_cr=self.chroma_cr + weight * (report.chroma_cr - self.chroma_cr),
+            block_chroma=_blend(self.block_chroma, report.block_chroma, weight),
         )
+
+
+def _blend(old: BlockChroma, new: BlockChroma, weight: float) -> BlockChroma:
+    """Each block's chroma moved towards the new one; a block without colour keeps what it had."""
+    if len(old) != len(new):
+        return new
+    out: list[tuple[float, float] | None] = []
+    for was, now in zip(old, new, strict=True):
+        if was is None or now is None:
+            out.append(now if was is None else was)
+        else:
+            out.append((was[0] + weight * (now[0] - was[0]), was[1] + weight * (now[1] - was[1])))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -201,10 +220,11 @@ class PictureReport:
     flat_fraction: float
     edge_density: float
     entropy: float
-    chroma_cb: float
+    chroma_cb: float  # median over the blocks with colour
     chroma_cr: float
-    colour_cast: float
+    colour_cast: float  # chroma shift against the baseline (before it is learned: against grey)
     saturation: float
+    block_chroma: BlockChroma
     reasons: tuple[ImageReason, ...]
     fingerprint: Fingerprint
 
@@ -269,15 +289,15 @@ def analyse(
     sharpness, edge_density = _sharpness(luma)
     flat_fraction = _flat_fraction(luma, options.flat_block_std)
     entropy = _entropy(luma)
-    chroma_cb, chroma_cr, saturation = _chroma(rgb, luma)
+    block_chroma, saturation = _chroma(rgb, luma)
+    chroma_cb, chroma_cr = _median_chroma(block_chroma)
 
     ready = baseline is not None and baseline.ready(options)
     sharpness_ratio: float | None = None
-    ref_cb = ref_cr = 0.0
+    colour_cast = math.hypot(chroma_cb, chroma_cr)
     if baseline is not None and ready:
         sharpness_ratio = sharpness / baseline.sharpness if baseline.sharpness > 0 else None
-        ref_cb, ref_cr = baseline.chroma_cb, baseline.chroma_cr
-    colour_cast = math.hypot(chroma_cb - ref_cb, chroma_cr - ref_cr)
+        colour_cast = _colour_shift(block_chroma, baseline.block_chroma)
 
     reasons: list[ImageReason] = []
     black = dark_fraction >= options.black_fraction
@@ -295,6 +315,8 @@ def analyse(
         if sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio:
             reasons.append(ImageReason.BLURRED)
         colourless = saturation <= options.grey_saturation_max
+        # Medians over blocks: a purple coat or a red van filling part of the view moves the
+        # mean colour, a stuck IR-cut filter shifts every part of the picture.
         magenta = min(chroma_cb, chroma_cr) >= options.magenta_min
         # A colourless frame (night mode) moves the mean chroma to zero from wherever the
         # scene had it; that is the grey check's business, not a cast.
@@ -318,6 +340,7 @@ def analyse(
         chroma_cr=chroma_cr,
         colour_cast=colour_cast,
         saturation=saturation,
+        block_chroma=block_chroma,
         reasons=tuple(reasons),
         fingerprint=fingerprint,
     )
@@ -405,16 +428,54 @@ def _entropy(luma: FloatArray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def _chroma(rgb: FloatArray, luma: FloatArray) -> tuple[float, float, float]:
-    """Mean Cb and Cr (B-Y, R-Y scaled as in JPEG's YCbCr) of the well-exposed pixels, and the
-    mean chroma magnitude (colourfulness). Dark and clipped pixels carry no reliable colour."""
+def _chroma(rgb: FloatArray, luma: FloatArray) -> tuple[BlockChroma, float]:
+    """Mean Cb and Cr (B-Y, R-Y scaled as in JPEG's YCbCr) of the well-exposed pixels of each
+    detail block, and the mean chroma magnitude over the frame (colourfulness). Dark and clipped
+    pixels carry no reliable colour; a block with too few others has none."""
     # Every other pixel each way: JPEG stores chroma at half resolution anyway (4:2:0).
     rgb, luma = rgb[::2, ::2], luma[::2, ::2]
-    mask = (luma > 24.0) & (luma < 235.0)
-    if np.count_nonzero(mask) < 0.05 * luma.size:
-        return 0.0, 0.0, 0.0
-    y = luma[mask]
-    cb = 0.564 * (rgb[..., 2][mask] - y)
-    cr = 0.713 * (rgb[..., 0][mask] - y)
-    saturation = float(np.mean(np.hypot(cb, cr)))
-    return float(cb.mean()), float(cr.mean()), saturation
+    cols, rows = DETAIL_GRID
+    h, w = luma.shape
+    bh, bw = h // rows, w // cols
+    rgb, luma = rgb[: rows * bh, : cols * bw], luma[: rows * bh, : cols * bw]
+    exposed = ((luma > 24.0) & (luma < 235.0)).astype(np.float32)
+    cb = 0.564 * (rgb[..., 2] - luma) * exposed
+    cr = 0.713 * (rgb[..., 0] - luma) * exposed
+    total = float(exposed.sum())
+    saturation = float(np.hypot(cb, cr).sum()) / total if total >= 1 else 0.0
+
+    def per_block(a: FloatArray) -> FloatArray:
+        summed: FloatArray = a.reshape(rows, bh, cols, bw).sum(axis=(1, 3), dtype=np.float32)
+        return summed
+
+    counts, cb_sum, cr_sum = per_block(exposed), per_block(cb), per_block(cr)
+    enough = 0.2 * bh * bw
+    blocks: list[tuple[float, float] | None] = []
+    for n, b, r in zip(counts.flat, cb_sum.flat, cr_sum.flat, strict=True):
+        blocks.append((float(b / n), float(r / n)) if n >= enough and n > 0 else None)
+    return tuple(blocks), saturation
+
+
+def _median_chroma(blocks: BlockChroma) -> tuple[float, float]:
+    """Component-wise median chroma of the blocks that have colour (0, 0 when none has)."""
+    known = [c for c in blocks if c is not None]
+    if len(known) < MIN_COLOUR_BLOCKS:
+        return 0.0, 0.0
+    return float(np.median([c[0] for c in known])), float(np.median([c[1] for c in known]))
+
+
+def _colour_shift(blocks: BlockChroma, learned: BlockChroma) -> float:
+    """How far the picture's colour moved from the learned one, as the median over blocks of
+    each block's shift (0 when too few blocks have colour in both)."""
+    if len(blocks) != len(learned):
+        return 0.0
+    shifts = [
+        (now[0] - was[0], now[1] - was[1])
+        for now, was in zip(blocks, learned, strict=True)
+        if now is not None and was is not None
+    ]
+    if len(shifts) < MIN_COLOUR_BLOCKS:
+        return 0.0
+    return math.hypot(
+        float(np.median([d[0] for d in shifts])), float(np.median([d[1] for d in shifts]))
+    )

@@ -35,6 +35,11 @@ SCENES: dict[str, str] = {
     "soft3": "testsrc2=size={size}:rate=5,gblur=sigma=1.5," + NOISE,
     # The Mandelbrot camera at dusk, switched to black and white.
     "mandelbrot_bw": "mandelbrot=size={size}:rate=5,hue=h=110:s=0.8," + NOISE + ",hue=s=0",
+    # A red van parked in front of the camera, filling 45 % of the view.
+    "red_van": (
+        "testsrc2=size={size}:rate=5,drawbox=x=0:y=ih*0.1:w=iw*0.45:h=ih*0.9:color=0xb02020:t=fill,"
+        + NOISE
+    ),
     # Faults.
     "black": "color=c=black:size={size}:rate=5,noise=alls=4:allf=t+u",
     "blurred": "testsrc2=size={size}:rate=5,gblur=sigma=4," + NOISE,

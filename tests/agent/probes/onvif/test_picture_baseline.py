@@ -25,6 +25,7 @@ from agent.probes.onvif.picture import (
 from tests.agent.probes.onvif.frames import needs_ffmpeg, render
 
 OPTIONS = PictureOptions()
+BLOCKS = tuple(None if i % 7 == 0 else (i / 3, -i / 7) for i in range(48))
 
 
 def noise_jpeg(seed: int) -> bytes:
@@ -43,9 +44,7 @@ def fingerprint(seed: int) -> Fingerprint:
 
 def test_memory_round_trips_exactly(tmp_path: Path) -> None:
     previous = fingerprint(1)
-    memory = CameraMemory(
-        Baseline(samples=12, sharpness=2.6101, chroma_cb=-0.72, chroma_cr=-3.79), previous
-    )
+    memory = CameraMemory(Baseline(samples=12, sharpness=2.6101, block_chroma=BLOCKS), previous)
     BaselineStore(tmp_path).save("cam-1", memory)
 
     loaded = BaselineStore(tmp_path).load("cam-1")  # a new store: the agent restarted
@@ -103,11 +102,17 @@ def test_failed_write_keeps_the_previous_file(
         b"[]",
         b'{"version": 2}',
         b'{"version": 1, "baseline": {"samples": -1, "sharpness": 1, '
-        b'"chroma_cb": 0, "chroma_cr": 0}, "previous": null}',
+        b'"block_chroma": []}, "previous": null}',
         b'{"version": 1, "baseline": {"samples": 1, "sharpness": "NaN", '
-        b'"chroma_cb": 0, "chroma_cr": 0}, "previous": null}',
+        b'"block_chroma": []}, "previous": null}',
         b'{"version": 1, "baseline": {"samples": 1, "sharpness": 1, '
-        b'"chroma_cb": 0, "chroma_cr": 0}, "previous": {"digest": "x", "cells": "AAAA"}}',
+        b'"block_chroma": []}, "previous": {"digest": "x", "cells": "AAAA"}}',
+        b'{"version": 1, "baseline": {"samples": 1, "sharpness": 1, '
+        b'"block_chroma": [[1, 2]]}, "previous": null}',
+        b'{"version": 1, "baseline": {"samples": 1, "sharpness": 1, '
+        b'"block_chroma": [' + b"[1, 2, 3], " * 47 + b"[1, 2]]}, " + b'"previous": null}',
+        b'{"version": 1, "baseline": {"samples": 1, "sharpness": 1, '
+        b'"block_chroma": "12"}, "previous": null}',
         b"\xff\xfe\x00garbage",
     ],
 )

@@ -29,7 +29,7 @@ from wire.schema import CheckName, CheckValue
 
 OPTIONS = PictureOptions()
 CHECKS = TypeAdapter(dict[CheckName, CheckValue])
-READY = Baseline(samples=100, sharpness=2.0, chroma_cb=1.0, chroma_cr=-1.0)
+READY = Baseline(samples=100, sharpness=2.0, block_chroma=((1.0, -1.0),) * 48)
 
 
 def jpeg_of(width: int, height: int, *, seed: int = 0, mode: str = "RGB") -> bytes:
