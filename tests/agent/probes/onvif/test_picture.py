@@ -3,6 +3,7 @@ snapshot goes through `analyse` with the camera's learned baseline and previous 
 the probe feeds them one per poll."""
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -311,6 +312,21 @@ def test_full_hd_snapshot_is_analysed_at_reduced_size(scene: Render) -> None:
     assert reports[0].width == 1920
     assert reports[0].height == 1080
     assert reasons(reports) == [()] * 12 + [(ImageReason.BLURRED,)] * 2
+
+
+def test_analysis_in_worker_threads_matches_one_thread(scene: Render) -> None:
+    """The probe analyses snapshots of many cameras in worker threads at once."""
+    frames = scene("testsrc2", 12) + scene("covered", 4) + scene("blurred", 4)
+    memory = learned(scene)
+
+    def one(jpeg: bytes) -> PictureReport:
+        return analyse(jpeg, memory.baseline, memory.previous, OPTIONS)
+
+    alone = [one(jpeg).checks() for jpeg in frames]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = [report.checks() for report in pool.map(one, frames * 3)]
+
+    assert together == alone * 3
 
 
 def test_baseline_learns_mean_then_adapts_slowly() -> None:
