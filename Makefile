@@ -68,6 +68,7 @@ bench: venv
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/snmp_poll.py
 	$(BIN)/python bench/mqtt_ingest.py
+	$(BIN)/python bench/onvif_picture.py
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache
