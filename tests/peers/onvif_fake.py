@@ -53,6 +53,7 @@ _XMLNS = " ".join(f"xmlns:{k}={quoteattr(v)}" for k, v in NAMESPACES.items())
 TOPIC_DIALECT = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
 PULL_TIMEOUT_CAP_S = 60.0
 T = TypeVar("T")
+_DROPPED = "<dropped/>"  # queued to wake a waiting pull when the camera "reboots"
 Handler = Callable[[web.Request, etree._Element], Awaitable[str | web.Response]]
 
 
@@ -203,8 +204,15 @@ class FakeOnvifCamera:
         return self._call(self._deliver, notification)
 
     def drop_subscriptions(self) -> None:
-        """Forget every subscription, as a camera does when it reboots."""
-        self._call(self._subs.clear)
+        """Forget every subscription, as a camera does when it reboots (a pull waiting on one
+        gets the fault at once)."""
+
+        def drop() -> None:
+            for sub in self._subs.values():
+                sub.queue.put_nowait(_DROPPED)
+            self._subs.clear()
+
+        self._call(drop)
 
     def live_subscriptions(self) -> int:
         return self._call(lambda: len(self._live()))
@@ -440,7 +448,10 @@ class FakeOnvifCamera:
         deadline = time.monotonic() + timeout
         while len(messages) < limit:
             if not sub.queue.empty():
-                messages.append(sub.queue.get_nowait())
+                message = sub.queue.get_nowait()
+                if message is _DROPPED:
+                    return self._unknown()
+                messages.append(message)
                 continue
             if messages:
                 break
@@ -448,11 +459,12 @@ class FakeOnvifCamera:
             if remaining <= 0:
                 break
             try:
-                messages.append(await asyncio.wait_for(sub.queue.get(), remaining))
+                message = await asyncio.wait_for(sub.queue.get(), remaining)
             except TimeoutError:
                 break
-            if sub.id not in self._subs:  # dropped while we waited
+            if message is _DROPPED:
                 return self._unknown()
+            messages.append(message)
         if self.extend_on_pull:
             sub.terminates = max(sub.terminates, time.monotonic() + 60)
         return (
