@@ -554,7 +554,7 @@ WSD_PORT = 3702
 def probe_match(variant: str, *, index: int, address: str, relates_to: str) -> bytes:
     """A ProbeMatches answer as device `index` would send it. Variants: `conforming`;
     `bare` (a lone ProbeMatch, no namespaces, the shape ipycam 1.3 sends); `reordered`
-    (XAddrs before the endpoint, no Types, scopes split by several spaces)."""
+    (XAddrs before the endpoint, no Types, scopes split by several spaces); `garbage`."""
     endpoint = f"urn:uuid:{uuid.UUID(int=index + 1)}"
     xaddrs = f"http://{address}:{8000 + index}/onvif/device_service"
     scopes = [
@@ -563,6 +563,8 @@ def probe_match(variant: str, *, index: int, address: str, relates_to: str) -> b
         f"onvif://www.onvif.org/hardware/FK-{100 + index}",
         "onvif://www.onvif.org/location/country/test",
     ]
+    if variant == "garbage":
+        return b"\x00\x01 not a SOAP message <<<"
     if variant == "bare":
         return (
             "<Envelope><Header><Action>ProbeMatch</Action></Header><Body><ProbeMatch>"
@@ -632,7 +634,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     disc = sub.add_parser("discovery", help="answer WS-Discovery probes")
     disc.add_argument("--address", required=True)
-    disc.add_argument("--variants", default="conforming,bare,reordered")
+    disc.add_argument("--variants", default="conforming,bare,reordered,garbage")
     args = parser.parse_args()
     if args.command == "discovery":
         serve_discovery(args.address, args.variants.split(","))
