@@ -155,6 +155,7 @@ class FakeOnvifCamera:
         self._subs: dict[int, _Subscription] = {}
         self._ids = itertools.count(1)
         self._searches: dict[str, int] = {}
+        self._stalls: list[float] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -213,6 +214,14 @@ class FakeOnvifCamera:
             self._subs.clear()
 
         self._call(drop)
+
+    def stall_pulls(self, count: int, seconds: float) -> None:
+        """The next `count` pulls hang `seconds` before answering (a network blip)."""
+
+        def stall() -> None:
+            self._stalls = [seconds] * count
+
+        self._call(stall)
 
     def live_subscriptions(self) -> int:
         return self._call(lambda: len(self._live()))
@@ -437,6 +446,9 @@ class FakeOnvifCamera:
 
     async def _pull_messages(self, request: web.Request, op: etree._Element) -> str | web.Response:
         self.stats.pulls += 1
+        stalled = bool(self._stalls)
+        if stalled:  # the answer is late; it carries nothing (no event is lost with it)
+            await asyncio.sleep(self._stalls.pop())
         sub = self._subscription(request)
         if sub is None:
             self.stats.lost_pulls += 1
@@ -446,10 +458,11 @@ class FakeOnvifCamera:
         limit = int(op.findtext(f"{{{tev}}}MessageLimit") or "1")
         messages: list[str] = []
         deadline = time.monotonic() + timeout
-        while len(messages) < limit:
+        while len(messages) < limit and not stalled:
             if not sub.queue.empty():
                 message = sub.queue.get_nowait()
                 if message is _DROPPED:
+                    self.stats.lost_pulls += 1
                     return self._unknown()
                 messages.append(message)
                 continue
@@ -463,6 +476,7 @@ class FakeOnvifCamera:
             except TimeoutError:
                 break
             if message is _DROPPED:
+                self.stats.lost_pulls += 1
                 return self._unknown()
             messages.append(message)
         if self.extend_on_pull:

@@ -245,6 +245,7 @@ class PullPointSubscription:
         self._ends_at = 0.0
         self._camera_clock: tuple[dt.datetime, float] | None = None
         self.subscribed = False
+        self._reached = False  # this session got as far as a working subscription
         self.last_failure: ProbeFailure | None = None
         self.events_seen = 0
 
@@ -252,20 +253,22 @@ class PullPointSubscription:
         """Subscribe, pull, renew, re-create, until `stop`; never raises a device's failure."""
         failures = 0
         while not stop.is_set():
+            self._reached = False
             try:
                 await self._session(stop)
                 failures = 0
                 continue
             except SubscriptionLost as err:
                 self._note(err)
-                delay = 0.0 if failures == 0 else self._backoff(failures)
+                # Made again at once after a subscription that worked; then back off.
+                delay = 0.0 if failures == 0 or self._reached else self._backoff(failures)
             except Unsupported as err:
                 self._note(err)
                 delay = self.settings.unsupported_retry_s
             except ProbeFailure as err:
                 self._note(err)
-                delay = self._backoff(failures)
-            failures += 1
+                delay = self._backoff(0 if self._reached else failures)
+            failures = 1 if self._reached else failures + 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
 
@@ -349,6 +352,7 @@ class PullPointSubscription:
                 extra={"device": self.device.id, "lease_s": round(granted, 1)},
             )
         self.subscribed = True
+        self._reached = True
         self.last_failure = None
 
     def _termination(self, lifetime_s: float) -> str:
@@ -392,41 +396,64 @@ class PullPointSubscription:
             raise SubscriptionLost(f"{what}: {err}") from err
 
     async def _pull_loop(self, stop: asyncio.Event, pullpoint: Any, manager: Any) -> None:
-        settings = self.settings
         stopping = asyncio.create_task(stop.wait(), name=f"onvif-stop:{self.device.id}")
+        blips = 0
         try:
             while not stop.is_set():
-                if renew_due(
-                    now=self._monotonic(),
-                    ends_at=self._ends_at,
-                    pull_timeout_s=settings.pull_timeout_s,
-                    margin_s=settings.renew_margin_s,
-                ):
-                    await self._renew(manager)
-                pull = asyncio.create_task(
-                    self._call_on_subscription(
-                        "PullMessages",
-                        pullpoint.PullMessages(
-                            {
-                                "Timeout": dt.timedelta(seconds=settings.pull_timeout_s),
-                                "MessageLimit": settings.message_limit,
-                            }
-                        ),
-                        settings.pull_timeout_s + settings.call_timeout_s,
-                    ),
-                    name=f"onvif-pull:{self.device.id}",
-                )
-                await asyncio.wait({pull, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not pull.done():
-                    pull.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ProbeFailure):
-                        await pull
+                try:
+                    answer = await self._pull_once(pullpoint, manager, stopping)
+                except DeviceUnreachable as err:
+                    # A blip (timeout, reset) need not end the subscription: pull it again
+                    # while its lease lasts, rather than leave it to hold one of the camera's
+                    # few subscription slots until it expires and make another.
+                    blips += 1
+                    delay = self._backoff(blips)
+                    if self._monotonic() + delay >= self._ends_at:
+                        raise
+                    log.debug(
+                        "onvif events: %s; pulling again", err, extra={"device": self.device.id}
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    continue
+                if answer is None:
                     return
-                answer = pull.result()
+                blips = 0
                 self._lease(answer)
                 self._deliver(getattr(answer, "NotificationMessage", None) or [])
         finally:
             stopping.cancel()
+
+    async def _pull_once(self, pullpoint: Any, manager: Any, stopping: asyncio.Task[Any]) -> Any:
+        """Renew if due, then one PullMessages; None when `stopping` finished first."""
+        settings = self.settings
+        if renew_due(
+            now=self._monotonic(),
+            ends_at=self._ends_at,
+            pull_timeout_s=settings.pull_timeout_s,
+            margin_s=settings.renew_margin_s,
+        ):
+            await self._renew(manager)
+        pull = asyncio.create_task(
+            self._call_on_subscription(
+                "PullMessages",
+                pullpoint.PullMessages(
+                    {
+                        "Timeout": dt.timedelta(seconds=settings.pull_timeout_s),
+                        "MessageLimit": settings.message_limit,
+                    }
+                ),
+                settings.pull_timeout_s + settings.call_timeout_s,
+            ),
+            name=f"onvif-pull:{self.device.id}",
+        )
+        await asyncio.wait({pull, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not pull.done():
+            pull.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ProbeFailure):
+                await pull
+            return None
+        return pull.result()
 
     def _deliver(self, messages: Sequence[Any]) -> None:
         received = self._now()

@@ -187,6 +187,29 @@ async def test_lost_subscription_is_created_again_and_events_flow(
     assert sink.kinds() == ["camera.video_loss"]
 
 
+async def test_a_pull_that_times_out_keeps_the_subscription(
+    camera: FakeOnvifCamera, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blip is not a lost subscription: the same one is pulled again (a camera has few
+    subscription slots, and an abandoned one holds its slot until the lease ends)."""
+    settings = EventSettings(
+        lifetime_s=60, pull_timeout_s=1, renew_margin_s=1, call_timeout_s=1, retry_base_s=0.2
+    )
+    sink = Sink()
+    sub = PullPointSubscription(
+        onvif_device(camera.port, monkeypatch), on_event=sink, settings=settings
+    )
+    async with running(sub):
+        await until(lambda: sub.subscribed)
+        pulls = camera.stats.pulls
+        camera.stall_pulls(2, seconds=3)  # longer than the pull's deadline (1 s + 1 s)
+        await until(lambda: camera.stats.pulls >= pulls + 4, within_s=30)
+        camera.inject("tns1:VideoSource/SignalLoss", data={"State": "true"})
+        await sink.wait_for(1)
+    assert camera.stats.creates == 1
+    assert sink.kinds() == ["camera.video_loss"]
+
+
 async def test_camera_with_a_skewed_clock_still_authenticates(
     camera_factory: Callable[..., FakeOnvifCamera], monkeypatch: pytest.MonkeyPatch
 ) -> None:
