@@ -139,6 +139,7 @@ class FakeOnvifCamera:
         recordings: list[Recording] | None = None,
         max_lifetime_s: float = 3600.0,
         extend_on_pull: bool = False,
+        broken_relative_time: bool = False,
         port: int | None = None,
     ) -> None:
         self.username = username
@@ -150,6 +151,7 @@ class FakeOnvifCamera:
         self.recordings = recordings
         self.max_lifetime_s = max_lifetime_s
         self.extend_on_pull = extend_on_pull
+        self.broken_relative_time = broken_relative_time
         self.port = port or free_port()
         self.stats = Stats()
         self._subs: dict[int, _Subscription] = {}
@@ -405,7 +407,8 @@ class FakeOnvifCamera:
             return self.max_lifetime_s
         requested = requested.strip()
         if requested.upper().startswith("P"):
-            seconds = parse_duration(requested)
+            # Firmware that misreads durations grants next to nothing.
+            seconds = 1.0 if self.broken_relative_time else parse_duration(requested)
         else:
             try:
                 when = datetime.fromisoformat(requested.replace("Z", "+00:00"))

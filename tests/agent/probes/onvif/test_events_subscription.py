@@ -169,6 +169,26 @@ async def test_camera_that_extends_the_lease_on_each_pull_is_never_renewed(
     assert camera.stats.expired == 0
 
 
+async def test_camera_that_misreads_relative_lease_times_gets_absolute_ones_in_its_clock(
+    camera_factory: Callable[..., FakeOnvifCamera], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It grants 1 s for "PT10S"; the subscription switches to absolute termination times,
+    computed in the camera's clock (30 min off here), and then lives on with few renewals."""
+    camera = camera_factory(broken_relative_time=True, clock_skew_s=1800)
+    settings = EventSettings(lifetime_s=10, pull_timeout_s=1, renew_margin_s=1, call_timeout_s=5)
+    sink = Sink()
+    sub = PullPointSubscription(
+        onvif_device(camera.port, monkeypatch), on_event=sink, settings=settings
+    )
+    async with running(sub):
+        await until(lambda: camera.stats.pulls >= 12, within_s=40)  # past the 10 s lease
+        camera.inject("tns1:VideoSource/SignalLoss", data={"State": "true"})
+        await sink.wait_for(1)
+    assert camera.stats.creates == 1
+    assert camera.stats.expired == 0
+    assert 1 <= camera.stats.renews <= 4, camera.stats.renews  # ~ one per 8 s, not per pull
+
+
 async def test_lost_subscription_is_created_again_and_events_flow(
     camera: FakeOnvifCamera, monkeypatch: pytest.MonkeyPatch
 ) -> None:
