@@ -315,6 +315,7 @@ class PullPointSubscription:
                     {"InitialTerminationTime": self._termination(requested)}
                 ),
             )
+            granted = self._lease(created)
             try:
                 address = created.SubscriptionReference.Address._value_1
             except AttributeError as err:
@@ -324,7 +325,6 @@ class PullPointSubscription:
             manager = await self._call(
                 "subscription", camera.create_subscription_service("PullPointSubscription")
             )
-            granted = self._lease(created)
             if not self._absolute and ignores_relative_time(
                 granted_s=granted, requested_s=requested
             ):
