@@ -1,6 +1,7 @@
 """ONVIF notification → event mapping and the lease arithmetic (pure)."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -266,3 +267,33 @@ def test_termination_request_relative_or_in_the_cameras_clock() -> None:
 def test_broken_relative_time_is_detected() -> None:
     assert ignores_relative_time(granted_s=0.0, requested_s=300)
     assert not ignores_relative_time(granted_s=299.0, requested_s=300)
+
+
+# -- error translation at the probe boundary ----------------------------------------------------
+
+
+def test_library_errors_become_our_few_failures() -> None:
+    import aiohttp
+    from onvif.exceptions import ONVIFAuthError, ONVIFError
+    from zeep.exceptions import Fault, TransportError
+
+    from agent.probes.base import AuthFailed, DeviceUnreachable, ProtocolError
+    from agent.probes.onvif.events import translate
+
+    # zeep's exception constructors carry no annotations.
+    fault: Any = Fault
+    transport: Any = TransportError
+    not_authorized = fault("Sender not authorized", subcodes=["ter:NotAuthorized"])
+    assert isinstance(translate(not_authorized, "x"), AuthFailed)
+    assert isinstance(translate(fault("Action not supported"), "x"), ProtocolError)
+    assert isinstance(translate(transport(status_code=401), "x"), AuthFailed)
+    assert isinstance(translate(transport(status_code=500), "x"), ProtocolError)
+    assert isinstance(translate(TimeoutError(), "x"), DeviceUnreachable)
+    assert isinstance(translate(aiohttp.ClientConnectionError("refused"), "x"), DeviceUnreachable)
+    assert isinstance(translate(ONVIFAuthError("no"), "x"), AuthFailed)
+    wrapped = ONVIFError("connection reset")
+    wrapped.__cause__ = ConnectionResetError("reset")
+    assert isinstance(translate(wrapped, "x"), DeviceUnreachable)
+    failure = translate(ValueError("bad date"), "PullMessages")
+    assert isinstance(failure, ProtocolError)
+    assert str(failure) == "PullMessages: ValueError: bad date"
