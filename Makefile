@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd
 # The benchmarks' comparison peers (not needed by the tests).
 BENCH_APT_PACKAGES := prometheus-snmp-exporter
+# `ip netns` and veth pairs: the WS-Discovery test runs in network namespaces it makes.
+APT_PACKAGES += iproute2
 
 .PHONY: demo test lint typecheck pytest system-deps apt-install venv bench clean
 
