@@ -4,6 +4,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.probes.base import Unsupported
 from agent.probes.onvif.recording import (
@@ -160,3 +162,25 @@ async def test_device_without_search_service_is_unsupported(
             await read_recordings(camera, agent_now=datetime.now(UTC))
     finally:
         await camera.close()  # type: ignore[attr-defined]
+
+
+@given(
+    # whole milliseconds: datetimes hold microseconds, so a float age would be rounded
+    ages=st.lists(
+        st.integers(-3_600_000, 864_000_000).map(lambda ms: ms / 1000), min_size=1, max_size=8
+    ),
+    threshold=st.floats(min_value=1, max_value=86400),
+)
+def test_verdict_is_consistent_for_any_ages(ages: list[float], threshold: float) -> None:
+    """Ages below zero are a device clock ahead of its own footage: never negative ages."""
+    report = RecordingReport(
+        device_now=NOW,
+        recordings=tuple(span(f"ch{i}", age_s=age) for i, age in enumerate(ages)),
+    )
+    verdict = assess(report, stopped_after_s=threshold)
+    assert verdict.ok == (not verdict.stopped)
+    assert set(verdict.stopped) == {f"ch{i}" for i, age in enumerate(ages) if age > threshold}
+    assert verdict.latest_age_s is not None
+    assert verdict.latest_age_s >= 0
+    assert verdict.retention_days is not None
+    assert verdict.retention_days >= 0
