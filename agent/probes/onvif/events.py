@@ -81,7 +81,7 @@ class SubscriptionLost(ProbeFailure):
 
 
 class OnvifClient(Protocol):
-    """What the subscription needs of `onvif.ONVIFCamera` (so a test can see the calls)."""
+    """What the subscription needs of `onvif.ONVIFCamera` (the seam for the probe's own client)."""
 
     xaddrs: dict[str, str]
 
