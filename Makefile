@@ -12,6 +12,8 @@ APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
 # The benchmarks' comparison peers (not needed by the tests).
 BENCH_APT_PACKAGES := prometheus-snmp-exporter
+# `ip netns` and veth pairs: the WS-Discovery test runs in network namespaces it makes.
+APT_PACKAGES += iproute2
 
 .PHONY: demo test lint typecheck pytest system-deps apt-install venv bench clean
 

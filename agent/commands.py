@@ -22,6 +22,7 @@ from agent.metrics import AgentMetrics, MetricsServer, serve_metrics
 from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.mqtt.link import Session as MqttSession
 from agent.probes.mqtt.probe import MqttProbe
+from agent.probes.onvif.events import OnvifEventSource
 from agent.probes.registry import ProbeRegistry
 from agent.probes.snmp_receiver import TrapReceiver
 from agent.pusher import Pusher, PushSettings
@@ -247,6 +248,7 @@ async def run_agent(
     inventory = InventoryBook(cfg.devices, agent_version=AGENT_VERSION)
     mqtt_probe: MqttProbe | None = None
     traps: TrapListener | None = None
+    onvif_source: OnvifEventSource | None = None
     log.info(
         "agent starting",
         extra={
@@ -284,6 +286,11 @@ async def run_agent(
                 registry = ProbeRegistry()
                 registry.register(ProbeKind.MQTT, lambda: mqtt)
                 mqtt.start()
+            # ONVIF cameras' own events (tamper, video loss, ...): a PullPoint subscription
+            # per camera, each notification pushed at once like a trap.
+            onvif_events = EventForwarder(outbox=async_outbox, pusher=pusher, probe=ProbeKind.ONVIF)
+            onvif_source = OnvifEventSource(cfg.devices, on_event=onvif_events)
+            onvif_source.start()
             scheduler = Scheduler(
                 devices=cfg.devices,
                 registry=registry,
@@ -304,6 +311,8 @@ async def run_agent(
             log.info("stopping: letting in-flight polls finish")
             if traps is not None:
                 await traps.close()
+            await onvif_source.close()  # unsubscribes
+            await onvif_events.drain()
             await poll_task
             await registry.aclose()
             # Event messages from now on stay with the broker (unacknowledged) for the next
@@ -319,6 +328,8 @@ async def run_agent(
             traps.receiver.close()  # idempotent; here for a crash before the clean stop
         if mqtt_probe is not None:
             await asyncio.to_thread(mqtt_probe.close)  # idempotent, as above
+        if onvif_source is not None:
+            await onvif_source.close()  # idempotent, as above
         for sig in signals:
             loop.remove_signal_handler(sig)
         if server is not None:
