@@ -22,7 +22,10 @@ from agent.metrics import AgentMetrics, MetricsServer, serve_metrics
 from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.mqtt.link import Session as MqttSession
 from agent.probes.mqtt.probe import MqttProbe
+from agent.probes.onvif.baseline import BaselineStore
 from agent.probes.onvif.events import OnvifEventSource
+from agent.probes.onvif.picture_hook import PictureHealth
+from agent.probes.onvif.probe import OnvifProbe
 from agent.probes.registry import ProbeRegistry
 from agent.probes.snmp_receiver import TrapReceiver
 from agent.pusher import Pusher, PushSettings
@@ -53,10 +56,24 @@ def check(config: Path, *, as_json: bool) -> int:
     cfg = _load(config)
     if cfg is None:
         return EXIT_CONFIG
-    polls = asyncio.run(_poll_all(cfg, ProbeRegistry()))
+    polls = asyncio.run(_poll_all(cfg, probe_registry(cfg, learn=False)))
     for device, poll in zip(cfg.devices, polls, strict=True):
         print(_json_row(device, poll) if as_json else _table_row(device, poll))
     return EXIT_OK
+
+
+def picture_dir(cfg: AgentConfig) -> Path:
+    """Where the cameras' picture baselines live (`agent.state_dir`, default beside the outbox)."""
+    return cfg.agent.state_path() / "picture"
+
+
+def probe_registry(cfg: AgentConfig, *, learn: bool = True) -> ProbeRegistry:
+    """The default probes, the ONVIF one with picture health on its snapshots. `learn=False`
+    (`check`): judged against the baselines the running agent learnt, nothing written."""
+    store = BaselineStore(picture_dir(cfg), read_only=not learn)
+    registry = ProbeRegistry()
+    registry.register(ProbeKind.ONVIF, lambda: OnvifProbe(picture=PictureHealth(store)))
+    return registry
 
 
 async def _poll_all(cfg: AgentConfig, registry: ProbeRegistry) -> list[Poll]:
@@ -283,7 +300,7 @@ async def run_agent(
                 MqttSession.for_agent(cfg.site), devices=cfg.devices, on_event=mqtt_events
             )
             if registry is None:
-                registry = ProbeRegistry()
+                registry = probe_registry(cfg)
                 registry.register(ProbeKind.MQTT, lambda: mqtt)
                 mqtt.start()
             # ONVIF cameras' own events (tamper, video loss, ...): a PullPoint subscription

@@ -116,6 +116,11 @@ class ServerConfig(_Model):
 
 class AgentSettings(_Model):
     outbox_path: Path = Path("secmon-outbox.sqlite")
+    state_dir: Path | None = Field(
+        default=None,
+        description="What the agent learns across restarts (picture baselines); default: "
+        "the outbox's directory",
+    )
     outbox_max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024)
     concurrency: int = Field(default=32, ge=1, le=1024)
     metrics_listen: str = Field(default="", description="host:port for /metrics; empty: off")
@@ -139,6 +144,9 @@ class AgentSettings(_Model):
 
     def trap_address(self) -> tuple[str, int] | None:
         return _address(self.snmp_trap_listen)
+
+    def state_path(self) -> Path:
+        return self.state_dir if self.state_dir is not None else self.outbox_path.parent
 
 
 def _address(listen: str) -> tuple[str, int] | None:
@@ -262,11 +270,10 @@ def load_config(path: Path) -> AgentConfig:
     ]
     if problems:
         raise ConfigError(problems)
-    if not config.agent.outbox_path.is_absolute():
-        settings = config.agent.model_copy(
-            update={"outbox_path": base_dir / config.agent.outbox_path}
-        )
-        config = config.model_copy(update={"agent": settings})
+    paths = {"outbox_path": config.agent.outbox_path, "state_dir": config.agent.state_dir}
+    relative = {k: base_dir / p for k, p in paths.items() if p is not None and not p.is_absolute()}
+    if relative:
+        config = config.model_copy(update={"agent": config.agent.model_copy(update=relative)})
     return config
 
 

@@ -45,10 +45,12 @@ class CameraMemory:
 
 
 class BaselineStore:
-    """Per-camera picture memory under `directory` (created on first save), cached in memory."""
+    """Per-camera picture memory under `directory` (created on first save), cached in memory.
+    `read_only` (for `secmon agent check`): judge against the stored memory, write nothing."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, read_only: bool = False) -> None:
         self.directory = directory
+        self.read_only = read_only
         self._memory: dict[str, CameraMemory] = {}
         self._save_failing: set[str] = set()
 
@@ -76,6 +78,8 @@ class BaselineStore:
         )
         memory = CameraMemory(memory.baseline.learned(report, options), report.fingerprint)
         self._memory[device_id] = memory
+        if self.read_only:
+            return report
         try:
             self.save(device_id, memory)
         except OSError as err:

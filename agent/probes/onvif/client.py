@@ -36,6 +36,7 @@ from agent.probes.base import (
 )
 from agent.probes.onvif import auth
 from agent.probes.onvif.library import SERVICES, ONVIFCamera, ONVIFError, UsernameDigestTokenDtDiff
+from agent.probes.onvif.recording import RecordingReport, read_recordings
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ _AUTH_WORDS = ("notauthorized", "not authorized", "unauthorized", "authoriz", "a
 _UNSUPPORTED_WORDS = ("actionnotsupported", "not supported", "notimplemented", "not implemented")
 _NAMESPACE_NAMES = {spec["ns"]: name for name, spec in SERVICES.items() if "ns" in spec}
 _SHORT_NAMES = {"devicemgmt": "device"}
+# Deadlines one recordings read may take: summary, find, up to a few result pages, end.
+RECORDING_CALLS = 4
 _DATE_TIME_REQUEST = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">'
@@ -373,6 +376,27 @@ class OnvifSession:
             await self._call("media", "GetSnapshotUri", {"ProfileToken": token}), "GetSnapshotUri"
         )
 
+    # Search service (recordings) ------------------------------------------------------
+
+    async def recordings(self, *, agent_now: datetime) -> RecordingReport:
+        """What the Search service says of the recordings (`recording.read_recordings`), its
+        times in the camera's clock. Several calls (summary, then a search job): the whole is
+        bounded by `RECORDING_CALLS` call deadlines. Raises Unsupported without a Search
+        service, another ProbeFailure when the read fails."""
+        what = f"recordings on {self.host}:{self.port}"
+        wait = timedelta(seconds=min(2.0, self._call_timeout / 2))
+        try:
+            async with asyncio.timeout(self._call_timeout * RECORDING_CALLS):
+                return await read_recordings(_SearchView(self), agent_now=agent_now, wait=wait)
+        except TimeoutError as err:
+            raise ProtocolError(
+                f"{what}: not read within {self._call_timeout * RECORDING_CALLS:g} s"
+            ) from err
+        except ProbeFailure:
+            raise
+        except Exception as err:  # the library raises many kinds: translated, or re-raised
+            raise translate(err, what) from err
+
     # Snapshot over HTTP -----------------------------------------------------------------
 
     async def fetch_snapshot(self, uri: str, *, max_bytes: int) -> bytes:
@@ -444,6 +468,18 @@ class OnvifSession:
             raise
         except Exception as err:  # the library raises many kinds: translated below, or re-raised
             raise translate(err, what) from err
+
+
+class _SearchView:
+    """What `read_recordings` asks of a camera, answered by the session: its Search service
+    with the session's HTTP Digest, and its clock offset."""
+
+    def __init__(self, session: OnvifSession) -> None:
+        self._session = session
+        self.dt_diff = session.offset
+
+    async def create_search_service(self) -> Any:
+        return await self._session._service("search")
 
 
 def translate(err: BaseException, what: str) -> ProbeFailure:

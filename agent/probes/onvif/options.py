@@ -5,12 +5,14 @@ device's own fields. Validated at start."""
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from agent.probes.onvif.picture import PictureOptions
+
 DEFAULT_ONVIF_PORT = 80
 
 
 class OnvifOptions(BaseModel):
     """Defaults suit a camera polled every minute: one request at a time, the picture every
-    5 minutes."""
+    5 minutes, the recordings every 10."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -33,6 +35,22 @@ class OnvifOptions(BaseModel):
     )
     call_timeout: float = Field(
         default=3.0, gt=0, le=60, description="Deadline of each ONVIF, RTSP or HTTP request, s"
+    )
+    picture: PictureOptions = Field(
+        default_factory=PictureOptions,
+        description="Thresholds of the picture checks run on each snapshot",
+    )
+    recording_interval: float = Field(
+        default=600.0,
+        ge=0,
+        le=86400,
+        description="Seconds between reads of the Search service's recordings; 0: never",
+    )
+    recording_stopped_after: float = Field(
+        default=900.0,
+        gt=0,
+        le=30 * 86400,
+        description="Recording stopped when the newest footage is older than this, s",
     )
 
 

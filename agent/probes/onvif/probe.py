@@ -1,12 +1,14 @@
-"""The ONVIF probe: one poll of a camera reads its clock, identity, services and stream, and
-every `snapshot_interval` its picture. At most one request is in flight per camera (cameras
-with small HTTP servers fall over under parallel requests: ipycam's listen backlog is 5), and
-every request runs under `call_timeout` inside the device's deadline.
+"""The ONVIF probe: one poll of a camera reads its clock, identity, services and stream, every
+`snapshot_interval` its picture, and every `recording_interval` its recordings (Search
+service). At most one request is in flight per camera (cameras with small HTTP servers fall
+over under parallel requests: ipycam's listen backlog is 5), and every request runs under
+`call_timeout` inside the device's deadline.
 
 A failure of the device service (clock, identity) fails the poll: unreachable, auth failed or
-protocol error, so the server opens the right fault. A failure of the stream or the snapshot
-while ONVIF answers is a check value (`camera.stream_down`, `snapshot.ok`), and an optional call
-the camera does not have is listed in `onvif.unsupported`, the camera staying monitored.
+protocol error, so the server opens the right fault. A failure of the stream, the snapshot or the
+recordings read while ONVIF answers is a check value (`camera.stream_down`, `snapshot.ok`,
+`recording.error`), and an optional call the camera does not have is listed in
+`onvif.unsupported`, the camera staying monitored.
 """
 
 import asyncio
@@ -36,6 +38,7 @@ from agent.probes.onvif.client import (
 )
 from agent.probes.onvif.image import ImageInfo, NotAnImage, inspect
 from agent.probes.onvif.options import DEFAULT_ONVIF_PORT, OnvifOptions
+from agent.probes.onvif.recording import assess, recording_checks
 from agent.probes.onvif.rtsp import RtspFailure, check_stream
 from wire.schema import CheckValue, Event
 
@@ -63,8 +66,8 @@ class PictureReading:
     events: list[Event] = field(default_factory=list)
 
 
-# INTEGRATION POINT for picture health (agent.probes.onvif.picture): called in a worker thread
-# with each snapshot that decoded as an image; its checks and events join the poll's.
+# Picture health (agent.probes.onvif.picture_hook.PictureHealth in the agent): called in a
+# worker thread with each snapshot that decoded as an image; its checks and events join the poll's.
 PictureHook = Callable[[DeviceConfig, Snapshot], PictureReading]
 SessionFactory = Callable[..., OnvifSession]
 
@@ -85,6 +88,7 @@ class _Camera:
     media_age: int = 0  # polls since the profile and stream URI were read
     ntp: NtpSettings | None = None
     ntp_age: int = 0
+    next_recording: float = 0.0  # monotonic
 
 
 class OnvifProbe:
@@ -230,6 +234,15 @@ class OnvifProbe:
                 checks.update(picture.checks)
                 events += picture.events
 
+        if (
+            options.recording_interval > 0
+            and "search" in camera.services.names
+            and "Search" not in camera.unsupported
+            and self._monotonic() >= camera.next_recording
+        ):
+            camera.next_recording = self._monotonic() + options.recording_interval
+            await self._recordings(device, options, camera, checks)
+
         if camera.unsupported:
             checks["onvif.unsupported"] = ",".join(sorted(camera.unsupported))
         return ProbeResult(
@@ -306,6 +319,30 @@ class OnvifProbe:
             return False
         checks.update(readings.stream_ok(profile, check))
         return True
+
+    async def _recordings(
+        self,
+        device: DeviceConfig,
+        options: OnvifOptions,
+        camera: _Camera,
+        checks: dict[str, CheckValue],
+    ) -> None:
+        """Recording health from the Search service, every `recording_interval`: a camera
+        or NVR that cannot tell is listed unsupported; a read that fails is `recording.error`
+        (not a failed poll, and not "stopped": we do not know)."""
+        assert camera.session is not None
+        try:
+            report = await camera.session.recordings(agent_now=self._now())
+        except Unsupported as err:
+            log.debug("%s: recordings: %s", device.id, err)
+            camera.unsupported.add("Search")
+            return
+        except ProbeFailure as err:
+            log.debug("%s: recordings: %s", device.id, err)
+            checks["recording.error"] = err.code.value
+            return
+        verdict = assess(report, stopped_after_s=options.recording_stopped_after)
+        checks.update(recording_checks(verdict))
 
     async def _snapshot(
         self,
