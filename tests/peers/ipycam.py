@@ -56,15 +56,20 @@ def missing_ipycam() -> str | None:
     return None
 
 
-def make_test_video(path: Path, *, pattern: str = "testsrc", seconds: int = 20) -> Path:
-    """An H.264 clip from one of ffmpeg's lavfi sources (the camera loops it)."""
+def make_test_video(
+    path: Path, *, pattern: str = "testsrc", seconds: int = 20, filters: str = ""
+) -> Path:
+    """An H.264 clip from one of ffmpeg's lavfi sources (the camera loops it); `filters` is
+    appended to the source, e.g. temporal noise like a real sensor's (picture-health tests: a
+    noise-free test pattern repeats itself exactly and is rightly judged frozen)."""
     if not path.exists():
         assert FFMPEG is not None
         subprocess.run(
             [
                 FFMPEG,
                 *("-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"),
-                *("-i", f"{pattern}=size={WIDTH}x{HEIGHT}:rate={FPS}", "-t", str(seconds)),
+                *("-i", f"{pattern}=size={WIDTH}x{HEIGHT}:rate={FPS}{filters}"),
+                *("-t", str(seconds)),
                 *("-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", str(FPS), str(path)),
             ],
             check=True,

@@ -140,6 +140,8 @@ class FakeOnvifCamera:
         max_lifetime_s: float = 3600.0,
         extend_on_pull: bool = False,
         broken_relative_time: bool = False,
+        unsupported: tuple[str, ...] = (),
+        serial: str = "FAKE-0001",
         port: int | None = None,
     ) -> None:
         self.username = username
@@ -152,6 +154,8 @@ class FakeOnvifCamera:
         self.max_lifetime_s = max_lifetime_s
         self.extend_on_pull = extend_on_pull
         self.broken_relative_time = broken_relative_time
+        self.unsupported = unsupported  # actions answered "not supported", like older firmware
+        self.serial = serial
         self.port = port or free_port()
         self.stats = Stats()
         self._subs: dict[int, _Subscription] = {}
@@ -295,7 +299,11 @@ class FakeOnvifCamera:
             self.stats.auth_failures += 1
             return self._reply(fault("env:Sender", "ter:NotAuthorized", "Sender not authorized"))
         handler = self._operations().get(name)
-        if handler is None or (name == "GetServices" and not self.get_services):
+        if (
+            handler is None
+            or (name == "GetServices" and not self.get_services)
+            or name in self.unsupported
+        ):
             return self._reply(
                 fault("env:Receiver", "ter:ActionNotSupported", f"{name} not supported")
             )
@@ -307,6 +315,7 @@ class FakeOnvifCamera:
             "GetSystemDateAndTime": self._get_system_date_and_time,
             "GetServices": self._get_services,
             "GetCapabilities": self._get_capabilities,
+            "GetDeviceInformation": self._get_device_information,
             "CreatePullPointSubscription": self._create_pull_point_subscription,
             "PullMessages": self._pull_messages,
             "Renew": self._renew,
@@ -362,6 +371,14 @@ class FakeOnvifCamera:
             f"<tt:Second>{now.second}</tt:Second></tt:Time><tt:Date><tt:Year>{now.year}</tt:Year>"
             f"<tt:Month>{now.month}</tt:Month><tt:Day>{now.day}</tt:Day></tt:Date>"
             "</tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+        )
+
+    async def _get_device_information(self, _r: web.Request, _op: etree._Element) -> str:
+        return (
+            "<tds:GetDeviceInformationResponse><tds:Manufacturer>SecmonFake</tds:Manufacturer>"
+            "<tds:Model>FAKE-NVR</tds:Model><tds:FirmwareVersion>1.0</tds:FirmwareVersion>"
+            f"<tds:SerialNumber>{escape(self.serial)}</tds:SerialNumber>"
+            "<tds:HardwareId>fake</tds:HardwareId></tds:GetDeviceInformationResponse>"
         )
 
     def _services(self) -> list[tuple[str, str]]:

@@ -428,6 +428,13 @@ devices:
     assert row["checks"]["stream.ok"] is True
     assert row["checks"]["stream.codec"] == "h264"
     assert row["checks"]["snapshot.ok"] is True
+    # Picture health on the snapshot (testsrc is a normal picture), judged without writing a
+    # baseline: `check` changes nothing the running agent learnt.
+    assert row["checks"]["picture.ok"] is True
+    assert row["checks"]["camera.image_abnormal"] is False
+    assert row["checks"]["picture.sharpness"] > 0
+    assert 0 <= row["checks"]["picture.dark_fraction"] < 0.5
+    assert not (tmp_path / "picture").exists()
 
 
 async def test_profiles_and_stream_uri_are_read_again_only_now_and_then(camera: IpyCam) -> None:
