@@ -1,7 +1,7 @@
 """An ONVIF camera end to end: ipycam on 127.0.0.1 → real `secmon agent run` → real
 `secmon server run` on SQLite. The server learns the camera's identity from the inventory and
-stores its checks; when the camera's RTSP server stops while ONVIF still answers, the stored
-sample says `camera.stream_down`, not unreachable."""
+stores its checks, picture health among them; when the camera's RTSP server stops while ONVIF
+still answers, the stored sample says `camera.stream_down`, not unreachable."""
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,6 +98,13 @@ def test_camera_identity_checks_and_stream_down_reach_the_server(
             lambda: any(c.get("stream.ok") is True for c in checks_seen(engine)),
             timeout=60,
         )
+        # Picture health ran on the first poll's snapshot: its checks are stored, and the
+        # camera's baseline is kept in the state directory (default: beside the outbox).
+        pictured = next(c for c in checks_seen(engine) if "picture.ok" in c)
+        assert pictured["picture.ok"] is True
+        assert pictured["camera.image_abnormal"] is False
+        assert isinstance(pictured["picture.sharpness"], float)
+        assert (tmp_path / "agent" / "picture" / "cam-gate.picture.json").exists()
         camera.stop_stream()
         wait_for(
             "a sample with the stream down",

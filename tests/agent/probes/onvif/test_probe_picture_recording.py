@@ -2,6 +2,7 @@
 real camera (ipycam) in the poll, and the recordings read from the fake NVR's Search service in
 the poll."""
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,9 @@ async def poll_twice(probe: OnvifProbe, device: DeviceConfig, ticker: Ticker) ->
         for _ in range(2):
             polls.append(await poll_device(probe, device))
             ticker.now += 301  # past the snapshot interval
+            # Real snapshots are minutes apart; ipycam's frame loop, starved on a loaded
+            # machine, can hand out the same frame twice within a second (rightly "frozen").
+            await asyncio.sleep(2)
     finally:
         await probe.aclose()
     return polls
