@@ -306,7 +306,14 @@ async def run_agent(
             # ONVIF cameras' own events (tamper, video loss, ...): a PullPoint subscription
             # per camera, each notification pushed at once like a trap.
             onvif_events = EventForwarder(outbox=async_outbox, pusher=pusher, probe=ProbeKind.ONVIF)
-            onvif_source = OnvifEventSource(cfg.devices, on_event=onvif_events)
+            # Its calls but the held pull wait for the probe's per-camera lock: a camera sees
+            # one poll or subscription request at a time, besides the waiting pull.
+            onvif_probe = registry.probe_for(ProbeKind.ONVIF)
+            onvif_source = OnvifEventSource(
+                cfg.devices,
+                on_event=onvif_events,
+                lock_for=onvif_probe.lock_for if isinstance(onvif_probe, OnvifProbe) else None,
+            )
             onvif_source.start()
             scheduler = Scheduler(
                 devices=cfg.devices,

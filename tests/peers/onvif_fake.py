@@ -114,6 +114,7 @@ class Stats:
     lost_pulls: int = 0  # pulls on a subscription that no longer exists
     expired: int = 0  # subscriptions that reached their termination time un-renewed
     auth_failures: int = 0
+    max_in_flight: int = 0  # most requests answered at once, the held pulls not counted
     operations: list[str] = field(default_factory=list)
 
 
@@ -141,6 +142,7 @@ class FakeOnvifCamera:
         extend_on_pull: bool = False,
         broken_relative_time: bool = False,
         unsupported: tuple[str, ...] = (),
+        answer_delay_s: float = 0.0,
         serial: str = "FAKE-0001",
         port: int | None = None,
     ) -> None:
@@ -155,6 +157,8 @@ class FakeOnvifCamera:
         self.extend_on_pull = extend_on_pull
         self.broken_relative_time = broken_relative_time
         self.unsupported = unsupported  # actions answered "not supported", like older firmware
+        self.answer_delay_s = answer_delay_s  # a slow camera: each answer but a pull's waits
+        self._in_flight = 0
         self.serial = serial
         self.port = port or free_port()
         self.stats = Stats()
@@ -286,6 +290,18 @@ class FakeOnvifCamera:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if b"PullMessages" in body:
+            return await self._answer(request, body)
+        self._in_flight += 1
+        self.stats.max_in_flight = max(self.stats.max_in_flight, self._in_flight)
+        try:
+            if self.answer_delay_s:
+                await asyncio.sleep(self.answer_delay_s)
+            return await self._answer(request, body)
+        finally:
+            self._in_flight -= 1
+
+    async def _answer(self, request: web.Request, body: bytes) -> web.Response:
         try:
             root = etree.fromstring(body)
         except etree.XMLSyntaxError:

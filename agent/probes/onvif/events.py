@@ -12,6 +12,7 @@ Unsubscribe is sent at stop. Topics map to our event kinds in `topics.py`.
 import asyncio
 import contextlib
 import datetime as dt
+import inspect
 import logging
 import random
 import time
@@ -93,6 +94,8 @@ class OnvifClient(Protocol):
 
 
 ClientFactory = Callable[[DeviceConfig], OnvifClient]
+# The probe's per-camera lock (`OnvifProbe.lock_for`; None before the camera's first poll).
+LockFor = Callable[[str], asyncio.Lock | None]
 
 
 def open_camera(device: DeviceConfig) -> OnvifClient:
@@ -233,9 +236,11 @@ class PullPointSubscription:
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         rng: random.Random | None = None,
+        lock_for: LockFor | None = None,
     ) -> None:
         self.device = device
         self.settings = settings or EventSettings.for_device(device)
+        self._lock_for = lock_for
         self._on_event = on_event
         self._client_factory = client_factory
         self._monotonic = monotonic
@@ -291,14 +296,26 @@ class PullPointSubscription:
                 },
             )
 
-    async def _call(self, what: str, call: Any, deadline_s: float | None = None) -> Any:
+    async def _call(
+        self, what: str, call: Any, deadline_s: float | None = None, *, shared: bool = True
+    ) -> Any:
+        """One call under its deadline. `shared` calls (all but the held pull) wait for the
+        camera's lock, which the probe holds while it polls, so the subscription adds at most
+        its one waiting pull to the camera's requests in flight."""
+        lock = self._lock_for(self.device.id) if shared and self._lock_for is not None else None
         try:
-            async with asyncio.timeout(deadline_s or self.settings.call_timeout_s):
-                return await call
+            async with contextlib.AsyncExitStack() as stack:
+                if lock is not None:
+                    await stack.enter_async_context(lock)
+                async with asyncio.timeout(deadline_s or self.settings.call_timeout_s):
+                    return await call
         except Exception as err:
             if isinstance(err, CALL_ERRORS) or is_onvif_error(err):
                 raise translate(err, what) from err
             raise
+        finally:
+            if inspect.iscoroutine(call) and inspect.getcoroutinestate(call) == "CORO_CREATED":
+                call.close()  # cancelled while waiting for the lock: never sent
 
     async def _session(self, stop: asyncio.Event) -> None:
         """One subscription's life: returns at stop, raises when it ends otherwise."""
@@ -385,11 +402,11 @@ class PullPointSubscription:
         self._lease(answer)
 
     async def _call_on_subscription(
-        self, what: str, call: Any, deadline_s: float | None = None
+        self, what: str, call: Any, deadline_s: float | None = None, *, shared: bool = True
     ) -> Any:
         """A call on the subscription itself: a SOAP fault means the camera dropped it."""
         try:
-            return await self._call(what, call, deadline_s)
+            return await self._call(what, call, deadline_s, shared=shared)
         except (ProtocolError, AuthFailed) as err:
             # Cameras answer a forgotten subscription with a fault (ResourceUnknown, or a
             # vendor's own); some with NotAuthorized, as the resource is not theirs to show.
@@ -444,6 +461,7 @@ class PullPointSubscription:
                     }
                 ),
                 settings.pull_timeout_s + settings.call_timeout_s,
+                shared=False,  # held by the camera until something happens: not under the lock
             ),
             name=f"onvif-pull:{self.device.id}",
         )
@@ -486,10 +504,15 @@ class OnvifEventSource:
         on_event: EventSink,
         client_factory: ClientFactory = open_camera,
         settings: Callable[[DeviceConfig], EventSettings] = EventSettings.for_device,
+        lock_for: LockFor | None = None,
     ) -> None:
         self.subscriptions = [
             PullPointSubscription(
-                d, on_event=on_event, settings=settings(d), client_factory=client_factory
+                d,
+                on_event=on_event,
+                settings=settings(d),
+                client_factory=client_factory,
+                lock_for=lock_for,
             )
             for d in devices
             if d.protocol is ProbeKind.ONVIF
