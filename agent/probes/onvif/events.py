@@ -7,6 +7,10 @@ the camera up to `pull_timeout_s` and returns early when something happens, so a
 us within a round trip. The lease is renewed only when the next pull could outlast it (see
 `topics.renew_due`), a subscription the camera forgot (reboot, expiry) is created again, and
 Unsubscribe is sent at stop. Topics map to our event kinds in `topics.py`.
+
+The subscription keeps its own connection rather than the probe's session: the camera holds its
+pull open, and the probe drops its session after a failed poll. Its other calls wait for the
+probe's per-camera lock (`lock_for`), so they never meet a poll's requests on the camera.
 """
 
 import asyncio
