@@ -143,6 +143,7 @@ class FakeOnvifCamera:
         broken_relative_time: bool = False,
         unsupported: tuple[str, ...] = (),
         answer_delay_s: float = 0.0,
+        delayed: tuple[str, ...] = (),
         serial: str = "FAKE-0001",
         port: int | None = None,
     ) -> None:
@@ -158,6 +159,7 @@ class FakeOnvifCamera:
         self.broken_relative_time = broken_relative_time
         self.unsupported = unsupported  # actions answered "not supported", like older firmware
         self.answer_delay_s = answer_delay_s  # a slow camera: each answer but a pull's waits
+        self.delayed = delayed  # only these actions' answers wait (empty: all)
         self._in_flight = 0
         self.serial = serial
         self.port = port or free_port()
@@ -295,13 +297,13 @@ class FakeOnvifCamera:
         self._in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self._in_flight)
         try:
-            if self.answer_delay_s:
-                await asyncio.sleep(self.answer_delay_s)
-            return await self._answer(request, body)
+            return await self._answer(request, body, delay=self.answer_delay_s)
         finally:
             self._in_flight -= 1
 
-    async def _answer(self, request: web.Request, body: bytes) -> web.Response:
+    async def _answer(
+        self, request: web.Request, body: bytes, *, delay: float = 0.0
+    ) -> web.Response:
         try:
             root = etree.fromstring(body)
         except etree.XMLSyntaxError:
@@ -311,6 +313,8 @@ class FakeOnvifCamera:
             return self._reply(fault("env:Sender", "ter:InvalidArgs", "empty body"), 400)
         name = etree.QName(operation).localname
         self.stats.operations.append(name)
+        if delay and (not self.delayed or name in self.delayed):
+            await asyncio.sleep(delay)
         if name != "GetSystemDateAndTime" and not self._authorized(root):
             self.stats.auth_failures += 1
             return self._reply(fault("env:Sender", "ter:NotAuthorized", "Sender not authorized"))

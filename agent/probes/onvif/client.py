@@ -378,20 +378,23 @@ class OnvifSession:
 
     # Search service (recordings) ------------------------------------------------------
 
-    async def recordings(self, *, agent_now: datetime) -> RecordingReport:
+    async def recordings(
+        self, *, agent_now: datetime, within: float | None = None
+    ) -> RecordingReport:
         """What the Search service says of the recordings (`recording.read_recordings`), its
         times in the camera's clock. Several calls (summary, then a search job): the whole is
-        bounded by `RECORDING_CALLS` call deadlines. Raises Unsupported without a Search
-        service, another ProbeFailure when the read fails."""
+        bounded by `RECORDING_CALLS` call deadlines, or `within` seconds if less. Raises
+        Unsupported without a Search service, another ProbeFailure when the read fails."""
         what = f"recordings on {self.host}:{self.port}"
-        wait = timedelta(seconds=min(2.0, self._call_timeout / 2))
+        limit = self._call_timeout * RECORDING_CALLS
+        if within is not None:
+            limit = min(limit, within)
+        wait = timedelta(seconds=min(2.0, self._call_timeout / 2, limit / 4))
         try:
-            async with asyncio.timeout(self._call_timeout * RECORDING_CALLS):
+            async with asyncio.timeout(limit):
                 return await read_recordings(_SearchView(self), agent_now=agent_now, wait=wait)
         except TimeoutError as err:
-            raise ProtocolError(
-                f"{what}: not read within {self._call_timeout * RECORDING_CALLS:g} s"
-            ) from err
+            raise ProtocolError(f"{what}: not read within {limit:.3g} s") from err
         except ProbeFailure:
             raise
         except Exception as err:  # the library raises many kinds: translated, or re-raised

@@ -48,6 +48,10 @@ DEADLINE_SHARE = 0.9  # of device.timeout: answer before the scheduler's own dea
 # Profiles and stream URIs rarely change: read again every this many polls, and at once after
 # a failed stream check (the camera may hand out a new URI). Halves a poll's CPU and requests.
 MEDIA_REFRESH_POLLS = 10
+# The recordings read (several calls) gets what is left of the poll's deadline, less a margin
+# for the answer, and waits for another poll when less than the minimum is left.
+RECORDING_MARGIN_S = 0.5
+RECORDING_MIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class _Camera:
     ntp: NtpSettings | None = None
     ntp_age: int = 0
     next_recording: float = 0.0  # monotonic
+    deadline: float = 0.0  # the running poll's end, in loop time
 
 
 class OnvifProbe:
@@ -139,6 +144,7 @@ class OnvifProbe:
         camera = self._camera(device)
         budget = device.timeout * DEADLINE_SHARE
         async with camera.lock:
+            camera.deadline = asyncio.get_running_loop().time() + budget
             answered: list[bool] = []
             try:
                 async with asyncio.timeout(budget):
@@ -331,15 +337,19 @@ class OnvifProbe:
         or NVR that cannot tell is listed unsupported; a read that fails is `recording.error`
         (not a failed poll, and not "stopped": we do not know)."""
         assert camera.session is not None
+        left = camera.deadline - asyncio.get_running_loop().time() - RECORDING_MARGIN_S
+        if left < RECORDING_MIN_S:  # a slow poll: read them on the next one, not fail this one
+            camera.next_recording = 0.0
+            return
         try:
-            report = await camera.session.recordings(agent_now=self._now())
+            report = await camera.session.recordings(agent_now=self._now(), within=left)
         except Unsupported as err:
             log.debug("%s: recordings: %s", device.id, err)
             camera.unsupported.add("Search")
             return
         except ProbeFailure as err:
             log.debug("%s: recordings: %s", device.id, err)
-            checks["recording.error"] = err.code.value
+            checks["recording.error"] = err.code.value.rpartition(".")[2]  # e.g. unreachable
             return
         verdict = assess(report, stopped_after_s=options.recording_stopped_after)
         checks.update(recording_checks(verdict))

@@ -227,3 +227,25 @@ async def test_device_without_search_service_has_no_recording_check(
     assert poll.sample.error is None, poll.sample.error
     assert not [c for c in poll.sample.checks if c.startswith("recording.")]
     assert "GetRecordingSummary" not in fake.stats.operations
+
+
+async def test_slow_search_is_a_recording_error_within_the_polls_deadline(
+    nvrs: list[FakeOnvifCamera],
+) -> None:
+    """A Search service that does not answer: the read gets what is left of the poll's
+    deadline, then the poll reports recording.error, not a failed (timed-out) poll."""
+    fake = FakeOnvifCamera(
+        recordings=recordings(datetime.now(UTC)),
+        answer_delay_s=6,
+        delayed=("GetRecordingSummary",),
+    ).start()
+    nvrs.append(fake)
+    probe = OnvifProbe()
+    device = nvr_device(fake, call_timeout=2.0).model_copy(update={"timeout": 5.0})
+    try:
+        poll = await poll_device(probe, device)
+    finally:
+        await probe.aclose()
+    assert poll.sample.error is None, poll.sample.error
+    assert poll.sample.checks["recording.error"] == "protocol_error"
+    assert "recording.ok" not in poll.sample.checks
