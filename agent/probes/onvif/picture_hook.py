@@ -6,7 +6,8 @@ Every judged snapshot gives the picture.* check values and `camera.image_abnorma
 false) with its reasons, which is what the server's fault rule reads. When the reasons change
 (a camera turns black, or becomes normal again) an event of the same kind as the camera's own
 ImageTooDark/TooBlurry notifications is sent with the poll, so the change is in the device's
-event history even though checks are only sent on snapshot polls.
+event history even though checks are only sent on snapshot polls. The last verdict is kept in
+memory: after a restart, a picture still abnormal is reported once more.
 """
 
 import threading
