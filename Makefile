@@ -5,10 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests use: a PostgreSQL to make throwaway clusters with initdb when no
-# server runs on 127.0.0.1:5432, and the protocol peers of later issues.
-APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd chromium fonts-noto-cjk
+# server runs on 127.0.0.1:5432, and the protocol peers of later issues (ffmpeg for ipycam's RTSP
+# and test media; GStreamer's RTSP server, run by Debian's python3, for the RTSP checks; Chromium
+# and CJK fonts for the browser tests).
+APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd \
+	ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
+	chromium fonts-noto-cjk
 # The benchmarks' comparison peers (not needed by the tests).
 BENCH_APT_PACKAGES := prometheus-snmp-exporter prometheus prometheus-alertmanager prometheus-blackbox-exporter
+# `ip netns` and veth pairs: the WS-Discovery test runs in network namespaces it makes.
+APT_PACKAGES += iproute2
 
 .PHONY: demo test lint typecheck pytest system-deps apt-install venv bench clean
 
@@ -67,6 +74,8 @@ bench: venv
 	$(BIN)/python bench/mqtt_ingest.py
 	$(BIN)/python bench/status_page.py
 	$(BIN)/python bench/detect_latency.py
+	$(BIN)/python bench/onvif_poll.py
+	$(BIN)/python bench/onvif_picture.py
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache

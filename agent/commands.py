@@ -24,6 +24,10 @@ from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.mqtt.link import Session as MqttSession
 from agent.probes.mqtt.probe import MqttProbe
 from agent.probes.mqtt.urgent import LivenessReporter
+from agent.probes.onvif.baseline import BaselineStore
+from agent.probes.onvif.events import OnvifEventSource
+from agent.probes.onvif.picture_hook import PictureHealth
+from agent.probes.onvif.probe import OnvifProbe
 from agent.probes.registry import ProbeRegistry
 from agent.probes.snmp_receiver import TrapReceiver
 from agent.pusher import Pusher, PushSettings
@@ -54,10 +58,24 @@ def check(config: Path, *, as_json: bool) -> int:
     cfg = _load(config)
     if cfg is None:
         return EXIT_CONFIG
-    polls = asyncio.run(_poll_all(cfg, ProbeRegistry()))
+    polls = asyncio.run(_poll_all(cfg, probe_registry(cfg, learn=False)))
     for device, poll in zip(cfg.devices, polls, strict=True):
         print(_json_row(device, poll) if as_json else _table_row(device, poll))
     return EXIT_OK
+
+
+def picture_dir(cfg: AgentConfig) -> Path:
+    """Where the cameras' picture baselines live (`agent.state_dir`, default beside the outbox)."""
+    return cfg.agent.state_path() / "picture"
+
+
+def probe_registry(cfg: AgentConfig, *, learn: bool = True) -> ProbeRegistry:
+    """The default probes, the ONVIF one with picture health on its snapshots. `learn=False`
+    (`check`): judged against the baselines the running agent learnt, nothing written."""
+    store = BaselineStore(picture_dir(cfg), read_only=not learn)
+    registry = ProbeRegistry()
+    registry.register(ProbeKind.ONVIF, lambda: OnvifProbe(picture=PictureHealth(store)))
+    return registry
 
 
 async def _poll_all(cfg: AgentConfig, registry: ProbeRegistry) -> list[Poll]:
@@ -67,8 +85,11 @@ async def _poll_all(cfg: AgentConfig, registry: ProbeRegistry) -> list[Poll]:
         async with semaphore:
             return await poll_device(registry.probe_for(device.protocol), device)
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(d), name=f"check:{d.id}") for d in cfg.devices]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(d), name=f"check:{d.id}") for d in cfg.devices]
+    finally:
+        await registry.aclose()
     return [t.result() for t in tasks]
 
 
@@ -117,6 +138,7 @@ def _json_row(device: DeviceConfig, poll: Poll) -> str:
             "message": sample.error.message if sample.error else "",
             "latency_ms": sample.latency_ms,
             "checks": sample.checks,
+            "identity": poll.identity.model_dump(exclude_none=True) if poll.identity else None,
         }
     )
 
@@ -260,6 +282,7 @@ async def run_agent(
     inventory = InventoryBook(cfg.devices, agent_version=AGENT_VERSION)
     mqtt_probe: MqttProbe | None = None
     traps: TrapListener | None = None
+    onvif_source: OnvifEventSource | None = None
     log.info(
         "agent starting",
         extra={
@@ -302,9 +325,21 @@ async def run_agent(
             )
             liveness.attach(mqtt)
             if registry is None:
-                registry = ProbeRegistry()
+                registry = probe_registry(cfg)
                 registry.register(ProbeKind.MQTT, lambda: mqtt)
                 mqtt.start()
+            # ONVIF cameras' own events (tamper, video loss, ...): a PullPoint subscription
+            # per camera, each notification pushed at once like a trap.
+            onvif_events = EventForwarder(outbox=async_outbox, pusher=pusher, probe=ProbeKind.ONVIF)
+            # Its calls but the held pull wait for the probe's per-camera lock: a camera sees
+            # one poll or subscription request at a time, besides the waiting pull.
+            onvif_probe = registry.probe_for(ProbeKind.ONVIF)
+            onvif_source = OnvifEventSource(
+                cfg.devices,
+                on_event=onvif_events,
+                lock_for=onvif_probe.lock_for if isinstance(onvif_probe, OnvifProbe) else None,
+            )
+            onvif_source.start()
             scheduler = Scheduler(
                 devices=cfg.devices,
                 registry=registry,
@@ -337,10 +372,13 @@ async def run_agent(
             log.info("stopping: letting in-flight polls finish")
             if traps is not None:
                 await traps.close()
+            await onvif_source.close()  # unsubscribes
+            await onvif_events.drain()
             await poll_task
             await silence_task
             liveness.stop()
             await liveness.drain()
+            await registry.aclose()
             # Event messages from now on stay with the broker (unacknowledged) for the next
             # start; those taken in are stored, and acknowledged before the links disconnect.
             mqtt.stop_events()
@@ -355,6 +393,8 @@ async def run_agent(
             traps.receiver.close()  # idempotent; here for a crash before the clean stop
         if mqtt_probe is not None:
             await asyncio.to_thread(mqtt_probe.close)  # idempotent, as above
+        if onvif_source is not None:
+            await onvif_source.close()  # idempotent, as above
         for sig in signals:
             loop.remove_signal_handler(sig)
         if server is not None:

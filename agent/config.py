@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from agent.probes.mqtt.options import MqttOptions, check_mqtt_block
+from agent.probes.onvif.options import OnvifOptions, check_onvif_block
 from agent.probes.snmp_options import SnmpOptions
 from wire.enums import DeviceClass, ProbeKind, Subsystem
 from wire.schema import DeviceId
@@ -154,6 +155,11 @@ class ServerConfig(_Model):
 
 class AgentSettings(_Model):
     outbox_path: Path = Path("secmon-outbox.sqlite")
+    state_dir: Path | None = Field(
+        default=None,
+        description="What the agent learns across restarts (picture baselines); default: "
+        "the outbox's directory",
+    )
     outbox_max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024)
     concurrency: int = Field(default=32, ge=1, le=1024)
     metrics_listen: str = Field(default="", description="host:port for /metrics; empty: off")
@@ -177,6 +183,9 @@ class AgentSettings(_Model):
 
     def trap_address(self) -> tuple[str, int] | None:
         return _address(self.snmp_trap_listen)
+
+    def state_path(self) -> Path:
+        return self.state_dir if self.state_dir is not None else self.outbox_path.parent
 
 
 def _address(listen: str) -> tuple[str, int] | None:
@@ -208,11 +217,17 @@ class DeviceConfig(_Model):
     parent: DeviceId | None = None
     mqtt: MqttOptions | None = Field(default=None, validate_default=True)
     snmp: SnmpOptions | None = None
+    onvif: OnvifOptions | None = None
 
     @field_validator("mqtt")
     @classmethod
     def _mqtt_block(cls, mqtt: MqttOptions | None, info: ValidationInfo) -> MqttOptions | None:
         return check_mqtt_block(mqtt, info.data.get("protocol"))
+
+    @field_validator("onvif")
+    @classmethod
+    def _onvif_block(cls, onvif: OnvifOptions | None, info: ValidationInfo) -> OnvifOptions | None:
+        return check_onvif_block(onvif, info.data.get("protocol"))
 
     @field_validator("interval")
     @classmethod
@@ -294,11 +309,10 @@ def load_config(path: Path) -> AgentConfig:
     ]
     if problems:
         raise ConfigError(problems)
-    if not config.agent.outbox_path.is_absolute():
-        settings = config.agent.model_copy(
-            update={"outbox_path": base_dir / config.agent.outbox_path}
-        )
-        config = config.model_copy(update={"agent": settings})
+    paths = {"outbox_path": config.agent.outbox_path, "state_dir": config.agent.state_dir}
+    relative = {k: base_dir / p for k, p in paths.items() if p is not None and not p.is_absolute()}
+    if relative:
+        config = config.model_copy(update={"agent": config.agent.model_copy(update=relative)})
     return config
 
 

@@ -31,6 +31,7 @@ EXIT_MISSING_EXTRA = 3
 _EXTRA_OF_MODULE = {
     "httpx": "agent",
     "prometheus_client": "agent",
+    "lxml": "agent",
     "fastapi": "server",
     "sqlalchemy": "server",
     "alembic": "server",
@@ -76,6 +77,27 @@ def agent_check(
 def agent_run(config: ConfigOpt) -> None:
     """Run the agent: poll, keep results in the outbox, push them to the server."""
     raise typer.Exit(_load("agent.commands", "agent").run(config))
+
+
+@agent_app.command("discover")
+def agent_discover(
+    interface: Annotated[
+        str, typer.Option("--interface", "-i", help="Network interface (or its IPv4 address).")
+    ],
+    wait: Annotated[float, typer.Option(help="Seconds to wait for answers.", min=0.5)] = 3.0,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            help="Also write the found devices as a config snippet (YAML).",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Find ONVIF cameras on one interface (WS-Discovery) and list them."""
+    raise typer.Exit(
+        _load("agent.probes.onvif.discovery", "agent").run(interface, wait_s=wait, write=write)
+    )
 
 
 @server_app.command("run")

@@ -5,6 +5,7 @@ from collections.abc import Callable, Mapping
 from agent.config import DeviceConfig
 from agent.probes.base import Probe, ProbeResult, Unsupported
 from agent.probes.mqtt.probe import MqttProbe
+from agent.probes.onvif.probe import OnvifProbe
 from agent.probes.snmp import SnmpProbe
 from agent.probes.tcp import TcpProbe
 from wire.enums import ProbeKind
@@ -15,6 +16,7 @@ DEFAULT_FACTORIES: Mapping[ProbeKind, ProbeFactory] = {
     ProbeKind.TCP: TcpProbe,
     ProbeKind.MQTT: MqttProbe,
     ProbeKind.SNMP: SnmpProbe,
+    ProbeKind.ONVIF: OnvifProbe,
 }
 
 
@@ -38,6 +40,14 @@ class ProbeRegistry:
     def register(self, kind: ProbeKind, factory: ProbeFactory) -> None:
         self._factories[kind] = factory
         self._instances.pop(kind, None)
+
+    async def aclose(self) -> None:
+        """Close what probes hold open across polls (those with an async `aclose`: ONVIF's
+        HTTP sessions), on the loop that made them."""
+        for probe in self._instances.values():
+            aclose = getattr(probe, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def probe_for(self, kind: ProbeKind) -> Probe:
         probe = self._instances.get(kind)

@@ -82,6 +82,26 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     cam = next(d for d in cfg.devices if d.id == "cam-01")
     assert cam.credentials.password is not None
     assert cam.credentials.password.reveal() == "p"
+    assert cam.onvif is not None
+    assert (cam.onvif.recording_interval, cam.onvif.picture.black_fraction) == (600, 0.95)
+    assert cfg.agent.state_path() == Path("/var/lib/secmon")
+
+
+def test_state_dir_defaults_to_the_outbox_directory_and_resolves_relative(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).agent.state_path() == tmp_path
+    text = GOOD.replace(
+        "  outbox_path: outbox.sqlite\n", "  outbox_path: /o/x.sqlite\n  state_dir: st\n"
+    )
+    assert load_config(write(tmp_path, text)).agent.state_path() == tmp_path / "st"
+
+
+def test_bad_picture_threshold_names_the_camera_field(tmp_path: Path) -> None:
+    camera = GOOD.replace(
+        "protocol: tcp\n    address: 127.0.0.1\n    port: 80",
+        "protocol: onvif\n    address: 127.0.0.1\n    port: 80",
+    )
+    path = write(tmp_path, camera + "    onvif:\n      picture:\n        blur_ratio: 1.5\n")
+    assert f"{path}:29 devices[1].onvif.picture.blur_ratio:" in error_of(path)
 
 
 def test_trap_listener_is_off_unless_set(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ import pytest
 
 from agent.config import DeviceConfig
 from agent.probes.base import ProbeResult, Unsupported
+from agent.probes.onvif.probe import OnvifProbe
 from agent.probes.registry import ProbeRegistry
 from agent.probes.tcp import TcpProbe
 from tests.agent.factories import make_device
@@ -22,8 +23,12 @@ def test_tcp_is_built_in_and_shared() -> None:
     assert registry.probe_for(ProbeKind.TCP) is probe
 
 
+def test_onvif_is_built_in() -> None:
+    assert isinstance(ProbeRegistry().probe_for(ProbeKind.ONVIF), OnvifProbe)
+
+
 async def test_protocol_without_probe_reports_unsupported() -> None:
-    probe = ProbeRegistry().probe_for(ProbeKind.ONVIF)
+    probe = ProbeRegistry(factories={}).probe_for(ProbeKind.ONVIF)
     with pytest.raises(Unsupported) as info:
         await probe.poll(make_device(protocol="onvif"))
     assert info.value.code is ProbeErrorCode.UNSUPPORTED

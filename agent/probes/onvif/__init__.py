@@ -1,0 +1,1 @@
+"""ONVIF cameras: identity, clock, stream, picture health and events."""
