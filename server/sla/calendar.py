@@ -10,6 +10,7 @@ The only I/O here is `load_holiday_file`, which reads a small text file of dates
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -310,23 +311,6 @@ class BusinessCalendar:
         first_start, _ = next(self.intervals(instant))
         return first_start == instant
 
-    def _day_intervals(self, day: date, periods: Day, zone: ZoneInfo) -> list[Interval]:
-        """UTC intervals of one local date: the instants whose local wall reading is inside a
-        period. A period reaching into a daylight-saving gap shrinks; one spanning the repeated
-        hour of a fall-back covers it twice, as the wall clock does."""
-        lo = _local_midnight(day, zone)
-        hi = _local_midnight(day + timedelta(days=1), zone)
-        midnight_utc = datetime.combine(day, time(0), tzinfo=UTC)
-        out: list[Interval] = []
-        for seg_start, seg_end, offset in _constant_offset_segments(lo, hi, zone):
-            base = midnight_utc - offset  # the instant that reads 00:00 under this offset
-            for period in periods:
-                a = max(seg_start, base + timedelta(minutes=period.start_minute))
-                b = min(seg_end, base + timedelta(minutes=period.end_minute))
-                if a < b:
-                    out.append((a, b))
-        return merge_intervals(out)
-
     def intervals(self, start: datetime) -> Iterator[Interval]:
         """Open intervals in UTC, ascending and disjoint, clipped to begin no earlier than `start`.
 
@@ -344,10 +328,31 @@ class BusinessCalendar:
                 since = day - timedelta(days=closed_days)
                 raise SlaCalendarError(f"no working time for {MAX_CLOSED_DAYS} days after {since}")
             if periods:
-                for a, b in self._day_intervals(day, periods, zone):
+                for a, b in _day_intervals(self.timezone, day, periods):
                     if b > start:
                         yield (max(a, start), b)
             day += timedelta(days=1)
+
+
+@functools.lru_cache(maxsize=16384)
+def _day_intervals(timezone: str, day: date, periods: Day) -> tuple[Interval, ...]:
+    """UTC intervals of one local date: the instants whose local wall reading is inside a
+    period. A period reaching into a daylight-saving gap shrinks; one spanning the repeated
+    hour of a fall-back covers it twice, as the wall clock does. Memoised: a pure function of
+    its arguments, and sweeps over open tickets ask for the same days again and again."""
+    zone = _zone(timezone)
+    lo = _local_midnight(day, zone)
+    hi = _local_midnight(day + timedelta(days=1), zone)
+    midnight_utc = datetime.combine(day, time(0), tzinfo=UTC)
+    out: list[Interval] = []
+    for seg_start, seg_end, offset in _constant_offset_segments(lo, hi, zone):
+        base = midnight_utc - offset  # the instant that reads 00:00 under this offset
+        for period in periods:
+            a = max(seg_start, base + timedelta(minutes=period.start_minute))
+            b = min(seg_end, base + timedelta(minutes=period.end_minute))
+            if a < b:
+                out.append((a, b))
+    return tuple(merge_intervals(out))
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
