@@ -333,17 +333,19 @@ class _Evaluation:
                     note=f"{device.name} behind {parent.name}: {episode.code}",
                 )
                 return True
-        if self.parent_failing(parent) or self.parent_unseen_since(parent, episode.started_at):
+        if self.parent_failing(parent) or self.parent_unseen_since(parent, episode.confirmed_at):
             episode.held_for_device_id = parent.id
             return True
         return False
 
     def parent_unseen_since(self, parent: Device, since: datetime) -> bool:
-        """The parent is polled but has not been since the child began to fail: its poll may
-        be the one that explains the child, so wait for it (a sweep releases the hold)."""
+        """The parent is polled but has not answered a poll taken after the child's fault was
+        confirmed: that poll may be the one that explains the child, so wait for it (a sweep
+        releases the hold). A poll that merely overlapped the child's first failure does not
+        count, since its timestamp says little about the moment the link broke."""
         state = self.s.get(DeviceState, parent.id)
         last = state.last_sample_at if state is not None else None
-        return last is not None and last < since
+        return last is not None and last <= since
 
     def _adopt_children(self, parent: Device, episode: FaultEpisode, ticket: Ticket) -> None:
         """Children whose outage began with the parent's join its ticket (untouched ones merge)."""
@@ -401,12 +403,24 @@ class _Evaluation:
             )
         )
 
+    def _parent_explains(self, episode: FaultEpisode) -> bool:
+        """The camera's parent is failing too: its outage is the parent's, not the site's."""
+        device = self.devices.get(episode.device_id or 0)
+        parent = self.by_ext.get(device.parent_ext_id) if device and device.parent_ext_id else None
+        return parent is not None and (
+            self.parent_episode(parent) is not None or self.parent_failing(parent)
+        )
+
     def _open_incident(self) -> FaultEpisode | None:
         """The open "system paralysed" incident, opened now if most cameras just dropped."""
         found = self._incident_episode()
         if found is not None:
             return found
-        outages = [e for e in self._unexplained_camera_outages() if e.parent_episode_id is None]
+        outages = [
+            e
+            for e in self._unexplained_camera_outages()
+            if e.parent_episode_id is None and not self._parent_explains(e)
+        ]
         cameras = sum(1 for d in self.devices.values() if d.device_class == DeviceClass.CAMERA)
         if not paralysed(
             camera_count=cameras,
@@ -688,7 +702,7 @@ def _release_held(session: Session, now: datetime, settings: FaultSettings, out:
             evaluation.parent_episode(parent) is not None
             or evaluation.parent_failing(parent)
             or (
-                evaluation.parent_unseen_since(parent, episode.started_at)
+                evaluation.parent_unseen_since(parent, episode.confirmed_at)
                 and now - episode.confirmed_at < HOLD_MAX
             )
         ):
