@@ -31,7 +31,7 @@ MAX_EVENT_LATENCY_S = 2.0
 def write_agent_config(workdir: Path, *, server_url: str, token: str, camera_port: int) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "agent-token").write_text(token + "\n")
-    (workdir / "camera-password").write_text("secret\n")
+    (workdir / "camera-password").write_text("fake-cam-pw\n")
     config: dict[str, Any] = {
         "site": "hq",
         "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},

@@ -132,7 +132,7 @@ class FakeOnvifCamera:
         self,
         *,
         username: str = "admin",
-        password: str = "secret",
+        password: str = "fake-cam-pw",
         clock_skew_s: float = 0.0,
         max_auth_skew_s: float = 300.0,
         get_services: bool = True,

@@ -42,7 +42,7 @@ def camera(camera_factory: Callable[..., FakeOnvifCamera]) -> FakeOnvifCamera:
 
 
 def onvif_device(
-    port: int, monkeypatch: pytest.MonkeyPatch, password: str = "secret"
+    port: int, monkeypatch: pytest.MonkeyPatch, password: str = "fake-cam-pw"
 ) -> DeviceConfig:
     monkeypatch.setenv(PASSWORD_ENV, password)
     return make_device(

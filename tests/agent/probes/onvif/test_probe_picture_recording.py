@@ -31,7 +31,7 @@ def num(checks: dict[str, Any], name: str) -> float:
 @pytest.fixture(autouse=True)
 def camera_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECMON_TEST_CAM_PASSWORD", PASSWORD)
-    monkeypatch.setenv("SECMON_TEST_NVR_PASSWORD", "secret")
+    monkeypatch.setenv("SECMON_TEST_NVR_PASSWORD", "fake-cam-pw")
 
 
 async def poll_twice(probe: OnvifProbe, device: DeviceConfig, ticker: Ticker) -> list[Poll]:

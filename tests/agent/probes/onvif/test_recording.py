@@ -112,7 +112,7 @@ def nvr_factory() -> Iterator[list[FakeOnvifCamera]]:
 async def connect(fake: FakeOnvifCamera) -> object:
     from onvif import ONVIFCamera
 
-    camera = ONVIFCamera("127.0.0.1", fake.port, "admin", "secret", adjust_time=True)
+    camera = ONVIFCamera("127.0.0.1", fake.port, "admin", "fake-cam-pw", adjust_time=True)
     await camera.update_xaddrs()
     return camera
 
