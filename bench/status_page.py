@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert, text
 
 from server import migrate
+from server.commands import tune_gc
 from server.db import make_engine, session_factory, write_session
 from server.models import Client, Device, FaultEpisode, Site
 from server.status.query import status_view
@@ -169,6 +170,7 @@ def timed(fn: Callable[[], object], rounds: int) -> tuple[float, float]:
     """Wall-clock p50 and p95 (nearest rank) in ms; the CPU median goes to CPU_MS, since this
     machine's other load moves wall time but not CPU time."""
     fn()  # warm caches and the template
+    tune_gc()  # as `secmon server run` does at start
     samples, cpu = [], []
     for _ in range(rounds):
         t0, c0 = time.perf_counter(), time.process_time()

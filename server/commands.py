@@ -69,7 +69,7 @@ def serve(*, host: str, port: int) -> None:
     except NotifyConfigError as err:
         typer.echo(f"secmon: notify config: {err}", err=True)
         raise typer.Exit(2) from err
-    _tune_gc()
+    tune_gc()
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -79,7 +79,7 @@ def serve(*, host: str, port: int) -> None:
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """Freeze what start-up made (never garbage) and collect young objects less often."""
     gc.collect()
     gc.freeze()
