@@ -5,22 +5,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from server.faults.rules import Observation
+from server.faults.rules import Observation, Reported
 from wire.schema import Sample
 
 
-def observations(samples: Iterable[Sample]) -> list[Observation]:
-    """Poll results oldest first; a trap's events-only sample is no poll and says nothing here."""
-    polls = sorted((s for s in samples if not s.events_only), key=lambda s: (s.ts, s.id))
-    return [
-        Observation(
-            ts=s.ts,
-            reachable=s.reachable,
-            error_code=s.error.code.value if s.error else None,
-            checks=s.checks,
-        )
-        for s in polls
-    ]
+def observations(samples: Iterable[Sample]) -> list[Observation | Reported]:
+    """Poll results and device events, oldest first (a poll before an event of the same time).
+
+    A trap's events-only sample is no poll: only its events count.
+    """
+    items: list[tuple[datetime, int, Observation | Reported]] = []
+    for s in samples:
+        if not s.events_only:
+            error = s.error.code.value if s.error else None
+            obs = Observation(ts=s.ts, reachable=s.reachable, error_code=error, checks=s.checks)
+            items.append((s.ts, 0, obs))
+        items.extend((e.ts, 1, Reported(ts=e.ts, kind=e.kind, data=e.data)) for e in s.events)
+    items.sort(key=lambda item: (item[0], item[1]))
+    return [item for _, _, item in items]
 
 
 @dataclass(frozen=True, slots=True)

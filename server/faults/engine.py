@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from server.db import write_session
 from server.faults.defaults import DEFAULT_SEVERITY, default_rules
 from server.faults.detection import IncidentPolicy, observations, paralysed, parents_first
-from server.faults.episodes import Change, Step, Track, step
-from server.faults.rules import FaultCode, Rule, RuleSet, condition_result, severity_for
+from server.faults.episodes import Change, Step, Track, advance
+from server.faults.rules import FaultCode, Reported, Rule, RuleSet, severity_for
 from server.models import (
     AgentToken,
     Device,
@@ -150,7 +150,9 @@ class _Evaluation:
                 track = Track.from_json(row.state) if row else Track()
                 before = track
                 for o in obs:
-                    result = step(track, rule, o.ts, condition_result(rule.condition, o))
+                    if rule.events is None and isinstance(o, Reported):
+                        continue
+                    result = advance(track, rule, o)
                     track = result.track
                     if result.change is not None:
                         self._on_change(device, rule, result, o.ts)

@@ -10,7 +10,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from server.faults.rules import Rule
+from server.faults.rules import (
+    CANNOT_TELL,
+    Observation,
+    Reported,
+    Rule,
+    condition_result,
+    event_verdict,
+)
 
 
 class Change(StrEnum):
@@ -31,11 +38,13 @@ class Track:
     started_at: datetime | None = None  # the open episode's first failing observation
     occurrences: int = 0  # failing runs inside the open episode (flaps + 1)
     flips: tuple[datetime, ...] = ()  # passing→failing flips inside the flap window
+    parts: tuple[str, ...] = ()  # what device events reported failing ("" the whole device)
+    quiet_from: datetime | None = None  # last report that carried no verdict (ends by quiet)
 
     @property
     def idle(self) -> bool:
         """Nothing to remember: not open, not failing, no recent flips."""
-        return not self.open and self.failing_streak == 0 and not self.flips
+        return not self.open and self.failing_streak == 0 and not self.flips and not self.parts
 
     def to_json(self) -> dict[str, Any]:
         def t(v: datetime | None) -> str | None:
@@ -52,6 +61,8 @@ class Track:
             "started_at": t(self.started_at),
             "occurrences": self.occurrences,
             "flips": [f.isoformat() for f in self.flips],
+            "parts": list(self.parts),
+            "quiet_from": t(self.quiet_from),
         }
 
     @classmethod
@@ -70,6 +81,8 @@ class Track:
             started_at=t(data["started_at"]),
             occurrences=int(data["occurrences"]),
             flips=tuple(datetime.fromisoformat(f) for f in data["flips"]),
+            parts=tuple(str(p) for p in data.get("parts", ())),
+            quiet_from=t(data.get("quiet_from")),
         )
 
 
@@ -81,16 +94,70 @@ class Step:
     flapping: bool = False
 
 
-def step(track: Track, rule: Rule, ts: datetime, failing: bool | None) -> Step:
-    """The track after one observation; observations not newer than the last one are ignored."""
-    if failing is None or (track.last_ts is not None and ts <= track.last_ts):
+def step(
+    track: Track, rule: Rule, ts: datetime, failing: bool | None, *, reported: bool = False
+) -> Step:
+    """The track after one verdict; verdicts older than the last one are ignored, and polls as
+    old. `reported`: the device reported the fault itself, which confirms it at once."""
+    if failing is None or _stale(track, ts, reported=reported):
         return Step(track)
     if failing:
-        return _failing(track, rule, ts)
+        return _failing(track, rule, ts, reported=reported)
     return _passing(track, rule, ts)
 
 
-def _failing(track: Track, rule: Rule, ts: datetime) -> Step:
+def _stale(track: Track, ts: datetime, *, reported: bool) -> bool:
+    last = track.last_ts
+    return last is not None and (ts < last or (ts == last and not reported))
+
+
+def advance(track: Track, rule: Rule, item: Observation | Reported) -> Step:
+    """The track after one poll or device event (`judge`, then `step`)."""
+    reported = isinstance(item, Reported)
+    if _stale(track, item.ts, reported=reported):
+        return Step(track)
+    judged, failing = judge(rule, track, item)
+    return step(judged, rule, item.ts, failing, reported=reported)
+
+
+def judge(rule: Rule, track: Track, item: Observation | Reported) -> tuple[Track, bool | None]:
+    """One poll or device event's verdict on this rule, and the track's event memory after it.
+
+    A poll is judged by the rule's condition; where that cannot tell, a fault that events
+    reported lasts until they clear it (or, reported with no verdict, until it has been quiet).
+    A poll whose condition tells that all is well clears what events reported.
+    """
+    match = rule.events
+    if isinstance(item, Reported):
+        if match is None:
+            return track, None
+        verdict = event_verdict(match, item.kind, item.data)
+        if verdict is None:
+            return track, None
+        part = verdict.part or ""
+        if verdict.failing:
+            parts = track.parts if part in track.parts else (*track.parts, part)
+            quiet_from = track.quiet_from if verdict.stated or match.clear_kinds else item.ts
+            return replace(track, parts=parts, quiet_from=quiet_from), True
+        parts = tuple(p for p in track.parts if p != part) if verdict.part is not None else ()
+        return replace(track, parts=parts, quiet_from=track.quiet_from if parts else None), (
+            bool(parts)
+        )
+    failing = None if rule.condition is None else condition_result(rule.condition, item)
+    if match is None:
+        return track, failing
+    if failing is False and track.parts:
+        return replace(track, parts=(), quiet_from=None), False
+    if failing is not None or not item.reachable or item.error_code in CANNOT_TELL:
+        return track, failing
+    if track.parts:
+        if track.quiet_from is not None and item.ts - track.quiet_from >= match.quiet:
+            return replace(track, parts=(), quiet_from=None), False
+        return track, True
+    return track, False if track.open else None
+
+
+def _failing(track: Track, rule: Rule, ts: datetime, *, reported: bool) -> Step:
     flipped = track.last_failing is not True
     flips = tuple(f for f in track.flips if ts - f < rule.flap_window)
     if flipped:
@@ -110,7 +177,7 @@ def _failing(track: Track, rule: Rule, ts: datetime) -> Step:
         if flipped:
             return Step(replace(new, occurrences=track.occurrences + 1), Change.RECURRED, ts)
         return Step(new)
-    by_count = new.failing_streak >= rule.confirm_after
+    by_count = reported or new.failing_streak >= rule.confirm_after
     confirm_for = rule.confirm_for
     by_time = confirm_for is not None and ts - failing_since >= confirm_for
     flapping = len(flips) >= rule.flap_count

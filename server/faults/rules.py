@@ -4,10 +4,13 @@ A rule is pure data (validated by pydantic, so a client's override file fails wi
 that is wrong); `condition_result` is the one function that reads an observation. No I/O.
 """
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from fnmatch import translate
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -37,6 +40,10 @@ class FaultCode(StrEnum):
     ACCESS_READER_FAULT = "access.reader_fault"
     NETWORK_PORT_DOWN = "network.port_down"
     ENV_TEMPERATURE_HIGH = "env.temperature_high"
+    ALARM_COMMS_LOST = "alarm.comms_lost"
+    DEVICE_TAMPER = "device.tamper"
+    POWER_SUPPLY_FAILED = "power.supply_failed"
+    DEVICE_FAN_FAILED = "device.fan_failed"
     SITE_AGENT_OFFLINE = "site.agent_offline"
     SITE_SYSTEM_PARALYSED = "site.system_paralysed"
 
@@ -49,6 +56,15 @@ class Observation:
     reachable: bool
     error_code: str | None = None
     checks: Mapping[str, CheckValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """An event a device sent (trap, ONVIF event, MQTT message), as the rules see it."""
+
+    ts: datetime
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 class _Strict(BaseModel):
@@ -69,7 +85,11 @@ class ErrorIs(_Strict):
 
 
 class CheckIn(_Strict):
-    """A check's value is one of `values`; unknown while the check is absent."""
+    """A check's value is one of `values`; unknown while the check is absent.
+
+    A `*` in `check` watches every matching check (table rows such as `hr_disk.*.status`):
+    failing if any of them fails, passing if some answered and none fails.
+    """
 
     kind: Literal["check_in"] = "check_in"
     check: str
@@ -77,7 +97,8 @@ class CheckIn(_Strict):
 
 
 class CheckAbove(_Strict):
-    """A numeric check is above `limit` (or its absolute value is, with `absolute`)."""
+    """A numeric check is above `limit` (or its absolute value is, with `absolute`); `*` as in
+    `CheckIn`."""
 
     kind: Literal["check_above"] = "check_above"
     check: str
@@ -85,14 +106,48 @@ class CheckAbove(_Strict):
     absolute: bool = False
 
 
-Condition = Annotated[Unreachable | ErrorIs | CheckIn | CheckAbove, Field(discriminator="kind")]
+class AnyOf(_Strict):
+    """Failing if any of these is; passing if one can tell and none fails (several tables or
+    vendors report the same fault under different names)."""
+
+    kind: Literal["any_of"] = "any_of"
+    conditions: tuple[CheckIn | CheckAbove, ...] = Field(min_length=1)
+
+
+Condition = Annotated[
+    Unreachable | ErrorIs | CheckIn | CheckAbove | AnyOf, Field(discriminator="kind")
+]
 NOT_UNREACHABLE = (ProbeErrorCode.AUTH_FAILED.value,)
 # The agent lost the MQTT broker: nothing is known of the device itself (a site-level condition).
 CANNOT_TELL = (ProbeErrorCode.BROKER_UNREACHABLE.value,)
 
 
+class EventMatch(_Strict):
+    """Which device events (trap, ONVIF event, MQTT message) report this fault, and its end.
+
+    A reporting event confirms the fault at once: the device said so itself. Its verdict is the
+    first `state` data item present (true/start/active… or false/stop/normal…); without one it
+    reports the fault. `key` data items name the part (channel, port, disk): each part clears on
+    its own, and the fault lasts while any part is failing. A fault reported only by events
+    without a verdict and with no `clear_kinds` is over after `quiet_seconds` without another
+    report, judged at the next answered poll.
+    """
+
+    kinds: tuple[str, ...] = Field(min_length=1)
+    clear_kinds: tuple[str, ...] = ()
+    state: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
+    quiet_seconds: float = Field(default=900, gt=0)
+
+    @property
+    def quiet(self) -> timedelta:
+        return timedelta(seconds=self.quiet_seconds)
+
+
 class Rule(_Strict):
     """One fault code on some device classes, with its confirmation and recovery counts.
+
+    Polls are judged by `condition`, device events by `events` (at least one of the two).
 
     Confirmed after `confirm_after` failing observations in a row, or failing for
     `confirm_seconds`, or `flap_count` passing→failing flips within `flap_window_seconds`
@@ -103,7 +158,8 @@ class Rule(_Strict):
     code: FaultCode
     classes: tuple[DeviceClass, ...] | None = None  # None: every class but `except_classes`
     except_classes: tuple[DeviceClass, ...] = ()
-    condition: Condition
+    condition: Condition | None = None
+    events: EventMatch | None = None
     confirm_after: int = Field(default=2, ge=1)
     confirm_seconds: float | None = Field(default=None, gt=0)
     recover_after: int = Field(default=3, ge=1)
@@ -114,6 +170,12 @@ class Rule(_Strict):
     # The device is out of service while this fault is open: its children's faults are its
     # consequence (dependency suppression), and uptime counts it as down.
     service_affecting: bool = False
+
+    @model_validator(mode="after")
+    def _something_to_watch(self) -> "Rule":
+        if self.condition is None and self.events is None:
+            raise ValueError("a rule needs a condition, events, or both")
+        return self
 
     def applies_to(self, device_class: str) -> bool:
         if device_class in self.except_classes:
@@ -155,6 +217,39 @@ class RuleSet(_Strict):
         return [r for r in self.rules if r.code == code]
 
 
+@lru_cache(maxsize=256)
+def _pattern(check: str) -> re.Pattern[str]:
+    return re.compile(translate(check))
+
+
+def _values(check: str, checks: Mapping[str, CheckValue]) -> list[CheckValue]:
+    """The answered values of a check name, or of every check a `*` pattern matches."""
+    if "*" not in check:
+        value = checks.get(check)
+        return [] if value is None else [value]
+    pattern = _pattern(check)
+    return [v for name, v in checks.items() if v is not None and pattern.match(name)]
+
+
+def _check_fails(condition: CheckIn | CheckAbove, value: CheckValue) -> bool | None:
+    if isinstance(condition, CheckIn):
+        return any(type(value) is type(v) and value == v for v in condition.values)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    measured = abs(value) if condition.absolute else value
+    return measured > condition.limit
+
+
+def _any(verdicts: Iterable[bool | None]) -> bool | None:
+    """True if any is; False if some could tell and none is True; None if none could tell."""
+    told = False
+    for verdict in verdicts:
+        if verdict:
+            return True
+        told = told or verdict is False
+    return False if told else None
+
+
 def condition_result(condition: Condition, obs: Observation) -> bool | None:
     """True: failing; False: passing; None: this observation cannot tell."""
     if obs.error_code in CANNOT_TELL:
@@ -167,17 +262,61 @@ def condition_result(condition: Condition, obs: Observation) -> bool | None:
         if obs.error_code == condition.code.value:
             return True
         return False if obs.reachable else None
-    if not obs.reachable or condition.check not in obs.checks:
+    if not obs.reachable:
         return None
-    value = obs.checks[condition.check]
-    if value is None:
+    parts = condition.conditions if isinstance(condition, AnyOf) else (condition,)
+    return _any(_check_fails(c, v) for c in parts for v in _values(c.check, obs.checks))
+
+
+# -- events -----------------------------------------------------------------------------------
+
+TRUE_WORDS = frozenset({"true", "1", "on", "yes", "active", "start", "alarm", "fault", "failed"})
+FALSE_WORDS = frozenset(
+    {"false", "0", "off", "no", "inactive", "stop", "normal", "ok", "restore", "restored", "clear"}
+)
+
+
+def _item(data: Mapping[str, Any], path: str) -> Any:
+    """A data item by dotted path (`payload.state`); None where the path leads nowhere."""
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _word(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventVerdict:
+    failing: bool
+    part: str | None  # the `key` items' value; None: the whole device
+    stated: bool  # the event carried its own verdict (or was a clear kind)
+
+
+def event_verdict(match: EventMatch, kind: str, data: Mapping[str, Any]) -> EventVerdict | None:
+    """What one device event says about this fault; None when it says nothing."""
+    if kind in match.clear_kinds:
+        failing, stated = False, True
+    elif kind in match.kinds:
+        words = (_word(_item(data, item)) for item in match.state)
+        said = next((w for w in words if w is not None), None)
+        failing, stated = (True, False) if said is None else (said, True)
+    else:
         return None
-    if isinstance(condition, CheckIn):
-        return any(type(value) is type(v) and value == v for v in condition.values)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    measured = abs(value) if condition.absolute else value
-    return measured > condition.limit
+    keys = [_item(data, k) for k in match.key]
+    part = "/".join(str(k) for k in keys if k is not None) or None
+    return EventVerdict(failing=failing, part=part, stated=stated)
 
 
 def load_rules(data: Iterable[Mapping[str, Any]]) -> RuleSet:

@@ -67,6 +67,15 @@ class Kit:
         """One sample per device at `ts`: True up, False unreachable, or a dict of checks."""
         return self.poll_many([(ts, states)])
 
+    def report(
+        self, ts: datetime, ext: str, kind: str, data: dict[str, Any] | None = None
+    ) -> Outcome:
+        """A device event sent on its own (a trap, an ONVIF or MQTT event: events only)."""
+        event = {"ts": ts.isoformat(), "kind": kind, "data": data or {}}
+        body = {"id": str(uuid7()), "device_id": ext, "ts": ts.isoformat(), "probe": "snmp",
+                "reachable": True, "events": [event], "events_only": True}  # fmt: skip
+        return self._ingest([body], now=ts)
+
     def poll_many(
         self, rounds: list[tuple[datetime, Mapping[str, bool | dict[str, Any]]]]
     ) -> Outcome:
@@ -81,6 +90,9 @@ class Kit:
             if state is False:
                 body["error"] = {"code": "device.unreachable", "message": "refused"}
             samples.append(body)
+        return self._ingest(samples, now=max(ts for ts, _ in rounds))
+
+    def _ingest(self, samples: list[dict[str, Any]], *, now: datetime) -> Outcome:
         batch = IngestBatch.model_validate({"samples": samples})
         principal = AgentPrincipal(token_id=0, site_id=self.tenant.site_id, prefix="test")
         captured: dict[str, Any] = {}
@@ -88,7 +100,6 @@ class Kit:
         def keep(site_id: int, by_device: Any) -> None:
             captured["site"], captured["by_device"] = site_id, by_device
 
-        now = max(ts for ts, _ in rounds)
         store_batch(engine=self.engine, principal=principal, batch=batch, now=now,
                     after_commit=keep)  # fmt: skip
         return evaluate_batch(
