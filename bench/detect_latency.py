@@ -47,7 +47,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.exc import OperationalError
 
 from server.faults.defaults import default_rules
-from server.faults.rules import FaultCode, RuleSet
+from server.faults.rules import FaultCode, RuleSet, Unreachable
 from server.models import Device, DeviceState, SampleRow, Ticket
 from tests.e2e.site import AgentProcess, Listener
 from tests.peers.net import free_port, wait_for_port
@@ -96,7 +96,7 @@ def unreachable_confirmations(rules: RuleSet, device_class: str) -> int:
     matching = [
         r
         for r in rules.for_class(device_class)
-        if r.code is FaultCode.DEVICE_UNREACHABLE and r.condition.kind == "unreachable"
+        if r.code is FaultCode.DEVICE_UNREACHABLE and isinstance(r.condition, Unreachable)
     ]
     if len(matching) != 1:
         raise ValueError(f"no single device.unreachable rule for class {device_class!r}")

@@ -15,6 +15,7 @@ def _verdicts(device_class: str, checks: dict[str, CheckValue]) -> dict[str, boo
     return {
         rule.code: condition_result(rule.condition, obs)
         for rule in default_rules().for_class(device_class)
+        if rule.condition is not None
     }
 
 
