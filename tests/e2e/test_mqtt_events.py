@@ -17,7 +17,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, create_engine, select
 
-from server.models import SampleRow
+from server.models import SampleRow, Ticket
 from tests.e2e.site import AgentProcess, wait_for
 from tests.e2e.test_snmp_traps import trap_events
 from tests.peers.mosquitto import MOSQUITTO, MosquittoServer
@@ -55,6 +55,11 @@ def device_client(broker: MosquittoServer) -> Iterator[paho.Client]:
 
 def publish(client: paho.Client, topic: str, payload: dict[str, Any]) -> None:
     client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(timeout=5)
+
+
+def ticket_codes(engine: Engine) -> list[str | None]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(Ticket.code).order_by(Ticket.id)).scalars())
 
 
 def write_agent_config(
@@ -142,8 +147,15 @@ def test_mqtt_event_reaches_the_server_at_once_not_at_the_next_poll(
             assert list(flags) == [True]  # an events-only row, not riding on a poll
         print(f"\nmqtt event -> stored: {latency * 1000:.0f} ms")
         assert latency < 5, agent.log()
+        assert ticket_codes(engine) == []  # a forced door is for the guards, not a fault
+        publish(device_client, f"{topic}/event", {"type": "reader_fault", "reader": 2})
+        wait_for(
+            "the reader fault's ticket",
+            lambda: ticket_codes(engine) == ["access.reader_fault"],
+            timeout=30,
+        )
         assert agent.stop() == 0, agent.log()
-        assert len(trap_events(engine, "door-7")) == 1  # the stop's final flush adds no copy
+        assert len(trap_events(engine, "door-7")) == 2  # the stop's final flush adds no copy
     finally:
         if agent.proc is not None and agent.proc.poll() is None:
             agent.kill()

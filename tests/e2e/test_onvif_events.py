@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine, create_engine, select
 
-from server.models import SampleRow
+from server.models import SampleRow, Ticket
 from tests.e2e.site import AgentProcess, wait_for
 from tests.e2e.test_snmp_traps import registered, trap_events
 from tests.peers.net import free_port
@@ -114,6 +114,10 @@ def test_camera_events_reach_the_server_at_once(setup: Setup) -> None:
         ], agent.log()
         assert events[0]["data"]["active"] is True
         assert events[4]["data"]["topic"] == "tns1:Monitoring/ProcessorUsage"
+        # The camera's own reports opened their faults at once; an input and CPU load did not.
+        with engine.connect() as conn:
+            codes = conn.execute(select(Ticket.code).order_by(Ticket.code)).scalars().all()
+        assert codes == ["camera.tamper", "camera.video_loss", "storage.disk_failed"]
         with engine.connect() as conn:
             flags = conn.execute(
                 select(SampleRow.events_only).where(SampleRow.events.is_not(None))

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from server.models import Device, SampleRow
+from server.models import Device, SampleRow, Ticket
 from tests.e2e.site import AgentProcess, wait_for
 from tests.peers.net import free_port
 from tests.peers.server import ServerProcess, add_user, provision
@@ -145,6 +147,14 @@ def test_trap_reaches_the_server_at_once(
         print("\ntrap -> stored: " + ", ".join(f"{t * 1000:.0f} ms" for t in latencies))
         # Batches age 60 s here: only the urgent push explains a trap stored within seconds.
         assert max(latencies) < 5, (latencies, agent.log())
+        # The on-battery trap opened the UPS's fault by itself: no poll has said so (snmpd
+        # has no UPS-MIB), and the link traps of a UPS name no fault.
+        with Session(engine) as session:
+            tickets = session.scalars(select(Ticket)).all()
+            assert [(t.code, t.state) for t in tickets] == [("power.ac_lost", "new")]
+            on_battery = events[1]
+            assert tickets[0].first_failure_at == datetime.fromisoformat(on_battery["ts"])
+            assert tickets[0].respond_by is not None
 
         # …and the server shows them as the device's events, newest first.
         token = httpx.post(
