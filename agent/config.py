@@ -7,17 +7,14 @@ config and its secrets can move together.
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -27,34 +24,13 @@ from pydantic_core import PydanticCustomError
 from agent.probes.mqtt.options import MqttOptions, check_mqtt_block
 from agent.probes.onvif.options import OnvifOptions, check_onvif_block
 from agent.probes.snmp_options import SnmpOptions
+from configfile import ConfigError as ConfigError
+from configfile import ConfigProblem as ConfigProblem
+from configfile import FieldPath, read_yaml
 from wire.enums import DeviceClass, ProbeKind, Subsystem
 from wire.schema import DeviceId
 
 MIN_INTERVAL_S = 5.0
-
-FieldPath = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One bad field: where it is and what is wrong with it."""
-
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line} {where}{self.message}"
-
-
-class ConfigError(Exception):
-    """The config file cannot be used; the message lists every problem, one per line."""
-
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 class _Model(BaseModel):
@@ -265,50 +241,10 @@ class AgentConfig(_Model):
 
 def load_config(path: Path) -> AgentConfig:
     """Read, validate and resolve the config at `path`, or raise ConfigError naming each problem."""
-    name = str(path)
     base_dir = path.resolve().parent
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError([ConfigProblem(name, 0, "", f"cannot read: {err.strerror}")]) from err
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else 0
-        reason = " ".join(filter(None, [err.context, err.problem]))
-        raise ConfigError([ConfigProblem(name, line, "", f"YAML syntax: {reason}")]) from err
-    except yaml.YAMLError as err:
-        raise ConfigError([ConfigProblem(name, 0, "", f"YAML: {err}")]) from err
-
-    lines: dict[FieldPath, int] = {}
-    duplicates: list[ConfigProblem] = []
-    if root is not None:
-        lines[()] = root.start_mark.line + 1
-        for dup_path, dup_line in _index_lines(root, (), lines):
-            duplicates.append(ConfigProblem(name, dup_line, _dotted(dup_path), "duplicate key"))
-    if duplicates:
-        raise ConfigError(duplicates)
-    if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(name, lines.get((), 1), "", "must be a YAML mapping")])
-
-    try:
-        config = AgentConfig.model_validate(data, context={"base_dir": base_dir})
-    except ValidationError as err:
-        raise ConfigError(
-            [
-                ConfigProblem(name, _line_of(e["loc"], lines), _dotted(e["loc"]), e["msg"])
-                for e in err.errors(include_url=False)
-            ]
-        ) from err
-
-    problems = [
-        ConfigProblem(name, _line_of(loc, lines), _dotted(loc), message)
-        for loc, message in _cross_checks(config)
-    ]
-    if problems:
-        raise ConfigError(problems)
+    file = read_yaml(path)
+    config = file.validate(AgentConfig, context={"base_dir": base_dir})
+    file.fail(_cross_checks(config))
     paths = {"outbox_path": config.agent.outbox_path, "state_dir": config.agent.state_dir}
     relative = {k: base_dir / p for k, p in paths.items() if p is not None and not p.is_absolute()}
     if relative:
@@ -334,40 +270,3 @@ def _cross_checks(config: AgentConfig) -> Iterator[tuple[FieldPath, str]]:
             yield ("devices", i, "parent"), "a device cannot be its own parent"
         elif device.parent not in first_index:
             yield ("devices", i, "parent"), f"unknown device {device.parent!r}"
-
-
-def _index_lines(
-    node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int]
-) -> Iterator[tuple[FieldPath, int]]:
-    """Fill `lines` (field path → 1-based line); yield duplicate mapping keys as found."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = (*path, key)
-            if key in seen:
-                yield child, key_node.start_mark.line + 1
-            seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            yield from _index_lines(value_node, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            child = (*path, i)
-            lines[child] = item.start_mark.line + 1
-            yield from _index_lines(item, child, lines)
-
-
-def _line_of(loc: tuple[str | int, ...], lines: dict[FieldPath, int]) -> int:
-    """Line of the field, or of the nearest enclosing one that exists (for a missing field)."""
-    for end in range(len(loc), -1, -1):
-        line = lines.get(tuple(loc[:end]))
-        if line is not None:
-            return line
-    return 1
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out

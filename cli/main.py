@@ -109,6 +109,19 @@ def server_run(
     _load("server.commands", "server").serve(host=host, port=port)
 
 
+@server_app.command("rules")
+def server_rules(
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", "-f", help="Fault rules file (default $SECMON_FAULT_RULES).", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Validate the fault rules file and list the rules in force."""
+    _load("server.commands", "server").show_rules(file=file)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",

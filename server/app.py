@@ -28,6 +28,7 @@ from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
 from server.directory import DeviceDirectory
+from server.faults.config import load_fault_settings
 from server.faults.engine import FaultSettings
 from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
@@ -83,6 +84,11 @@ def create_app(
         return load_notify_config_cached(notify_path) if notify_path else EMPTY_CONFIG
 
     notify_config()  # fail fast on a bad notify config
+    fault_settings = FaultSettings(
+        agent_offline_after=timedelta(seconds=settings.agent_offline_seconds)
+    )
+    if settings.fault_rules is not None:  # ConfigError (file, line, field) stops the start
+        fault_settings = load_fault_settings(settings.fault_rules, fault_settings)
 
     def team_sites(username: str) -> frozenset[int]:
         """The sites of the notify config's teams this user is a member (or on the rota) of."""
@@ -102,11 +108,7 @@ def create_app(
         metrics=ServerMetrics(registry or CollectorRegistry(), engine),
         directory=DeviceDirectory(),
         states=StateCache(),
-        faults=FaultRunner(
-            engine,
-            FaultSettings(agent_offline_after=timedelta(seconds=settings.agent_offline_seconds)),
-            sweep_seconds=settings.fault_sweep_seconds,
-        ),
+        faults=FaultRunner(engine, fault_settings, sweep_seconds=settings.fault_sweep_seconds),
         team_sites=team_sites,
     )
 

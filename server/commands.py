@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -17,12 +18,15 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from configfile import ConfigError
 from server import migrate
 from server.agent_tokens import create_agent_token as issue_agent_token
 from server.agent_tokens import revoke_agent_token as revoke_token
 from server.app import create_app
 from server.db import make_engine, write_session
 from server.errors import DomainError
+from server.faults.config import describe, load_fault_settings
+from server.faults.engine import FaultSettings
 from server.notify.config import NotifyConfigError
 from server.retention import prune_samples
 from server.settings import Settings
@@ -69,8 +73,28 @@ def serve(*, host: str, port: int) -> None:
     except NotifyConfigError as err:
         typer.echo(f"secmon: notify config: {err}", err=True)
         raise typer.Exit(2) from err
+    except ConfigError as err:
+        typer.echo(f"secmon: fault rules:\n{err}", err=True)
+        raise typer.Exit(2) from err
     tune_gc()
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def show_rules(*, file: Path | None) -> None:
+    """The shipped rules with the file's changes, one per line; a bad file exits 2."""
+    path = file or Settings().fault_rules
+    settings = FaultSettings()
+    if path is not None:
+        try:
+            settings = load_fault_settings(path, settings)
+        except ConfigError as err:
+            typer.echo(f"secmon: fault rules:\n{err}", err=True)
+            raise typer.Exit(2) from err
+    typer.echo(f"ok: {len(settings.rules.rules)} rules" + (f" ({path})" if path else " (shipped)"))
+    for rule in sorted(settings.rules.rules, key=lambda r: r.code.value):
+        typer.echo(describe(rule))
+    overrides = {k: v.value for k, v in settings.severity_defaults.items()}
+    typer.echo("severity: " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
 
 
 # Ingest allocates ~50,000 short-lived objects per batch of 500, next to none in cycles: at the

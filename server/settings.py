@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     notify_worker: bool = True
     # Fault detection: how often the sweep runs (agents gone quiet, held faults, recovered
     # tickets past their quiet period) and how long a site's agent may be silent.
+    # An operator's changes to the shipped fault rules and severities (server/faults/config.py).
+    fault_rules: Path | None = None
     fault_sweep_seconds: float = Field(default=5.0, gt=0)
     agent_offline_seconds: float = Field(default=180.0, gt=0)
     # Status page: how often today's (and any missing day's) uptime rollup is recomputed.

@@ -32,9 +32,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
-import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from configfile import ConfigError, read_yaml
 from server.notify.rota import OnCallRota, RotaOverride
 from server.sla import Severity, SlaClock
 
@@ -226,17 +226,12 @@ def parse_notify_config(data: Any, *, source: str = "<config>") -> NotifyConfig:
 
 
 def load_notify_config(path: str | Path) -> NotifyConfig:
-    """Read and validate a notify config file (YAML or JSON)."""
-    path = Path(path)
+    """Read and validate a notify config file (YAML or JSON); errors name file, line and field."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise NotifyConfigError(f"{path}: {err.strerror or err}") from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise NotifyConfigError(f"{path}: not YAML/JSON: {err}") from err
-    return parse_notify_config(data, source=str(path))
+        file = read_yaml(Path(path), mapping=False)
+        return file.validate(NotifyConfig, file.data or {})
+    except ConfigError as err:
+        raise NotifyConfigError(str(err)) from err
 
 
 @functools.lru_cache(maxsize=8)

@@ -285,11 +285,11 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(NotifyConfigError, match=r"on_breach.0"):
         parse_notify_config({"escalation": {"on_breach": ["janitor"]}})
     bad = tmp_path / "notify.yaml"
-    bad.write_text("contacts: {alice: {channels: {}}}\n", encoding="utf-8")
-    with pytest.raises(NotifyConfigError, match=r"notify\.yaml: contacts.alice.channels"):
+    bad.write_text("delivery: {}\ncontacts:\n  alice: {channels: {}}\n", encoding="utf-8")
+    with pytest.raises(NotifyConfigError, match=r"notify\.yaml:3 contacts.alice.channels"):
         load_notify_config(bad)
     bad.write_text("contacts: [unclosed\n", encoding="utf-8")
-    with pytest.raises(NotifyConfigError, match="not YAML"):
+    with pytest.raises(NotifyConfigError, match=r"notify\.yaml:2 YAML syntax"):
         load_notify_config(bad)
 
 

@@ -77,6 +77,6 @@ def test_server_refuses_to_start_with_a_broken_notify_config(
     server = ServerProcess(sqlite_url, workdir=tmp_path, env={"SECMON_NOTIFY_CONFIG": str(bad)})
     with pytest.raises(
         RuntimeError,
-        match=r"secmon: notify config: .*broken-notify\.yaml: contacts\.alice\.channels",
+        match=r"secmon: notify config: .*broken-notify\.yaml:1 contacts\.alice\.channels",
     ):
         server.start(timeout=30)
