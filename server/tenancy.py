@@ -1,20 +1,85 @@
 """Clients, sites and devices: creation, agent inventory, and reads scoped to what a user sees."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, SQLColumnExpression, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import ConflictError, NotFoundError
 from server.models import Client, Device, DeviceState, SampleRow, Site
 from server.state import DeviceStatus
+from server.users import UserPrincipal
+from wire.enums import Role
 from wire.schema import Inventory, InventoryResult
+
+Row = TypeVarTuple("Row")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What one signed-in user may see and act on, for the API and the console alike.
+
+    `site_ids` None means every site (admin, manager, desk). A technician sees the sites of the
+    notify config's teams they belong to, none without a team; a client user its client's sites.
+    Whatever is outside is answered as if it did not exist (404), never as forbidden.
+    """
+
+    site_ids: frozenset[int] | None
+    user_id: int
+    role: Role
+    client_id: int | None = None  # a client user's own client
+
+    def allows(self, site_id: int) -> bool:
+        return self.site_ids is None or site_id in self.site_ids
+
+    def where_site(
+        self, query: Select[*Row], site_column: SQLColumnExpression[int]
+    ) -> Select[*Row]:
+        """`query` narrowed to the visible sites by its `site_column` (as is for all-seeing)."""
+        if self.site_ids is None:
+            return query
+        return query.where(site_column.in_(sorted(self.site_ids)))
+
+    def sees_scorecard(self, technician_id: int | None) -> bool:
+        """Staff compare technicians; a technician sees their own scorecard; a client none."""
+        if self.role is Role.CLIENT:
+            return False
+        if self.role is Role.TECHNICIAN:
+            return technician_id == self.user_id
+        return True
+
+
+def scope_for(
+    user: UserPrincipal,
+    *,
+    team_sites: Callable[[str], frozenset[int]],
+    client_sites: Callable[[int], frozenset[int]],
+) -> Scope:
+    """The rule itself; `team_sites` reads the notify config, `client_sites` the database."""
+    if user.role is Role.TECHNICIAN:
+        return Scope(team_sites(user.username), user.user_id, user.role)
+    if user.role is Role.CLIENT:
+        # create_user refuses a client user without a client; such a row would see nothing.
+        sites = frozenset() if user.client_id is None else client_sites(user.client_id)
+        return Scope(sites, user.user_id, user.role, client_id=user.client_id)
+    return Scope(None, user.user_id, user.role)
+
+
+def scope_of(
+    *, session: Session, user: UserPrincipal, team_sites: Callable[[str], frozenset[int]]
+) -> Scope:
+    """`scope_for` with a client's sites read from the database."""
+
+    def client_sites(client_id: int) -> frozenset[int]:
+        return frozenset(session.scalars(select(Site.id).where(Site.client_id == client_id)))
+
+    return scope_for(user, team_sites=team_sites, client_sites=client_sites)
 
 
 def create_client(*, session: Session, name: str, now: datetime) -> Client:
@@ -107,21 +172,38 @@ def register_inventory(
     return InventoryResult(registered=registered, updated=updated)
 
 
-# Reads for the API. `client_id` is the caller's scope: None sees every client.
+# Reads for the API and the console. `scope` is the caller's (`scope_of`); None sees all.
 
 
-def list_sites(*, session: Session, client_id: int | None) -> Sequence[Site]:
+def list_sites(*, session: Session, scope: Scope | None) -> Sequence[Site]:
     query = select(Site).order_by(Site.id)
-    if client_id is not None:
-        query = query.where(Site.client_id == client_id)
+    if scope is not None:
+        query = scope.where_site(query, Site.id)
     return session.scalars(query).all()
 
 
-def get_site(*, session: Session, site_id: int, client_id: int | None) -> Site:
+def get_site(*, session: Session, site_id: int, scope: Scope | None) -> Site:
     site = session.get(Site, site_id)
-    if site is None or (client_id is not None and site.client_id != client_id):
+    if site is None or (scope is not None and not scope.allows(site.id)):
         raise NotFoundError(f"no site {site_id}")
     return site
+
+
+def get_client(*, session: Session, client_id: int, scope: Scope | None) -> Client:
+    """A client is visible to a user who sees one of its sites (a client user: its own)."""
+    client = session.get(Client, client_id)
+    if client is None or not _client_visible(session, client_id, scope):
+        raise NotFoundError(f"no client {client_id}")
+    return client
+
+
+def _client_visible(session: Session, client_id: int, scope: Scope | None) -> bool:
+    if scope is None or scope.site_ids is None:
+        return True
+    if scope.client_id is not None:
+        return scope.client_id == client_id  # its own, even before it has a site
+    query = scope.where_site(select(Site.id).where(Site.client_id == client_id), Site.id)
+    return session.scalar(query.limit(1)) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +212,8 @@ class DeviceWithState:
     state: DeviceState | None
 
 
-def list_devices(*, session: Session, site_id: int, client_id: int | None) -> list[DeviceWithState]:
-    get_site(session=session, site_id=site_id, client_id=client_id)
+def list_devices(*, session: Session, site_id: int, scope: Scope | None) -> list[DeviceWithState]:
+    get_site(session=session, site_id=site_id, scope=scope)
     rows = session.execute(
         select(Device, DeviceState)
         .outerjoin(DeviceState, DeviceState.device_id == Device.id)
@@ -141,14 +223,13 @@ def list_devices(*, session: Session, site_id: int, client_id: int | None) -> li
     return [DeviceWithState(device=d, state=s) for d, s in rows]
 
 
-def get_device(*, session: Session, device_id: int, client_id: int | None) -> DeviceWithState:
+def get_device(*, session: Session, device_id: int, scope: Scope | None) -> DeviceWithState:
     row = session.execute(
-        select(Device, DeviceState, Site.client_id)
-        .join(Site, Site.id == Device.site_id)
+        select(Device, DeviceState)
         .outerjoin(DeviceState, DeviceState.device_id == Device.id)
         .where(Device.id == device_id)
     ).one_or_none()
-    if row is None or (client_id is not None and row[2] != client_id):
+    if row is None or (scope is not None and not scope.allows(row[0].site_id)):
         raise NotFoundError(f"no device {device_id}")
     return DeviceWithState(device=row[0], state=row[1])
 
@@ -157,12 +238,12 @@ def recent_samples(
     *,
     session: Session,
     device_id: int,
-    client_id: int | None,
+    scope: Scope | None,
     limit: int,
     before: datetime | None,
 ) -> Sequence[SampleRow]:
     """Newest first, served by the (device_id, ts) index."""
-    get_device(session=session, device_id=device_id, client_id=client_id)
+    get_device(session=session, device_id=device_id, scope=scope)
     query = select(SampleRow).where(SampleRow.device_id == device_id)
     if before is not None:
         query = query.where(SampleRow.ts < before)

@@ -19,7 +19,6 @@ from server.api.deps import AppContext, Ctx, DbSession
 from server.api.kpis import _month_start, _next_month
 from server.console.pages import (
     Filters,
-    Scope,
     device_rows,
     queue,
     recent_samples,
@@ -40,6 +39,7 @@ from server.models import Client, Device, FaultEpisode, Site, User
 from server.status.query import status_view
 from server.status.render import render_status
 from server.status.words import Words, pick_language
+from server.tenancy import Scope, scope_of
 from server.tickets import repair, service
 from server.tickets.kpi_query import ticket_facts
 from server.tickets.kpis import KpiGroup, grouped
@@ -141,14 +141,8 @@ def _viewer(request: Request, ctx: AppContext, session: Session) -> Viewer | Non
     principal = _user(session, console_session.username)
     if principal is None:
         return None
-    site_ids: frozenset[int] | None = None
-    if principal.role is Role.TECHNICIAN:
-        site_ids = ctx.team_sites(principal.username)
-    elif principal.role is Role.CLIENT:
-        site_ids = frozenset(
-            session.scalars(select(Site.id).where(Site.client_id == principal.client_id))
-        )
-    return Viewer(principal, console_session, Scope(site_ids, principal.user_id, principal.role))
+    scope = scope_of(session=session, user=principal, team_sites=ctx.team_sites)
+    return Viewer(principal, console_session, scope)
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -329,9 +323,9 @@ def queue_page(
             assignee_id=_int(assignee),
         )
         rows = queue(session=session, scope=viewer.scope, filters=filters, now=now)
-        sites_query = select(Site.id, Site.name).order_by(Site.name)
-        if viewer.scope.site_ids is not None:
-            sites_query = sites_query.where(Site.id.in_(viewer.scope.site_ids))
+        sites_query = viewer.scope.where_site(
+            select(Site.id, Site.name).order_by(Site.name), Site.id
+        )
         people = session.execute(
             select(User.id, User.username)
             .where(User.role.in_([Role.TECHNICIAN.value, Role.MANAGER.value]))
@@ -421,11 +415,12 @@ def ticket_action(
                         actor=actor,
                         now=now,
                         note=note or None,
+                        scope=viewer.scope,
                     )
                 elif action == "reassign":
                     target = _int(assignee_id)
                     ticket = service.get_ticket(
-                        session=tx, ticket_id=ticket_id, client_id=None, lock=True
+                        session=tx, ticket_id=ticket_id, scope=viewer.scope, lock=True
                     )
                     before = ticket.assignee_id
                     ticket.assignee_id = target
@@ -443,6 +438,7 @@ def ticket_action(
                         note=note or None,
                         eta=_local_time(eta, tz_offset),
                         assignee_id=_int(assignee_id),
+                        scope=viewer.scope,
                     )
                 else:
                     raise DomainError(f"unknown action {action!r}")
@@ -541,7 +537,9 @@ def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None =
             )
         except DomainError:
             start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        facts = ticket_facts(session=session, since=start, until=_next_month(start), client_id=None)
+        facts = ticket_facts(
+            session=session, since=start, until=_next_month(start), scope=viewer.scope
+        )
         tables = {}
         for group in (KpiGroup.CLIENT, KpiGroup.SITE, KpiGroup.TECHNICIAN):
             tables[group.value] = sorted(grouped(facts, by=group, now=now).items())

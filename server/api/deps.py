@@ -17,8 +17,8 @@ from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
 from server.settings import Settings
 from server.state_cache import StateCache
+from server.tenancy import Scope, scope_of
 from server.users import UserPrincipal, user_from_access_token
-from wire.enums import Role
 
 TOKEN_URL = "/api/v1/auth/token"
 
@@ -67,13 +67,12 @@ def current_user(
 CurrentUser = Annotated[UserPrincipal, Depends(current_user)]
 
 
-def client_scope(user: UserPrincipal) -> int | None:
-    """The client whose data the user may see, or None for staff (everything)."""
-    if user.role == Role.CLIENT:
-        if user.client_id is None:
-            raise UnauthorizedError("client user without a client")
-        return user.client_id
-    return None
+def current_scope(user: CurrentUser, session: DbSession, ctx: Ctx) -> Scope:
+    """What the caller may see: the same rule as the console's (`server.tenancy.scope_for`)."""
+    return scope_of(session=session, user=user, team_sites=ctx.team_sites)
+
+
+UserScope = Annotated[Scope, Depends(current_scope)]
 
 
 def agent_from_credentials(

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import CurrentUser, DbSession, client_scope
+from server.api.deps import DbSession, UserScope
 from server.tenancy import get_device, recent_samples
 from server.views import DeviceOut, SampleOut
 from wire.schema import ErrorBody
@@ -15,16 +15,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"mod
 
 
 @router.get("/{device_id}", response_model=DeviceOut, responses=ERRORS)
-def get_one_device(device_id: int, user: CurrentUser, session: DbSession) -> DeviceOut:
-    return DeviceOut.of(
-        get_device(session=session, device_id=device_id, client_id=client_scope(user))
-    )
+def get_one_device(device_id: int, scope: UserScope, session: DbSession) -> DeviceOut:
+    return DeviceOut.of(get_device(session=session, device_id=device_id, scope=scope))
 
 
 @router.get("/{device_id}/samples", response_model=list[SampleOut], responses=ERRORS)
 def get_device_samples(
     device_id: int,
-    user: CurrentUser,
+    scope: UserScope,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[
@@ -35,7 +33,7 @@ def get_device_samples(
     rows = recent_samples(
         session=session,
         device_id=device_id,
-        client_id=client_scope(user),
+        scope=scope,
         limit=limit,
         before=before,
     )

@@ -7,14 +7,15 @@ from fastapi import APIRouter, Query
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from server.api.deps import Ctx, CurrentUser, DbSession, client_scope
+from server.api.deps import Ctx, CurrentUser, DbSession, UserScope
 from server.db import write_session
 from server.errors import ForbiddenError, InvalidInputError, NotFoundError
 from server.faults.defaults import DEFAULT_SEVERITY
 from server.faults.engine import KNOWN_CODES
 from server.faults.rules import validate_severity_map
-from server.models import Client, FaultEpisode, ServicePolicy, Site
+from server.models import Client, FaultEpisode, ServicePolicy
 from server.sla import PRESETS, SlaCalendarError, SlaConfigError
+from server.tenancy import get_client
 from server.tickets.policy import validate_sla_settings
 from server.tickets.schemas import EpisodeOut, ServicePolicyBody
 from wire.enums import Role
@@ -28,7 +29,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get("/faults", response_model=list[EpisodeOut], responses=ERRORS)
 def list_faults(
-    user: CurrentUser,
+    scope: UserScope,
     session: DbSession,
     open_only: Annotated[bool, Query(alias="open")] = True,
     site_id: int | None = None,
@@ -36,10 +37,7 @@ def list_faults(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[EpisodeOut]:
     """Fault episodes, newest first (open ones by default)."""
-    query = select(FaultEpisode)
-    scope = client_scope(user)
-    if scope is not None:
-        query = query.join(Site, Site.id == FaultEpisode.site_id).where(Site.client_id == scope)
+    query = scope.where_site(select(FaultEpisode), FaultEpisode.site_id)
     if open_only:
         query = query.where(FaultEpisode.open_key.is_not(None))
     if site_id is not None:
@@ -71,10 +69,8 @@ def _policy_out(row: ServicePolicy | None, client_id: int) -> dict[str, Any]:
 
 
 @router.get("/clients/{client_id}/service-policy", responses=ERRORS)
-def get_service_policy(client_id: int, user: CurrentUser, session: DbSession) -> dict[str, Any]:
-    scope = client_scope(user)
-    if (scope is not None and scope != client_id) or session.get(Client, client_id) is None:
-        raise NotFoundError(f"no client {client_id}")
+def get_service_policy(client_id: int, scope: UserScope, session: DbSession) -> dict[str, Any]:
+    get_client(session=session, client_id=client_id, scope=scope)
     return _policy_out(session.get(ServicePolicy, client_id), client_id)
 
 

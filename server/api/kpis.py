@@ -1,4 +1,5 @@
-"""KPIs per client, site or technician and month (the seed formulas, `tickets/kpis.py`)."""
+"""KPIs per client, site or technician and month (the seed formulas, `tickets/kpis.py`), over
+the tickets of the sites the caller's scope reaches."""
 
 import re
 from datetime import UTC, datetime
@@ -6,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import CurrentUser, DbSession, client_scope
+from server.api.deps import DbSession, UserScope
 from server.errors import ForbiddenError, InvalidInputError
 from server.tickets.kpi_query import ticket_facts
 from server.tickets.kpis import KpiGroup, grouped
@@ -34,18 +35,16 @@ def _next_month(start: datetime) -> datetime:
 
 @router.get("/kpis", response_model=list[KpiOut], responses=ERRORS)
 def get_kpis(
-    user: CurrentUser,
+    scope: UserScope,
     session: DbSession,
     group: KpiGroup = KpiGroup.CLIENT,
     month_from: Annotated[str | None, Query(alias="from", description="YYYY-MM")] = None,
     month_to: Annotated[str | None, Query(alias="to", description="YYYY-MM, inclusive")] = None,
 ) -> list[KpiOut]:
-    """One row per group and month of ticket creation (default: this month)."""
-    scope = client_scope(user)
-    if scope is not None and group is KpiGroup.TECHNICIAN:
+    """One row per group and month of ticket creation (default: this month), over the tickets
+    of the sites the caller sees; a technician gets only their own scorecard."""
+    if scope.role is Role.CLIENT and group is KpiGroup.TECHNICIAN:
         raise ForbiddenError("technician scorecards are for staff")
-    if user.role is Role.CLIENT and scope is None:
-        raise ForbiddenError("client without a client")
     now = datetime.now(UTC)
     start = (
         _month_start(month_from, "from")
@@ -55,8 +54,9 @@ def get_kpis(
     end = _next_month(_month_start(month_to, "to") if month_to else start)
     if end <= start:
         raise InvalidInputError("`to` is before `from`")
-    facts = ticket_facts(session=session, since=start, until=end, client_id=scope)
+    facts = ticket_facts(session=session, since=start, until=end, scope=scope)
     return [
         KpiOut.of(group=group.value, key=key, month=month, k=k)
         for (key, month), k in grouped(facts, by=group, now=now).items()
+        if group is not KpiGroup.TECHNICIAN or scope.sees_scorecard(key)
     ]

@@ -1,10 +1,10 @@
-"""Sites and their devices with current state; role client sees only its own client's."""
+"""Sites and their devices with current state, as far as the caller's scope reaches."""
 
 from typing import Any
 
 from fastapi import APIRouter
 
-from server.api.deps import CurrentUser, DbSession, client_scope
+from server.api.deps import DbSession, UserScope
 from server.tenancy import list_devices, list_sites
 from server.views import DeviceOut, SiteOut
 from wire.schema import ErrorBody
@@ -14,11 +14,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"mod
 
 
 @router.get("", response_model=list[SiteOut], responses=ERRORS)
-def get_sites(user: CurrentUser, session: DbSession) -> list[SiteOut]:
-    return [SiteOut.of(s) for s in list_sites(session=session, client_id=client_scope(user))]
+def get_sites(scope: UserScope, session: DbSession) -> list[SiteOut]:
+    return [SiteOut.of(s) for s in list_sites(session=session, scope=scope)]
 
 
 @router.get("/{site_id}/devices", response_model=list[DeviceOut], responses=ERRORS)
-def get_site_devices(site_id: int, user: CurrentUser, session: DbSession) -> list[DeviceOut]:
-    items = list_devices(session=session, site_id=site_id, client_id=client_scope(user))
+def get_site_devices(site_id: int, scope: UserScope, session: DbSession) -> list[DeviceOut]:
+    items = list_devices(session=session, site_id=site_id, scope=scope)
     return [DeviceOut.of(item) for item in items]

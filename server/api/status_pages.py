@@ -7,13 +7,15 @@ from fastapi import APIRouter, Cookie, Header, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from server.api.deps import CurrentUser, DbSession, client_scope
-from server.errors import ForbiddenError, InvalidInputError, NotFoundError
-from server.models import Client, MaintenanceWindow, Site
+from server.api.deps import DbSession, UserScope
+from server.errors import ForbiddenError, InvalidInputError
+from server.models import MaintenanceWindow
 from server.status.query import client_for_link, rotate_link, set_contact, status_view
 from server.status.render import render_status
 from server.status.words import Words, pick_language
+from server.tenancy import Scope, get_client, get_site
 from wire.enums import Role
 from wire.schema import ErrorBody
 
@@ -58,15 +60,11 @@ def shared_status_page(
     return response
 
 
-def _own_client(user: CurrentUser, client_id: int, session: DbSession) -> None:
+def _own_client(scope: Scope, client_id: int, session: Session) -> None:
     """Staff may manage any client's page, a client user only its own; others 404/403."""
-    scope = client_scope(user)
-    if scope is not None and scope != client_id:
-        raise NotFoundError("no such client")
-    if scope is None and user.role not in STAFF:
+    if scope.role is not Role.CLIENT and scope.role not in STAFF:
         raise ForbiddenError("your role cannot manage status pages")
-    if session.get(Client, client_id) is None:
-        raise NotFoundError("no such client")
+    get_client(session=session, client_id=client_id, scope=scope)
 
 
 class StatusLinkOut(BaseModel):
@@ -74,8 +72,8 @@ class StatusLinkOut(BaseModel):
 
 
 @router.post("/clients/{client_id}/status-link", response_model=StatusLinkOut, responses=ERRORS)
-def rotate_status_link(client_id: int, user: CurrentUser, session: DbSession) -> StatusLinkOut:
-    _own_client(user, client_id, session)
+def rotate_status_link(client_id: int, scope: UserScope, session: DbSession) -> StatusLinkOut:
+    _own_client(scope, client_id, session)
     token = rotate_link(session=session, client_id=client_id, now=datetime.now(UTC))
     session.commit()
     return StatusLinkOut(path=f"/status/{token}")
@@ -93,10 +91,10 @@ class ContactIn(BaseModel):
 
 @router.put("/clients/{client_id}/status-contact", status_code=204, responses=ERRORS)
 def put_status_contact(
-    client_id: int, body: ContactIn, user: CurrentUser, session: DbSession
+    client_id: int, body: ContactIn, scope: UserScope, session: DbSession
 ) -> None:
-    _own_client(user, client_id, session)
-    if user.role == Role.CLIENT:
+    _own_client(scope, client_id, session)
+    if scope.role is Role.CLIENT:
         raise ForbiddenError("the service team keeps the contact card")
     set_contact(
         session=session, client_id=client_id, contact=body.model_dump(), now=datetime.now(UTC)
@@ -121,12 +119,11 @@ class WindowOut(WindowIn):
     "/sites/{site_id}/maintenance", response_model=WindowOut, status_code=201, responses=ERRORS
 )
 def post_maintenance(
-    site_id: int, body: WindowIn, user: CurrentUser, session: DbSession
+    site_id: int, body: WindowIn, scope: UserScope, session: DbSession
 ) -> WindowOut:
-    if user.role not in STAFF:
+    if scope.role not in STAFF:
         raise ForbiddenError("only the service team plans maintenance")
-    if session.get(Site, site_id) is None:
-        raise NotFoundError("no such site")
+    get_site(session=session, site_id=site_id, scope=scope)
     if body.starts_at.tzinfo is None or body.ends_at.tzinfo is None:
         raise InvalidInputError("times need a timezone offset")
     if body.ends_at <= body.starts_at:
@@ -150,11 +147,8 @@ def post_maintenance(
 
 
 @router.get("/sites/{site_id}/maintenance", response_model=list[WindowOut], responses=ERRORS)
-def get_maintenance(site_id: int, user: CurrentUser, session: DbSession) -> list[WindowOut]:
-    site = session.get(Site, site_id)
-    scope = client_scope(user)
-    if site is None or (scope is not None and site.client_id != scope):
-        raise NotFoundError("no such site")
+def get_maintenance(site_id: int, scope: UserScope, session: DbSession) -> list[WindowOut]:
+    get_site(session=session, site_id=site_id, scope=scope)
     rows = session.scalars(
         select(MaintenanceWindow)
         .where(MaintenanceWindow.site_id == site_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from server.api.deps import Ctx, CurrentUser, DbSession, client_scope
+from server.api.deps import Ctx, CurrentUser, DbSession, UserScope
 from server.db import write_session
 from server.errors import ForbiddenError
 from server.faults.engine import KNOWN_CODES
@@ -52,7 +52,7 @@ def _require(user: UserPrincipal, *roles: Role) -> Actor:
 
 @router.get("/tickets", response_model=list[TicketOut], responses=ERRORS)
 def list_tickets(
-    user: CurrentUser,
+    scope: UserScope,
     session: DbSession,
     state: Annotated[list[TicketState] | None, Query()] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
@@ -61,10 +61,7 @@ def list_tickets(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[TicketOut]:
     """Newest first; `open=true` for tickets not closed or cancelled."""
-    query = select(Ticket)
-    scope = client_scope(user)
-    if scope is not None:
-        query = query.where(Ticket.client_id == scope)
+    query = scope.where_site(select(Ticket), Ticket.site_id)
     if state:
         query = query.where(Ticket.state.in_([s.value for s in state]))
     if open_only:
@@ -78,8 +75,8 @@ def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=ERRORS)
-def get_ticket(ticket_id: int, user: CurrentUser, session: DbSession) -> TicketDetail:
-    ticket = service.get_ticket(session=session, ticket_id=ticket_id, client_id=client_scope(user))
+def get_ticket(ticket_id: int, scope: UserScope, session: DbSession) -> TicketDetail:
+    ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     record = session.get(RepairRecord, ticket.id)
     survey = session.get(TicketSurvey, ticket.id)
     episodes = session.scalars(
@@ -94,11 +91,9 @@ def get_ticket(ticket_id: int, user: CurrentUser, session: DbSession) -> TicketD
 
 
 @router.get("/tickets/{ticket_id}/events", response_model=list[TicketEventOut], responses=ERRORS)
-def get_ticket_events(
-    ticket_id: int, user: CurrentUser, session: DbSession
-) -> list[TicketEventOut]:
+def get_ticket_events(ticket_id: int, scope: UserScope, session: DbSession) -> list[TicketEventOut]:
     """The audit trail, oldest first: who, when, from, to, note."""
-    service.get_ticket(session=session, ticket_id=ticket_id, client_id=client_scope(user))
+    service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     rows = session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
     )
@@ -106,9 +101,9 @@ def get_ticket_events(
 
 
 @router.get("/tickets/{ticket_id}/sla", response_model=SlaOut, responses=ERRORS)
-def get_ticket_sla(ticket_id: int, user: CurrentUser, session: DbSession) -> SlaOut:
+def get_ticket_sla(ticket_id: int, scope: UserScope, session: DbSession) -> SlaOut:
     """The three clocks now: respond, on site, resolve (status, deadline, time remaining)."""
-    ticket = service.get_ticket(session=session, ticket_id=ticket_id, client_id=client_scope(user))
+    ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     site = session.get(Site, ticket.site_id)
     assert site is not None
     settings = service_settings(
@@ -143,7 +138,7 @@ def get_ticket_sla(ticket_id: int, user: CurrentUser, session: DbSession) -> Sla
 
 
 @router.post("/tickets", response_model=TicketOut, status_code=201, responses=ERRORS)
-def log_call(body: CallBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
+def log_call(body: CallBody, user: CurrentUser, scope: UserScope, ctx: Ctx) -> TicketOut:
     """The desk logs a client's call; about a device with an open ticket, it joins that one."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
     call = CallIn(
@@ -163,12 +158,15 @@ def log_call(body: CallBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
             settings_of=SettingsLookup(session, KNOWN_CODES),
             actor=actor,
             now=datetime.now(UTC),
+            scope=scope,
         )
         return TicketOut.of(result.ticket)
 
 
 @router.post("/tickets/{ticket_id}/transitions", response_model=TicketOut, responses=ERRORS)
-def move_ticket(ticket_id: int, body: TransitionBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
+def move_ticket(
+    ticket_id: int, body: TransitionBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> TicketOut:
     """acknowledge, dispatch (with eta), on_site, cancel, close, reopen …; resolve has its own
     endpoint (it files the repair record)."""
     actor = _require(user, *STAFF)
@@ -184,12 +182,15 @@ def move_ticket(ticket_id: int, body: TransitionBody, user: CurrentUser, ctx: Ct
             note=body.note,
             eta=body.eta,
             assignee_id=body.assignee_id,
+            scope=scope,
         )
         return TicketOut.of(ticket)
 
 
 @router.post("/tickets/{ticket_id}/pause", response_model=TicketOut, responses=ERRORS)
-def pause_ticket_clock(ticket_id: int, body: PauseBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
+def pause_ticket_clock(
+    ticket_id: int, body: PauseBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> TicketOut:
     """Stop the SLA clock while waiting for the client (refused where the policy does not)."""
     actor = _require(user, *STAFF)
     with write_session(ctx.engine) as session:
@@ -199,22 +200,25 @@ def pause_ticket_clock(ticket_id: int, body: PauseBody, user: CurrentUser, ctx: 
             reason=body.reason,
             actor=actor,
             now=datetime.now(UTC),
+            scope=scope,
         )
         return TicketOut.of(ticket)
 
 
 @router.post("/tickets/{ticket_id}/resume", response_model=TicketOut, responses=ERRORS)
-def resume_ticket_clock(ticket_id: int, user: CurrentUser, ctx: Ctx) -> TicketOut:
+def resume_ticket_clock(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> TicketOut:
     actor = _require(user, *STAFF)
     with write_session(ctx.engine) as session:
         ticket = service.resume_clock(
-            session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC)
+            session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC), scope=scope
         )
         return TicketOut.of(ticket)
 
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketDetail, responses=ERRORS)
-def resolve_ticket(ticket_id: int, body: ResolveBody, user: CurrentUser, ctx: Ctx) -> TicketDetail:
+def resolve_ticket(
+    ticket_id: int, body: ResolveBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> TicketDetail:
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
     record = repair.RepairIn(
         diagnosis=body.diagnosis,
@@ -236,6 +240,7 @@ def resolve_ticket(ticket_id: int, body: ResolveBody, user: CurrentUser, ctx: Ct
             actor=actor,
             now=datetime.now(UTC),
             note=body.note,
+            scope=scope,
         )
         session.flush()
         saved = session.get(RepairRecord, ticket.id)
@@ -246,7 +251,9 @@ def resolve_ticket(ticket_id: int, body: ResolveBody, user: CurrentUser, ctx: Ct
 
 
 @router.post("/tickets/{ticket_id}/sign-off", response_model=TicketOut, responses=ERRORS)
-def sign_off(ticket_id: int, body: SignOffBody, user: CurrentUser, ctx: Ctx) -> TicketOut:
+def sign_off(
+    ticket_id: int, body: SignOffBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> TicketOut:
     """The client signs the repair record: satisfied closes, not satisfied reopens. Staff may
     record a paper signature; a client user signs only its own tickets."""
     actor = _require(user, Role.CLIENT, Role.ADMIN, Role.MANAGER, Role.DESK)
@@ -259,18 +266,18 @@ def sign_off(ticket_id: int, body: SignOffBody, user: CurrentUser, ctx: Ctx) -> 
             comment=body.comment,
             actor=actor,
             now=datetime.now(UTC),
-            client_id=client_scope(user),
+            scope=scope,
         )
         return TicketOut.of(ticket)
 
 
 @router.post("/tickets/{ticket_id}/survey", response_model=SurveyLink, responses=ERRORS)
-def send_survey(ticket_id: int, user: CurrentUser, ctx: Ctx) -> SurveyLink:
+def send_survey(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> SurveyLink:
     """A one-time link for the client's rating; only its hash is stored, so it is shown once."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
     with write_session(ctx.engine) as session:
         token = repair.create_survey(
-            session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC)
+            session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC), scope=scope
         )
     return SurveyLink(token=token, path=f"/api/v1/surveys/{token}")
 

@@ -30,22 +30,11 @@ from server.models import (
     User,
 )
 from server.status.uptime import DayFigures, total
+from server.tenancy import Scope
 from server.tickets.states import OPEN_STATES
 from wire.enums import Role
 
 TELEMETRY_BEFORE = timedelta(minutes=30)
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Which sites a console user may see: None means all (admin, manager, desk)."""
-
-    site_ids: frozenset[int] | None
-    user_id: int
-    role: Role
-
-    def allows(self, site_id: int) -> bool:
-        return self.site_ids is None or site_id in self.site_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +63,7 @@ def _names(session: Session, model: Any, ids: set[int], column: Any) -> dict[int
 
 def queue(*, session: Session, scope: Scope, filters: Filters, now: datetime) -> list[QueueRow]:
     query = select(Ticket).where(Ticket.state.in_([s.value for s in OPEN_STATES]))
-    if scope.site_ids is not None:
-        query = query.where(Ticket.site_id.in_(scope.site_ids))
+    query = scope.where_site(query, Ticket.site_id)
     if filters.site_id is not None:
         query = query.where(Ticket.site_id == filters.site_id)
     if filters.severity:
@@ -208,9 +196,7 @@ class SiteRow:
 def site_rows(
     *, session: Session, scope: Scope, now: datetime, silent_after: timedelta
 ) -> list[SiteRow]:
-    query = select(Site).order_by(Site.name)
-    if scope.site_ids is not None:
-        query = query.where(Site.id.in_(scope.site_ids))
+    query = scope.where_site(select(Site).order_by(Site.name), Site.id)
     sites = list(session.scalars(query))
     ids = [s.id for s in sites]
     devices = dict(

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import RepairRecord, Ticket, TicketEvent, TicketSurvey
+from server.tenancy import Scope
 from server.tickets.kpis import TicketFacts
 from server.tickets.states import TicketState
 
@@ -29,12 +30,12 @@ def ticket_facts(
     session: Session,
     since: datetime,
     until: datetime,
-    client_id: int | None = None,
+    scope: Scope | None = None,
 ) -> list[TicketFacts]:
-    """Facts of tickets created in [since, until), optionally of one client."""
+    """Facts of tickets created in [since, until), of the sites `scope` reaches (None: all)."""
     query = select(Ticket).where(Ticket.created_at >= since, Ticket.created_at < until)
-    if client_id is not None:
-        query = query.where(Ticket.client_id == client_id)
+    if scope is not None:
+        query = scope.where_site(query, Ticket.site_id)
     tickets = list(session.scalars(query.order_by(Ticket.id)))
     if not tickets:
         return []

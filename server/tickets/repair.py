@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.models import Device, RepairRecord, Ticket, TicketSurvey
+from server.tenancy import Scope
 from server.tickets.service import Actor, add_event, get_ticket, transition
 from server.tickets.states import TicketState
 
@@ -56,9 +57,10 @@ def resolve_with_record(
     actor: Actor,
     now: datetime,
     note: str | None = None,
+    scope: Scope | None = None,
 ) -> Ticket:
     """Resolve and file the repair record in one step; serial swaps update the inventory."""
-    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=None, lock=True)
+    ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
     changes = []
     for i, part in enumerate(record.parts):
         if part.device_id is None:
@@ -129,10 +131,10 @@ def client_sign_off(
     comment: str | None,
     actor: Actor,
     now: datetime,
-    client_id: int | None,
+    scope: Scope | None,
 ) -> Ticket:
     """The client signs the record: satisfied closes the ticket, not satisfied reopens it."""
-    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=client_id, lock=True)
+    ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
     if ticket.state != TicketState.RESOLVED.value:
         raise ConflictError(f"ticket {ticket_id} is {ticket.state}; only a resolved one is signed")
     record = session.get(RepairRecord, ticket.id)
@@ -154,7 +156,7 @@ def client_sign_off(
         actor=actor,
         now=now,
         note=note[:2000],
-        client_id=client_id,
+        scope=scope,
     )
     return ticket
 
@@ -163,9 +165,11 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_survey(*, session: Session, ticket_id: int, actor: Actor, now: datetime) -> str:
+def create_survey(
+    *, session: Session, ticket_id: int, actor: Actor, now: datetime, scope: Scope | None = None
+) -> str:
     """A fresh one-time survey token for the ticket (a new link replaces an unanswered one)."""
-    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=None)
+    ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     if ticket.state not in (TicketState.RESOLVED.value, TicketState.CLOSED.value):
         raise ConflictError("a survey is sent once the ticket is resolved")
     survey = session.get(TicketSurvey, ticket.id)

@@ -17,6 +17,7 @@ from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.faults.rules import FaultCode
 from server.models import Client, Device, FaultEpisode, Site, Ticket, TicketEvent, TicketPause
 from server.sla import Pause, SlaConfigError, compute_deadlines
+from server.tenancy import Scope
 from server.tickets.notify_link import auto_assign, notify
 from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.states import (
@@ -248,10 +249,10 @@ def transition(
     note: str | None = None,
     eta: datetime | None = None,
     assignee_id: int | None = None,
-    client_id: int | None = None,
+    scope: Scope | None = None,
 ) -> Ticket:
     """A person moves a ticket; dispatch needs an ETA (seed §3.4: tell the client the ETA)."""
-    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=client_id, lock=True)
+    ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
     if target is TicketState.DISPATCHED:
         if eta is None:
             raise InvalidInputError(
@@ -277,13 +278,14 @@ def transition(
 
 
 def get_ticket(
-    *, session: Session, ticket_id: int, client_id: int | None, lock: bool = False
+    *, session: Session, ticket_id: int, scope: Scope | None, lock: bool = False
 ) -> Ticket:
+    """The ticket if `scope` reaches its site (None: the system, which sees all); else 404."""
     query = select(Ticket).where(Ticket.id == ticket_id)
     if lock and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     ticket = session.scalars(query).one_or_none()
-    if ticket is None or (client_id is not None and ticket.client_id != client_id):
+    if ticket is None or (scope is not None and not scope.allows(ticket.site_id)):
         raise NotFoundError(f"no ticket {ticket_id}")
     return ticket
 
@@ -427,7 +429,13 @@ class CallResult:
 
 
 def log_call(
-    *, session: Session, call: CallIn, settings_of: "SettingsLookup", actor: Actor, now: datetime
+    *,
+    session: Session,
+    call: CallIn,
+    settings_of: "SettingsLookup",
+    actor: Actor,
+    now: datetime,
+    scope: Scope | None = None,
 ) -> CallResult:
     """A call about a device with an open ticket joins it (the client never calls twice)."""
     device: Device | None = None
@@ -440,7 +448,9 @@ def log_call(
         site = session.get(Site, call.site_id)
     else:
         raise InvalidInputError("a call names a device or a site")
-    if site is None:
+    if site is None or (scope is not None and not scope.allows(site.id)):
+        if device is not None:
+            raise NotFoundError(f"no device {call.device_id}")
         raise NotFoundError(f"no site {call.site_id}")
     if call.site_id is not None and site.id != call.site_id:
         raise InvalidInputError(f"device {call.device_id} is not on site {call.site_id}")
@@ -527,10 +537,16 @@ def pauses_of(*, session: Session, ticket_id: int) -> list[Pause]:
 
 
 def pause_clock(
-    *, session: Session, ticket_id: int, reason: str, actor: Actor, now: datetime
+    *,
+    session: Session,
+    ticket_id: int,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+    scope: Scope | None = None,
 ) -> Ticket:
     """Stop the SLA clock while waiting for the client; only where the policy cell allows it."""
-    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=None, lock=True)
+    ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
     if ticket.state not in {s.value for s in OPEN_STATES}:
         raise ConflictError(f"ticket {ticket_id} is {ticket.state}")
     open_pause = session.scalars(
@@ -558,9 +574,11 @@ def pause_clock(
     return ticket
 
 
-def resume_clock(*, session: Session, ticket_id: int, actor: Actor, now: datetime) -> Ticket:
+def resume_clock(
+    *, session: Session, ticket_id: int, actor: Actor, now: datetime, scope: Scope | None = None
+) -> Ticket:
     """Restart the clock; the deadlines move on by the paused (running) time."""
-    ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=None, lock=True)
+    ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
     open_pause = session.scalars(
         select(TicketPause).where(
             TicketPause.ticket_id == ticket.id, TicketPause.ended_at.is_(None)

@@ -4,9 +4,11 @@ a detected fault to the client's signature, desk calls merging, scoping and refu
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
@@ -51,7 +53,7 @@ class World:
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
+def world(database_url: str, tmp_path: Path) -> Iterator[World]:
     kit = make_kit(database_url)
     kit.add_devices(
         [
@@ -69,8 +71,22 @@ def world(database_url: str) -> Iterator[World]:
         ("stranger", Role.CLIENT, other.client_id),
     ]:
         add_user(database_url, username=name, password=PASSWORD, role=role, client_id=client)
+    # The technician works in the team that covers the kit's site (the API scopes them to it).
+    notify = tmp_path / "notify.yaml"
+    notify.write_text(
+        yaml.safe_dump(
+            {
+                "contacts": {"tech": {"channels": {"hook": "json://127.0.0.1:9/never-used"}}},
+                "teams": {"field": {"members": ["tech"], "sites": [kit.tenant.site_id]}},
+            }
+        )
+    )
     settings = Settings(
-        database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY), fault_sweep_seconds=3600
+        database_url=database_url,
+        secret_key=SecretStr(TEST_SECRET_KEY),
+        fault_sweep_seconds=3600,
+        notify_config=notify,
+        notify_worker=False,
     )
     with TestClient(create_app(settings)) as api:
         yield World(kit=kit, api=api, other_client_id=other.client_id)
