@@ -103,7 +103,7 @@ DEFAULT_RULE_DATA: list[dict[str, Any]] = [
      "events": {"kinds": ["link.down"], "clear_kinds": ["link.up"], "key": ["if_index"]}},
     {"code": "env.temperature_high", "confirm_after": 3,
      "condition": any_of({"kind": "check_above", "check": "*.celsius", "limit": 55},
-                         {"kind": "check_above", "check": "*temperature_c", "limit": 55},
+                         {"kind": "check_above", "check": "*.temperature_c", "limit": 55},
                          check_in("axis.temp.*.status", "out_of_boundary")),
      "events": {"kinds": ["env.temperature_high"], "state": STATE}},
 ]  # fmt: skip

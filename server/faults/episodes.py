@@ -114,6 +114,13 @@ def _stale(track: Track, ts: datetime, *, reported: bool) -> bool:
 def advance(track: Track, rule: Rule, item: Observation | Reported) -> Step:
     """The track after one poll or device event (`judge`, then `step`)."""
     reported = isinstance(item, Reported)
+    # Most polls of most rules: nothing remembered, so only a failing verdict moves it.
+    if (
+        isinstance(item, Observation)
+        and track.idle
+        and (rule.condition is None or not condition_result(rule.condition, item))
+    ):
+        return Step(track)
     if _stale(track, item.ts, reported=reported):
         return Step(track)
     judged, failing = judge(rule, track, item)

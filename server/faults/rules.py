@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fnmatch import translate
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -48,7 +48,7 @@ class FaultCode(StrEnum):
     SITE_SYSTEM_PARALYSED = "site.system_paralysed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Observation:
     """What one poll said about a device, as the rules see it."""
 
@@ -56,6 +56,16 @@ class Observation:
     reachable: bool
     error_code: str | None = None
     checks: Mapping[str, CheckValue] = field(default_factory=dict)
+
+    @cached_property
+    def by_leaf(self) -> dict[str, list[tuple[str, CheckValue]]]:
+        """Answered checks by the last segment of their name (`hr_disk.disk1.status` under
+        `status`): a table pattern looks at its column's rows only, built once per poll."""
+        index: dict[str, list[tuple[str, CheckValue]]] = {}
+        for name, value in self.checks.items():
+            if value is not None:
+                index.setdefault(name.rpartition(".")[2], []).append((name, value))
+        return index
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,18 +227,45 @@ class RuleSet(_Strict):
         return [r for r in self.rules if r.code == code]
 
 
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """A `*` check pattern; `leaf` set when its last segment is literal (`x.*.status`,
+    `*.celsius`), so only that column's checks need testing."""
+
+    head: str
+    tail: str
+    leaf: str | None
+    regex: re.Pattern[str] | None  # more than one star
+
+
 @lru_cache(maxsize=256)
-def _pattern(check: str) -> re.Pattern[str]:
-    return re.compile(translate(check))
+def _pattern(check: str) -> _Pattern:
+    head, _, tail = check.partition("*")
+    if "*" in tail:
+        return _Pattern(head, tail, None, re.compile(translate(check)))
+    leaf = tail[1:] if tail.startswith(".") and "." not in tail[1:] and tail[1:] else None
+    return _Pattern(head, tail, leaf, None)
 
 
-def _values(check: str, checks: Mapping[str, CheckValue]) -> list[CheckValue]:
+def _values(check: str, obs: Observation) -> list[CheckValue]:
     """The answered values of a check name, or of every check a `*` pattern matches."""
     if "*" not in check:
-        value = checks.get(check)
+        value = obs.checks.get(check)
         return [] if value is None else [value]
-    pattern = _pattern(check)
-    return [v for name, v in checks.items() if v is not None and pattern.match(name)]
+    p = _pattern(check)
+    if p.regex is not None:
+        return [v for name, v in obs.checks.items() if v is not None and p.regex.match(name)]
+    rows = (
+        obs.by_leaf.get(p.leaf, ())
+        if p.leaf is not None
+        else [(n, v) for n, v in obs.checks.items() if v is not None]
+    )
+    least = len(p.head) + len(p.tail)
+    return [
+        v
+        for name, v in rows
+        if len(name) >= least and name.startswith(p.head) and name.endswith(p.tail)
+    ]
 
 
 def _check_fails(condition: CheckIn | CheckAbove, value: CheckValue) -> bool | None:
@@ -264,8 +301,11 @@ def condition_result(condition: Condition, obs: Observation) -> bool | None:
         return False if obs.reachable else None
     if not obs.reachable:
         return None
+    if not isinstance(condition, AnyOf) and "*" not in condition.check:  # the common case
+        value = obs.checks.get(condition.check)
+        return None if value is None else _check_fails(condition, value)
     parts = condition.conditions if isinstance(condition, AnyOf) else (condition,)
-    return _any(_check_fails(c, v) for c in parts for v in _values(c.check, obs.checks))
+    return _any(_check_fails(c, v) for c in parts for v in _values(c.check, obs))
 
 
 # -- events -----------------------------------------------------------------------------------
