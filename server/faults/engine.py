@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from server.db import write_session
 from server.faults.defaults import DEFAULT_SEVERITY, default_rules
 from server.faults.detection import IncidentPolicy, observations, paralysed, parents_first
-from server.faults.episodes import Change, Step, Track, advance
+from server.faults.episodes import Change, Step, Track, advance, may_move
 from server.faults.rules import FaultCode, Reported, Rule, RuleSet, severity_for
 from server.models import (
     AgentToken,
@@ -128,6 +128,8 @@ class _Evaluation:
         }
         self.by_ext = {d.ext_id: d for d in self.devices.values()}
         self.pending_cameras: list[tuple[Device, FaultEpisode, bool]] = []
+        self.open_episodes: dict[str, FaultEpisode] = {}
+        self.tickets: dict[int, Ticket] = {}
 
     # -- the batch -------------------------------------------------------------------------
 
@@ -137,16 +139,23 @@ class _Evaluation:
             (t.device_id, t.code): t
             for t in self.s.scalars(select(FaultTrack).where(FaultTrack.device_id.in_(ids)))
         }
+        self._load_open_episodes(ids)
         order = parents_first(
             (i, self.devices[i].ext_id, self.devices[i].parent_ext_id) for i in ids
         )
+        rules_of: dict[str, list[Rule]] = {}
         for device_id in order:
             device = self.devices[device_id]
             obs = observations(samples_by_device[device_id])
             if not obs:
                 continue
-            for rule in self.settings.rules.for_class(device.device_class):
+            cls = device.device_class
+            if cls not in rules_of:
+                rules_of[cls] = self.settings.rules.for_class(cls)
+            for rule in rules_of[cls]:
                 row = tracks.get((device_id, rule.code.value))
+                if row is None and not may_move(rule, obs):
+                    continue  # idle and nothing fails: most rules of most polls
                 track = Track.from_json(row.state) if row else Track()
                 before = track
                 for o in obs:
@@ -170,6 +179,26 @@ class _Evaluation:
                     )
         return self.out
 
+    def _load_open_episodes(self, device_ids: Sequence[int]) -> None:
+        """The batch's devices' open episodes and their tickets in two queries, not one per
+        change (a flapping device recurs on every bounce)."""
+        found = self.s.scalars(
+            select(FaultEpisode).where(
+                FaultEpisode.device_id.in_(device_ids), FaultEpisode.open_key.is_not(None)
+            )
+        ).all()
+        self.open_episodes = {e.open_key: e for e in found if e.open_key is not None}
+        ticket_ids = {e.ticket_id for e in found if e.ticket_id is not None}
+        if ticket_ids:  # held here: the session's identity map keeps only weak references
+            tickets = self.s.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))
+            self.tickets = {t.id: t for t in tickets}
+
+    def _open_episode(self, key: str) -> FaultEpisode | None:
+        episode = self.open_episodes.get(key)
+        if episode is not None and episode.open_key == key:
+            return episode
+        return self.s.scalars(select(FaultEpisode).where(FaultEpisode.open_key == key)).first()
+
     def _save_track(self, row: FaultTrack | None, device_id: int, code: str, track: Track) -> None:
         if track.idle:
             if row is not None:
@@ -191,7 +220,7 @@ class _Evaluation:
             assert result.at is not None
             self._opened(device, rule, key, result, ts)
             return
-        episode = self.s.scalars(select(FaultEpisode).where(FaultEpisode.open_key == key)).first()
+        episode = self._open_episode(key)
         if episode is None:
             return  # opened before this server tracked episodes; nothing to move
         if result.change is Change.RECURRED:
@@ -234,6 +263,7 @@ class _Evaluation:
         )
         self.s.add(episode)
         self.s.flush()  # IntegrityError here: another replica opened it; the caller retries
+        self.open_episodes[key] = episode
         self.out.opened.append(episode.id)
         log.info("fault opened: %s %s since %s", device.ext_id, rule.code.value, result.at)
         if rule.service_affecting and self._suppressed(device, episode):
@@ -523,7 +553,9 @@ class _Evaluation:
     # -- closing ---------------------------------------------------------------------------
 
     def _ticket(self, ticket_id: int | None) -> Ticket | None:
-        return None if ticket_id is None else self.s.get(Ticket, ticket_id)
+        if ticket_id is None:
+            return None
+        return self.tickets.get(ticket_id) or self.s.get(Ticket, ticket_id)
 
     def _close_episode(self, episode: FaultEpisode, at: datetime) -> None:
         close_episode(session=self.s, episode=episode, at=at, now=self.now)

@@ -5,6 +5,7 @@
 recovered (confirmed passing). A track that returns to idle can be forgotten.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -15,7 +16,6 @@ from server.faults.rules import (
     Observation,
     Reported,
     Rule,
-    condition_result,
     event_verdict,
 )
 
@@ -111,15 +111,23 @@ def _stale(track: Track, ts: datetime, *, reported: bool) -> bool:
     return last is not None and (ts < last or (ts == last and not reported))
 
 
+def may_move(rule: Rule, items: Sequence[Observation | Reported]) -> bool:
+    """Could these items move an idle track of this rule? Only a failing poll or an event."""
+    condition = rule.condition
+    for item in items:
+        if isinstance(item, Reported):
+            if rule.events is not None:
+                return True
+        elif condition is not None and rule.verdict(item):
+            return True
+    return False
+
+
 def advance(track: Track, rule: Rule, item: Observation | Reported) -> Step:
     """The track after one poll or device event (`judge`, then `step`)."""
     reported = isinstance(item, Reported)
     # Most polls of most rules: nothing remembered, so only a failing verdict moves it.
-    if (
-        isinstance(item, Observation)
-        and track.idle
-        and (rule.condition is None or not condition_result(rule.condition, item))
-    ):
+    if isinstance(item, Observation) and track.idle and not rule.verdict(item):
         return Step(track)
     if _stale(track, item.ts, reported=reported):
         return Step(track)
@@ -150,7 +158,7 @@ def judge(rule: Rule, track: Track, item: Observation | Reported) -> tuple[Track
         return replace(track, parts=parts, quiet_from=track.quiet_from if parts else None), (
             bool(parts)
         )
-    failing = None if rule.condition is None else condition_result(rule.condition, item)
+    failing = rule.verdict(item)
     if match is None:
         return track, failing
     if failing is False and track.parts:

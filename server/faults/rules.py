@@ -5,7 +5,7 @@ that is wrong); `condition_result` is the one function that reads an observation
 """
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -181,6 +181,11 @@ class Rule(_Strict):
     # consequence (dependency suppression), and uptime counts it as down.
     service_affecting: bool = False
 
+    def verdict(self, obs: Observation) -> bool | None:
+        """What this poll says under the rule's condition (None without one)."""
+        condition = self.condition
+        return None if condition is None else compiled(condition)(obs)
+
     @model_validator(mode="after")
     def _something_to_watch(self) -> "Rule":
         if self.condition is None and self.events is None:
@@ -306,6 +311,68 @@ def condition_result(condition: Condition, obs: Observation) -> bool | None:
         return None if value is None else _check_fails(condition, value)
     parts = condition.conditions if isinstance(condition, AnyOf) else (condition,)
     return _any(_check_fails(c, v) for c in parts for v in _values(c.check, obs))
+
+
+Test = Callable[[Observation], bool | None]
+
+
+def compile_condition(condition: Condition) -> Test:
+    """`condition_result` for one condition, with its decisions taken once: rules are few and
+    polls many (detection runs on every ingest batch). Same verdicts, property-tested."""
+    if isinstance(condition, Unreachable | ErrorIs):
+        return lambda obs: condition_result(condition, obs)
+    parts = condition.conditions if isinstance(condition, AnyOf) else (condition,)
+    if len(parts) == 1 and "*" not in parts[0].check:
+        name, part = parts[0].check, parts[0]
+        typed = frozenset((type(v), v) for v in part.values) if isinstance(part, CheckIn) else None
+
+        def single(obs: Observation) -> bool | None:
+            if not obs.reachable or obs.error_code in CANNOT_TELL:
+                return None
+            value = obs.checks.get(name)
+            if value is None:
+                return None
+            if typed is not None:
+                return (type(value), value) in typed
+            return _check_fails(part, value)
+
+        return single
+
+    prepared = [(c, None if "*" not in c.check else _pattern(c.check)) for c in parts]
+
+    def several(obs: Observation) -> bool | None:
+        if not obs.reachable or obs.error_code in CANNOT_TELL:
+            return None
+        told = False
+        for part, pattern in prepared:
+            if pattern is None:
+                value = obs.checks.get(part.check)
+                values: Iterable[CheckValue] = () if value is None else (value,)
+            elif pattern.leaf is not None and pattern.leaf not in obs.by_leaf:
+                continue  # no row of that column in this poll
+            else:
+                values = _values(part.check, obs)
+            for value in values:
+                verdict = _check_fails(part, value)
+                if verdict:
+                    return True
+                told = told or verdict is False
+        return False if told else None
+
+    return several
+
+
+# Compiled tests by the condition object's identity (the object is kept, so its id stays its
+# own); a pydantic private attribute would cost a slow attribute lookup on every poll.
+_COMPILED: dict[int, tuple[Condition, Test]] = {}
+
+
+def compiled(condition: Condition) -> Test:
+    entry = _COMPILED.get(id(condition))
+    if entry is None or entry[0] is not condition:
+        entry = (condition, compile_condition(condition))
+        _COMPILED[id(condition)] = entry
+    return entry[1]
 
 
 # -- events -----------------------------------------------------------------------------------

@@ -2,11 +2,14 @@
 pure verdicts, the track they move, and the shipped rules against what the agent really sends."""
 
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agent.probes.onvif.topics import RULES as ONVIF_TOPICS
@@ -16,14 +19,18 @@ from server.faults.rules import (
     AnyOf,
     CheckAbove,
     CheckIn,
+    ErrorIs,
     EventMatch,
     Observation,
     Reported,
     Rule,
+    Unreachable,
+    compiled,
     condition_result,
     event_verdict,
     load_rules,
 )
+from wire.enums import ProbeErrorCode
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
@@ -293,3 +300,61 @@ def test_traps_onvif_and_mqtt_events_each_open_some_shipped_fault() -> None:
     watched = {k for r in DEFAULT_RULE_DATA if "events" in r for k in r["events"]["kinds"]}
     assert {"video.tamper", "camera.tamper", "link.down", "ups.on_battery", "zone.fault",
             "reader.fault", "storage.failed", "storage.disk_failed"} <= watched  # fmt: skip
+
+
+# -- the compiled tests give condition_result's verdicts --------------------------------------
+
+NAMES = ["ups.on_battery", "hr_disk.d1.status", "hr_disk.d2.status", "sensor.cpu.celsius",
+         "syno.temperature_c", "a.b", "x"]  # fmt: skip
+PATTERNS = [*NAMES, "hr_disk.*.status", "*.celsius", "*.temperature_c", "*", "a*b*", "hr_disk.*"]
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(-100, 100),
+                   st.sampled_from(["down", "running", "low", "1"]))  # fmt: skip
+LEAVES = st.one_of(
+    st.builds(CheckIn, check=st.sampled_from(PATTERNS),
+              values=st.lists(VALUES.filter(lambda v: v is not None), min_size=1, max_size=3)
+              .map(tuple)),
+    st.builds(CheckAbove, check=st.sampled_from(PATTERNS), limit=st.floats(-50, 50),
+              absolute=st.booleans()),
+)  # fmt: skip
+CONDITIONS = st.one_of(
+    LEAVES,
+    st.builds(AnyOf, conditions=st.lists(LEAVES, min_size=1, max_size=3).map(tuple)),
+    st.just(Unreachable()),
+    st.builds(ErrorIs, code=st.sampled_from(list(ProbeErrorCode))),
+)
+OBSERVATIONS = st.builds(
+    Observation,
+    ts=st.just(T0),
+    reachable=st.booleans(),
+    error_code=st.one_of(st.none(), st.sampled_from([c.value for c in ProbeErrorCode])),
+    checks=st.dictionaries(st.sampled_from(NAMES), VALUES, max_size=5),
+)
+
+
+@given(condition=CONDITIONS, obs=OBSERVATIONS)
+def test_the_compiled_test_agrees_with_condition_result(condition: Any, obs: Observation) -> None:
+    assert compiled(condition)(obs) == condition_result(condition, obs)
+
+
+def _naive(condition: Any, obs: Observation) -> bool | None:
+    """The rule's meaning written plainly: fnmatch over every name, any fails, some told."""
+    if isinstance(condition, Unreachable | ErrorIs) or obs.error_code == "broker.unreachable":
+        return condition_result(condition, obs)
+    if not obs.reachable:
+        return None
+    parts = condition.conditions if isinstance(condition, AnyOf) else (condition,)
+    verdicts = []
+    for part in parts:
+        for name, value in obs.checks.items():
+            if value is None or not fnmatchcase(name, part.check):
+                continue
+            if isinstance(part, CheckIn):
+                verdicts.append(any(type(value) is type(v) and value == v for v in part.values))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                verdicts.append((abs(value) if part.absolute else value) > part.limit)
+    return True if any(verdicts) else (False if verdicts else None)
+
+
+@given(condition=CONDITIONS, obs=OBSERVATIONS)
+def test_patterns_mean_what_fnmatch_means(condition: Any, obs: Observation) -> None:
+    assert condition_result(condition, obs) == _naive(condition, obs)
