@@ -113,12 +113,12 @@ def _stale(track: Track, ts: datetime, *, reported: bool) -> bool:
 
 def may_move(rule: Rule, items: Sequence[Observation | Reported]) -> bool:
     """Could these items move an idle track of this rule? Only a failing poll or an event."""
-    condition = rule.condition
+    test, events = rule.test, rule.events is not None
     for item in items:
         if isinstance(item, Reported):
-            if rule.events is not None:
+            if events:
                 return True
-        elif condition is not None and rule.verdict(item):
+        elif test(item):
             return True
     return False
 

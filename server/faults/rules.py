@@ -183,8 +183,12 @@ class Rule(_Strict):
 
     def verdict(self, obs: Observation) -> bool | None:
         """What this poll says under the rule's condition (None without one)."""
-        condition = self.condition
-        return None if condition is None else compiled(condition)(obs)
+        return self.test(obs)
+
+    @property
+    def test(self) -> "Test":
+        """`verdict` as a plain function, looked up once for many polls."""
+        return _no_condition if self.condition is None else compiled(self.condition)
 
     @model_validator(mode="after")
     def _something_to_watch(self) -> "Rule":
@@ -360,6 +364,10 @@ def compile_condition(condition: Condition) -> Test:
         return False if told else None
 
     return several
+
+
+def _no_condition(_obs: Observation) -> None:
+    return None
 
 
 # Compiled tests by the condition object's identity (the object is kept, so its id stays its
