@@ -19,7 +19,7 @@ from server.db import write_session
 from server.faults.defaults import DEFAULT_SEVERITY, default_rules
 from server.faults.detection import IncidentPolicy, observations, paralysed, parents_first
 from server.faults.episodes import Change, Step, Track, advance, may_move
-from server.faults.rules import FaultCode, Reported, Rule, RuleSet, severity_for
+from server.faults.rules import FaultCode, Observation, Reported, Rule, RuleSet, severity_for
 from server.models import (
     AgentToken,
     Device,
@@ -135,10 +135,9 @@ class _Evaluation:
 
     def run(self, samples_by_device: Mapping[int, Sequence[Sample]]) -> Outcome:
         ids = [i for i in samples_by_device if i in self.devices]
-        tracks = {
-            (t.device_id, t.code): t
-            for t in self.s.scalars(select(FaultTrack).where(FaultTrack.device_id.in_(ids)))
-        }
+        tracks: dict[int, dict[str, FaultTrack]] = {}
+        for t in self.s.scalars(select(FaultTrack).where(FaultTrack.device_id.in_(ids))):
+            tracks.setdefault(t.device_id, {})[t.code] = t
         self._load_open_episodes(ids)
         order = parents_first(
             (i, self.devices[i].ext_id, self.devices[i].parent_ext_id) for i in ids
@@ -152,10 +151,17 @@ class _Evaluation:
             cls = device.device_class
             if cls not in rules_of:
                 rules_of[cls] = self.settings.rules.for_class(cls)
+            names = frozenset(n for o in obs if isinstance(o, Observation) for n in o.checks)
+            judged = {id(r) for r in self.settings.rules.polled_by(cls, names)}
+            reported = any(isinstance(o, Reported) for o in obs)
+            rows = tracks.get(device_id, {})
             for rule in rules_of[cls]:
-                row = tracks.get((device_id, rule.code.value))
-                if row is None and not may_move(rule, obs):
-                    continue  # idle and nothing fails: most rules of most polls
+                row = rows.get(rule.code.value) if rows else None
+                if row is None and (
+                    (id(rule) not in judged and not (reported and rule.events is not None))
+                    or not may_move(rule, obs)
+                ):
+                    continue  # idle, and nothing here can fail it: most rules of most polls
                 track = Track.from_json(row.state) if row else Track()
                 before = track
                 for o in obs:

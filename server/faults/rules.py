@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from fnmatch import translate
+from fnmatch import fnmatchcase, translate
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from server.sla import Severity
 from wire.enums import DeviceClass, ProbeErrorCode
@@ -201,15 +201,15 @@ class Rule(_Strict):
             return False
         return self.classes is None or device_class in self.classes
 
-    @property
+    @cached_property
     def confirm_for(self) -> timedelta | None:
         return None if self.confirm_seconds is None else timedelta(seconds=self.confirm_seconds)
 
-    @property
+    @cached_property
     def recover_for(self) -> timedelta:
         return timedelta(seconds=self.recover_seconds)
 
-    @property
+    @cached_property
     def flap_window(self) -> timedelta:
         return timedelta(seconds=self.flap_window_seconds)
 
@@ -218,6 +218,7 @@ class RuleSet(_Strict):
     """The rules in force; at most one rule per (code, device class)."""
 
     rules: tuple[Rule, ...]
+    _polled_cache: dict[tuple[str, frozenset[str]], list[Rule]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_rule_per_code_and_class(self) -> "RuleSet":
@@ -231,6 +232,17 @@ class RuleSet(_Strict):
     def for_class(self, device_class: str) -> list[Rule]:
         """The rules that watch a device of this class."""
         return [r for r in self.rules if r.applies_to(device_class)]
+
+    def polled_by(self, device_class: str, names: frozenset[str]) -> list[Rule]:
+        """The class's rules whose condition can judge a poll with these check names. Cached:
+        a device reports the same names poll after poll."""
+        key = (device_class, names)
+        found = self._polled_cache.get(key)
+        if found is None:
+            found = [r for r in self.for_class(device_class) if reads_any(r.condition, names)]
+            if len(self._polled_cache) < 4096:
+                self._polled_cache[key] = found
+        return found
 
     def by_code(self, code: str) -> list[Rule]:
         return [r for r in self.rules if r.code == code]
@@ -364,6 +376,23 @@ def compile_condition(condition: Condition) -> Test:
         return False if told else None
 
     return several
+
+
+def reads_any(condition: Condition | None, names: frozenset[str]) -> bool:
+    """Could a poll whose checks have these names give this condition a verdict? A check
+    condition with no such name always says "cannot tell", so its rule can be skipped."""
+    if condition is None:
+        return False
+    if isinstance(condition, Unreachable | ErrorIs):
+        return True
+    parts = condition.conditions if isinstance(condition, AnyOf) else (condition,)
+    for part in parts:
+        if "*" not in part.check:
+            if part.check in names:
+                return True
+        elif any(fnmatchcase(name, part.check) for name in names):
+            return True
+    return False
 
 
 def _no_condition(_obs: Observation) -> None:
