@@ -201,15 +201,15 @@ class Rule(_Strict):
             return False
         return self.classes is None or device_class in self.classes
 
-    @cached_property
+    @property
     def confirm_for(self) -> timedelta | None:
         return None if self.confirm_seconds is None else timedelta(seconds=self.confirm_seconds)
 
-    @cached_property
+    @property
     def recover_for(self) -> timedelta:
         return timedelta(seconds=self.recover_seconds)
 
-    @cached_property
+    @property
     def flap_window(self) -> timedelta:
         return timedelta(seconds=self.flap_window_seconds)
 
