@@ -219,9 +219,7 @@ def _move(
         note=note,
         data=data,
     )
-    settings = service_settings(
-        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
-    )
+    settings = _settings_of(session=session, ticket=ticket)
     event = "opened" if target is TicketState.NEW else target.value
     notify(session=session, ticket=ticket, event=event, settings=settings, now=at)
 
@@ -236,6 +234,20 @@ def _reopen_key(*, session: Session, ticket: Ticket) -> str:
     if holder is not None and holder != ticket.id:
         raise ConflictError(f"ticket {holder} is already open for this fault; reopen is refused")
     return key
+
+
+def _settings_of(*, session: Session, ticket: Ticket) -> ServiceSettings:
+    """The ticket's client's service settings, knowing every fault code monitoring raises."""
+    return service_settings(
+        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
+    )
+
+
+def _site_of(*, session: Session, ticket: Ticket) -> Site:
+    """The ticket's site; the foreign key guarantees it exists."""
+    site = session.get(Site, ticket.site_id)
+    assert site is not None
+    return site
 
 
 def transition(
@@ -526,6 +538,15 @@ def pauses_of(*, session: Session, ticket_id: int) -> list[Pause]:
     return [Pause(r.started_at, r.ended_at) for r in rows]
 
 
+def _open_pause(*, session: Session, ticket_id: int) -> TicketPause | None:
+    """The ticket's running pause, if its clock is paused now."""
+    return session.scalars(
+        select(TicketPause).where(
+            TicketPause.ticket_id == ticket_id, TicketPause.ended_at.is_(None)
+        )
+    ).first()
+
+
 def pause_clock(
     *, session: Session, ticket_id: int, reason: str, actor: Actor, now: datetime
 ) -> Ticket:
@@ -533,18 +554,11 @@ def pause_clock(
     ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=None, lock=True)
     if ticket.state not in {s.value for s in OPEN_STATES}:
         raise ConflictError(f"ticket {ticket_id} is {ticket.state}")
-    open_pause = session.scalars(
-        select(TicketPause).where(
-            TicketPause.ticket_id == ticket.id, TicketPause.ended_at.is_(None)
-        )
-    ).first()
+    open_pause = _open_pause(session=session, ticket_id=ticket.id)
     if open_pause is not None:
         raise ConflictError(f"ticket {ticket_id}'s clock is already paused")
-    settings = service_settings(
-        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
-    )
-    site = session.get(Site, ticket.site_id)
-    assert site is not None
+    settings = _settings_of(session=session, ticket=ticket)
+    site = _site_of(session=session, ticket=ticket)
     try:
         pausable = settings.sla_policy.targets(ticket.severity, site.zone).pausable
     except SlaConfigError as err:
@@ -561,20 +575,13 @@ def pause_clock(
 def resume_clock(*, session: Session, ticket_id: int, actor: Actor, now: datetime) -> Ticket:
     """Restart the clock; the deadlines move on by the paused (running) time."""
     ticket = get_ticket(session=session, ticket_id=ticket_id, client_id=None, lock=True)
-    open_pause = session.scalars(
-        select(TicketPause).where(
-            TicketPause.ticket_id == ticket.id, TicketPause.ended_at.is_(None)
-        )
-    ).first()
+    open_pause = _open_pause(session=session, ticket_id=ticket.id)
     if open_pause is None:
         raise ConflictError(f"ticket {ticket_id}'s clock is not paused")
     open_pause.ended_at = now
     session.flush()
-    settings = service_settings(
-        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
-    )
-    site = session.get(Site, ticket.site_id)
-    assert site is not None
+    settings = _settings_of(session=session, ticket=ticket)
+    site = _site_of(session=session, ticket=ticket)
     apply_deadlines(
         ticket=ticket,
         settings=settings,
