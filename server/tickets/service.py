@@ -315,6 +315,48 @@ def open_ticket_for_device(
 # -- from telemetry --------------------------------------------------------------------------
 
 
+def _monitoring_move(
+    *,
+    session: Session,
+    ticket: Ticket,
+    target: TicketState,
+    now: datetime,
+    note: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """A move telemetry caused; the audit trail names monitoring as the actor."""
+    _move(
+        session=session,
+        ticket=ticket,
+        target=target,
+        actor=Actor.monitoring(),
+        at=now,
+        note=note,
+        data=data,
+    )
+
+
+def _monitoring_event(
+    *,
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    now: datetime,
+    note: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """An audit event telemetry caused, without a move; monitoring is the actor."""
+    add_event(
+        session=session,
+        ticket=ticket,
+        actor=Actor.monitoring(),
+        kind=kind,
+        at=now,
+        note=note,
+        data=data,
+    )
+
+
 def attach_episode(
     *, session: Session, ticket: Ticket, episode: FaultEpisode, now: datetime, note: str
 ) -> None:
@@ -329,12 +371,11 @@ def attach_episode(
         ticket.open_key = device_open_key(episode.device_id, episode.code)
     if episode.started_at < ticket.first_failure_at:
         ticket.first_failure_at = episode.started_at
-    add_event(
+    _monitoring_event(
         session=session,
         ticket=ticket,
-        actor=Actor.monitoring(),
         kind="fault_attached",
-        at=now,
+        now=now,
         note=note,
         data={"episode_id": episode.id, "device_id": episode.device_id, "code": episode.code},
     )
@@ -345,46 +386,20 @@ def fault_recurred(*, session: Session, ticket: Ticket, now: datetime, note: str
     ticket.occurrences += 1
     if ticket.state == TicketState.RECOVERED.value:
         ticket.recovered_at = None
-        _move(
-            session=session,
-            ticket=ticket,
-            target=TicketState.NEW,
-            actor=Actor.monitoring(),
-            at=now,
-            note=note,
-        )
+        _monitoring_move(session=session, ticket=ticket, target=TicketState.NEW, now=now, note=note)
     else:
-        add_event(
-            session=session,
-            ticket=ticket,
-            actor=Actor.monitoring(),
-            kind="recurred",
-            at=now,
-            note=note,
-        )
+        _monitoring_event(session=session, ticket=ticket, kind="recurred", now=now, note=note)
 
 
 def fault_recovered(*, session: Session, ticket: Ticket, now: datetime, note: str) -> None:
     """Telemetry says it is gone: before anyone acted the ticket waits as recovered (not
     closed); once someone works on it, the recovery is only noted."""
     if ticket.state == TicketState.NEW.value:
-        _move(
-            session=session,
-            ticket=ticket,
-            target=TicketState.RECOVERED,
-            actor=Actor.monitoring(),
-            at=now,
-            note=note,
+        _monitoring_move(
+            session=session, ticket=ticket, target=TicketState.RECOVERED, now=now, note=note
         )
     elif ticket.state in {s.value for s in OPEN_STATES}:
-        add_event(
-            session=session,
-            ticket=ticket,
-            actor=Actor.monitoring(),
-            kind="recovered",
-            at=now,
-            note=note,
-        )
+        _monitoring_event(session=session, ticket=ticket, kind="recovered", now=now, note=note)
 
 
 def close_quiet_recovered(
@@ -404,12 +419,11 @@ def cancel_as_merged(
     *, session: Session, ticket: Ticket, into: Ticket, now: datetime, why: str
 ) -> None:
     """An untouched ticket that turned out to be part of another is cancelled, pointing at it."""
-    _move(
+    _monitoring_move(
         session=session,
         ticket=ticket,
         target=TicketState.CANCELLED,
-        actor=Actor.monitoring(),
-        at=now,
+        now=now,
         note=f"merged into ticket {into.id}: {why}",
         data={"merged_into": into.id},
     )
