@@ -221,7 +221,13 @@ def drain_with_mosquitto_sub(port: int, count: int) -> float:
     return count / (time.monotonic() - started)
 
 
-def result(name: str, ours: float, peer: float) -> dict[str, object]:
+def result(name: str, summary: str, ours: float, peer: float) -> dict[str, object]:
+    """One run's JSON record, after its human line (`summary` and the rates) on stderr."""
+    print(
+        f"{summary}: ours {ours:,.0f} msg/s, mosquitto_sub {peer:,.0f} msg/s, "
+        f"ratio {ours / peer:.2f}, none lost",
+        file=sys.stderr,
+    )
     return {
         "bench": name,
         "metric": "messages_per_second",
@@ -241,19 +247,11 @@ async def run(live_count: int, backlog_count: int) -> list[dict[str, object]]:
         broker = MosquittoServer().start()
         try:
             ours, peer = await live(broker.port, live_count, outbox)
-            print(
-                f"live: {live_count:,} QoS 1 messages over {DEVICES} topics: ours {ours:,.0f} "
-                f"msg/s, mosquitto_sub {peer:,.0f} msg/s, ratio {ours / peer:.2f}, none lost",
-                file=sys.stderr,
-            )
-            results.append(result("mqtt-live-qos1", ours, peer))
+            summary = f"live: {live_count:,} QoS 1 messages over {DEVICES} topics"
+            results.append(result("mqtt-live-qos1", summary, ours, peer))
             ours, peer = await backlog(broker.port, backlog_count, outbox)
-            print(
-                f"backlog: {backlog_count:,} queued QoS 1 messages drained: ours {ours:,.0f} "
-                f"msg/s, mosquitto_sub {peer:,.0f} msg/s, ratio {ours / peer:.2f}, none lost",
-                file=sys.stderr,
-            )
-            results.append(result("mqtt-backlog-qos1", ours, peer))
+            summary = f"backlog: {backlog_count:,} queued QoS 1 messages drained"
+            results.append(result("mqtt-backlog-qos1", summary, ours, peer))
         finally:
             broker.close()
             outbox.close()

@@ -4,18 +4,23 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from server.errors import ConflictError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Connection execution option: begin the SQLite transaction with BEGIN IMMEDIATE, so a
 # read-then-write transaction takes the write lock up front instead of failing on upgrade.
 IMMEDIATE = "secmon_immediate"
+
+RowT = TypeVar("RowT")
 
 
 def is_sqlite(url: str) -> bool:
@@ -102,3 +107,13 @@ def insert_for(engine_or_conn: Engine | Connection, table: Table) -> Any:
     if engine_or_conn.dialect.name == "sqlite":
         return sqlite.insert(table)
     return postgresql.insert(table)
+
+
+def add_unique(*, session: Session, row: RowT, conflict: str) -> RowT:
+    """Add and flush `row`; a unique constraint it breaks becomes a ConflictError(`conflict`)."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as err:
+        raise ConflictError(conflict) from err
+    return row

@@ -1,29 +1,43 @@
 """Server metrics on an injected registry; device counts by status are read at scrape time."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from server.models import DeviceState
 from server.state import DeviceStatus
 
 
-class DeviceStatusCollector(Collector):
-    """`secmon_devices{status}` from the state table, so it is right on every replica."""
+class StatusCountCollector(Collector):
+    """`<name>{status}`: a table's rows by their status column, counted at scrape time so every
+    replica reports the same; each known status is present, at 0 when no row has it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        name: str,
+        documentation: str,
+        column: InstrumentedAttribute[str],
+        statuses: Iterable[str],
+    ) -> None:
         self._engine = engine
+        self._name = name
+        self._documentation = documentation
+        self._column = column
+        self._statuses = tuple(statuses)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("secmon_devices", "Devices by current status", labels=["status"])
-        counts = dict.fromkeys((s.value for s in DeviceStatus), 0)
+        family = GaugeMetricFamily(self._name, self._documentation, labels=["status"])
+        counts = dict.fromkeys(self._statuses, 0)
         try:
             with self._engine.connect() as conn:
-                query = select(DeviceState.status, func.count()).group_by(DeviceState.status)
+                query = select(self._column, func.count()).group_by(self._column)
                 for status, count in conn.execute(query):
                     counts[status] = int(count)
         except SQLAlchemyError:
@@ -54,4 +68,12 @@ class ServerMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=registry,
         )
-        registry.register(DeviceStatusCollector(engine))
+        registry.register(
+            StatusCountCollector(
+                engine,
+                name="secmon_devices",
+                documentation="Devices by current status",
+                column=DeviceState.status,
+                statuses=(s.value for s in DeviceStatus),
+            )
+        )

@@ -8,9 +8,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, SQLColumnExpression, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.db import add_unique
 from server.errors import ConflictError, NotFoundError
 from server.models import Client, Device, DeviceState, SampleRow, Site
 from server.state import DeviceStatus
@@ -84,12 +84,7 @@ def scope_of(
 
 def create_client(*, session: Session, name: str, now: datetime) -> Client:
     client = Client(name=name, created_at=now)
-    session.add(client)
-    try:
-        session.flush()
-    except IntegrityError as err:
-        raise ConflictError(f"client {name!r} already exists") from err
-    return client
+    return add_unique(session=session, row=client, conflict=f"client {name!r} already exists")
 
 
 def client_by_name(*, session: Session, name: str) -> Client:
@@ -107,12 +102,9 @@ def create_site(
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ConflictError(f"unknown time zone {timezone!r}") from err
     site = Site(client_id=client_id, name=name, zone=zone, timezone=timezone, created_at=now)
-    session.add(site)
-    try:
-        session.flush()
-    except IntegrityError as err:
-        raise ConflictError(f"site {name!r} already exists for this client") from err
-    return site
+    return add_unique(
+        session=session, row=site, conflict=f"site {name!r} already exists for this client"
+    )
 
 
 def site_by_name(*, session: Session, name: str, client_name: str | None) -> Site:

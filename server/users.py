@@ -8,9 +8,9 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.db import add_unique
 from server.errors import ConflictError, UnauthorizedError
 from server.models import User
 from wire.enums import Role
@@ -47,12 +47,7 @@ def create_user(
         client_id=client_id,
         created_at=now,
     )
-    session.add(user)
-    try:
-        session.flush()
-    except IntegrityError as err:
-        raise ConflictError(f"user {username!r} already exists") from err
-    return user
+    return add_unique(session=session, row=user, conflict=f"user {username!r} already exists")
 
 
 def authenticate_user(*, session: Session, username: str, password: str) -> UserPrincipal:

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from server.sla.calendar import merge_intervals
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -77,17 +79,6 @@ def _clip(spans: Iterable[Span], start: datetime, end: datetime) -> list[tuple[d
     return sorted(out)
 
 
-def _union(parts: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for lo, hi in sorted(parts):
-        if merged and lo <= merged[-1][1]:
-            if hi > merged[-1][1]:
-                merged[-1] = (merged[-1][0], hi)
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
 def _minus(
     parts: list[tuple[datetime, datetime]], cut: list[tuple[datetime, datetime]]
 ) -> list[tuple[datetime, datetime]]:
@@ -140,11 +131,11 @@ def split_period(
     whole = [(start, end)]
     seen = _clip([Span(watched.start, min(watched.end or now, now))], start, end)
     nodata = _minus(whole, seen)
-    maint = _intersect(seen, _union(_clip(maintenance, start, end)))
+    maint = _intersect(seen, merge_intervals(_clip(maintenance, start, end)))
     rest = _minus(seen, maint)
-    unk = _intersect(rest, _union(_clip(unknown, start, end)))
+    unk = _intersect(rest, merge_intervals(_clip(unknown, start, end)))
     rest = _minus(rest, unk)
-    dwn = _intersect(rest, _union(_clip(down, start, end)))
+    dwn = _intersect(rest, merge_intervals(_clip(down, start, end)))
     up = _minus(rest, dwn)
     return DayFigures(
         up=_seconds(up),

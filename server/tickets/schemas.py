@@ -1,11 +1,11 @@
 """What the ticket, fault and KPI endpoints take and answer (pydantic; no FastAPI here)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from server.models import FaultEpisode, RepairRecord, Ticket, TicketEvent
+from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
 from server.tickets.kpis import Kpis, Ratio
 from server.tickets.repair import CauseClass
@@ -14,6 +14,14 @@ from server.tickets.states import Channel, TicketState
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _RowOut(BaseModel):
+    """An answer whose fields all have the same names on the ORM row it is read from."""
+
+    @classmethod
+    def of(cls, row: object) -> Self:
+        return cls.model_validate({name: getattr(row, name) for name in cls.model_fields})
 
 
 class CallBody(_In):
@@ -80,7 +88,7 @@ class ServicePolicyBody(_In):
     recovered_quiet_minutes: int | None = Field(default=None, ge=1, le=100_000)
 
 
-class TicketOut(BaseModel):
+class TicketOut(_RowOut):
     id: int
     kind: str
     state: str
@@ -114,14 +122,8 @@ class TicketOut(BaseModel):
     resolve_by: datetime | None
     sla_policy: str | None
 
-    @classmethod
-    def of(cls, t: Ticket) -> "TicketOut":
-        return cls.model_validate(
-            {name: getattr(t, name) for name in cls.model_fields}, from_attributes=False
-        )
 
-
-class TicketEventOut(BaseModel):
+class TicketEventOut(_RowOut):
     id: int
     at: datetime
     actor: str
@@ -132,12 +134,8 @@ class TicketEventOut(BaseModel):
     note: str | None
     data: dict[str, Any] | None
 
-    @classmethod
-    def of(cls, e: TicketEvent) -> "TicketEventOut":
-        return cls.model_validate({name: getattr(e, name) for name in cls.model_fields})
 
-
-class RepairRecordOut(BaseModel):
+class RepairRecordOut(_RowOut):
     diagnosis: str
     cause_class: str
     actions: str
@@ -149,10 +147,6 @@ class RepairRecordOut(BaseModel):
     client_signed_name: str | None
     client_signed_at: datetime | None
     client_satisfied: bool | None
-
-    @classmethod
-    def of(cls, r: RepairRecord) -> "RepairRecordOut":
-        return cls.model_validate({name: getattr(r, name) for name in cls.model_fields})
 
 
 class EpisodeOut(BaseModel):

@@ -220,9 +220,7 @@ def _move(
         note=note,
         data=data,
     )
-    settings = service_settings(
-        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
-    )
+    settings = _settings_of(session=session, ticket=ticket)
     event = "opened" if target is TicketState.NEW else target.value
     notify(session=session, ticket=ticket, event=event, settings=settings, now=at)
 
@@ -237,6 +235,20 @@ def _reopen_key(*, session: Session, ticket: Ticket) -> str:
     if holder is not None and holder != ticket.id:
         raise ConflictError(f"ticket {holder} is already open for this fault; reopen is refused")
     return key
+
+
+def _settings_of(*, session: Session, ticket: Ticket) -> ServiceSettings:
+    """The ticket's client's service settings, knowing every fault code monitoring raises."""
+    return service_settings(
+        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
+    )
+
+
+def _site_of(*, session: Session, ticket: Ticket) -> Site:
+    """The ticket's site; the foreign key guarantees it exists."""
+    site = session.get(Site, ticket.site_id)
+    assert site is not None
+    return site
 
 
 def transition(
@@ -305,6 +317,48 @@ def open_ticket_for_device(
 # -- from telemetry --------------------------------------------------------------------------
 
 
+def _monitoring_move(
+    *,
+    session: Session,
+    ticket: Ticket,
+    target: TicketState,
+    now: datetime,
+    note: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """A move telemetry caused; the audit trail names monitoring as the actor."""
+    _move(
+        session=session,
+        ticket=ticket,
+        target=target,
+        actor=Actor.monitoring(),
+        at=now,
+        note=note,
+        data=data,
+    )
+
+
+def _monitoring_event(
+    *,
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    now: datetime,
+    note: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """An audit event telemetry caused, without a move; monitoring is the actor."""
+    add_event(
+        session=session,
+        ticket=ticket,
+        actor=Actor.monitoring(),
+        kind=kind,
+        at=now,
+        note=note,
+        data=data,
+    )
+
+
 def attach_episode(
     *, session: Session, ticket: Ticket, episode: FaultEpisode, now: datetime, note: str
 ) -> None:
@@ -319,12 +373,11 @@ def attach_episode(
         ticket.open_key = device_open_key(episode.device_id, episode.code)
     if episode.started_at < ticket.first_failure_at:
         ticket.first_failure_at = episode.started_at
-    add_event(
+    _monitoring_event(
         session=session,
         ticket=ticket,
-        actor=Actor.monitoring(),
         kind="fault_attached",
-        at=now,
+        now=now,
         note=note,
         data={"episode_id": episode.id, "device_id": episode.device_id, "code": episode.code},
     )
@@ -335,46 +388,20 @@ def fault_recurred(*, session: Session, ticket: Ticket, now: datetime, note: str
     ticket.occurrences += 1
     if ticket.state == TicketState.RECOVERED.value:
         ticket.recovered_at = None
-        _move(
-            session=session,
-            ticket=ticket,
-            target=TicketState.NEW,
-            actor=Actor.monitoring(),
-            at=now,
-            note=note,
-        )
+        _monitoring_move(session=session, ticket=ticket, target=TicketState.NEW, now=now, note=note)
     else:
-        add_event(
-            session=session,
-            ticket=ticket,
-            actor=Actor.monitoring(),
-            kind="recurred",
-            at=now,
-            note=note,
-        )
+        _monitoring_event(session=session, ticket=ticket, kind="recurred", now=now, note=note)
 
 
 def fault_recovered(*, session: Session, ticket: Ticket, now: datetime, note: str) -> None:
     """Telemetry says it is gone: before anyone acted the ticket waits as recovered (not
     closed); once someone works on it, the recovery is only noted."""
     if ticket.state == TicketState.NEW.value:
-        _move(
-            session=session,
-            ticket=ticket,
-            target=TicketState.RECOVERED,
-            actor=Actor.monitoring(),
-            at=now,
-            note=note,
+        _monitoring_move(
+            session=session, ticket=ticket, target=TicketState.RECOVERED, now=now, note=note
         )
     elif ticket.state in {s.value for s in OPEN_STATES}:
-        add_event(
-            session=session,
-            ticket=ticket,
-            actor=Actor.monitoring(),
-            kind="recovered",
-            at=now,
-            note=note,
-        )
+        _monitoring_event(session=session, ticket=ticket, kind="recovered", now=now, note=note)
 
 
 def close_quiet_recovered(
@@ -394,12 +421,11 @@ def cancel_as_merged(
     *, session: Session, ticket: Ticket, into: Ticket, now: datetime, why: str
 ) -> None:
     """An untouched ticket that turned out to be part of another is cancelled, pointing at it."""
-    _move(
+    _monitoring_move(
         session=session,
         ticket=ticket,
         target=TicketState.CANCELLED,
-        actor=Actor.monitoring(),
-        at=now,
+        now=now,
         note=f"merged into ticket {into.id}: {why}",
         data={"merged_into": into.id},
     )
@@ -536,6 +562,15 @@ def pauses_of(*, session: Session, ticket_id: int) -> list[Pause]:
     return [Pause(r.started_at, r.ended_at) for r in rows]
 
 
+def _open_pause(*, session: Session, ticket_id: int) -> TicketPause | None:
+    """The ticket's running pause, if its clock is paused now."""
+    return session.scalars(
+        select(TicketPause).where(
+            TicketPause.ticket_id == ticket_id, TicketPause.ended_at.is_(None)
+        )
+    ).first()
+
+
 def pause_clock(
     *,
     session: Session,
@@ -549,18 +584,11 @@ def pause_clock(
     ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
     if ticket.state not in {s.value for s in OPEN_STATES}:
         raise ConflictError(f"ticket {ticket_id} is {ticket.state}")
-    open_pause = session.scalars(
-        select(TicketPause).where(
-            TicketPause.ticket_id == ticket.id, TicketPause.ended_at.is_(None)
-        )
-    ).first()
+    open_pause = _open_pause(session=session, ticket_id=ticket.id)
     if open_pause is not None:
         raise ConflictError(f"ticket {ticket_id}'s clock is already paused")
-    settings = service_settings(
-        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
-    )
-    site = session.get(Site, ticket.site_id)
-    assert site is not None
+    settings = _settings_of(session=session, ticket=ticket)
+    site = _site_of(session=session, ticket=ticket)
     try:
         pausable = settings.sla_policy.targets(ticket.severity, site.zone).pausable
     except SlaConfigError as err:
@@ -579,20 +607,13 @@ def resume_clock(
 ) -> Ticket:
     """Restart the clock; the deadlines move on by the paused (running) time."""
     ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
-    open_pause = session.scalars(
-        select(TicketPause).where(
-            TicketPause.ticket_id == ticket.id, TicketPause.ended_at.is_(None)
-        )
-    ).first()
+    open_pause = _open_pause(session=session, ticket_id=ticket.id)
     if open_pause is None:
         raise ConflictError(f"ticket {ticket_id}'s clock is not paused")
     open_pause.ended_at = now
     session.flush()
-    settings = service_settings(
-        session=session, client_id=ticket.client_id, known_codes=list(KNOWN_FAULT_CODES)
-    )
-    site = session.get(Site, ticket.site_id)
-    assert site is not None
+    settings = _settings_of(session=session, ticket=ticket)
+    site = _site_of(session=session, ticket=ticket)
     apply_deadlines(
         ticket=ticket,
         settings=settings,

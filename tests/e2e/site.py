@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -47,6 +48,39 @@ class Listener:
         self._stop.set()
         self._thread.join()
         self.sock.close()
+
+
+def write_agent_yaml(
+    workdir: Path,
+    *,
+    server_url: str,
+    token: str,
+    devices: list[dict[str, Any]],
+    site: str = "hq",
+    batch_max_age: float = 60,
+    agent: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> Path:
+    """`workdir/agent.yaml` for `devices`, with the agent token and each of `secrets` (file name:
+    value) in files beside it; `agent` adds settings to the agent block."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "agent-token").write_text(token + "\n")
+    for name, value in (secrets or {}).items():
+        (workdir / name).write_text(value + "\n")
+    config: dict[str, Any] = {
+        "site": site,
+        "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},
+        "agent": {
+            "outbox_path": "outbox.sqlite",
+            "metrics_listen": f"127.0.0.1:{free_port()}",
+            "batch_max_age": batch_max_age,
+            **(agent or {}),
+        },
+        "devices": devices,
+    }
+    path = workdir / "agent.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
 
 
 @dataclass

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.site import AgentProcess, Listener, Site
-from tests.e2e.test_status_browser import FAST, SHOTS_ENV
-from tests.peers.browser import chromium, chromium_missing
+from tests.e2e.test_status_browser import FAST
+from tests.peers.browser import chromium, chromium_missing, screenshot
 from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
@@ -46,15 +46,7 @@ class World:
         return context, page
 
     def shot(self, page: Page, name: str) -> None:
-        import os
-        import shutil
-
-        path = self.shots / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        target = os.environ.get(SHOTS_ENV)
-        if target:
-            Path(target).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(target) / path.name)
+        screenshot(page, self.shots, name)
 
 
 @pytest.fixture(scope="module")

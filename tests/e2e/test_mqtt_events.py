@@ -13,15 +13,13 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, create_engine, select
 
 from server.models import SampleRow, Ticket
-from tests.e2e.site import AgentProcess, wait_for
+from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
 from tests.e2e.test_snmp_traps import trap_events
 from tests.peers.mosquitto import MOSQUITTO, MosquittoServer
-from tests.peers.net import free_port
 from tests.peers.server import ServerProcess, provision
 
 pytestmark = [
@@ -65,26 +63,17 @@ def ticket_codes(engine: Engine) -> list[str | None]:
 def write_agent_config(
     workdir: Path, *, server_url: str, token: str, broker_port: int, topic: str
 ) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "agent-token").write_text(token + "\n")
-    config: dict[str, Any] = {
-        "site": f"hq-{uuid.uuid4().hex[:8]}",  # its own persistent MQTT session
-        "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},
-        "agent": {
-            "outbox_path": "outbox.sqlite",
-            "metrics_listen": f"127.0.0.1:{free_port()}",
-            "batch_max_age": 60,
-        },
-        "devices": [
-            {"id": "door-7", "name": "Door 7", "class": "access_controller",
-             "subsystem": "access", "protocol": "mqtt", "address": "127.0.0.1",
-             "port": broker_port, "interval": POLL_INTERVAL_S, "timeout": 3,
-             "mqtt": {"template": "access_controller", "topic": topic}},
-        ],
-    }  # fmt: skip
-    path = workdir / "agent.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    door = {"id": "door-7", "name": "Door 7", "class": "access_controller",
+            "subsystem": "access", "protocol": "mqtt", "address": "127.0.0.1",
+            "port": broker_port, "interval": POLL_INTERVAL_S, "timeout": 3,
+            "mqtt": {"template": "access_controller", "topic": topic}}  # fmt: skip
+    return write_agent_yaml(
+        workdir,
+        server_url=server_url,
+        token=token,
+        devices=[door],
+        site=f"hq-{uuid.uuid4().hex[:8]}",  # its own persistent MQTT session
+    )
 
 
 @dataclass(frozen=True)

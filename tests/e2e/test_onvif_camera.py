@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
 from server.models import Device, SampleRow
-from tests.e2e.site import AgentProcess, wait_for
+from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
 from tests.peers.ipycam import PASSWORD, USERNAME, IpyCam, missing_ipycam
-from tests.peers.net import free_port
 from tests.peers.server import ServerProcess, provision
 
 pytestmark = [
@@ -32,27 +30,18 @@ def camera(tmp_path: Path) -> Iterator[IpyCam]:
 
 
 def write_agent_config(workdir: Path, *, server_url: str, token: str, cam: IpyCam) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "agent-token").write_text(token + "\n")
-    (workdir / "cam.pass").write_text(PASSWORD + "\n")
-    config: dict[str, Any] = {
-        "site": "hq",
-        "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},
-        "agent": {
-            "outbox_path": "outbox.sqlite",
-            "metrics_listen": f"127.0.0.1:{free_port()}",
-            "batch_max_age": 1,
-        },
-        "devices": [
-            {"id": "cam-gate", "name": "Gate camera", "class": "camera", "subsystem": "video",
-             "protocol": "onvif", "address": "127.0.0.1", "port": cam.onvif_port,
-             "credentials": {"username": USERNAME, "password": {"file": "cam.pass"}},
-             "interval": 5, "timeout": 4},
-        ],
-    }  # fmt: skip
-    path = workdir / "agent.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    camera = {"id": "cam-gate", "name": "Gate camera", "class": "camera", "subsystem": "video",
+              "protocol": "onvif", "address": "127.0.0.1", "port": cam.onvif_port,
+              "credentials": {"username": USERNAME, "password": {"file": "cam.pass"}},
+              "interval": 5, "timeout": 4}  # fmt: skip
+    return write_agent_yaml(
+        workdir,
+        server_url=server_url,
+        token=token,
+        devices=[camera],
+        batch_max_age=1,
+        secrets={"cam.pass": PASSWORD},
+    )
 
 
 def identity(engine: Engine) -> tuple[str | None, ...] | None:

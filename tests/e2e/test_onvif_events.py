@@ -7,16 +7,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import Engine, create_engine, select
 
 from server.models import SampleRow, Ticket
-from tests.e2e.site import AgentProcess, wait_for
+from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
 from tests.e2e.test_snmp_traps import registered, trap_events
-from tests.peers.net import free_port
 from tests.peers.onvif_fake import FakeOnvifCamera
 from tests.peers.server import ServerProcess, provision
 
@@ -29,27 +26,17 @@ MAX_EVENT_LATENCY_S = 2.0
 
 
 def write_agent_config(workdir: Path, *, server_url: str, token: str, camera_port: int) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "agent-token").write_text(token + "\n")
-    (workdir / "camera-password").write_text("fake-cam-pw\n")
-    config: dict[str, Any] = {
-        "site": "hq",
-        "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},
-        "agent": {
-            "outbox_path": "outbox.sqlite",
-            "metrics_listen": f"127.0.0.1:{free_port()}",
-            "batch_max_age": 60,
-        },
-        "devices": [
-            {"id": DEVICE, "name": "Gate camera", "class": "camera", "subsystem": "video",
-             "protocol": "onvif", "address": "127.0.0.1", "port": camera_port,
-             "credentials": {"username": "admin", "password": {"file": "camera-password"}},
-             "interval": POLL_INTERVAL_S, "timeout": 5},
-        ],
-    }  # fmt: skip
-    path = workdir / "agent.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    camera = {"id": DEVICE, "name": "Gate camera", "class": "camera", "subsystem": "video",
+              "protocol": "onvif", "address": "127.0.0.1", "port": camera_port,
+              "credentials": {"username": "admin", "password": {"file": "camera-password"}},
+              "interval": POLL_INTERVAL_S, "timeout": 5}  # fmt: skip
+    return write_agent_yaml(
+        workdir,
+        server_url=server_url,
+        token=token,
+        devices=[camera],
+        secrets={"camera-password": "fake-cam-pw"},
+    )
 
 
 @dataclass(frozen=True)

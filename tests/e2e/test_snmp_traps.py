@@ -19,8 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from server.models import Device, SampleRow, Ticket
-from tests.e2e.site import AgentProcess, wait_for
-from tests.peers.net import free_port
+from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
 from tests.peers.server import ServerProcess, add_user, provision
 from tests.peers.snmp import Snmpd, free_udp_port, missing_snmpd
 from wire.enums import Role
@@ -45,26 +44,16 @@ def snmpd(tmp_path: Path) -> Iterator[Snmpd]:
 
 
 def write_agent_config(workdir: Path, *, server_url: str, token: str, device_port: int) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "agent-token").write_text(token + "\n")
-    config: dict[str, Any] = {
-        "site": "hq",
-        "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},
-        "agent": {
-            "outbox_path": "outbox.sqlite",
-            "metrics_listen": f"127.0.0.1:{free_port()}",
-            "batch_max_age": 60,
-            "snmp_trap_listen": f"127.0.0.1:{free_udp_port()}",
-        },
-        "devices": [
-            {"id": "ups-01", "name": "UPS", "class": "ups", "subsystem": "power",
-             "protocol": "snmp", "address": "127.0.0.1", "port": device_port,
-             "interval": 60, "timeout": 3},
-        ],
-    }  # fmt: skip
-    path = workdir / "agent.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    ups = {"id": "ups-01", "name": "UPS", "class": "ups", "subsystem": "power",
+           "protocol": "snmp", "address": "127.0.0.1", "port": device_port,
+           "interval": 60, "timeout": 3}  # fmt: skip
+    return write_agent_yaml(
+        workdir,
+        server_url=server_url,
+        token=token,
+        devices=[ups],
+        agent={"snmp_trap_listen": f"127.0.0.1:{free_udp_port()}"},
+    )
 
 
 def trap_events(engine: Engine, device: str) -> list[dict[str, Any]]:

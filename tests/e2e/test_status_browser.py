@@ -1,9 +1,7 @@
 """The status page in real headless Chromium: a real agent polls TCP devices, a real server
 detects the outage, and the client's share link shows it in plain words, then the recovery."""
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.site import AgentProcess, Site
-from tests.peers.browser import chromium, chromium_missing
+from tests.peers.browser import chromium, chromium_missing, screenshot
 from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
@@ -24,8 +22,6 @@ pytestmark = [
 ]
 PASSWORD = "correct horse battery staple"
 IPV4 = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
-# Screenshots land in the test's tmp dir, and also here when set (docs/ for the README).
-SHOTS_ENV = "SECMON_SCREENSHOTS_DIR"
 FAST = {"SECMON_FAULT_SWEEP_SECONDS": "1", "SECMON_STATUS_ROLLUP_SECONDS": "1"}
 
 
@@ -40,12 +36,7 @@ class World:
     shots: Path
 
     def shot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        target = os.environ.get(SHOTS_ENV)
-        if target:
-            Path(target).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(target) / path.name)
+        screenshot(page, self.shots, name)
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,17 @@ Without the background-networking flags Chromium keeps trying to reach Google's 
 this sandbox refuses; the tests only ever open pages on 127.0.0.1.
 """
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Screenshots land in the test's tmp dir, and also here when set (docs/ for the README).
+SHOTS_ENV = "SECMON_SCREENSHOTS_DIR"
 FLAGS = [
     "--headless=new",
     "--no-sandbox",
@@ -39,3 +43,13 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def screenshot(page: Page, shots: Path, name: str) -> None:
+    """The full page as `shots/<name>.png`, copied to $SECMON_SCREENSHOTS_DIR when set."""
+    path = shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    target = os.environ.get(SHOTS_ENV)
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / path.name)

@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.peers.net import free_port, wait_for_port
+from tests.peers.process import terminate
 
 FFMPEG = shutil.which("ffmpeg")
 USERNAME = "admin"
@@ -179,12 +180,7 @@ class IpyCam:
     def stop(self) -> None:
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
+        terminate(self._proc, grace=10)
         self._proc = None
 
     def stop_stream(self) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tests.peers.net import free_port, wait_for_port
+from tests.peers.process import terminate
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 REPO = Path(__file__).resolve().parents[2]
@@ -82,12 +83,7 @@ class GstRtspServer:
     def stop(self) -> None:
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
+        terminate(self._proc, grace=10)
         self._proc = None
 
     def __enter__(self) -> "GstRtspServer":

@@ -60,40 +60,34 @@ SCENES: dict[str, str] = {
 
 def render(scene: str, out_dir: Path, *, frames: int, size: str = "640x360") -> list[bytes]:
     """`frames` consecutive JPEG snapshots of a scene (ffmpeg's mjpeg encoder, quality 4)."""
-    assert FFMPEG is not None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pattern = out_dir / f"{scene}-{size}-%03d.jpg"
-    subprocess.run(
-        [
-            FFMPEG,
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            SCENES[scene].format(size=size),
-            "-frames:v",
-            str(frames),
-            "-q:v",
-            "4",
-            "-pix_fmt",
-            "yuvj420p",
-            str(pattern),
-        ],
-        check=True,
-        timeout=120,
-    )
-    return [(out_dir / f"{scene}-{size}-{i:03d}.jpg").read_bytes() for i in range(1, frames + 1)]
+    source = ["-f", "lavfi", "-i", SCENES[scene].format(size=size)]
+    return _jpegs(source, out_dir, f"{scene}-{size}", frames=frames, quality=4)
 
 
 def reencode(jpeg_path: Path, out_dir: Path, *, frames: int, quality: int) -> list[bytes]:
     """One still frame encoded again `frames` times, as a camera whose sensor pipeline hung keeps
     encoding its last frame; a small box moves over it like a clock overlay (OSD) still ticking."""
+    source = [
+        "-loop",
+        "1",
+        "-i",
+        str(jpeg_path),
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=white:size=48x12",
+        "-filter_complex",
+        "[0][1]overlay=x=8+4*n:y=8",
+    ]
+    return _jpegs(source, out_dir, f"frozen-q{quality}", frames=frames, quality=quality)
+
+
+def _jpegs(
+    source: list[str], out_dir: Path, stem: str, *, frames: int, quality: int
+) -> list[bytes]:
+    """ffmpeg `source` (inputs and filters) to `out_dir/<stem>-001.jpg`..., read back in order."""
     assert FFMPEG is not None
     out_dir.mkdir(parents=True, exist_ok=True)
-    pattern = out_dir / f"frozen-q{quality}-%03d.jpg"
     subprocess.run(
         [
             FFMPEG,
@@ -101,25 +95,16 @@ def reencode(jpeg_path: Path, out_dir: Path, *, frames: int, quality: int) -> li
             "-loglevel",
             "error",
             "-y",
-            "-loop",
-            "1",
-            "-i",
-            str(jpeg_path),
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=white:size=48x12",
-            "-filter_complex",
-            "[0][1]overlay=x=8+4*n:y=8",
+            *source,
             "-frames:v",
             str(frames),
             "-q:v",
             str(quality),
             "-pix_fmt",
             "yuvj420p",
-            str(pattern),
+            str(out_dir / f"{stem}-%03d.jpg"),
         ],
         check=True,
         timeout=120,
     )
-    return [(out_dir / f"frozen-q{quality}-{i:03d}.jpg").read_bytes() for i in range(1, frames + 1)]
+    return [(out_dir / f"{stem}-{i:03d}.jpg").read_bytes() for i in range(1, frames + 1)]
