@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from agent.backoff import RECHECK_FRACTION
 from server.models import Ticket
 from server.sla import PRESETS, BusinessCalendar, compute_deadlines
 from server.tickets.policy import DEFAULT_PRESET
@@ -228,6 +229,12 @@ def test_door_controller_whose_mqtt_will_fires_gets_a_ticket_that_recovers_when_
         assert first_fail.error_code == "device.unreachable"
         assert "offline" in (first_fail.error_message or "")
         assert ticket.first_failure_at == first_fail.ts
+        # The LWT report is the first failing poll; the confirming one is the agent's re-check
+        # a quarter interval later, not a scheduled poll that happened to fall due a moment
+        # after the report (two looks at one instant).
+        failing = [p for p in polls(engine, door) if p.ts >= first_fail.ts and not p.reachable]
+        recheck = timedelta(seconds=INTERVAL_S * RECHECK_FRACTION)
+        assert failing[1].ts - failing[0].ts >= recheck - timedelta(milliseconds=100)
         # No shipped override for access.controller_offline: the rule's default, general. The
         # general cell counts business hours (08:30-17:30 Mon-Fri, the site's zone is UTC).
         assert ticket.severity == "general"
