@@ -351,6 +351,8 @@ async def run_agent(
                 on_inventory_change=pusher.wake,
                 rng=rng,
             )
+            # An urgent liveness report is that device's poll: the next one is timed from it.
+            liveness.after_store(scheduler.polled_elsewhere)
             poll_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
             silence_task = asyncio.create_task(
                 liveness.watch_silence(mqtt.newly_silent, stop), name="mqtt-silence"

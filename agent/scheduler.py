@@ -6,7 +6,8 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from agent.backoff import initial_jitter, next_poll_at, poll_delay
 from agent.config import DeviceConfig
@@ -16,8 +17,17 @@ from agent.outbox import AsyncOutbox
 from agent.probes.registry import ProbeRegistry
 from agent.sampling import Poll, poll_device
 from agent.transitions import OK, StatusTracker
+from wire.schema import Sample
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Clock:
+    """A device's next poll (monotonic seconds) and its unreachable polls in a row."""
+
+    due: float
+    failures: int = 0
 
 
 class Scheduler:
@@ -39,6 +49,7 @@ class Scheduler:
         wait: Callable[[asyncio.Event, float], Awaitable[bool]] | None = None,
     ) -> None:
         self._devices = list(devices)
+        self._by_id = {d.id: d for d in self._devices}
         self._registry = registry
         self._outbox = outbox
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -50,6 +61,7 @@ class Scheduler:
         self._monotonic = monotonic
         self._wait = wait or stopped_within
         self._tracker = StatusTracker()
+        self._clocks: dict[str, _Clock] = {}
         self.tasks: list[asyncio.Task[None]] = []
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -62,24 +74,54 @@ class Scheduler:
 
     async def _device_loop(self, device: DeviceConfig, stop: asyncio.Event) -> None:
         probe = self._registry.probe_for(device.protocol)
-        failures = 0
-        if await self._wait(stop, initial_jitter(device.interval, self._rng)):
-            return
-        while not stop.is_set():
+        clock = self._clocks[device.id] = _Clock(
+            due=self._monotonic() + initial_jitter(device.interval, self._rng)
+        )
+        while not await self._wait_until_due(clock, stop):
             async with self._semaphore:
                 if stop.is_set():
                     return
                 started = self._monotonic()
                 poll = await poll_device(probe, device, monotonic=self._monotonic)
             await self._record(device, poll)
-            failures = 0 if poll.sample.reachable else failures + 1
-            due = next_poll_at(
+            clock.failures = 0 if poll.sample.reachable else clock.failures + 1
+            clock.due = next_poll_at(
                 started_at=started,
                 now=self._monotonic(),
-                delay=poll_delay(device.interval, failures),
+                delay=poll_delay(device.interval, clock.failures),
             )
+
+    async def _wait_until_due(self, clock: _Clock, stop: asyncio.Event) -> bool:
+        """Wait for the device's next poll, longer if a poll made elsewhere moved it; True if
+        `stop` was set meanwhile."""
+        due = clock.due
+        if await self._wait(stop, due - self._monotonic()):
+            return True
+        while clock.due > due:
+            due = clock.due
             if await self._wait(stop, due - self._monotonic()):
-                return
+                return True
+        return stop.is_set()
+
+    def polled_elsewhere(self, samples: Iterable[Sample]) -> None:
+        """Count polls made outside the schedule (an MQTT device's urgent liveness report) as
+        the devices' own: each one's next poll is timed from it, as after a scheduled poll.
+
+        Otherwise a scheduled poll due a moment after an LWT "offline" report would be a second
+        failing look at the same instant, and the server would confirm the fault at once: the
+        re-check a quarter interval later is what lets a blip pass without a ticket. A poll is
+        only ever pushed later here, never brought forward."""
+        now = self._monotonic()
+        for sample in samples:
+            if sample.events_only:
+                continue
+            clock = self._clocks.get(sample.device_id)
+            device = self._by_id.get(sample.device_id)
+            if clock is None or device is None:
+                continue
+            clock.failures = 0 if sample.reachable else clock.failures + 1
+            delay = poll_delay(device.interval, clock.failures)
+            clock.due = max(clock.due, next_poll_at(started_at=now, now=now, delay=delay))
 
     async def _record(self, device: DeviceConfig, poll: Poll) -> None:
         sample = poll.sample

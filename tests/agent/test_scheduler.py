@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -175,3 +177,110 @@ async def test_unreachable_device_backs_off_then_returns_to_its_interval(
     assert waits == [0.0, 1.25, 10.0, 20.0, 25.0, 5.0, 5.0]
     lines = [r.getMessage() for r in caplog.records if r.name == "agent.scheduler"]
     assert lines == ["cam-01: unreachable: refused", "cam-01: back after 0s"]
+
+
+def _sample(device_id: str, *, reachable: bool, events_only: bool = False) -> Sample:
+    return Sample(
+        id=uuid.uuid4(),
+        device_id=device_id,
+        ts=datetime.now(UTC),
+        probe=ProbeKind.MQTT,
+        reachable=reachable,
+        events_only=events_only,
+    )
+
+
+@pytest.mark.parametrize(
+    ("report_at", "reachable", "next_poll_at"),
+    [
+        (4.9, False, 4.9 + 1.25),  # an LWT "offline" just before the poll: the re-check, later
+        (3.0, True, 3.0 + 5.0),  # an "online" report: a whole interval from it
+        (1.0, False, 5.0),  # the re-check would come before the poll already due: unchanged
+    ],
+)
+async def test_a_poll_made_elsewhere_times_the_next_scheduled_poll(
+    tmp_path: Path, report_at: float, reachable: bool, next_poll_at: float
+) -> None:
+    """An MQTT device's urgent liveness report is its poll: a scheduled poll due a moment after
+    an "offline" report waits for the re-check, so two looks at one instant are not two failing
+    polls (which the server would take as a confirmed fault)."""
+    clock = [0.0]
+    polled_at: list[float] = []
+    stop = asyncio.Event()
+    scheduler: Scheduler | None = None
+
+    class Recorder:
+        async def poll(self, device: DeviceConfig) -> ProbeResult:
+            polled_at.append(clock[0])
+            if len(polled_at) == 2:
+                stop.set()
+            return ProbeResult()
+
+    async def advance(event: asyncio.Event, seconds: float) -> bool:
+        target = clock[0] + max(0.0, seconds)
+        if len(polled_at) == 1 and clock[0] < report_at <= target:
+            clock[0] = report_at
+            assert scheduler is not None
+            scheduler.polled_elsewhere(
+                [
+                    _sample("other-device", reachable=False),  # not this scheduler's: ignored
+                    _sample("cam-01", reachable=False, events_only=True),  # no poll: ignored
+                    _sample("cam-01", reachable=reachable),
+                ]
+            )
+        clock[0] = target
+        return event.is_set()
+
+    scheduler = Scheduler(
+        devices=[make_device(interval=5)],
+        registry=ProbeRegistry({ProbeKind.TCP: Recorder}),
+        outbox=AsyncOutbox(Outbox(tmp_path / "o.sqlite", max_bytes=1_000_000)),
+        concurrency=1,
+        inventory=InventoryBook([], agent_version="t"),
+        rng=NoJitter(),
+        monotonic=lambda: clock[0],
+        wait=advance,
+    )
+    await asyncio.wait_for(scheduler.run(stop), timeout=30)
+    assert polled_at == [0.0, pytest.approx(next_poll_at)]
+
+
+async def test_the_next_poll_after_a_failing_report_counts_as_the_second_failure(
+    tmp_path: Path,
+) -> None:
+    """A failing report, then a failing scheduled poll: two failures, so backoff starts."""
+    clock = [0.0]
+    polled_at: list[float] = []
+    stop = asyncio.Event()
+    scheduler: Scheduler | None = None
+
+    class Down:
+        async def poll(self, device: DeviceConfig) -> ProbeResult:
+            polled_at.append(clock[0])
+            if len(polled_at) == 2:
+                stop.set()
+            raise DeviceUnreachable("device reported 'offline' (LWT)")
+
+    reported: list[bool] = []
+
+    async def advance(event: asyncio.Event, seconds: float) -> bool:
+        if not reported:  # the report comes as the first poll falls due
+            reported.append(True)
+            assert scheduler is not None
+            scheduler.polled_elsewhere([_sample("cam-01", reachable=False)])
+        clock[0] += max(0.0, seconds)
+        return event.is_set()
+
+    scheduler = Scheduler(
+        devices=[make_device(interval=5)],
+        registry=ProbeRegistry({ProbeKind.TCP: Down}),
+        outbox=AsyncOutbox(Outbox(tmp_path / "o.sqlite", max_bytes=1_000_000)),
+        concurrency=1,
+        inventory=InventoryBook([], agent_version="t"),
+        rng=NoJitter(),
+        monotonic=lambda: clock[0],
+        wait=advance,
+    )
+    await asyncio.wait_for(scheduler.run(stop), timeout=30)
+    # The first scheduled poll is the re-check (1.25 s) and the second failure: then 2 x 5 s.
+    assert polled_at == [1.25, 11.25]

@@ -142,6 +142,29 @@ class Site:
             listener.close()
 
 
+def agent_config(
+    workdir: Path, *, server_url: str, token: str, devices: list[dict[str, Any]]
+) -> Path:
+    """Write an agent config for site `hq` polling `devices` (entries as in agent.yaml), with
+    batches sent within a second; returns its path (token file and outbox beside it)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    token_file = workdir / "agent-token"
+    token_file.write_text(token + "\n")
+    config = {
+        "site": "hq",
+        "server": {"url": server_url, "token": {"file": str(token_file)}, "timeout": 5},
+        "agent": {
+            "outbox_path": str(workdir / "outbox.sqlite"),
+            "metrics_listen": f"127.0.0.1:{free_port()}",
+            "batch_max_age": 1,
+        },
+        "devices": devices,
+    }
+    path = workdir / "agent.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 @dataclass(frozen=True)
 class OutboxView:
     """What the agent's outbox file says, read after the agent stopped."""

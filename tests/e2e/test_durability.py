@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -28,22 +28,6 @@ def site(tmp_path: Path) -> Iterator[Site]:
     made = Site.make(tmp_path / "site")
     yield made
     made.close()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = create_engine(database_url)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def agents() -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        if agent.proc is not None and agent.proc.poll() is None:
-            agent.kill()
 
 
 def sample_count(engine: Engine) -> int:

@@ -31,15 +31,6 @@ POLL_INTERVAL_S = 600
 
 
 @pytest.fixture
-def broker() -> Iterator[MosquittoServer]:
-    server = MosquittoServer().start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
 def device_client(broker: MosquittoServer) -> Iterator[paho.Client]:
     client = paho.Client(CallbackAPIVersion.VERSION2)
     client.connect("127.0.0.1", broker.port)

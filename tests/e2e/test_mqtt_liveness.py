@@ -19,7 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.e2e.site import AgentProcess, wait_for
-from tests.e2e.test_mqtt_events import Setup, broker, setup  # noqa: F401  # fixtures
+from tests.e2e.test_mqtt_events import Setup, setup  # noqa: F401  # fixture
 from tests.peers.mosquitto import MOSQUITTO, MosquittoServer, start_device
 from tests.peers.server import add_user
 from wire.enums import Role
@@ -126,7 +126,7 @@ def agent(setup: Setup) -> Iterator[AgentProcess]:  # noqa: F811  # fixture
 def test_device_whose_client_dies_or_hangs_is_down_at_the_server_within_the_bound(
     how: str,
     setup: Setup,  # noqa: F811  # fixture
-    broker: MosquittoServer,  # noqa: F811  # fixture
+    broker: MosquittoServer,
     agent: AgentProcess,
     api: ReadApi,
 ) -> None:
@@ -172,7 +172,7 @@ def test_device_whose_client_dies_or_hangs_is_down_at_the_server_within_the_boun
 
 def test_broker_down_makes_its_devices_unknown_not_down_and_they_return_with_it(
     setup: Setup,  # noqa: F811  # fixture
-    broker: MosquittoServer,  # noqa: F811  # fixture
+    broker: MosquittoServer,
     agent: AgentProcess,
     api: ReadApi,
 ) -> None:

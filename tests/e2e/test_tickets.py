@@ -9,20 +9,18 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
-from server.models import DeviceState, FaultEpisode, SampleRow, Ticket
-from tests.e2e.site import AgentProcess, Listener, wait_for
-from tests.peers.net import free_port
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
+from server.models import DeviceState, SampleRow
+from tests.e2e.records import all_up, device_pk, episodes, tickets
+from tests.e2e.site import AgentProcess, Listener, agent_config, wait_for
+from tests.peers.server import FAST_SWEEP, ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
 pytestmark = pytest.mark.e2e
 INTERVAL_S = 5
 PASSWORD = "correct horse battery staple"
-FAST_SWEEP = {"SECMON_FAULT_SWEEP_SECONDS": "1"}
 
 
 @dataclass
@@ -48,10 +46,6 @@ class Devices:
             self.listeners[dev] = Listener(self.ports[dev])
 
     def config(self, *, server_url: str, token: str, name: str = "agent") -> Path:
-        workdir = self.workdir / name
-        workdir.mkdir(parents=True, exist_ok=True)
-        token_file = workdir / "agent-token"
-        token_file.write_text(token + "\n")
         subsystem = {"camera": "video", "nvr": "video", "switch": "network", "ups": "power"}
         devices: list[dict[str, Any]] = []
         for dev, (cls, parent) in self.specs.items():
@@ -69,39 +63,13 @@ class Devices:
             if parent:
                 entry["parent"] = parent
             devices.append(entry)
-        config = {
-            "site": "hq",
-            "server": {"url": server_url, "token": {"file": str(token_file)}, "timeout": 5},
-            "agent": {
-                "outbox_path": str(workdir / "outbox.sqlite"),
-                "metrics_listen": f"127.0.0.1:{free_port()}",
-                "batch_max_age": 1,
-            },
-            "devices": devices,
-        }
-        path = workdir / "agent.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return path
+        return agent_config(
+            self.workdir / name, server_url=server_url, token=token, devices=devices
+        )
 
     def close(self) -> None:
         for listener in self.listeners.values():
             listener.close()
-
-
-@pytest.fixture
-def agents() -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        if agent.proc is not None and agent.proc.poll() is None:
-            agent.kill()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = create_engine(database_url)
-    yield eng
-    eng.dispose()
 
 
 Specs = dict[str, tuple[str, str | None]]
@@ -118,22 +86,6 @@ def make_devices(tmp_path: Path) -> Iterator[Callable[[Specs], Devices]]:
     yield make
     for devices in made:
         devices.close()
-
-
-def tickets(engine: Engine) -> list[Ticket]:
-    with Session(engine) as session:
-        return list(session.scalars(select(Ticket).order_by(Ticket.id)))
-
-
-def episodes(engine: Engine) -> list[FaultEpisode]:
-    with Session(engine) as session:
-        return list(session.scalars(select(FaultEpisode).order_by(FaultEpisode.id)))
-
-
-def all_up(engine: Engine, count: int) -> bool:
-    with Session(engine) as session:
-        states = list(session.scalars(select(DeviceState)))
-    return len(states) == count and all(s.status == "up" for s in states)
 
 
 def start_agent(
@@ -224,17 +176,9 @@ def test_switch_down_with_eight_cameras_behind_it_is_one_ticket(
     )
     live = [t for t in tickets(engine) if t.state != "cancelled"]
     assert len(live) == 1, [(t.title, t.state) for t in tickets(engine)]
-    assert live[0].device_id == tenant_device(engine, "sw-1")
+    assert live[0].device_id == device_pk(engine, "sw-1")
     assert {e.ticket_id for e in episodes(engine)} == {live[0].id}
     assert all(e.code != "site.system_paralysed" for e in episodes(engine))
-
-
-def tenant_device(engine: Engine, ext_id: str) -> int:
-    from server.models import Device
-
-    with Session(engine) as session:
-        found = session.scalars(select(Device.id).where(Device.ext_id == ext_id)).one()
-    return int(found)
 
 
 def test_silent_agent_makes_one_site_fault_and_unknown_devices(
@@ -288,7 +232,7 @@ def test_two_servers_racing_on_the_same_faults_make_no_duplicates(
         wait_for("more rounds", lambda: _failing_samples(engine) >= 8 * len(ups), timeout=90)
         found = tickets(engine)
         assert sorted(t.device_id or 0 for t in found) == sorted(
-            tenant_device(engine, dev) for dev in ups
+            device_pk(engine, dev) for dev in ups
         )
         assert len(episodes(engine)) == len(ups)
         assert "Traceback" not in first.log() + second.log()

@@ -35,6 +35,8 @@ from wire.schema import Inventory, InventoryDevice
 
 SECMON = Path(sys.executable).with_name("secmon")
 TEST_SECRET_KEY = "test-secret-key-not-for-production-0123456789"
+# Server env: the fault sweep (held faults, recovered tickets, silent agents) every second.
+FAST_SWEEP = {"SECMON_FAULT_SWEEP_SECONDS": "1"}
 
 
 class ServerProcess:

@@ -118,6 +118,14 @@ class _Peer:
                 self._proc.wait()
         self._proc = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a device losing power: no goodbye, the port simply stops answering."""
+        if self._proc is None:
+            return
+        self._proc.kill()
+        self._proc.wait(timeout=10)
+        self._proc = None
+
     def __enter__(self) -> "_Peer":
         return self.start()
 

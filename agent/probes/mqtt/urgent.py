@@ -13,6 +13,7 @@ from agent.config import DeviceConfig
 from agent.outbox import AsyncOutbox
 from agent.probes.base import Probe
 from agent.sampling import poll_device
+from wire.schema import Sample
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,16 @@ class LivenessReporter:
         self._due: dict[str, None] = {}  # ordered set
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._after_store: Callable[[list[Sample]], None] = lambda samples: None
 
     def attach(self, probe: Probe) -> None:
         """The probe whose view the reports read (the one the scheduler polls too)."""
         self._probe = probe
+
+    def after_store(self, sink: Callable[[list[Sample]], None]) -> None:
+        """Hand each stored round's samples to `sink` too: they are the devices' polls, and
+        the scheduler times their next ones from them."""
+        self._after_store = sink
 
     def __call__(self, device_ids: list[str]) -> None:
         if self._stopped or self._probe is None:
@@ -69,6 +76,7 @@ class LivenessReporter:
             for sample in samples:
                 status = "ok" if sample.error is None else sample.error.code.value
                 log.info("liveness changed: %s", status, extra={"device": sample.device_id})
+            self._after_store(samples)
             self._wake()
 
     async def watch_silence(

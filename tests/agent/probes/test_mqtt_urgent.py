@@ -40,6 +40,8 @@ async def test_changed_devices_are_polled_stored_and_pushed_urgently(tmp_path: P
         wake=lambda: wakes.append(1),
     )
     probe = SlowProbe(down={"a"})
+    stored: list[list[str]] = []  # what the scheduler hears: these are the devices' polls
+    reporter.after_store(lambda samples: stored.append([s.device_id for s in samples]))
     reporter(["a"])  # before attach: nothing to poll with, ignored
     reporter.attach(probe)
     reporter(["a", "b"])
@@ -56,11 +58,13 @@ async def test_changed_devices_are_polled_stored_and_pushed_urgently(tmp_path: P
     assert by_device["b"].error is None
     assert len(wakes) == 2  # one per round
     assert len(samples) == 3
+    assert stored == [["a", "b"], ["c"]]
 
     reporter.stop()
     reporter(["b"])
     await reporter.drain()
     assert outbox.depth() == 3
+    assert len(stored) == 2
     outbox.close()
 
 
