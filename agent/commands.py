@@ -303,6 +303,7 @@ async def run_agent(
                     call_timeout=cfg.server.timeout,
                     batch_size=cfg.agent.batch_size,
                     batch_max_age=cfg.agent.batch_max_age,
+                    backoff_cap=cfg.agent.push_backoff_max,
                 ),
                 inventory=inventory,
                 metrics=metrics,

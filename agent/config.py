@@ -141,6 +141,9 @@ class AgentSettings(_Model):
     metrics_listen: str = Field(default="", description="host:port for /metrics; empty: off")
     batch_size: int = Field(default=500, ge=1, le=5000)
     batch_max_age: float = Field(default=5.0, gt=0, le=3600)
+    # Failed pushes are retried after a random wait up to this long (full jitter), so a fleet of
+    # agents does not hit a server coming back all at once.
+    push_backoff_max: float = Field(default=60.0, ge=1, le=3600)
     snmp_trap_listen: str = Field(
         default="", description="host:port (UDP) for SNMP traps and informs; empty: off"
     )

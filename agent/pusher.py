@@ -53,6 +53,7 @@ class PushSettings:
     call_timeout: float
     batch_size: int
     batch_max_age: float
+    backoff_cap: float = BACKOFF_CAP_S  # longest wait between failed pushes
 
 
 class Pusher:
@@ -134,7 +135,10 @@ class Pusher:
             self._inventory_attempt = 0
             return
         self._inventory_retry_at = now + full_jitter(
-            self._inventory_attempt, base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, rng=self._rng
+            self._inventory_attempt,
+            base=BACKOFF_BASE_S,
+            cap=self._settings.backoff_cap,
+            rng=self._rng,
         )
         self._inventory_attempt += 1
 
@@ -172,7 +176,9 @@ class Pusher:
                 waiter.cancel()
 
     def _backoff(self) -> float:
-        delay = full_jitter(self._attempt, base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, rng=self._rng)
+        delay = full_jitter(
+            self._attempt, base=BACKOFF_BASE_S, cap=self._settings.backoff_cap, rng=self._rng
+        )
         self._attempt += 1
         return delay
 

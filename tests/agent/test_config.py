@@ -122,6 +122,12 @@ def test_bad_trap_listener_names_line_and_field(tmp_path: Path, value: str) -> N
     )
 
 
+def test_push_backoff_cap_defaults_to_a_minute_and_is_bounded(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).agent.push_backoff_max == 60.0
+    path = write(tmp_path, GOOD.replace("  outbox_path:", "  push_backoff_max: 0\n  outbox_path:"))
+    assert error_of(path).startswith(f"{path}:6 agent.push_backoff_max: ")
+
+
 def test_interval_below_floor_names_line_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("interval: 60", "interval: 3"))
     assert error_of(path) == f"{path}:25 devices[1].interval: must be ≥ 5 s"

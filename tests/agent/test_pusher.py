@@ -71,6 +71,7 @@ def make_pusher(
     metrics: AgentMetrics | None = None,
     inventory: InventoryBook | None = None,
     batch_max_age: float = 0.05,
+    backoff_cap: float = 60.0,
 ) -> Pusher:
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return Pusher(
@@ -82,6 +83,7 @@ def make_pusher(
             call_timeout=5.0,
             batch_size=batch_size,
             batch_max_age=batch_max_age,
+            backoff_cap=backoff_cap,
         ),
         inventory=inventory
         or InventoryBook([make_device(), make_device(id="cam-02")], agent_version="t"),
@@ -406,3 +408,12 @@ async def test_partial_batches_do_not_grow_the_batch_size(outbox: Outbox) -> Non
         outbox.put([sample()])
         assert (await pusher.push_batch()).step is Step.SENT
     assert pusher.batch_size == 4
+
+
+def test_waits_after_failed_pushes_grow_to_the_configured_cap_and_no_further(
+    outbox: Outbox,
+) -> None:
+    pusher = make_pusher(outbox, Server(lambda b: httpx.Response(503)), backoff_cap=5.0)
+    waits = [pusher._backoff() for _ in range(40)]
+    assert max(waits) <= 5.0
+    assert max(waits[10:]) > 2.5  # full jitter up to the cap once the attempts have grown

@@ -122,6 +122,8 @@ class Site:
                 "metrics_listen": f"127.0.0.1:{free_port()}",
                 "batch_size": batch_size,
                 "batch_max_age": 1,
+                # The tests wait for the outbox to drain after an outage; production keeps 60 s.
+                "push_backoff_max": 5,
             },
             "devices": [
                 {**d, "protocol": "tcp", "address": "127.0.0.1", "interval": INTERVAL_S,
