@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,20 +164,30 @@ async def test_unreachable_device_backs_off_then_returns_to_its_interval(
 
     caplog.set_level(logging.INFO, logger="agent.scheduler")
     clock = [0.0]
-    scheduler = Scheduler(
+    scheduler = one_device(tmp_path, Flaky, clock, record_wait)
+    await asyncio.wait_for(scheduler.run(stop), timeout=30)
+    assert waits == [0.0, 1.25, 10.0, 20.0, 25.0, 5.0, 5.0]
+    lines = [r.getMessage() for r in caplog.records if r.name == "agent.scheduler"]
+    assert lines == ["cam-01: unreachable: refused", "cam-01: back after 0s"]
+
+
+def one_device(
+    tmp_path: Path,
+    probe: ProbeFactory,
+    clock: list[float],
+    wait: Callable[[asyncio.Event, float], Awaitable[bool]],
+) -> Scheduler:
+    """One TCP camera polled every 5 s, on a fake clock and a test's own wait."""
+    return Scheduler(
         devices=[make_device(interval=5)],
-        registry=ProbeRegistry({ProbeKind.TCP: Flaky}),
+        registry=ProbeRegistry({ProbeKind.TCP: probe}),
         outbox=AsyncOutbox(Outbox(tmp_path / "o.sqlite", max_bytes=1_000_000)),
         concurrency=1,
         inventory=InventoryBook([], agent_version="t"),
         rng=NoJitter(),
         monotonic=lambda: clock[0],
-        wait=record_wait,
+        wait=wait,
     )
-    await asyncio.wait_for(scheduler.run(stop), timeout=30)
-    assert waits == [0.0, 1.25, 10.0, 20.0, 25.0, 5.0, 5.0]
-    lines = [r.getMessage() for r in caplog.records if r.name == "agent.scheduler"]
-    assert lines == ["cam-01: unreachable: refused", "cam-01: back after 0s"]
 
 
 def _sample(device_id: str, *, reachable: bool, events_only: bool = False) -> Sample:
@@ -231,16 +242,7 @@ async def test_a_poll_made_elsewhere_times_the_next_scheduled_poll(
         clock[0] = target
         return event.is_set()
 
-    scheduler = Scheduler(
-        devices=[make_device(interval=5)],
-        registry=ProbeRegistry({ProbeKind.TCP: Recorder}),
-        outbox=AsyncOutbox(Outbox(tmp_path / "o.sqlite", max_bytes=1_000_000)),
-        concurrency=1,
-        inventory=InventoryBook([], agent_version="t"),
-        rng=NoJitter(),
-        monotonic=lambda: clock[0],
-        wait=advance,
-    )
+    scheduler = one_device(tmp_path, Recorder, clock, advance)
     await asyncio.wait_for(scheduler.run(stop), timeout=30)
     assert polled_at == [0.0, pytest.approx(next_poll_at)]
 
@@ -271,16 +273,7 @@ async def test_the_next_poll_after_a_failing_report_counts_as_the_second_failure
         clock[0] += max(0.0, seconds)
         return event.is_set()
 
-    scheduler = Scheduler(
-        devices=[make_device(interval=5)],
-        registry=ProbeRegistry({ProbeKind.TCP: Down}),
-        outbox=AsyncOutbox(Outbox(tmp_path / "o.sqlite", max_bytes=1_000_000)),
-        concurrency=1,
-        inventory=InventoryBook([], agent_version="t"),
-        rng=NoJitter(),
-        monotonic=lambda: clock[0],
-        wait=advance,
-    )
+    scheduler = one_device(tmp_path, Down, clock, advance)
     await asyncio.wait_for(scheduler.run(stop), timeout=30)
     # The first scheduled poll is the re-check (1.25 s) and the second failure: then 2 x 5 s.
     assert polled_at == [1.25, 11.25]
