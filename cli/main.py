@@ -137,9 +137,18 @@ def db_prune() -> None:
 
 
 @admin_app.command("create-client")
-def admin_create_client(name: Annotated[str, typer.Argument()]) -> None:
+def admin_create_client(
+    name: Annotated[str, typer.Argument()],
+    sla_preset: Annotated[
+        str,
+        typer.Option(
+            help="SLA preset the client's deadlines follow (default security_default, which "
+            "takes any zone); an unknown name is refused with the list of presets."
+        ),
+    ] = "",
+) -> None:
     """Create a client (tenant)."""
-    _load("server.commands", "server").create_client(name=name)
+    _load("server.commands", "server").create_client(name=name, sla_preset=sla_preset or None)
 
 
 @admin_app.command("create-site")

@@ -11,9 +11,11 @@ from sqlalchemy import Select, SQLColumnExpression, func, select
 from sqlalchemy.orm import Session
 
 from server.db import add_unique
-from server.errors import ConflictError, NotFoundError
-from server.models import Client, Device, DeviceState, SampleRow, Site
+from server.errors import ConflictError, InvalidInputError, NotFoundError
+from server.models import Client, Device, DeviceState, SampleRow, ServicePolicy, Site
+from server.sla import SlaConfigError, SlaPolicy
 from server.state import DeviceStatus
+from server.tickets.policy import parse_sla_settings, validate_sla_settings
 from server.users import UserPrincipal
 from wire.enums import Role
 from wire.schema import Inventory, InventoryResult
@@ -82,9 +84,28 @@ def scope_of(
     return scope_for(user, team_sites=team_sites, client_sites=client_sites)
 
 
-def create_client(*, session: Session, name: str, now: datetime) -> Client:
+def create_client(
+    *, session: Session, name: str, now: datetime, sla_preset: str | None = None
+) -> Client:
+    """A client, with its SLA preset stored when one is given (else the shipped default)."""
+    sla = None
+    if sla_preset is not None:
+        try:
+            sla = validate_sla_settings({"preset": sla_preset})
+        except SlaConfigError as err:
+            raise InvalidInputError(str(err)) from err
     client = Client(name=name, created_at=now)
-    return add_unique(session=session, row=client, conflict=f"client {name!r} already exists")
+    client = add_unique(session=session, row=client, conflict=f"client {name!r} already exists")
+    if sla is not None:
+        session.add(ServicePolicy(client_id=client.id, severity={}, sla=sla, updated_at=now))
+        session.flush()
+    return client
+
+
+def client_sla_policy(*, session: Session, client_id: int) -> SlaPolicy:
+    """The SLA policy the client's tickets get their deadlines from."""
+    row = session.get(ServicePolicy, client_id)
+    return parse_sla_settings(row.sla if row else {})[0]
 
 
 def client_by_name(*, session: Session, name: str) -> Client:
@@ -101,6 +122,10 @@ def create_site(
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ConflictError(f"unknown time zone {timezone!r}") from err
+    try:  # a zone the policy has no cell for would leave the site's tickets without deadlines
+        client_sla_policy(session=session, client_id=client_id).check_zone(zone)
+    except SlaConfigError as err:
+        raise InvalidInputError(str(err)) from err
     site = Site(client_id=client_id, name=name, zone=zone, timezone=timezone, created_at=now)
     return add_unique(
         session=session, row=site, conflict=f"site {name!r} already exists for this client"
