@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,7 +46,7 @@ def _secmon(env: dict[str, str], *args: str) -> str:
         [*SECMON, *args], env=env, capture_output=True, text=True, check=False, timeout=60
     )
     if done.returncode != 0:
-        raise RuntimeError(f"secmon {' '.join(args)} failed: {done.stderr.strip()}")
+        raise DemoError(f"secmon {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
 
 
@@ -74,21 +75,57 @@ def _agent_config(targets: list[Target], *, data_dir: Path, server_url: str) -> 
     }
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
+class DemoError(RuntimeError):
+    """The demo cannot start; the message says why and what to do."""
+
+
+def check_port_free(port: int) -> None:
+    """Refuse a port another program listens on before starting anything on it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise DemoError(
+                f"port {port} is in use by another program ({err.strerror}); "
+                f"stop it or choose another port: secmon demo --port {port + 1}"
+            ) from err
+
+
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], *, instance: str, deadline_s: float = 60
+) -> None:
+    """Wait until the server started as `proc` answers; another server on the URL is an error.
+
+    The server echoes `instance` (SECMON_INSTANCE) on /healthz, so an answer without it comes
+    from some other program holding the port, however healthy it looks.
+    """
     stop = time.monotonic() + deadline_s
     while time.monotonic() < stop:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
+            raise DemoError(f"server exited with code {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            answer = httpx.get(f"{url}/healthz", timeout=1)
+            if answer.status_code == 200:
+                if answer.json().get("instance") == instance:
+                    return
+                raise DemoError(f"{url} answers, but it is not this demo's server")
         time.sleep(0.3)
-    raise RuntimeError("server did not become healthy within 60 s")
+    raise DemoError(f"server did not become healthy within {deadline_s:.0f} s")
 
 
 def run(*, port: int, data_dir: Path) -> int:
     """Set everything up from scratch in `data_dir`, run until interrupted, return an exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        return _run(port=port, data_dir=data_dir)
+    except DemoError as err:
+        log.error("secmon demo: %s", err)
+        return 1
+
+
+def _run(*, port: int, data_dir: Path) -> int:
+    check_port_free(port)
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     data_dir = data_dir.resolve()
@@ -98,6 +135,7 @@ def run(*, port: int, data_dir: Path) -> int:
         "DATABASE_URL": f"sqlite:///{data_dir / 'secmon.db'}",
         "SECMON_SECRET_KEY": secrets.token_urlsafe(32),
         "SECMON_DEMO_PASSWORD": password,
+        "SECMON_INSTANCE": f"demo-{secrets.token_hex(8)}",
     }
     _secmon(env, "db", "upgrade")
     _secmon(env, "admin", "create-client", CLIENT)
@@ -121,7 +159,7 @@ def run(*, port: int, data_dir: Path) -> int:
 
     server = subprocess.Popen([*SECMON, "server", "run", "--port", str(port)], env=env)
     try:
-        _wait_healthy(url, server)
+        wait_healthy(url, server, instance=env["SECMON_INSTANCE"])
         print(
             f"\nsecmon demo is running\n"
             f"  server:   {url}  (API docs: {url}/docs)\n"
@@ -136,11 +174,19 @@ def run(*, port: int, data_dir: Path) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=15)
+        _stop(server, grace_s=15)
     return 0
+
+
+def _stop(proc: subprocess.Popen[bytes], *, grace_s: float) -> None:
+    """SIGTERM and wait up to `grace_s`; the Ctrl-C that also reaches the group while the
+    demo is already stopping (the agent can finish first) does not cut the wait short."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(KeyboardInterrupt, subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 async def _run_site(targets: list[Target], *, config_path: Path, env: dict[str, str]) -> None:
@@ -151,7 +197,10 @@ async def _run_site(targets: list[Target], *, config_path: Path, env: dict[str, 
     )
     try:
         code = await agent.wait()
-        log.error("agent exited with code %s", code)
+        if code == 0:  # stopped as asked: Ctrl-C reaches the agent too
+            log.info("agent stopped, stopping the demo")
+        else:
+            log.error("agent exited with code %s", code)
     finally:
         if agent.returncode is None:
             agent.send_signal(signal.SIGTERM)

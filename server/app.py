@@ -19,6 +19,7 @@ from server.api import (
     devices,
     faults,
     health,
+    home,
     kpis,
     sites,
     status_pages,
@@ -146,6 +147,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(status_pages.pages)
     app.include_router(console_pages.router)
+    app.include_router(home.router)
 
     def openapi() -> dict[str, Any]:
         # The ingest and inventory handlers read their raw (maybe gzip) bodies: schemas by hand.

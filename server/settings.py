@@ -24,6 +24,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "SECMON_DATABASE_URL"),
     )
     environment: Environment = Environment.DEVELOPMENT
+    # Echoed by /healthz, so whoever started this server (the demo) knows it is the one answering.
+    instance: str = ""
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
     retention_days: int = Field(default=30, ge=1)
