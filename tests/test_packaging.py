@@ -8,6 +8,7 @@ Building and installing take a while: these tests are marked `packaging` and `ma
 """
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -148,6 +149,39 @@ def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     return env_dir
+
+
+# Counts what each loader found, from the installed copy (the agent's loaders need only base deps).
+DATA_PROBE = """
+import json
+from agent.probes.mqtt.mapping import builtin_templates
+from agent.probes.snmp_profiles import builtin_profiles
+from server.sla import load_holiday_file
+print(json.dumps({
+    "snmp_profiles": len(builtin_profiles().profiles),
+    "mqtt_templates": len(builtin_templates()),
+    "cn_2026_days": len(load_holiday_file("cn-2026").holidays),
+}))
+"""
+
+
+def test_installed_package_loads_its_own_data(installed: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", DATA_PROBE],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout)
+    assert found["snmp_profiles"] == len(list((ROOT / "agent/profiles/snmp").glob("*.yaml")))
+    assert found["mqtt_templates"] == len(
+        list((ROOT / "agent/probes/mqtt/templates").glob("*.yaml"))
+    )
+    assert found["cn_2026_days"] > 0
 
 
 def _run(env_dir: Path, env: dict[str, str], cwd: Path, *args: str) -> str:
