@@ -1,5 +1,6 @@
 """The README tells the truth: features not built yet say "planned", and the "Running it for
-real" commands run as written against a temporary SQLite file.
+real" commands (and docker-compose.yml's set-up comments) run as written against a temporary
+SQLite file.
 
 Every line of every command block there is either run (and must succeed) or skipped for a reason
 listed in `SKIPPED`; a line the test does not know fails it, so the README cannot grow a command
@@ -72,23 +73,32 @@ def readme_commands() -> list[list[str]]:
     return [words for line in lines if (words := shlex.split(line, comments=True))]
 
 
-def test_readme_running_it_for_real_commands_succeed(tmp_path: Path) -> None:
-    database = tmp_path / "secmon.db"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+def compose_commands() -> list[list[str]]:
+    """The `docker compose run --rm server secmon …` lines in docker-compose.yml's comments."""
+    prefix = "docker compose run --rm server "
+    lines = (ROOT / "docker-compose.yml").read_text(encoding="utf-8").splitlines()
+    found = [line.lstrip("# ").removeprefix(prefix) for line in lines if prefix in line]
+    return [shlex.split(line) for line in found]
+
+
+def run_admin_lines(commands: list[list[str]], workdir: Path) -> list[str]:
+    """Run each non-skipped line as written on a fresh SQLite file; every one must succeed."""
+    database_url = f"sqlite:///{workdir / 'secmon.db'}"
+    env = {**os.environ, "DATABASE_URL": database_url}
     ran: list[str] = []
-    for words in readme_commands():
+    for words in commands:
         line = shlex.join(words)
         if line.startswith(SKIPPED):
             if words[0] == "cp":
                 assert (ROOT / words[1]).is_file(), line
             continue
-        assert line.startswith(RUN), f"the README test does not know how to run: {line}"
+        assert line.startswith(RUN), f"the test does not know how to run: {line}"
         # No controlling terminal: create-user's password prompt reads standard input.
         done = subprocess.run(
             [str(SECMON), *words[1:]],
             input=f"{PASSWORD}\n{PASSWORD}\n",
             env=env,
-            cwd=tmp_path,
+            cwd=workdir,
             capture_output=True,
             text=True,
             check=False,
@@ -102,8 +112,8 @@ def test_readme_running_it_for_real_commands_succeed(tmp_path: Path) -> None:
     assert ran[0] == "secmon db upgrade", ran
     assert any(line.startswith("secmon admin create-site") for line in ran), ran
 
-    # Every site the README makes gets SLA deadlines: its zone is one of its client's policy.
-    engine = make_engine(env["DATABASE_URL"])
+    # Every site made gets SLA deadlines: its zone is one of its client's policy.
+    engine = make_engine(database_url)
     try:
         with Session(engine) as session:
             sites = session.scalars(select(Site)).all()
@@ -112,6 +122,17 @@ def test_readme_running_it_for_real_commands_succeed(tmp_path: Path) -> None:
                 client_sla_policy(session=session, client_id=site.client_id).check_zone(site.zone)
     finally:
         engine.dispose()
+    return ran
+
+
+def test_readme_running_it_for_real_commands_succeed(tmp_path: Path) -> None:
+    ran = run_admin_lines(readme_commands(), tmp_path)
+    assert any(line.startswith("secmon admin create-user") for line in ran)
+
+
+def test_docker_compose_setup_commands_succeed(tmp_path: Path) -> None:
+    ran = run_admin_lines(compose_commands(), tmp_path)
+    assert any(line.startswith("secmon admin create-agent-token") for line in ran)
 
 
 @pytest.mark.parametrize("prefix", SKIPPED)
