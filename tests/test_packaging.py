@@ -11,6 +11,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -29,9 +30,21 @@ from tests.peers.net import free_port
 ROOT = Path(__file__).resolve().parents[1]
 # Top-level packages of the checkout that are for development only and never installed.
 DEV_ONLY = frozenset({"tests", "bench"})
+# Checkout entries that are not source: environments, caches, build output, local data.
+NOT_SOURCE = (
+    *(".git", ".venv", ".demo", ".hypothesis", ".*_cache", "__pycache__"),
+    *("*.egg-info", "build", "dist", "*.db", "*.db-wal", "*.db-shm"),
+)
 # What setuptools says when pyproject uses a form it is about to drop.
 DEPRECATION = re.compile(r"BuildBackendWarning|SetuptoolsDeprecationWarning|is deprecated")
 CLIENT = "Packaging Test Client"
+ADMIN_PASSWORD = "packaging-test-password"
+ADMIN_USER = (
+    *("admin", "create-user", "--username", "boss", "--role", "admin"),
+    *("--password-env", "PACKAGING_PW"),
+)
+# The console's pages for staff, each rendered from the installed templates.
+CONSOLE_PAGES = ("/console", "/console/sites", "/console/sites/1", "/console/kpis")
 
 pytestmark = pytest.mark.packaging
 
@@ -88,9 +101,13 @@ def dockerfile_copies(text: str) -> set[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """`python -m build`: the sdist, then the wheel from the sdist, as a release is made."""
+    # From a copy without build leftovers: setuptools reads an old *.egg-info/SOURCES.txt into
+    # the sdist, which would hide a file that pyproject no longer (or never) ships.
+    source = tmp_path_factory.mktemp("source") / "secmon"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(source)],
         capture_output=True,
         text=True,
         check=False,
@@ -228,6 +245,8 @@ def served(installed: Path, tmp_path: Path) -> Iterator[Served]:
     _run(installed, env, tmp_path, "db", "upgrade")
     _run(installed, env, tmp_path, "admin", "create-client", CLIENT)
     _run(installed, env, tmp_path, "admin", "create-site", "--client", CLIENT, "--name", "HQ")
+    env["PACKAGING_PW"] = ADMIN_PASSWORD
+    _run(installed, env, tmp_path, *ADMIN_USER)
     link = _run(installed, env, tmp_path, "admin", "status-link", "--client", CLIENT).strip()
     port = free_port()
     log_path = tmp_path / "server.log"
@@ -267,3 +286,19 @@ def test_installed_server_serves_console_and_status_page(served: Served) -> None
     page = httpx.get(f"{url}{served.status_link}", timeout=10)
     assert page.status_code == 200, page.text[:2000]
     assert CLIENT in page.text
+
+
+def test_installed_server_serves_every_console_page_to_staff(served: Served) -> None:
+    with httpx.Client(base_url=served.url, timeout=10) as browser:
+        form = browser.get("/console/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf, form.text[:2000]
+        login = browser.post(
+            "/console/login",
+            data={"username": "boss", "password": ADMIN_PASSWORD, "csrf": csrf[1]},
+        )
+        assert login.status_code == 303, login.text[:2000]
+        for page in CONSOLE_PAGES:
+            answer = browser.get(page)
+            assert answer.status_code == 200, f"{page}: {answer.text[:2000]}"
+            assert "<html" in answer.text.lower(), page
