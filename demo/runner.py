@@ -174,19 +174,14 @@ def _run(*, port: int, data_dir: Path) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        _stop(server, grace_s=15)
+        # Stopping already: a Ctrl-C that reaches the demo now (it reaches the agent too, which
+        # may finish first) must not cut the server's shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=15)
     return 0
-
-
-def _stop(proc: subprocess.Popen[bytes], *, grace_s: float) -> None:
-    """SIGTERM and wait up to `grace_s`; the Ctrl-C that also reaches the group while the
-    demo is already stopping (the agent can finish first) does not cut the wait short."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while proc.poll() is None and time.monotonic() < deadline:
-        with contextlib.suppress(KeyboardInterrupt, subprocess.TimeoutExpired):
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 async def _run_site(targets: list[Target], *, config_path: Path, env: dict[str, str]) -> None:
