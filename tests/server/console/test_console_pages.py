@@ -46,7 +46,8 @@ class Console:
         assert done.status_code == 303, done.text
 
     def get(self, path: str) -> httpx.Response:
-        return self.http.get(path)
+        page: httpx.Response = self.http.get(path)
+        return page
 
     def act(self, ticket_id: int, action: str, **fields: str) -> httpx.Response:
         """Post one of the ticket page's forms; answers the page it lands on."""
@@ -76,7 +77,7 @@ class World:
         """Rewrite the notify config: these members make the team serving the kit's site."""
         hook = {"channels": {"hook": "json://127.0.0.1:9/never-used"}}
         config = {
-            "contacts": {name: hook for name in members},
+            "contacts": dict.fromkeys(members, hook),
             "teams": {"field": {"members": members, "sites": [self.kit.tenant.site_id]}},
         }
         old = self.notify.stat().st_mtime_ns if self.notify.exists() else 0
