@@ -69,6 +69,7 @@ class Outcome:
     recovered: list[int] = field(default_factory=list)
     tickets_created: list[int] = field(default_factory=list)
     tickets_closed: list[int] = field(default_factory=list)
+    tickets_reopened: list[int] = field(default_factory=list)
 
 
 def _lock_site(session: Session, site_id: int) -> None:
@@ -578,16 +579,7 @@ def close_episode(*, session: Session, episode: FaultEpisode, at: datetime, now:
     ticket = session.get(Ticket, episode.ticket_id)
     if ticket is None:
         return
-    still_open = session.scalar(
-        select(func.count())
-        .select_from(FaultEpisode)
-        .where(
-            FaultEpisode.ticket_id == ticket.id,
-            FaultEpisode.open_key.is_not(None),
-            FaultEpisode.parent_episode_id.is_(None),
-        )
-    )
-    if not still_open:
+    if not service.open_faults(session=session, ticket_id=ticket.id):
         service.fault_recovered(
             session=session,
             ticket=ticket,
@@ -603,8 +595,9 @@ def sweep(
     *, engine: Engine, now: datetime, settings: FaultSettings, tick: bool = False
 ) -> Outcome | None:
     """Time-based work: agents gone quiet, held faults, recovered tickets past their quiet
-    period, and with `tick` the SLA clocks of open tickets (near-breach and breach
-    notifications). Returns None when another replica is sweeping."""
+    period, resolved tickets whose fault outlasted it, and with `tick` the SLA clocks of open
+    tickets (near-breach and breach notifications). Returns None when another replica is
+    sweeping."""
 
     def work(session: Session) -> Outcome:
         out = Outcome()
@@ -614,6 +607,7 @@ def sweep(
         _agent_offline(session, now, settings, lookup, out)
         _release_held(session, now, settings, out)
         _close_quiet(session, now, lookup, out)
+        _reopen_still_down(session, now, lookup, out)
         if tick:
             _tick_open(session, now, lookup)
         return out
@@ -783,3 +777,34 @@ def _close_quiet(session: Session, now: datetime, lookup: SettingsLookup, out: O
                 session=session, ticket=ticket, now=now, quiet_minutes=quiet
             )
             out.tickets_closed.append(ticket.id)
+
+
+def _reopen_still_down(
+    session: Session, now: datetime, lookup: SettingsLookup, out: Outcome
+) -> None:
+    """A ticket resolved while its fault was open comes back when monitoring still sees the
+    fault once the client's confirmation (quiet) period after the resolve has passed."""
+    still_down = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.state == TicketState.RESOLVED.value,
+            Ticket.id.in_(
+                select(FaultEpisode.ticket_id).where(
+                    FaultEpisode.open_key.is_not(None), FaultEpisode.parent_episode_id.is_(None)
+                )
+            ),
+        )
+        .order_by(Ticket.id)
+    ).all()
+    for ticket in still_down:
+        window = lookup(ticket.client_id).recovered_quiet_minutes
+        if ticket.resolved_at is None or now - ticket.resolved_at < timedelta(minutes=window):
+            continue
+        codes = sorted({e.code for e in service.open_faults(session=session, ticket_id=ticket.id)})
+        service.reopen_still_down(
+            session=session,
+            ticket=ticket,
+            now=now,
+            note=f"{', '.join(codes)} still open {window} min after the resolve",
+        )
+        out.tickets_reopened.append(ticket.id)

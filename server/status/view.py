@@ -162,9 +162,14 @@ class StatusView:
 # -- building ----------------------------------------------------------------------------------
 
 
-def _progress(ticket: TicketRecord | None, words: Words, zone: ZoneInfo, now: datetime) -> str:
+def _progress(
+    ticket: TicketRecord | None, words: Words, zone: ZoneInfo, now: datetime, *, down: bool
+) -> str:
+    """How the ticket is getting on; `down` (a fault of it still open) never reads repaired."""
     if ticket is None:
         return ""
+    if down and ticket.state not in OPEN_TICKET_STATES:
+        return words("state.still_down")
     if ticket.state == "dispatched" and ticket.eta is not None:
         return words("state.dispatched_eta", eta=words.moment(ticket.eta, zone, now))
     key = f"state.{ticket.state}"
@@ -295,7 +300,7 @@ def build_view(
                     ),
                     None,
                 )
-                progress = _progress(ticket, words, site.zone, now)
+                progress = _progress(ticket, words, site.zone, now, down=True)
                 if progress:
                     if words.language == "en":
                         progress = progress[0].lower() + progress[1:]
@@ -340,8 +345,10 @@ def build_view(
     device_names = {d.id: d.name for d in devices}
     recent = now - timedelta(days=INCIDENT_DAYS)
     incidents = []
+    down_tickets = {f.ticket_id for f in faults if f.ticket_id is not None}
     for ticket in sorted(tickets, key=lambda t: t.created_at, reverse=True):
-        is_open = ticket.state in OPEN_TICKET_STATES
+        down = ticket.id in down_tickets
+        is_open = ticket.state in OPEN_TICKET_STATES or down
         finished = ticket.closed_at or ticket.resolved_at
         if not is_open and (finished is None or finished < recent):
             continue
@@ -350,7 +357,7 @@ def build_view(
         what = words.problem(ticket.code)
         if name:
             what = f"{public_name(name)}: {what}"
-        progress = _progress(ticket, words, zone, now)
+        progress = _progress(ticket, words, zone, now, down=down)
         if not is_open and finished is not None:
             progress = f"{progress} · {words('resolved_at', at=words.moment(finished, zone, now))}"
         incidents.append(

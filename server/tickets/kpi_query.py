@@ -35,7 +35,7 @@ def ticket_facts(
     """Facts of tickets created in [since, until), of the sites `scope` reaches (None: all)."""
     query = select(Ticket).where(Ticket.created_at >= since, Ticket.created_at < until)
     if scope is not None:
-        query = scope.where_site(query, Ticket.site_id)
+        query = scope.where_ticket(query, Ticket.site_id, Ticket.assignee_id)
     tickets = list(session.scalars(query.order_by(Ticket.id)))
     if not tickets:
         return []
