@@ -15,7 +15,7 @@ Degradation shapes (one per failing device; `cause` in the failures file):
   days (5-20 %), each adding a geometric number of sectors (mean 6); pending sectors follow.
 - sector_accelerating: the share of days with remaps grows exponentially from 2 % to 60 %.
 - battery_knee: capacity fades 2-6 %/year, then after a knee falls quadratically; the battery
-  fails (self-test) when capacity reaches 55 % of new. Runtime = capacity × nominal runtime,
+  fails (self-test) when capacity reaches 55 % of new. Runtime = capacity x nominal runtime,
   ±5 % noise, 8 % lower by day under load.
 - thermal_creep: temperature creeps 0.15-0.5 °C/day from onset; the device shuts down at
   72-78 °C. Daily cycle ±3 °C and a seasonal swing of ±5 °C.
@@ -27,7 +27,7 @@ Degradation shapes (one per failing device; `cause` in the failures file):
 - storage_fill: overwrite stops; used space grows linearly from the steady level to 100 %
   over 30-90 days; failure when full.
 
-Healthy devices (10× the failing ones and more) get the same noise, daily cycles and seasons,
+Healthy devices (10x the failing ones and more) get the same noise, daily cycles and seasons,
 and the glitches of real fleets: sentinels (65535, -1, -273) on 0.2 % of samples, NaN on 0.1 %,
 one-sample spikes, agent gaps of 1-10 days, counters reset to 0 by firmware, one-off remaps of a
 few sectors on 8 % of disks, reboots every ~90 days, and part replacements (disk swapped with a
@@ -177,16 +177,16 @@ class Builder:
                     realloc += rng.randint(1, 24)
                 if day == firmware_reset:
                     realloc = 0.0
-                if shape in ("sector_linear", "sector_accelerating") and onset is not None:
-                    if day >= onset:
-                        if shape == "sector_linear":
-                            p = share
-                        else:
-                            p = 0.02 * math.exp(math.log(30) * (day - onset) / (failed - onset))
-                        if rng.random() < min(p, 0.9):
-                            realloc += 1 + int(rng.expovariate(1 / 6))
-                            if rng.random() < 0.5:
-                                pending += 1 + int(rng.expovariate(1 / 3))
+                sectors = shape in ("sector_linear", "sector_accelerating")
+                if sectors and onset is not None and failed is not None and day >= onset:
+                    if shape == "sector_linear":
+                        p = share
+                    else:
+                        p = 0.02 * math.exp(math.log(30) * (day - onset) / (failed - onset))
+                    if rng.random() < min(p, 0.9):
+                        realloc += 1 + int(rng.expovariate(1 / 6))
+                        if rng.random() < 0.5:
+                            pending += 1 + int(rng.expovariate(1 / 3))
             temp = base_temp + _seasonal(day, phase) + (3.0 if 6 <= hour <= 12 else -1.0)
             if shape == "thermal_creep" and onset is not None and day >= onset:
                 temp += creep * (day - onset)
@@ -222,14 +222,13 @@ class Builder:
 
     def _uptime(self, device: Device, end: int, check: str, part: str) -> None:
         rng = self.rng
-        failed = device.failed_day
-        loop_start = failed - rng.randint(20, 40) if device.shape == "reboot_loop" else None
+        loop_start = end - rng.randint(20, 40) if device.shape == "reboot_loop" else None
         booted = START - rng.uniform(0, 200) * DAY
         last_ts = START
         for day, _, ts in _moments(rng, end):
             rate = 1 / 90
-            if loop_start is not None and failed is not None and day >= loop_start:
-                rate = 0.05 * math.exp(math.log(80) * (day - loop_start) / (failed - loop_start))
+            if loop_start is not None and day >= loop_start:
+                rate = 0.05 * math.exp(math.log(80) * (day - loop_start) / (end - loop_start))
             if rng.random() < 1 - math.exp(-rate * (ts - last_ts) / DAY):
                 booted = rng.uniform(last_ts, ts)
             last_ts = ts
@@ -237,14 +236,13 @@ class Builder:
 
     def _camera(self, device: Device, end: int) -> None:
         rng = self.rng
-        failed = device.failed_day
         serial = f"CAM{rng.randrange(10**6):06d}"
         level = rng.uniform(0.4, 0.9)
-        drift_start = failed - rng.randint(40, 110) if device.shape == "focus_drift" else None
+        drift_start = end - rng.randint(40, 110) if device.shape == "focus_drift" else None
         for day, hour, ts in _moments(rng, end):
             value = level
-            if drift_start is not None and failed is not None and day >= drift_start:
-                value *= 1 - 0.55 * (day - drift_start) / (failed - drift_start)
+            if drift_start is not None and day >= drift_start:
+                value *= 1 - 0.55 * (day - drift_start) / (end - drift_start)
             if hour in NIGHT:
                 value *= 0.7
             value *= 1 + rng.gauss(0, 0.04)
@@ -253,14 +251,13 @@ class Builder:
 
     def _recorder(self, device: Device, end: int) -> None:
         rng = self.rng
-        failed = device.failed_day
         serial = f"NVR{rng.randrange(10**6):06d}"
         steady = rng.uniform(70, 92)
-        fill_start = failed - rng.randint(30, 90) if device.shape == "storage_fill" else None
+        fill_start = end - rng.randint(30, 90) if device.shape == "storage_fill" else None
         for day, hour, ts in _moments(rng, end):
             used = steady + 0.8 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 0.3)
-            if fill_start is not None and failed is not None and day >= fill_start:
-                used = steady + (100 - steady) * (day - fill_start) / (failed - fill_start)
+            if fill_start is not None and day >= fill_start:
+                used = steady + (100 - steady) * (day - fill_start) / (end - fill_start)
                 used += rng.gauss(0, 0.3)
             self._emit(
                 device, ts, "host.fs.recordings.used_percent", round(min(used, 100.0), 2), serial
@@ -269,12 +266,11 @@ class Builder:
 
     def _switch(self, device: Device, end: int) -> None:
         rng = self.rng
-        failed = device.failed_day
         serial = f"SW{rng.randrange(10**6):06d}"
         rpm = rng.uniform(2500, 4500)
         base_temp = rng.uniform(35, 45)
         phase = rng.uniform(0, 2 * math.pi)
-        stop = failed - rng.randint(15, 45) if device.shape == "fan_stop" else None
+        stop = end - rng.randint(15, 45) if device.shape == "fan_stop" else None
         jump = rng.uniform(10, 15)
         for day, hour, ts in _moments(rng, end):
             speed = rpm * (1 + rng.gauss(0, 0.02))

@@ -95,6 +95,7 @@ REJECTED_WORDS: Mapping[str, Mapping[Rejected, str]] = {
         Rejected.NEGATIVE_COUNTER: "negative counter",
         Rejected.CONFLICTING_DUPLICATE: "conflicting duplicate timestamp",
         Rejected.GLITCH: "one-sample spike",
+        Rejected.OUT_OF_RANGE: "out of range",
     },
     "zh-CN": {
         Rejected.NOT_A_NUMBER: "非数值",
@@ -102,6 +103,7 @@ REJECTED_WORDS: Mapping[str, Mapping[Rejected, str]] = {
         Rejected.NEGATIVE_COUNTER: "计数器为负",
         Rejected.CONFLICTING_DUPLICATE: "时间戳重复且数值矛盾",
         Rejected.GLITCH: "单点尖峰",
+        Rejected.OUT_OF_RANGE: "超出范围",
     },
 }
 

@@ -22,9 +22,8 @@ from server.predict.robust import (
     rank_sum_z,
     theil_sen,
 )
-from server.predict.rollup import DayRollup, Rejected
-from server.predict.signals import Direction, Model, SignalSpec, Statistic
-
+from server.predict.rollup import DayRollup, Rejected, Sample, clean, roll_up
+from server.predict.signals import Direction, Model, SignalSpec, Statistic, spec_for
 
 MAX_AHEAD_DAYS = 3650  # a crossing further away than this is "never"
 
@@ -112,6 +111,18 @@ def judge(
     if spec.model is Model.STEP:
         return step(base, spec, segment, today, rejected, params)
     return event_rate(base, spec, segment, today, rejected, params)
+
+
+def judge_samples(
+    check: str, samples: Sequence[Sample], *, today: int, params: Params = Params()
+) -> Evidence | None:
+    """Raw samples of one check → evidence on `today`; None when no signal reads the check."""
+    spec = spec_for(check)
+    if spec is None:
+        return None
+    cleaned = clean(samples, counter=spec.counter)
+    rows = roll_up(cleaned.samples, counter=spec.counter)
+    return judge(check, spec, rows, today=today, rejected=cleaned.rejected, params=params)
 
 
 def _no(

@@ -15,6 +15,8 @@ from enum import StrEnum
 
 DAY_S = 86_400
 EPOCH = date(1970, 1, 1)
+# No reading we forecast comes near this; beyond it sums and fits lose all precision.
+LARGEST = 1e12
 # Values devices report when they have no reading: "unknown", an unset 16-bit register, 0 K in C.
 SENTINELS: frozenset[float] = frozenset({-1.0, -273.0, -273.15, 65535.0, 4294967295.0})
 
@@ -27,6 +29,7 @@ class Rejected(StrEnum):
     NEGATIVE_COUNTER = "negative_counter"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     GLITCH = "glitch"
+    OUT_OF_RANGE = "out_of_range"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,8 @@ def clean(samples: Iterable[Sample], *, counter: bool) -> Cleaned:
             rejected[Rejected.NOT_A_NUMBER] += 1
         elif float(value) in SENTINELS:
             rejected[Rejected.SENTINEL] += 1
+        elif abs(value) > LARGEST:
+            rejected[Rejected.OUT_OF_RANGE] += 1
         elif counter and value < 0:
             rejected[Rejected.NEGATIVE_COUNTER] += 1
         else:
