@@ -36,6 +36,7 @@ from server.notify.config import NotifyConfig, load_notify_config_cached
 from server.notify.hooks import EMPTY_CONFIG
 from server.notify.metrics import NotifyMetrics
 from server.notify.worker import NotificationWorker
+from server.predict.store import rollup_all_checks
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
 from server.settings import Settings
@@ -67,6 +68,25 @@ async def rollup_periodically(ctx: AppContext) -> None:
         except SQLAlchemyError:
             log.exception("status: uptime rollup failed, will retry next interval")
         await asyncio.sleep(ctx.settings.status_rollup_seconds)
+
+
+async def predict_rollup_periodically(ctx: AppContext) -> None:
+    """Daily check rollups for forecasts; safe alongside other replicas (per-site try-lock)."""
+    while True:
+        try:
+            await asyncio.to_thread(_predict_rollup_once, ctx)
+        except SQLAlchemyError:
+            log.exception("predict: check rollup failed, will retry next interval")
+        await asyncio.sleep(ctx.settings.predict_rollup_seconds)
+
+
+def _predict_rollup_once(ctx: AppContext) -> None:
+    with ctx.sessions() as session:
+        rollup_all_checks(
+            session=session,
+            now=datetime.now(UTC),
+            history_days=ctx.settings.predict_history_days,
+        )
 
 
 def _rollup_once(ctx: AppContext) -> None:
@@ -120,6 +140,7 @@ def create_app(
             asyncio.create_task(prune_periodically(ctx), name="secmon-retention"),
             asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep"),
             asyncio.create_task(rollup_periodically(ctx), name="secmon-uptime-rollup"),
+            asyncio.create_task(predict_rollup_periodically(ctx), name="secmon-predict-rollup"),
         ]
         if settings.notify_worker:
             worker = NotificationWorker(engine, notify_config, metrics=notify_metrics)

@@ -126,10 +126,13 @@ def _drop_spikes(samples: list[Sample], rejected: Counter[Rejected]) -> list[Sam
     return out
 
 
-def roll_up(samples: Sequence[Sample], *, counter: bool) -> list[DayRollup]:
-    """Clean samples (sorted) → one row per (day, part), in time order."""
+def roll_up(
+    samples: Sequence[Sample], *, counter: bool, before: Sample | None = None
+) -> list[DayRollup]:
+    """Clean samples (sorted) → one row per (day, part), in time order. `before` is the last
+    sample ahead of them (a stored day's last value), so a counter's first delta is known."""
     rows: list[DayRollup] = []
-    previous: Sample | None = None
+    previous: Sample | None = before
     start = 0
     while start < len(samples):
         day, part = day_of(samples[start].ts), samples[start].part
