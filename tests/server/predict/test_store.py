@@ -113,7 +113,9 @@ def test_days_past_the_history_are_deleted(database_url: str) -> None:
             with write_session(engine) as writer:
                 later = T0 + timedelta(days=40)
                 writer.execute(insert(SampleRow), [sample(device, later, {SECTORS: 1})])
-            rollup_all_checks(session=session, now=T0 + timedelta(days=40, hours=1), history_days=30)
+            rollup_all_checks(
+                session=session, now=T0 + timedelta(days=40, hours=1), history_days=30
+            )
             assert {r.day for r in session.scalars(select(CheckDay))} == {date(2026, 12, 30)}
     finally:
         engine.dispose()
