@@ -9,7 +9,7 @@ kept 30 days, so a device is never rolled up further back than its oldest sample
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -119,11 +119,19 @@ def rollup_device(
     return len(rows)
 
 
+SiteHook = Callable[[Session, int, list[int]], object]
+
+
 def rollup_all_checks(
-    *, session: Session, now: datetime, history_days: int = HISTORY_DAYS
+    *,
+    session: Session,
+    now: datetime,
+    history_days: int = HISTORY_DAYS,
+    after_site: SiteHook | None = None,
 ) -> dict[int, int]:
-    """One round over every site, each committed on its own; device id → rows written, for the
-    devices whose rollups changed (what the forecast job re-evaluates)."""
+    """One round over every site, each committed on its own; device id → rows written.
+    `after_site(session, site id, changed device ids)` runs in the site's transaction, under its
+    lock (the forecast job: only devices with new rollups are re-evaluated)."""
     written: dict[int, int] = {}
     site_ids = session.scalars(select(Site.id).order_by(Site.id)).all()
     session.rollback()
@@ -134,6 +142,7 @@ def rollup_all_checks(
             devices = session.execute(
                 select(Device.id, Device.serial).where(Device.site_id == site_id)
             ).all()
+            changed = []
             for device_id, serial in devices:
                 count = rollup_device(
                     session=session,
@@ -144,6 +153,9 @@ def rollup_all_checks(
                 )
                 if count:
                     written[device_id] = count
+                    changed.append(device_id)
+            if after_site is not None and changed:
+                after_site(session, site_id, changed)
     return written
 
 
