@@ -18,6 +18,7 @@ from server.api import (
     console_pages,
     devices,
     faults,
+    forecasts,
     health,
     kpis,
     sites,
@@ -168,7 +169,18 @@ def create_app(
     )
     app.state.ctx = ctx
     api_errors.install(app)
-    for module in (agents, auth, sites, devices, health, tickets, faults, kpis, status_pages):
+    for module in (
+        agents,
+        auth,
+        sites,
+        devices,
+        forecasts,
+        health,
+        tickets,
+        faults,
+        kpis,
+        status_pages,
+    ):
         app.include_router(module.router)
     app.include_router(status_pages.pages)
     app.include_router(console_pages.router)
