@@ -103,7 +103,7 @@ CATALOGUE: tuple[SignalSpec, ...] = (
     SignalSpec(
         Signal.BATTERY,
         Model.TREND,
-        ("*.runtime_min", "ups.battery.runtime_min"),
+        ("*.runtime_min", "ups.battery.minutes_remaining"),
         Direction.DOWN,
         Statistic.MEAN,
         threshold=0.8,
