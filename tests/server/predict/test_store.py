@@ -5,13 +5,14 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text
+import pytest
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from server import migrate
 from server.db import make_engine, session_factory, write_session
 from server.models import CheckDay, SampleRow
-from server.predict.store import rollup_all_checks
+from server.predict.store import PREDICT_LOCK_NAMESPACE, rollup_all_checks
 from tests.peers.server import provision
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
@@ -117,5 +118,28 @@ def test_days_past_the_history_are_deleted(database_url: str) -> None:
                 session=session, now=T0 + timedelta(days=40, hours=1), history_days=30
             )
             assert {r.day for r in session.scalars(select(CheckDay))} == {date(2026, 12, 30)}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_site_locked_by_another_replica_is_skipped_this_round(postgres_url: str) -> None:
+    migrate.upgrade(database_url=postgres_url)
+    tenant = provision(postgres_url, devices=["nvr-1"])
+    device = tenant.device_pks["nvr-1"]
+    engine = make_engine(postgres_url)
+    sessions = session_factory(engine)
+    try:
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), history(device))
+        with sessions() as other, other.begin():
+            # Another replica is rolling this site up: it holds the site's transaction lock.
+            assert other.scalar(
+                select(func.pg_try_advisory_xact_lock(PREDICT_LOCK_NAMESPACE, tenant.site_id))
+            )
+            with sessions() as session:
+                assert rollup_all_checks(session=session, now=T0 + 60 * H) == {}
+        with sessions() as session:
+            assert device in rollup_all_checks(session=session, now=T0 + 60 * H)
     finally:
         engine.dispose()
