@@ -250,12 +250,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--days", type=int, default=210)
     parser.add_argument("--failing-per-shape", type=int, default=8)
+    parser.add_argument(
+        "--out", type=Path, help="Keep the CSVs here (for `secmon predict backtest --csv`)."
+    )
     args = parser.parse_args()
     spec = FleetSpec(days=args.days, failing_per_shape=args.failing_per_shape)
     results = []
     with tempfile.TemporaryDirectory(prefix="secmon-bench-predict-") as tmp:
+        workdir = args.out or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
-            result = run_seed(seed, spec, Path(tmp), Params())
+            result = run_seed(seed, spec, workdir, Params())
             _print_seed(result)
             results.append(result)
 

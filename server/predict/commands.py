@@ -11,25 +11,31 @@ from server.predict.csvfile import CsvError, read_fleet
 EXIT_BAD_INPUT = 2
 
 
-def _row(name: str, figures: Figures) -> str:
+def _row(name: str, figures: Figures, *, tickets: bool = True) -> str:
+    """One line; a cause's line leaves out the ticket columns (they are the overall ones)."""
     lead = "-" if figures.median_lead_days is None else f"{figures.median_lead_days:.0f}"
+    precision = f"{figures.precision:>9.2f}" if tickets else f"{'-':>9}"
+    false = (
+        f"{figures.false_tickets:>6} {figures.false_per_1000_device_months:>12.2f}"
+        if tickets
+        else f"{'-':>6} {'-':>12}"
+    )
     return (
-        f"{name:<14} {figures.failures:>8} {figures.detected:>8} {figures.recall:>6.2f} "
-        f"{figures.precision:>9.2f} {lead:>9} {figures.false_tickets:>6} "
-        f"{figures.false_per_1000_device_months:>10.2f}"
+        f"{name:<20} {figures.failures:>8} {figures.detected:>8} {figures.recall:>6.2f} "
+        f"{precision} {lead:>9} {false}"
     )
 
 
 def format_score(result: Score) -> str:
     head = (
-        f"{'signal':<14} {'failures':>8} {'detected':>8} {'recall':>6} {'precision':>9} "
-        f"{'lead_days':>9} {'false':>6} {'false/1000dm':>10}"
+        f"{'signal':<20} {'failures':>8} {'detected':>8} {'recall':>6} {'precision':>9} "
+        f"{'lead_days':>9} {'false':>6} {'false/1000dm':>12}"
     )
     lines = [head, _row("overall", result.overall)]
     lines += [_row(name, figures) for name, figures in result.per_signal.items()]
     if result.per_cause:
         lines.append("by cause of failure (every ticket counts):")
-        lines += [_row(name, figures) for name, figures in result.per_cause.items()]
+        lines += [_row(name, figures, tickets=False) for name, figures in result.per_cause.items()]
     lines.append(f"healthy device-months: {result.overall.healthy_device_months:.1f}")
     return "\n".join(lines)
 
