@@ -215,7 +215,12 @@ def _set_deadline(ticket: Ticket, day: int | None) -> None:
 
 
 def forecast_site(
-    *, session: Session, site_id: int, device_ids: Iterable[int], now: datetime
+    *,
+    session: Session,
+    site_id: int,
+    device_ids: Iterable[int],
+    now: datetime,
+    policy: Policy = Policy(),
 ) -> int:
     """Forecast the given devices of a site (those with new rollups); returns tickets acted on."""
     site = session.get(Site, site_id)
@@ -228,7 +233,9 @@ def forecast_site(
             continue
         acted += sum(
             1
-            for action in forecast_device(session=session, device=device, site=site, now=now)
+            for action in forecast_device(
+                session=session, device=device, site=site, now=now, policy=policy
+            )
             if action is not Action.NONE
         )
     return acted

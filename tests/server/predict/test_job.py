@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from server import migrate
 from server.db import make_engine, session_factory, write_session
 from server.models import SampleRow, Ticket, TicketEvent
+from server.predict.decision import Policy
 from server.predict.job import forecast_site
 from server.predict.store import rollup_all_checks
 from server.tickets.kpi_query import ticket_facts
@@ -109,5 +110,40 @@ def test_steady_device_gets_no_ticket(database_url: str) -> None:
             written = run(session, START + 39 * DAY + timedelta(hours=1))
             assert device in written
             assert tickets(session) == []
+    finally:
+        engine.dispose()
+
+
+def test_deadline_margin_is_the_policys(database_url: str) -> None:
+    migrate.upgrade(database_url=database_url)
+    tenant = provision(database_url, devices=["nvr-1"])
+    device = tenant.device_pks["nvr-1"]
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    rising = [sample(device, START + i * DAY, {TEMP: 30 + 0.4 * i}) for i in range(40)]
+    now = START + 39 * DAY + timedelta(hours=1)
+    try:
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), rising)
+        with sessions() as session:
+            rollup_all_checks(
+                session=session,
+                now=now,
+                after_site=lambda s, site_id, devices: forecast_site(
+                    session=s,
+                    site_id=site_id,
+                    device_ids=devices,
+                    now=now,
+                    policy=Policy(margin_days=10, min_notice_days=0),
+                ),
+            )
+            [ticket] = tickets(session)
+            forecast = session.scalars(
+                select(TicketEvent).where(TicketEvent.kind == "forecast")
+            ).one()
+            assert forecast.data is not None
+            projected = datetime.fromisoformat(forecast.data["projected"]).date()
+            assert ticket.resolve_by is not None
+            assert ticket.resolve_by.date() == projected - timedelta(days=10)
     finally:
         engine.dispose()
