@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -147,3 +149,24 @@ def test_bad_csv_names_file_line_and_field(tmp_path: Path, content: str, where: 
     result = CliRunner().invoke(app, ["predict", "backtest", "--csv", str(path)])
     assert result.exit_code == 2
     assert where in result.output
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["f1", "f2", "h1", "h2"]), st.integers(0, 200)), max_size=20
+    ),
+    st.dictionaries(st.sampled_from(["f1", "f2"]), st.integers(1, 200)),
+)
+def test_score_invariants(opened: list[tuple[str, int]], failures: dict[str, int]) -> None:
+    spans = dict.fromkeys(("f1", "f2", "h1", "h2"), (0, 199))
+    result = score([ticket(d, day) for d, day in opened], failures, spans)
+    figures = result.overall
+    assert figures.failures == len(failures)
+    assert 0 <= figures.detected <= figures.failures
+    assert 0.0 <= figures.recall <= 1.0
+    assert 0.0 <= figures.precision <= 1.0
+    assert figures.true_tickets + figures.false_tickets <= figures.tickets
+    healthy = sum(1 for d, _ in opened if d not in failures)
+    assert figures.false_tickets == healthy
+    if figures.median_lead_days is not None:
+        assert 0 < figures.median_lead_days <= 90

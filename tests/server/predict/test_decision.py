@@ -2,8 +2,11 @@
 
 from dataclasses import replace
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from server.predict.decision import Action, OpenPreventive, Policy, decide
-from server.predict.evidence import Evidence, Verdict
+from server.predict.evidence import UNJUDGED, Evidence, Verdict
 from server.predict.signals import Model, Signal
 
 TODAY = 20_000
@@ -66,3 +69,33 @@ def test_missing_data_neither_closes_nor_notes() -> None:
         # No data: the part is unknown, which is not a replaced part.
         assert decide(replace(evidence(verdict), part=None), ticket).action is Action.NONE
     assert decide(evidence(Verdict.STABLE), ticket).action is Action.NONE
+
+
+@given(
+    st.sampled_from(list(Verdict)),
+    st.none() | st.integers(TODAY - 10, TODAY + 400),
+    st.none()
+    | st.builds(
+        OpenPreventive,
+        st.integers(TODAY - 100, TODAY),
+        st.none() | st.integers(TODAY - 10, TODAY + 400),
+        st.sampled_from([None, "A", "B"]),
+    ),
+    st.sampled_from([None, "A", "B"]),
+)
+def test_decision_invariants(
+    verdict: Verdict, projected: int | None, ticket: OpenPreventive | None, part: str | None
+) -> None:
+    e = replace(evidence(verdict, projected=projected), part=part)
+    decision = decide(e, ticket)
+    if decision.action is Action.OPEN:
+        assert ticket is None
+        assert e.alarm
+    if decision.action in (Action.OPEN, Action.NOTE):
+        assert decision.deadline_day is not None
+        assert decision.deadline_day >= TODAY + Policy().min_notice_days
+    if decision.action is Action.CLOSE:
+        assert ticket is not None
+        assert verdict not in UNJUDGED
+    if ticket is None:
+        assert decision.action in (Action.OPEN, Action.NONE)
