@@ -1,5 +1,5 @@
-"""`GET /api/v1/devices/{id}/forecasts` on a running server: evidence and chart per check, and a
-client sees only its own devices."""
+"""`GET /api/v1/devices/{id}/forecasts` and `/api/v1/kpis/preventive` on a running server:
+evidence and chart per check, preventive tickets counted apart, and a client sees only its own."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from server import migrate
 from server.db import make_engine, session_factory, write_session
 from server.models import SampleRow
+from server.predict.job import forecast_site
 from server.predict.store import rollup_all_checks
 from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from tests.server.predict.test_store import sample
@@ -62,7 +63,13 @@ def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         with write_session(engine) as session:
             session.execute(insert(SampleRow), rows)
         with session_factory(engine)() as session:
-            rollup_all_checks(session=session, now=now)
+            rollup_all_checks(
+                session=session,
+                now=now,
+                after_site=lambda s, site_id, devices: forecast_site(
+                    session=s, site_id=site_id, device_ids=devices, now=now
+                ),
+            )
     finally:
         engine.dispose()
     server = ServerProcess(url, workdir=tmp_path_factory.mktemp("forecasts"))
@@ -97,3 +104,18 @@ def test_other_clients_device_is_not_found(world: World) -> None:
         answer = api.get(f"/api/v1/devices/{device}/forecasts")
     assert answer.status_code == 404
     assert answer.json()["error"]
+
+
+def test_preventive_tickets_are_counted_apart_per_scope(world: World) -> None:
+    with world.client_for("boss-f") as api:
+        staff = api.get("/api/v1/kpis/preventive").json()
+        faults = api.get("/api/v1/kpis").json()
+        every = api.get("/api/v1/tickets").json()
+    assert staff["opened"] == 1
+    assert staff["open"] == 1
+    assert staff["resolved_by_deadline"] == staff["resolved_late"] == 0
+    # The fault KPIs count every ticket but the preventive one.
+    assert [t["kind"] for t in every].count("preventive") == 1
+    assert sum(row["tickets"] for row in faults) == len(every) - 1
+    with world.client_for("globex-viewer") as api:
+        assert api.get("/api/v1/kpis/preventive").json()["opened"] == 0
