@@ -15,7 +15,7 @@ from server.models import SampleRow
 from server.predict.job import forecast_site
 from server.predict.store import rollup_all_checks
 from tests.peers.server import ServerProcess, Tenant, add_user, provision
-from tests.server.predict.test_store import sample
+from tests.server.predict.series import sample
 from wire.enums import Role
 
 PASSWORD = "correct horse battery staple"

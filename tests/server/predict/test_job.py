@@ -14,7 +14,7 @@ from server.predict.job import forecast_site
 from server.predict.store import rollup_all_checks
 from server.tickets.kpi_query import ticket_facts
 from tests.peers.server import provision
-from tests.server.predict.test_store import sample
+from tests.server.predict.series import sample
 
 TEMP = "host.disk.sda.celsius"
 START = datetime(2026, 10, 1, 12, tzinfo=UTC)

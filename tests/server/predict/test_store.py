@@ -1,7 +1,6 @@
 """Daily check rollups on a real database: incremental runs equal one run, counters keep their
 deltas across runs, old days go, flags and text are not rolled up."""
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,27 +13,11 @@ from server.db import make_engine, session_factory, write_session
 from server.models import CheckDay, SampleRow
 from server.predict.store import PREDICT_LOCK_NAMESPACE, rollup_all_checks
 from tests.peers.server import provision
+from tests.server.predict.series import sample
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
 H = timedelta(hours=1)
 SECTORS = "host.disk.sda.reallocated_sectors"
-
-
-def sample(device_id: int, ts: datetime, checks: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4(),
-        "device_id": device_id,
-        "ts": ts,
-        "received_at": ts,
-        "probe": "host",
-        "reachable": True,
-        "latency_ms": None,
-        "error_code": None,
-        "error_message": None,
-        "checks": checks,
-        "events": None,
-        "events_only": False,
-    }
 
 
 def rows(session: Session) -> list[tuple[Any, ...]]:
