@@ -43,10 +43,45 @@ class PictureOptions(BaseModel):
         default=0.9, gt=0, le=1, description="Covered when this share of blocks is flat"
     )
     blur_ratio: float = Field(
-        default=0.45,
+        default=0.7,
         gt=0,
         lt=1,
-        description="Blurred when sharpness falls to this fraction of the learned baseline",
+        description="Blurred when sharpness (detail and structure, per block) falls to this "
+        "fraction of the learned baseline",
+    )
+    covered_block_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Covered when this share of the structured blocks lost 3/4 of their structure",
+    )
+    moved_match_min: float = Field(
+        default=0.5,
+        ge=-1,
+        lt=1,
+        description="Moved (or covered) when the scene fingerprint matches the learned one less",
+    )
+    persist_snapshots: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Covered and moved only after this many such snapshots in a row",
+    )
+    frozen_snapshots: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Frozen only after this many unchanged snapshot comparisons in a row",
+    )
+    colour_by_day: bool = Field(
+        default=False,
+        description="The camera shows colour by day: a grey daytime picture is a colour cast",
+    )
+    osd_regions: tuple[tuple[float, float, float, float], ...] = Field(
+        default=(),
+        max_length=16,
+        description="On-screen text boxes left out of the checks: (x, y, width, height) as "
+        "fractions of the frame",
     )
     colour_cast_max: float = Field(
         default=20.0, gt=0, le=255, description="Cast when mean chroma moves this far off baseline"
@@ -67,7 +102,7 @@ class PictureOptions(BaseModel):
         default=0.02, gt=0, le=1, description="Weight of a new snapshot once the baseline is set"
     )
     learn_ratio_min: float = Field(
-        default=0.7,
+        default=0.8,
         gt=0,
         le=1,
         description="Snapshots softer than this fraction of the baseline are not learned",
@@ -75,6 +110,11 @@ class PictureOptions(BaseModel):
 
     @model_validator(mode="after")
     def _learning_band_above_blur(self) -> "PictureOptions":
+        for x, y, w, h in self.osd_regions:
+            if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x and 0 < h <= 1 - y):
+                raise PydanticCustomError(
+                    "picture", "osd_regions must be boxes (x, y, width, height) inside 0..1"
+                )
         if self.learn_ratio_min <= self.blur_ratio:
             raise PydanticCustomError(
                 "picture", "learn_ratio_min must be above blur_ratio (never learn blurred frames)"
