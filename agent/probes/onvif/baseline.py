@@ -142,6 +142,11 @@ class BaselineStore:
             return {"picture.ok": False, "picture.error": str(err)[:200]}
         return {"picture.ok": True, **report.checks()}
 
+    def memory(self, device_id: str) -> CameraMemory:
+        """What this store currently remembers of the camera (loaded if not yet in memory)."""
+        memory = self._memory.get(device_id)
+        return self.load(device_id) if memory is None else memory
+
     def relearn(self, device_id: str) -> None:
         """Forget what this camera's picture normally looks like (it was re-aimed or its scene
         changed on purpose): the next snapshots are learned afresh."""
@@ -219,6 +224,7 @@ def _encode_baseline(b: Baseline) -> dict[str, Any]:
         "profile": None if b.profile is None else _encode_profile(b.profile),
         "learning": [_encode_profile(p) for p in b.learning],
         "change_floor": b.change_floor,
+        "match_floor": b.match_floor,
     }
 
 
@@ -283,6 +289,9 @@ def _decode_baseline(b: Any) -> Baseline:
     floor = b.get("change_floor")
     if floor is not None and (not math.isfinite(float(floor)) or float(floor) < 0):
         raise ValueError("change_floor must be finite and not negative")
+    match_floor = b.get("match_floor")
+    if match_floor is not None and not -1 <= float(match_floor) <= 1:
+        raise ValueError("match_floor must be within -1..1")
     profile = b.get("profile")
     return Baseline(
         samples=samples,
@@ -291,4 +300,5 @@ def _decode_baseline(b: Any) -> Baseline:
         profile=None if profile is None else _decode_profile(profile),
         learning=tuple(_decode_profile(p) for p in learning),
         change_floor=None if floor is None else float(floor),
+        match_floor=None if match_floor is None else float(match_floor),
     )

@@ -43,11 +43,18 @@ class PictureOptions(BaseModel):
         default=0.9, gt=0, le=1, description="Covered when this share of blocks is flat"
     )
     blur_ratio: float = Field(
-        default=0.7,
+        default=0.45,
         gt=0,
         lt=1,
-        description="Blurred when sharpness (detail and structure, per block) falls to this "
-        "fraction of the learned baseline",
+        description="Blurred when fine detail, block by block, falls to this fraction of the "
+        "learned baseline (median over the blocks with structure)",
+    )
+    blur_structure_ratio: float = Field(
+        default=0.55,
+        gt=0,
+        lt=1,
+        description="Blurred also when the blocks keep at most this fraction of their learned "
+        "contrast while the view stays (defocus on a noisy picture, a fogged dome)",
     )
     covered_block_share: float = Field(
         default=0.2,
@@ -102,7 +109,7 @@ class PictureOptions(BaseModel):
         default=0.02, gt=0, le=1, description="Weight of a new snapshot once the baseline is set"
     )
     learn_ratio_min: float = Field(
-        default=0.8,
+        default=0.7,
         gt=0,
         le=1,
         description="Snapshots softer than this fraction of the baseline are not learned",

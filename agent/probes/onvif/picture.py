@@ -30,6 +30,7 @@ from agent.probes.onvif.scene import (
     Comparison,
     Profile,
     compare,
+    scene_match,
 )
 from agent.probes.onvif.scene import measure as measure_scene
 from wire.schema import CheckValue
@@ -129,6 +130,15 @@ BlockChroma = tuple[tuple[float, float] | None, ...]
 """Mean (Cb, Cr) of each DETAIL_GRID block, row by row; None where too few pixels were
 well exposed to tell a colour."""
 
+# A faded picture is blurred only when its strong edges went too (a moving pattern that leaves
+# some blocks for others keeps its edges).
+FADED_EDGE_RATIO = 0.75
+# A partial cover: at least this fraction of `covered_block_share` lost, and a scene match
+# within this margin above the moved threshold.
+PART_SHARE = 0.6
+PART_MATCH_MARGIN = 0.2
+# How far below its learning snapshots' worst match a camera's scene must fall to be lost.
+MATCH_MARGIN = 0.3
 # Judging starts against the median of the first snapshots once there are this many; before,
 # only what needs no baseline (black, a flat cover, magenta) is judged.
 PROVISIONAL_SNAPSHOTS = 3
@@ -148,6 +158,7 @@ class Baseline:
     profile: Profile | None = None
     learning: tuple[Profile, ...] = ()
     change_floor: float | None = None  # typical frame change between normal snapshots
+    match_floor: float | None = None  # worst scene match of the learning snapshots
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Baseline) and (
@@ -157,6 +168,7 @@ class Baseline:
             self.profile,
             self.learning,
             self.change_floor,
+            self.match_floor,
         ) == (
             other.samples,
             other.sharpness,
@@ -164,12 +176,21 @@ class Baseline:
             other.profile,
             other.learning,
             other.change_floor,
+            other.match_floor,
         )
 
     __hash__ = None  # type: ignore[assignment]  # holds arrays: compared, never hashed
 
     def ready(self, options: PictureOptions) -> bool:
         return self.samples >= options.baseline_snapshots
+
+    def moved_below(self, options: PictureOptions) -> float:
+        """The scene match under which the view is lost: the configured one, lowered for a
+        camera whose own normal snapshots match each other poorly (a scene that is mostly
+        moving things: traffic filling the view, water, trees in wind)."""
+        if self.match_floor is None:
+            return options.moved_match_min
+        return min(options.moved_match_min, self.match_floor - MATCH_MARGIN)
 
     def reference(self) -> Profile | None:
         """The profile to judge against: the learned one, or while learning the median of the
@@ -188,12 +209,14 @@ class Baseline:
             return self
         learning = self.samples < options.baseline_snapshots
         weight = 1.0 / (self.samples + 1) if learning else options.baseline_alpha
-        profile, pending = self.profile, self.learning
+        profile, pending, match_floor = self.profile, self.learning, self.match_floor
         if report.profile is not None:
             if learning:
                 pending = (*pending, report.profile)
                 if self.samples + 1 >= options.baseline_snapshots:
-                    profile, pending = _median(pending), ()
+                    profile = _median(pending)
+                    match_floor = min(scene_match(p, profile) for p in pending)
+                    pending = ()
             elif profile is not None:
                 step = weight * (report.profile.values - profile.values)
                 profile = Profile(profile.values + step)
@@ -210,6 +233,7 @@ class Baseline:
             profile=profile,
             learning=pending,
             change_floor=floor,
+            match_floor=match_floor,
         )
 
 
@@ -257,6 +281,7 @@ class PictureReport:
     comparison: Comparison | None = None
     frozen_below: float | None = None  # the frame change under which a snapshot is unchanged
     borrowed: bool = False  # compared with the other mode's baseline (this one not learned)
+    settled: bool = False  # compared with a fully learned baseline
 
     @property
     def abnormal(self) -> bool:
@@ -273,8 +298,8 @@ class PictureReport:
         if ratio is not None and ratio < options.learn_ratio_min:
             return True
         c = self.comparison
-        if c is None:
-            return False
+        if c is None or not self.settled:
+            return False  # while learning, only a soft picture is refused (lens defocused)
         if c.scene_match < options.moved_match_min + 0.5 * (1 - options.moved_match_min):
             return True
         return c.covered_share is not None and c.covered_share >= 0.5 * options.covered_block_share
@@ -482,9 +507,8 @@ def judge(
         reference, borrowed = other_mode.reference(), True
     comparison = None if reference is None else compare(m.profile, reference, _osd_mask(options))
     sharpness_ratio: float | None = None
-    if comparison is not None and comparison.sharpness_ratio is not None and not borrowed:
-        detail, structure = comparison.sharpness_ratio, comparison.structure_ratio or 0.0
-        sharpness_ratio = math.sqrt(max(detail, 0.0) * max(structure, 0.0))
+    if comparison is not None and not borrowed:
+        sharpness_ratio = comparison.sharpness_ratio
     colour_cast = math.hypot(chroma_cb, chroma_cr)
     if baseline is not None and ready:
         colour_cast = _colour_shift(m.block_chroma, baseline.block_chroma)
@@ -501,19 +525,26 @@ def judge(
 
     black = m.dark_fraction >= options.black_fraction
     flat = m.flat_fraction >= options.covered_flat_fraction
-    view_lost = comparison is not None and comparison.scene_match < options.moved_match_min
+    lost_below = options.moved_match_min
+    if borrowed and other_mode is not None:
+        lost_below = other_mode.moved_below(options)
+    elif baseline is not None:
+        lost_below = baseline.moved_below(options)
+    view_lost = comparison is not None and comparison.scene_match < lost_below
     structure_gone = comparison is not None and (
         (comparison.covered_share or 0.0) >= options.covered_block_share
         or (comparison.structure_ratio is not None and comparison.structure_ratio < 0.6)
     )
+    share = 0.0 if comparison is None else comparison.covered_share or 0.0
+    # Part of the view gone and the rest of the layout shaken: a hand or cloth across part of
+    # the lens (a defocus keeps the layout, moving people do not remove structure).
+    part_lost = (
+        comparison is not None
+        and share >= PART_SHARE * options.covered_block_share
+        and comparison.scene_match < lost_below + PART_MATCH_MARGIN
+    )
     covered_now = not black and (
-        flat
-        or (view_lost and structure_gone)
-        or (
-            comparison is not None
-            and comparison.covered_share is not None
-            and comparison.covered_share >= options.covered_block_share
-        )
+        flat or (view_lost and structure_gone) or share >= options.covered_block_share or part_lost
     )
     # A turned camera is judged only against a fully learned scene: while learning, a few
     # snapshots under different clouds are not yet a fair picture of the view.
@@ -542,7 +573,18 @@ def judge(
         # are judged only on a real picture of the learned scene.
         if fingerprint.unchanged >= options.frozen_snapshots and streaming is not False:
             reasons.append(ImageReason.FROZEN)
-        if sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio:
+        soft = sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio
+        # On a noisy picture the finest detail is noise before and after a defocus; what the
+        # defocus still takes is the contrast of each block.
+        faded = (
+            comparison is not None
+            and not borrowed
+            and comparison.structure_ratio is not None
+            and comparison.structure_ratio <= options.blur_structure_ratio
+            and comparison.edge_ratio is not None
+            and comparison.edge_ratio <= FADED_EDGE_RATIO
+        )
+        if soft or faded:
             reasons.append(ImageReason.BLURRED)
         colourless = m.saturation <= options.grey_saturation_max
         # Medians over blocks: a purple coat or a red van filling part of the view moves the
@@ -556,7 +598,7 @@ def judge(
             reasons.append(ImageReason.COLOUR_CAST)
 
     textured = m.profile.textured()
-    sharp = m.profile.sharp[textured] if textured.any() else m.profile.sharp
+    sharp = m.profile.sharp()[textured] if textured.any() else m.profile.sharp()
     return PictureReport(
         width=m.width,
         height=m.height,
@@ -579,6 +621,7 @@ def judge(
         comparison=comparison,
         frozen_below=frozen_below,
         borrowed=borrowed,
+        settled=settled and comparison is not None,
     )
 
 

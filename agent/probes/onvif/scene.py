@@ -26,14 +26,17 @@ BLOCKS = STRUCTURE_GRID[0] * STRUCTURE_GRID[1]
 CELLS = MATCH_GRID[0] * MATCH_GRID[1]
 # A block has structure when its contrast, beyond the noise, is this many levels (halved image).
 TEXTURE_MIN = 3.0
+# Sensor noise at the analysis scale stays below this many levels (std) even with full gain.
+NOISE_MAX = 12.0
 # Profile layout: one float32 vector so that learning can take medians and blends of it at once.
 _MEAN = slice(0, BLOCKS)
 _STRUCTURE = slice(BLOCKS, 2 * BLOCKS)
 _SHARP = slice(2 * BLOCKS, 3 * BLOCKS)
-_ORIENT = slice(3 * BLOCKS, 3 * BLOCKS + 2 * CELLS)
-_ENERGY = slice(3 * BLOCKS + 2 * CELLS, 3 * BLOCKS + 3 * CELLS)
-_SCALARS = 3 * BLOCKS + 3 * CELLS  # noise, edge density
-PROFILE_SIZE = _SCALARS + 2
+_LAP = slice(3 * BLOCKS, 4 * BLOCKS)
+_ORIENT = slice(4 * BLOCKS, 4 * BLOCKS + 2 * CELLS)
+_ENERGY = slice(4 * BLOCKS + 2 * CELLS, 4 * BLOCKS + 3 * CELLS)
+_SCALARS = 4 * BLOCKS + 3 * CELLS  # noise, edge density, finest-scale noise variance
+PROFILE_SIZE = _SCALARS + 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,9 +56,29 @@ class Profile:
         return self.values[_STRUCTURE]
 
     @property
-    def sharp(self) -> FloatArray:
-        """Each block's fine-detail share: gradient energy over structure energy, noise removed."""
+    def grad(self) -> FloatArray:
+        """Each block's gradient energy at the analysis scale (noise included)."""
         return self.values[_SHARP]
+
+    @property
+    def lap(self) -> FloatArray:
+        """Each block's Laplacian energy at the analysis scale (noise included)."""
+        return self.values[_LAP]
+
+    @property
+    def fine_noise_var(self) -> float:
+        """Sensor noise variance at the analysis scale."""
+        return float(self.values[_SCALARS + 2])
+
+    def sharp(self, noise_var: float | None = None) -> FloatArray:
+        """Each block's sharpness: Laplacian over gradient energy (a spectral centroid, high when
+        the detail is fine), each less what noise of `noise_var` alone gives (20 and 4 sigma^2).
+        """
+        n = self.fine_noise_var if noise_var is None else noise_var
+        out: FloatArray = np.maximum(self.lap - 20.0 * n, 0.0) / (
+            np.maximum(self.grad - 4.0 * n, 0.0) + 1.0
+        )
+        return out
 
     @property
     def orientation(self) -> FloatArray:
@@ -129,17 +152,27 @@ def measure(luma: FloatArray) -> Profile:
     resid = var - sy * sy * float((y * y).mean()) - sx * sx * float((x * x).mean())
     structure_var = np.maximum(resid - noise * noise / 4.0, 0.0)
 
-    # Detail on the halved image: gradient energy beyond what the noise gives (4 sigma^2, two
-    # differences of two samples), relative to the block's brightness so light does not count.
+    # Detail at the analysis scale: gradient energy beyond what the noise gives there (4 sigma^2,
+    # two differences of two samples), over the block's coarse structure, so that light and
+    # contrast do not count and a lens losing focus does (fine detail goes first).
+    h2, w2 = half.shape
+    finest = luma[: 2 * h2 : 2, : 2 * w2 : 2] - half
+    finest_var = _blocks(finest * finest, STRUCTURE_GRID).mean(axis=(1, 3))
+    # Capped: past this, what is "quiet" in the busiest scenes is fine texture, not noise.
+    fine_noise_var = min(float(np.percentile(finest_var, 10)) * (4.0 / 3.0), NOISE_MAX**2)
+    fx = luma[:, 1:] - luma[:, :-1]
+    fy = luma[1:, :] - luma[:-1, :]
+    f2 = fx[:-1, :] * fx[:-1, :] + fy[:, :-1] * fy[:, :-1]
+    fine_grad = _blocks(f2, STRUCTURE_GRID).mean(axis=(1, 3))
+    centre = luma[1:-1, 1:-1]
+    lap = luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:] - 4.0 * centre
+    fine_lap = _blocks(lap * lap, STRUCTURE_GRID).mean(axis=(1, 3))
     noise_var = noise * noise
     gx = np.zeros_like(half)
     gy = np.zeros_like(half)
     gx[:, :-1] = half[:, 1:] - half[:, :-1]
     gy[:-1, :] = half[1:, :] - half[:-1, :]
     g2 = gx * gx + gy * gy
-    grad = _blocks(g2, STRUCTURE_GRID).mean(axis=(1, 3))
-    half_mean = _blocks(half, STRUCTURE_GRID).mean(axis=(1, 3))
-    sharp = np.sqrt(np.maximum(grad - 4.0 * noise_var, 0.0)) / (half_mean + 20.0)
     edge_level = max(12.0, 6.0 * noise)
     edge_density = float(np.count_nonzero(g2 >= edge_level * edge_level)) / g2.size
 
@@ -158,10 +191,11 @@ def measure(luma: FloatArray) -> Profile:
         [
             mean.ravel(),
             np.sqrt(structure_var).ravel(),
-            sharp.ravel(),
+            fine_grad.ravel(),
+            fine_lap.ravel(),
             orient,
             energy,
-            np.array([noise, edge_density]),
+            np.array([noise, edge_density, fine_noise_var]),
         ]
     ).astype(np.float32)
     return Profile(values)
@@ -196,6 +230,7 @@ class Comparison:
 
 
 MIN_JUDGED_BLOCKS = 6
+MIN_SHARP = 0.05  # a block whose detail is all noise has no sharpness to lose
 
 
 def compare(now: Profile, learned: Profile, mask: NDArray[np.bool_] | None = None) -> Comparison:
@@ -212,13 +247,26 @@ def compare(now: Profile, learned: Profile, mask: NDArray[np.bool_] | None = Non
     if n < MIN_JUDGED_BLOCKS:
         return Comparison(None, None, None, edge_ratio, brightness, scene_match(now, learned))
     ratio = contrast_now[judged] / np.maximum(contrast_was[judged], 1e-6)
-    covered_share = float(np.count_nonzero(ratio < 0.25)) / n
-    sharp_was = learned.sharp[judged]
-    sharp_ratio = now.sharp[judged] / np.maximum(sharp_was, 1e-3)
+    # Structure that moved (people, cars, a moving pattern) is lost in some blocks and found in
+    # others; a cover only loses it. Blocks that gained structure offset those that lost it.
+    lost = int(np.count_nonzero(ratio < 0.25))
+    gained_blocks = (contrast_now > 2.0 * contrast_was) & (now.structure >= TEXTURE_MIN)
+    if mask is not None:
+        gained_blocks &= mask
+    covered_share = max(lost - int(np.count_nonzero(gained_blocks)), 0) / n
+    # Sharpness only where the structure still is: blocks whose structure moved away (people,
+    # cars) say nothing of the lens; a defocus softens the structure but leaves it in place.
+    # Both sides lose the same noise: the lower estimate (a busy scene overstates its noise).
+    noise_var = min(now.fine_noise_var, learned.fine_noise_var)
+    was = learned.sharp(noise_var)
+    kept = judged & now.textured() & (was >= MIN_SHARP)  # and had detail above the noise
+    sharp_ratio: float | None = None
+    if int(np.count_nonzero(kept)) >= MIN_JUDGED_BLOCKS:
+        sharp_ratio = float(np.median(now.sharp(noise_var)[kept] / was[kept]))
     return Comparison(
         covered_share=covered_share,
         structure_ratio=float(np.median(ratio)),
-        sharpness_ratio=float(np.median(sharp_ratio)),
+        sharpness_ratio=sharp_ratio,
         edge_ratio=edge_ratio,
         brightness_ratio=brightness,
         scene_match=scene_match(now, learned),
