@@ -1,4 +1,5 @@
-"""`secmon agent check|run|relearn`: wire config, probes, outbox, scheduler, pusher and metrics together."""
+"""`secmon agent check|run|relearn`: wire config, probes, outbox, scheduler, pusher and metrics
+together."""
 
 import asyncio
 import json

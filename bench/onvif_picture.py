@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import onvif_picture_peer as peer
 
-from agent.probes.onvif.baseline import BaselineStore
-from agent.probes.onvif.picture import PictureOptions
+from agent.probes.onvif.baseline import BaselineStore, CameraMemory
+from agent.probes.onvif.picture import PictureOptions, analyse
 from tests.agent.probes.onvif import suite
 from tests.agent.probes.onvif.frames import FFMPEG, render
 from tests.agent.probes.onvif.scenes import Kind, Tamper
@@ -142,13 +142,13 @@ def cost(runs: int) -> list[dict[str, Any]]:
             memory = ours.store.memory(DEVICE)
             options = ours.options
 
-            def ours_one(jpeg: bytes) -> object:
-                from agent.probes.onvif.picture import analyse
+            def ours_one(
+                jpeg: bytes, m: CameraMemory = memory, o: PictureOptions = options
+            ) -> object:
+                return analyse(jpeg, m.baseline, m.previous, o)
 
-                return analyse(jpeg, memory.baseline, memory.previous, options)
-
-            def peer_one(jpeg: bytes) -> object:
-                return peer.analyse(jpeg, before.baseline, before.previous, before.options)
+            def peer_one(jpeg: bytes, p: Peer = before) -> object:
+                return peer.analyse(jpeg, p.baseline, p.previous, p.options)
 
             cpu_ms(ours_one, frames, 10)  # warm up (imports, allocator)
             ours_ms = cpu_ms(ours_one, frames, runs)

@@ -2,10 +2,10 @@
 each mode (day colour, IR night) and the last snapshot's `Fingerprint`, one small JSON file per
 camera in the agent's state directory.
 
-An operator re-learn (after a camera was re-aimed on purpose) forgets a camera's baselines: either
-`BaselineStore.relearn` in the agent's process, or a request file `<device>.picture.relearn` dropped in the
-state directory (`request_relearn`, used by `secmon agent relearn`), which the next snapshot of
-that camera honours and removes.
+An operator re-learn (after a camera was re-aimed on purpose) forgets a camera's baselines:
+either `BaselineStore.relearn` in the agent's process, or a request file
+`<device>.picture.relearn` in the state directory (`request_relearn`, used by
+`secmon agent relearn`), which the next snapshot of that camera honours and removes.
 
 Writes are atomic (temporary file, fsync, rename), so a crash mid-write leaves the previous file.
 A missing or unreadable file means "start learning again", never a failed poll: the baseline is

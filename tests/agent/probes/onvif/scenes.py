@@ -83,7 +83,7 @@ def _texture(rng: np.random.Generator, h: int, w: int, octaves: tuple[int, ...])
 
 def _blur(rgb: Rgb, radius: float) -> Rgb:
     """Near-Gaussian blur (three passes of a box filter each way, edges repeated)."""
-    k = max(1, int(round(radius * 1.15)))
+    k = max(1, round(radius * 1.15))
     out = rgb
     for axis in (0, 1):
         for _ in range(3):
@@ -93,7 +93,7 @@ def _blur(rgb: Rgb, radius: float) -> Rgb:
             n = out.shape[axis]
             hi = np.take(c, np.arange(2 * k + 1, 2 * k + 1 + n), axis=axis)
             lo = np.take(c, np.arange(0, n), axis=axis)
-            out = (hi - lo) / (2 * k + 1)
+            out = ((hi - lo) / (2 * k + 1)).astype(np.float32)
     return out
 
 
@@ -214,7 +214,8 @@ class Camera:
         draw = ImageDraw.Draw(img)
         draw.line((0, int(h * 0.7), w, int(h * 0.65)), fill=(150, 150, 145), width=2)
         draw.ellipse((w // 3, h // 4, w // 3 + w // 6, h // 4 + h // 6), fill=(250, 250, 240))
-        return np.asarray(img, np.float32) * (0.95 + 0.05 * np.sin(i))
+        board_rgb: Rgb = np.asarray(img, np.float32) * np.float32(0.95 + 0.05 * np.sin(i))
+        return board_rgb
 
     def _occluder(self, i: int, cover: float, ir: bool) -> tuple[Rgb, NDArray[np.float32]]:
         """A hand (or arm, sleeve) in front of the lens, far out of focus: skin tones with a
@@ -278,8 +279,7 @@ class Camera:
             out = np.repeat(grey[..., None], 3, axis=-1)
             sigma = max(sigma, 9.0)
         out = out + rng.normal(0, sigma, (h, w, 1)).astype(np.float32)  # luma noise
-        out = out + rng.normal(0, sigma / 3, (h, w, 3)).astype(np.float32)  # chroma noise
-        return out
+        return out + rng.normal(0, sigma / 3, (h, w, 3)).astype(np.float32)  # chroma noise
 
     def _rain(self, rgb: Rgb, i: int) -> Rgb:
         """Rain streaks close to the lens: short, bright, slanted, different in every snapshot."""
@@ -316,7 +316,8 @@ class Camera:
         """The camera's on-screen clock, top left, about 1.5 % of the frame; ticks each poll."""
         w, h = self.size
         t = 23 * 3600 + 14 * 60 + 5 + i * SNAPSHOT_SECONDS
-        text = f"2026-12-07 {t // 3600 % 24:02d}:{t // 60 % 60:02d}:{t % 60:02d} CAM{self.seed % 100:02d}"
+        clock = f"{t // 3600 % 24:02d}:{t // 60 % 60:02d}:{t % 60:02d}"
+        text = f"2026-12-07 {clock} CAM{self.seed % 100:02d}"
         font = _font(max(8, h // 22))
         ImageDraw.Draw(img).text(
             (w // 60 + 2, h // 40 + 2),

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,8 +16,8 @@ from pydantic import TypeAdapter, ValidationError
 from agent.probes.onvif.baseline import CameraMemory
 from agent.probes.onvif.picture import (
     FINGERPRINT_GRID,
-    Baseline,
     PROVISIONAL_SNAPSHOTS,
+    Baseline,
     Fingerprint,
     ImageReason,
     PictureOptions,
@@ -344,6 +345,9 @@ def test_analysis_in_worker_threads_matches_one_thread(scene: Render) -> None:
     assert together == alone * 3
 
 
+FLOATS: dict[str, Any] = dict.fromkeys(FLOAT_FIELDS, 0.0)
+
+
 def test_baseline_learns_mean_then_adapts_slowly() -> None:
     options = PictureOptions(baseline_snapshots=2, baseline_alpha=0.1)
     base = Baseline()
@@ -352,7 +356,7 @@ def test_baseline_learns_mean_then_adapts_slowly() -> None:
         cols, rows = FINGERPRINT_GRID
         cells = np.zeros((rows, cols), dtype=np.float32)
         return PictureReport(
-            **dict.fromkeys(FLOAT_FIELDS, 0.0),
+            **FLOATS,
             width=640,
             height=360,
             frame_change=None,

@@ -40,7 +40,8 @@ def test_event_only_when_the_verdict_changes(tmp_path: Path) -> None:
     assert len(events[2]) == 1
     evidence = events[2][0].pop("evidence")
     assert events[2] == [{"active": True, "reasons": ["black"], "source": "snapshot"}]
-    assert set(evidence) == {"black"} and evidence["black"]["dark_fraction"] > 0.95
+    assert set(evidence) == {"black"}
+    assert evidence["black"]["dark_fraction"] > 0.95
     assert readings[2].checks["camera.image_abnormal.evidence"] == (
         "black: " + " ".join(f"{k}={v:g}" for k, v in evidence["black"].items())
     )

@@ -61,8 +61,10 @@ def test_day_ir_switches_give_no_false_alarm_and_learn_both_modes(tmp_path: Path
 
     assert verdicts == [()] * 240
     memory = analyser.store.memory(DEVICE)
-    assert memory.baseline.ready(OPTIONS) and memory.night.ready(OPTIONS)
-    assert memory.baseline.samples <= 120 and memory.night.samples <= 120
+    assert memory.baseline.ready(OPTIONS)
+    assert memory.night.ready(OPTIONS)
+    assert memory.baseline.samples <= 120
+    assert memory.night.samples <= 120
     # The colour baseline learned nothing from the IR nights: it keeps the day's colour.
     day_colour = [abs(c[1]) for c in memory.baseline.block_chroma if c is not None]
     night_colour = [abs(c[1]) for c in memory.night.block_chroma if c is not None]
@@ -150,7 +152,8 @@ def test_relearn_request_file_is_honoured_at_the_next_snapshot(tmp_path: Path) -
     BaselineStore(tmp_path).request_relearn(DEVICE)  # another process: `secmon agent relearn`
     report = agent.observe(DEVICE, camera.snapshot(10, Tamper.TURNED), OPTIONS)
 
-    assert report.reasons == () and report.frame_change is None
+    assert report.reasons == ()
+    assert report.frame_change is None
     assert agent.load(DEVICE).baseline.samples == 1
     assert not list(tmp_path.glob("*.relearn"))
 
