@@ -133,6 +133,9 @@ well exposed to tell a colour."""
 # A faded picture is blurred only when its strong edges went too (a moving pattern that leaves
 # some blocks for others keeps its edges).
 FADED_EDGE_RATIO = 0.75
+# A lost view is a cover when the blocks kept less than this of their contrast (median), a
+# turned camera when they kept more (its new view has structure of its own).
+STRUCTURE_GONE = 0.6
 # A partial cover: at least this fraction of `covered_block_share` lost, and a scene match
 # within this margin above the moved threshold.
 PART_SHARE = 0.6
@@ -533,7 +536,7 @@ def judge(
     view_lost = comparison is not None and comparison.scene_match < lost_below
     structure_gone = comparison is not None and (
         (comparison.covered_share or 0.0) >= options.covered_block_share
-        or (comparison.structure_ratio is not None and comparison.structure_ratio < 0.6)
+        or (comparison.structure_ratio is not None and comparison.structure_ratio < STRUCTURE_GONE)
     )
     share = 0.0 if comparison is None else comparison.covered_share or 0.0
     # Part of the view gone and the rest of the layout shaken: a hand or cloth across part of
