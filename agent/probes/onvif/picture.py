@@ -539,10 +539,12 @@ def judge(
         or (comparison.structure_ratio is not None and comparison.structure_ratio < STRUCTURE_GONE)
     )
     share = 0.0 if comparison is None else comparison.covered_share or 0.0
-    # Part of the view gone and the rest of the layout shaken: a hand or cloth across part of
-    # the lens (a defocus keeps the layout, moving people do not remove structure).
+    soft = sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio
+    # Part of the view gone, the layout shaken and what remains still sharp: a hand or cloth
+    # across part of the lens (a defocus softens all of it; moving people remove no structure).
     part_lost = (
         comparison is not None
+        and not soft
         and share >= PART_SHARE * options.covered_block_share
         and comparison.scene_match < lost_below + PART_MATCH_MARGIN
     )
@@ -576,7 +578,6 @@ def judge(
         # are judged only on a real picture of the learned scene.
         if fingerprint.unchanged >= options.frozen_snapshots and streaming is not False:
             reasons.append(ImageReason.FROZEN)
-        soft = sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio
         # On a noisy picture the finest detail is noise before and after a defocus; what the
         # defocus still takes is the contrast of each block.
         faded = (
