@@ -1,4 +1,5 @@
-"""`secmon agent check|run`: wire config, probes, outbox, scheduler, pusher and metrics together."""
+"""`secmon agent check|run|relearn`: wire config, probes, outbox, scheduler, pusher and metrics
+together."""
 
 import asyncio
 import json
@@ -61,6 +62,21 @@ def check(config: Path, *, as_json: bool) -> int:
     polls = asyncio.run(_poll_all(cfg, probe_registry(cfg, learn=False)))
     for device, poll in zip(cfg.devices, polls, strict=True):
         print(_json_row(device, poll) if as_json else _table_row(device, poll))
+    return EXIT_OK
+
+
+def relearn(config: Path, device_id: str) -> int:
+    """Ask the running agent to re-learn a camera's picture (it was re-aimed, or its scene
+    changed on purpose) at its next snapshot; 0 when asked, 2 when the config or id is wrong."""
+    cfg = _load(config)
+    if cfg is None:
+        return EXIT_CONFIG
+    device = next((d for d in cfg.devices if d.id == device_id), None)
+    if device is None or device.protocol != ProbeKind.ONVIF:
+        print(f"{config}: no onvif device {device_id!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    BaselineStore(picture_dir(cfg)).request_relearn(device_id)
+    print(f"{device_id}: picture re-learn requested; the next snapshot starts a new baseline")
     return EXIT_OK
 
 

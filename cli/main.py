@@ -82,6 +82,15 @@ def agent_run(config: ConfigOpt) -> None:
     raise typer.Exit(_load("agent.commands", "agent").run(config))
 
 
+@agent_app.command("relearn")
+def agent_relearn(
+    config: ConfigOpt,
+    device_id: Annotated[str, typer.Argument(help="The camera's id in the config.")],
+) -> None:
+    """Forget a camera's learned picture (re-aimed on purpose); the agent re-learns it."""
+    raise typer.Exit(_load("agent.commands", "agent").relearn(config, device_id))
+
+
 @agent_app.command("discover")
 def agent_discover(
     interface: Annotated[
