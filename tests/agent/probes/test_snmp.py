@@ -466,12 +466,21 @@ async def test_numbers_inside_strings_on_a_camera_without_system_group(
     assert result.identity.firmware == "V5.7.3 build 220112"
 
 
-async def test_device_without_system_group_and_no_profile_set_stays_monitored(
+async def test_device_without_system_group_is_recognised_by_what_it_answers(
     snmpsim: Snmpsim, probe: SnmpProbe
 ) -> None:
+    """No sysObjectID, no sysDescr: HIK-DEVICE-MIB answering its device type is enough."""
     result = await probe.poll(sim_device(snmpsim, "camera-hik"))
-    assert result.checks["snmp.profile"] == "generic"
+    assert result.checks["snmp.profiles"] == "generic+hikvision"
+    assert result.checks["hik.cpu_percent"] == 23
     assert "system.uptime_s" not in result.checks
+    assert result.unmonitored is None
+    assert result.identity is not None
+    assert result.identity.profiles == "generic+hikvision"
+    assert result.identity.profile_reason is not None
+    assert result.identity.profile_reason.startswith(
+        "hikvision: sentinel 1.3.6.1.4.1.39165.1.1.0 answered"
+    )
 
 
 async def test_v1_agent_refusing_a_missing_oid_is_asked_again_without_it(
