@@ -294,14 +294,12 @@ class SnmpProbe:
         except ExceptionGroup as group:  # concurrent table walks failed: report one reason
             raise _one_failure(group) from group
         poll_ms = (self._clock() - started) * 1000.0
-        log.debug("polled %s in %.0f ms", device.id, poll_ms)
+        log.debug(
+            "polled %s in %.0f ms (first answer %.0f ms)", device.id, poll_ms, first_answer_ms
+        )
         detection = state.detection
         assert detection is not None  # set by every poll that got this far
-        checks = {
-            **result.checks,
-            "snmp.profiles": detection.names,
-            "snmp.first_answer_ms": round(first_answer_ms, 3),
-        }
+        checks = {**result.checks, "snmp.profiles": detection.names}
         identity = (result.identity or DeviceIdentity()).model_copy(
             update={"profiles": detection.names, "profile_reason": detection.reason[:500]}
         )

@@ -84,14 +84,4 @@ class SnmpOptions(BaseModel):
                 raise PydanticCustomError("snmp", "community: is for versions 1 and 2c")
         elif self.user is not None or self.auth_key is not None or self.priv_key is not None:
             raise PydanticCustomError("snmp", "user:/auth_key:/priv_key: need version: '3'")
-        if self.profile is not None:
-            from agent.probes.snmp_profiles import builtin_profiles
-
-            names = builtin_profiles().profiles
-            if self.profile not in names:
-                raise PydanticCustomError(
-                    "snmp",
-                    "unknown profile {name} (known: {known})",
-                    {"name": repr(self.profile), "known": ", ".join(sorted(names))},
-                )
         return self
