@@ -43,7 +43,7 @@ from tests.peers.snmp import (
     missing_snmpd,
     missing_snmpsim,
 )
-from wire.enums import ProbeErrorCode
+from wire.enums import DeviceClass, ProbeErrorCode
 
 # pysnmp 7.1 calls pysmi's old camelCase names when pysmi (a dev dependency of snmpsim) is there.
 pytestmark = pytest.mark.filterwarnings("ignore:.* is deprecated. Please use:DeprecationWarning")
@@ -960,3 +960,89 @@ def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: 
     assert "ERROR device.unreachable" in lines["cam-dead"]
     assert f"127.0.0.1:{snmpsim.port}" in lines["ups-01"]
     assert V3_AUTH_KEY not in table.stdout + table.stderr  # no secret printed
+
+
+# The stack detection must choose for each fixture (a wrong guess fails); `profile` marks the
+# fixtures a device config has to name a profile for.
+EXPECTED_STACKS = {
+    "camera-axis": "generic+axis",
+    "camera-hik": "generic+hikvision",
+    "intercom-unknown": "generic",
+    "nas-synology": "generic+synology",
+    "nvr-dahua": "generic+dahua",
+    "nvr-hik": "generic+hikvision_nvr",
+    "nvr-reboot": "generic",
+    "sensor-env": "generic",  # its profile is a test-only one, not shipped
+    "site-siteboss": "generic+siteboss",
+    "switch-52port": "generic",
+    "switch-dyn": "generic",
+    "switch-poe": "generic+poe_switch",
+    "switch-wrap": "generic",
+    "ups-apc": "generic+ups_apc",
+    "ups-nosensor": "generic+ups",
+    "ups-onbattery": "generic+ups",
+}
+
+
+def test_every_fixture_has_an_expected_stack() -> None:
+    assert set(EXPECTED_STACKS) == {p.stem for p in FIXTURES.glob("*.snmprec")}
+
+
+@pytest.mark.parametrize(("fixture", "stack"), sorted(EXPECTED_STACKS.items()))
+async def test_detection_chooses_the_right_stack_for_each_fixture(
+    snmpsim: Snmpsim, probe: SnmpProbe, fixture: str, stack: str
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, fixture))
+    assert result.checks["snmp.profiles"] == stack
+    assert result.identity is not None
+    assert result.identity.profiles == stack
+    assert result.identity.profile_reason
+
+
+async def test_a_device_nothing_is_read_from_is_unmonitored_with_the_reason(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """It answers (system group, one Ethernet port) but no profile reads its health."""
+    device = sim_device(snmpsim, "intercom-unknown").model_copy(
+        update={"device_class": DeviceClass.ACCESS_CONTROLLER}
+    )
+    poll = await poll_device(probe, device)
+    assert poll.sample.reachable
+    assert poll.sample.error is None
+    assert poll.sample.unmonitored == (
+        "no profile matched what the device answers; sysObjectID 1.3.6.1.4.1.99999.77, "
+        "sysDescr 'Door intercom IPF-2 (secmon fixture)'"
+    )
+    assert poll.sample.checks["if.eth0.oper_up"] is True  # read, but no health of its own
+
+
+async def test_a_switch_with_only_interfaces_is_monitored_by_its_ports(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "switch-dyn").model_copy(
+        update={"device_class": DeviceClass.SWITCH}
+    )
+    result = await probe.poll(device)
+    assert result.checks["snmp.profiles"] == "generic"
+    assert result.unmonitored is None
+
+
+async def test_a_matched_device_with_health_readings_is_not_unmonitored(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, "ups-onbattery"))
+    assert result.unmonitored is None
+    assert result.checks["ups.on_battery"] is True
+
+
+async def test_poll_latency_is_the_whole_poll_not_the_first_answer(snmpsim: Snmpsim) -> None:
+    """A clock that moves one second per reading: the first answer comes one tick after the
+    start, the whole poll (system group, scalars, walks) takes several."""
+    ticks = iter(range(1000, 10_000))
+    probe = SnmpProbe(clock=lambda: float(next(ticks)))
+    try:
+        result = await probe.poll(sim_device(snmpsim, "ups-apc"))
+    finally:
+        probe.close()
+    assert result.latency_ms is not None
+    assert result.latency_ms >= 3000.0
