@@ -38,6 +38,34 @@ class PrivProtocol(StrEnum):
     AES256 = "aes256"
 
 
+class ContactKind(StrEnum):
+    """What a dry contact watches: the shipped fault rules give each its own code and
+    severity (smoke and flood are emergencies, a door or a generic input is not)."""
+
+    DOOR = "door"
+    FLOOD = "flood"
+    SMOKE = "smoke"
+    TAMPER = "tamper"
+    GENERIC = "generic"
+
+
+class ContactState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ContactOptions(BaseModel):
+    """The site's word on one contact (keyed by the name the device gives it, as a check
+    segment): what it is, its normal state (else the device's own flag, else closed), and
+    a label to use instead of the device's name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ContactKind | None = None
+    normal: ContactState | None = None
+    label: str | None = Field(default=None, min_length=1, max_length=40)
+
+
 class SnmpOptions(BaseModel):
     """v1/v2c need `community`; v3 needs `user`, and `auth_key` (authNoPriv) or both keys
     (authPriv). Secrets are references (env:/file:), never inline."""
@@ -64,6 +92,11 @@ class SnmpOptions(BaseModel):
         default_factory=list,
         description="Storages the device records to, by the name it lists them under (e.g. "
         "SD_DISK): a disrupted storage is a fault only then",
+    )
+    contacts: dict[Annotated[str, Field(min_length=1, max_length=64)], ContactOptions] = Field(
+        default_factory=dict,
+        description="Dry contacts by the name the device gives them: kind (door, flood, "
+        "smoke, tamper, generic), normal state (open/closed) and label",
     )
     events: dict[CheckNameRef, EventKind] = Field(
         default_factory=dict,

@@ -41,6 +41,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class UnitFlag(_Model):
+    """Where the device says which unit a temperature is in (AKCP sensorProbeTempDegreeType:
+    fahr(0), celsius(1)): readings whose flag is one of `fahrenheit` are turned into °C."""
+
+    oid: Oid
+    fahrenheit: frozenset[int]
+
+
 class Value(_Model):
     """One check: where its raw value comes from and how it is read."""
 
@@ -58,6 +66,7 @@ class Value(_Model):
     precision_of: Oid | None = None  # NUMBER: divide by 10^(that column), ENTITY-SENSOR style
     minus: Oid | None = None  # NUMBER: (oid - minus) …, e.g. hrStorageSize - hrStorageUsed
     times: Oid | None = None  # NUMBER: … * times, e.g. * hrStorageAllocationUnits (bytes)
+    unit_flag: UnitFlag | None = None  # NUMBER: °F → °C when the device's flag says °F
     # FLAG in a table of storages: true only when the row is a storage the device config says
     # it records to (snmp.recording_storage); a flag on an unused storage is no fault.
     only_if_recording: bool = False
@@ -74,8 +83,8 @@ class Value(_Model):
             raise ValueError("kind percent needs of:")
         if self.bits not in (32, 64):
             raise ValueError("bits must be 32 or 64")
-        if (self.minus or self.times) and self.kind is not ValueKind.NUMBER:
-            raise ValueError("minus:/times: are for kind number")
+        if (self.minus or self.times or self.unit_flag) and self.kind is not ValueKind.NUMBER:
+            raise ValueError("minus:/times:/unit_flag: are for kind number")
         if self.only_if_recording and self.kind is not ValueKind.FLAG:
             raise ValueError("only_if_recording: is for kind flag")
         if self.unit is not None and self.unit.lower().lstrip("°") not in UNITS:
@@ -83,7 +92,8 @@ class Value(_Model):
         return self
 
     def oids(self) -> list[str]:
-        extra = (self.of, self.precision_of, self.minus, self.times)
+        flag = self.unit_flag.oid if self.unit_flag is not None else None
+        extra = (self.of, self.precision_of, self.minus, self.times, flag)
         return [self.oid, *(o for o in extra if o is not None)]
 
 
@@ -93,6 +103,25 @@ class RowFilter(_Model):
 
     oid: Oid
     values: frozenset[int | str]
+
+
+class ContactColumns(_Model):
+    """A table whose rows are dry contacts: which of its (flag) columns say the contact is
+    closed, that the device judges it abnormal, and that its normal state is closed. Each row
+    adds `contact.<kind>.<label>.abnormal` and `.closed` (see snmp_readings)."""
+
+    closed: Segment | None = None
+    abnormal: Segment | None = None
+    normal_closed: Segment | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "ContactColumns":
+        if self.closed is None and self.abnormal is None:
+            raise ValueError("a contact needs closed: or abnormal: (a flag column)")
+        return self
+
+    def columns(self) -> list[str]:
+        return [c for c in (self.closed, self.abnormal, self.normal_closed) if c is not None]
 
 
 class Table(_Model):
@@ -106,6 +135,7 @@ class Table(_Model):
     # Rows are storages the device may record to: adds `<row>.recording`, true when the
     # device config lists the row's name in snmp.recording_storage.
     recording: bool = False
+    contact: ContactColumns | None = None
     columns: list[Value] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -115,6 +145,11 @@ class Table(_Model):
             raise ValueError("recording:/only_if_recording: need a label: column (storage name)")
         if gated and not self.recording:
             raise ValueError("only_if_recording: needs recording: true on the table")
+        if self.contact is not None:
+            flags = {c.name for c in self.columns if c.kind is ValueKind.FLAG}
+            for name in self.contact.columns():
+                if name not in flags:
+                    raise ValueError(f"contact: {name!r} is not a flag column of this table")
         return self
 
     def walk_oids(self) -> list[str]:

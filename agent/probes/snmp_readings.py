@@ -7,8 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agent.probes import snmp_values as values
-from agent.probes.snmp_options import SnmpOptions
-from agent.probes.snmp_profiles import IdentityField, Profile, Table, Value, ValueKind
+from agent.probes.snmp_options import ContactKind, ContactOptions, ContactState, SnmpOptions
+from agent.probes.snmp_profiles import (
+    ContactColumns,
+    IdentityField,
+    Profile,
+    Table,
+    Value,
+    ValueKind,
+)
 from agent.probes.snmp_values import CounterReading, RawValue, UptimeReading
 from wire.schema import MAX_CHECKS_PER_SAMPLE, CheckValue, DeviceIdentity, Event
 
@@ -38,6 +45,7 @@ class DeviceSettings:
 
     recording: frozenset[str] = frozenset()
     events: dict[str, str] = field(default_factory=dict)
+    contacts: dict[str, ContactOptions] = field(default_factory=dict)  # by label segment
 
     @classmethod
     def of(cls, options: SnmpOptions | None) -> "DeviceSettings":
@@ -48,6 +56,10 @@ class DeviceSettings:
                 values.label(name.encode(), fallback="") for name in options.recording_storage
             ),
             events=dict(options.events),
+            contacts={
+                values.label(name.encode(), fallback=name): contact
+                for name, contact in options.contacts.items()
+            },
         )
 
 
@@ -160,6 +172,7 @@ def _read_table(
         recording = segment in settings.recording
         if table.recording:
             checks[f"{table.name}.{segment}.recording"[:MAX_CHECK_NAME]] = recording
+        row_values: dict[str, CheckValue] = {}
         for spec in table.columns:
             name = f"{table.name}.{segment}.{spec.name}"[:MAX_CHECK_NAME]
 
@@ -170,8 +183,64 @@ def _read_table(
             if spec.only_if_recording and value is True and not recording:
                 value = False  # e.g. a disrupted storage nothing records to: no fault
             checks[name] = value
+            row_values[spec.name] = value
             if spec.event is not None:
                 watch[name] = spec.event
+        if table.contact is not None:
+            site = settings.contacts.get(segment)
+            checks.update(contact_checks(table.contact, segment, row_values, site))
+
+
+CONTACT_WORDS: tuple[tuple[ContactKind, tuple[str, ...]], ...] = (
+    (ContactKind.SMOKE, ("smoke", "fire")),
+    (ContactKind.FLOOD, ("flood", "water", "leak")),
+    (ContactKind.TAMPER, ("tamper", "cover", "case")),
+    (ContactKind.DOOR, ("door", "gate", "window")),
+)
+
+
+def contact_kind(label: str) -> ContactKind:
+    """What a contact watches, from the name the device gives it ("Lobby Door", "Water
+    Leak"): a guess the site config overrides; generic when nothing in the name says."""
+    for kind, words in CONTACT_WORDS:
+        if any(word in label for word in words):
+            return kind
+    return ContactKind.GENERIC
+
+
+def contact_checks(
+    spec: ContactColumns,
+    segment: str,
+    row: dict[str, CheckValue],
+    site: ContactOptions | None,
+) -> dict[str, CheckValue]:
+    """`contact.<kind>.<label>.closed` and `.abnormal` for one contact row. The normal state
+    is the site's (config), else the device's own flag, else closed; without a raw state,
+    the device's own verdict stands, and the raw state is derived from it when it can be."""
+
+    def flag(column: str | None) -> bool | None:
+        value = row.get(column) if column is not None else None
+        return value if isinstance(value, bool) else None
+
+    closed, verdict, normal_closed = (
+        flag(spec.closed),
+        flag(spec.abnormal),
+        flag(spec.normal_closed),
+    )
+    if closed is None and verdict is not None and normal_closed is not None:
+        closed = normal_closed != verdict  # abnormal means away from the normal state
+    if site is not None and site.normal is not None:
+        normal_closed = site.normal is ContactState.CLOSED
+    elif normal_closed is None and verdict is None:
+        normal_closed = True
+    if closed is not None and normal_closed is not None:
+        abnormal: bool | None = closed != normal_closed
+    else:
+        abnormal = verdict
+    label = values.label(site.label.encode(), fallback=segment) if site and site.label else segment
+    kind = site.kind if site is not None and site.kind is not None else contact_kind(label)
+    base = f"contact.{kind.value}.{label}"[: MAX_CHECK_NAME - len(".abnormal")]
+    return {f"{base}.closed": closed, f"{base}.abnormal": abnormal}
 
 
 def _changes(
@@ -226,6 +295,12 @@ def _value(
             if spec.minus is not None or spec.times is not None:
                 return _arithmetic(spec, lookup)
             reading = values.number(raw, unknown=spec.unknown, scale=spec.scale)
+            if spec.unit_flag is not None and reading is not None:
+                flag = values.number(lookup(spec.unit_flag.oid))
+                if flag is None:
+                    return None  # a temperature in an unknown unit is no reading
+                if flag in spec.unit_flag.fahrenheit:
+                    return values.celsius_from_fahrenheit(reading)
             if spec.precision_of is None or reading is None:
                 return reading
             digits = values.number(lookup(spec.precision_of))

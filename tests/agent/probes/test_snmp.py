@@ -972,10 +972,12 @@ EXPECTED_STACKS = {
     "nvr-dahua": "generic+dahua",
     "nvr-hik": "generic+hikvision_nvr",
     "nvr-reboot": "generic",
+    "sensor-akcp": "generic+akcp",
     "sensor-env": "generic",  # its profile is a test-only one, not shipped
     "site-siteboss": "generic+siteboss",
     "switch-52port": "generic",
     "switch-dyn": "generic",
+    "switch-industrial": "generic+cisco_envmon",
     "switch-poe": "generic+poe_switch",
     "switch-wrap": "generic",
     "ups-apc": "generic+ups_apc",
@@ -1046,3 +1048,93 @@ async def test_poll_latency_is_the_whole_poll_not_the_first_answer(snmpsim: Snmp
         probe.close()
     assert result.latency_ms is not None
     assert result.latency_ms >= 3000.0
+
+
+async def test_akcp_contacts_have_labels_kinds_and_normal_states(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "sensor-akcp"))).checks
+    # normally closed, reported critical: open, abnormal
+    assert checks["contact.door.server_room_door.abnormal"] is True
+    assert checks["contact.door.server_room_door.closed"] is False
+    # normally open and normal: open, not abnormal
+    assert checks["contact.flood.water_leak.abnormal"] is False
+    assert checks["contact.flood.water_leak.closed"] is False
+    assert checks["contact.smoke.smoke_detector.abnormal"] is False
+    assert checks["contact.smoke.smoke_detector.closed"] is True
+    assert not any("siren" in name for name in checks)  # an output (relay), not a contact
+    assert checks["akcp.status"] == "critical"
+
+
+async def test_akcp_temperatures_follow_the_devices_unit_flag(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "sensor-akcp"))).checks
+    assert checks["akcp.temp.rack_top.celsius"] == 27.8  # 82 °F
+    assert checks["akcp.temp.rack_top.limit_celsius"] == 40.0  # 104 °F
+    assert checks["akcp.temp.room.celsius"] == 24
+    assert checks["akcp.temp.room.limit_celsius"] == 35
+    assert checks["akcp.temp.room.online"] is True
+
+
+async def test_the_sites_config_names_a_contact_and_sets_its_normal_state(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    contacts = {
+        "Server Room Door": {"kind": "generic", "normal": "open", "label": "rear exit"},
+        "water_leak": {"kind": "flood", "normal": "closed"},
+    }
+    checks = (await probe.poll(sim_device(snmpsim, "sensor-akcp", contacts=contacts))).checks
+    assert checks["contact.generic.rear_exit.abnormal"] is False  # open is its normal state
+    assert checks["contact.flood.water_leak.abnormal"] is True  # open, normally closed
+    assert "contact.door.server_room_door.abnormal" not in checks
+
+
+async def test_a_contact_going_into_alarm_is_seen_on_the_next_poll(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "sensor-akcp")
+    smoke = "1.3.6.1.4.1.3854.1.2.2.1.18.1.3.2"
+    try:
+        assert (await probe.poll(device)).checks["contact.smoke.smoke_detector.abnormal"] is False
+        await snmp_set(snmpsim.port, "sensor-akcp", smoke, Integer32(4))
+        result = await probe.poll(device)
+        assert result.checks["contact.smoke.smoke_detector.abnormal"] is True
+        assert [e.kind for e in result.events] == ["site.contact"]
+    finally:
+        await snmp_set(snmpsim.port, "sensor-akcp", smoke, Integer32(2))
+
+
+async def test_a_lost_redundant_power_input_is_read_and_an_empty_slot_is_not(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "switch-industrial")
+    supply_b = "1.3.6.1.4.1.9.9.13.1.5.1.3.2"
+    try:
+        before = await probe.poll(device)
+        assert before.checks["power_input.pwr_a_dc_input.ok"] is True
+        assert before.checks["power_input.pwr_b_dc_input.ok"] is True
+        assert before.checks["power_input.pwr_a_dc_input.source"] == "dc"
+        assert not any(name.startswith("power_input.pwr_c") for name in before.checks)
+        assert before.checks["cisco.temp.board.celsius"] == 41
+        assert before.checks["cisco.temp.board.limit_celsius"] == 75
+        await snmp_set(snmpsim.port, "switch-industrial", supply_b, Integer32(3))
+        after = await probe.poll(device)
+        assert after.checks["power_input.pwr_b_dc_input.ok"] is False
+        assert after.checks["power_input.pwr_b_dc_input.state"] == "critical"
+        assert [e.kind for e in after.events] == ["power.input"]
+    finally:
+        await snmp_set(snmpsim.port, "switch-industrial", supply_b, Integer32(1))
+
+
+async def test_synology_disk_health_raid_state_and_bad_sectors(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "nas-synology"))).checks
+    # a disk whose array status is normal while its health is not, with bad sectors counted
+    assert checks["syno.disk.disk_3.status"] == "normal"
+    assert checks["syno.disk.disk_3.health_status"] == "warning"
+    assert checks["syno.disk.disk_3.bad_sectors"] == 412
+    assert checks["syno.disk.disk_2.health_status"] == "failing"
+    assert checks["syno.raid.storage_pool_1.status"] == "degraded"
+    assert checks["syno.raid.storage_pool_2.status"] == "normal"

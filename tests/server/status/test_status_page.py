@@ -268,4 +268,4 @@ def test_a_device_nothing_is_read_from_has_its_own_word_not_working(world: World
     assert "All systems working" not in en
     assert 'class="state unmonitored"' in en
     zh = _get(world, path, **{"Accept-Language": "zh-CN"}).text
-    assert "1 台摄像机在线，但健康状态未检测" in zh
+    assert CATALOG["zh-CN"]["subsystem_unmonitored"].format(count=1, noun="摄像机") in zh
