@@ -64,7 +64,9 @@ class Value(_Model):
     max_rate: float | None = Field(default=None, gt=0)
     of: Oid | None = None
     precision_of: Oid | None = None  # NUMBER: divide by 10^(that column), ENTITY-SENSOR style
-    minus: Oid | None = None  # NUMBER: (oid - minus) …, e.g. hrStorageSize - hrStorageUsed
+    # NUMBER: (oid - minus) …, e.g. hrStorageSize - hrStorageUsed. PERCENT: the part is oid
+    # minus each of these the device answers (memTotalReal - memAvailReal - buffers - cached).
+    minus: Oid | list[Oid] | None = None
     times: Oid | None = None  # NUMBER: … * times, e.g. * hrStorageAllocationUnits (bytes)
     unit_flag: UnitFlag | None = None  # NUMBER: °F → °C when the device's flag says °F
     # FLAG in a table of storages: true only when the row is a storage the device config says
@@ -83,8 +85,12 @@ class Value(_Model):
             raise ValueError("kind percent needs of:")
         if self.bits not in (32, 64):
             raise ValueError("bits must be 32 or 64")
-        if (self.minus or self.times or self.unit_flag) and self.kind is not ValueKind.NUMBER:
-            raise ValueError("minus:/times:/unit_flag: are for kind number")
+        if (self.times or self.unit_flag) and self.kind is not ValueKind.NUMBER:
+            raise ValueError("times:/unit_flag: are for kind number")
+        if self.minus and self.kind not in (ValueKind.NUMBER, ValueKind.PERCENT):
+            raise ValueError("minus: is for kind number or percent")
+        if isinstance(self.minus, list) and self.kind is ValueKind.NUMBER and len(self.minus) > 1:
+            raise ValueError("kind number takes one minus: OID")
         if self.only_if_recording and self.kind is not ValueKind.FLAG:
             raise ValueError("only_if_recording: is for kind flag")
         if self.unit is not None and self.unit.lower().lstrip("°") not in UNITS:
@@ -93,8 +99,13 @@ class Value(_Model):
 
     def oids(self) -> list[str]:
         flag = self.unit_flag.oid if self.unit_flag is not None else None
-        extra = (self.of, self.precision_of, self.minus, self.times, flag)
-        return [self.oid, *(o for o in extra if o is not None)]
+        extra = (self.of, self.precision_of, self.times, flag)
+        return [self.oid, *self.minus_oids(), *(o for o in extra if o is not None)]
+
+    def minus_oids(self) -> list[str]:
+        if self.minus is None:
+            return []
+        return [self.minus] if isinstance(self.minus, str) else list(self.minus)
 
 
 class RowFilter(_Model):
@@ -132,6 +143,8 @@ class Table(_Model):
     where: RowFilter | None = None
     max_rows: int = Field(default=32, ge=1, le=256)
     row_prefix: Segment = "row"  # names rows without a label column: row1, row2 …
+    # Rows whose label matches one of these patterns are left out (pseudo file systems).
+    skip_labels: list[str] = Field(default_factory=list)
     # Rows are storages the device may record to: adds `<row>.recording`, true when the
     # device config lists the row's name in snmp.recording_storage.
     recording: bool = False
@@ -151,6 +164,11 @@ class Table(_Model):
                 if name not in flags:
                     raise ValueError(f"contact: {name!r} is not a flag column of this table")
         return self
+
+    @field_validator("skip_labels")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        return _regexes(patterns)
 
     def walk_oids(self) -> list[str]:
         oids: list[str] = []
@@ -242,12 +260,7 @@ class Match(_Model):
     @field_validator("sys_descr")
     @classmethod
     def _regex(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"bad regular expression {pattern!r}: {err}") from err
-        return patterns
+        return _regexes(patterns)
 
 
 class Profile(_Model):
@@ -280,6 +293,15 @@ class Profile(_Model):
             if oid not in oids:
                 oids.append(oid)
         return oids
+
+
+def _regexes(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"bad regular expression {pattern!r}: {err}") from err
+    return patterns
 
 
 def _no_duplicates(where: str, names: list[str]) -> None:

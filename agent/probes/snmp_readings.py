@@ -2,6 +2,7 @@
 remembers from the last poll, to flat checks, events and identity. Pure: no I/O, no clock.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,6 +160,9 @@ def _read_table(
         rows = [r for r in rows if _row_value(wanted.get(r)) in table.where.values]
     rows.sort(key=_row_key)
     labels = columns.get(table.label, {}) if table.label else {}
+    if table.skip_labels:
+        skipped = [re.compile(p) for p in table.skip_labels]
+        rows = [r for r in rows if not _skipped(values.text(labels.get(r)), skipped)]
     used: set[str] = set()
     for row in rows[: table.max_rows]:
         index = row.replace(".", "_")
@@ -271,6 +275,10 @@ def _changes(
     return events
 
 
+def _skipped(label: str | None, patterns: list[re.Pattern[str]]) -> bool:
+    return label is not None and any(p.search(label) for p in patterns)
+
+
 def _row_value(raw: RawValue) -> int | str | None:
     if isinstance(raw, int | str):
         return raw
@@ -320,6 +328,10 @@ def _value(
         case ValueKind.PERCENT:
             assert spec.of is not None
             part = values.number(raw, unknown=spec.unknown)
+            for oid in spec.minus_oids():  # each part the device answers; absent ones are 0
+                taken = values.number(lookup(oid), unknown=spec.unknown)
+                if part is not None and taken is not None:
+                    part -= taken
             whole = values.number(lookup(spec.of), unknown=spec.unknown)
             share = values.percent(part, whole)
             if share is None:
@@ -341,7 +353,8 @@ def _arithmetic(spec: Value, lookup: Callable[[str], RawValue]) -> CheckValue:
     """(oid - minus) * times * scale, e.g. free bytes of an hrStorage row in GiB; unknown when
     any part is unknown, and never negative (a size read while the disk was being filled)."""
     base = values.number(lookup(spec.oid), unknown=spec.unknown)
-    minus = values.number(lookup(spec.minus), unknown=spec.unknown) if spec.minus else 0
+    minus_oid = next(iter(spec.minus_oids()), None)
+    minus = values.number(lookup(minus_oid), unknown=spec.unknown) if minus_oid else 0
     times = values.number(lookup(spec.times), unknown=spec.unknown) if spec.times else 1
     if base is None or minus is None or times is None or times <= 0:
         return None

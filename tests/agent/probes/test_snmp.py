@@ -951,8 +951,16 @@ def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: 
 
     table = _run_check(config)
     assert table.returncode == 0, table.stderr
-    lines = {line.split()[0]: line for line in table.stdout.splitlines()}
+    lines = {
+        line.split()[0]: line for line in table.stdout.splitlines() if not line.startswith(" ")
+    }
     assert set(lines) == set(rows)
+    # under each SNMP row: the profile stack chosen and why
+    assert re.search(
+        r"^ +profiles generic\+ups_apc: ups_apc: sentinel [0-9.]+ answered, sysObjectID ",
+        table.stdout,
+        re.MULTILINE,
+    ), table.stdout
     for device_id in ("nvr-01", "ups-01", "ups-02", "cam-axis", "site-mon", "cam-hik"):
         assert lines[device_id].split()[3] == "ok", lines[device_id]
         assert re.search(r"\d ms\b", lines[device_id]), lines[device_id]  # latency shown

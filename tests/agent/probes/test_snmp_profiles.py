@@ -498,3 +498,48 @@ def test_configured_event_names_are_validated() -> None:
         SnmpOptions.model_validate({"events": {"Contact Smoke": "fire.smoke"}})
     with pytest.raises(ValidationError, match="events"):
         SnmpOptions.model_validate({"events": {"contact.smoke.alarm": "Fire!"}})
+
+
+def test_pseudo_file_systems_are_not_storage() -> None:
+    """net-snmp reports tmpfs mounts as fixed disks; only real storage is checked."""
+    profile = builtin_profiles().profiles["generic"]
+    base = "1.3.6.1.2.1.25.2.3.1"
+    fixed = "1.3.6.1.2.1.25.2.1.4"
+    mounts = [b"/", b"/run", b"/dev/shm", b"/sys/fs/cgroup", b"/run/lock", b"/media/hdd1"]
+    rows = {str(i): mount for i, mount in enumerate(mounts, start=1)}
+    columns: dict[str, dict[str, RawValue]] = {
+        f"{base}.2": dict.fromkeys(rows, fixed),
+        f"{base}.3": dict(rows),
+        f"{base}.4": dict.fromkeys(rows, 4096),
+        f"{base}.5": dict.fromkeys(rows, 1000),
+        f"{base}.6": dict.fromkeys(rows, 100),
+        "1.3.6.1.4.1.2021.9.1.2": {"1": b"/", "2": b"/run/user/0"},
+        "1.3.6.1.4.1.2021.9.1.9": {"1": 40, "2": 100},
+    }
+    checks = read(
+        profile, scalars={}, columns=columns, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    storages = {name.split(".")[1] for name in checks if name.startswith("hr_storage.")}
+    assert storages == {"root", "media_hdd1"}
+    assert "ucd.disk.root.used_percent" in checks
+    assert not any(name.startswith("ucd.disk.run") for name in checks)
+
+
+@pytest.mark.parametrize(
+    ("memory", "used"),
+    [
+        # total, available, buffers, cached (kB): buffers and cache are not memory in use
+        ({"5": 1000, "6": 200, "14": 100, "15": 300}, 40.0),
+        ({"5": 1000, "6": 200}, 80.0),  # an agent without buffers/cached: total - available
+        ({"6": 200}, None),
+    ],
+)
+def test_memory_used_is_total_minus_free_buffers_and_cache(
+    memory: dict[str, int], used: float | None
+) -> None:
+    profile = builtin_profiles().profiles["generic"]
+    scalars: dict[str, RawValue] = {f"1.3.6.1.4.1.2021.4.{k}.0": v for k, v in memory.items()}
+    checks = read(
+        profile, scalars=scalars, columns={}, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    assert checks["ucd.mem.used_percent"] == used
