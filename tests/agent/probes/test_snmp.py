@@ -1146,3 +1146,39 @@ async def test_synology_disk_health_raid_state_and_bad_sectors(
     assert checks["syno.disk.disk_2.health_status"] == "failing"
     assert checks["syno.raid.storage_pool_1.status"] == "degraded"
     assert checks["syno.raid.storage_pool_2.status"] == "normal"
+
+
+INTERCOM_PROFILE = """\
+name: intercom
+description: door intercoms (the docs' worked example)
+extends: generic
+match:
+  enterprises: [99999]
+  sentinels:
+    - {oid: 1.3.6.1.4.1.99999.77.1.1.0, type: text}
+identity:
+  model: {oid: 1.3.6.1.4.1.99999.77.1.1.0}
+  firmware: {oid: 1.3.6.1.4.1.99999.77.1.2.0}
+scalars:
+  - {name: intercom.sip_registered, oid: 1.3.6.1.4.1.99999.77.2.1.0, kind: flag, true_when: [1]}
+"""
+
+
+async def test_a_local_profile_makes_an_unmonitored_family_monitored(snmpsim: Snmpsim) -> None:
+    """docs/snmp-profiles.md's worked example, against the fixture it names."""
+    shipped = {str(p): p.read_text() for p in PROFILE_DIR.glob("*.yaml")}
+    probe = SnmpProbe(parse_profiles(shipped, local={"intercom.yaml": INTERCOM_PROFILE}))
+    device = sim_device(snmpsim, "intercom-unknown").model_copy(
+        update={"device_class": DeviceClass.ACCESS_CONTROLLER}
+    )
+    try:
+        result = await probe.poll(device)
+    finally:
+        probe.close()
+    assert result.unmonitored is None
+    assert result.checks["intercom.sip_registered"] is True
+    assert result.identity is not None
+    assert (result.identity.profiles, result.identity.model) == ("generic+intercom", "IPF-2")
+    assert result.identity.profile_reason == (
+        "intercom: sentinel 1.3.6.1.4.1.99999.77.1.1.0 answered, enterprise number 99999"
+    )
