@@ -59,6 +59,7 @@ DEFAULT_RULE_DATA: list[dict[str, Any]] = [
                          check_in("syno.disk.*.status", "system_partition_failed", "crashed"),
                          check_in("syno.disk.*.health_status", "critical", "failing"),
                          check_in("syno.raid.*.status", "degraded", "crashed"),
+                         check_in("qnap.disk.*.status", "rw_error", "invalid"),
                          check_in("axis.storage.*.failed", True)),
      "events": {"kinds": ["storage.disk_failed", "storage.failed"], "state": STATE,
                 "key": ["disk"]}},

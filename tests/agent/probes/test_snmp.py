@@ -976,6 +976,7 @@ EXPECTED_STACKS = {
     "camera-axis": "generic+axis",
     "camera-hik": "generic+hikvision",
     "intercom-unknown": "generic",
+    "nas-qnap": "generic+qnap",
     "nas-synology": "generic+synology",
     "nvr-dahua": "generic+dahua",
     "nvr-hik": "generic+hikvision_nvr",
@@ -1182,3 +1183,20 @@ async def test_a_local_profile_makes_an_unmonitored_family_monitored(snmpsim: Sn
     assert result.identity.profile_reason == (
         "intercom: sentinel 1.3.6.1.4.1.99999.77.1.1.0 answered, enterprise number 99999"
     )
+
+
+async def test_qnap_strings_with_two_units_and_disk_status(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, "nas-qnap"))
+    checks = result.checks
+    assert checks["qnap.system.celsius"] == 28  # "28 C/82 F"
+    assert checks["qnap.cpu_celsius"] == 61
+    assert checks["qnap.cpu_percent"] == 12.5
+    assert checks["qnap.disk.hdd1.celsius"] == 36
+    assert checks["qnap.disk.hdd2.celsius"] is None  # "--": no reading
+    assert checks["qnap.disk.hdd2.status"] == "rw_error"
+    assert checks["qnap.disk.hdd2.smart"] == "Abnormal"
+    assert checks["qnap.fan.system_fan_1.rpm"] == 1188
+    assert result.identity is not None
+    assert (result.identity.vendor, result.identity.model) == ("QNAP", "TS-453D")
