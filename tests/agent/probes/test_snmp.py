@@ -513,12 +513,23 @@ async def test_temperature_string_with_two_units(snmpsim: Snmpsim) -> None:
 
 async def test_poe_switch_ports_and_budget(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
     checks = (await probe.poll(sim_device(snmpsim, "switch-poe"))).checks
-    assert checks["snmp.profile"] == "poe_switch"  # chosen by "PoE" in sysDescr
+    assert checks["snmp.profile"] == "poe_switch"  # pethMainPseOperStatus.1 answered
     assert checks["poe.pse.pse1.budget_used_percent"] == 77.5
     assert checks["poe.pse.pse1.status"] == "on"
     assert checks["poe.port.port1_1.detection"] == "delivering"
     assert checks["poe.port.port1_1.class"] == 3
     assert checks["poe.port.port1_2.detection"] == "fault"
+    # the rest of the RFC 3621 port table
+    assert checks["poe.port.port1_1.admin_enabled"] is True
+    assert checks["poe.port.port1_2.admin_enabled"] is False
+    assert checks["poe.port.port1_1.priority"] == "critical"
+    assert checks["poe.port.port1_1.type"] == "Camera Lobby"
+    assert checks["poe.port.port1_2.type"] is None
+    assert checks["poe.port.port1_2.overload_count"] == 31
+    assert checks["poe.port.port1_2.power_denied_count"] == 2
+    assert checks["poe.port.port1_2.mps_absent_count"] == 7
+    assert checks["poe.port.port1_2.short_count"] == 4
+    assert checks["poe.pse.pse1.usage_threshold_percent"] == 90
     assert checks["if.gigabitethernet_1_0_2.oper_up"] is False  # generic checks come too
     # ENTITY-SENSOR-MIB: 473 with precision 1 is 47.3 °C; the fan (type rpm) is not a temperature
     assert checks["sensor.cpu_temp.celsius"] == pytest.approx(47.3)
@@ -990,6 +1001,7 @@ EXPECTED_STACKS = {
     "switch-poe": "generic+poe_switch",
     "switch-wrap": "generic",
     "ups-apc": "generic+ups_apc",
+    "ups-cyberpower": "generic+ups_cyberpower",
     "ups-nosensor": "generic+ups",
     "ups-onbattery": "generic+ups",
 }
@@ -1200,3 +1212,16 @@ async def test_qnap_strings_with_two_units_and_disk_status(
     assert checks["qnap.fan.system_fan_1.rpm"] == 1188
     assert result.identity is not None
     assert (result.identity.vendor, result.identity.model) == ("QNAP", "TS-453D")
+
+
+async def test_cyberpower_on_battery_with_a_low_battery(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    result = await probe.poll(sim_device(snmpsim, "ups-cyberpower"))
+    checks = result.checks
+    assert (checks["ups.on_battery"], checks["ups.output_status"]) == (True, "on_battery")
+    assert checks["ups.battery.status"] == "low"
+    assert checks["ups.battery.minutes_remaining"] == 5.0  # 30000 TimeTicks
+    assert checks["ups.battery.voltage_v"] == 46.8  # tenths of a volt
+    assert checks["ups.input.status"] == "blackout"
+    assert checks["ups.battery.replace"] is False
+    assert result.identity is not None
+    assert (result.identity.vendor, result.identity.model) == ("CyberPower", "OL1500ERTXL2U")
