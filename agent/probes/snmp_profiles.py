@@ -41,6 +41,41 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SensorType(StrEnum):
+    """What a temperature is of: each has its own limit (a CPU runs hotter than a room)."""
+
+    AMBIENT = "ambient"
+    BOARD = "board"
+    CPU = "cpu"
+    PHY = "phy"
+    SFP = "sfp"
+    BATTERY = "battery"
+    DISK = "disk"
+
+
+# °C above which a sensor of each type is too hot, where the device publishes no limit of its
+# own: starting points from common datasheets (VRLA batteries age fast above 40-45 °C, disks
+# are specified to 55-60 °C, SFP modules to 70-85 °C, switch PHYs and CPUs to 100 °C or so).
+SENSOR_LIMITS_C: dict[SensorType, float] = {
+    SensorType.AMBIENT: 40.0,
+    SensorType.BOARD: 70.0,
+    SensorType.CPU: 90.0,
+    SensorType.PHY: 100.0,
+    SensorType.SFP: 75.0,
+    SensorType.BATTERY: 45.0,
+    SensorType.DISK: 55.0,
+}
+OVER_LIMIT = "_over_limit"  # suffix of the check a limited reading adds
+
+
+class SensorLimit(_Model):
+    """A temperature judged by the limit of its type, or by the device's own threshold (`oid`,
+    same row and unit as the reading) where it publishes one: adds `<check>_over_limit`."""
+
+    type: SensorType
+    oid: Oid | None = None
+
+
 class UnitFlag(_Model):
     """Where the device says which unit a temperature is in (AKCP sensorProbeTempDegreeType:
     fahr(0), celsius(1)): readings whose flag is one of `fahrenheit` are turned into °C."""
@@ -69,6 +104,7 @@ class Value(_Model):
     minus: Oid | list[Oid] | None = None
     times: Oid | None = None  # NUMBER: … * times, e.g. * hrStorageAllocationUnits (bytes)
     unit_flag: UnitFlag | None = None  # NUMBER: °F → °C when the device's flag says °F
+    limit: SensorLimit | None = None  # NUMBER: a temperature with its own limit
     # FLAG in a table of storages: true only when the row is a storage the device config says
     # it records to (snmp.recording_storage); a flag on an unused storage is no fault.
     only_if_recording: bool = False
@@ -85,8 +121,11 @@ class Value(_Model):
             raise ValueError("kind percent needs of:")
         if self.bits not in (32, 64):
             raise ValueError("bits must be 32 or 64")
-        if (self.times or self.unit_flag) and self.kind is not ValueKind.NUMBER:
-            raise ValueError("times:/unit_flag: are for kind number")
+        if (self.times or self.unit_flag or self.limit) and self.kind not in (
+            ValueKind.NUMBER,
+            ValueKind.NUMBER_IN_TEXT,
+        ):
+            raise ValueError("times:/unit_flag:/limit: are for kind number")
         if self.minus and self.kind not in (ValueKind.NUMBER, ValueKind.PERCENT):
             raise ValueError("minus: is for kind number or percent")
         if isinstance(self.minus, list) and self.kind is ValueKind.NUMBER and len(self.minus) > 1:
@@ -99,7 +138,8 @@ class Value(_Model):
 
     def oids(self) -> list[str]:
         flag = self.unit_flag.oid if self.unit_flag is not None else None
-        extra = (self.of, self.precision_of, self.times, flag)
+        limit = self.limit.oid if self.limit is not None else None
+        extra = (self.of, self.precision_of, self.times, flag, limit)
         return [self.oid, *self.minus_oids(), *(o for o in extra if o is not None)]
 
     def minus_oids(self) -> list[str]:

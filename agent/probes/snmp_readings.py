@@ -10,6 +10,8 @@ from datetime import datetime
 from agent.probes import snmp_values as values
 from agent.probes.snmp_options import ContactKind, ContactOptions, ContactState, SnmpOptions
 from agent.probes.snmp_profiles import (
+    OVER_LIMIT,
+    SENSOR_LIMITS_C,
     ContactColumns,
     IdentityField,
     Profile,
@@ -117,6 +119,8 @@ def read(
     watch: dict[str, str] = {}  # check name → event kind
     for spec in profile.scalars:
         checks[spec.name] = _value(spec, lookup, spec.name, counters, memory, at)
+        if spec.limit is not None:
+            checks[_over_name(spec.name)] = _over_limit(spec, checks[spec.name], lookup)
         if spec.event is not None:
             watch[spec.name] = spec.event
 
@@ -188,6 +192,8 @@ def _read_table(
                 value = False  # e.g. a disrupted storage nothing records to: no fault
             checks[name] = value
             row_values[spec.name] = value
+            if spec.limit is not None:
+                checks[_over_name(name)] = _over_limit(spec, value, lookup)
             if spec.event is not None:
                 watch[name] = spec.event
         if table.contact is not None:
@@ -273,6 +279,26 @@ def _changes(
                 )
             )
     return events
+
+
+def _over_name(name: str) -> str:
+    return name[: MAX_CHECK_NAME - len(OVER_LIMIT)] + OVER_LIMIT
+
+
+def _over_limit(spec: Value, value: CheckValue, lookup: Callable[[str], RawValue]) -> bool | None:
+    """Whether a temperature is above the device's own threshold, else its type's limit;
+    unknown when the reading is (a threshold the device does not answer falls back)."""
+    assert spec.limit is not None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    limit = SENSOR_LIMITS_C[spec.limit.type]
+    if spec.limit.oid is not None:
+        # the threshold is read as the value is: same scale, unit flag and sentinels
+        own = spec.model_copy(update={"oid": spec.limit.oid, "limit": None})
+        published = _value(own, lookup, "", {}, DeviceMemory(), 0.0)
+        if isinstance(published, int | float) and not isinstance(published, bool):
+            limit = float(published)
+    return value > limit
 
 
 def _skipped(label: str | None, patterns: list[re.Pattern[str]]) -> bool:

@@ -122,7 +122,9 @@ DEFAULT_RULE_DATA: list[dict[str, Any]] = [
      "condition": any_of({"kind": "check_above", "check": "*.celsius", "limit": 55},
                          {"kind": "check_above", "check": "*.temperature_c", "limit": 55},
                          check_in("axis.temp.*.status", "out_of_boundary"),
-                         check_in("akcp.temp.*.status", "high_critical")),
+                         check_in("akcp.temp.*.status", "high_critical"),
+                         # a reading over its sensor type's limit or the device's own
+                         check_in("*_over_limit", True)),
      "events": {"kinds": ["env.temperature_high"], "state": STATE}},
 ]  # fmt: skip
 

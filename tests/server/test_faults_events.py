@@ -258,8 +258,14 @@ def _emitted_checks() -> set[str]:
     names = set(ONVIF_CHECKS)
     for profile in _yaml("agent/profiles/snmp/*.yaml"):
         names.update(s["name"] for s in profile.get("scalars", []))
+        names.update(f"{s['name']}_over_limit" for s in profile.get("scalars", []) if "limit" in s)
         for table in profile.get("tables", []):
             names.update(f"{table['name']}.row1.{c['name']}" for c in table["columns"])
+            names.update(
+                f"{table['name']}.row1.{c['name']}_over_limit"
+                for c in table["columns"]
+                if "limit" in c
+            )
             if "contact" in table:  # contact.<kind>.<label>.…, the kind from config or name
                 names.update(
                     f"contact.{kind.value}.row1.{leaf}"

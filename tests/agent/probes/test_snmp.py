@@ -1091,10 +1091,13 @@ async def test_akcp_temperatures_follow_the_devices_unit_flag(
     snmpsim: Snmpsim, probe: SnmpProbe
 ) -> None:
     checks = (await probe.poll(sim_device(snmpsim, "sensor-akcp"))).checks
-    assert checks["akcp.temp.rack_top.celsius"] == 27.8  # 82 °F
+    assert checks["akcp.temp.rack_top.degrees_c"] == 27.8  # 82 °F
     assert checks["akcp.temp.rack_top.limit_celsius"] == 40.0  # 104 °F
-    assert checks["akcp.temp.room.celsius"] == 24
+    assert checks["akcp.temp.room.degrees_c"] == 24
     assert checks["akcp.temp.room.limit_celsius"] == 35
+    # judged by the device's own limits, each in its own unit
+    assert checks["akcp.temp.rack_top.degrees_c_over_limit"] is False
+    assert checks["akcp.temp.room.degrees_c_over_limit"] is False
     assert checks["akcp.temp.room.online"] is True
 
 
@@ -1137,8 +1140,9 @@ async def test_a_lost_redundant_power_input_is_read_and_an_empty_slot_is_not(
         assert before.checks["power_input.pwr_b_dc_input.ok"] is True
         assert before.checks["power_input.pwr_a_dc_input.source"] == "dc"
         assert not any(name.startswith("power_input.pwr_c") for name in before.checks)
-        assert before.checks["cisco.temp.board.celsius"] == 41
+        assert before.checks["cisco.temp.board.degrees_c"] == 41
         assert before.checks["cisco.temp.board.limit_celsius"] == 75
+        assert before.checks["cisco.temp.board.degrees_c_over_limit"] is False
         await snmp_set(snmpsim.port, "switch-industrial", supply_b, Integer32(3))
         after = await probe.poll(device)
         assert after.checks["power_input.pwr_b_dc_input.ok"] is False
@@ -1203,7 +1207,8 @@ async def test_qnap_strings_with_two_units_and_disk_status(
     result = await probe.poll(sim_device(snmpsim, "nas-qnap"))
     checks = result.checks
     assert checks["qnap.system.celsius"] == 28  # "28 C/82 F"
-    assert checks["qnap.cpu_celsius"] == 61
+    assert checks["qnap.cpu.degrees_c"] == 61
+    assert checks["qnap.cpu.degrees_c_over_limit"] is False  # a CPU's 90 °C, not a room's 55
     assert checks["qnap.cpu_percent"] == 12.5
     assert checks["qnap.disk.hdd1.celsius"] == 36
     assert checks["qnap.disk.hdd2.celsius"] is None  # "--": no reading

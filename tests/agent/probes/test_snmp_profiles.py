@@ -543,3 +543,49 @@ def test_memory_used_is_total_minus_free_buffers_and_cache(
         profile, scalars=scalars, columns={}, previous=DeviceMemory(), at=0.0, now=NOW
     ).checks
     assert checks["ucd.mem.used_percent"] == used
+
+
+LIMITED = """\
+name: limited
+scalars:
+  - {name: cpu.degrees_c, oid: 1.3.6.1.4.1.9.1.0, limit: {type: cpu}}
+tables:
+  - name: probe
+    columns:
+      - name: degrees_c
+        oid: 1.3.6.1.4.1.9.2.1.3
+        unit_flag: {oid: 1.3.6.1.4.1.9.2.1.12, fahrenheit: [0]}
+        limit: {type: ambient, oid: 1.3.6.1.4.1.9.2.1.8}
+"""
+
+
+@pytest.mark.parametrize(
+    ("cpu", "over"),
+    [(95, True), (85, False), (None, None)],  # a CPU's own 90 °C, not a room's
+)
+def test_a_temperature_is_judged_by_its_sensor_types_limit(
+    cpu: int | None, over: bool | None
+) -> None:
+    profile = parse_profiles({"g.yaml": GENERIC, "l.yaml": LIMITED}).profiles["limited"]
+    scalars: dict[str, RawValue] = {"1.3.6.1.4.1.9.1.0": cpu}
+    checks = read(
+        profile, scalars=scalars, columns={}, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    assert checks["cpu.degrees_c_over_limit"] is over
+
+
+def test_the_devices_own_threshold_wins_in_its_own_unit() -> None:
+    profile = parse_profiles({"g.yaml": GENERIC, "l.yaml": LIMITED}).profiles["limited"]
+    base = "1.3.6.1.4.1.9.2.1"
+    columns: dict[str, dict[str, RawValue]] = {
+        f"{base}.3": {"1": 30, "2": 30, "3": 86},  # °C, °C, °F (30 °C)
+        f"{base}.8": {"1": 25, "3": 77},  # thresholds: 25 °C, none, 77 °F (25 °C)
+        f"{base}.12": {"1": 1, "2": 1, "3": 0},
+    }
+    checks = read(
+        profile, scalars={}, columns=columns, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    assert checks["probe.row1.degrees_c_over_limit"] is True  # 30 > its own 25
+    assert checks["probe.row2.degrees_c_over_limit"] is False  # no threshold: ambient 40
+    assert checks["probe.row3.degrees_c"] == 30.0
+    assert checks["probe.row3.degrees_c_over_limit"] is True  # 86 °F > 77 °F, compared in °C
