@@ -129,6 +129,7 @@ class _DeviceState:
     detection: Detection | None = None
     profile: Profile | None = None  # the detection's stack as one profile
     sys_object_id: str | None = None
+    sys_descr: str | None = None
     memory: DeviceMemory = field(default_factory=DeviceMemory)
     rows: dict[str, int] = field(default_factory=dict)  # per table: rows seen at the last poll
     pysnmp: bool = False  # the fast client refused this device's answers once: pysnmp reads it
@@ -380,12 +381,17 @@ class SnmpProbe:
             scalars = await _get(session, wanted)
             latency_ms = (self._clock() - started) * 1000.0
         sys_object_id = text(scalars.get(SYS_OBJECT_ID))
-        if state.profile is not None and sys_object_id != state.sys_object_id:
-            # Another device answers at this address now (swapped hardware): choose again.
-            log.info("%s: sysObjectID changed to %s", device.id, sys_object_id)
+        sys_descr = text(scalars.get(SYS_DESCR))
+        if state.profile is not None and (sys_object_id, sys_descr) != (
+            state.sys_object_id,
+            state.sys_descr,
+        ):
+            # Another device answers at this address now (swapped hardware), or new firmware
+            # that may speak other MIBs: detect the stack again.
+            log.info("%s: identity changed to %s (%s)", device.id, sys_object_id, sys_descr)
             self._devices[device.id] = fresh = _DeviceState()
             return await self._poll(session, device, options, profiles, fresh)
-        state.profile, state.sys_object_id = profile, sys_object_id
+        state.profile, state.sys_object_id, state.sys_descr = profile, sys_object_id, sys_descr
 
         columns: dict[str, Column] = {}
         if session.version is SnmpVersion.V1:  # no GETBULK: one GETNEXT walk per column

@@ -663,6 +663,18 @@ async def test_swapped_hardware_is_recognised_again(snmpsim: Snmpsim, probe: Snm
     assert result.checks["ups.on_battery"] is True
 
 
+async def test_a_new_sys_descr_under_the_same_sys_object_id_is_detected_again(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """Same net-snmp sysObjectID, other sysDescr (new firmware, another box): its stack too."""
+    before = sim_device(snmpsim, "nvr-reboot").model_copy(update={"id": "nas-9"})
+    after = sim_device(snmpsim, "nas-synology").model_copy(update={"id": "nas-9"})
+    assert (await probe.poll(before)).checks["snmp.profiles"] == "generic"
+    result = await probe.poll(after)
+    assert result.checks["snmp.profiles"] == "generic+synology"
+    assert result.checks["syno.disk.disk_2.status"] == "crashed"
+
+
 async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
     community = "site-siteboss"
     door, door_alarm = (
