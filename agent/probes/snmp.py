@@ -298,7 +298,8 @@ class SnmpProbe:
         log.debug(
             "polled %s in %.0f ms (first answer %.0f ms)", device.id, poll_ms, first_answer_ms
         )
-        detection = state.detection
+        # the device's state now: a changed identity replaced it with a fresh one mid-poll
+        detection = self._devices[device.id].detection
         assert detection is not None  # set by every poll that got this far
         checks = {**result.checks, "snmp.profiles": detection.names}
         identity = (result.identity or DeviceIdentity()).model_copy(

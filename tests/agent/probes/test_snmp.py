@@ -660,6 +660,7 @@ async def test_swapped_hardware_is_recognised_again(snmpsim: Snmpsim, probe: Snm
     assert (await probe.poll(before)).checks["snmp.profile"] == "ups_apc"
     result = await probe.poll(after)
     assert result.checks["snmp.profile"] == "ups"
+    assert result.checks["snmp.profiles"] == "generic+ups"
     assert result.checks["ups.on_battery"] is True
 
 
