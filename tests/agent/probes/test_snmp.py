@@ -1015,6 +1015,7 @@ EXPECTED_STACKS = {
     "switch-wrap": "generic",
     "ups-apc": "generic+ups_apc",
     "ups-cyberpower": "generic+ups_cyberpower",
+    "ups-garbage": "generic",  # its UPS-MIB sentinels answer garbage
     "ups-nosensor": "generic+ups",
     "ups-onbattery": "generic+ups",
 }
@@ -1243,3 +1244,17 @@ async def test_cyberpower_on_battery_with_a_low_battery(snmpsim: Snmpsim, probe:
     assert checks["ups.battery.replace"] is False
     assert result.identity is not None
     assert (result.identity.vendor, result.identity.model) == ("CyberPower", "OL1500ERTXL2U")
+
+
+async def test_sentinels_answering_garbage_fall_back_and_say_so(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """upsBatteryStatus as a string, upsOutputSource out of its enumeration: not UPS-MIB."""
+    poll = await poll_device(probe, sim_device(snmpsim, "ups-garbage"))
+    assert poll.sample.error is None
+    assert poll.identity is not None
+    assert poll.identity.profiles == "generic"
+    reason = poll.identity.profile_reason or ""
+    assert "ups passed over: sentinel 1.3.6.1.2.1.33.1.2.1.0 answered not an integer" in reason
+    assert poll.sample.unmonitored is not None  # nothing of the UPS is read: not green
+    assert "ups passed over" in poll.sample.unmonitored
