@@ -191,7 +191,8 @@ class _Session:
 
 
 class SnmpProbe:
-    """Polls SNMP devices; keeps per device the chosen profile and the last counters/uptime."""
+    """Polls SNMP devices; keeps per device its detected profile stack and the last
+    counters/uptime."""
 
     def __init__(
         self,
@@ -259,11 +260,6 @@ class SnmpProbe:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def detection(self, device_id: str) -> Detection | None:
-        """The profile stack chosen for a device at its last poll, and why."""
-        state = self._devices.get(device_id)
-        return state.detection if state is not None else None
 
     async def poll(self, device: DeviceConfig) -> ProbeResult:
         options = device.snmp or SnmpOptions()

@@ -1,5 +1,6 @@
 """The optional `snmp:` block of a device in the agent config: version, credentials by reference,
-and the profile when it should not be chosen from sysObjectID/sysDescr. Validated at start."""
+the profile when it should not be detected from what the device answers, and the site's word
+on its contacts. Validated at start."""
 
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -81,7 +82,8 @@ class SnmpOptions(BaseModel):
     priv_key: "SecretRef | None" = None
     context: str = ""
     profile: str | None = Field(
-        default=None, description="Profile name; default: chosen by sysObjectID"
+        default=None,
+        description="Profile name (shipped or in agent.profiles_dir); default: detected",
     )
     trap_engine_id: str | None = Field(
         default=None,

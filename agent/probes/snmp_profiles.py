@@ -1,6 +1,7 @@
 """SNMP device profiles as data: which OIDs to read, how to turn them into checks, and which
-devices a profile is for. The YAML files live in `agent/profiles/snmp/`; this module validates
-them once (failing with the file and field) and chooses one for a device. No network I/O.
+devices a profile is for. The shipped YAML files live in `agent/profiles/snmp/`, the operator's
+in `agent.profiles_dir`; this module validates them once (failing with the file, line and
+field). Which ones read a device is `snmp_detect`'s business. No network I/O.
 """
 
 import re
