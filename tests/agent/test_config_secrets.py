@@ -112,7 +112,8 @@ def test_running_agent_accepts_an_owner_only_secret_file(
     path = tmp_path / "agent.yaml"
     path.write_text(CONFIG)
     snmp = load_config(path, private_secrets=True).devices[0].snmp
-    assert snmp is not None and snmp.community is not None
+    assert snmp is not None
+    assert snmp.community is not None
     assert snmp.community.reveal() == "site-7-ro"
 
 
