@@ -45,7 +45,7 @@ def promtool(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess
 def exported_names(exposition: str) -> set[str]:
     """Every series name an exposition can carry, from its TYPE lines (a labelled counter
     with no sample yet is still exported)."""
-    names = set()
+    names: set[str] = set()
     for family, kind in TYPE_LINE.findall(exposition):
         base = family.removesuffix("_total") if kind == "counter" else family
         names.update(base + suffix for suffix in SUFFIXES.get(kind, ("",)))
@@ -53,7 +53,7 @@ def exported_names(exposition: str) -> set[str]:
 
 
 def queried_names(expressions: list[str]) -> set[str]:
-    found = set()
+    found: set[str] = set()
     for expr in expressions:
         # Label values and matchers are not metric names: drop quoted strings first.
         found.update(METRIC.findall(re.sub(r'"[^"]*"', '""', expr)))
