@@ -6,10 +6,10 @@ import re
 import shlex
 from pathlib import Path
 
-import click
 import pytest
 import typer
 import yaml
+from typer.core import TyperGroup
 
 from agent.config import load_config
 from cli.main import app
@@ -82,15 +82,15 @@ def test_every_secmon_command_and_option_in_the_guide_exists() -> None:
     assert len(lines) >= 12
     for words in lines:
         line = f"secmon {shlex.join(words)}"
-        command: click.Command = root
+        command = root
         rest = list(words)
-        while isinstance(command, click.Group) and rest:
-            sub = command.get_command(click.Context(command), rest[0])
+        while isinstance(command, TyperGroup) and rest:
+            sub = command.commands.get(rest[0])
             if sub is None:
                 break
             rest.pop(0)
             command = sub
-        assert not isinstance(command, click.Group), (
+        assert not isinstance(command, TyperGroup), (
             f"incomplete command: secmon {shlex.join(words)}"
         )
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
