@@ -207,6 +207,10 @@ def test_real_prometheus_scrapes_server_and_agent_and_loads_the_rules(
             lambda: bool(series('secmon_samples_ingested_total{result="accepted"} > 0')),
         )
         wait_for("the device count, recorded", lambda: bool(series("secmon:devices:by_status")))
+        # Every ticket state is a series (0 here: nothing failed), read from the database.
+        tickets = {s["metric"]["status"]: s["value"][1] for s in series("secmon_tickets")}
+        assert tickets["new"] == "0"
+        assert "closed" in tickets
 
         def all_rules_ok() -> bool:
             groups = prometheus.api("rules")["groups"]
