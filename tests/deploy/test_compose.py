@@ -145,3 +145,17 @@ def test_docker_compose_validates_and_resolves_the_file(tmp_path: Path) -> None:
     missing = config("-q", environ={k: v for k, v in env.items() if k != "SECMON_DB_PASSWORD"})
     assert missing.returncode != 0
     assert "set SECMON_DB_PASSWORD in .env" in missing.stderr
+
+
+def test_dockerfile_builds_in_one_stage_and_runs_unprivileged_from_another() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    stages = re.split(r"^FROM ", text, flags=re.MULTILINE)[1:]
+    assert len(stages) == 2
+    assert stages[0].split()[2:3] == ["build"], "first stage: FROM … AS build"
+    runtime = stages[1]
+    assert "COPY --from=build /opt/secmon /opt/secmon" in runtime
+    assert "pip install" not in runtime  # compilers and caches stay in the build stage
+    users = re.findall(r"^USER (\S+)$", runtime, flags=re.MULTILINE)
+    assert users == ["secmon"]
+    # The agent's named volume starts as a copy of this directory, so it must be the user's.
+    assert "install -d -o secmon -g secmon -m 0750 /var/lib/secmon" in runtime
