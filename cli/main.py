@@ -142,6 +142,16 @@ def db_upgrade(
     _load("server.commands", "server").db_upgrade(revision=revision)
 
 
+@app.command("backup")
+def backup(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="New file for the copy.", dir_okay=False)
+    ],
+) -> None:
+    """Copy the live SQLite database (online backup API); for PostgreSQL, name the pg_dump."""
+    _load("server.commands", "server").backup(out=out)
+
+
 @db_app.command("prune")
 def db_prune() -> None:
     """Delete raw samples older than the retention setting."""

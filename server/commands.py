@@ -23,7 +23,8 @@ from server import migrate
 from server.agent_tokens import create_agent_token as issue_agent_token
 from server.agent_tokens import revoke_agent_token as revoke_token
 from server.app import create_app
-from server.db import make_engine, write_session
+from server.backup import BackupError, backup_sqlite, pg_dump_command
+from server.db import is_sqlite, make_engine, write_session
 from server.errors import DomainError
 from server.faults.config import describe, load_fault_settings
 from server.faults.engine import FaultSettings
@@ -112,6 +113,24 @@ def tune_gc() -> None:
 
 def db_upgrade(*, revision: str) -> None:
     migrate.upgrade(database_url=Settings().database_url, revision=revision)
+
+
+def backup(*, out: Path) -> None:
+    """SQLite: an online copy to `out`; PostgreSQL: exit 2 with the pg_dump line to run."""
+    database_url = Settings().database_url
+    if not is_sqlite(database_url):
+        typer.echo(
+            "secmon: backup copies SQLite databases; for PostgreSQL run pg_dump "
+            "(docs/operator-guide.md, Backups):\n  " + pg_dump_command(database_url, out),
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        result = backup_sqlite(database_url=database_url, out=out)
+    except BackupError as err:
+        typer.echo(f"secmon: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(f"backup: {result.path}, {result.bytes} bytes, schema revision {result.revision}")
 
 
 def db_prune() -> None:

@@ -74,8 +74,8 @@ def readme_commands() -> list[list[str]]:
 
 
 def compose_commands() -> list[list[str]]:
-    """The `docker compose run --rm server secmon …` lines in docker-compose.yml's comments."""
-    prefix = "docker compose run --rm server "
+    """The `docker compose run --rm migrate secmon …` lines in docker-compose.yml's comments."""
+    prefix = "docker compose run --rm migrate "
     lines = (ROOT / "docker-compose.yml").read_text(encoding="utf-8").splitlines()
     found = [line.lstrip("# ").removeprefix(prefix) for line in lines if prefix in line]
     return [shlex.split(line) for line in found]
