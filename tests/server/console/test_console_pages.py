@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.app import create_app
-from server.models import RepairRecord, Ticket, TicketEvent
+from server.models import RepairRecord, ServicePolicy, Ticket, TicketEvent
 from server.settings import Settings
 from tests.peers.server import TEST_SECRET_KEY, add_user, provision
 from tests.server.faultkit import Kit, every, make_kit
@@ -338,3 +338,33 @@ def test_queue_state_filter_lists_every_state_and_the_heading_counts_it(world: W
     assert _rows(default) == [fresh]  # open work: not resolved, recovered or finished
     assert _heading(default) == "Open tickets (1)"
     assert "No tickets match" in boss.get("/console?state=on_site").text
+
+
+def test_a_ticket_without_deadlines_is_a_visible_problem_on_top_of_the_queue(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    timed = world.fault("cam-1", start)
+    with Session(world.kit.engine) as session:  # the policy changed under the site's zone
+        session.add(
+            ServicePolicy(
+                client_id=world.kit.tenant.client_id,
+                severity={},
+                sla={"preset": "ring_road"},
+                updated_at=start,
+            )
+        )
+        session.commit()
+    untimed = world.fault("cam-2", start + timedelta(minutes=1))
+    assert world.ticket_of("cam-2").respond_by is None
+    page = world.console("boss").get("/console")
+    assert _rows(page) == [untimed, timed]
+    alert = re.search(r'<p class="error" role="alert" id="sla-problems">(.*?)</p>', page.text, re.S)
+    assert alert is not None
+    assert alert[1].startswith("1 ticket without SLA deadlines")
+    row = page.text.split(f'data-ticket="{untimed}"', 1)[1].split("</tr>", 1)[0]
+    assert "no deadline" in row
+    assert (
+        "no SLA deadlines: policy ring_road has no general targets for zone &#39;default&#39;"
+        in row
+    )
