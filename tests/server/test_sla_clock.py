@@ -55,8 +55,9 @@ CITY_COUNTY_004K = {"urban": 2.0, "county": 6.0}
 # 004/L 「300公里以内为24小时内,1000公里内为48小时,1000公里以外72小时内」
 DISTANCE_004L = {"dist_300km": 24.0, "dist_1000km": 48.0, "dist_over_1000km": 72.0}
 # Response: emergency 30 min (001 「收到客户报修后30分钟内响应」), general 2 h (003 方案3
-# 「2小時內給予安排」). Resolve: emergency 24 h (004/D 「如有严重问题24小时给予解决」) or arrival + 4 h
-# if later; general 48 h (003 方案3 「48小時內完成維修」) or twice the arrival time if later.
+# 「2小時內給予安排」). Resolve: emergency 24 h (004/D 「如有严重问题24小时给予解决」) or
+# arrival + 4 h if later; general 48 h (003 方案3 「48小時內完成維修」) or twice the arrival
+# time if later.
 RESPOND = {Severity.EMERGENCY: 0.5, Severity.GENERAL: 2.0}
 
 

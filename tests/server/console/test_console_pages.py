@@ -196,6 +196,34 @@ def test_kpi_page_shows_assigned_and_unassigned_tickets_side_by_side(world: Worl
     assert "boss" in technicians
 
 
+def _kpi_cell(page: httpx.Response, group: str, kpi: str) -> str:
+    table = page.text.split(f"By {group}", 1)[1].split("</table>", 1)[0]
+    found = re.search(rf'<td data-kpi="{kpi}">(.*?)</td>', table, re.S)
+    assert found is not None, table
+    return found[1]
+
+
+def test_kpi_page_counts_a_dispatch_as_the_response_and_rates_each_kpi_by_its_target(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    dispatched = world.fault("cam-1", start)
+    world.fault("cam-2", start)  # nobody has answered yet, deadline ahead: counted apart
+    boss = world.console("boss")
+    eta = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    boss.act(dispatched, "dispatch", eta=eta, assignee_id=str(world.users["tech"]))
+    assert world.state(dispatched) == "dispatched"
+    assert world.ticket_of("cam-1").acknowledged_at is not None  # the respond clock stopped
+    page = boss.get("/console/kpis")
+    assert page.status_code == 200, page.text
+    response = _kpi_cell(page, "client", "response_timeliness")
+    assert 'data-standing="met"' in response
+    assert "(1/1)" in response
+    assert "1 within deadline" in _kpi_cell(page, "client", "apart")
+    head = page.text.split("By client", 1)[1].split("</thead>", 1)[0]
+    assert [int(t) for t in re.findall(r"target ≥ (\d+) %", head)] == [90, 90, 95, 100, 85]
+
+
 def test_a_technician_off_every_team_still_sees_and_works_their_ticket(world: World) -> None:
     start = datetime.now(UTC) - timedelta(minutes=5)
     emergency = world.fault("nvr-1", start)
