@@ -135,10 +135,12 @@ def set_sla_preset(
     general_calendar: CalendarMode | None,
     now: datetime,
 ) -> SlaPolicy:
-    """Point the client's deadlines at a preset (keeping its other settings); refused when a
-    site of the client has a zone the preset gives no deadlines for, naming the sites."""
+    """Point the client's deadlines at a preset, with the contract's hours for general faults
+    when given (else the preset's own rule), keeping the other settings; refused when a site of
+    the client has a zone the preset gives no deadlines for, naming the sites."""
     row = session.get(ServicePolicy, client_id)
-    sla = {k: v for k, v in (row.sla if row else {}).items() if k not in ("policy", "preset")}
+    replaced = ("policy", "preset", "general_calendar")
+    sla = {k: v for k, v in (row.sla if row else {}).items() if k not in replaced}
     sla["preset"] = preset
     if general_calendar is not None:
         sla["general_calendar"] = general_calendar.value

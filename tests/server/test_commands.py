@@ -197,6 +197,9 @@ def test_set_policy_chooses_the_clients_preset_without_the_api(db: str) -> None:
     assert code == 0, out
     assert "general business" in out
     assert _sla(db) == {"preset": "ring_road", "general_calendar": "business"}
+    code, out = secmon("admin", "set-policy", "--client", "acme", "--preset", "ring_road")
+    assert "general 24x7" in out
+    assert _sla(db) == {"preset": "ring_road"}  # left out: the preset's own rule again
     code, out = secmon(
         "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring_2", *UTC
     )
