@@ -138,6 +138,7 @@ class Scheduler:
             self._metrics.probe_duration.labels(*labels).observe(poll.duration_s)
             if sample.error is not None:
                 self._metrics.probe_errors.labels(*labels, sample.error.code.value).inc()
+            self._metrics.observe_coverage(device.id, labels, sample.unmonitored is not None)
         message = self._tracker.observe(sample, self._monotonic())
         if message is not None:
             level = logging.INFO if sample.error is None else logging.WARNING

@@ -15,12 +15,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import yaml
 
 from demo.targets import Target, free_port, serve_target
+from wire.ids import uuid7
 
 log = logging.getLogger("secmon.demo")
 
@@ -28,6 +30,7 @@ CLIENT = "Demo Security Integrator Client"
 SITE = "HQ"
 ADMIN_USER = "admin"
 SECMON = [sys.executable, "-m", "cli.main"]
+HISTORY_DAYS = 25  # within the 30 days raw samples are kept
 
 
 def _targets() -> list[Target]:
@@ -136,6 +139,8 @@ def _run(*, port: int, data_dir: Path) -> int:
         "SECMON_SECRET_KEY": secrets.token_urlsafe(32),
         "SECMON_DEMO_PASSWORD": password,
         "SECMON_INSTANCE": f"demo-{secrets.token_hex(8)}",
+        # Forecasts within a minute, not five.
+        "SECMON_PREDICT_ROLLUP_SECONDS": "10",
     }
     _secmon(env, "db", "upgrade")
     _secmon(env, "admin", "create-client", CLIENT)
@@ -169,11 +174,21 @@ def _run(*, port: int, data_dir: Path) -> int:
             f"  console:  {url}/console  (login {ADMIN_USER} / {password})\n"
             f"  status:   {url}{link}  (the client's page, shared by link)\n"
             f"  devices:  {', '.join(f'{t.device_id} ({t.behaviour})' for t in targets)}\n"
+            f"  wear:     {HISTORY_DAYS} days of nvr-01 disk sectors and ups-01 battery runtime, "
+            f"time-compressed: preventive tickets within a minute\n"
             f"  agent:    {config_path}\n"
             f"Press Ctrl-C to stop.\n",
             flush=True,
         )
-        asyncio.run(_run_site(targets, config_path=config_path, env=env))
+        asyncio.run(
+            _run_site(
+                targets,
+                config_path=config_path,
+                env=env,
+                url=url,
+                token=token.strip(),
+            )
+        )
     except KeyboardInterrupt:
         pass
     finally:
@@ -187,9 +202,62 @@ def _run(*, port: int, data_dir: Path) -> int:
     return 0
 
 
-async def _run_site(targets: list[Target], *, config_path: Path, env: dict[str, str]) -> None:
+def wear_history(now: datetime) -> list[dict[str, object]]:
+    """Time-compressed wear: the NVR's disk has gathered reallocated sectors over the last weeks
+    and the UPS battery's runtime has been fading, one reading a day, so the forecast job opens
+    preventive tickets within a minute of the demo's start."""
+    samples: list[dict[str, object]] = []
+    sectors = 0
+    for age in range(HISTORY_DAYS, 0, -1):
+        day = HISTORY_DAYS - age
+        if day >= 10 and day % 3 == 0:
+            sectors += 4
+        ts = (now - timedelta(days=age)).isoformat()
+        samples.append(
+            {
+                "id": str(uuid7()),
+                "device_id": "nvr-01",
+                "ts": ts,
+                "probe": "host",
+                "reachable": True,
+                "checks": {"host.disk.sda.reallocated_sectors": sectors},
+            }
+        )
+        samples.append(
+            {
+                "id": str(uuid7()),
+                "device_id": "ups-01",
+                "ts": ts,
+                "probe": "snmp",
+                "reachable": True,
+                "checks": {"ups.battery.minutes_remaining": 30 - 0.6 * max(0, day - 8)},
+            }
+        )
+    return samples
+
+
+async def _post_history(url: str, token: str) -> None:
+    """Send the wear history once the agent has registered the devices (until then the server
+    answers that it does not know them)."""
+    body = {"samples": wear_history(datetime.now(UTC))}
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for _ in range(120):
+            with contextlib.suppress(httpx.HTTPError):
+                answer = await client.post(f"{url}/api/v1/ingest", json=body, headers=headers)
+                if answer.status_code == 200:
+                    log.info("demo: %d days of disk and battery wear sent", HISTORY_DAYS)
+                    return
+            await asyncio.sleep(1)
+    log.error("demo: the wear history was not accepted")
+
+
+async def _run_site(
+    targets: list[Target], *, config_path: Path, env: dict[str, str], url: str, token: str
+) -> None:
     """Run the demo devices and the agent until the agent exits (or Ctrl-C)."""
     tasks = [asyncio.create_task(serve_target(t), name=f"demo-{t.device_id}") for t in targets]
+    tasks.append(asyncio.create_task(_post_history(url, token), name="demo-wear-history"))
     agent = await asyncio.create_subprocess_exec(
         *SECMON, "agent", "run", "--config", str(config_path), env=env
     )

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     kpi_target_record_completeness: float = Field(default=100.0, ge=0, le=100)
     # Status page: how often today's (and any missing day's) uptime rollup is recomputed.
     status_rollup_seconds: float = Field(default=60.0, gt=0)
+    # Predictive maintenance: daily rollups of numeric checks, kept this many days, and how
+    # often today's rollup is recomputed.
+    predict_history_days: int = Field(default=400, ge=30)
+    predict_rollup_seconds: float = Field(default=300.0, gt=0)
+    # A preventive ticket's deadline: this many days before the projected date.
+    predict_deadline_margin_days: int = Field(default=7, ge=0)
 
     def kpi_targets(self) -> KpiTargets:
         return KpiTargets(

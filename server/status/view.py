@@ -38,6 +38,8 @@ class DeviceRecord:
     name: str
     device_class: str
     subsystem: str
+    # Answers, but nothing beyond reachability is read from it: never shown as working.
+    unmonitored: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ class DayBar:
 class SubsystemView:
     key: str
     title: str
-    state: str  # ok / down / unknown / empty
+    state: str  # ok / down / unmonitored / unknown / empty
     sentence: str
     devices: int
     bars: list[DayBar]
@@ -141,7 +143,7 @@ class WindowView:
 @dataclass(frozen=True, slots=True)
 class SiteView:
     name: str
-    state: str  # ok / down / unknown
+    state: str  # ok / down / unmonitored / unknown
     sentence: str
     subsystems: list[SubsystemView]
 
@@ -230,6 +232,12 @@ def _uptime(figures: Sequence[DayFigures], words: Words) -> tuple[str, str | Non
     return words.percent(summed.availability), note
 
 
+def _one_class(devices: Sequence[DeviceRecord]) -> str:
+    """The device class that names a group ("3 cameras"), or "other" for a mixed group."""
+    classes = {d.device_class for d in devices}
+    return classes.pop() if len(classes) == 1 else "other"
+
+
 def build_view(
     *,
     client: str,
@@ -284,12 +292,10 @@ def build_view(
                 state = "down"
                 started = [f for d in failing for f in faults_by_device[d.id]]
                 since = min(f.started_at for f in started)
-                classes = Counter(d.device_class for d in failing)
-                noun_class = classes.most_common(1)[0][0] if len(classes) == 1 else "other"
                 sentence = words(
                     "subsystem_down",
                     count=len(failing),
-                    noun=words.noun(noun_class, len(failing)),
+                    noun=words.noun(_one_class(failing), len(failing)),
                     since=words.moment(since, site.zone, now),
                 )
                 ticket = next(
@@ -305,6 +311,13 @@ def build_view(
                     if words.language == "en":
                         progress = progress[0].lower() + progress[1:]
                     sentence = words("then", first=sentence, second=progress)
+            elif unchecked := [d for d in members if d.unmonitored]:
+                state = "unmonitored"
+                sentence = words(
+                    "subsystem_unmonitored",
+                    count=len(unchecked),
+                    noun=words.noun(_one_class(unchecked), len(unchecked)),
+                )
             else:
                 state, sentence = "ok", words("subsystem_ok")
             last_30 = [figures[d] for d in span[-30:] if d in figures]
@@ -334,6 +347,8 @@ def build_view(
         elif down_total:
             site_state = "down"
             site_sentence = words("site_summary_down", count=down_total, total=len(site_devices))
+        elif any(sub.state == "unmonitored" for sub in subsystems):
+            site_state, site_sentence = "unmonitored", words("site_summary_unmonitored")
         else:
             site_state, site_sentence = "ok", words("site_summary_ok")
         site_views.append(
@@ -391,6 +406,8 @@ def build_view(
         state, headline = "down", words("some_down")
     elif "unknown" in states:
         state, headline = "unknown", words("subsystem_unknown")
+    elif "unmonitored" in states:
+        state, headline = "unmonitored", words("site_summary_unmonitored")
     else:
         state, headline = "ok", words("all_ok")
     legend = [(colour.value, words(f"legend_{colour.value}")) for colour in DayColour]

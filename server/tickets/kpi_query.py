@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from server.models import RepairRecord, Site, Ticket, TicketEvent, TicketSurvey
 from server.tenancy import Scope
 from server.tickets.kpis import TicketFacts
-from server.tickets.states import TicketState
+from server.tickets.states import TicketKind, TicketState
 
 
 def _complete(record: RepairRecord | None) -> bool | None:
@@ -42,13 +42,15 @@ def ticket_facts(
     scope: Scope | None = None,
 ) -> list[TicketFacts]:
     """Facts of tickets created on local dates [since, until) of their own site's time zone,
-    of the sites `scope` reaches (None: all)."""
+    of the sites `scope` reaches (None: all). Preventive tickets (forecasts) are not faults and
+    have no response clock: left out."""
     query = (
         select(Ticket, Site.timezone)
         .join(Site, Site.id == Ticket.site_id)
         .where(
             Ticket.created_at >= datetime.combine(since, time(0), UTC) - _ANY_OFFSET,
             Ticket.created_at < datetime.combine(until, time(0), UTC) + _ANY_OFFSET,
+            Ticket.kind != TicketKind.PREVENTIVE.value,
         )
     )
     if scope is not None:

@@ -24,6 +24,7 @@ class TicketKind(StrEnum):
     FAULT = "fault"  # one fault episode of one device
     INCIDENT = "incident"  # a site-level fault (agent offline, system paralysed)
     CALL = "call"  # logged by the service desk from a client's call
+    PREVENTIVE = "preventive"  # a failure forecast (server/predict): a deadline, no emergency clock
 
 
 class Channel(StrEnum):

@@ -1,5 +1,6 @@
 """`make demo` runs `secmon demo`: within a minute the printed login shows the demo devices, the
-answering ones up and the closed ones down, and Ctrl-C stops everything."""
+answering ones up and the closed ones down, the disk and battery wear get preventive tickets with
+their forecast, and Ctrl-C stops everything."""
 
 import json
 import os
@@ -147,6 +148,29 @@ def test_demo_shows_devices_up_and_down_and_stops_on_ctrl_c(tmp_path: Path) -> N
         home = httpx.get(f"{url[1]}/", timeout=5, follow_redirects=True)  # the first URL printed
         assert home.status_code == 200
         assert home.url.path == "/console/login"
+
+        # The time-compressed wear: preventive tickets for the NVR's disk and the UPS battery.
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def preventive() -> dict[str, dict[str, Any]]:
+            rows = httpx.get(f"{url[1]}/api/v1/tickets", headers=headers, timeout=5).json()
+            return {t["code"]: t for t in rows if t["kind"] == "preventive"}
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(preventive()) < 2:
+            time.sleep(2)
+        tickets = preventive()
+        assert set(tickets) == {"predict.disk_sectors", "predict.battery"}, tickets
+        devices = _devices(url[1], token)
+        assert tickets["predict.disk_sectors"]["device_id"] == devices["nvr-01"]["id"]
+        assert tickets["predict.battery"]["device_id"] == devices["ups-01"]["id"]
+        forecasts = httpx.get(
+            f"{url[1]}/api/v1/devices/{devices['nvr-01']['id']}/forecasts",
+            headers=headers,
+            timeout=5,
+        ).json()
+        assert forecasts[0]["alarm"] is True
+        assert forecasts[0]["svg"].startswith("<svg")
     finally:
         # Ctrl-C reaches the demo, its server and its agent at once, and the agent may finish
         # first: stop the agent, wait until it is gone, then Ctrl-C the whole group.

@@ -1,7 +1,7 @@
 """Statutory holiday lists loaded by an admin, one row per country and year.
 
-Revision ID: 0005_sla_rules
-Revises: 0004
+Revision ID: 0006_sla_rules
+Revises: 0005_predict
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_sla_rules"
-down_revision: str | None = "0004"
+revision: str = "0006_sla_rules"
+down_revision: str | None = "0005_predict"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
