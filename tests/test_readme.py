@@ -11,8 +11,8 @@ nobody ran. Skipped, and why:
   temporary SQLite file instead (the README's stated default database kind).
 - `secmon server run …`: serves until stopped; tests/test_packaging.py runs it from the wheel.
 - `cp configs/agent.example.yaml /etc/…`: writes into /etc; the test checks the source exists.
-- `secmon agent discover|check|run …`: talk to a real site's cameras and devices (the example
-  config's addresses are not on this machine); the agent's own tests run them against peers.
+- `secmon agent discover|check|relearn|run …`: talk to a real site's cameras and devices (the
+  example config's addresses are not on this machine); the agent's own tests run them against peers.
 """
 
 import os
@@ -41,6 +41,7 @@ SKIPPED = (
     "cp configs/agent.example.yaml ",
     "secmon agent discover",
     "secmon agent check",
+    "secmon agent relearn",
     "secmon agent run",
 )
 RUN = ("secmon db ", "secmon admin ")
