@@ -1,0 +1,105 @@
+"""The durable queue between ingest and detection (`detect_queue`).
+
+Ingest adds one row per batch in the batch's own transaction: the site, when it was received,
+the span of its samples' times and its devices. The detector claims all rows of a site at
+once (their batches merge into one detection), reads the samples back and deletes the rows in
+the transaction that records what detection found, so a crash anywhere loses no batch.
+On PostgreSQL a site is claimed with a transaction-scoped try-lock on the site (the lock
+detection holds anyway), so each replica's detector takes the sites no other one is on.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from server.faults.detection import observations
+from server.faults.records import LOCK_NAMESPACE
+from server.faults.rules import Observation, Reported
+from server.models import detect_queue, samples
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """What one batch brought: its samples' times and devices."""
+
+    ts_from: datetime
+    ts_to: datetime
+    devices: list[int]
+
+
+def span_of(times_by_device: Mapping[int, Iterable[datetime]]) -> Span | None:
+    times = [t for ts in times_by_device.values() for t in ts]
+    if not times:
+        return None
+    return Span(min(times), max(times), sorted(times_by_device))
+
+
+def enqueue(conn: Connection, *, site_id: int, received_at: datetime, span: Span) -> None:
+    conn.execute(
+        insert(detect_queue).values(
+            site_id=site_id,
+            received_at=received_at,
+            ts_from=span.ts_from,
+            ts_to=span.ts_to,
+            devices=span.devices,
+        )
+    )
+
+
+def waiting_sites(conn: Connection | Session) -> list[int]:
+    """Sites with queued batches, the longest waiting first."""
+    rows = conn.execute(
+        select(detect_queue.c.site_id)
+        .group_by(detect_queue.c.site_id)
+        .order_by(func.min(detect_queue.c.id))
+    )
+    return [int(r.site_id) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A site's queued batches, merged: each device's observations, oldest first."""
+
+    site_id: int
+    ids: list[int]  # the queue rows
+    observed: dict[int, list[Observation | Reported]]
+
+
+def claim(session: Session, site_id: int) -> Claim | None:
+    """Take the site's queued batches (deleted with the transaction's commit); None when there
+    are none or another replica holds the site."""
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        select(func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, site_id))
+    ):
+        return None
+    rows = session.execute(
+        select(detect_queue).where(detect_queue.c.site_id == site_id).order_by(detect_queue.c.id)
+    ).all()
+    if not rows:
+        return None
+    session.execute(delete(detect_queue).where(detect_queue.c.id.in_([r.id for r in rows])))
+    devices = sorted({d for r in rows for d in r.devices})
+    found = session.execute(
+        select(
+            samples.c.device_id,
+            samples.c.ts,
+            samples.c.reachable,
+            samples.c.error_code,
+            samples.c.checks,
+            samples.c.events,
+            samples.c.events_only,
+        ).where(
+            samples.c.device_id.in_(devices),
+            samples.c.ts.between(min(r.ts_from for r in rows), max(r.ts_to for r in rows)),
+            samples.c.received_at.in_(sorted({r.received_at for r in rows})),
+        )
+    ).all()
+    by_device: dict[int, list[Sequence[object]]] = defaultdict(list)
+    for row in found:
+        by_device[row.device_id].append(row)
+    observed = {d: observations(rs) for d, rs in by_device.items()}  # type: ignore[arg-type]
+    return Claim(site_id, [r.id for r in rows], observed)
