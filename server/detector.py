@@ -116,7 +116,7 @@ def drain(*, engine: Engine, settings: FaultSettings, now: datetime | None = Non
         try:
             total.add(_retrying(engine, _drain_site(site_id, claimed, now, settings)))
         except Exception:  # one site's bad batch must not stop the others' detection
-            log.exception("faults: detection for site %s failed; its batches are dropped", site_id)
+            log.exception("faults: evaluation of a batch for site %s failed; dropped", site_id)
             if claimed:
                 with write_session(engine) as session:
                     ids = detect_queue.c.id.in_(claimed[-1].ids)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -119,6 +120,11 @@ class Kit:
                     .order_by(TicketEvent.id)
                 )
             )  # fmt: skip
+
+
+def wait_detected(api: TestClient, timeout: float = 30.0) -> None:
+    """Until the app's detector has drained what ingest queued before this call."""
+    assert api.app.state.ctx.faults.wait_drained(timeout), "detection did not drain in time"
 
 
 def every(start: datetime, seconds: float, count: int) -> Iterator[datetime]:
