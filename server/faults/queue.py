@@ -9,14 +9,14 @@ detection holds anyway), so each replica's detector takes the sites no other one
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from server.faults.detection import observations
+from server.faults.detection import StoredSample, observations
 from server.faults.records import LOCK_NAMESPACE
 from server.faults.rules import Observation, Reported
 from server.models import detect_queue, samples
@@ -98,8 +98,8 @@ def claim(session: Session, site_id: int) -> Claim | None:
             samples.c.received_at.in_(sorted({r.received_at for r in rows})),
         )
     ).all()
-    by_device: dict[int, list[Sequence[object]]] = defaultdict(list)
+    by_device: dict[int, list[StoredSample]] = defaultdict(list)
     for row in found:
         by_device[row.device_id].append(row)
-    observed = {d: observations(rs) for d, rs in by_device.items()}  # type: ignore[arg-type]
+    observed = {d: observations(rs) for d, rs in by_device.items()}
     return Claim(site_id, [r.id for r in rows], observed)

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from server.agent_tokens import AgentPrincipal
+from server.api.deps import AppContext
 from server.db import make_engine, write_session
 from server.detector import Outcome, drain, sweep
 from server.faults.engine import FaultSettings
@@ -124,7 +126,9 @@ class Kit:
 
 def wait_detected(api: TestClient, timeout: float = 30.0) -> None:
     """Until the app's detector has drained what ingest queued before this call."""
-    assert api.app.state.ctx.faults.wait_drained(timeout), "detection did not drain in time"
+    assert isinstance(api.app, FastAPI)
+    ctx: AppContext = api.app.state.ctx
+    assert ctx.faults.wait_drained(timeout), "detection did not drain in time"
 
 
 def every(start: datetime, seconds: float, count: int) -> Iterator[datetime]:
