@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from server.db import write_session
@@ -107,7 +107,8 @@ def evaluate(*, engine: Engine, work: Claim, now: datetime, settings: FaultSetti
 
 def drain(*, engine: Engine, settings: FaultSettings, now: datetime | None = None) -> Outcome:
     """Detection for every site with queued batches. A site whose detection fails is logged and
-    its batches dropped: the samples are stored, and the tracks carry on with later batches."""
+    its batches dropped: the samples are stored, and the tracks carry on with later batches.
+    A busy or unreachable database leaves the batches queued for the next round."""
     total = Outcome()
     with engine.connect() as conn:
         sites = waiting_sites(conn)
@@ -115,6 +116,9 @@ def drain(*, engine: Engine, settings: FaultSettings, now: datetime | None = Non
         claimed: list[Claim] = []
         try:
             total.add(_retrying(engine, _drain_site(site_id, claimed, now, settings)))
+        except OperationalError:  # the database is busy or away: the batches stay queued
+            log.warning("faults: detection for site %s deferred, database busy", site_id)
+            break
         except Exception:  # one site's bad batch must not stop the others' detection
             log.exception("faults: evaluation of a batch for site %s failed; dropped", site_id)
             if claimed:
@@ -194,7 +198,7 @@ class Detector:
         self._woken = 0  # wake-ups asked for
         self._drained = 0  # wake-ups a finished drain pass had seen before it began
 
-    def wake(self, site_id: int | None = None) -> None:
+    def wake(self) -> None:
         """A batch was committed (any thread): drain now."""
         with self._progress:
             self._woken += 1

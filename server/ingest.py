@@ -213,8 +213,8 @@ def _insert_samples_psycopg(conn: Connection, rows: list[dict[str, Any]], table:
         cursor.close()
 
 
-# Called after the batch committed with the site id: wakes fault detection.
-AfterCommit = Callable[[int], None]
+# Called after the batch committed: wakes fault detection, which reads the queue.
+AfterCommit = Callable[[], None]
 
 
 def store_batch(
@@ -253,7 +253,7 @@ def store_batch(
     if states is not None:
         states.put_many(written)
     if after_commit is not None:
-        after_commit(principal.site_id)
+        after_commit()
     return IngestResult(accepted=accepted, duplicates=len(batch.samples) - accepted)
 
 

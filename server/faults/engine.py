@@ -156,7 +156,9 @@ class Detection:
                             flapping=result.flapping,
                         )
                         self.open_episodes[key] = episode
-                        log.info("fault opened: %s %s since %s", device.ext_id, key, result.at)
+                        log.info(
+                            "fault opened: %s %s since %s", device.ext_id, episode.code, result.at
+                        )
                         yield Opened(episode, device, rule.service_affecting, result.flapping)
                     elif result.change is not None and (found := self._open(key)) is not None:
                         if result.change is Change.RECURRED:
