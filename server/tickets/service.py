@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.faults.records import device_open_key, site_open_key
 from server.faults.rules import FaultCode
-from server.models import Client, FaultEpisode, Site, Ticket, TicketEvent, TicketPause
+from server.models import FaultEpisode, Site, Ticket, TicketEvent, TicketPause
 from server.sla import Pause, SlaConfigError, compute_deadlines
 from server.tenancy import Scope
 from server.tickets.notify_link import notify
@@ -378,13 +378,6 @@ class SettingsLookup:
             found = self._load(session=self._session, client_id=client_id, known_codes=self._codes)
             self._cache[client_id] = found
         return found
-
-
-def client_of(*, session: Session, client_id: int) -> Client:
-    client = session.get(Client, client_id)
-    if client is None:
-        raise NotFoundError(f"no client {client_id}")
-    return client
 
 
 # -- waiting for the client --------------------------------------------------------------------
