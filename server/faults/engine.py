@@ -27,7 +27,7 @@ from server.faults.changes import (
 )
 from server.faults.defaults import DEFAULT_SEVERITY, default_rules
 from server.faults.detection import IncidentPolicy, paralysed, parents_first
-from server.faults.episodes import Change, Track, advance, may_move
+from server.faults.episodes import Change, Step, Track, advance, may_move
 from server.faults.records import (
     close_episode,
     device_open_key,
@@ -140,37 +140,46 @@ class Detection:
                         continue
                     result = advance(track, rule, o)
                     track = result.track
-                    key = device_open_key(device.id, rule.code.value)
-                    if result.change is Change.OPENED:
-                        assert result.at is not None
-                        episode = new_episode(
-                            session=self.s,
-                            key=key,
-                            site_id=self.site_id,
-                            device_id=device.id,
-                            code=rule.code.value,
-                            severity=self.severity(rule.code.value, cls),
-                            started_at=result.at,
-                            confirmed_at=o.ts,
-                            occurrences=track.occurrences,
-                            flapping=result.flapping,
-                        )
-                        self.open_episodes[key] = episode
-                        log.info(
-                            "fault opened: %s %s since %s", device.ext_id, episode.code, result.at
-                        )
-                        yield Opened(episode, device, rule.service_affecting, result.flapping)
-                    elif result.change is not None and (found := self._open(key)) is not None:
-                        if result.change is Change.RECURRED:
-                            found.occurrences = track.occurrences
-                            found.last_failing_at = o.ts
-                            yield Recurred(found)
-                        else:
-                            assert result.at is not None
-                            close_episode(session=self.s, episode=found, at=result.at)
-                            yield Recovered(found, result.at)
+                    if result.change is not None:
+                        change = self._episode_change(device, rule, result, o.ts)
+                        if change is not None:
+                            yield change
                 if track != before:
                     self._save_track(row, device_id, rule.code.value, track)
+
+    def _episode_change(
+        self, device: Device, rule: Rule, result: Step, ts: datetime
+    ) -> FaultChange | None:
+        """The episode a track's change opens, counts or closes."""
+        key = device_open_key(device.id, rule.code.value)
+        if result.change is Change.OPENED:
+            assert result.at is not None
+            code = rule.code.value
+            episode = new_episode(
+                session=self.s,
+                key=key,
+                site_id=self.site_id,
+                device_id=device.id,
+                code=code,
+                severity=self.severity(code, device.device_class),
+                started_at=result.at,
+                confirmed_at=ts,
+                occurrences=result.track.occurrences,
+                flapping=result.flapping,
+            )
+            self.open_episodes[key] = episode
+            log.info("fault opened: %s %s since %s", device.ext_id, code, result.at)
+            return Opened(episode, device, rule.service_affecting, result.flapping)
+        found = self._open(key)
+        if found is None:
+            return None  # opened before this server tracked episodes; nothing to move
+        if result.change is Change.RECURRED:
+            found.occurrences = result.track.occurrences
+            found.last_failing_at = ts
+            return Recurred(found)
+        assert result.at is not None
+        close_episode(session=self.s, episode=found, at=result.at)
+        return Recovered(found, result.at)
 
     def _open(self, key: str) -> FaultEpisode | None:
         episode = self.open_episodes.get(key)
