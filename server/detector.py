@@ -23,7 +23,7 @@ from server.db import write_session
 from server.faults.agents import agent_changes
 from server.faults.changes import AgentOffline, FaultChange, IncidentOpened, Opened, Recovered
 from server.faults.engine import KNOWN_CODES, Detection, FaultSettings
-from server.faults.queue import Claim, claim, waiting_sites
+from server.faults.queue import Claim, ClaimLostError, peek, take, waiting_sites
 from server.faults.records import try_sweep_lock
 from server.models import detect_queue
 from server.tickets.aging import close_quiet, tick_open
@@ -113,33 +113,32 @@ def drain(*, engine: Engine, settings: FaultSettings, now: datetime | None = Non
     with engine.connect() as conn:
         sites = waiting_sites(conn)
     for site_id in sites:
-        claimed: list[Claim] = []
+        with engine.connect() as conn:
+            found = peek(conn, site_id)
+        if found is None:
+            continue
         try:
-            total.add(_retrying(engine, _drain_site(site_id, claimed, now, settings)))
+            total.add(_retrying(engine, _taken(found, now, settings)))
+        except ClaimLostError:  # another replica is on this site
+            continue
         except OperationalError:  # the database is busy or away: the batches stay queued
             log.warning("faults: detection for site %s deferred, database busy", site_id)
             break
         except Exception:  # one site's bad batch must not stop the others' detection
             log.exception("faults: evaluation of a batch for site %s failed; dropped", site_id)
-            if claimed:
-                with write_session(engine) as session:
-                    ids = detect_queue.c.id.in_(claimed[-1].ids)
-                    session.execute(delete(detect_queue).where(ids))
+            with write_session(engine) as session:
+                session.execute(delete(detect_queue).where(detect_queue.c.id.in_(found.ids)))
     return total
 
 
-def _drain_site(
-    site_id: int, claimed: list[Claim], now: datetime | None, settings: FaultSettings
+def _taken(
+    work: Claim, now: datetime | None, settings: FaultSettings
 ) -> Callable[[Session], Outcome]:
-    def work(session: Session) -> Outcome:
-        found = claim(session, site_id)
-        if found is None:
-            return Outcome()
-        claimed.append(found)
-        at = now or datetime.now(UTC)
-        return detect(session=session, work=found, now=at, settings=settings)
+    def run(session: Session) -> Outcome:
+        take(session, work)
+        return detect(session=session, work=work, now=now or datetime.now(UTC), settings=settings)
 
-    return work
+    return run
 
 
 class _BusyError(Exception):

@@ -4,8 +4,10 @@ Ingest adds one row per batch in the batch's own transaction: the site, when it 
 the span of its samples' times and its devices. The detector claims all rows of a site at
 once (their batches merge into one detection), reads the samples back and deletes the rows in
 the transaction that records what detection found, so a crash anywhere loses no batch.
-On PostgreSQL a site is claimed with a transaction-scoped try-lock on the site (the lock
-detection holds anyway), so each replica's detector takes the sites no other one is on.
+The batches and their samples are read first, outside the write transaction; the write
+transaction then takes them (deletes exactly those rows, or gives up) and detects. On
+PostgreSQL a site is taken with a transaction-scoped try-lock on the site (the lock detection
+holds anyway), so each replica's detector takes the sites no other one is on.
 """
 
 from collections import defaultdict
@@ -69,21 +71,20 @@ class Claim:
     observed: dict[int, list[Observation | Reported]]
 
 
-def claim(session: Session, site_id: int) -> Claim | None:
-    """Take the site's queued batches (deleted with the transaction's commit); None when there
-    are none or another replica holds the site."""
-    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
-        select(func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, site_id))
-    ):
-        return None
-    rows = session.execute(
+class ClaimLostError(Exception):
+    """Another replica holds the site, or took some of its batches since they were read."""
+
+
+def peek(conn: Connection, site_id: int) -> Claim | None:
+    """The site's queued batches and their samples, read without the write lock (SQLite's
+    one writer is held only while detection writes); None when there are none."""
+    rows = conn.execute(
         select(detect_queue).where(detect_queue.c.site_id == site_id).order_by(detect_queue.c.id)
     ).all()
     if not rows:
         return None
-    session.execute(delete(detect_queue).where(detect_queue.c.id.in_([r.id for r in rows])))
     devices = sorted({d for r in rows for d in r.devices})
-    found = session.execute(
+    found = conn.execute(
         select(
             samples.c.device_id,
             samples.c.ts,
@@ -103,3 +104,17 @@ def claim(session: Session, site_id: int) -> Claim | None:
         by_device[row.device_id].append(row)
     observed = {d: observations(rs) for d, rs in by_device.items()}
     return Claim(site_id, [r.id for r in rows], observed)
+
+
+def take(session: Session, work: Claim) -> None:
+    """Own the peeked batches in the detection's transaction: their rows go with its commit.
+    Raises ClaimLostError (the transaction must roll back) if another replica was first."""
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        select(func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, work.site_id))
+    ):
+        raise ClaimLostError(work.site_id)
+    deleted = session.connection().execute(
+        delete(detect_queue).where(detect_queue.c.id.in_(work.ids))
+    )
+    if deleted.rowcount != len(work.ids):
+        raise ClaimLostError(work.site_id)
