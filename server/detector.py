@@ -186,13 +186,21 @@ def sweep(
 class Detector:
     """The server process's detection task: woken by ingest, polling as a fallback."""
 
-    def __init__(self, engine: Engine, settings: FaultSettings, *, sweep_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: FaultSettings,
+        *,
+        sweep_seconds: float,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.sweep_seconds = sweep_seconds
+        self.poll_seconds = poll_seconds
         self._last_tick: datetime | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
+        self._wake = asyncio.Event()
         self._progress = threading.Condition()
         self._woken = 0  # wake-ups asked for
         self._drained = 0  # wake-ups a finished drain pass had seen before it began
@@ -201,7 +209,9 @@ class Detector:
         """A batch was committed (any thread): drain now."""
         with self._progress:
             self._woken += 1
-        if self._loop is not None and self._wake is not None:
+        if self._loop is None:
+            self._wake.set()  # before `run` started: its first wait returns at once
+        else:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def wait_drained(self, timeout: float) -> bool:
@@ -223,10 +233,10 @@ class Detector:
             self._progress.notify_all()
 
     async def run(self) -> None:
-        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             self._wake.clear()
             await asyncio.to_thread(self.drain_once)
 

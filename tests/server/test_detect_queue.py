@@ -1,6 +1,8 @@
 """The detection queue: ingest queues each batch in its own transaction, a later drain detects
 the site's queued batches as one, and batches another replica took are left to it."""
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.agent_tokens import AgentPrincipal
 from server.db import write_session
-from server.detector import drain
+from server.detector import Detector, drain
 from server.faults.queue import ClaimLostError, peek, take
 from server.ingest import store_batch
 from server.models import detect_queue
@@ -85,3 +87,26 @@ def test_batches_another_replica_took_are_left_to_it(kit: Kit) -> None:
     with pytest.raises(ClaimLostError), write_session(kit.engine) as session:
         take(session, work)
     assert queued(kit) == 0
+
+
+async def test_the_detector_is_woken_by_the_ingest_commit_not_by_its_poll(kit: Kit) -> None:
+    """With the fallback poll an hour away, only the wake-up can make the detector drain."""
+    detector = Detector(kit.engine, kit.settings, sweep_seconds=3600, poll_seconds=3600)
+    task = asyncio.create_task(detector.run(), name="detector")
+    await asyncio.sleep(0)  # the task starts and waits for a wake-up
+
+    def ingest() -> None:  # as the ingest route does, in a worker thread
+        store_down(kit, 0)
+        store_down(kit, 10)
+        assert queued(kit) == 2
+        detector.wake()
+
+    try:
+        await asyncio.to_thread(ingest)
+        assert await asyncio.to_thread(detector.wait_drained, 30)
+        assert queued(kit) == 0
+        assert len(kit.tickets()) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
