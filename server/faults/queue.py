@@ -1,13 +1,13 @@
 """The durable queue between ingest and detection (`detect_queue`).
 
 Ingest adds one row per batch in the batch's own transaction: the site, when it was received,
-the span of its samples' times and its devices. The detector claims all rows of a site at
-once (their batches merge into one detection), reads the samples back and deletes the rows in
-the transaction that records what detection found, so a crash anywhere loses no batch.
-The batches and their samples are read first, outside the write transaction; the write
-transaction then takes them (deletes exactly those rows, or gives up) and detects. On
-PostgreSQL a site is taken with a transaction-scoped try-lock on the site (the lock detection
-holds anyway), so each replica's detector takes the sites no other one is on.
+the span of its samples' times and its devices. The detector reads all of a site's rows and
+their samples outside the write transaction (their batches merge into one detection), then in
+the write transaction takes exactly those rows (deletes them, or gives up if another replica
+was first) and detects, so the rows go with the commit that records the result and a crash
+anywhere loses no batch. On PostgreSQL a site is taken with a transaction-scoped try-lock on
+the site (the lock detection holds anyway), so each replica's detector takes the sites no
+other one is on.
 """
 
 from collections import defaultdict
