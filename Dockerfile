@@ -7,6 +7,7 @@ COPY server server
 COPY wire wire
 COPY cli cli
 COPY demo demo
+COPY configfile configfile
 RUN pip install --no-cache-dir '.[agent,server]'
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000 9108

@@ -1,4 +1,5 @@
-"""`secmon agent check|run`: wire config, probes, outbox, scheduler, pusher and metrics together."""
+"""`secmon agent check|run|relearn`: wire config, probes, outbox, scheduler, pusher and metrics
+together."""
 
 import asyncio
 import json
@@ -29,6 +30,8 @@ from agent.probes.onvif.events import OnvifEventSource
 from agent.probes.onvif.picture_hook import PictureHealth
 from agent.probes.onvif.probe import OnvifProbe
 from agent.probes.registry import ProbeRegistry
+from agent.probes.snmp import SnmpProbe
+from agent.probes.snmp_profiles import load_profiles
 from agent.probes.snmp_receiver import TrapReceiver
 from agent.pusher import Pusher, PushSettings
 from agent.sampling import Poll, poll_device
@@ -64,6 +67,21 @@ def check(config: Path, *, as_json: bool) -> int:
     return EXIT_OK
 
 
+def relearn(config: Path, device_id: str) -> int:
+    """Ask the running agent to re-learn a camera's picture (it was re-aimed, or its scene
+    changed on purpose) at its next snapshot; 0 when asked, 2 when the config or id is wrong."""
+    cfg = _load(config)
+    if cfg is None:
+        return EXIT_CONFIG
+    device = next((d for d in cfg.devices if d.id == device_id), None)
+    if device is None or device.protocol != ProbeKind.ONVIF:
+        print(f"{config}: no onvif device {device_id!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    BaselineStore(picture_dir(cfg)).request_relearn(device_id)
+    print(f"{device_id}: picture re-learn requested; the next snapshot starts a new baseline")
+    return EXIT_OK
+
+
 def picture_dir(cfg: AgentConfig) -> Path:
     """Where the cameras' picture baselines live (`agent.state_dir`, default beside the outbox)."""
     return cfg.agent.state_path() / "picture"
@@ -75,6 +93,8 @@ def probe_registry(cfg: AgentConfig, *, learn: bool = True) -> ProbeRegistry:
     store = BaselineStore(picture_dir(cfg), read_only=not learn)
     registry = ProbeRegistry()
     registry.register(ProbeKind.ONVIF, lambda: OnvifProbe(picture=PictureHealth(store)))
+    profiles = load_profiles(cfg.agent.profiles_dir)
+    registry.register(ProbeKind.SNMP, lambda: SnmpProbe(profiles))
     return registry
 
 
@@ -99,13 +119,21 @@ def _endpoint(device: DeviceConfig) -> str:
 
 def _table_row(device: DeviceConfig, poll: Poll) -> str:
     sample = poll.sample
-    status = "ok" if sample.error is None else f"ERROR {sample.error.code.value}"
+    if sample.error is not None:
+        status, message = f"ERROR {sample.error.code.value}", sample.error.message
+    elif sample.unmonitored is not None:
+        status, message = "UNMONITORED", sample.unmonitored
+    else:
+        status, message = "ok", _checks_summary(sample)
     latency = f"{sample.latency_ms:.1f} ms" if sample.latency_ms is not None else "-"
-    message = sample.error.message if sample.error is not None else _checks_summary(sample)
-    return (
+    row = (
         f"{device.id:<20} {device.device_class.value:<18} {_endpoint(device):<24} "
         f"{status:<28} {latency:>10}  {message}"
     ).rstrip()
+    identity = poll.identity
+    if identity is not None and identity.profiles is not None:
+        row += f"\n{'':<20} profiles {identity.profiles}: {identity.profile_reason or ''}"
+    return row
 
 
 def _checks_summary(sample: Sample, *, width: int = 100) -> str:
@@ -137,6 +165,7 @@ def _json_row(device: DeviceConfig, poll: Poll) -> str:
             "error": sample.error.code.value if sample.error else None,
             "message": sample.error.message if sample.error else "",
             "latency_ms": sample.latency_ms,
+            "unmonitored": sample.unmonitored,
             "checks": sample.checks,
             "identity": poll.identity.model_dump(exclude_none=True) if poll.identity else None,
         }
@@ -229,7 +258,9 @@ class TrapListener:
         if not any(d.protocol is ProbeKind.SNMP for d in cfg.devices):
             log.warning("SNMP trap listener on, but no SNMP device configured: traps are ignored")
         forwarder = EventForwarder(outbox=outbox, pusher=pusher, probe=ProbeKind.SNMP)
-        receiver = TrapReceiver(cfg.devices, on_event=forwarder)
+        receiver = TrapReceiver(
+            cfg.devices, on_event=forwarder, profiles=load_profiles(cfg.agent.profiles_dir)
+        )
         port = await receiver.start(*address)
         log.info("listening for SNMP traps", extra={"listen": f"{address[0]}:{port}"})
         return cls(receiver=receiver, forwarder=forwarder)

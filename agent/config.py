@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 from agent.probes.mqtt.options import MqttOptions, check_mqtt_block
 from agent.probes.onvif.options import OnvifOptions, check_onvif_block
 from agent.probes.snmp_options import SnmpOptions
+from agent.probes.snmp_profiles import load_profiles
 from configfile import ConfigError as ConfigError
 from configfile import ConfigProblem as ConfigProblem
 from configfile import FieldPath, read_yaml
@@ -147,6 +148,11 @@ class AgentSettings(_Model):
     snmp_trap_listen: str = Field(
         default="", description="host:port (UDP) for SNMP traps and informs; empty: off"
     )
+    profiles_dir: Path | None = Field(
+        default=None,
+        description="The operator's SNMP profiles (*.yaml), read beside the shipped ones; "
+        "a local profile of a shipped profile's name replaces it",
+    )
 
     @field_validator("metrics_listen", "snmp_trap_listen")
     @classmethod
@@ -248,11 +254,30 @@ def load_config(path: Path) -> AgentConfig:
     file = read_yaml(path)
     config = file.validate(AgentConfig, context={"base_dir": base_dir})
     file.fail(_cross_checks(config))
-    paths = {"outbox_path": config.agent.outbox_path, "state_dir": config.agent.state_dir}
+    paths = {
+        "outbox_path": config.agent.outbox_path,
+        "state_dir": config.agent.state_dir,
+        "profiles_dir": config.agent.profiles_dir,
+    }
     relative = {k: base_dir / p for k, p in paths.items() if p is not None and not p.is_absolute()}
     if relative:
         config = config.model_copy(update={"agent": config.agent.model_copy(update=relative)})
+    profiles = load_profiles(config.agent.profiles_dir)  # ProfileError: the profile's file:line
+    file.fail(_unknown_profiles(config, frozenset(profiles.profiles)))
     return config
+
+
+def _unknown_profiles(
+    config: AgentConfig, known: frozenset[str]
+) -> Iterator[tuple[FieldPath, str]]:
+    """A device naming a profile that neither ships nor is in `agent.profiles_dir`."""
+    for i, device in enumerate(config.devices):
+        named = device.snmp.profile if device.snmp is not None else None
+        if named is not None and named not in known:
+            yield (
+                ("devices", i, "snmp", "profile"),
+                f"unknown profile {named!r} (known: {', '.join(sorted(known))})",
+            )
 
 
 def _cross_checks(config: AgentConfig) -> Iterator[tuple[FieldPath, str]]:

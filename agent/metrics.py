@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -41,6 +41,24 @@ class AgentMetrics:
             "Samples the server acknowledged.",
             registry=registry,
         )
+        self.unmonitored = Gauge(
+            "secmon_agent_devices_unmonitored",
+            "Devices that answer but from which nothing beyond reachability is read.",
+            ["probe", "device_class"],
+            registry=registry,
+        )
+        self._unmonitored: dict[str, tuple[str, str]] = {}  # device id → its labels
+
+    def observe_coverage(self, device_id: str, labels: tuple[str, str], unmonitored: bool) -> None:
+        """Count the device as unmonitored after its latest poll said so, and no longer
+        once a poll reads a health check (or it stops answering: then it is down)."""
+        before = self._unmonitored.get(device_id)
+        if unmonitored and before is None:
+            self._unmonitored[device_id] = labels
+            self.unmonitored.labels(*labels).inc()
+        elif not unmonitored and before is not None:
+            del self._unmonitored[device_id]
+            self.unmonitored.labels(*before).dec()
 
     def watch_outbox(self, outbox: Outbox) -> None:
         self.registry.register(OutboxCollector(outbox))

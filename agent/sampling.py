@@ -79,6 +79,7 @@ def _from_result(
             latency_ms=result.latency_ms,
             checks=result.checks,
             events=result.events,
+            unmonitored=result.unmonitored,
         )
         identity = (
             result.identity

@@ -142,6 +142,7 @@ class Scheduler:
             self._metrics.probe_duration.labels(*labels).observe(poll.duration_s)
             if sample.error is not None:
                 self._metrics.probe_errors.labels(*labels, sample.error.code.value).inc()
+            self._metrics.observe_coverage(device.id, labels, sample.unmonitored is not None)
         if message is not None:
             level = logging.INFO if sample.error is None else logging.WARNING
             log.log(level, message, extra={"device": device.id, "status": _status(poll)})

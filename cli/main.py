@@ -19,11 +19,13 @@ server_app = typer.Typer(no_args_is_help=True, help="Run the central server.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema and housekeeping.")
 admin_app = typer.Typer(no_args_is_help=True, help="Create clients, sites, agent tokens, users.")
 notify_app = typer.Typer(no_args_is_help=True, help="Check notification chains, send a test.")
+predict_app = typer.Typer(no_args_is_help=True, help="Failure forecasts: replay a fleet offline.")
 app.add_typer(agent_app, name="agent")
 app.add_typer(server_app, name="server")
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(notify_app, name="notify")
+app.add_typer(predict_app, name="predict")
 
 EXIT_MISSING_EXTRA = 3
 
@@ -41,6 +43,7 @@ _EXTRA_OF_MODULE = {
     "pydantic_settings": "server",
     "psycopg": "server",
     "apprise": "server",
+    "numpy": "server",
 }
 
 
@@ -77,6 +80,15 @@ def agent_check(
 def agent_run(config: ConfigOpt) -> None:
     """Run the agent: poll, keep results in the outbox, push them to the server."""
     raise typer.Exit(_load("agent.commands", "agent").run(config))
+
+
+@agent_app.command("relearn")
+def agent_relearn(
+    config: ConfigOpt,
+    device_id: Annotated[str, typer.Argument(help="The camera's id in the config.")],
+) -> None:
+    """Forget a camera's learned picture (re-aimed on purpose); the agent re-learns it."""
+    raise typer.Exit(_load("agent.commands", "agent").relearn(config, device_id))
 
 
 @agent_app.command("discover")
@@ -137,9 +149,18 @@ def db_prune() -> None:
 
 
 @admin_app.command("create-client")
-def admin_create_client(name: Annotated[str, typer.Argument()]) -> None:
+def admin_create_client(
+    name: Annotated[str, typer.Argument()],
+    sla_preset: Annotated[
+        str,
+        typer.Option(
+            help="SLA preset the client's deadlines follow (default security_default, which "
+            "takes any zone); an unknown name is refused with the list of presets."
+        ),
+    ] = "",
+) -> None:
     """Create a client (tenant)."""
-    _load("server.commands", "server").create_client(name=name)
+    _load("server.commands", "server").create_client(name=name, sla_preset=sla_preset or None)
 
 
 @admin_app.command("create-site")
@@ -232,3 +253,25 @@ def demo(
 
 if __name__ == "__main__":
     app()
+
+
+@predict_app.command("backtest")
+def predict_backtest(
+    csv: Annotated[
+        Path,
+        typer.Option(
+            "--csv", help="Samples: device,ts,check,value[,part][,failed_at].", dir_okay=False
+        ),
+    ],
+    failures: Annotated[
+        Path | None,
+        typer.Option(
+            help="Failures: device,failed_at[,cause] (or a failed_at column).", dir_okay=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Replay a fleet's samples through the forecast models and score the preventive tickets."""
+    raise typer.Exit(
+        _load("server.predict.commands", "server").backtest(csv, failures, as_json=as_json)
+    )

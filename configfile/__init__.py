@@ -72,6 +72,11 @@ def read_yaml(path: Path, *, mapping: bool = True) -> YamlFile:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError([ConfigProblem(name, 0, "", f"cannot read: {err.strerror}")]) from err
+    return parse_yaml(name, text, mapping=mapping)
+
+
+def parse_yaml(name: str, text: str, *, mapping: bool = True) -> YamlFile:
+    """`read_yaml` for a text already read (`name` is what errors call it)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -18,7 +18,9 @@ from server.api import (
     console_pages,
     devices,
     faults,
+    forecasts,
     health,
+    home,
     kpis,
     sites,
     status_pages,
@@ -36,6 +38,9 @@ from server.notify.config import NotifyConfig, load_notify_config_cached
 from server.notify.hooks import EMPTY_CONFIG
 from server.notify.metrics import NotifyMetrics
 from server.notify.worker import NotificationWorker
+from server.predict.decision import Policy
+from server.predict.job import forecast_site
+from server.predict.store import rollup_all_checks
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
 from server.settings import Settings
@@ -67,6 +72,30 @@ async def rollup_periodically(ctx: AppContext) -> None:
         except SQLAlchemyError:
             log.exception("status: uptime rollup failed, will retry next interval")
         await asyncio.sleep(ctx.settings.status_rollup_seconds)
+
+
+async def predict_rollup_periodically(ctx: AppContext) -> None:
+    """Daily check rollups for forecasts; safe alongside other replicas (per-site try-lock)."""
+    while True:
+        try:
+            await asyncio.to_thread(_predict_rollup_once, ctx)
+        except SQLAlchemyError:
+            log.exception("predict: check rollup failed, will retry next interval")
+        await asyncio.sleep(ctx.settings.predict_rollup_seconds)
+
+
+def _predict_rollup_once(ctx: AppContext) -> None:
+    with ctx.sessions() as session:
+        now = datetime.now(UTC)
+        policy = Policy(margin_days=ctx.settings.predict_deadline_margin_days)
+        rollup_all_checks(
+            session=session,
+            now=now,
+            history_days=ctx.settings.predict_history_days,
+            after_site=lambda s, site_id, devices: forecast_site(
+                session=s, site_id=site_id, device_ids=devices, now=now, policy=policy
+            ),
+        )
 
 
 def _rollup_once(ctx: AppContext) -> None:
@@ -121,6 +150,7 @@ def create_app(
             asyncio.create_task(ctx.faults.run(), name="secmon-detector"),
             asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep"),
             asyncio.create_task(rollup_periodically(ctx), name="secmon-uptime-rollup"),
+            asyncio.create_task(predict_rollup_periodically(ctx), name="secmon-predict-rollup"),
         ]
         if settings.notify_worker:
             worker = NotificationWorker(engine, notify_config, metrics=notify_metrics)
@@ -143,10 +173,22 @@ def create_app(
     )
     app.state.ctx = ctx
     api_errors.install(app)
-    for module in (agents, auth, sites, devices, health, tickets, faults, kpis, status_pages):
+    for module in (
+        agents,
+        auth,
+        sites,
+        devices,
+        forecasts,
+        health,
+        tickets,
+        faults,
+        kpis,
+        status_pages,
+    ):
         app.include_router(module.router)
     app.include_router(status_pages.pages)
     app.include_router(console_pages.router)
+    app.include_router(home.router)
 
     def openapi() -> dict[str, Any]:
         # The ingest and inventory handlers read their raw (maybe gzip) bodies: schemas by hand.

@@ -123,8 +123,8 @@ def db_prune() -> None:
     typer.echo(f"deleted {deleted} samples older than {settings.retention_days} days")
 
 
-def create_client(*, name: str) -> None:
-    client = _admin(lambda s: add_client(session=s, name=name, now=_now()))
+def create_client(*, name: str, sla_preset: str | None) -> None:
+    client = _admin(lambda s: add_client(session=s, name=name, now=_now(), sla_preset=sla_preset))
     typer.echo(f"client {client.name!r} created (id {client.id})")
 
 

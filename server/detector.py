@@ -26,7 +26,7 @@ from server.faults.engine import KNOWN_CODES, Detection, FaultSettings
 from server.faults.queue import Claim, ClaimLostError, peek, take, waiting_sites
 from server.faults.records import try_sweep_lock
 from server.models import detect_queue
-from server.tickets.aging import close_quiet, tick_open
+from server.tickets.aging import close_quiet, reopen_still_down, tick_open
 from server.tickets.intake import Intake, agent_offline_ticket, recover, release_held
 from server.tickets.service import SettingsLookup
 
@@ -46,6 +46,7 @@ class Outcome:
     recovered: list[int] = field(default_factory=list)
     tickets_created: list[int] = field(default_factory=list)
     tickets_closed: list[int] = field(default_factory=list)
+    tickets_reopened: list[int] = field(default_factory=list)
 
     def record(self, change: FaultChange) -> None:
         if isinstance(change, Opened | AgentOffline):
@@ -60,6 +61,7 @@ class Outcome:
         self.recovered += other.recovered
         self.tickets_created += other.tickets_created
         self.tickets_closed += other.tickets_closed
+        self.tickets_reopened += other.tickets_reopened
 
 
 def _retrying(engine: Engine, work: Callable[[Session], Outcome]) -> Outcome:
@@ -149,8 +151,9 @@ def sweep(
     *, engine: Engine, now: datetime, settings: FaultSettings, tick: bool = False
 ) -> Outcome | None:
     """Time-based work: agents gone quiet, held faults, recovered tickets past their quiet
-    period, and with `tick` the SLA clocks of open tickets (near-breach and breach
-    notifications). Returns None when another replica is sweeping."""
+    period, resolved tickets whose fault outlasted it, and with `tick` the SLA clocks of open
+    tickets (near-breach and breach notifications). Returns None when another replica is
+    sweeping."""
 
     def work(session: Session) -> Outcome:
         if not try_sweep_lock(session):
@@ -173,6 +176,7 @@ def sweep(
             session=session, now=now, settings=settings, lookup=lookup
         )
         out.tickets_closed += close_quiet(session=session, now=now, lookup=lookup)
+        out.tickets_reopened += reopen_still_down(session=session, now=now, lookup=lookup)
         if tick:
             tick_open(session=session, now=now, lookup=lookup)
         return out

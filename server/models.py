@@ -440,6 +440,30 @@ class UptimeDay(Base):
     nodata_s: Mapped[int] = mapped_column(Integer)
 
 
+class CheckDay(Base):
+    """One device's numeric check over one UTC day (server/predict/rollup.py): what forecasts
+    read instead of raw samples, kept `predict_history_days`. `part` is the device's serial
+    when rolled up ('' when unknown); a new serial starts a new row."""
+
+    __tablename__ = "check_days"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    check: Mapped[str] = mapped_column(String(200), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    part: Mapped[str] = mapped_column(String(128), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    mean: Mapped[float] = mapped_column(Float)
+    last: Mapped[float] = mapped_column(Float)
+    last_ts: Mapped[datetime]
+    delta: Mapped[float] = mapped_column(Float)
+    resets: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+
+
 class SubsystemDay(Base):
     """The same sums per site, subsystem and day: what a 90-day status page reads (O(days))."""
 

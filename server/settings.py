@@ -24,6 +24,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "SECMON_DATABASE_URL"),
     )
     environment: Environment = Environment.DEVELOPMENT
+    # Echoed by /healthz, so whoever started this server (the demo) knows it is the one answering.
+    instance: str = ""
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
     retention_days: int = Field(default=30, ge=1)
@@ -46,3 +48,9 @@ class Settings(BaseSettings):
     agent_offline_seconds: float = Field(default=180.0, gt=0)
     # Status page: how often today's (and any missing day's) uptime rollup is recomputed.
     status_rollup_seconds: float = Field(default=60.0, gt=0)
+    # Predictive maintenance: daily rollups of numeric checks, kept this many days, and how
+    # often today's rollup is recomputed.
+    predict_history_days: int = Field(default=400, ge=30)
+    predict_rollup_seconds: float = Field(default=300.0, gt=0)
+    # A preventive ticket's deadline: this many days before the projected date.
+    predict_deadline_margin_days: int = Field(default=7, ge=0)

@@ -20,6 +20,9 @@ class DeviceStatus(StrEnum):
     UP = "up"
     DOWN = "down"
     UNKNOWN = "unknown"  # no sample yet, or no way to tell (its MQTT broker is down)
+    # It answers, but nothing beyond reachability is read from it (no profile fits): not a
+    # green light. The reason is kept as the state's message.
+    UNMONITORED = "unmonitored"
 
 
 # NamedTuples, not frozen dataclasses: ingest builds a few thousand per batch and a frozen
@@ -77,7 +80,7 @@ def apply_samples(state: CurrentState, samples: Iterable[Sample]) -> CurrentStat
         if ts.tzinfo is not UTC:
             ts = ts.astimezone(UTC)
         if sample.reachable:
-            new_status = DeviceStatus.UP
+            new_status = DeviceStatus.UP if sample.unmonitored is None else DeviceStatus.UNMONITORED
         elif sample.error is not None and sample.error.code is ProbeErrorCode.BROKER_UNREACHABLE:
             new_status = DeviceStatus.UNKNOWN  # its broker is down, not the device
         else:
@@ -105,7 +108,7 @@ def apply_samples(state: CurrentState, samples: Iterable[Sample]) -> CurrentStat
         last_seen_at,
         last.latency_ms,
         error.code.value if error else None,
-        error.message if error else None,
+        error.message if error else last.unmonitored,
         MappingProxyType(checks),
     )
 

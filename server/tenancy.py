@@ -7,18 +7,31 @@ from typing import Any, TypeVarTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, SQLColumnExpression, func, select
+from sqlalchemy import Select, SQLColumnExpression, func, or_, select
 from sqlalchemy.orm import Session
 
 from server.db import add_unique
-from server.errors import ConflictError, NotFoundError
-from server.models import Client, Device, DeviceState, SampleRow, Site
+from server.errors import ConflictError, InvalidInputError, NotFoundError
+from server.models import Client, Device, DeviceState, SampleRow, ServicePolicy, Site, User
+from server.sla import SlaConfigError, SlaPolicy
 from server.state import DeviceStatus
+from server.tickets.policy import parse_sla_settings, validate_sla_settings
 from server.users import UserPrincipal
 from wire.enums import Role
 from wire.schema import Inventory, InventoryResult
 
 Row = TypeVarTuple("Row")
+TeamSites = Callable[[str], frozenset[int]]
+
+
+def no_teams(_username: str) -> frozenset[int]:
+    """No notify config: no technician is on a team."""
+    return frozenset()
+
+
+# Who works tickets: office roles on every site, a technician on their teams' sites.
+ALL_SITES_STAFF = frozenset({Role.ADMIN, Role.MANAGER})
+ASSIGNABLE = ALL_SITES_STAFF | {Role.TECHNICIAN}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +39,8 @@ class Scope:
     """What one signed-in user may see and act on, for the API and the console alike.
 
     `site_ids` None means every site (admin, manager, desk). A technician sees the sites of the
-    notify config's teams they belong to, none without a team; a client user its client's sites.
+    notify config's teams they belong to, none without a team, and always the tickets assigned
+    to them (a team can change under an assigned ticket); a client user its client's sites.
     Whatever is outside is answered as if it did not exist (404), never as forbidden.
     """
 
@@ -38,6 +52,17 @@ class Scope:
     def allows(self, site_id: int) -> bool:
         return self.site_ids is None or site_id in self.site_ids
 
+    @property
+    def on_no_team(self) -> bool:
+        """A technician whose teams serve no site: they see only what is assigned to them."""
+        return self.role is Role.TECHNICIAN and not self.site_ids
+
+    def allows_ticket(self, site_id: int, assignee_id: int | None) -> bool:
+        return self.allows(site_id) or self._owns(assignee_id)
+
+    def _owns(self, assignee_id: int | None) -> bool:
+        return self.role is Role.TECHNICIAN and assignee_id == self.user_id
+
     def where_site(
         self, query: Select[*Row], site_column: SQLColumnExpression[int]
     ) -> Select[*Row]:
@@ -45,6 +70,20 @@ class Scope:
         if self.site_ids is None:
             return query
         return query.where(site_column.in_(sorted(self.site_ids)))
+
+    def where_ticket(
+        self,
+        query: Select[*Row],
+        site_column: SQLColumnExpression[int],
+        assignee_column: SQLColumnExpression[int | None],
+    ) -> Select[*Row]:
+        """`query` narrowed to the visible tickets: on a visible site, or assigned to them."""
+        if self.site_ids is None:
+            return query
+        on_site = site_column.in_(sorted(self.site_ids))
+        if self.role is not Role.TECHNICIAN:
+            return query.where(on_site)
+        return query.where(or_(on_site, assignee_column == self.user_id))
 
     def sees_scorecard(self, technician_id: int | None) -> bool:
         """Staff compare technicians; a technician sees their own scorecard; a client none."""
@@ -82,9 +121,71 @@ def scope_of(
     return scope_for(user, team_sites=team_sites, client_sites=client_sites)
 
 
-def create_client(*, session: Session, name: str, now: datetime) -> Client:
+@dataclass(frozen=True, slots=True)
+class Assignee:
+    id: int
+    username: str
+
+
+def covers(*, role: Role, username: str, site_id: int, team_sites: TeamSites) -> bool:
+    """Whether this person works the site's tickets (and so may be assigned one)."""
+    if role in ALL_SITES_STAFF:
+        return True
+    return role is Role.TECHNICIAN and site_id in team_sites(username)
+
+
+def site_staff(*, session: Session, site_id: int, team_sites: TeamSites) -> list[Assignee]:
+    """The people a ticket on this site may be assigned to, by name."""
+    rows = session.execute(
+        select(User.id, User.username, User.role)
+        .where(User.role.in_(sorted(r.value for r in ASSIGNABLE)))
+        .order_by(User.username)
+    ).all()
+    return [
+        Assignee(id=row.id, username=row.username)
+        for row in rows
+        if covers(
+            role=Role(row.role), username=row.username, site_id=site_id, team_sites=team_sites
+        )
+    ]
+
+
+def check_assignee(
+    *, session: Session, site_id: int, assignee_id: int, team_sites: TeamSites
+) -> None:
+    """InvalidInputError unless `assignee_id` is staff covering the site (unknown ids too)."""
+    user = session.get(User, assignee_id)
+    if user is None or not covers(
+        role=Role(user.role), username=user.username, site_id=site_id, team_sites=team_sites
+    ):
+        raise InvalidInputError(
+            f"user {assignee_id} is not staff covering site {site_id}",
+            [{"field": "assignee_id", "message": "not staff covering this site"}],
+        )
+
+
+def create_client(
+    *, session: Session, name: str, now: datetime, sla_preset: str | None = None
+) -> Client:
+    """A client, with its SLA preset stored when one is given (else the shipped default)."""
+    sla = None
+    if sla_preset is not None:
+        try:
+            sla = validate_sla_settings({"preset": sla_preset})
+        except SlaConfigError as err:
+            raise InvalidInputError(str(err)) from err
     client = Client(name=name, created_at=now)
-    return add_unique(session=session, row=client, conflict=f"client {name!r} already exists")
+    client = add_unique(session=session, row=client, conflict=f"client {name!r} already exists")
+    if sla is not None:
+        session.add(ServicePolicy(client_id=client.id, severity={}, sla=sla, updated_at=now))
+        session.flush()
+    return client
+
+
+def client_sla_policy(*, session: Session, client_id: int) -> SlaPolicy:
+    """The SLA policy the client's tickets get their deadlines from."""
+    row = session.get(ServicePolicy, client_id)
+    return parse_sla_settings(row.sla if row else {})[0]
 
 
 def client_by_name(*, session: Session, name: str) -> Client:
@@ -101,6 +202,10 @@ def create_site(
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ConflictError(f"unknown time zone {timezone!r}") from err
+    try:  # a zone the policy has no cell for would leave the site's tickets without deadlines
+        client_sla_policy(session=session, client_id=client_id).check_zone(zone)
+    except SlaConfigError as err:
+        raise InvalidInputError(str(err)) from err
     site = Site(client_id=client_id, name=name, zone=zone, timezone=timezone, created_at=now)
     return add_unique(
         session=session, row=site, conflict=f"site {name!r} already exists for this client"

@@ -31,6 +31,7 @@ class ProbeKind(StrEnum):
     SNMP = "snmp"
     ONVIF = "onvif"
     MQTT = "mqtt"
+    HOST = "host"  # the gateway the agent runs on: filesystems, SMART, temperatures
 
 
 class ProbeErrorCode(StrEnum):

@@ -78,6 +78,12 @@ class Sample(Strict):
     # Left out of the JSON when false, so poll samples still suit a server without the field
     # (`exclude_if`: pydantic ≥ 2.11).
     events_only: bool = Field(default=False, exclude_if=lambda flag: not flag)
+    # Set when the device answered but nothing beyond reachability could be read from it:
+    # why (no profile matched what it answers; its sysObjectID). The server shows such a
+    # device as `unmonitored`, not up. Left out of the JSON when unset, like `events_only`.
+    unmonitored: str | None = Field(
+        default=None, min_length=1, max_length=300, exclude_if=lambda reason: reason is None
+    )
 
 
 class IngestBatch(Strict):
@@ -96,6 +102,15 @@ class DeviceIdentity(Strict):
     model: str | None = Field(default=None, max_length=128)
     serial: str | None = Field(default=None, max_length=128)
     firmware: str | None = Field(default=None, max_length=128)
+    # Which profiles read the device and why they were chosen (SNMP: "generic+ups+ups_cyberpower",
+    # "UPS-MIB answered; CyberPower enterprise 3808"). Left out when unset: a server that
+    # predates them still takes the inventory.
+    profiles: str | None = Field(
+        default=None, max_length=200, exclude_if=lambda value: value is None
+    )
+    profile_reason: str | None = Field(
+        default=None, max_length=500, exclude_if=lambda value: value is None
+    )
 
 
 class InventoryDevice(Strict):

@@ -17,6 +17,8 @@ class ProbeResult:
     latency_ms: float | None = None
     events: list[Event] = field(default_factory=list)
     identity: DeviceIdentity | None = None
+    # The device answered, but nothing beyond reachability was read: why (see Sample).
+    unmonitored: str | None = None
 
 
 class ProbeFailure(Exception):  # noqa: N818 - the domain word; subclasses name the cause

@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping
 
 from agent.config import DeviceConfig
 from agent.probes.base import Probe, ProbeResult, Unsupported
+from agent.probes.host import HostProbe
 from agent.probes.mqtt.probe import MqttProbe
 from agent.probes.onvif.probe import OnvifProbe
 from agent.probes.snmp import SnmpProbe
@@ -17,6 +18,7 @@ DEFAULT_FACTORIES: Mapping[ProbeKind, ProbeFactory] = {
     ProbeKind.MQTT: MqttProbe,
     ProbeKind.SNMP: SnmpProbe,
     ProbeKind.ONVIF: OnvifProbe,
+    ProbeKind.HOST: HostProbe,
 }
 
 

@@ -58,6 +58,8 @@ from agent.probes.base import (
     ProtocolError,
 )
 from agent.probes.snmp_ber import Pdu, PduType, VarBind, Version, error_status_name
+from agent.probes.snmp_coverage import unmonitored_reason
+from agent.probes.snmp_detect import Detection, detect
 from agent.probes.snmp_fast import FastPathRefused, SnmpClient, Target, resolve
 from agent.probes.snmp_options import (
     DEFAULT_PORT,
@@ -77,6 +79,7 @@ from agent.probes.snmp_readings import (
     read,
 )
 from agent.probes.snmp_values import RawValue, text
+from wire.schema import DeviceIdentity
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +126,10 @@ _AUTHORIZATION_ERROR = 16
 
 @dataclass
 class _DeviceState:
-    profile: Profile | None = None
+    detection: Detection | None = None
+    profile: Profile | None = None  # the detection's stack as one profile
     sys_object_id: str | None = None
+    sys_descr: str | None = None
     memory: DeviceMemory = field(default_factory=DeviceMemory)
     rows: dict[str, int] = field(default_factory=dict)  # per table: rows seen at the last poll
     pysnmp: bool = False  # the fast client refused this device's answers once: pysnmp reads it
@@ -186,7 +191,8 @@ class _Session:
 
 
 class SnmpProbe:
-    """Polls SNMP devices; keeps per device the chosen profile and the last counters/uptime."""
+    """Polls SNMP devices; keeps per device its detected profile stack and the last
+    counters/uptime."""
 
     def __init__(
         self,
@@ -266,12 +272,16 @@ class SnmpProbe:
                 fast = self._fast and options.version is not SnmpVersion.V3 and not state.pysnmp
                 try:
                     session = await self._session(device, options, budget, fast=fast)
-                    latency_ms, result = await self._poll(session, device, options, profiles, state)
+                    first_answer_ms, result = await self._poll(
+                        session, device, options, profiles, state
+                    )
                 except FastPathRefused as refused:
                     log.info("%s: read with pysnmp from now on (%s)", device.id, refused)
                     state.pysnmp = True
                     session = await self._session(device, options, budget, fast=False)
-                    latency_ms, result = await self._poll(session, device, options, profiles, state)
+                    first_answer_ms, result = await self._poll(
+                        session, device, options, profiles, state
+                    )
         except TimeoutError as err:
             raise DeviceUnreachable(
                 f"no SNMP answer from {device.address} within {budget:.2g} s"
@@ -280,12 +290,23 @@ class SnmpProbe:
             raise ProtocolError(f"SNMP: {err}") from err
         except ExceptionGroup as group:  # concurrent table walks failed: report one reason
             raise _one_failure(group) from group
-        log.debug("polled %s in %.0f ms", device.id, (self._clock() - started) * 1000)
+        poll_ms = (self._clock() - started) * 1000.0
+        log.debug(
+            "polled %s in %.0f ms (first answer %.0f ms)", device.id, poll_ms, first_answer_ms
+        )
+        # the device's state now: a changed identity replaced it with a fresh one mid-poll
+        detection = self._devices[device.id].detection
+        assert detection is not None  # set by every poll that got this far
+        checks = {**result.checks, "snmp.profiles": detection.names}
+        identity = (result.identity or DeviceIdentity()).model_copy(
+            update={"profiles": detection.names, "profile_reason": detection.reason[:500]}
+        )
         return ProbeResult(
-            checks=result.checks,
-            latency_ms=latency_ms,
+            checks=checks,
+            latency_ms=poll_ms,  # the whole poll: system group, scalars and every table walk
             events=result.events,
-            identity=result.identity,
+            identity=identity,
+            unmonitored=unmonitored_reason(detection, checks, device.device_class),
         )
 
     async def _session(
@@ -339,7 +360,16 @@ class SnmpProbe:
         if state.profile is None:
             system = await _get(session, [*SYSTEM_OIDS, *profiles.probe_oids()])
             latency_ms = (self._clock() - started) * 1000.0
-            profile = _choose(options, profiles, system)
+            detection = detect(
+                profiles,
+                sys_object_id=text(system.get(SYS_OBJECT_ID)),
+                sys_descr=text(system.get(SYS_DESCR)),
+                answers=system,
+                configured=options.profile,
+            )
+            if detection.notes:
+                log.info("%s: %s", device.id, "; ".join(detection.notes))
+            state.detection, profile = detection, detection.profile()
             missing = [o for o in profile.scalar_oids() if o not in system]
             scalars = {**system, **(await _get(session, missing) if missing else {})}
         else:
@@ -348,12 +378,17 @@ class SnmpProbe:
             scalars = await _get(session, wanted)
             latency_ms = (self._clock() - started) * 1000.0
         sys_object_id = text(scalars.get(SYS_OBJECT_ID))
-        if state.profile is not None and sys_object_id != state.sys_object_id:
-            # Another device answers at this address now (swapped hardware): choose again.
-            log.info("%s: sysObjectID changed to %s", device.id, sys_object_id)
+        sys_descr = text(scalars.get(SYS_DESCR))
+        if state.profile is not None and (sys_object_id, sys_descr) != (
+            state.sys_object_id,
+            state.sys_descr,
+        ):
+            # Another device answers at this address now (swapped hardware), or new firmware
+            # that may speak other MIBs: detect the stack again.
+            log.info("%s: identity changed to %s (%s)", device.id, sys_object_id, sys_descr)
             self._devices[device.id] = fresh = _DeviceState()
             return await self._poll(session, device, options, profiles, fresh)
-        state.profile, state.sys_object_id = profile, sys_object_id
+        state.profile, state.sys_object_id, state.sys_descr = profile, sys_object_id, sys_descr
 
         columns: dict[str, Column] = {}
         if session.version is SnmpVersion.V1:  # no GETBULK: one GETNEXT walk per column
@@ -417,18 +452,6 @@ def _leaves(group: BaseExceptionGroup[Exception]) -> list[Exception]:
     for error in group.exceptions:
         found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
     return found
-
-
-def _choose(options: SnmpOptions, profiles: ProfileBook, system: dict[str, RawValue]) -> Profile:
-    if options.profile is not None:
-        chosen = profiles.get(options.profile)
-        if chosen is not None:
-            return chosen
-    return profiles.choose(
-        sys_object_id=text(system.get(SYS_OBJECT_ID)),
-        sys_descr=text(system.get(SYS_DESCR)),
-        present=frozenset(oid for oid, value in system.items() if value is not None),
-    )
 
 
 def _credentials_digest(options: SnmpOptions) -> str:

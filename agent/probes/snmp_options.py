@@ -1,5 +1,6 @@
 """The optional `snmp:` block of a device in the agent config: version, credentials by reference,
-and the profile when it should not be chosen from sysObjectID/sysDescr. Validated at start."""
+the profile when it should not be detected from what the device answers, and the site's word
+on its contacts. Validated at start."""
 
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -38,6 +39,34 @@ class PrivProtocol(StrEnum):
     AES256 = "aes256"
 
 
+class ContactKind(StrEnum):
+    """What a dry contact watches: the shipped fault rules give each its own code and
+    severity (smoke and flood are emergencies, a door or a generic input is not)."""
+
+    DOOR = "door"
+    FLOOD = "flood"
+    SMOKE = "smoke"
+    TAMPER = "tamper"
+    GENERIC = "generic"
+
+
+class ContactState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ContactOptions(BaseModel):
+    """The site's word on one contact (keyed by the name the device gives it, as a check
+    segment): what it is, its normal state (else the device's own flag, else closed), and
+    a label to use instead of the device's name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ContactKind | None = None
+    normal: ContactState | None = None
+    label: str | None = Field(default=None, min_length=1, max_length=40)
+
+
 class SnmpOptions(BaseModel):
     """v1/v2c need `community`; v3 needs `user`, and `auth_key` (authNoPriv) or both keys
     (authPriv). Secrets are references (env:/file:), never inline."""
@@ -53,7 +82,8 @@ class SnmpOptions(BaseModel):
     priv_key: "SecretRef | None" = None
     context: str = ""
     profile: str | None = Field(
-        default=None, description="Profile name; default: chosen by sysObjectID"
+        default=None,
+        description="Profile name (shipped or in agent.profiles_dir); default: detected",
     )
     trap_engine_id: str | None = Field(
         default=None,
@@ -64,6 +94,11 @@ class SnmpOptions(BaseModel):
         default_factory=list,
         description="Storages the device records to, by the name it lists them under (e.g. "
         "SD_DISK): a disrupted storage is a fault only then",
+    )
+    contacts: dict[Annotated[str, Field(min_length=1, max_length=64)], ContactOptions] = Field(
+        default_factory=dict,
+        description="Dry contacts by the name the device gives them: kind (door, flood, "
+        "smoke, tamper, generic), normal state (open/closed) and label",
     )
     events: dict[CheckNameRef, EventKind] = Field(
         default_factory=dict,
@@ -84,14 +119,4 @@ class SnmpOptions(BaseModel):
                 raise PydanticCustomError("snmp", "community: is for versions 1 and 2c")
         elif self.user is not None or self.auth_key is not None or self.priv_key is not None:
             raise PydanticCustomError("snmp", "user:/auth_key:/priv_key: need version: '3'")
-        if self.profile is not None:
-            from agent.probes.snmp_profiles import builtin_profiles
-
-            names = builtin_profiles().profiles
-            if self.profile not in names:
-                raise PydanticCustomError(
-                    "snmp",
-                    "unknown profile {name} (known: {known})",
-                    {"name": repr(self.profile), "known": ", ".join(sorted(names))},
-                )
         return self

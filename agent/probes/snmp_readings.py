@@ -2,13 +2,23 @@
 remembers from the last poll, to flat checks, events and identity. Pure: no I/O, no clock.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from agent.probes import snmp_values as values
-from agent.probes.snmp_options import SnmpOptions
-from agent.probes.snmp_profiles import IdentityField, Profile, Table, Value, ValueKind
+from agent.probes.snmp_options import ContactKind, ContactOptions, ContactState, SnmpOptions
+from agent.probes.snmp_profiles import (
+    OVER_LIMIT,
+    SENSOR_LIMITS_C,
+    ContactColumns,
+    IdentityField,
+    Profile,
+    Table,
+    Value,
+    ValueKind,
+)
 from agent.probes.snmp_values import CounterReading, RawValue, UptimeReading
 from wire.schema import MAX_CHECKS_PER_SAMPLE, CheckValue, DeviceIdentity, Event
 
@@ -38,6 +48,7 @@ class DeviceSettings:
 
     recording: frozenset[str] = frozenset()
     events: dict[str, str] = field(default_factory=dict)
+    contacts: dict[str, ContactOptions] = field(default_factory=dict)  # by label segment
 
     @classmethod
     def of(cls, options: SnmpOptions | None) -> "DeviceSettings":
@@ -48,6 +59,10 @@ class DeviceSettings:
                 values.label(name.encode(), fallback="") for name in options.recording_storage
             ),
             events=dict(options.events),
+            contacts={
+                values.label(name.encode(), fallback=name): contact
+                for name, contact in options.contacts.items()
+            },
         )
 
 
@@ -104,6 +119,8 @@ def read(
     watch: dict[str, str] = {}  # check name → event kind
     for spec in profile.scalars:
         checks[spec.name] = _value(spec, lookup, spec.name, counters, memory, at)
+        if spec.limit is not None:
+            checks[_over_name(spec.name)] = _over_limit(spec, checks[spec.name], lookup)
         if spec.event is not None:
             watch[spec.name] = spec.event
 
@@ -147,6 +164,9 @@ def _read_table(
         rows = [r for r in rows if _row_value(wanted.get(r)) in table.where.values]
     rows.sort(key=_row_key)
     labels = columns.get(table.label, {}) if table.label else {}
+    if table.skip_labels:
+        skipped = [re.compile(p) for p in table.skip_labels]
+        rows = [r for r in rows if not _skipped(values.text(labels.get(r)), skipped)]
     used: set[str] = set()
     for row in rows[: table.max_rows]:
         index = row.replace(".", "_")
@@ -160,6 +180,7 @@ def _read_table(
         recording = segment in settings.recording
         if table.recording:
             checks[f"{table.name}.{segment}.recording"[:MAX_CHECK_NAME]] = recording
+        row_values: dict[str, CheckValue] = {}
         for spec in table.columns:
             name = f"{table.name}.{segment}.{spec.name}"[:MAX_CHECK_NAME]
 
@@ -170,8 +191,66 @@ def _read_table(
             if spec.only_if_recording and value is True and not recording:
                 value = False  # e.g. a disrupted storage nothing records to: no fault
             checks[name] = value
+            row_values[spec.name] = value
+            if spec.limit is not None:
+                checks[_over_name(name)] = _over_limit(spec, value, lookup)
             if spec.event is not None:
                 watch[name] = spec.event
+        if table.contact is not None:
+            site = settings.contacts.get(segment)
+            checks.update(contact_checks(table.contact, segment, row_values, site))
+
+
+CONTACT_WORDS: tuple[tuple[ContactKind, tuple[str, ...]], ...] = (
+    (ContactKind.SMOKE, ("smoke", "fire")),
+    (ContactKind.FLOOD, ("flood", "water", "leak")),
+    (ContactKind.TAMPER, ("tamper", "cover", "case")),
+    (ContactKind.DOOR, ("door", "gate", "window")),
+)
+
+
+def contact_kind(label: str) -> ContactKind:
+    """What a contact watches, from the name the device gives it ("Lobby Door", "Water
+    Leak"): a guess the site config overrides; generic when nothing in the name says."""
+    for kind, words in CONTACT_WORDS:
+        if any(word in label for word in words):
+            return kind
+    return ContactKind.GENERIC
+
+
+def contact_checks(
+    spec: ContactColumns,
+    segment: str,
+    row: dict[str, CheckValue],
+    site: ContactOptions | None,
+) -> dict[str, CheckValue]:
+    """`contact.<kind>.<label>.closed` and `.abnormal` for one contact row. The normal state
+    is the site's (config), else the device's own flag, else closed; without a raw state,
+    the device's own verdict stands, and the raw state is derived from it when it can be."""
+
+    def flag(column: str | None) -> bool | None:
+        value = row.get(column) if column is not None else None
+        return value if isinstance(value, bool) else None
+
+    closed, verdict, normal_closed = (
+        flag(spec.closed),
+        flag(spec.abnormal),
+        flag(spec.normal_closed),
+    )
+    if closed is None and verdict is not None and normal_closed is not None:
+        closed = normal_closed != verdict  # abnormal means away from the normal state
+    if site is not None and site.normal is not None:
+        normal_closed = site.normal is ContactState.CLOSED
+    elif normal_closed is None and verdict is None:
+        normal_closed = True
+    if closed is not None and normal_closed is not None:
+        abnormal: bool | None = closed != normal_closed
+    else:
+        abnormal = verdict
+    label = values.label(site.label.encode(), fallback=segment) if site and site.label else segment
+    kind = site.kind if site is not None and site.kind is not None else contact_kind(label)
+    base = f"contact.{kind.value}.{label}"[: MAX_CHECK_NAME - len(".abnormal")]
+    return {f"{base}.closed": closed, f"{base}.abnormal": abnormal}
 
 
 def _changes(
@@ -202,6 +281,30 @@ def _changes(
     return events
 
 
+def _over_name(name: str) -> str:
+    return name[: MAX_CHECK_NAME - len(OVER_LIMIT)] + OVER_LIMIT
+
+
+def _over_limit(spec: Value, value: CheckValue, lookup: Callable[[str], RawValue]) -> bool | None:
+    """Whether a temperature is above the device's own threshold, else its type's limit;
+    unknown when the reading is (a threshold the device does not answer falls back)."""
+    assert spec.limit is not None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    limit = SENSOR_LIMITS_C[spec.limit.type]
+    if spec.limit.oid is not None:
+        # the threshold is read as the value is: same scale, unit flag and sentinels
+        own = spec.model_copy(update={"oid": spec.limit.oid, "limit": None})
+        published = _value(own, lookup, "", {}, DeviceMemory(), 0.0)
+        if isinstance(published, int | float) and not isinstance(published, bool):
+            limit = float(published)
+    return value > limit
+
+
+def _skipped(label: str | None, patterns: list[re.Pattern[str]]) -> bool:
+    return label is not None and any(p.search(label) for p in patterns)
+
+
 def _row_value(raw: RawValue) -> int | str | None:
     if isinstance(raw, int | str):
         return raw
@@ -226,6 +329,12 @@ def _value(
             if spec.minus is not None or spec.times is not None:
                 return _arithmetic(spec, lookup)
             reading = values.number(raw, unknown=spec.unknown, scale=spec.scale)
+            if spec.unit_flag is not None and reading is not None:
+                flag = values.number(lookup(spec.unit_flag.oid))
+                if flag is None:
+                    return None  # a temperature in an unknown unit is no reading
+                if flag in spec.unit_flag.fahrenheit:
+                    return values.celsius_from_fahrenheit(reading)
             if spec.precision_of is None or reading is None:
                 return reading
             digits = values.number(lookup(spec.precision_of))
@@ -245,6 +354,10 @@ def _value(
         case ValueKind.PERCENT:
             assert spec.of is not None
             part = values.number(raw, unknown=spec.unknown)
+            for oid in spec.minus_oids():  # each part the device answers; absent ones are 0
+                taken = values.number(lookup(oid), unknown=spec.unknown)
+                if part is not None and taken is not None:
+                    part -= taken
             whole = values.number(lookup(spec.of), unknown=spec.unknown)
             share = values.percent(part, whole)
             if share is None:
@@ -266,7 +379,8 @@ def _arithmetic(spec: Value, lookup: Callable[[str], RawValue]) -> CheckValue:
     """(oid - minus) * times * scale, e.g. free bytes of an hrStorage row in GiB; unknown when
     any part is unknown, and never negative (a size read while the disk was being filled)."""
     base = values.number(lookup(spec.oid), unknown=spec.unknown)
-    minus = values.number(lookup(spec.minus), unknown=spec.unknown) if spec.minus else 0
+    minus_oid = next(iter(spec.minus_oids()), None)
+    minus = values.number(lookup(minus_oid), unknown=spec.unknown) if minus_oid else 0
     times = values.number(lookup(spec.times), unknown=spec.unknown) if spec.times else 1
     if base is None or minus is None or times is None or times <= 0:
         return None

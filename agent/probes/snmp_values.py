@@ -189,3 +189,8 @@ def percent(part: float | int | None, whole: float | int | None) -> float | None
     if part is None or whole is None or whole <= 0 or part < 0:
         return None
     return round(part * 100.0 / whole, 1)
+
+
+def celsius_from_fahrenheit(degrees: float) -> float:
+    """°F → °C, to a tenth of a degree (what any site sensor resolves)."""
+    return round((degrees - 32.0) * 5.0 / 9.0, 1)

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Cookie, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,13 @@ from server.console.session import (
     read_session,
 )
 from server.db import write_session
-from server.errors import DomainError, ForbiddenError, UnauthorizedError
+from server.errors import (
+    DomainError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthorizedError,
+)
 from server.models import Client, Device, FaultEpisode, Site, User
 from server.status.query import status_view
 from server.status.render import render_status
@@ -44,6 +51,7 @@ from server.tickets import repair, service
 from server.tickets.kpi_query import ticket_facts
 from server.tickets.kpis import KpiGroup, grouped
 from server.tickets.repair import CauseClass
+from server.tickets.schemas import ResolveBody
 from server.tickets.states import TicketState
 from server.users import UserPrincipal, authenticate_user
 from wire.enums import Role
@@ -71,6 +79,7 @@ ACTIONS: dict[str, TicketState] = {
     "reopen": TicketState.REOPENED,
 }
 LIMITER_KEY = "console_login_limiter"
+STATES = frozenset(s.value for s in TicketState)
 
 
 @cache
@@ -319,7 +328,7 @@ def queue_page(
         filters = Filters(
             site_id=_int(site),
             severity=severity or None,
-            state=state or None,
+            state=TicketState(state) if state in STATES else None,
             assignee_id=_int(assignee),
         )
         rows = queue(session=session, scope=viewer.scope, filters=filters, now=now)
@@ -352,7 +361,11 @@ def ticket_view(
     def render(viewer: Viewer) -> Response:
         try:
             page = ticket_page(
-                session=session, ticket_id=ticket_id, scope=viewer.scope, now=datetime.now(UTC)
+                session=session,
+                ticket_id=ticket_id,
+                scope=viewer.scope,
+                now=datetime.now(UTC),
+                team_sites=ctx.team_sites,
             )
         except LookupError:
             return _not_found(viewer)
@@ -382,6 +395,7 @@ def ticket_action(
     cause_class: Annotated[str, Form(max_length=32)] = "",
     actions: Annotated[str, Form(max_length=4000)] = "",
     minutes: Annotated[str, Form(max_length=10)] = "",
+    fault_override: Annotated[str, Form(max_length=2000)] = "",
     tz_offset: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     def act(viewer: Viewer) -> Response:
@@ -389,10 +403,8 @@ def ticket_action(
             return _page("message.html", 400, viewer=viewer, title="Form expired",
                          message="Please reload the page and try again.")  # fmt: skip
         try:
-            ticket_page(
-                session=session, ticket_id=ticket_id, scope=viewer.scope, now=datetime.now(UTC)
-            )
-        except LookupError:
+            service.get_ticket(session=session, ticket_id=ticket_id, scope=viewer.scope)
+        except NotFoundError:
             return _not_found(viewer)
         session.rollback()
         actor = service.Actor(viewer.principal.username, viewer.principal.user_id)
@@ -402,32 +414,35 @@ def ticket_action(
                 if action == "resolve":
                     if viewer.principal.role is Role.DESK:
                         raise_forbidden()
+                    body = _resolve_body(
+                        diagnosis=diagnosis,
+                        cause_class=cause_class,
+                        actions=actions,
+                        minutes=minutes,
+                        note=note,
+                        fault_override=fault_override,
+                    )
                     repair.resolve_with_record(
                         session=tx,
                         ticket_id=ticket_id,
-                        record=repair.RepairIn(
-                            diagnosis=diagnosis,
-                            cause_class=CauseClass(cause_class),
-                            actions=actions,
-                            time_on_site_minutes=int(minutes or 0),
-                            parts=(),
-                        ),
+                        record=body.record(),
+                        actor=actor,
+                        now=now,
+                        note=body.note,
+                        scope=viewer.scope,
+                        fault_override=body.fault_override,
+                    )
+                elif action == "reassign":
+                    service.reassign(
+                        session=tx,
+                        ticket_id=ticket_id,
+                        assignee_id=_int(assignee_id),
                         actor=actor,
                         now=now,
                         note=note or None,
                         scope=viewer.scope,
+                        team_sites=ctx.team_sites,
                     )
-                elif action == "reassign":
-                    target = _int(assignee_id)
-                    ticket = service.get_ticket(
-                        session=tx, ticket_id=ticket_id, scope=viewer.scope, lock=True
-                    )
-                    before = ticket.assignee_id
-                    ticket.assignee_id = target
-                    service.add_event(
-                        session=tx, ticket=ticket, actor=actor, kind="reassigned", at=now,
-                        note=note or None, data={"from": before, "to": target},
-                    )  # fmt: skip
                 elif action in ACTIONS:
                     service.transition(
                         session=tx,
@@ -439,6 +454,7 @@ def ticket_action(
                         eta=_local_time(eta, tz_offset),
                         assignee_id=_int(assignee_id),
                         scope=viewer.scope,
+                        team_sites=ctx.team_sites,
                     )
                 else:
                     raise DomainError(f"unknown action {action!r}")
@@ -450,6 +466,37 @@ def ticket_action(
         return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
 
     return _staff(request, ctx, session, act)
+
+
+def _resolve_body(
+    *, diagnosis: str, cause_class: str, actions: str, minutes: str, note: str,
+    fault_override: str,
+) -> ResolveBody:  # fmt: skip
+    """The form's repair record through the API's own validation; InvalidInputError names
+    the fields that are wrong."""
+    try:
+        return ResolveBody.model_validate(
+            {
+                "diagnosis": diagnosis,
+                "cause_class": cause_class,
+                "actions": actions,
+                "time_on_site_minutes": minutes,
+                "note": note or None,
+                "fault_override": fault_override or None,
+            }
+        )
+    except ValidationError as err:
+        problems = [(_form_name(e["loc"]), e["msg"]) for e in err.errors()]
+        raise InvalidInputError(
+            "; ".join(f"{name}: {message}" for name, message in problems),
+            [{"field": name, "message": message} for name, message in problems],
+        ) from err
+
+
+def _form_name(loc: tuple[int | str, ...]) -> str:
+    """The resolve form's name for a record field, as its labels say it."""
+    name = str(loc[0]) if loc else "record"
+    return {"time_on_site_minutes": "minutes", "cause_class": "cause"}.get(name, name)
 
 
 def raise_forbidden() -> None:
@@ -542,7 +589,7 @@ def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None =
         )
         tables = {}
         for group in (KpiGroup.CLIENT, KpiGroup.SITE, KpiGroup.TECHNICIAN):
-            tables[group.value] = sorted(grouped(facts, by=group, now=now).items())
+            tables[group.value] = list(grouped(facts, by=group, now=now).items())
         names = {
             "client": dict(session.execute(select(Client.id, Client.name)).all()),
             "site": dict(session.execute(select(Site.id, Site.name)).all()),

@@ -1,6 +1,6 @@
 """Request-scoped dependencies: the app's context, a DB session, the calling user or agent."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -17,7 +17,7 @@ from server.errors import UnauthorizedError
 from server.metrics import ServerMetrics
 from server.settings import Settings
 from server.state_cache import StateCache
-from server.tenancy import Scope, scope_of
+from server.tenancy import Scope, TeamSites, no_teams, scope_of
 from server.users import UserPrincipal, user_from_access_token
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -34,7 +34,7 @@ class AppContext:
     states: StateCache
     faults: Detector
     # Which sites a technician's teams serve (the notify config's teams); none by default.
-    team_sites: Callable[[str], frozenset[int]] = lambda _username: frozenset()
+    team_sites: TeamSites = no_teams
 
 
 def context(request: Request) -> AppContext:

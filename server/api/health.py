@@ -19,7 +19,10 @@ def healthz(ctx: Ctx) -> JSONResponse:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return error_response(503, "unavailable", "database unreachable", {"Retry-After": "5"})
-    return JSONResponse({"status": "ok", "database": ctx.engine.dialect.name})
+    body = {"status": "ok", "database": ctx.engine.dialect.name}
+    if ctx.settings.instance:
+        body["instance"] = ctx.settings.instance
+    return JSONResponse(body)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -62,7 +62,7 @@ def list_tickets(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[TicketOut]:
     """Newest first; `open=true` for tickets not closed or cancelled."""
-    query = scope.where_site(select(Ticket), Ticket.site_id)
+    query = scope.where_ticket(select(Ticket), Ticket.site_id, Ticket.assignee_id)
     if state:
         query = query.where(Ticket.state.in_([s.value for s in state]))
     if open_only:
@@ -184,6 +184,7 @@ def move_ticket(
             eta=body.eta,
             assignee_id=body.assignee_id,
             scope=scope,
+            team_sites=ctx.team_sites,
         )
         return TicketOut.of(ticket)
 
@@ -221,27 +222,16 @@ def resolve_ticket(
     ticket_id: int, body: ResolveBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketDetail:
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
-    record = repair.RepairIn(
-        diagnosis=body.diagnosis,
-        cause_class=body.cause_class,
-        actions=body.actions,
-        time_on_site_minutes=body.time_on_site_minutes,
-        parts=tuple(
-            repair.PartIn(
-                name=p.name, device_id=p.device_id, old_serial=p.old_serial, new_serial=p.new_serial
-            )
-            for p in body.parts
-        ),
-    )
     with write_session(ctx.engine) as session:
         ticket = repair.resolve_with_record(
             session=session,
             ticket_id=ticket_id,
-            record=record,
+            record=body.record(),
             actor=actor,
             now=datetime.now(UTC),
             note=body.note,
             scope=scope,
+            fault_override=body.fault_override,
         )
         session.flush()
         saved = session.get(RepairRecord, ticket.id)

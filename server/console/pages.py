@@ -30,9 +30,8 @@ from server.models import (
     User,
 )
 from server.status.uptime import DayFigures, total
-from server.tenancy import Scope
-from server.tickets.states import OPEN_STATES
-from wire.enums import Role
+from server.tenancy import Assignee, Scope, TeamSites, site_staff
+from server.tickets.states import OPEN_STATES, WORK_STATES, TicketState
 
 TELEMETRY_BEFORE = timedelta(minutes=30)
 
@@ -51,8 +50,20 @@ class QueueRow:
 class Filters:
     site_id: int | None = None
     severity: str | None = None
-    state: str | None = None
+    state: TicketState | None = None  # None: the open work (`WORK_STATES`)
     assignee_id: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.site_id, self.severity, self.state,
+                                             self.assignee_id))  # fmt: skip
+
+    @property
+    def heading(self) -> str:
+        """What the queue lists, for its heading: "Open tickets", "Closed tickets", …"""
+        if self.state is None:
+            return "Open tickets"
+        return f"{self.state.value.replace('_', ' ').capitalize()} tickets"
 
 
 def _names(session: Session, model: Any, ids: set[int], column: Any) -> dict[int, str]:
@@ -62,14 +73,13 @@ def _names(session: Session, model: Any, ids: set[int], column: Any) -> dict[int
 
 
 def queue(*, session: Session, scope: Scope, filters: Filters, now: datetime) -> list[QueueRow]:
-    query = select(Ticket).where(Ticket.state.in_([s.value for s in OPEN_STATES]))
-    query = scope.where_site(query, Ticket.site_id)
+    states = [filters.state] if filters.state is not None else sorted(WORK_STATES)
+    query = select(Ticket).where(Ticket.state.in_([s.value for s in states]))
+    query = scope.where_ticket(query, Ticket.site_id, Ticket.assignee_id)
     if filters.site_id is not None:
         query = query.where(Ticket.site_id == filters.site_id)
     if filters.severity:
         query = query.where(Ticket.severity == filters.severity)
-    if filters.state:
-        query = query.where(Ticket.state == filters.state)
     if filters.assignee_id is not None:
         query = query.where(Ticket.assignee_id == filters.assignee_id)
     tickets = list(session.scalars(query.limit(1000)))
@@ -126,12 +136,14 @@ class TicketPage:
     samples: Sequence[SampleRow]
     countdown: Countdown | None
     remaining: str | None
-    technicians: Sequence[tuple[int, str]]
+    technicians: Sequence[Assignee]  # who may be assigned: staff covering the site
 
 
-def ticket_page(*, session: Session, ticket_id: int, scope: Scope, now: datetime) -> TicketPage:
+def ticket_page(
+    *, session: Session, ticket_id: int, scope: Scope, now: datetime, team_sites: TeamSites
+) -> TicketPage:
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not scope.allows(ticket.site_id):
+    if ticket is None or not scope.allows_ticket(ticket.site_id, ticket.assignee_id):
         raise LookupError(ticket_id)
     site = session.get(Site, ticket.site_id)
     assert site is not None  # FK
@@ -163,11 +175,6 @@ def ticket_page(*, session: Session, ticket_id: int, scope: Scope, now: datetime
         resolve_by=ticket.resolve_by,
     )
     countdown = next_deadline(item, now) if ticket.state in {s.value for s in OPEN_STATES} else None
-    technicians = session.execute(
-        select(User.id, User.username)
-        .where(User.role.in_([Role.TECHNICIAN.value, Role.MANAGER.value]))
-        .order_by(User.username)
-    ).all()
     assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
     return TicketPage(
         ticket=ticket,
@@ -178,7 +185,7 @@ def ticket_page(*, session: Session, ticket_id: int, scope: Scope, now: datetime
         samples=samples,
         countdown=countdown,
         remaining=format_remaining(countdown.remaining) if countdown else None,
-        technicians=[(row[0], row[1]) for row in technicians],
+        technicians=site_staff(session=session, site_id=site.id, team_sites=team_sites),
     )
 
 

@@ -57,6 +57,9 @@ DEFAULT_RULE_DATA: list[dict[str, Any]] = [
      "confirm_after": 1, "severity": "emergency",
      "condition": any_of(check_in("hr_disk.*.status", "down"),
                          check_in("syno.disk.*.status", "system_partition_failed", "crashed"),
+                         check_in("syno.disk.*.health_status", "critical", "failing"),
+                         check_in("syno.raid.*.status", "degraded", "crashed"),
+                         check_in("qnap.disk.*.status", "rw_error", "invalid"),
                          check_in("axis.storage.*.failed", True)),
      "events": {"kinds": ["storage.disk_failed", "storage.failed"], "state": STATE,
                 "key": ["disk"]}},
@@ -95,8 +98,22 @@ DEFAULT_RULE_DATA: list[dict[str, Any]] = [
      "condition": check_in("reader.fault", True),
      "events": {"kinds": ["reader.fault"], "key": ["payload.reader"]}},
     {"code": "device.tamper", "classes": ["alarm_panel", "access_controller", "sensor"],
-     "confirm_after": 1, "condition": check_in("tamper", True),
+     "confirm_after": 1,
+     "condition": any_of(check_in("tamper", True), check_in("contact.tamper.*.abnormal", True)),
      "events": {"kinds": ["tamper"]}},
+    # Dry contacts (SNMP site monitors, UPS cards' inputs), each away from its normal state;
+    # what a contact watches (door, flood, smoke, tamper, generic: the agent config, else its
+    # name) picks the code, so smoke and flood are emergencies and a door is not.
+    {"code": "env.contact_abnormal", "confirm_after": 1,
+     "condition": any_of(check_in("contact.door.*.abnormal", True),
+                         check_in("contact.generic.*.abnormal", True))},
+    {"code": "env.smoke_alarm", "confirm_after": 1, "severity": "emergency",
+     "condition": check_in("contact.smoke.*.abnormal", True)},
+    {"code": "env.flood_alarm", "confirm_after": 1, "severity": "emergency",
+     "condition": check_in("contact.flood.*.abnormal", True)},
+    # A redundant power input of a switch or UPS lost (industrial switches' PWR1/PWR2).
+    {"code": "power.input_lost", "confirm_after": 1,
+     "condition": check_in("power_input.*.ok", False)},
     # A port with a link that went down (IF-MIB linkDown/linkUp traps, per port): unused ports
     # are down all along and send nothing, so the polled port table would only be noise.
     {"code": "network.port_down", "classes": ["switch"],
@@ -104,7 +121,10 @@ DEFAULT_RULE_DATA: list[dict[str, Any]] = [
     {"code": "env.temperature_high", "confirm_after": 3,
      "condition": any_of({"kind": "check_above", "check": "*.celsius", "limit": 55},
                          {"kind": "check_above", "check": "*.temperature_c", "limit": 55},
-                         check_in("axis.temp.*.status", "out_of_boundary")),
+                         check_in("axis.temp.*.status", "out_of_boundary"),
+                         check_in("akcp.temp.*.status", "high_critical"),
+                         # a reading over its sensor type's limit or the device's own
+                         check_in("*_over_limit", True)),
      "events": {"kinds": ["env.temperature_high"], "state": STATE}},
 ]  # fmt: skip
 

@@ -44,6 +44,10 @@ class FaultCode(StrEnum):
     DEVICE_TAMPER = "device.tamper"
     POWER_SUPPLY_FAILED = "power.supply_failed"
     DEVICE_FAN_FAILED = "device.fan_failed"
+    ENV_CONTACT_ABNORMAL = "env.contact_abnormal"
+    ENV_SMOKE_ALARM = "env.smoke_alarm"
+    ENV_FLOOD_ALARM = "env.flood_alarm"
+    POWER_INPUT_LOST = "power.input_lost"
     SITE_AGENT_OFFLINE = "site.agent_offline"
     SITE_SYSTEM_PARALYSED = "site.system_paralysed"
 

@@ -147,6 +147,22 @@ class SlaPolicy:
             )
         return found
 
+    def covers(self, zone: str) -> bool:
+        """Whether every severity has targets in this zone (its own cell or a `"*"` one)."""
+        return all((sev, zone) in self._index or (sev, ANY_ZONE) in self._index for sev in Severity)
+
+    def check_zone(self, zone: str) -> None:
+        """Refuse a site zone the policy gives no deadlines for, naming the zones it knows."""
+        if _ZONE_NAME.fullmatch(zone) and zone != ANY_ZONE and self.covers(zone):
+            return
+        named = [z for z in self.zones if z != ANY_ZONE and self.covers(z)]
+        if self.covers(ANY_ZONE):
+            known = "it takes any name of lowercase letters, digits and '_'"
+            known += f" ({', '.join(named)} have their own targets)" if named else ""
+        else:
+            known = f"zones: {', '.join(named) or 'none'}"
+        raise SlaConfigError(f"zone {zone!r} is not a zone of SLA policy {self.name}; {known}")
+
     def with_cells(self, overrides: Mapping[Cell, SlaTargets], *, name: str = "") -> SlaPolicy:
         """A copy with per-contract cells added or replaced (e.g. the 'far' zone)."""
         return SlaPolicy(

@@ -13,6 +13,7 @@ from server.faults.rules import FaultCode
 from server.models import (
     Client,
     Device,
+    DeviceState,
     FaultEpisode,
     MaintenanceWindow,
     Site,
@@ -20,6 +21,7 @@ from server.models import (
     SubsystemDay,
     Ticket,
 )
+from server.state import DeviceStatus
 from server.status.rollup import SERVICE_AFFECTING, site_zone
 from server.status.uptime import DayFigures
 from server.status.view import (
@@ -108,11 +110,19 @@ def status_view(
             name=row.name,
             device_class=row.device_class,
             subsystem=row.subsystem,
+            unmonitored=row.status == DeviceStatus.UNMONITORED,
         )
         for row in conn.execute(
             select(
-                Device.id, Device.site_id, Device.name, Device.device_class, Device.subsystem
-            ).where(Device.site_id.in_(site_ids))
+                Device.id,
+                Device.site_id,
+                Device.name,
+                Device.device_class,
+                Device.subsystem,
+                DeviceState.status,
+            )
+            .outerjoin(DeviceState, DeviceState.device_id == Device.id)
+            .where(Device.site_id.in_(site_ids))
         )
     ]
     open_episodes = conn.execute(

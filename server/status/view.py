@@ -38,6 +38,8 @@ class DeviceRecord:
     name: str
     device_class: str
     subsystem: str
+    # Answers, but nothing beyond reachability is read from it: never shown as working.
+    unmonitored: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ class DayBar:
 class SubsystemView:
     key: str
     title: str
-    state: str  # ok / down / unknown / empty
+    state: str  # ok / down / unmonitored / unknown / empty
     sentence: str
     devices: int
     bars: list[DayBar]
@@ -141,7 +143,7 @@ class WindowView:
 @dataclass(frozen=True, slots=True)
 class SiteView:
     name: str
-    state: str  # ok / down / unknown
+    state: str  # ok / down / unmonitored / unknown
     sentence: str
     subsystems: list[SubsystemView]
 
@@ -162,9 +164,14 @@ class StatusView:
 # -- building ----------------------------------------------------------------------------------
 
 
-def _progress(ticket: TicketRecord | None, words: Words, zone: ZoneInfo, now: datetime) -> str:
+def _progress(
+    ticket: TicketRecord | None, words: Words, zone: ZoneInfo, now: datetime, *, down: bool
+) -> str:
+    """How the ticket is getting on; `down` (a fault of it still open) never reads repaired."""
     if ticket is None:
         return ""
+    if down and ticket.state not in OPEN_TICKET_STATES:
+        return words("state.still_down")
     if ticket.state == "dispatched" and ticket.eta is not None:
         return words("state.dispatched_eta", eta=words.moment(ticket.eta, zone, now))
     key = f"state.{ticket.state}"
@@ -225,6 +232,12 @@ def _uptime(figures: Sequence[DayFigures], words: Words) -> tuple[str, str | Non
     return words.percent(summed.availability), note
 
 
+def _one_class(devices: Sequence[DeviceRecord]) -> str:
+    """The device class that names a group ("3 cameras"), or "other" for a mixed group."""
+    classes = {d.device_class for d in devices}
+    return classes.pop() if len(classes) == 1 else "other"
+
+
 def build_view(
     *,
     client: str,
@@ -279,12 +292,10 @@ def build_view(
                 state = "down"
                 started = [f for d in failing for f in faults_by_device[d.id]]
                 since = min(f.started_at for f in started)
-                classes = Counter(d.device_class for d in failing)
-                noun_class = classes.most_common(1)[0][0] if len(classes) == 1 else "other"
                 sentence = words(
                     "subsystem_down",
                     count=len(failing),
-                    noun=words.noun(noun_class, len(failing)),
+                    noun=words.noun(_one_class(failing), len(failing)),
                     since=words.moment(since, site.zone, now),
                 )
                 ticket = next(
@@ -295,11 +306,18 @@ def build_view(
                     ),
                     None,
                 )
-                progress = _progress(ticket, words, site.zone, now)
+                progress = _progress(ticket, words, site.zone, now, down=True)
                 if progress:
                     if words.language == "en":
                         progress = progress[0].lower() + progress[1:]
                     sentence = words("then", first=sentence, second=progress)
+            elif unchecked := [d for d in members if d.unmonitored]:
+                state = "unmonitored"
+                sentence = words(
+                    "subsystem_unmonitored",
+                    count=len(unchecked),
+                    noun=words.noun(_one_class(unchecked), len(unchecked)),
+                )
             else:
                 state, sentence = "ok", words("subsystem_ok")
             last_30 = [figures[d] for d in span[-30:] if d in figures]
@@ -329,6 +347,8 @@ def build_view(
         elif down_total:
             site_state = "down"
             site_sentence = words("site_summary_down", count=down_total, total=len(site_devices))
+        elif any(sub.state == "unmonitored" for sub in subsystems):
+            site_state, site_sentence = "unmonitored", words("site_summary_unmonitored")
         else:
             site_state, site_sentence = "ok", words("site_summary_ok")
         site_views.append(
@@ -340,8 +360,10 @@ def build_view(
     device_names = {d.id: d.name for d in devices}
     recent = now - timedelta(days=INCIDENT_DAYS)
     incidents = []
+    down_tickets = {f.ticket_id for f in faults if f.ticket_id is not None}
     for ticket in sorted(tickets, key=lambda t: t.created_at, reverse=True):
-        is_open = ticket.state in OPEN_TICKET_STATES
+        down = ticket.id in down_tickets
+        is_open = ticket.state in OPEN_TICKET_STATES or down
         finished = ticket.closed_at or ticket.resolved_at
         if not is_open and (finished is None or finished < recent):
             continue
@@ -350,7 +372,7 @@ def build_view(
         what = words.problem(ticket.code)
         if name:
             what = f"{public_name(name)}: {what}"
-        progress = _progress(ticket, words, zone, now)
+        progress = _progress(ticket, words, zone, now, down=down)
         if not is_open and finished is not None:
             progress = f"{progress} · {words('resolved_at', at=words.moment(finished, zone, now))}"
         incidents.append(
@@ -384,6 +406,8 @@ def build_view(
         state, headline = "down", words("some_down")
     elif "unknown" in states:
         state, headline = "unknown", words("subsystem_unknown")
+    elif "unmonitored" in states:
+        state, headline = "unmonitored", words("site_summary_unmonitored")
     else:
         state, headline = "ok", words("all_ok")
     legend = [(colour.value, words(f"legend_{colour.value}")) for colour in DayColour]

@@ -1,12 +1,13 @@
-"""Time-based ticket work of the sweep: recovered tickets closed after their quiet period, and
-escalation's look at open tickets' SLA clocks."""
+"""Time-based ticket work of the sweep: recovered tickets closed after their quiet period,
+resolved tickets whose fault outlasted it reopened, and escalation's look at open tickets' SLA
+clocks."""
 
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Ticket
+from server.models import FaultEpisode, Ticket
 from server.tickets import service
 from server.tickets.notify_link import notify
 from server.tickets.service import SettingsLookup
@@ -40,3 +41,35 @@ def close_quiet(*, session: Session, now: datetime, lookup: SettingsLookup) -> l
             )
             closed.append(ticket.id)
     return closed
+
+
+def reopen_still_down(*, session: Session, now: datetime, lookup: SettingsLookup) -> list[int]:
+    """A ticket resolved while its fault was open comes back when monitoring still sees the
+    fault once the client's confirmation (quiet) period after the resolve has passed; returns
+    the tickets reopened."""
+    reopened = []
+    still_down = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.state == TicketState.RESOLVED.value,
+            Ticket.id.in_(
+                select(FaultEpisode.ticket_id).where(
+                    FaultEpisode.open_key.is_not(None), FaultEpisode.parent_episode_id.is_(None)
+                )
+            ),
+        )
+        .order_by(Ticket.id)
+    ).all()
+    for ticket in still_down:
+        window = lookup(ticket.client_id).recovered_quiet_minutes
+        if ticket.resolved_at is None or now - ticket.resolved_at < timedelta(minutes=window):
+            continue
+        codes = sorted({e.code for e in service.open_faults(session=session, ticket_id=ticket.id)})
+        service.reopen_still_down(
+            session=session,
+            ticket=ticket,
+            now=now,
+            note=f"{', '.join(codes)} still open {window} min after the resolve",
+        )
+        reopened.append(ticket.id)
+    return reopened

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import InvalidInputError, NotFoundError
@@ -422,16 +422,7 @@ def recover(*, session: Session, episode: FaultEpisode, at: datetime, now: datet
     ticket = session.get(Ticket, episode.ticket_id)
     if ticket is None:
         return
-    still_open = session.scalar(
-        select(func.count())
-        .select_from(FaultEpisode)
-        .where(
-            FaultEpisode.ticket_id == ticket.id,
-            FaultEpisode.open_key.is_not(None),
-            FaultEpisode.parent_episode_id.is_(None),
-        )
-    )
-    if not still_open:
+    if not service.open_faults(session=session, ticket_id=ticket.id):
         service.fault_recovered(
             session=session,
             ticket=ticket,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from server.models import RepairRecord, Ticket, TicketEvent, TicketSurvey
 from server.tenancy import Scope
 from server.tickets.kpis import TicketFacts
-from server.tickets.states import TicketState
+from server.tickets.states import TicketKind, TicketState
 
 
 def _complete(record: RepairRecord | None) -> bool | None:
@@ -32,10 +32,15 @@ def ticket_facts(
     until: datetime,
     scope: Scope | None = None,
 ) -> list[TicketFacts]:
-    """Facts of tickets created in [since, until), of the sites `scope` reaches (None: all)."""
-    query = select(Ticket).where(Ticket.created_at >= since, Ticket.created_at < until)
+    """Facts of tickets created in [since, until), of the sites `scope` reaches (None: all).
+    Preventive tickets (forecasts) are not faults and have no response clock: left out."""
+    query = select(Ticket).where(
+        Ticket.created_at >= since,
+        Ticket.created_at < until,
+        Ticket.kind != TicketKind.PREVENTIVE.value,
+    )
     if scope is not None:
-        query = scope.where_site(query, Ticket.site_id)
+        query = scope.where_ticket(query, Ticket.site_id, Ticket.assignee_id)
     tickets = list(session.scalars(query.order_by(Ticket.id)))
     if not tickets:
         return []

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.models import Device, RepairRecord, Ticket, TicketSurvey
 from server.tenancy import Scope
-from server.tickets.service import Actor, add_event, get_ticket, transition
+from server.tickets.service import Actor, add_event, get_ticket, open_faults, transition
 from server.tickets.states import TicketState
 
 SURVEY_TOKEN_PREFIX = "sms_"
@@ -58,9 +58,21 @@ def resolve_with_record(
     now: datetime,
     note: str | None = None,
     scope: Scope | None = None,
+    fault_override: str | None = None,
 ) -> Ticket:
-    """Resolve and file the repair record in one step; serial swaps update the inventory."""
+    """Resolve and file the repair record in one step; serial swaps update the inventory.
+
+    While monitoring still sees a fault of the ticket, resolve is refused unless the resolver
+    says why in `fault_override` (kept in the audit trail); the sweep reopens the ticket if the
+    fault outlasts the confirmation window (`reopen_still_down`)."""
     ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
+    still_open = sorted({e.code for e in open_faults(session=session, ticket_id=ticket.id)})
+    if still_open and not fault_override:
+        raise ConflictError(
+            f"ticket {ticket_id}: {', '.join(still_open)} is still open (monitoring does not see"
+            " the device working yet); resolve once it recovers, or give fault_override with"
+            " the reason"
+        )
     changes = []
     for i, part in enumerate(record.parts):
         if part.device_id is None:
@@ -84,6 +96,11 @@ def resolve_with_record(
         now=now,
         note=note,
     )
+    if still_open:
+        add_event(
+            session=session, ticket=ticket, actor=actor, kind="resolved_with_open_fault", at=now,
+            note=fault_override, data={"open_faults": still_open},
+        )  # fmt: skip
     existing = session.get(RepairRecord, ticket.id)
     if existing is not None:  # resolved again after a reopen: the new record replaces it
         session.delete(existing)

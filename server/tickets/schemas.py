@@ -1,14 +1,14 @@
 """What the ticket, fault and KPI endpoints take and answer (pydantic; no FastAPI here)."""
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
 from server.tickets.kpis import Kpis, Ratio
-from server.tickets.repair import CauseClass
+from server.tickets.repair import CauseClass, PartIn, RepairIn
 from server.tickets.states import Channel, TicketState
 
 
@@ -55,15 +55,40 @@ class PartBody(_In):
     new_serial: str | None = Field(default=None, max_length=128)
 
 
-class ResolveBody(_In):
-    """The repair record (seed §3.3): filed and signed by the technician who resolves."""
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
-    diagnosis: str = Field(min_length=1, max_length=4000)
+
+class ResolveBody(_In):
+    """The repair record (seed §3.3): filed and signed by the technician who resolves. The one
+    validation of a record, for the API and the console's form alike. `fault_override` says
+    why it is resolved while monitoring still sees its fault."""
+
+    diagnosis: Text
     cause_class: CauseClass
-    actions: str = Field(min_length=1, max_length=4000)
+    actions: Text
     time_on_site_minutes: int = Field(ge=0, le=100_000)
     parts: list[PartBody] = Field(default_factory=list, max_length=100)
     note: str | None = Field(default=None, max_length=2000)
+    fault_override: Annotated[
+        str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ] = None
+
+    def record(self) -> RepairIn:
+        return RepairIn(
+            diagnosis=self.diagnosis,
+            cause_class=self.cause_class,
+            actions=self.actions,
+            time_on_site_minutes=self.time_on_site_minutes,
+            parts=tuple(
+                PartIn(
+                    name=p.name,
+                    device_id=p.device_id,
+                    old_serial=p.old_serial,
+                    new_serial=p.new_serial,
+                )
+                for p in self.parts
+            ),
+        )
 
 
 class SignOffBody(_In):

@@ -18,7 +18,7 @@ from server.faults.records import device_open_key, site_open_key
 from server.faults.rules import FaultCode
 from server.models import FaultEpisode, Site, Ticket, TicketEvent, TicketPause
 from server.sla import Pause, SlaConfigError, compute_deadlines
-from server.tenancy import Scope
+from server.tenancy import Scope, TeamSites, check_assignee, no_teams
 from server.tickets.notify_link import notify
 from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.states import (
@@ -194,9 +194,16 @@ def transition(
     eta: datetime | None = None,
     assignee_id: int | None = None,
     scope: Scope | None = None,
+    team_sites: TeamSites = no_teams,
 ) -> Ticket:
-    """A person moves a ticket; dispatch needs an ETA (seed §3.4: tell the client the ETA)."""
+    """A person moves a ticket; dispatch needs an ETA (seed §3.4: tell the client the ETA).
+    An `assignee_id` must be staff covering the site (`team_sites`: whose teams serve which
+    sites; without it only office staff qualify)."""
     ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
+    if assignee_id is not None:
+        check_assignee(
+            session=session, site_id=ticket.site_id, assignee_id=assignee_id, team_sites=team_sites
+        )
     if target is TicketState.DISPATCHED:
         if eta is None:
             raise InvalidInputError(
@@ -221,17 +228,61 @@ def transition(
     return ticket
 
 
+def reassign(
+    *,
+    session: Session,
+    ticket_id: int,
+    assignee_id: int | None,
+    actor: Actor,
+    now: datetime,
+    note: str | None = None,
+    scope: Scope | None = None,
+    team_sites: TeamSites = no_teams,
+) -> Ticket:
+    """Hand the ticket to someone covering its site, or to nobody (None)."""
+    ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
+    if assignee_id is not None:
+        check_assignee(
+            session=session, site_id=ticket.site_id, assignee_id=assignee_id, team_sites=team_sites
+        )
+    before = ticket.assignee_id
+    ticket.assignee_id = assignee_id
+    add_event(
+        session=session, ticket=ticket, actor=actor, kind="reassigned", at=now, note=note,
+        data={"from": before, "to": assignee_id},
+    )  # fmt: skip
+    return ticket
+
+
 def get_ticket(
     *, session: Session, ticket_id: int, scope: Scope | None, lock: bool = False
 ) -> Ticket:
-    """The ticket if `scope` reaches its site (None: the system, which sees all); else 404."""
+    """The ticket if `scope` reaches it (None: the system, which sees all); else 404."""
     query = select(Ticket).where(Ticket.id == ticket_id)
     if lock and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     ticket = session.scalars(query).one_or_none()
-    if ticket is None or (scope is not None and not scope.allows(ticket.site_id)):
+    if ticket is None or (
+        scope is not None and not scope.allows_ticket(ticket.site_id, ticket.assignee_id)
+    ):
         raise NotFoundError(f"no ticket {ticket_id}")
     return ticket
+
+
+def open_faults(*, session: Session, ticket_id: int) -> list[FaultEpisode]:
+    """The ticket's own fault episodes monitoring still sees (not those it adopted from a
+    parent's children, which recover with the parent)."""
+    return list(
+        session.scalars(
+            select(FaultEpisode)
+            .where(
+                FaultEpisode.ticket_id == ticket_id,
+                FaultEpisode.open_key.is_not(None),
+                FaultEpisode.parent_episode_id.is_(None),
+            )
+            .order_by(FaultEpisode.id)
+        )
+    )
 
 
 def open_ticket_for_device(
@@ -334,6 +385,13 @@ def fault_recovered(*, session: Session, ticket: Ticket, now: datetime, note: st
         )
     elif ticket.state in {s.value for s in OPEN_STATES}:
         _monitoring_event(session=session, ticket=ticket, kind="recovered", now=now, note=note)
+
+
+def reopen_still_down(*, session: Session, ticket: Ticket, now: datetime, note: str) -> None:
+    """Resolved, but monitoring still sees the fault after the confirmation window."""
+    _monitoring_move(
+        session=session, ticket=ticket, target=TicketState.REOPENED, now=now, note=note
+    )
 
 
 def close_quiet_recovered(

@@ -24,6 +24,7 @@ class TicketKind(StrEnum):
     FAULT = "fault"  # one fault episode of one device
     INCIDENT = "incident"  # a site-level fault (agent offline, system paralysed)
     CALL = "call"  # logged by the service desk from a client's call
+    PREVENTIVE = "preventive"  # a failure forecast (server/predict): a deadline, no emergency clock
 
 
 class Channel(StrEnum):
@@ -50,6 +51,9 @@ TRANSITIONS: dict[TicketState, frozenset[TicketState]] = {
 }
 # Not finished: counts as the device's open ticket (merging, de-duplication).
 OPEN_STATES = frozenset(s for s in TicketState if s not in (S.CLOSED, S.CANCELLED))
+# Someone on the team still has to act: the console's "open tickets" (resolved waits for the
+# client, recovered for its quiet period).
+WORK_STATES = frozenset({S.NEW, S.REOPENED, S.ACKNOWLEDGED, S.DISPATCHED, S.ON_SITE})
 # A person has taken the ticket up: telemetry recovery no longer moves it.
 ACTED_STATES = frozenset({S.ACKNOWLEDGED, S.DISPATCHED, S.ON_SITE, S.RESOLVED})
 

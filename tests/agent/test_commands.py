@@ -19,7 +19,15 @@ from typing import cast
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agent.commands import EXIT_OK, EventForwarder, check, run_agent
+from agent.commands import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EventForwarder,
+    check,
+    picture_dir,
+    relearn,
+    run_agent,
+)
 from agent.config import load_config
 from agent.outbox import AsyncOutbox, Outbox
 from agent.pusher import Pusher
@@ -333,3 +341,21 @@ async def test_event_forwarder_reports_stored_only_after_the_commit(tmp_path: Pa
     forwarder("door-2", Event(ts=ts, kind="door.forced"), lambda: stored.append("door-2"))
     await forwarder.drain()
     assert stored == ["door-1"]
+
+
+def test_relearn_asks_the_agent_to_forget_an_onvif_cameras_picture(
+    tmp_path: Path, listening_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, listening_port)
+    onvif = path.read_text().replace(
+        "{id: cam-01, name: Cam, class: camera, subsystem: video, protocol: tcp,",
+        "{id: cam-01, name: Cam, class: camera, subsystem: video, protocol: onvif,",
+    )
+    path.write_text(onvif)
+    cfg = load_config(path)
+
+    assert relearn(path, "cam-01") == EXIT_OK
+    assert (picture_dir(cfg) / "cam-01.picture.relearn").exists()
+    assert relearn(path, "nvr-01") == EXIT_CONFIG  # not a camera with a picture
+    assert relearn(path, "cam-99") == EXIT_CONFIG
+    assert "no onvif device 'cam-99'" in capsys.readouterr().err

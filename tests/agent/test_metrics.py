@@ -43,3 +43,20 @@ def test_scrape_shows_probe_push_and_outbox_figures(tmp_path: Path) -> None:
     assert "secmon_agent_samples_dropped_total 0.0" in body
     assert "secmon_agent_outbox_bytes " in body
     assert "secmon_agent_outbox_oldest_age_seconds " in body
+
+
+def test_unmonitored_devices_are_counted_until_a_poll_reads_their_health() -> None:
+    metrics = AgentMetrics(CollectorRegistry())
+
+    def count(device_class: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "secmon_agent_devices_unmonitored", {"probe": "snmp", "device_class": device_class}
+        )
+
+    metrics.observe_coverage("ups-1", ("snmp", "ups"), True)
+    metrics.observe_coverage("ups-1", ("snmp", "ups"), True)  # the next poll: still one
+    metrics.observe_coverage("ups-2", ("snmp", "ups"), True)
+    metrics.observe_coverage("gate", ("snmp", "access_controller"), False)
+    assert (count("ups"), count("access_controller")) == (2.0, None)
+    metrics.observe_coverage("ups-1", ("snmp", "ups"), False)
+    assert count("ups") == 1.0

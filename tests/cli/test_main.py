@@ -2,6 +2,7 @@
 
 import builtins
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,3 +39,11 @@ def test_help_lists_every_side() -> None:
     assert result.exit_code == 0
     for group in ("agent", "server", "db", "admin", "demo"):
         assert group in result.output
+
+
+def test_agent_relearn_reports_an_unknown_config_as_a_config_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["agent", "relearn", "--config", str(tmp_path / "missing.yaml"), "cam-1"]
+    )
+    assert result.exit_code == 2
+    assert "missing.yaml:0 cannot read" in result.output  # the agent's config error, not usage

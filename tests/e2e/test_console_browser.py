@@ -104,6 +104,15 @@ def test_fault_worked_from_queue_to_resolved_on_a_phone(world: World) -> None:
     expect(page.locator("#state")).to_have_text("dispatched")
     page.get_by_role("button", name="On site").tap()
     expect(page.locator("#state")).to_have_text("on_site")
+    # Resolve while the camera is still dark: refused, monitoring still sees the fault.
+    page.get_by_label("Diagnosis").fill("PoE port dead on the switch")
+    page.get_by_label("Actions taken").fill("Moved the camera to port 7")
+    page.get_by_role("button", name="Resolve").tap()
+    expect(page.get_by_role("alert")).to_contain_text("still open")
+    expect(page.locator("#state")).to_have_text("on_site")
+    # The camera works again (the repair); monitoring confirms it, then the resolve goes in.
+    world.site.up["cam-01"] = Listener(port)
+    _reload_until(page, "td:text-is('recovered')")
     page.get_by_label("Diagnosis").fill("PoE port dead on the switch")
     page.get_by_label("Actions taken").fill("Moved the camera to port 7")
     page.get_by_label("Minutes on site").fill("25")
@@ -113,8 +122,7 @@ def test_fault_worked_from_queue_to_resolved_on_a_phone(world: World) -> None:
     expect(history).to_contain_text("boss")
     expect(history).to_contain_text("on_site → resolved")
 
-    # The camera works again; the client's page stops saying it is broken.
-    world.site.up["cam-01"] = Listener(port)
+    # The client's page stops saying it is broken.
     mall, status = world.login("mall")
     expect(status.locator("html")).to_have_attribute("lang", re.compile("en|zh-CN"))
     status.goto(f"{world.server.base_url}/console/status?lang=en")
@@ -132,15 +140,22 @@ def test_fault_worked_from_queue_to_resolved_on_a_phone(world: World) -> None:
 def test_desktop_queue_screenshot_with_filters(world: World) -> None:
     context, page = world.login("boss", viewport={"width": 1280, "height": 800})
     world.site.up.pop("cam-02").close()
-    _reload_until(page, "table.queue tr[data-ticket] >> nth=1")
+    _reload_until(page, "table.queue tr[data-ticket]:has-text('cam-02')")
     world.shot(page, "console-queue")
     page.get_by_label("Severity").select_option("general")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"severity=general"))
-    expect(page.locator("table.queue tr[data-ticket]")).to_have_count(2)
+    # cam-01's ticket is resolved (waiting for the client): not open work any more.
+    expect(page.locator("table.queue tr[data-ticket]")).to_have_count(1)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Open tickets (1)")
+    page.get_by_label("State").select_option("resolved")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.queue tr[data-ticket]")).to_have_count(1)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Resolved tickets (1)")
+    page.get_by_label("State").select_option("")
     page.get_by_label("Severity").select_option("emergency")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator("table.queue")).to_contain_text("Nothing open")
+    expect(page.locator("table.queue")).to_contain_text("No tickets match these filters")
     # Agent health: the site's agent reports its version and outbox (heartbeat).
     page.get_by_role("link", name="Sites & agents").click()
     hq = page.locator("tbody tr", has_text="hq")
@@ -166,8 +181,10 @@ def test_roles_and_other_clients_are_kept_out(world: World) -> None:
     mall.close()
 
     tech, page = world.login("tech")
-    # A technician without a team sees no sites and no tickets, and no KPI scorecards.
-    expect(page.locator("table.queue")).to_contain_text("Nothing open")
+    # A technician without a team sees no sites and no tickets, and no KPI scorecards; the
+    # queue says why it is empty.
+    expect(page.get_by_role("status")).to_contain_text("You are not on any team yet")
+    expect(page.locator("table.queue")).to_contain_text("Nothing is assigned to you")
     response = page.goto(f"{base}/console/sites/{world.tenant.site_id}")
     assert response is not None
     assert response.status == 404

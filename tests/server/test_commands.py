@@ -27,7 +27,7 @@ def secmon(*args: str) -> tuple[int, str]:
 def test_client_site_token_user_lifecycle(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert secmon("admin", "create-client", "acme")[0] == 0
     code, out = secmon(
-        "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring-2",
+        "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring_2",
         "--timezone", "Asia/Shanghai",
     )  # fmt: skip
     assert code == 0, out
@@ -51,7 +51,7 @@ def test_client_site_token_user_lifecycle(db: str, monkeypatch: pytest.MonkeyPat
             user = conn.execute(select(User)).one()
     finally:
         engine.dispose()
-    assert (site.zone, site.timezone) == ("ring-2", "Asia/Shanghai")
+    assert (site.zone, site.timezone) == ("ring_2", "Asia/Shanghai")
     assert stored.prefix == prefix
     assert stored.revoked_at is not None
     assert token.split("_", 2)[2] not in stored.secret_sha256  # only the hash is kept
@@ -100,6 +100,54 @@ def test_refusals_exit_1_with_a_clear_reason(
     code, out = secmon(*args)
     assert code == 1
     assert message in out
+
+
+def _sites(database_url: str) -> list[str]:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.scalars(select(Site.name)))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("preset", "zone", "message"),
+    [
+        ("ring_road", "ring-2", "zones: nearby, ring_1, ring_2, ring_3"),
+        ("ring_road", "urban", "zones: nearby, ring_1, ring_2, ring_3"),
+        ("distance_bands", "default", "zones: dist_1000km, dist_300km, dist_over_1000km"),
+        (None, "ring-2", "lowercase letters, digits and '_'"),
+    ],
+)
+def test_create_site_refuses_a_zone_the_clients_sla_policy_has_no_deadlines_for(
+    db: str, preset: str | None, zone: str, message: str
+) -> None:
+    preset_args = ("--sla-preset", preset) if preset else ()
+    assert secmon("admin", "create-client", "acme", *preset_args)[0] == 0
+    code, out = secmon("admin", "create-site", "--client", "acme", "--name", "hq", "--zone", zone)
+    assert code == 1
+    assert f"zone {zone!r}" in out
+    assert message in out
+    assert _sites(db) == []
+
+
+def test_create_site_takes_a_zone_of_the_clients_preset(db: str) -> None:
+    assert secmon("admin", "create-client", "acme", "--sla-preset", "ring_road")[0] == 0
+    code, out = secmon(
+        "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring_2"
+    )
+    assert code == 0, out
+    assert _sites(db) == ["hq"]
+
+
+def test_create_client_refuses_an_unknown_sla_preset(db: str) -> None:
+    code, out = secmon("admin", "create-client", "acme", "--sla-preset", "ringroad")
+    assert code == 1
+    assert "unknown SLA preset 'ringroad'" in out
+    assert secmon("admin", "create-site", "--client", "acme", "--name", "hq")[1].startswith(
+        "secmon: no client named 'acme'"
+    )
 
 
 def test_db_prune_reports_what_it_deleted(db: str) -> None:

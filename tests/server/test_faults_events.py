@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agent.probes.onvif.topics import RULES as ONVIF_TOPICS
+from agent.probes.snmp_options import ContactKind
 from server.faults.defaults import DEFAULT_RULE_DATA, default_rules
 from server.faults.episodes import Change, Track, advance
 from server.faults.rules import (
@@ -257,8 +258,20 @@ def _emitted_checks() -> set[str]:
     names = set(ONVIF_CHECKS)
     for profile in _yaml("agent/profiles/snmp/*.yaml"):
         names.update(s["name"] for s in profile.get("scalars", []))
+        names.update(f"{s['name']}_over_limit" for s in profile.get("scalars", []) if "limit" in s)
         for table in profile.get("tables", []):
             names.update(f"{table['name']}.row1.{c['name']}" for c in table["columns"])
+            names.update(
+                f"{table['name']}.row1.{c['name']}_over_limit"
+                for c in table["columns"]
+                if "limit" in c
+            )
+            if "contact" in table:  # contact.<kind>.<label>.…, the kind from config or name
+                names.update(
+                    f"contact.{kind.value}.row1.{leaf}"
+                    for kind in ContactKind
+                    for leaf in ("closed", "abnormal")
+                )
     for template in _yaml("agent/probes/mqtt/templates/*.yaml"):
         for topic in template.get("state", []):
             names.update(topic["checks"])

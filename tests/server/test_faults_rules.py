@@ -132,3 +132,32 @@ def test_severity_map_input_is_checked() -> None:
         validate_severity_map({"device.unreachable@toaster": "general"}, known_codes=codes)
     with pytest.raises(ValueError, match="severity must be one of"):
         validate_severity_map({"device.unreachable": "apocalyptic"}, known_codes=codes)
+
+
+@pytest.mark.parametrize(
+    ("code", "device_class", "checks", "verdict"),
+    [
+        ("env.contact_abnormal", "sensor", {"contact.door.server_room_door.abnormal": True}, True),
+        ("env.contact_abnormal", "ups", {"contact.generic.input_1.abnormal": False}, False),
+        ("env.smoke_alarm", "sensor", {"contact.smoke.smoke_detector.abnormal": True}, True),
+        ("env.flood_alarm", "sensor", {"contact.flood.water_leak.abnormal": True}, True),
+        ("device.tamper", "sensor", {"contact.tamper.cover.abnormal": True}, True),
+        ("power.input_lost", "switch", {"power_input.pwr_b_dc_input.ok": False}, True),
+        ("env.temperature_high", "nvr", {"qnap.cpu.degrees_c_over_limit": True}, True),
+        ("env.temperature_high", "nvr", {"qnap.cpu.degrees_c": 61}, None),  # not *.celsius
+        ("storage.disk_failed", "nvr", {"syno.disk.disk_3.health_status": "failing"}, True),
+        ("storage.disk_failed", "nvr", {"syno.raid.storage_pool_1.status": "degraded"}, True),
+        ("storage.disk_failed", "nvr", {"qnap.disk.hdd2.status": "rw_error"}, True),
+    ],
+)
+def test_field_device_rules_read_what_the_new_profiles_send(
+    code: str, device_class: str, checks: dict[str, CheckValue], verdict: bool | None
+) -> None:
+    rule = next(r for r in default_rules().for_class(device_class) if r.code == code)
+    assert rule.verdict(obs(checks=checks)) is verdict
+
+
+def test_smoke_and_flood_contacts_are_emergencies_doors_are_not() -> None:
+    severities = {d["code"]: d.get("severity", "general") for d in DEFAULT_RULE_DATA}
+    assert severities["env.smoke_alarm"] == severities["env.flood_alarm"] == "emergency"
+    assert severities["env.contact_abnormal"] == "general"

@@ -344,3 +344,17 @@ def test_inventory_may_be_gzipped_and_is_in_the_openapi(live: Live) -> None:
     ref = request_body["content"]["application/json"]["schema"]["$ref"]
     assert ref == "#/components/schemas/Inventory"
     assert "devices" in spec["components"]["schemas"]["Inventory"]["properties"]
+
+
+def test_an_unmonitored_sample_makes_the_device_unmonitored_and_counted(live: Live) -> None:
+    body = sample("cam-2", checks={"snmp.profiles": "generic"})
+    body["unmonitored"] = "no profile matched what the device answers; sysObjectID 1.3.6.1.4.1.9"
+    assert live.post_json(batch(body)).json() == {"accepted": 1, "duplicates": 0}
+    state = live.state("cam-2")
+    assert (state.status, state.reachable) == ("unmonitored", True)
+    assert state.error_message == body["unmonitored"]
+    text = httpx.get(f"{live.server.base_url}/metrics").text
+    assert 'secmon_devices{status="unmonitored"} 1.0' in text
+    read = sample("cam-2", checks={"stream_ok": True})
+    live.post_json(batch(read))
+    assert live.state("cam-2").status == "up"

@@ -1,5 +1,6 @@
 """SLA policies, deadlines and clock states: presets from the seeds, pauses, statuses."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from server.sla import (
     ALWAYS,
     PRESETS,
+    ZONES,
     BusinessCalendar,
     CalendarMode,
     ClockStatus,
@@ -83,6 +85,42 @@ def test_missing_zone_is_a_clear_error_and_a_contract_cell_fixes_it() -> None:
         }
     )
     assert contract.targets("general", "far").on_site == timedelta(hours=30)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("zone", [*sorted(ZONES), "default", "ring-2", "Ring_2", "*", ""])
+def test_check_zone_accepts_exactly_the_zones_with_deadlines_for_every_severity(
+    preset: str, zone: str
+) -> None:
+    policy = PRESETS[preset]
+    try:
+        for severity in Severity:
+            policy.targets(severity, zone)
+        has_deadlines = re.fullmatch("[a-z0-9_]+", zone) is not None
+    except SlaConfigError:
+        has_deadlines = False
+    if has_deadlines:
+        policy.check_zone(zone)
+    else:
+        with pytest.raises(
+            SlaConfigError, match=re.escape(f"zone {zone!r} is not a zone of SLA policy")
+        ):
+            policy.check_zone(zone)
+
+
+def test_check_zone_names_the_zones_every_severity_covers() -> None:
+    contract = PRESETS["ring_road"].with_cells(
+        {
+            (Severity.EMERGENCY, "far"): SlaTargets(
+                timedelta(hours=1), timedelta(hours=8), timedelta(hours=24)
+            )
+        },
+        name="acme",
+    )
+    with pytest.raises(SlaConfigError, match=r"zones: nearby, ring_1, ring_2, ring_3$"):
+        contract.check_zone("far")  # an emergency cell alone leaves general faults without one
+    with pytest.raises(SlaConfigError, match=r"any name of .* digits and '_'$"):
+        PRESETS["security_default"].check_zone("ring-2")
 
 
 def test_policy_round_trips_through_a_dict_and_rejects_bad_cells() -> None:

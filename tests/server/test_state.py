@@ -177,3 +177,24 @@ def test_broker_unreachable_makes_the_device_unknown_not_down_and_keeps_last_see
     assert back.status is DeviceStatus.UP
     down = apply_sample(state, make(4, reachable=False))
     assert down.status is DeviceStatus.DOWN
+
+
+def test_a_device_that_answers_but_is_unmonitored_is_not_up_and_keeps_the_reason() -> None:
+    reason = "no profile matched what the device answers; sysObjectID 1.3.6.1.4.1.99999.77"
+    unread = make(1).model_copy(update={"unmonitored": reason})
+    state = apply_samples(CurrentState(), [unread])
+    assert state.status is DeviceStatus.UNMONITORED
+    assert state.error_code is None
+    assert state.error_message == reason
+    assert state.last_seen_at == unread.ts  # it answered
+    read = apply_sample(state, make(2))
+    assert (read.status, read.error_message) == (DeviceStatus.UP, None)
+    down = apply_sample(state, make(3, reachable=False))
+    assert down.status is DeviceStatus.DOWN
+
+
+def test_unmonitored_is_left_out_of_the_json_when_unset() -> None:
+    assert "unmonitored" not in make(1).model_dump_json()
+    assert (
+        '"unmonitored":"why"' in make(1).model_copy(update={"unmonitored": "why"}).model_dump_json()
+    )

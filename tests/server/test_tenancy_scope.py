@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from server.models import Base, Client, Site
-from server.tenancy import Scope, scope_for, scope_of
+from server.tenancy import Scope, covers, scope_for, scope_of
 from server.users import UserPrincipal
 from wire.enums import Role
 
@@ -98,6 +98,42 @@ def test_scorecards_staff_all_technician_own_client_none() -> None:
     assert not tech.sees_scorecard(8)
     assert not tech.sees_scorecard(None)  # unassigned tickets are not a scorecard of theirs
     assert not client.sees_scorecard(10)
+
+
+def test_a_technician_always_sees_the_tickets_assigned_to_them() -> None:
+    lonely = Scope(frozenset(), 7, Role.TECHNICIAN)
+    assert lonely.on_no_team
+    assert lonely.allows_ticket(3, 7)  # assigned to them, on a site of no team of theirs
+    assert not lonely.allows_ticket(3, 8)
+    assert not lonely.allows_ticket(3, None)
+    teamed = Scope(frozenset({1}), 7, Role.TECHNICIAN)
+    assert not teamed.on_no_team
+    assert teamed.allows_ticket(1, None)
+    assert teamed.allows_ticket(2, 7)
+    assert not teamed.allows_ticket(2, 8)
+    # Only a technician owns tickets: a client user's id as assignee opens nothing.
+    client = Scope(frozenset({1}), 7, Role.CLIENT, client_id=10)
+    assert not client.on_no_team
+    assert not client.allows_ticket(2, 7)
+
+
+@given(
+    role=st.sampled_from(list(Role)),
+    teams=st.frozensets(st.integers(min_value=1, max_value=20), max_size=5),
+    site=st.integers(min_value=1, max_value=20),
+)
+def test_office_staff_cover_every_site_a_technician_their_teams_others_none(
+    role: Role, teams: frozenset[int], site: int
+) -> None:
+    covered = covers(role=role, username="u", site_id=site, team_sites=lambda _u: teams)
+    expected = {
+        Role.ADMIN: True,
+        Role.MANAGER: True,
+        Role.TECHNICIAN: site in teams,
+        Role.DESK: False,
+        Role.CLIENT: False,
+    }[role]
+    assert covered == expected
 
 
 @given(

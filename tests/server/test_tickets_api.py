@@ -30,6 +30,7 @@ class World:
     kit: Kit
     api: TestClient
     other_client_id: int
+    users: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_user(self, username: str) -> dict[str, str]:
@@ -51,6 +52,12 @@ class World:
         self.kit.poll(start + timedelta(seconds=10), {ext: False})
         return start
 
+    def recover(self, ext: str) -> None:
+        """Three passing polls: monitoring confirms the device works again."""
+        start = datetime.now(UTC) - timedelta(seconds=5)
+        for i in range(3):
+            self.kit.poll(start + timedelta(seconds=i), {ext: True})
+
 
 @pytest.fixture
 def world(database_url: str, tmp_path: Path) -> Iterator[World]:
@@ -63,14 +70,18 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
         ]
     )
     other = provision(database_url, client="other-client")
+    users = {}
     for name, role, client in [
         ("boss", Role.MANAGER, None),
         ("tech", Role.TECHNICIAN, None),
         ("desk", Role.DESK, None),
         ("acme", Role.CLIENT, kit.tenant.client_id),
         ("stranger", Role.CLIENT, other.client_id),
+        ("loner", Role.TECHNICIAN, None),
     ]:
-        add_user(database_url, username=name, password=PASSWORD, role=role, client_id=client)
+        users[name] = add_user(
+            database_url, username=name, password=PASSWORD, role=role, client_id=client
+        )
     # The technician works in the team that covers the kit's site (the API scopes them to it).
     notify = tmp_path / "notify.yaml"
     notify.write_text(
@@ -89,7 +100,7 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
         notify_worker=False,
     )
     with TestClient(create_app(settings)) as api:
-        yield World(kit=kit, api=api, other_client_id=other.client_id)
+        yield World(kit=kit, api=api, other_client_id=other.client_id, users=users)
     kit.engine.dispose()
 
 
@@ -137,6 +148,7 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
         == 200
     )
 
+    world.recover("cam-1")  # the repair worked: monitoring sees the camera again
     cam = world.kit.pks["cam-1"]
     record = {
         "diagnosis": "PoE injector dead",
@@ -374,3 +386,69 @@ def test_the_clock_pauses_while_waiting_for_the_client_where_the_policy_allows(
     assert resumed.json()["respond_by"] >= general["respond_by"]
     kinds = [e["kind"] for e in world.api.get(f"/api/v1/tickets/{tid}/events", headers=boss).json()]
     assert kinds[-2:] == ["clock_paused", "clock_resumed"]
+
+
+RECORD = {
+    "diagnosis": "PoE port dead",
+    "cause_class": "equipment",
+    "actions": "moved the camera to port 7",
+    "time_on_site_minutes": 20,
+}
+
+
+def test_resolve_is_refused_while_the_fault_is_open_unless_the_resolver_says_why(
+    world: World,
+) -> None:
+    world.fault("cam-1")
+    boss = world.as_user("boss")
+    (ticket,) = world.api.get("/api/v1/tickets", headers=boss).json()
+    tid = ticket["id"]
+    before = world.api.get(f"/api/v1/tickets/{tid}/events", headers=boss).json()
+    refused = post(world, "tech", f"/api/v1/tickets/{tid}/resolve", RECORD)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "conflict"
+    assert "device.unreachable" in refused.json()["detail"]
+    assert "fault_override" in refused.json()["detail"]  # says how to go on
+    detail = world.api.get(f"/api/v1/tickets/{tid}", headers=boss).json()
+    assert (detail["state"], detail["repair"]) == ("new", None)
+    assert world.api.get(f"/api/v1/tickets/{tid}/events", headers=boss).json() == before
+    empty = post(world, "tech", f"/api/v1/tickets/{tid}/resolve", {**RECORD, "fault_override": " "})
+    assert empty.status_code == 422
+
+    reason = "fixed, device offline for a reason the client knows"
+    done = post(
+        world, "tech", f"/api/v1/tickets/{tid}/resolve", {**RECORD, "fault_override": reason}
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "resolved"
+    events = world.api.get(f"/api/v1/tickets/{tid}/events", headers=boss).json()
+    (override,) = [e for e in events if e["kind"] == "resolved_with_open_fault"]
+    assert (override["actor"], override["note"]) == ("tech", reason)
+
+
+@pytest.mark.parametrize("who", ["unknown", "stranger", "acme", "desk", "loner"])
+def test_an_assignee_must_be_staff_covering_the_tickets_site(world: World, who: str) -> None:
+    world.fault("cam-1")
+    boss = world.as_user("boss")
+    (ticket,) = world.api.get("/api/v1/tickets", headers=boss).json()
+    tid = ticket["id"]
+    assignee = world.users.get(who, 999_999)
+    refused = post(
+        world,
+        "boss",
+        f"/api/v1/tickets/{tid}/transitions",
+        {"to": "acknowledged", "assignee_id": assignee},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == "invalid"
+    assert "not staff covering" in str(refused.json()["detail"])
+    after = world.api.get(f"/api/v1/tickets/{tid}", headers=boss).json()
+    assert (after["state"], after["assignee_id"]) == ("new", None)
+    covered = post(
+        world,
+        "boss",
+        f"/api/v1/tickets/{tid}/transitions",
+        {"to": "acknowledged", "assignee_id": world.users["tech"]},
+    )
+    assert covered.status_code == 200, covered.text
+    assert covered.json()["assignee_id"] == world.users["tech"]

@@ -46,7 +46,49 @@ class PictureOptions(BaseModel):
         default=0.45,
         gt=0,
         lt=1,
-        description="Blurred when sharpness falls to this fraction of the learned baseline",
+        description="Blurred when fine detail, block by block, falls to this fraction of the "
+        "learned baseline (median over the blocks with structure)",
+    )
+    blur_structure_ratio: float = Field(
+        default=0.55,
+        gt=0,
+        lt=1,
+        description="Blurred also when the blocks keep at most this fraction of their learned "
+        "contrast while the view stays (defocus on a noisy picture, a fogged dome)",
+    )
+    covered_block_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Covered when this share of the structured blocks lost 3/4 of their structure",
+    )
+    moved_match_min: float = Field(
+        default=0.5,
+        ge=-1,
+        lt=1,
+        description="Moved (or covered) when the scene fingerprint matches the learned one less",
+    )
+    persist_snapshots: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Covered and moved only after this many such snapshots in a row",
+    )
+    frozen_snapshots: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Frozen only after this many unchanged snapshot comparisons in a row",
+    )
+    colour_by_day: bool = Field(
+        default=False,
+        description="The camera shows colour by day: a grey daytime picture is a colour cast",
+    )
+    osd_regions: tuple[tuple[float, float, float, float], ...] = Field(
+        default=(),
+        max_length=16,
+        description="On-screen text boxes left out of the checks: (x, y, width, height) as "
+        "fractions of the frame",
     )
     colour_cast_max: float = Field(
         default=20.0, gt=0, le=255, description="Cast when mean chroma moves this far off baseline"
@@ -75,6 +117,11 @@ class PictureOptions(BaseModel):
 
     @model_validator(mode="after")
     def _learning_band_above_blur(self) -> "PictureOptions":
+        for x, y, w, h in self.osd_regions:
+            if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x and 0 < h <= 1 - y):
+                raise PydanticCustomError(
+                    "picture", "osd_regions must be boxes (x, y, width, height) inside 0..1"
+                )
         if self.learn_ratio_min <= self.blur_ratio:
             raise PydanticCustomError(
                 "picture", "learn_ratio_min must be above blur_ratio (never learn blurred frames)"

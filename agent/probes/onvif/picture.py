@@ -1,11 +1,14 @@
-"""Picture health from one JPEG snapshot: black, frozen, blurred, covered, colour cast.
+"""Picture health from one JPEG snapshot: black, frozen, blurred, covered, moved, colour cast.
 
 Pure and fast (no I/O, no clock): Pillow decodes the JPEG at a reduced scale (DCT scaling, so a
-1080p snapshot is never decoded at full size), numpy computes a handful of whole-frame and
-per-block statistics on a small analysis image. Blur and colour are judged against the camera's
-own learned `Baseline`, because "sharp" and "neutral" differ from scene to scene; frozen is judged
-against the previous snapshot's `Fingerprint`. The probe fetches the snapshot, calls `analyse`, and
-feeds `report.checks()` into its result.
+1080p snapshot is never decoded at full size), numpy computes whole-frame statistics and the
+per-block scene `Profile` (`scene.py`) on a small analysis image. Covered, blurred, moved and
+colour are judged against the camera's own learned `Baseline` (one per mode, day colour and IR,
+chosen by the caller), because "sharp", "structured" and "neutral" differ from scene to scene;
+frozen, covered and moved must persist over consecutive snapshots, counted in the previous
+snapshot's `Fingerprint`. `measure` then `judge` (or `analyse`, both) turn a snapshot into a
+`PictureReport`; `report.checks()` goes into the poll's result with the measures behind each
+reason. `docs/picture-health.md` explains each measure and its assumptions.
 """
 
 import base64
@@ -22,6 +25,14 @@ from PIL import Image, UnidentifiedImageError
 
 from agent.probes.base import ProtocolError
 from agent.probes.onvif.options import PictureOptions as PictureOptions  # re-exported
+from agent.probes.onvif.scene import (
+    STRUCTURE_GRID,
+    Comparison,
+    Profile,
+    compare,
+    scene_match,
+)
+from agent.probes.onvif.scene import measure as measure_scene
 from wire.schema import CheckValue
 
 FloatArray = NDArray[np.float32]
@@ -49,7 +60,15 @@ class ImageReason(StrEnum):
     FROZEN = "frozen"
     BLURRED = "blurred"
     COVERED = "covered"
+    MOVED = "moved"
     COLOUR_CAST = "colour_cast"
+
+
+class Mode(StrEnum):
+    """Which of the camera's baselines a snapshot is judged against."""
+
+    DAY = "day"  # colour picture
+    IR = "ir"  # night mode: IR illuminated, no colour
 
 
 class SnapshotUnreadable(ProtocolError):  # noqa: N818 - a ProbeFailure, named by cause
@@ -57,16 +76,35 @@ class SnapshotUnreadable(ProtocolError):  # noqa: N818 - a ProbeFailure, named b
     for that camera, never a crash of the agent."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Fingerprint:
-    """What frozen detection keeps of a snapshot: the JPEG digest and the grid of cell means."""
+    """What the next snapshot is compared with: the JPEG digest and grid of cell means (frozen),
+    and how many snapshots in a row ending here were unchanged, covered-looking or moved-looking
+    (persistence)."""
 
     digest: str
     cells: FloatArray  # FINGERPRINT_GRID[1] x FINGERPRINT_GRID[0], luma cell means
+    unchanged: int = 0
+    covered: int = 0
+    moved: int = 0
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Fingerprint)
+            and (self.digest, self.unchanged, self.covered, self.moved)
+            == (other.digest, other.unchanged, other.covered, other.moved)
+            and np.array_equal(self.cells, other.cells)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds an array: compared, never hashed
 
     def to_json(self) -> dict[str, Any]:
         cells = base64.b64encode(self.cells.astype("<f4").tobytes()).decode()
-        return {"digest": self.digest, "cells": cells}
+        return {
+            "digest": self.digest,
+            "cells": cells,
+            "streaks": [self.unchanged, self.covered, self.moved],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Fingerprint":
@@ -78,44 +116,134 @@ class Fingerprint:
         cells = np.frombuffer(raw, dtype="<f4").astype(np.float32)
         if not np.isfinite(cells).all():
             raise ValueError(f"fingerprint needs {cols * rows} finite cells")
-        return cls(digest=str(data["digest"]), cells=cells.reshape(rows, cols))
+        streaks = data.get("streaks", [0, 0, 0])
+        if (
+            not isinstance(streaks, list)
+            or len(streaks) != 3
+            or not all(isinstance(n, int) and 0 <= n <= 1_000_000 for n in streaks)
+        ):
+            raise ValueError("streaks must be three small non-negative integers")
+        return cls(str(data["digest"]), cells.reshape(rows, cols), *streaks)
 
 
 BlockChroma = tuple[tuple[float, float] | None, ...]
 """Mean (Cb, Cr) of each DETAIL_GRID block, row by row; None where too few pixels were
 well exposed to tell a colour."""
 
+# A faded picture is blurred only when its strong edges went too (a moving pattern that leaves
+# some blocks for others keeps its edges).
+FADED_EDGE_RATIO = 0.75
+# A lost view is a cover when the blocks kept less than this of their contrast (median), a
+# turned camera when they kept more (its new view has structure of its own).
+STRUCTURE_GONE = 0.6
+# A partial cover: at least this fraction of `covered_block_share` lost, and a scene match
+# within this margin above the moved threshold.
+PART_SHARE = 0.6
+PART_MATCH_MARGIN = 0.2
+# How far below its learning snapshots' worst match a camera's scene must fall to be lost.
+MATCH_MARGIN = 0.3
+# Judging starts against the median of the first snapshots once there are this many; before,
+# only what needs no baseline (black, a flat cover, magenta) is judged.
+PROVISIONAL_SNAPSHOTS = 3
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Baseline:
-    """What this camera normally looks like: its sharpness and the colour of each part of its
-    scene, learned from its first normal snapshots and then adapted slowly (EWMA); never from
-    abnormal ones."""
+    """What this camera normally looks like in one mode: its scene profile, sharpness, noise
+    floor and the colour of each part of its scene. The first `baseline_snapshots` normal
+    snapshots are kept and their element-wise median becomes the profile (a few odd snapshots
+    cannot bend it); after that it adapts slowly (EWMA) to normal snapshots close to it. Abnormal
+    or suspect snapshots are never learned."""
 
     samples: int = 0
     sharpness: float = 0.0
     block_chroma: BlockChroma = ()
+    profile: Profile | None = None
+    learning: tuple[Profile, ...] = ()
+    change_floor: float | None = None  # typical frame change between normal snapshots
+    match_floor: float | None = None  # worst scene match of the learning snapshots
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Baseline) and (
+            self.samples,
+            self.sharpness,
+            self.block_chroma,
+            self.profile,
+            self.learning,
+            self.change_floor,
+            self.match_floor,
+        ) == (
+            other.samples,
+            other.sharpness,
+            other.block_chroma,
+            other.profile,
+            other.learning,
+            other.change_floor,
+            other.match_floor,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays: compared, never hashed
 
     def ready(self, options: PictureOptions) -> bool:
         return self.samples >= options.baseline_snapshots
 
+    def moved_below(self, options: PictureOptions) -> float:
+        """The scene match under which the view is lost: the configured one, lowered for a
+        camera whose own normal snapshots match each other poorly (a scene that is mostly
+        moving things: traffic filling the view, water, trees in wind)."""
+        if self.match_floor is None:
+            return options.moved_match_min
+        return min(options.moved_match_min, self.match_floor - MATCH_MARGIN)
+
+    def reference(self) -> Profile | None:
+        """The profile to judge against: the learned one, or while learning the median of the
+        snapshots so far (once there are enough to outvote one odd snapshot)."""
+        if self.profile is not None:
+            return self.profile
+        if len(self.learning) >= PROVISIONAL_SNAPSHOTS:
+            return _median(self.learning)
+        return None
+
     def learned(self, report: "PictureReport", options: PictureOptions) -> "Baseline":
         """This baseline moved towards `report`, or unchanged when the report was abnormal or
-        suspiciously soft (so that a lens losing focus is not learned as its new normal)."""
-        if report.reasons:
+        suspect (softer, less structured or a different view than the baseline: a lens losing
+        focus or a camera being turned is not learned as its new normal)."""
+        if report.reasons or report.suspect(options):
             return self
-        ratio = report.sharpness_ratio
-        if ratio is not None and ratio < options.learn_ratio_min:
-            return self
-        if self.samples < options.baseline_snapshots:
-            weight = 1.0 / (self.samples + 1)  # plain mean of the first snapshots
-        else:
-            weight = options.baseline_alpha
+        learning = self.samples < options.baseline_snapshots
+        weight = 1.0 / (self.samples + 1) if learning else options.baseline_alpha
+        profile, pending, match_floor = self.profile, self.learning, self.match_floor
+        if report.profile is not None:
+            if learning:
+                pending = (*pending, report.profile)
+                if self.samples + 1 >= options.baseline_snapshots:
+                    profile = _median(pending)
+                    match_floor = min(scene_match(p, profile) for p in pending)
+                    pending = ()
+            elif profile is not None:
+                step = weight * (report.profile.values - profile.values)
+                profile = Profile(profile.values + step)
+            else:
+                profile = report.profile
+        floor = self.change_floor
+        if report.frame_change is not None:
+            change = report.frame_change
+            floor = change if floor is None else floor + max(weight, 0.1) * (change - floor)
         return Baseline(
             samples=min(self.samples + 1, 1_000_000),
             sharpness=self.sharpness + weight * (report.sharpness - self.sharpness),
             block_chroma=_blend(self.block_chroma, report.block_chroma, weight),
+            profile=profile,
+            learning=pending,
+            change_floor=floor,
+            match_floor=match_floor,
         )
+
+
+def _median(profiles: tuple[Profile, ...]) -> Profile:
+    stacked = np.stack([p.values for p in profiles])
+    median: FloatArray = np.median(stacked, axis=0).astype(np.float32)
+    return Profile(median)
 
 
 def _blend(old: BlockChroma, new: BlockChroma, weight: float) -> BlockChroma:
@@ -141,7 +269,7 @@ class PictureReport:
     dark_fraction: float
     frame_change: float | None  # None: no previous snapshot to compare with
     sharpness: float
-    sharpness_ratio: float | None  # None: baseline still learning
+    sharpness_ratio: float | None  # None: no baseline (yet) or too little structure to judge
     flat_fraction: float
     edge_density: float
     entropy: float
@@ -152,20 +280,90 @@ class PictureReport:
     block_chroma: BlockChroma
     reasons: tuple[ImageReason, ...]
     fingerprint: Fingerprint
+    profile: Profile | None = None
+    comparison: Comparison | None = None
+    frozen_below: float | None = None  # the frame change under which a snapshot is unchanged
+    borrowed: bool = False  # compared with the other mode's baseline (this one not learned)
+    settled: bool = False  # compared with a fully learned baseline
 
     @property
     def abnormal(self) -> bool:
         return bool(self.reasons)
 
+    def suspect(self, options: PictureOptions) -> bool:
+        """Normal, but not to be learned: softer or less like the learned scene than normal
+        snapshots are, or on the way to a persistent verdict."""
+        if self.fingerprint.covered or self.fingerprint.moved:
+            return True
+        if self.borrowed:
+            return False  # the other mode's scene says nothing of this mode's sharpness
+        ratio = self.sharpness_ratio
+        if ratio is not None and ratio < options.learn_ratio_min:
+            return True
+        c = self.comparison
+        if c is None or not self.settled:
+            return False  # while learning, only a soft picture is refused (lens defocused)
+        if c.scene_match < options.moved_match_min + 0.5 * (1 - options.moved_match_min):
+            return True
+        return c.covered_share is not None and c.covered_share >= 0.5 * options.covered_block_share
+
+    def evidence(self) -> dict[str, dict[str, float]]:
+        """The measures behind each reason given, rounded for a ticket."""
+        c = self.comparison
+
+        def some(**values: float | None) -> dict[str, float]:
+            return {k: round(v, 3) for k, v in values.items() if v is not None}
+
+        out: dict[str, dict[str, float]] = {}
+        for reason in self.reasons:
+            if reason is ImageReason.BLACK:
+                out[reason] = some(dark_fraction=self.dark_fraction, luma_mean=self.luma_mean)
+            elif reason is ImageReason.FROZEN:
+                out[reason] = some(
+                    frame_change=self.frame_change,
+                    frozen_below=self.frozen_below,
+                    unchanged_snapshots=float(self.fingerprint.unchanged),
+                )
+            elif reason is ImageReason.BLURRED:
+                out[reason] = some(
+                    sharpness_ratio=self.sharpness_ratio,
+                    detail_ratio=None if c is None else c.sharpness_ratio,
+                    structure_ratio=None if c is None else c.structure_ratio,
+                )
+            elif reason is ImageReason.COVERED:
+                out[reason] = some(
+                    covered_share=None if c is None else c.covered_share,
+                    flat_fraction=self.flat_fraction,
+                    edge_ratio=None if c is None else c.edge_ratio,
+                    brightness_ratio=None if c is None else c.brightness_ratio,
+                    snapshots=float(self.fingerprint.covered),
+                )
+            elif reason is ImageReason.MOVED:
+                out[reason] = some(
+                    scene_match=None if c is None else c.scene_match,
+                    structure_ratio=None if c is None else c.structure_ratio,
+                    snapshots=float(self.fingerprint.moved),
+                )
+            else:
+                out[reason] = some(colour_cast=self.colour_cast, saturation=self.saturation)
+        return out
+
     def checks(self) -> dict[str, CheckValue]:
-        """The sample's check values; `camera.image_abnormal` is what the server's rule reads."""
+        """The sample's check values; `camera.image_abnormal` is what the server's rule reads,
+        `camera.image_abnormal.evidence` says which measures gave each reason."""
 
         def r(value: float | None, digits: int = 3) -> float | None:
             return None if value is None else round(value, digits)
 
+        c = self.comparison
+        evidence = "; ".join(
+            f"{reason}: " + " ".join(f"{k}={v:g}" for k, v in measures.items())
+            for reason, measures in self.evidence().items()
+        )
         return {
             "camera.image_abnormal": self.abnormal,
             "camera.image_abnormal.reasons": ",".join(self.reasons),
+            "camera.image_abnormal.evidence": evidence,
             "picture.luma_mean": r(self.luma_mean, 2),
             "picture.dark_fraction": r(self.dark_fraction, 4),
             "picture.frame_change": r(self.frame_change, 4),
@@ -176,7 +374,86 @@ class PictureReport:
             "picture.entropy": r(self.entropy),
             "picture.colour_cast": r(self.colour_cast, 2),
             "picture.saturation": r(self.saturation, 2),
+            "picture.covered_share": None if c is None else r(c.covered_share),
+            "picture.structure_ratio": None if c is None else r(c.structure_ratio),
+            "picture.scene_match": None if c is None else r(c.scene_match),
+            "picture.brightness_ratio": None if c is None else r(c.brightness_ratio),
+            "picture.edge_ratio": None if c is None else r(c.edge_ratio),
         }
+
+
+@dataclass(frozen=True, eq=False)
+class Measured:
+    """What one snapshot is, before any judgement: everything `judge` needs from the pixels."""
+
+    width: int
+    height: int
+    digest: str
+    luma_mean: float
+    dark_fraction: float
+    cells: FloatArray
+    flat_fraction: float
+    entropy: float
+    block_chroma: BlockChroma
+    saturation: float
+    profile: Profile
+
+    def mode(self, options: PictureOptions, ir_active: bool | None = None) -> Mode:
+        """IR when the camera says so, else when the picture has no colour."""
+        if ir_active is not None:
+            return Mode.IR if ir_active else Mode.DAY
+        return Mode.IR if self.saturation <= options.grey_saturation_max else Mode.DAY
+
+
+def measure(jpeg: bytes, options: PictureOptions) -> Measured:
+    """Decode and measure one snapshot (JPEG, or PNG); raises `SnapshotUnreadable` for anything
+    that is not a sane picture."""
+    rgb, width, height = _decode(jpeg, options)
+    luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    block_chroma, saturation = _chroma(rgb, luma)
+    return Measured(
+        width=width,
+        height=height,
+        digest=hashlib.blake2b(jpeg, digest_size=16).hexdigest(),
+        luma_mean=float(luma.mean()),
+        dark_fraction=float(np.count_nonzero(luma <= options.dark_level)) / luma.size,
+        cells=_grid_means(luma, FINGERPRINT_GRID),
+        flat_fraction=_flat_fraction(luma, options.flat_block_std),
+        entropy=_entropy(luma),
+        block_chroma=block_chroma,
+        saturation=saturation,
+        profile=measure_scene(_at_least(luma, PROFILE_MIN)),
+    )
+
+
+# The scene profile needs 4 x 4 pixels per structure block after quartering the image.
+PROFILE_MIN = (STRUCTURE_GRID[1] * 16, STRUCTURE_GRID[0] * 16)
+
+
+def _at_least(luma: FloatArray, size: tuple[int, int]) -> FloatArray:
+    """`luma` repeated (nearest pixel) up to `size` rows x cols where it is smaller."""
+    h, w = luma.shape
+    rows, cols = max(h, size[0]), max(w, size[1])
+    if (rows, cols) == (h, w):
+        return luma
+    idx_y = (np.arange(rows) * h) // rows
+    idx_x = (np.arange(cols) * w) // cols
+    grown: FloatArray = luma[idx_y][:, idx_x]
+    return grown
+
+
+def _osd_mask(options: PictureOptions) -> NDArray[np.bool_] | None:
+    """Structure blocks clear of every configured OSD box (True: judged)."""
+    if not options.osd_regions:
+        return None
+    cols, rows = STRUCTURE_GRID
+    keep = np.ones((rows, cols), dtype=bool)
+    for x, y, w, h in options.osd_regions:
+        c0, c1 = math.floor(x * cols), math.ceil((x + w) * cols)
+        r0, r1 = math.floor(y * rows), math.ceil((y + h) * rows)
+        keep[r0:r1, c0:c1] = False
+    mask: NDArray[np.bool_] = keep.ravel()
+    return mask
 
 
 def analyse(
@@ -188,86 +465,167 @@ def analyse(
     streaming: bool | None = None,
     daytime: bool | None = None,
 ) -> PictureReport:
-    """Measure one snapshot (JPEG, or PNG) and judge it; raises `SnapshotUnreadable` for
-    anything that is not a sane picture.
+    """`measure` then `judge` against one baseline (the caller picks the mode's baseline)."""
+    return judge(
+        measure(jpeg, options), baseline, previous, options, streaming=streaming, daytime=daytime
+    )
+
+
+def judge(
+    measured: Measured,
+    baseline: Baseline | None,
+    previous: Fingerprint | None,
+    options: PictureOptions,
+    *,
+    streaming: bool | None = None,
+    daytime: bool | None = None,
+    other_mode: Baseline | None = None,
+) -> PictureReport:
+    """Judge one measured snapshot.
+
+    `other_mode` is the camera's baseline of its other mode (day or IR): while this mode has
+    no reference yet, covered and moved are judged against the other one, since a scene keeps
+    its layout when the IR illuminator takes over (its sharpness and colour do not).
 
     `streaming` is the poll's stream check: a picture is frozen only while the camera claims to
     stream (False: the stream is down, a fault of its own, and frozen is not judged; None: not
     checked, judged). `daytime` (if the caller knows the site's day) enables the colourless
-    check: a camera stuck in night mode shows grey in daylight.
+    check on cameras configured `colour_by_day`: a camera stuck in night mode shows grey in
+    daylight.
     """
-    rgb, width, height = _decode(jpeg, options)
-    luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
-
-    luma_mean = float(luma.mean())
-    dark_fraction = float(np.count_nonzero(luma <= options.dark_level)) / luma.size
-
-    cells = _grid_means(luma, FINGERPRINT_GRID)
-    fingerprint = Fingerprint(digest=hashlib.blake2b(jpeg, digest_size=16).hexdigest(), cells=cells)
+    m = measured
+    cells = m.cells
     frame_change: float | None = None
     if previous is not None and previous.cells.shape == cells.shape:
-        if previous.digest == fingerprint.digest:
+        if previous.digest == m.digest:
             frame_change = 0.0
         else:
             frame_change = float(np.median(np.abs(cells - previous.cells)))
 
-    sharpness, edge_density = _sharpness(luma)
-    flat_fraction = _flat_fraction(luma, options.flat_block_std)
-    entropy = _entropy(luma)
-    block_chroma, saturation = _chroma(rgb, luma)
-    chroma_cb, chroma_cr = _median_chroma(block_chroma)
-
+    chroma_cb, chroma_cr = _median_chroma(m.block_chroma)
     ready = baseline is not None and baseline.ready(options)
+    reference = None if baseline is None else baseline.reference()
+    borrowed = False
+    if reference is None and other_mode is not None and other_mode.ready(options):
+        reference, borrowed = other_mode.reference(), True
+    comparison = None if reference is None else compare(m.profile, reference, _osd_mask(options))
     sharpness_ratio: float | None = None
+    if comparison is not None and not borrowed:
+        sharpness_ratio = comparison.sharpness_ratio
     colour_cast = math.hypot(chroma_cb, chroma_cr)
     if baseline is not None and ready:
-        sharpness_ratio = sharpness / baseline.sharpness if baseline.sharpness > 0 else None
-        colour_cast = _colour_shift(block_chroma, baseline.block_chroma)
+        colour_cast = _colour_shift(m.block_chroma, baseline.block_chroma)
+
+    # Frozen: a quarter of this camera's own typical change between snapshots, within a factor
+    # of four of the configured threshold either way.
+    frozen_below = options.frozen_change_max
+    if baseline is not None and baseline.change_floor is not None and ready:
+        frozen_below = min(
+            max(0.25 * baseline.change_floor, 0.25 * options.frozen_change_max),
+            4.0 * options.frozen_change_max,
+        )
+    unchanged = frame_change is not None and frame_change <= frozen_below
+
+    black = m.dark_fraction >= options.black_fraction
+    flat = m.flat_fraction >= options.covered_flat_fraction
+    lost_below = options.moved_match_min
+    if borrowed and other_mode is not None:
+        lost_below = other_mode.moved_below(options)
+    elif baseline is not None:
+        lost_below = baseline.moved_below(options)
+    view_lost = comparison is not None and comparison.scene_match < lost_below
+    structure_gone = comparison is not None and (
+        (comparison.covered_share or 0.0) >= options.covered_block_share
+        or (comparison.structure_ratio is not None and comparison.structure_ratio < STRUCTURE_GONE)
+    )
+    share = 0.0 if comparison is None else comparison.covered_share or 0.0
+    soft = sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio
+    # Part of the view gone, the layout shaken and what remains still sharp: a hand or cloth
+    # across part of the lens (a defocus softens all of it; moving people remove no structure).
+    part_lost = (
+        comparison is not None
+        and not soft
+        and share >= PART_SHARE * options.covered_block_share
+        and comparison.scene_match < lost_below + PART_MATCH_MARGIN
+    )
+    covered_now = not black and (
+        flat or (view_lost and structure_gone) or share >= options.covered_block_share or part_lost
+    )
+    # A turned camera is judged only against a fully learned scene: while learning, a few
+    # snapshots under different clouds are not yet a fair picture of the view.
+    settled = borrowed or ready
+    moved_now = settled and not black and not covered_now and view_lost
+    before = previous or Fingerprint("", cells)
+    fingerprint = Fingerprint(
+        digest=m.digest,
+        cells=cells,
+        unchanged=before.unchanged + 1 if unchanged else 0,
+        covered=before.covered + 1 if covered_now else 0,
+        moved=before.moved + 1 if moved_now else 0,
+    )
 
     reasons: list[ImageReason] = []
-    black = dark_fraction >= options.black_fraction
-    covered = not black and flat_fraction >= options.covered_flat_fraction
     if black:
         reasons.append(ImageReason.BLACK)
-    elif covered:
-        reasons.append(ImageReason.COVERED)
+    elif covered_now:
+        if fingerprint.covered >= options.persist_snapshots:
+            reasons.append(ImageReason.COVERED)
+    elif moved_now:
+        if fingerprint.moved >= options.persist_snapshots:
+            reasons.append(ImageReason.MOVED)
     else:
         # A uniform frame never changes and has no sharpness or colour worth judging, so these
-        # are judged only on a real picture.
-        unchanged = frame_change is not None and frame_change <= options.frozen_change_max
-        if unchanged and streaming is not False:
+        # are judged only on a real picture of the learned scene.
+        if fingerprint.unchanged >= options.frozen_snapshots and streaming is not False:
             reasons.append(ImageReason.FROZEN)
-        if sharpness_ratio is not None and sharpness_ratio <= options.blur_ratio:
+        # On a noisy picture the finest detail is noise before and after a defocus; what the
+        # defocus still takes is the contrast of each block.
+        faded = (
+            comparison is not None
+            and not borrowed
+            and comparison.structure_ratio is not None
+            and comparison.structure_ratio <= options.blur_structure_ratio
+            and comparison.edge_ratio is not None
+            and comparison.edge_ratio <= FADED_EDGE_RATIO
+        )
+        if soft or faded:
             reasons.append(ImageReason.BLURRED)
-        colourless = saturation <= options.grey_saturation_max
+        colourless = m.saturation <= options.grey_saturation_max
         # Medians over blocks: a purple coat or a red van filling part of the view moves the
         # mean colour, a stuck IR-cut filter shifts every part of the picture.
         magenta = min(chroma_cb, chroma_cr) >= options.magenta_min
         # A colourless frame (night mode) moves the mean chroma to zero from wherever the
         # scene had it; that is the grey check's business, not a cast.
         off_baseline = ready and not colourless and colour_cast >= options.colour_cast_max
-        grey = daytime is True and colourless
+        grey = options.colour_by_day and daytime is True and colourless
         if magenta or off_baseline or grey:
             reasons.append(ImageReason.COLOUR_CAST)
 
+    textured = m.profile.textured()
+    sharp = m.profile.sharp()[textured] if textured.any() else m.profile.sharp()
     return PictureReport(
-        width=width,
-        height=height,
-        luma_mean=luma_mean,
-        dark_fraction=dark_fraction,
+        width=m.width,
+        height=m.height,
+        luma_mean=m.luma_mean,
+        dark_fraction=m.dark_fraction,
         frame_change=frame_change,
-        sharpness=sharpness,
+        sharpness=float(np.median(sharp)),
         sharpness_ratio=sharpness_ratio,
-        flat_fraction=flat_fraction,
-        edge_density=edge_density,
-        entropy=entropy,
+        flat_fraction=m.flat_fraction,
+        edge_density=m.profile.edge_density,
+        entropy=m.entropy,
         chroma_cb=chroma_cb,
         chroma_cr=chroma_cr,
         colour_cast=colour_cast,
-        saturation=saturation,
-        block_chroma=block_chroma,
+        saturation=m.saturation,
+        block_chroma=m.block_chroma,
         reasons=tuple(reasons),
         fingerprint=fingerprint,
+        profile=m.profile,
+        comparison=comparison,
+        frozen_below=frozen_below,
+        borrowed=borrowed,
+        settled=settled and comparison is not None,
     )
 
 
@@ -316,24 +674,6 @@ def _grid_means(luma: FloatArray, grid: tuple[int, int]) -> FloatArray:
     block = luma[: rows * ch, : cols * cw].reshape(rows, ch, cols, cw)
     means: FloatArray = block.mean(axis=(1, 3), dtype=np.float32)
     return means
-
-
-def _sharpness(luma: FloatArray) -> tuple[float, float]:
-    """Contrast-free sharpness (Laplacian energy over gradient energy) and edge density.
-
-    A ratio of second- to first-derivative energy drops when fine detail goes (defocus, a dirty
-    dome) but does not change when the scene is simply darker or lower in contrast.
-    """
-    gx = np.diff(luma, axis=1)[:-1, :]
-    gy = np.diff(luma, axis=0)[:, :-1]
-    grad_energy = float(np.mean(gx * gx + gy * gy))
-    centre = luma[1:-1, 1:-1]
-    lap = luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:] - 4.0 * centre
-    lap_energy = float(np.mean(lap * lap))
-    sharpness = lap_energy / grad_energy if grad_energy > 1e-6 else 0.0
-    magnitude = np.abs(gx) + np.abs(gy)
-    edge_density = float(np.count_nonzero(magnitude >= 24.0)) / magnitude.size
-    return sharpness, edge_density
 
 
 def _flat_fraction(luma: FloatArray, flat_std: float) -> float:

@@ -6,7 +6,8 @@ Every judged snapshot gives the picture.* check values and `camera.image_abnorma
 false) with its reasons, which is what the server's fault rule reads. When the reasons change
 (a camera turns black, or becomes normal again) an event of the same kind as the camera's own
 ImageTooDark/TooBlurry notifications is sent with the poll, so the change is in the device's
-event history even though checks are only sent on snapshot polls. The last verdict is kept in
+event history even though checks are only sent on snapshot polls; the event carries the measures
+behind each reason (`camera.image_abnormal.evidence` in the checks). The last verdict is kept in
 memory: after a restart, a picture still abnormal is reported once more.
 """
 
@@ -42,7 +43,11 @@ class PictureHealth:
         events: list[Event] = []
         if reasons != (before or ()):
             if reasons:
-                data: dict[str, object] = {"active": True, "reasons": list(reasons)}
+                data: dict[str, object] = {
+                    "active": True,
+                    "reasons": list(reasons),
+                    "evidence": report.evidence(),  # the measures behind each reason
+                }
             else:
                 data = {"active": False, "reasons": list(before or ())}
             data["source"] = "snapshot"

@@ -43,7 +43,7 @@ from tests.peers.snmp import (
     missing_snmpd,
     missing_snmpsim,
 )
-from wire.enums import ProbeErrorCode
+from wire.enums import DeviceClass, ProbeErrorCode
 
 # pysnmp 7.1 calls pysmi's old camelCase names when pysmi (a dev dependency of snmpsim) is there.
 pytestmark = pytest.mark.filterwarnings("ignore:.* is deprecated. Please use:DeprecationWarning")
@@ -466,12 +466,21 @@ async def test_numbers_inside_strings_on_a_camera_without_system_group(
     assert result.identity.firmware == "V5.7.3 build 220112"
 
 
-async def test_device_without_system_group_and_no_profile_set_stays_monitored(
+async def test_device_without_system_group_is_recognised_by_what_it_answers(
     snmpsim: Snmpsim, probe: SnmpProbe
 ) -> None:
+    """No sysObjectID, no sysDescr: HIK-DEVICE-MIB answering its device type is enough."""
     result = await probe.poll(sim_device(snmpsim, "camera-hik"))
-    assert result.checks["snmp.profile"] == "generic"
+    assert result.checks["snmp.profiles"] == "generic+hikvision"
+    assert result.checks["hik.cpu_percent"] == 23
     assert "system.uptime_s" not in result.checks
+    assert result.unmonitored is None
+    assert result.identity is not None
+    assert result.identity.profiles == "generic+hikvision"
+    assert result.identity.profile_reason is not None
+    assert result.identity.profile_reason.startswith(
+        "hikvision: sentinel 1.3.6.1.4.1.39165.1.1.0 answered"
+    )
 
 
 async def test_v1_agent_refusing_a_missing_oid_is_asked_again_without_it(
@@ -504,12 +513,23 @@ async def test_temperature_string_with_two_units(snmpsim: Snmpsim) -> None:
 
 async def test_poe_switch_ports_and_budget(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
     checks = (await probe.poll(sim_device(snmpsim, "switch-poe"))).checks
-    assert checks["snmp.profile"] == "poe_switch"  # chosen by "PoE" in sysDescr
+    assert checks["snmp.profile"] == "poe_switch"  # pethMainPseOperStatus.1 answered
     assert checks["poe.pse.pse1.budget_used_percent"] == 77.5
     assert checks["poe.pse.pse1.status"] == "on"
     assert checks["poe.port.port1_1.detection"] == "delivering"
     assert checks["poe.port.port1_1.class"] == 3
     assert checks["poe.port.port1_2.detection"] == "fault"
+    # the rest of the RFC 3621 port table
+    assert checks["poe.port.port1_1.admin_enabled"] is True
+    assert checks["poe.port.port1_2.admin_enabled"] is False
+    assert checks["poe.port.port1_1.priority"] == "critical"
+    assert checks["poe.port.port1_1.type"] == "Camera Lobby"
+    assert checks["poe.port.port1_2.type"] is None
+    assert checks["poe.port.port1_2.overload_count"] == 31
+    assert checks["poe.port.port1_2.power_denied_count"] == 2
+    assert checks["poe.port.port1_2.mps_absent_count"] == 7
+    assert checks["poe.port.port1_2.short_count"] == 4
+    assert checks["poe.pse.pse1.usage_threshold_percent"] == 90
     assert checks["if.gigabitethernet_1_0_2.oper_up"] is False  # generic checks come too
     # ENTITY-SENSOR-MIB: 473 with precision 1 is 47.3 °C; the fan (type rpm) is not a temperature
     assert checks["sensor.cpu_temp.celsius"] == pytest.approx(47.3)
@@ -640,7 +660,20 @@ async def test_swapped_hardware_is_recognised_again(snmpsim: Snmpsim, probe: Snm
     assert (await probe.poll(before)).checks["snmp.profile"] == "ups_apc"
     result = await probe.poll(after)
     assert result.checks["snmp.profile"] == "ups"
+    assert result.checks["snmp.profiles"] == "generic+ups"
     assert result.checks["ups.on_battery"] is True
+
+
+async def test_a_new_sys_descr_under_the_same_sys_object_id_is_detected_again(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """Same net-snmp sysObjectID, other sysDescr (new firmware, another box): its stack too."""
+    before = sim_device(snmpsim, "nvr-reboot").model_copy(update={"id": "nas-9"})
+    after = sim_device(snmpsim, "nas-synology").model_copy(update={"id": "nas-9"})
+    assert (await probe.poll(before)).checks["snmp.profiles"] == "generic"
+    result = await probe.poll(after)
+    assert result.checks["snmp.profiles"] == "generic+synology"
+    assert result.checks["syno.disk.disk_2.status"] == "crashed"
 
 
 async def test_dry_contact_opening_is_an_event(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
@@ -942,8 +975,16 @@ def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: 
 
     table = _run_check(config)
     assert table.returncode == 0, table.stderr
-    lines = {line.split()[0]: line for line in table.stdout.splitlines()}
+    lines = {
+        line.split()[0]: line for line in table.stdout.splitlines() if not line.startswith(" ")
+    }
     assert set(lines) == set(rows)
+    # under each SNMP row: the profile stack chosen and why
+    assert re.search(
+        r"^ +profiles generic\+ups_apc: ups_apc: sentinel [0-9.]+ answered, sysObjectID ",
+        table.stdout,
+        re.MULTILINE,
+    ), table.stdout
     for device_id in ("nvr-01", "ups-01", "ups-02", "cam-axis", "site-mon", "cam-hik"):
         assert lines[device_id].split()[3] == "ok", lines[device_id]
         assert re.search(r"\d ms\b", lines[device_id]), lines[device_id]  # latency shown
@@ -951,3 +992,269 @@ def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: 
     assert "ERROR device.unreachable" in lines["cam-dead"]
     assert f"127.0.0.1:{snmpsim.port}" in lines["ups-01"]
     assert V3_AUTH_KEY not in table.stdout + table.stderr  # no secret printed
+
+
+# The stack detection must choose for each fixture (a wrong guess fails); `profile` marks the
+# fixtures a device config has to name a profile for.
+EXPECTED_STACKS = {
+    "camera-axis": "generic+axis",
+    "camera-hik": "generic+hikvision",
+    "intercom-unknown": "generic",
+    "nas-qnap": "generic+qnap",
+    "nas-synology": "generic+synology",
+    "nvr-dahua": "generic+dahua",
+    "nvr-hik": "generic+hikvision_nvr",
+    "nvr-reboot": "generic",
+    "sensor-akcp": "generic+akcp",
+    "sensor-env": "generic",  # its profile is a test-only one, not shipped
+    "site-siteboss": "generic+siteboss",
+    "switch-52port": "generic",
+    "switch-dyn": "generic",
+    "switch-industrial": "generic+cisco_envmon",
+    "switch-poe": "generic+poe_switch",
+    "switch-wrap": "generic",
+    "ups-apc": "generic+ups_apc",
+    "ups-cyberpower": "generic+ups_cyberpower",
+    "ups-garbage": "generic",  # its UPS-MIB sentinels answer garbage
+    "ups-nosensor": "generic+ups",
+    "ups-onbattery": "generic+ups",
+}
+
+
+def test_every_fixture_has_an_expected_stack() -> None:
+    assert set(EXPECTED_STACKS) == {p.stem for p in FIXTURES.glob("*.snmprec")}
+
+
+@pytest.mark.parametrize(("fixture", "stack"), sorted(EXPECTED_STACKS.items()))
+async def test_detection_chooses_the_right_stack_for_each_fixture(
+    snmpsim: Snmpsim, probe: SnmpProbe, fixture: str, stack: str
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, fixture))
+    assert result.checks["snmp.profiles"] == stack
+    assert result.identity is not None
+    assert result.identity.profiles == stack
+    assert result.identity.profile_reason
+
+
+async def test_a_device_nothing_is_read_from_is_unmonitored_with_the_reason(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """It answers (system group, one Ethernet port) but no profile reads its health."""
+    device = sim_device(snmpsim, "intercom-unknown").model_copy(
+        update={"device_class": DeviceClass.ACCESS_CONTROLLER}
+    )
+    poll = await poll_device(probe, device)
+    assert poll.sample.reachable
+    assert poll.sample.error is None
+    assert poll.sample.unmonitored == (
+        "no profile matched what the device answers; sysObjectID 1.3.6.1.4.1.99999.77, "
+        "sysDescr 'Door intercom IPF-2 (secmon fixture)'"
+    )
+    assert poll.sample.checks["if.eth0.oper_up"] is True  # read, but no health of its own
+
+
+async def test_a_switch_with_only_interfaces_is_monitored_by_its_ports(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "switch-dyn").model_copy(
+        update={"device_class": DeviceClass.SWITCH}
+    )
+    result = await probe.poll(device)
+    assert result.checks["snmp.profiles"] == "generic"
+    assert result.unmonitored is None
+
+
+async def test_a_matched_device_with_health_readings_is_not_unmonitored(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, "ups-onbattery"))
+    assert result.unmonitored is None
+    assert result.checks["ups.on_battery"] is True
+
+
+async def test_poll_latency_is_the_whole_poll_not_the_first_answer(snmpsim: Snmpsim) -> None:
+    """A clock that moves one second per reading: the first answer comes one tick after the
+    start, the whole poll (system group, scalars, walks) takes several."""
+    ticks = iter(range(1000, 10_000))
+    probe = SnmpProbe(clock=lambda: float(next(ticks)))
+    try:
+        result = await probe.poll(sim_device(snmpsim, "ups-apc"))
+    finally:
+        probe.close()
+    assert result.latency_ms is not None
+    assert result.latency_ms >= 3000.0
+
+
+async def test_akcp_contacts_have_labels_kinds_and_normal_states(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "sensor-akcp"))).checks
+    # normally closed, reported critical: open, abnormal
+    assert checks["contact.door.server_room_door.abnormal"] is True
+    assert checks["contact.door.server_room_door.closed"] is False
+    # normally open and normal: open, not abnormal
+    assert checks["contact.flood.water_leak.abnormal"] is False
+    assert checks["contact.flood.water_leak.closed"] is False
+    assert checks["contact.smoke.smoke_detector.abnormal"] is False
+    assert checks["contact.smoke.smoke_detector.closed"] is True
+    assert not any("siren" in name for name in checks)  # an output (relay), not a contact
+    assert checks["akcp.status"] == "critical"
+
+
+async def test_akcp_temperatures_follow_the_devices_unit_flag(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "sensor-akcp"))).checks
+    assert checks["akcp.temp.rack_top.degrees_c"] == 27.8  # 82 °F
+    assert checks["akcp.temp.rack_top.limit_celsius"] == 40.0  # 104 °F
+    assert checks["akcp.temp.room.degrees_c"] == 24
+    assert checks["akcp.temp.room.limit_celsius"] == 35
+    # judged by the device's own limits, each in its own unit
+    assert checks["akcp.temp.rack_top.degrees_c_over_limit"] is False
+    assert checks["akcp.temp.room.degrees_c_over_limit"] is False
+    assert checks["akcp.temp.room.online"] is True
+
+
+async def test_the_sites_config_names_a_contact_and_sets_its_normal_state(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    contacts = {
+        "Server Room Door": {"kind": "generic", "normal": "open", "label": "rear exit"},
+        "water_leak": {"kind": "flood", "normal": "closed"},
+    }
+    checks = (await probe.poll(sim_device(snmpsim, "sensor-akcp", contacts=contacts))).checks
+    assert checks["contact.generic.rear_exit.abnormal"] is False  # open is its normal state
+    assert checks["contact.flood.water_leak.abnormal"] is True  # open, normally closed
+    assert "contact.door.server_room_door.abnormal" not in checks
+
+
+async def test_a_contact_going_into_alarm_is_seen_on_the_next_poll(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "sensor-akcp")
+    smoke = "1.3.6.1.4.1.3854.1.2.2.1.18.1.3.2"
+    try:
+        assert (await probe.poll(device)).checks["contact.smoke.smoke_detector.abnormal"] is False
+        await snmp_set(snmpsim.port, "sensor-akcp", smoke, Integer32(4))
+        result = await probe.poll(device)
+        assert result.checks["contact.smoke.smoke_detector.abnormal"] is True
+        assert [e.kind for e in result.events] == ["site.contact"]
+    finally:
+        await snmp_set(snmpsim.port, "sensor-akcp", smoke, Integer32(2))
+
+
+async def test_a_lost_redundant_power_input_is_read_and_an_empty_slot_is_not(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "switch-industrial")
+    supply_b = "1.3.6.1.4.1.9.9.13.1.5.1.3.2"
+    try:
+        before = await probe.poll(device)
+        assert before.checks["power_input.pwr_a_dc_input.ok"] is True
+        assert before.checks["power_input.pwr_b_dc_input.ok"] is True
+        assert before.checks["power_input.pwr_a_dc_input.source"] == "dc"
+        assert not any(name.startswith("power_input.pwr_c") for name in before.checks)
+        assert before.checks["cisco.temp.board.degrees_c"] == 41
+        assert before.checks["cisco.temp.board.limit_celsius"] == 75
+        assert before.checks["cisco.temp.board.degrees_c_over_limit"] is False
+        await snmp_set(snmpsim.port, "switch-industrial", supply_b, Integer32(3))
+        after = await probe.poll(device)
+        assert after.checks["power_input.pwr_b_dc_input.ok"] is False
+        assert after.checks["power_input.pwr_b_dc_input.state"] == "critical"
+        assert [e.kind for e in after.events] == ["power.input"]
+    finally:
+        await snmp_set(snmpsim.port, "switch-industrial", supply_b, Integer32(1))
+
+
+async def test_synology_disk_health_raid_state_and_bad_sectors(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "nas-synology"))).checks
+    # a disk whose array status is normal while its health is not, with bad sectors counted
+    assert checks["syno.disk.disk_3.status"] == "normal"
+    assert checks["syno.disk.disk_3.health_status"] == "warning"
+    assert checks["syno.disk.disk_3.bad_sectors"] == 412
+    assert checks["syno.disk.disk_2.health_status"] == "failing"
+    assert checks["syno.raid.storage_pool_1.status"] == "degraded"
+    assert checks["syno.raid.storage_pool_2.status"] == "normal"
+
+
+INTERCOM_PROFILE = """\
+name: intercom
+description: door intercoms (the docs' worked example)
+extends: generic
+match:
+  enterprises: [99999]
+  sentinels:
+    - {oid: 1.3.6.1.4.1.99999.77.1.1.0, type: text}
+identity:
+  model: {oid: 1.3.6.1.4.1.99999.77.1.1.0}
+  firmware: {oid: 1.3.6.1.4.1.99999.77.1.2.0}
+scalars:
+  - {name: intercom.sip_registered, oid: 1.3.6.1.4.1.99999.77.2.1.0, kind: flag, true_when: [1]}
+"""
+
+
+async def test_a_local_profile_makes_an_unmonitored_family_monitored(snmpsim: Snmpsim) -> None:
+    """docs/snmp-profiles.md's worked example, against the fixture it names."""
+    shipped = {str(p): p.read_text() for p in PROFILE_DIR.glob("*.yaml")}
+    probe = SnmpProbe(parse_profiles(shipped, local={"intercom.yaml": INTERCOM_PROFILE}))
+    device = sim_device(snmpsim, "intercom-unknown").model_copy(
+        update={"device_class": DeviceClass.ACCESS_CONTROLLER}
+    )
+    try:
+        result = await probe.poll(device)
+    finally:
+        probe.close()
+    assert result.unmonitored is None
+    assert result.checks["intercom.sip_registered"] is True
+    assert result.identity is not None
+    assert (result.identity.profiles, result.identity.model) == ("generic+intercom", "IPF-2")
+    assert result.identity.profile_reason == (
+        "intercom: sentinel 1.3.6.1.4.1.99999.77.1.1.0 answered, enterprise number 99999"
+    )
+
+
+async def test_qnap_strings_with_two_units_and_disk_status(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    result = await probe.poll(sim_device(snmpsim, "nas-qnap"))
+    checks = result.checks
+    assert checks["qnap.system.celsius"] == 28  # "28 C/82 F"
+    assert checks["qnap.cpu.degrees_c"] == 61
+    assert checks["qnap.cpu.degrees_c_over_limit"] is False  # a CPU's 90 °C, not a room's 55
+    assert checks["qnap.cpu_percent"] == 12.5
+    assert checks["qnap.disk.hdd1.celsius"] == 36
+    assert checks["qnap.disk.hdd2.celsius"] is None  # "--": no reading
+    assert checks["qnap.disk.hdd2.status"] == "rw_error"
+    assert checks["qnap.disk.hdd2.smart"] == "Abnormal"
+    assert checks["qnap.fan.system_fan_1.rpm"] == 1188
+    assert result.identity is not None
+    assert (result.identity.vendor, result.identity.model) == ("QNAP", "TS-453D")
+
+
+async def test_cyberpower_on_battery_with_a_low_battery(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    result = await probe.poll(sim_device(snmpsim, "ups-cyberpower"))
+    checks = result.checks
+    assert (checks["ups.on_battery"], checks["ups.output_status"]) == (True, "on_battery")
+    assert checks["ups.battery.status"] == "low"
+    assert checks["ups.battery.minutes_remaining"] == 5.0  # 30000 TimeTicks
+    assert checks["ups.battery.voltage_v"] == 46.8  # tenths of a volt
+    assert checks["ups.input.status"] == "blackout"
+    assert checks["ups.battery.replace"] is False
+    assert result.identity is not None
+    assert (result.identity.vendor, result.identity.model) == ("CyberPower", "OL1500ERTXL2U")
+
+
+async def test_sentinels_answering_garbage_fall_back_and_say_so(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    """upsBatteryStatus as a string, upsOutputSource out of its enumeration: not UPS-MIB."""
+    poll = await poll_device(probe, sim_device(snmpsim, "ups-garbage"))
+    assert poll.sample.error is None
+    assert poll.identity is not None
+    assert poll.identity.profiles == "generic"
+    reason = poll.identity.profile_reason or ""
+    assert "ups passed over: sentinel 1.3.6.1.2.1.33.1.2.1.0 answered not an integer" in reason
+    assert poll.sample.unmonitored is not None  # nothing of the UPS is read: not green
+    assert "ups passed over" in poll.sample.unmonitored

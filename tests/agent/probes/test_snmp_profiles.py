@@ -7,8 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from agent.config import SecretRef  # noqa: F401  (SnmpOptions resolves its SecretRef type)
+from agent.probes.snmp_detect import detect
 from agent.probes.snmp_options import SnmpOptions
-from agent.probes.snmp_profiles import ProfileError, builtin_profiles, parse_profiles
+from agent.probes.snmp_profiles import ProfileBook, ProfileError, builtin_profiles, parse_profiles
 from agent.probes.snmp_readings import SYS_UPTIME, DeviceMemory, read
 from agent.probes.snmp_values import RawValue
 from wire.schema import MAX_CHECKS_PER_SAMPLE, Sample
@@ -22,38 +23,117 @@ def test_builtin_profiles_load_and_include_the_required_ones() -> None:
     assert {"generic", "ups", "ups_apc", "hikvision"} <= names
 
 
+def _stack(
+    sys_object_id: str | None,
+    sys_descr: str | None,
+    answers: dict[str, RawValue] | None = None,
+    book: ProfileBook | None = None,
+) -> str:
+    found = detect(
+        book or builtin_profiles(),
+        sys_object_id=sys_object_id,
+        sys_descr=sys_descr,
+        answers=answers or {},
+    )
+    return found.names
+
+
+UPS_MIB: dict[str, RawValue] = {"1.3.6.1.2.1.33.1.2.1.0": 2, "1.3.6.1.2.1.33.1.4.1.0": 3}
+APC: dict[str, RawValue] = {"1.3.6.1.4.1.318.1.1.1.1.1.1.0": b"Smart-UPS X 750"}
+HIK: dict[str, RawValue] = {"1.3.6.1.4.1.39165.1.1.0": b"DS-7608NI-K2"}
+
+
 @pytest.mark.parametrize(
-    ("sys_object_id", "sys_descr", "expected"),
+    ("sys_object_id", "sys_descr", "answers", "expected"),
     [
-        ("1.3.6.1.4.1.318.1.3.27", None, "ups_apc"),
-        ("1.3.6.1.4.1.534.1", None, "ups"),
-        ("1.3.6.1.2.1.33", None, "ups"),
-        ("1.3.6.1.4.1.5340", None, "generic"),  # a prefix must end at an arc boundary
-        ("1.3.6.1.4.1.8072.3.2.10", "Linux nvr 5.10", "generic"),
-        (None, "Online UPS 3kVA", "ups"),
-        (None, "HIKVISION DS-7608NI", "hikvision"),
-        (None, None, "generic"),
-        ("1.3.6.1.4.1.1004849.3.2.10", None, "dahua"),
-        ("1.3.6.1.4.1.368.1.1", "AXIS P3265", "axis"),
-        ("1.3.6.1.4.1.11863.5.190", "JetStream 24-Port PoE+ Switch", "poe_switch"),
-        ("1.3.6.1.4.1.8072.3.2.10", "Hikvision DS-7608NI-K2 NVR", "hikvision_nvr"),
-        (None, "Embedded Net DVR (Hikvision)", "hikvision_nvr"),
+        ("1.3.6.1.4.1.318.1.3.27", None, APC, "generic+ups_apc"),
+        ("1.3.6.1.4.1.318.1.3.27", None, {**APC, **UPS_MIB}, "generic+ups+ups_apc"),
+        # an APC sysObjectID with no PowerNet-MIB answer does not make it an APC UPS
+        ("1.3.6.1.4.1.318.1.3.27", None, {}, "generic"),
+        ("1.3.6.1.4.1.534.1", None, UPS_MIB, "generic+ups"),
+        # a UPS card of a vendor no list names, found by the UPS-MIB answering
+        ("1.3.6.1.4.1.2011.6.174.4.1.2.4", "SNMP Card for UPS2000", UPS_MIB, "generic+ups"),
+        ("1.3.6.1.4.1.534.1", None, {}, "generic"),
+        ("1.3.6.1.4.1.8072.3.2.10", "Linux nvr 5.10", {}, "generic"),
+        (None, None, HIK, "generic+hikvision"),  # cameras that answer no system group
+        ("1.3.6.1.4.1.8072.3.2.10", "Hikvision DS-7608NI-K2 NVR", HIK, "generic+hikvision_nvr"),
+        (None, "Embedded Net DVR (Hikvision)", HIK, "generic+hikvision_nvr"),
+        (None, None, {}, "generic"),
+        ("1.3.6.1.4.1.1004849.3.2.10", None, {}, "generic+dahua"),
+        ("1.3.6.1.4.1.368.1.1", "AXIS P3265", {}, "generic+axis"),
+        # a sysDescr saying PoE is not POWER-ETHERNET-MIB: only its answer is
+        ("1.3.6.1.4.1.11863.5.190", "JetStream 24-Port PoE+ Switch", {}, "generic"),
+        (
+            "1.3.6.1.4.1.11863.5.190",
+            "JetStream 24-Port PoE+ Switch",
+            {"1.3.6.1.2.1.105.1.3.1.1.3.1": 1},
+            "generic+poe_switch",
+        ),
+        (
+            "1.3.6.1.4.1.8072.3.2.10",
+            "Linux",
+            {"1.3.6.1.4.1.6574.1.5.1.0": b"DS918+"},
+            "generic+synology",
+        ),
     ],
 )
-def test_profile_choice(sys_object_id: str | None, sys_descr: str | None, expected: str) -> None:
-    chosen = builtin_profiles().choose(sys_object_id=sys_object_id, sys_descr=sys_descr)
-    assert chosen.name == expected
+def test_detection_stacks_profiles_by_what_the_device_answers(
+    sys_object_id: str | None, sys_descr: str | None, answers: dict[str, RawValue], expected: str
+) -> None:
+    assert _stack(sys_object_id, sys_descr, answers) == expected
 
 
-def test_an_answering_vendor_oid_beats_sys_descr_but_not_sys_object_id() -> None:
-    book = builtin_profiles()
-    present = frozenset({"1.3.6.1.4.1.6574.1.5.1.0"})
-    generic_id = "1.3.6.1.4.1.8072.3.2.10"
-    assert book.choose(sys_object_id=generic_id, sys_descr="Linux", present=present).name == (
-        "synology"
+def test_a_sentinel_answering_garbage_falls_back_and_says_so() -> None:
+    garbage: dict[str, RawValue] = {"1.3.6.1.2.1.33.1.2.1.0": b"OK", "1.3.6.1.2.1.33.1.4.1.0": 99}
+    found = detect(builtin_profiles(), sys_object_id=None, sys_descr=None, answers=garbage)
+    assert found.names == "generic"
+    assert "ups passed over: sentinel 1.3.6.1.2.1.33.1.2.1.0 answered not an integer" in (
+        found.reason
     )
-    apc = "1.3.6.1.4.1.318.1.3.27"
-    assert book.choose(sys_object_id=apc, sys_descr=None, present=present).name == "ups_apc"
+    assert not found.matched
+    # the vendor profile's garbage sentinel passes to the next vendor candidate
+    apc_garbage: dict[str, RawValue] = {"1.3.6.1.4.1.318.1.1.1.1.1.1.0": 7, **HIK}
+    found = detect(
+        builtin_profiles(),
+        sys_object_id="1.3.6.1.4.1.318.1.3.27",
+        sys_descr=None,
+        answers=apc_garbage,
+    )
+    assert found.names == "generic+hikvision"
+    assert "ups_apc passed over: sentinel" in found.reason
+
+
+def test_nothing_recognisable_says_why_with_the_sys_object_id() -> None:
+    found = detect(
+        builtin_profiles(), sys_object_id="1.3.6.1.4.1.6530", sys_descr="2N IP Force", answers={}
+    )
+    assert found.reason == (
+        "no profile matched what the device answers; sysObjectID 1.3.6.1.4.1.6530, "
+        "sysDescr '2N IP Force'"
+    )
+
+
+def test_a_configured_profile_wins_over_detection() -> None:
+    found = detect(
+        builtin_profiles(),
+        sys_object_id="1.3.6.1.4.1.318.1.3.27",
+        sys_descr=None,
+        answers=APC,
+        configured="ups",
+    )
+    assert (found.names, found.reason) == ("ups", "ups: named in the device config")
+
+
+def test_enterprise_numbers_old_and_new_recognise_a_vendor() -> None:
+    book = parse_profiles(
+        {
+            "g.yaml": GENERIC,
+            "v.yaml": "name: vendor\nmatch: {enterprises: [50001, 39165]}\n",
+        }
+    )
+    assert _stack("1.3.6.1.4.1.50001.1.2", None, book=book) == "generic+vendor"
+    assert _stack("1.3.6.1.4.1.39165.9", None, book=book) == "generic+vendor"
+    assert _stack("1.3.6.1.4.1.391650", None, book=book) == "generic"
 
 
 def test_longest_sys_object_id_prefix_wins() -> None:
@@ -64,8 +144,22 @@ def test_longest_sys_object_id_prefix_wins() -> None:
             "b.yaml": "name: model\nmatch: {sys_object_id: [1.3.6.1.4.1.9.1.2]}\n",
         }
     )
-    assert book.choose(sys_object_id="1.3.6.1.4.1.9.1.2.7", sys_descr=None).name == "model"
-    assert book.choose(sys_object_id="1.3.6.1.4.1.9.5", sys_descr=None).name == "vendor"
+    assert _stack("1.3.6.1.4.1.9.1.2.7", None, book=book) == "generic+model"
+    assert _stack("1.3.6.1.4.1.9.5", None, book=book) == "generic+vendor"
+
+
+def test_stacked_profiles_read_each_check_once_the_vendor_last() -> None:
+    apc = detect(
+        builtin_profiles(),
+        sys_object_id="1.3.6.1.4.1.318.1.3.27",
+        sys_descr=None,
+        answers={**APC, **UPS_MIB},
+    ).profile()
+    names = [v.name for v in apc.scalars]
+    assert len(names) == len(set(names))
+    on_battery = next(v for v in apc.scalars if v.name == "ups.on_battery")
+    assert on_battery.oid.startswith("1.3.6.1.4.1.318.")  # PowerNet's reading replaces RFC 1628's
+    assert {t.name for t in apc.tables} >= {"if", "hr_storage", "apc.probe"}
 
 
 @pytest.mark.parametrize(
@@ -74,8 +168,17 @@ def test_longest_sys_object_id_prefix_wins() -> None:
         ("name: x\nscalars: [{name: a, oid: 1.3.6, kind: enum}]", "needs map"),
         ("name: x\nscalars: [{name: a, oid: 1.3.6, kind: flag}]", "needs true_when"),
         ("name: x\nscalars: [{name: a, oid: 1.3.6, kind: percent}]", "needs of"),
-        ("name: x\nscalars: [{name: A, oid: 1.3.6}]", "scalars.0.name"),
-        ("name: x\nscalars: [{name: a, oid: iso.3}]", "scalars.0.oid"),
+        ("name: x\nscalars: [{name: A, oid: 1.3.6}]", "bad.yaml:2 scalars[0].name"),
+        ("name: x\nscalars: [{name: a, oid: iso.3}]", "bad.yaml:2 scalars[0].oid"),
+        (
+            "name: x\nscalars:\n  - {name: a, oid: 1.3.6}\n  - {name: a, oid: 1.3.7}\n",
+            "duplicate check name 'a'",
+        ),
+        (
+            "name: x\nscalars: [{name: a, oid: 1.3.6, kind: number_in_text, unit: furlong}]",
+            "unknown unit",
+        ),
+        ("name: x\nmatch: {sentinels: [{oid: 1.3.6, type: text, min: 1}]}\n", "min:/max: are for"),
         ("name: x\nscalars: [{name: a, oid: 1.3.6, colour: red}]", "colour"),
         ("name: x\nextends: nowhere\n", "extends unknown profile"),
         ("name: x\nidentity: {vendor: {}}\n", "exactly one of"),
@@ -395,3 +498,94 @@ def test_configured_event_names_are_validated() -> None:
         SnmpOptions.model_validate({"events": {"Contact Smoke": "fire.smoke"}})
     with pytest.raises(ValidationError, match="events"):
         SnmpOptions.model_validate({"events": {"contact.smoke.alarm": "Fire!"}})
+
+
+def test_pseudo_file_systems_are_not_storage() -> None:
+    """net-snmp reports tmpfs mounts as fixed disks; only real storage is checked."""
+    profile = builtin_profiles().profiles["generic"]
+    base = "1.3.6.1.2.1.25.2.3.1"
+    fixed = "1.3.6.1.2.1.25.2.1.4"
+    mounts = [b"/", b"/run", b"/dev/shm", b"/sys/fs/cgroup", b"/run/lock", b"/media/hdd1"]
+    rows = {str(i): mount for i, mount in enumerate(mounts, start=1)}
+    columns: dict[str, dict[str, RawValue]] = {
+        f"{base}.2": dict.fromkeys(rows, fixed),
+        f"{base}.3": dict(rows),
+        f"{base}.4": dict.fromkeys(rows, 4096),
+        f"{base}.5": dict.fromkeys(rows, 1000),
+        f"{base}.6": dict.fromkeys(rows, 100),
+        "1.3.6.1.4.1.2021.9.1.2": {"1": b"/", "2": b"/run/user/0"},
+        "1.3.6.1.4.1.2021.9.1.9": {"1": 40, "2": 100},
+    }
+    checks = read(
+        profile, scalars={}, columns=columns, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    storages = {name.split(".")[1] for name in checks if name.startswith("hr_storage.")}
+    assert storages == {"root", "media_hdd1"}
+    assert "ucd.disk.root.used_percent" in checks
+    assert not any(name.startswith("ucd.disk.run") for name in checks)
+
+
+@pytest.mark.parametrize(
+    ("memory", "used"),
+    [
+        # total, available, buffers, cached (kB): buffers and cache are not memory in use
+        ({"5": 1000, "6": 200, "14": 100, "15": 300}, 40.0),
+        ({"5": 1000, "6": 200}, 80.0),  # an agent without buffers/cached: total - available
+        ({"6": 200}, None),
+    ],
+)
+def test_memory_used_is_total_minus_free_buffers_and_cache(
+    memory: dict[str, int], used: float | None
+) -> None:
+    profile = builtin_profiles().profiles["generic"]
+    scalars: dict[str, RawValue] = {f"1.3.6.1.4.1.2021.4.{k}.0": v for k, v in memory.items()}
+    checks = read(
+        profile, scalars=scalars, columns={}, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    assert checks["ucd.mem.used_percent"] == used
+
+
+LIMITED = """\
+name: limited
+scalars:
+  - {name: cpu.degrees_c, oid: 1.3.6.1.4.1.9.1.0, limit: {type: cpu}}
+tables:
+  - name: probe
+    columns:
+      - name: degrees_c
+        oid: 1.3.6.1.4.1.9.2.1.3
+        unit_flag: {oid: 1.3.6.1.4.1.9.2.1.12, fahrenheit: [0]}
+        limit: {type: ambient, oid: 1.3.6.1.4.1.9.2.1.8}
+"""
+
+
+@pytest.mark.parametrize(
+    ("cpu", "over"),
+    [(95, True), (85, False), (None, None)],  # a CPU's own 90 °C, not a room's
+)
+def test_a_temperature_is_judged_by_its_sensor_types_limit(
+    cpu: int | None, over: bool | None
+) -> None:
+    profile = parse_profiles({"g.yaml": GENERIC, "l.yaml": LIMITED}).profiles["limited"]
+    scalars: dict[str, RawValue] = {"1.3.6.1.4.1.9.1.0": cpu}
+    checks = read(
+        profile, scalars=scalars, columns={}, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    assert checks["cpu.degrees_c_over_limit"] is over
+
+
+def test_the_devices_own_threshold_wins_in_its_own_unit() -> None:
+    profile = parse_profiles({"g.yaml": GENERIC, "l.yaml": LIMITED}).profiles["limited"]
+    base = "1.3.6.1.4.1.9.2.1"
+    columns: dict[str, dict[str, RawValue]] = {
+        f"{base}.3": {"1": 30, "2": 30, "3": 86},  # °C, °C, °F (30 °C)
+        f"{base}.8": {"1": 25, "3": 77},  # thresholds: 25 °C, none, 77 °F (25 °C)
+        f"{base}.12": {"1": 1, "2": 1, "3": 0},
+    }
+    checks = read(
+        profile, scalars={}, columns=columns, previous=DeviceMemory(), at=0.0, now=NOW
+    ).checks
+    assert checks["probe.row1.degrees_c_over_limit"] is True  # 30 > its own 25
+    assert checks["probe.row2.degrees_c_over_limit"] is False  # no threshold: ambient 40
+    assert checks["probe.row3.degrees_c"] == 30.0
+    assert checks["probe.row3.degrees_c_over_limit"] is True  # 86 °F > 77 °F, compared in °C

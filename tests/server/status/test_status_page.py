@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import insert, update
 
 from server.db import make_engine, session_factory, write_session
-from server.models import Device, FaultEpisode, Ticket
+from server.models import Device, DeviceState, FaultEpisode, Ticket
+from server.state import DeviceStatus
 from server.status.rollup import rollup_all
 from server.status.words import CATALOG, pick_language
 from tests.peers.server import ServerProcess, Tenant, add_user, provision
@@ -134,6 +135,16 @@ def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
                     }
                 ],
             )
+            # globex's camera answers, but nothing beyond reachability is read from it
+            session.execute(
+                update(DeviceState)
+                .where(DeviceState.device_id == globex.device_pks["cam-9"])
+                .values(
+                    status=DeviceStatus.UNMONITORED.value,
+                    reachable=True,
+                    error_message="no profile matched what the device answers",
+                )
+            )
         with session_factory(engine)() as session:
             rollup_all(session=session, now=now)
     finally:
@@ -247,3 +258,14 @@ def test_every_phrase_exists_in_both_languages() -> None:
     assert pick_language(query=None, cookie=None, accept_language="fr, zh;q=0.5") == "zh-CN"
     assert pick_language(query="xx", cookie="zh-CN", accept_language="en") == "zh-CN"
     assert pick_language(query=None, cookie=None, accept_language=None) == "en"
+
+
+def test_a_device_nothing_is_read_from_has_its_own_word_not_working(world: World) -> None:
+    path = world.link(client_id=world.globex.client_id)
+    en = _get(world, path, **{"Accept-Language": "en"}).text
+    assert "1 camera: answering, but health not checked" in en
+    assert "Some equipment answers, but its health is not checked" in en
+    assert "All systems working" not in en
+    assert 'class="state unmonitored"' in en
+    zh = _get(world, path, **{"Accept-Language": "zh-CN"}).text
+    assert CATALOG["zh-CN"]["subsystem_unmonitored"].format(count=1, noun="摄像机") in zh

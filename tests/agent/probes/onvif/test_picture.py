@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from agent.probes.onvif.baseline import CameraMemory
 from agent.probes.onvif.picture import (
     FINGERPRINT_GRID,
+    PROVISIONAL_SNAPSHOTS,
     Baseline,
     Fingerprint,
     ImageReason,
@@ -96,13 +98,20 @@ def reasons(reports: list[PictureReport]) -> list[tuple[ImageReason, ...]]:
     return [r.reasons for r in reports]
 
 
+# Conway's life replaces its whole picture within 30 snapshots: as a camera view that is a
+# camera turned away, so that camera is configured with no scene-match check (its tolerance).
+EVER_CHANGING = PictureOptions(moved_match_min=-1.0)
+
+
 @pytest.mark.parametrize("name", ["testsrc2", "smptebars", "mandelbrot", "life"])
 def test_normal_scene_gives_no_false_positive_over_50_snapshots(scene: Render, name: str) -> None:
-    reports, memory = poll(scene(name, 50))
+    options = EVER_CHANGING if name == "life" else OPTIONS
+    reports, memory = poll(scene(name, 50), options=options)
 
     assert reasons(reports) == [()] * 50
     assert memory.baseline.ready(OPTIONS)
-    assert memory.baseline.samples == 50
+    # Learned from most snapshots; those least like the learned scene are left out.
+    assert memory.baseline.samples >= 40
     # Every check was actually judged: blur against a ready baseline, frozen against a previous.
     judged = reports[OPTIONS.baseline_snapshots :]
     assert all(r.sharpness_ratio is not None and r.frame_change is not None for r in judged)
@@ -123,8 +132,9 @@ def test_repeated_snapshot_is_frozen(scene: Render) -> None:
     still = scene("testsrc2", 14)[-1]
     reports, _ = poll([still] * 4, learned(scene))
 
-    # The first comparison is with the last moving frame of the learning run.
-    assert reasons(reports) == [()] + [(ImageReason.FROZEN,)] * 3
+    # The first comparison is with the last moving frame of the learning run; frozen needs
+    # two unchanged comparisons in a row.
+    assert reasons(reports) == [(), ()] + [(ImageReason.FROZEN,)] * 2
     assert [r.frame_change for r in reports[1:]] == [0.0] * 3
 
 
@@ -138,7 +148,7 @@ def test_frozen_is_not_judged_while_the_stream_is_down(scene: Render) -> None:
     up, _ = poll_streaming([still] * 3, memory, streaming=True)
 
     assert reasons(down) == [()] * 3
-    assert reasons(up) == [()] + [(ImageReason.FROZEN,)] * 2
+    assert reasons(up) == [(), (), (ImageReason.FROZEN,)]
 
 
 def test_reencoded_frozen_frame_under_a_ticking_overlay_is_frozen(
@@ -153,7 +163,7 @@ def test_reencoded_frozen_frame_under_a_ticking_overlay_is_frozen(
 
     reports, _ = poll(snapshots, learned(scene))
 
-    assert reasons(reports[1:]) == [(ImageReason.FROZEN,)] * 4
+    assert reasons(reports[2:]) == [(ImageReason.FROZEN,)] * 3
 
 
 def test_defocused_picture_is_blurred_against_its_baseline(scene: Render) -> None:
@@ -164,11 +174,13 @@ def test_defocused_picture_is_blurred_against_its_baseline(scene: Render) -> Non
     assert memory.baseline == learned(scene).baseline  # never learned from the blurred frames
 
 
-def test_blur_is_not_judged_before_the_baseline_is_learned(scene: Render) -> None:
+def test_a_camera_installed_out_of_focus_learns_its_picture(scene: Render) -> None:
+    """No reference exists for a lens that was never sharp: its first snapshots are what it
+    looks like (judged against their own median from the third on, all alike)."""
     reports, memory = poll(scene("blurred", OPTIONS.baseline_snapshots - 1))
 
     assert reasons(reports) == [()] * (OPTIONS.baseline_snapshots - 1)
-    assert all(r.sharpness_ratio is None for r in reports)
+    assert all(r.sharpness_ratio is None for r in reports[:PROVISIONAL_SNAPSHOTS])
     assert not memory.baseline.ready(OPTIONS)
 
 
@@ -195,14 +207,15 @@ def test_slow_loss_of_focus_is_not_learned_and_is_caught(scene: Render) -> None:
 def test_covered_lens_is_covered(scene: Render) -> None:
     reports, _ = poll(scene("covered", 6), learned(scene))
 
-    assert reasons(reports) == [(ImageReason.COVERED,)] * 6
+    # Covered needs two snapshots in a row.
+    assert reasons(reports) == [()] + [(ImageReason.COVERED,)] * 5
     assert all(r.flat_fraction >= 0.95 and r.edge_density < 0.001 for r in reports)
 
 
 def test_covered_is_found_on_a_camera_that_never_learned(scene: Render) -> None:
     reports, _ = poll(scene("covered", 3))
 
-    assert reasons(reports) == [(ImageReason.COVERED,)] * 3
+    assert reasons(reports) == [()] + [(ImageReason.COVERED,)] * 2
 
 
 def test_magenta_cast_is_a_colour_cast_against_the_baseline(scene: Render) -> None:
@@ -244,12 +257,15 @@ def test_big_coloured_object_in_part_of_the_view_is_no_cast(scene: Render) -> No
 def test_colourless_picture_in_daytime_is_a_colour_cast(scene: Render) -> None:
     grey = scene("grey", 4)
     memory = learned(scene)
+    colour_by_day = PictureOptions(colour_by_day=True)
 
-    day, _ = poll(grey, memory, daytime=True)
-    night, _ = poll(grey, memory, daytime=False)
+    day, _ = poll(grey, memory, colour_by_day, daytime=True)
+    night, _ = poll(grey, memory, colour_by_day, daytime=False)
+    grey_by_design, _ = poll(grey, memory, daytime=True)
 
     assert reasons(day) == [(ImageReason.COLOUR_CAST,)] * 4
     assert reasons(night) == [()] * 4  # night mode is grey on purpose
+    assert reasons(grey_by_design) == [()] * 4  # a black-and-white camera is grey all day
 
 
 def test_night_mode_on_a_colourful_scene_is_no_cast(scene: Render) -> None:
@@ -278,7 +294,7 @@ def test_each_threshold_is_the_cameras_own(scene: Render) -> None:
     noise floor is high enough that its own still scene counts as frozen."""
     memory = learned(scene)
     lenient = PictureOptions(blur_ratio=0.05)
-    strict = PictureOptions(frozen_change_max=5.0)
+    strict = PictureOptions(frozen_change_max=5.0, frozen_snapshots=1)
 
     blurred, _ = poll(scene("blurred", 3), memory, lenient)
     still, _ = poll(scene("smptebars", 3), None, strict)
@@ -295,7 +311,7 @@ def test_options_refuse_unknown_and_out_of_range_fields() -> None:
 
 
 def test_checks_are_valid_sample_checks(scene: Render) -> None:
-    reports, _ = poll(scene("testsrc2", 3) + scene("covered", 1))
+    reports, _ = poll(scene("testsrc2", 3) + scene("covered", 2))
     adapter = TypeAdapter(dict[CheckName, CheckValue])
 
     for report in reports:
@@ -329,6 +345,9 @@ def test_analysis_in_worker_threads_matches_one_thread(scene: Render) -> None:
     assert together == alone * 3
 
 
+FLOATS: dict[str, Any] = dict.fromkeys(FLOAT_FIELDS, 0.0)
+
+
 def test_baseline_learns_mean_then_adapts_slowly() -> None:
     options = PictureOptions(baseline_snapshots=2, baseline_alpha=0.1)
     base = Baseline()
@@ -337,7 +356,7 @@ def test_baseline_learns_mean_then_adapts_slowly() -> None:
         cols, rows = FINGERPRINT_GRID
         cells = np.zeros((rows, cols), dtype=np.float32)
         return PictureReport(
-            **dict.fromkeys(FLOAT_FIELDS, 0.0),
+            **FLOATS,
             width=640,
             height=360,
             frame_change=None,

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.probes.onvif.baseline import BaselineStore, CameraMemory
+from agent.probes.onvif.baseline import FORMAT_VERSION, BaselineStore, CameraMemory
 from agent.probes.onvif.picture import (
     FINGERPRINT_GRID,
     Baseline,
@@ -157,7 +157,7 @@ def test_stored_file_is_small_json(tmp_path: Path) -> None:
     BaselineStore(tmp_path).save("cam-1", CameraMemory(Baseline(samples=1), fingerprint(2)))
     path = tmp_path / "cam-1.picture.json"
 
-    assert json.loads(path.read_bytes())["version"] == 1
+    assert json.loads(path.read_bytes())["version"] == FORMAT_VERSION
     assert path.stat().st_size < 16 * 1024
 
 
@@ -165,7 +165,8 @@ def test_stored_file_is_small_json(tmp_path: Path) -> None:
 @needs_ffmpeg
 def test_restarted_agent_keeps_judging_without_relearning(tmp_path: Path) -> None:
     """Learn, "restart" (a new store object reading the file), then: the snapshot the camera
-    repeats is frozen at the first poll, and a defocused picture is blurred at once."""
+    repeats is frozen at its second repeat, and a defocused picture
+    is blurred at once."""
     normal = render("testsrc2", tmp_path / "frames", frames=OPTIONS.baseline_snapshots + 1)
     blurred = render("blurred", tmp_path / "frames", frames=1)
     state_dir = tmp_path / "state"
@@ -176,6 +177,7 @@ def test_restarted_agent_keeps_judging_without_relearning(tmp_path: Path) -> Non
 
     restarted = BaselineStore(state_dir)
     assert restarted.load("cam-7").baseline.ready(OPTIONS)
+    restarted.observe("cam-7", normal[-1], OPTIONS)  # unchanged once: not yet frozen
     frozen = restarted.observe("cam-7", normal[-1], OPTIONS)
     blur = restarted.observe("cam-7", blurred[0], OPTIONS)
 
@@ -209,12 +211,12 @@ def test_memory_that_cannot_be_saved_is_logged_once_and_polls_go_on(
         monkeypatch.setattr(os, "replace", disk_full)
         reports = [store.observe("cam-1", noise_jpeg(i), OPTIONS) for i in range(3)]
         monkeypatch.undo()
-        store.observe("cam-1", noise_jpeg(3), OPTIONS)
+        last = store.observe("cam-1", noise_jpeg(3), OPTIONS)
 
     assert [r.frame_change is None for r in reports] == [True, False, False]  # kept in memory
     assert caplog.text.count("picture baseline not saved") == 1
     assert caplog.text.count("picture baseline saved again") == 1
-    assert BaselineStore(tmp_path).load("cam-1").baseline.samples == 4
+    assert BaselineStore(tmp_path).load("cam-1").previous == last.fingerprint
 
 
 def test_checks_of_a_poll_say_whether_the_picture_could_be_judged(tmp_path: Path) -> None:

@@ -37,7 +37,14 @@ def test_event_only_when_the_verdict_changes(tmp_path: Path) -> None:
     assert all(r.checks["picture.ok"] is True for r in readings)
     events = [[e.data for e in r.events if e.kind == IMAGE_ABNORMAL] for r in readings]
     assert events[:2] == [[], []]
+    assert len(events[2]) == 1
+    evidence = events[2][0].pop("evidence")
     assert events[2] == [{"active": True, "reasons": ["black"], "source": "snapshot"}]
+    assert set(evidence) == {"black"}
+    assert evidence["black"]["dark_fraction"] > 0.95
+    assert readings[2].checks["camera.image_abnormal.evidence"] == (
+        "black: " + " ".join(f"{k}={v:g}" for k, v in evidence["black"].items())
+    )
     assert events[3] == []  # still black: no new event
     assert events[4] == [{"active": False, "reasons": ["black"], "source": "snapshot"}]
     assert (tmp_path / "picture" / f"{device.id}.picture.json").exists()

@@ -1,7 +1,7 @@
 """Detection off the request path: the durable queue of ingest batches awaiting detection.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006_detect_queue
+Revises: 0005_predict
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006_detect_queue"
+down_revision: str | None = "0005_predict"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

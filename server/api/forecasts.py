@@ -1,0 +1,122 @@
+"""A device's forecasts: each numeric check a model reads, judged on today's rollups, with its
+evidence and chart."""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from server.api.deps import DbSession, UserScope
+from server.models import Ticket
+from server.predict.chart import render_svg
+from server.predict.evidence import Evidence
+from server.predict.job import judge_device
+from server.predict.rollup import date_of
+from server.predict.store import day_number
+from server.tenancy import get_device
+from server.tickets.states import OPEN_STATES, TicketKind, TicketState
+from wire.schema import ErrorBody
+
+router = APIRouter(prefix="/api/v1", tags=["forecasts"])
+ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
+
+
+def _date(day: int | None) -> date | None:
+    return None if day is None else date_of(day)
+
+
+class ForecastOut(BaseModel):
+    check: str
+    signal: str
+    model: str
+    verdict: str
+    alarm: bool
+    projected: date | None
+    earliest: date | None
+    latest: date | None
+    confidence: float
+    threshold: float | None
+    baseline: float | None
+    slope_per_day: float | None
+    part: str | None
+    days: list[date]
+    values: list[float]
+    rejected: dict[str, int]
+    en: str
+    zh: str
+    svg: str
+
+    @classmethod
+    def of(cls, e: Evidence) -> "ForecastOut":
+        return cls(
+            check=e.check,
+            signal=e.signal.value,
+            model=e.model.value,
+            verdict=e.verdict.value,
+            alarm=e.alarm,
+            projected=_date(e.projected_day),
+            earliest=_date(e.earliest_day),
+            latest=_date(e.latest_day),
+            confidence=e.confidence,
+            threshold=e.threshold,
+            baseline=e.baseline,
+            slope_per_day=None if e.fit is None else e.fit.slope,
+            part=e.part,
+            days=[date_of(d) for d in e.days],
+            values=list(e.values),
+            rejected={k.value: v for k, v in e.rejected.items()},
+            en=e.en,
+            zh=e.zh,
+            svg=render_svg(e),
+        )
+
+
+@router.get("/devices/{device_id}/forecasts", response_model=list[ForecastOut], responses=ERRORS)
+def get_device_forecasts(device_id: int, scope: UserScope, session: DbSession) -> list[ForecastOut]:
+    """Alarms first, then by check name."""
+    get_device(session=session, device_id=device_id, scope=scope)
+    today = day_number(datetime.now(UTC).date())
+    judged = judge_device(session=session, device_id=device_id, today=today)
+    found = [e for evidence in judged.values() for e in evidence]
+    found.sort(key=lambda e: (not e.alarm, e.check))
+    return [ForecastOut.of(e) for e in found]
+
+
+class PreventiveKpiOut(BaseModel):
+    """Preventive tickets of the sites the caller sees, counted apart from fault KPIs."""
+
+    opened: int
+    open: int
+    closed: int
+    recovered_before_action: int  # trend reversed or part replaced before anyone acted
+    resolved_by_deadline: int
+    resolved_late: int
+
+
+@router.get("/kpis/preventive", response_model=PreventiveKpiOut, responses=ERRORS)
+def get_preventive_kpis(scope: UserScope, session: DbSession) -> PreventiveKpiOut:
+    """Every preventive ticket so far: how many, how many still open, and whether the resolved
+    ones were done before their deadline."""
+    rows = session.scalars(
+        scope.where_site(
+            select(Ticket).where(Ticket.kind == TicketKind.PREVENTIVE.value), Ticket.site_id
+        )
+    ).all()
+    open_states = {s.value for s in OPEN_STATES}
+    on_time = late = 0
+    for t in rows:
+        if t.resolved_at is not None and t.resolve_by is not None:
+            if t.resolved_at <= t.resolve_by:
+                on_time += 1
+            else:
+                late += 1
+    return PreventiveKpiOut(
+        opened=len(rows),
+        open=sum(1 for t in rows if t.state in open_states),
+        closed=sum(1 for t in rows if t.state == TicketState.CLOSED.value),
+        recovered_before_action=sum(1 for t in rows if t.recovered_at is not None),
+        resolved_by_deadline=on_time,
+        resolved_late=late,
+    )

@@ -1,0 +1,340 @@
+"""The console in process (FastAPI's TestClient) over a real database, SQLite and PostgreSQL:
+the KPI page, a technician's own tickets outside their teams, who may be assigned, the resolve
+form's repair record and open faults, and the queue's state filter."""
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.app import create_app
+from server.models import RepairRecord, Ticket, TicketEvent
+from server.settings import Settings
+from tests.peers.server import TEST_SECRET_KEY, add_user, provision
+from tests.server.faultkit import Kit, every, make_kit
+from wire.enums import DeviceClass, Role
+
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+NOT_ON_A_TEAM = "You are not on any team yet — ask a manager"
+RECORD = {"diagnosis": "PoE port dead", "cause_class": "equipment", "actions": "moved to port 7"}
+
+
+class Console:
+    """One person's browser on the console: cookies, CSRF tokens, no redirects followed."""
+
+    def __init__(self, app: FastAPI, username: str) -> None:
+        self.http = TestClient(app, follow_redirects=False)
+        form = self.http.get("/console/login")
+        token = CSRF.search(form.text)
+        assert token is not None
+        done = self.http.post(
+            "/console/login", data={"username": username, "password": PASSWORD, "csrf": token[1]}
+        )
+        assert done.status_code == 303, done.text
+
+    def get(self, path: str) -> httpx.Response:
+        page: httpx.Response = self.http.get(path)
+        return page
+
+    def act(self, ticket_id: int, action: str, **fields: str) -> httpx.Response:
+        """Post one of the ticket page's forms; answers the page it lands on."""
+        page = self.get(f"/console/tickets/{ticket_id}")
+        token = CSRF.search(page.text)
+        assert token is not None, page.text
+        data = {"csrf": token[1], "action": action, "tz_offset": "0", **fields}
+        posted = self.http.post(f"/console/tickets/{ticket_id}", data=data)
+        assert posted.status_code == 303, posted.text
+        return self.get(posted.headers["location"])
+
+
+@dataclass
+class World:
+    kit: Kit
+    app: FastAPI
+    notify: Path
+    users: dict[str, int]
+    consoles: dict[str, Console] = field(default_factory=dict)
+
+    def console(self, username: str) -> Console:
+        if username not in self.consoles:
+            self.consoles[username] = Console(self.app, username)
+        return self.consoles[username]
+
+    def team(self, members: list[str]) -> None:
+        """Rewrite the notify config: these members make the team serving the kit's site."""
+        hook = {"channels": {"hook": "json://127.0.0.1:9/never-used"}}
+        config = {
+            "contacts": dict.fromkeys(members, hook),
+            "teams": {"field": {"members": members, "sites": [self.kit.tenant.site_id]}},
+        }
+        old = self.notify.stat().st_mtime_ns if self.notify.exists() else 0
+        self.notify.write_text(yaml.safe_dump(config))
+        # The config is re-read when its mtime changes: make sure it does.
+        stamp = max(old + 1_000_000_000, self.notify.stat().st_mtime_ns)
+        os.utime(self.notify, ns=(stamp, stamp))
+
+    def fault(self, ext: str, start: datetime) -> int:
+        """Two failing polls: a confirmed fault; returns its ticket's id."""
+        self.kit.poll(start, {ext: False})
+        self.kit.poll(start + timedelta(seconds=10), {ext: False})
+        return self.ticket_of(ext).id
+
+    def recover(self, ext: str, start: datetime) -> None:
+        for ts in every(start, 10, 3):
+            self.kit.poll(ts, {ext: True})
+
+    def ticket_of(self, ext: str) -> Ticket:
+        with Session(self.kit.engine) as session:
+            ticket = session.scalars(
+                select(Ticket)
+                .where(Ticket.device_id == self.kit.pks[ext])
+                .order_by(Ticket.id.desc())
+                .limit(1)
+            ).one()
+            session.expunge(ticket)
+            return ticket
+
+    def state(self, ticket_id: int) -> str:
+        with Session(self.kit.engine) as session:
+            ticket = session.get(Ticket, ticket_id)
+            assert ticket is not None
+            return ticket.state
+
+    def count(self, model: Any, ticket_id: int) -> int:
+        with Session(self.kit.engine) as session:
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(model).where(model.ticket_id == ticket_id)
+                )
+                or 0
+            )
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path) -> Iterator[World]:
+    kit = make_kit(database_url, agent_offline_after=timedelta(days=30))
+    kit.add_devices(
+        [(f"cam-{i}", DeviceClass.CAMERA, None) for i in range(1, 5)]
+        + [("nvr-1", DeviceClass.NVR, None)]
+    )
+    other = provision(database_url, client="other-client", site="vault")
+    users = {
+        name: add_user(database_url, username=name, password=PASSWORD, role=role, client_id=client)
+        for name, role, client in [
+            ("boss", Role.MANAGER, None),
+            ("tech", Role.TECHNICIAN, None),
+            ("ned", Role.TECHNICIAN, None),
+            ("loner", Role.TECHNICIAN, None),
+            ("desk", Role.DESK, None),
+            ("acme", Role.CLIENT, kit.tenant.client_id),
+            ("stranger", Role.CLIENT, other.client_id),
+        ]
+    }
+    world = World(kit=kit, app=FastAPI(), notify=tmp_path / "notify.yaml", users=users)
+    world.team(["tech", "ned"])
+    settings = Settings(
+        database_url=database_url,
+        secret_key=SecretStr(TEST_SECRET_KEY),
+        fault_sweep_seconds=3600,
+        notify_config=world.notify,
+        notify_worker=False,
+    )
+    # No lifespan: no background sweep racing the test's own clock.
+    world.app = create_app(settings)
+    yield world
+    world.app.state.ctx.engine.dispose()
+    kit.engine.dispose()
+
+
+def _rows(page: httpx.Response) -> list[int]:
+    return [int(t) for t in re.findall(r'data-ticket="(\d+)"', page.text)]
+
+
+def _heading(page: httpx.Response) -> str:
+    found = re.search(r"<h1>(.*?)</h1>", page.text, re.S)
+    assert found is not None
+    return re.sub(r"<[^>]+>", "", found[1]).strip()
+
+
+def _options(page: httpx.Response, action: str) -> set[str]:
+    """The technician names the `action` form offers."""
+    form = re.search(
+        rf'name="action" value="{action}".*?</form>', page.text, re.S
+    )  # the form's fields follow its hidden action input
+    assert form is not None, page.text
+    return set(re.findall(r'<option value="\d+">([^<]+)</option>', form[0]))
+
+
+def _error(page: httpx.Response) -> str:
+    found = re.search(r'<p class="error" role="alert">(.*?)</p>', page.text, re.S)
+    return found[1] if found else ""
+
+
+def test_kpi_page_shows_assigned_and_unassigned_tickets_side_by_side(world: World) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    mine = world.fault("cam-1", start)
+    world.fault("cam-2", start)
+    boss = world.console("boss")
+    boss.act(mine, "acknowledge")  # assigns the manager; cam-2's ticket stays unassigned
+    page = boss.get("/console/kpis")
+    assert page.status_code == 200, page.text
+    technicians = page.text.split("By technician", 1)[1]
+    assert "unassigned" in technicians
+    assert "boss" in technicians
+
+
+def test_a_technician_off_every_team_still_sees_and_works_their_ticket(world: World) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    emergency = world.fault("nvr-1", start)
+    other = world.fault("cam-1", start)
+    eta = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    boss = world.console("boss")
+    dispatched = boss.act(emergency, "dispatch", eta=eta, assignee_id=str(world.users["ned"]))
+    assert 'id="state">dispatched<' in dispatched.text, _error(dispatched)
+    world.team(["tech"])  # the manager takes ned off the team
+
+    ned = world.console("ned")
+    queue = ned.get("/console")
+    assert _rows(queue) == [emergency]
+    assert NOT_ON_A_TEAM in queue.text
+    assert "All quiet" not in queue.text
+    assert ned.get(f"/console/tickets/{emergency}").status_code == 200
+    assert ned.get(f"/console/tickets/{other}").status_code == 404  # not theirs, not their site
+    arrived = ned.act(emergency, "on_site")
+    assert 'id="state">on_site<' in arrived.text, _error(arrived)
+
+    api = TestClient(world.app)  # the API answers the same, from the same Scope
+    login = api.post("/api/v1/auth/token", data={"username": "ned", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert [t["id"] for t in api.get("/api/v1/tickets", headers=headers).json()] == [emergency]
+    assert api.get(f"/api/v1/tickets/{emergency}", headers=headers).json()["state"] == "on_site"
+    assert api.get(f"/api/v1/tickets/{other}", headers=headers).status_code == 404
+
+    loner = world.console("loner")  # no team and nothing assigned
+    empty = loner.get("/console")
+    assert _rows(empty) == []
+    assert NOT_ON_A_TEAM in empty.text
+    assert "All quiet" not in empty.text
+
+
+def test_dispatch_offers_only_staff_covering_the_site_and_refuses_anyone_else(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    ticket = world.fault("cam-1", start)
+    boss = world.console("boss")
+    page = boss.get(f"/console/tickets/{ticket}")
+    assert _options(page, "dispatch") == {"boss", "ned", "tech"}
+    assert _options(page, "reassign") == {"boss", "ned", "tech"}
+    eta = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    before = world.count(TicketEvent, ticket)
+    for who in ("stranger", "acme", "desk", "loner"):
+        for action, fields in (("dispatch", {"eta": eta}), ("reassign", {})):
+            refused = boss.act(ticket, action, assignee_id=str(world.users[who]), **fields)
+            assert "not staff covering" in _error(refused), (who, action)
+    unknown = boss.act(ticket, "reassign", assignee_id="999999")
+    assert "not staff covering" in _error(unknown)
+    assert world.ticket_of("cam-1").assignee_id is None
+    assert world.state(ticket) == "new"
+    assert world.count(TicketEvent, ticket) == before
+    moved = boss.act(ticket, "reassign", assignee_id=str(world.users["tech"]))
+    assert _error(moved) == ""
+    assert world.ticket_of("cam-1").assignee_id == world.users["tech"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"diagnosis": "", "actions": "", "minutes": "-50"}, "diagnosis"),
+        ({"diagnosis": "   ", "actions": "moved to port 7", "minutes": "5"}, "diagnosis"),
+        ({"diagnosis": "PoE port dead", "actions": "", "minutes": "5"}, "actions"),
+        ({"diagnosis": "PoE port dead", "actions": "moved", "minutes": "-50"}, "minutes"),
+        ({"diagnosis": "PoE port dead", "actions": "moved", "minutes": "many"}, "minutes"),
+    ],
+)
+def test_console_resolve_refuses_an_incomplete_record_and_stores_nothing(
+    world: World, fields: dict[str, str], problem: str
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    ticket = world.fault("cam-1", start)
+    world.recover("cam-1", start + timedelta(seconds=20))
+    boss = world.console("boss")
+    boss.act(ticket, "acknowledge")
+    before = world.count(TicketEvent, ticket)
+    page = boss.act(ticket, "resolve", cause_class="equipment", **fields)
+    assert problem in _error(page)
+    assert 'id="state">acknowledged<' in page.text
+    assert world.count(RepairRecord, ticket) == 0
+    assert world.count(TicketEvent, ticket) == before
+
+
+def test_console_resolve_with_the_fault_open_needs_an_override_and_never_says_repaired(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    ticket = world.fault("cam-1", start)
+    boss = world.console("boss")
+    boss.act(ticket, "acknowledge")
+    record = {**RECORD, "minutes": "20"}
+    refused = boss.act(ticket, "resolve", **record)
+    assert "still open" in _error(refused)
+    assert 'id="state">acknowledged<' in refused.text
+    assert world.count(RepairRecord, ticket) == 0
+
+    reason = "fixed, device offline for a reason the client knows"
+    done = boss.act(ticket, "resolve", fault_override=reason, **record)
+    assert 'id="state">resolved<' in done.text, _error(done)
+    assert reason in done.text  # in the history
+
+    client = world.console("acme")
+    status = client.get("/console/status?lang=en")
+    assert status.status_code == 200
+    assert "Repaired" not in status.text
+    assert "Still not working" in status.text
+
+
+def test_queue_state_filter_lists_every_state_and_the_heading_counts_it(world: World) -> None:
+    base = datetime.now(UTC) - timedelta(hours=3)
+    closed = world.fault("cam-3", base)
+    world.recover("cam-3", base + timedelta(seconds=20))
+    world.kit.sweep(base + timedelta(hours=1))  # quiet for 30 min: closed
+    recovered = world.fault("cam-2", base + timedelta(hours=2))
+    world.recover("cam-2", base + timedelta(hours=2, seconds=20))
+    boss = world.console("boss")
+    cancelled = world.fault("nvr-1", base + timedelta(hours=2))
+    boss.act(cancelled, "cancel", note="duplicate of a call")
+    resolved = world.fault("cam-4", base + timedelta(hours=2))
+    boss.act(resolved, "acknowledge")
+    world.recover("cam-4", base + timedelta(hours=2, seconds=20))
+    boss.act(resolved, "resolve", minutes="5", **RECORD)
+    fresh = world.fault("cam-1", base + timedelta(hours=2))
+
+    expected = {
+        "closed": closed,
+        "cancelled": cancelled,
+        "recovered": recovered,
+        "resolved": resolved,
+        "new": fresh,
+    }
+    for state, ticket in expected.items():
+        assert world.state(ticket) == state
+        page = boss.get(f"/console?state={state}")
+        assert _rows(page) == [ticket], state
+        assert _heading(page) == f"{state.capitalize()} tickets (1)"
+    default = boss.get("/console")
+    assert _rows(default) == [fresh]  # open work: not resolved, recovered or finished
+    assert _heading(default) == "Open tickets (1)"
+    assert "No tickets match" in boss.get("/console?state=on_site").text

@@ -1,0 +1,149 @@
+"""The forecast job on a real database: a creeping temperature opens one preventive ticket with
+a deadline and its evidence, a re-run does not duplicate it, and a reversed trend recovers it."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from server import migrate
+from server.db import make_engine, session_factory, write_session
+from server.models import SampleRow, Ticket, TicketEvent
+from server.predict.decision import Policy
+from server.predict.job import forecast_site
+from server.predict.store import rollup_all_checks
+from server.tickets.kpi_query import ticket_facts
+from tests.peers.server import provision
+from tests.server.predict.series import sample
+
+TEMP = "host.disk.sda.celsius"
+START = datetime(2026, 10, 1, 12, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def run(session: Session, now: datetime) -> dict[int, int]:
+    return rollup_all_checks(
+        session=session,
+        now=now,
+        after_site=lambda s, site_id, devices: forecast_site(
+            session=s, site_id=site_id, device_ids=devices, now=now
+        ),
+    )
+
+
+def tickets(session: Session) -> list[Ticket]:
+    return list(session.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+def test_creeping_temperature_opens_one_preventive_ticket_then_recovers(database_url: str) -> None:
+    migrate.upgrade(database_url=database_url)
+    tenant = provision(database_url, devices=["nvr-1"])
+    device = tenant.device_pks["nvr-1"]
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    rising = [sample(device, START + i * DAY, {TEMP: 40 + 0.6 * i}) for i in range(40)]
+    try:
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), rising)
+        now = START + 39 * DAY + timedelta(hours=1)
+        with sessions() as session:
+            run(session, now)
+            [ticket] = tickets(session)
+            assert ticket.kind == "preventive"
+            assert ticket.code == "predict.temperature"
+            assert ticket.state == "new"
+            assert ticket.respond_by is None
+            assert ticket.on_site_by is None
+            assert ticket.sla_policy == "preventive"
+            # 63.4 °C rising 0.6 °C/day reaches 65 °C in 3 days; the deadline is no sooner than
+            # the 3-day notice.
+            assert ticket.resolve_by is not None
+            assert now < ticket.resolve_by <= now + 4 * DAY
+            [forecast] = session.scalars(
+                select(TicketEvent).where(
+                    TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "forecast"
+                )
+            ).all()
+            assert forecast.data is not None
+            assert forecast.data["check"] == TEMP
+            assert forecast.data["threshold"] == 65.0
+            assert len(forecast.data["values"]) == 30
+            assert "65" in forecast.data["en"]
+            assert "预计" in forecast.data["zh"]
+            # Not a fault: the KPIs leave it out.
+            assert ticket_facts(session=session, since=START, until=now + DAY) == []
+        # Re-run: the same forecast, no second ticket, no note.
+        with sessions() as session:
+            run(session, now + timedelta(minutes=5))
+            assert len(tickets(session)) == 1
+            assert (
+                session.scalar(
+                    select(TicketEvent.id).where(
+                        TicketEvent.kind == "forecast", TicketEvent.id != forecast.id
+                    )
+                )
+                is None
+            )
+        # The fan is fixed: 30 days of falling temperature reverse the trend.
+        falling = [sample(device, START + (40 + i) * DAY, {TEMP: 63 - 0.5 * i}) for i in range(30)]
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), falling)
+        with sessions() as session:
+            run(session, START + 69 * DAY + timedelta(hours=1))
+            [ticket] = tickets(session)
+            assert ticket.state == "recovered"
+    finally:
+        engine.dispose()
+
+
+def test_steady_device_gets_no_ticket(database_url: str) -> None:
+    migrate.upgrade(database_url=database_url)
+    tenant = provision(database_url, devices=["nvr-1"])
+    device = tenant.device_pks["nvr-1"]
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    steady = [sample(device, START + i * DAY, {TEMP: 40 + (i % 3)}) for i in range(40)]
+    try:
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), steady)
+        with sessions() as session:
+            written = run(session, START + 39 * DAY + timedelta(hours=1))
+            assert device in written
+            assert tickets(session) == []
+    finally:
+        engine.dispose()
+
+
+def test_deadline_margin_is_the_policys(database_url: str) -> None:
+    migrate.upgrade(database_url=database_url)
+    tenant = provision(database_url, devices=["nvr-1"])
+    device = tenant.device_pks["nvr-1"]
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    rising = [sample(device, START + i * DAY, {TEMP: 30 + 0.4 * i}) for i in range(40)]
+    now = START + 39 * DAY + timedelta(hours=1)
+    try:
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), rising)
+        with sessions() as session:
+            rollup_all_checks(
+                session=session,
+                now=now,
+                after_site=lambda s, site_id, devices: forecast_site(
+                    session=s,
+                    site_id=site_id,
+                    device_ids=devices,
+                    now=now,
+                    policy=Policy(margin_days=10, min_notice_days=0),
+                ),
+            )
+            [ticket] = tickets(session)
+            forecast = session.scalars(
+                select(TicketEvent).where(TicketEvent.kind == "forecast")
+            ).one()
+            assert forecast.data is not None
+            projected = datetime.fromisoformat(forecast.data["projected"]).date()
+            assert ticket.resolve_by is not None
+            assert ticket.resolve_by.date() == projected - timedelta(days=10)
+    finally:
+        engine.dispose()
