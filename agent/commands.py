@@ -379,7 +379,7 @@ async def run_agent(
                 concurrency=cfg.agent.concurrency,
                 inventory=inventory,
                 metrics=metrics,
-                on_sample=pusher.wake,
+                on_sample=lambda urgent: pusher.wake(urgent=urgent),
                 on_inventory_change=pusher.wake,
                 rng=rng,
             )

@@ -29,10 +29,10 @@ from server.api import (
 from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
+from server.detector import Detector
 from server.directory import DeviceDirectory
 from server.faults.config import load_fault_settings
 from server.faults.engine import FaultSettings
-from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
 from server.notify.config import NotifyConfig, load_notify_config_cached
 from server.notify.hooks import EMPTY_CONFIG
@@ -137,7 +137,7 @@ def create_app(
         metrics=ServerMetrics(registry or CollectorRegistry(), engine),
         directory=DeviceDirectory(),
         states=StateCache(),
-        faults=FaultRunner(engine, fault_settings, sweep_seconds=settings.fault_sweep_seconds),
+        faults=Detector(engine, fault_settings, sweep_seconds=settings.fault_sweep_seconds),
         team_sites=team_sites,
     )
 
@@ -147,6 +147,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(prune_periodically(ctx), name="secmon-retention"),
+            asyncio.create_task(ctx.faults.run(), name="secmon-detector"),
             asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep"),
             asyncio.create_task(rollup_periodically(ctx), name="secmon-uptime-rollup"),
             asyncio.create_task(predict_rollup_periodically(ctx), name="secmon-predict-rollup"),

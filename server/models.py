@@ -232,6 +232,27 @@ class FaultTrack(Base):
     updated_at: Mapped[datetime]
 
 
+class DetectWork(Base):
+    """One committed ingest batch waiting for fault detection (the durable work queue).
+
+    Written in the batch's own transaction, so a crash between commit and detection loses
+    nothing; the detector merges a site's rows, reads their samples back by device, time
+    range and `received_at`, and deletes the rows in the transaction that records the result.
+    """
+
+    __tablename__ = "detect_queue"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    received_at: Mapped[datetime]
+    ts_from: Mapped[datetime]
+    ts_to: Mapped[datetime]
+    devices: Mapped[list[int]] = mapped_column(JSON)
+
+
+detect_queue: Table = DetectWork.__table__  # type: ignore[assignment]  # declarative gives FromClause
+
+
 class FaultEpisode(Base):
     """One confirmed fault, from its first failing observation to its confirmed recovery.
 

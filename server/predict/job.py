@@ -1,5 +1,5 @@
 """Forecasts of the devices whose rollups changed → preventive tickets, through the existing
-ticket functions (`new_ticket`, `add_event`, `fault_recovered`).
+ticket functions (`intake.open_ticket`, `add_event`, `fault_recovered`).
 
 One ticket per device and signal (open key `d<device>:predict.<signal>`); its deadline
 (`resolve_by`) is a margin before the projected date and it has no response or on-site clock.
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.faults.records import device_open_key
 from server.models import CheckDay, Device, Site, Ticket, TicketEvent
 from server.predict.decision import Action, OpenPreventive, Policy, decide
 from server.predict.evidence import ALARMS, Evidence, Verdict
@@ -23,16 +24,10 @@ from server.predict.models import Params, judge
 from server.predict.rollup import DayRollup, date_of
 from server.predict.signals import spec_for
 from server.predict.store import day_number
+from server.tickets.intake import Opening, open_ticket
 from server.tickets.policy import service_settings
-from server.tickets.service import (
-    KNOWN_FAULT_CODES,
-    Actor,
-    add_event,
-    device_open_key,
-    fault_recovered,
-    new_ticket,
-)
-from server.tickets.states import OPEN_STATES, Channel, TicketKind
+from server.tickets.service import KNOWN_FAULT_CODES, Actor, add_event, fault_recovered
+from server.tickets.states import OPEN_STATES, TicketKind
 
 FORECAST_EVENT = "forecast"
 PREVENTIVE_POLICY = "preventive"
@@ -159,20 +154,20 @@ def forecast_device(
             )
         decision = decide(evidence, state, policy)
         if decision.action is Action.OPEN:
-            ticket = new_ticket(
-                session=session,
+            opening = Opening(
                 kind=TicketKind.PREVENTIVE,
-                site=site,
-                device=device,
                 code=code,
                 open_key=key,
                 severity="general",
                 title=f"{device.name}: {signal} forecast",
                 symptom=f"{evidence.en}\n{evidence.zh}",
                 first_failure_at=now,
-                channel=Channel.MONITORING,
-                reporter="monitoring",
-                reporter_contact=None,
+            )
+            ticket = open_ticket(
+                session=session,
+                site=site,
+                device=device,
+                opening=opening,
                 settings=service_settings(
                     session=session, client_id=site.client_id, known_codes=list(KNOWN_FAULT_CODES)
                 ),
