@@ -23,6 +23,7 @@ from server.tickets.notify_link import notify
 from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.states import (
     OPEN_STATES,
+    TicketKind,
     TicketState,
     TransitionError,
     check_transition,
@@ -289,9 +290,14 @@ def open_faults(*, session: Session, ticket_id: int) -> list[FaultEpisode]:
 def open_ticket_for_device(
     *, session: Session, device_id: int, code: str | None = None
 ) -> Ticket | None:
-    """The device's open ticket for `code` (or, without a code, its oldest open one)."""
+    """The device's open ticket for `code` (or, without a code, its oldest open one).
+
+    A preventive ticket is never the answer: it runs on a forecast's deadline with no emergency
+    clock, so a fault or a client's call about the same device needs its own ticket."""
     query = select(Ticket).where(
-        Ticket.device_id == device_id, Ticket.state.in_([s.value for s in OPEN_STATES])
+        Ticket.device_id == device_id,
+        Ticket.state.in_([s.value for s in OPEN_STATES]),
+        Ticket.kind != TicketKind.PREVENTIVE.value,
     )
     if code is not None:
         query = query.where(Ticket.code.in_([code, CALL_CODE]))
