@@ -21,7 +21,7 @@ from server.predict.decision import Action, OpenPreventive, Policy, decide
 from server.predict.evidence import ALARMS, Evidence, Verdict
 from server.predict.models import Params, judge
 from server.predict.rollup import DayRollup, date_of
-from server.predict.signals import spec_for
+from server.predict.signals import Signal, spec_for
 from server.predict.store import day_number
 from server.tickets.policy import service_settings
 from server.tickets.service import (
@@ -59,6 +59,11 @@ def _rows(days: Sequence[CheckDay]) -> list[DayRollup]:
     ]
 
 
+def params_of(retention_days: float) -> Params:
+    """The models' parameters with the configured limits (the server's settings)."""
+    return Params(limits={Signal.RETENTION: retention_days})
+
+
 def judge_device(
     *, session: Session, device_id: int, today: int, params: Params = Params()
 ) -> dict[str, list[Evidence]]:
@@ -78,6 +83,20 @@ def judge_device(
         evidence = judge(check, spec, _rows(days), today=today, params=params)
         out[spec.signal].append(evidence)
     return out
+
+
+def device_forecasts(
+    *, session: Session, device_id: int, today: int, params: Params = Params()
+) -> list[tuple[str, list[Evidence]]]:
+    """The device's forecasts for pages: signals with an alarm first, then by name; within a
+    signal, alarms first, then by check."""
+    judged = judge_device(session=session, device_id=device_id, today=today, params=params)
+    groups = [
+        (signal, sorted(found, key=lambda e: (not e.alarm, e.check)))
+        for signal, found in judged.items()
+    ]
+    groups.sort(key=lambda g: (not any(e.alarm for e in g[1]), g[0]))
+    return groups
 
 
 def most_urgent(evidence: Iterable[Evidence]) -> Evidence | None:
@@ -128,13 +147,19 @@ def _deadline(day: int | None) -> datetime | None:
 
 
 def forecast_device(
-    *, session: Session, device: Device, site: Site, now: datetime, policy: Policy = Policy()
+    *,
+    session: Session,
+    device: Device,
+    site: Site,
+    now: datetime,
+    policy: Policy = Policy(),
+    params: Params = Params(),
 ) -> list[Action]:
     """Judge the device and act on each signal's preventive ticket; returns what was done."""
     today = day_number(now.astimezone(UTC).date())
     actions: list[Action] = []
     for signal, evidence_list in judge_device(
-        session=session, device_id=device.id, today=today
+        session=session, device_id=device.id, today=today, params=params
     ).items():
         evidence = most_urgent(evidence_list)
         if evidence is None:
@@ -221,6 +246,7 @@ def forecast_site(
     device_ids: Iterable[int],
     now: datetime,
     policy: Policy = Policy(),
+    params: Params = Params(),
 ) -> int:
     """Forecast the given devices of a site (those with new rollups); returns tickets acted on."""
     site = session.get(Site, site_id)
@@ -234,7 +260,7 @@ def forecast_site(
         acted += sum(
             1
             for action in forecast_device(
-                session=session, device=device, site=site, now=now, policy=policy
+                session=session, device=device, site=site, now=now, policy=policy, params=params
             )
             if action is not Action.NONE
         )
