@@ -125,6 +125,7 @@ def test_preventive_ticket_page_links_to_its_signal_chart(world: World) -> None:
     link = re.search(r'<a id="forecast-link" href="([^"]+)">', page.text)
     assert link is not None, page.text
     assert link[1] == f"/console/devices/{world.device_id}#signal-temperature"
+    assert re.search(r'<h1>.*<span class="muted">preventive</span></h1>', page.text)
     target = boss.get(link[1].split("#")[0])
     assert 'id="signal-temperature"' in target.text
 
