@@ -115,7 +115,7 @@ CATALOGUE: tuple[SignalSpec, ...] = (
     SignalSpec(
         Signal.FAN,
         Model.STEP,
-        ("*.fan_rpm", "*.rpm"),
+        ("*.rpm",),
         Direction.DOWN,
         Statistic.MEAN,
         threshold=0.0,
@@ -127,7 +127,7 @@ CATALOGUE: tuple[SignalSpec, ...] = (
     SignalSpec(
         Signal.BATTERY,
         Model.TREND,
-        ("*.runtime_min", "ups.battery.minutes_remaining"),
+        ("ups.battery.minutes_remaining",),
         Direction.DOWN,
         Statistic.MEAN,
         threshold=0.8,
@@ -145,7 +145,7 @@ CATALOGUE: tuple[SignalSpec, ...] = (
     SignalSpec(
         Signal.REBOOTS,
         Model.EVENT_RATE,
-        ("*.uptime_s", "sys_uptime_s", "uptime_s"),
+        ("*.uptime_s",),
         Direction.UP,
         Statistic.RESETS,
         threshold=0.0,
