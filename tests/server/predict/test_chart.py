@@ -60,7 +60,8 @@ def test_chart_labels_its_value_range_and_keeps_a_late_date_inside() -> None:
     evidence = judge_samples(
         "host.disk.sda.celsius", daily([40 + 0.5 * i for i in range(40)]), today=DAY0 + 39
     )
-    assert evidence is not None and evidence.projected_day is not None
+    assert evidence is not None
+    assert evidence.projected_day is not None
     root = parse(render_svg(evidence))
     axis = [t.text for t in root.findall("svg:text[@class='axis']", NS)]
     # Highest shown is the 65 °C limit, lowest the first value of the window, then day one.

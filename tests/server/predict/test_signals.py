@@ -55,9 +55,12 @@ def _literal_checks() -> Iterator[tuple[str, bool]]:
             elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
                 keys = [node.slice] if node.value.id == "checks" else []
             for key in keys:
-                if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    if CHECK_NAME.fullmatch(key.value):
-                        yield key.value, False
+                if (
+                    isinstance(key, ast.Constant)
+                    and isinstance(key.value, str)
+                    and CHECK_NAME.fullmatch(key.value)
+                ):
+                    yield key.value, False
 
 
 def emitted() -> dict[str, bool]:
@@ -125,7 +128,8 @@ def test_flag_signals_read_flags_and_number_signals_numbers() -> None:
 def test_emitted_checks_feed_the_right_signal(check: str, signal: Signal) -> None:
     assert check in EMITTED
     spec = spec_for(check)
-    assert spec is not None and spec.signal is signal
+    assert spec is not None
+    assert spec.signal is signal
 
 
 def test_checks_that_are_not_trends_feed_nothing() -> None:
