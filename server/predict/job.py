@@ -2,7 +2,8 @@
 ticket functions (`new_ticket`, `add_event`, `fault_recovered`).
 
 One ticket per device and signal (open key `d<device>:predict.<signal>`); its deadline
-(`resolve_by`) is a margin before the projected date and it has no response or on-site clock.
+(`resolve_by`) comes from the preventive cell of the client's SLA policy (a margin before the
+projected date, no response or on-site clock).
 A forecast whose date moves adds a `forecast` event; a reversed trend or a replaced part moves
 it to recovered, which closes after the client's quiet period like any recovered ticket. Runs
 inside the check rollup's per-site transaction, so it is replica-safe the same way.
@@ -23,6 +24,7 @@ from server.predict.models import Params, judge
 from server.predict.rollup import DayRollup, date_of
 from server.predict.signals import Signal, spec_for
 from server.predict.store import day_number
+from server.tickets.notify_link import PREVENTIVE_SLA
 from server.tickets.policy import service_settings
 from server.tickets.service import (
     KNOWN_FAULT_CODES,
@@ -35,7 +37,7 @@ from server.tickets.service import (
 from server.tickets.states import OPEN_STATES, Channel, TicketKind
 
 FORECAST_EVENT = "forecast"
-PREVENTIVE_POLICY = "preventive"
+PREVENTIVE_POLICY = PREVENTIVE_SLA
 
 
 def code_of(signal: str) -> str:
@@ -152,12 +154,18 @@ def forecast_device(
     device: Device,
     site: Site,
     now: datetime,
-    policy: Policy = Policy(),
+    policy: Policy | None = None,
     params: Params = Params(),
 ) -> list[Action]:
-    """Judge the device and act on each signal's preventive ticket; returns what was done."""
+    """Judge the device and act on each signal's preventive ticket; returns what was done.
+    Deadlines follow the client's preventive SLA cell unless `policy` is given."""
     today = day_number(now.astimezone(UTC).date())
     actions: list[Action] = []
+    settings = service_settings(
+        session=session, client_id=site.client_id, known_codes=list(KNOWN_FAULT_CODES)
+    )
+    if policy is None:
+        policy = Policy.of_cell(settings.sla_policy.preventive)
     for signal, evidence_list in judge_device(
         session=session, device_id=device.id, today=today, params=params
     ).items():
@@ -198,9 +206,7 @@ def forecast_device(
                 channel=Channel.MONITORING,
                 reporter="monitoring",
                 reporter_contact=None,
-                settings=service_settings(
-                    session=session, client_id=site.client_id, known_codes=list(KNOWN_FAULT_CODES)
-                ),
+                settings=settings,
                 actor=Actor.monitoring(),
                 now=now,
             )
@@ -232,7 +238,8 @@ def forecast_device(
 
 
 def _set_deadline(ticket: Ticket, day: int | None) -> None:
-    """A preventive ticket has no response or on-site clock, only its deadline."""
+    """The preventive cell's deadline in place of the fault clocks `new_ticket` gives every
+    ticket of its severity: no response or on-site clock, only the deadline."""
     ticket.respond_by = None
     ticket.on_site_by = None
     ticket.resolve_by = _deadline(day)
@@ -245,7 +252,7 @@ def forecast_site(
     site_id: int,
     device_ids: Iterable[int],
     now: datetime,
-    policy: Policy = Policy(),
+    policy: Policy | None = None,
     params: Params = Params(),
 ) -> int:
     """Forecast the given devices of a site (those with new rollups); returns tickets acted on."""

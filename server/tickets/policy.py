@@ -6,7 +6,7 @@ are saved (`validate_sla_settings`), so reading them back never fails on a store
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from server.sla import (
     SlaPolicy,
     load_holiday_file,
 )
+from server.sla.policy import PreventiveTargets
 
 DEFAULT_PRESET = "security_default"
 DEFAULT_QUIET_MINUTES = 30
@@ -54,6 +55,8 @@ def parse_sla_settings(
         if name not in PRESETS:
             raise SlaConfigError(f"unknown SLA preset {name!r} (presets: {', '.join(PRESETS)})")
         policy = PRESETS[name]
+    if "preventive" in data:  # the client's own preventive cell over the policy's
+        policy = replace(policy, preventive=PreventiveTargets.from_dict(data["preventive"]))
     hours = str(data.get("hours", "08:30-17:30"))
     weekdays = tuple(int(d) for d in data.get("weekdays", range(5)))
     holidays = HolidayList()
