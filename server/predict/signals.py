@@ -193,8 +193,8 @@ CATALOGUE: tuple[SignalSpec, ...] = (
         threshold=5.0,
         absolute=True,
     ),
-    # How many days back a recorder's footage reaches (ONVIF Search), against the retention the
-    # client requires (30 days by default, `SECMON_PREDICT_RETENTION_DAYS`): recording that
+    # How many days back a recorder's footage reaches (ONVIF Search), against the required
+    # retention (30 days unless `SECMON_PREDICT_RETENTION_DAYS` says otherwise): recording that
     # fills the disks faster (more cameras, higher bit rates, a lost disk) shortens it.
     SignalSpec(
         Signal.RETENTION,
