@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from server import migrate
 from server.db import make_engine, session_factory, write_session
-from server.models import SampleRow, ServicePolicy, Ticket, TicketEvent
+from server.models import CheckDay, SampleRow, ServicePolicy, Ticket, TicketEvent
 from server.notify import hooks as notify_hooks
 from server.notify.config import Role as NotifyRole
 from server.notify.escalation import TicketFacts as TicketFactsT
@@ -199,5 +199,36 @@ def test_the_opened_message_of_a_preventive_ticket_says_preventive(
             assert SlaClock.ON_SITE not in opened.clocks
             title, _ = escalation_message(opened, "opened", NotifyRole.MANAGER)
             assert title.startswith("[PREVENTIVE] New ticket")
+    finally:
+        engine.dispose()
+
+
+def test_a_ups_asking_for_a_new_battery_gets_a_preventive_ticket(database_url: str) -> None:
+    migrate.upgrade(database_url=database_url)
+    tenant = provision(database_url, devices=["ups-1"])
+    device = tenant.device_pks["ups-1"]
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    # The flag as the SNMP probe reports it (a bool), with a number and another flag beside it.
+    flags = [
+        sample(
+            device,
+            START + i * DAY,
+            {"ups.battery.replace": i >= 18, "ups.on_battery": False, "ups.load_percent": 30},
+        )
+        for i in range(20)
+    ]
+    try:
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), flags)
+        with sessions() as session:
+            run(session, START + 19 * DAY + timedelta(hours=1))
+            [ticket] = tickets(session)
+            assert ticket.code == "predict.battery_replace"
+            assert ticket.resolve_by is not None
+            # Raised on day 18, due 14 days later; the deadline is the cell's 7 days before that.
+            assert ticket.resolve_by.date() == (START + 25 * DAY).date()
+            stored = set(session.scalars(select(CheckDay.check).distinct()))
+            assert stored == {"ups.battery.replace", "ups.load_percent"}
     finally:
         engine.dispose()
