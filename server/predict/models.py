@@ -64,7 +64,7 @@ class Params:
     rate_min_days: int = 4
     rate_confidence: float = 0.999
     indicator_days: int = 2  # days in a row a device's own flag must hold
-    # Configured limits that replace a signal's default threshold (the client's retention).
+    # Configured limits that replace a signal's default threshold (the required retention).
     limits: Mapping[Signal, float] = field(default_factory=dict)
 
 

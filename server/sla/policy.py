@@ -123,9 +123,7 @@ class PreventiveTargets:
         for name in ("margin_days", "min_notice_days"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise SlaConfigError(
-                    f"preventive: {name} must be a whole number ≥ 0, got {value!r}"
-                )
+                raise SlaConfigError(f"{name} must be a whole number ≥ 0, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"margin_days": self.margin_days, "min_notice_days": self.min_notice_days}
