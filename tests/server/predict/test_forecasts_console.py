@@ -1,5 +1,5 @@
 """The console's device page shows each forecast signal's chart and evidence, and a preventive
-ticket's page links to it; a client of another tenant sees neither."""
+ticket's page links to it; a client login gets neither."""
 
 import re
 from collections.abc import Iterator
@@ -130,7 +130,8 @@ def test_preventive_ticket_page_links_to_its_signal_chart(world: World) -> None:
     assert 'id="signal-temperature"' in target.text
 
 
-def test_a_client_of_another_tenant_does_not_see_the_forecasts(world: World) -> None:
+def test_a_client_login_gets_no_console_device_page_or_chart(world: World) -> None:
+    # Clients see their status page, never the service console (nor another tenant's device).
     page = Console(world.app, "stranger").get(f"/console/devices/{world.device_id}")
     assert page.status_code == 403
     assert "<svg" not in page.text
