@@ -38,8 +38,7 @@ from server.notify.config import NotifyConfig, load_notify_config_cached
 from server.notify.hooks import EMPTY_CONFIG
 from server.notify.metrics import NotifyMetrics
 from server.notify.worker import NotificationWorker
-from server.predict.decision import Policy
-from server.predict.job import forecast_site
+from server.predict.job import forecast_site, params_of
 from server.predict.store import rollup_all_checks
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
@@ -87,13 +86,17 @@ async def predict_rollup_periodically(ctx: AppContext) -> None:
 def _predict_rollup_once(ctx: AppContext) -> None:
     with ctx.sessions() as session:
         now = datetime.now(UTC)
-        policy = Policy(margin_days=ctx.settings.predict_deadline_margin_days)
+        params = params_of(ctx.settings.predict_retention_days)
         rollup_all_checks(
             session=session,
             now=now,
             history_days=ctx.settings.predict_history_days,
             after_site=lambda s, site_id, devices: forecast_site(
-                session=s, site_id=site_id, device_ids=devices, now=now, policy=policy
+                session=s,
+                site_id=site_id,
+                device_ids=devices,
+                now=now,
+                params=params,
             ),
         )
 

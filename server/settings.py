@@ -60,8 +60,8 @@ class Settings(BaseSettings):
     # often today's rollup is recomputed.
     predict_history_days: int = Field(default=400, ge=30)
     predict_rollup_seconds: float = Field(default=300.0, gt=0)
-    # A preventive ticket's deadline: this many days before the projected date.
-    predict_deadline_margin_days: int = Field(default=7, ge=0)
+    # Days back a recorder's footage must reach; the `retention` forecast warns before less.
+    predict_retention_days: float = Field(default=30.0, gt=0)
 
     def kpi_targets(self) -> KpiTargets:
         return KpiTargets(

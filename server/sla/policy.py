@@ -111,6 +111,37 @@ Cell = tuple[Severity, str]
 
 
 @dataclass(frozen=True)
+class PreventiveTargets:
+    """The cell of preventive tickets: a forecast, not a fault, so no respond or on-site clock;
+    resolve `margin_days` before the projected date, never sooner than `min_notice_days` after
+    the ticket opens (a forecast that is already close still gets time to plan a visit)."""
+
+    margin_days: int = 7
+    min_notice_days: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("margin_days", "min_notice_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SlaConfigError(f"{name} must be a whole number ≥ 0, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"margin_days": self.margin_days, "min_notice_days": self.min_notice_days}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "preventive") -> PreventiveTargets:
+        if not isinstance(data, Mapping):
+            raise SlaConfigError(f"{where}: expected a mapping, got {data!r}")
+        unknown = set(data) - {"margin_days", "min_notice_days"}
+        if unknown:
+            raise SlaConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        try:
+            return cls(**data)
+        except SlaConfigError as err:
+            raise SlaConfigError(f"{where}: {err}") from err
+
+
+@dataclass(frozen=True)
 class SlaPolicy:
     """A named severity x zone matrix; `cells[(severity, zone)]` gives the targets."""
 
@@ -118,6 +149,7 @@ class SlaPolicy:
     cells: Mapping[Cell, SlaTargets]
     description: str = ""
     source: str = ""
+    preventive: PreventiveTargets = field(default_factory=PreventiveTargets)
     _index: dict[Cell, SlaTargets] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -170,6 +202,7 @@ class SlaPolicy:
             cells={**self._index, **overrides},
             description=self.description,
             source=self.source,
+            preventive=self.preventive,
         )
 
     def with_calendar(self, severity: Severity, calendar: CalendarMode) -> SlaPolicy:
@@ -192,6 +225,7 @@ class SlaPolicy:
                 {"severity": sev.value, "zone": zone, **t.to_dict()}
                 for (sev, zone), t in sorted(self._index.items())
             ],
+            "preventive": self.preventive.to_dict(),
         }
 
     @classmethod
@@ -210,11 +244,15 @@ class SlaPolicy:
             cells[key] = SlaTargets.from_dict(cell, where=where)
         if not cells:
             raise SlaConfigError(f"policy {name}: no cells")
+        preventive = data.get("preventive")
         return cls(
             name=name,
             cells=cells,
             description=str(data.get("description", "")),
             source=str(data.get("source", "")),
+            preventive=PreventiveTargets()
+            if preventive is None
+            else PreventiveTargets.from_dict(preventive, where=f"policy {name} preventive"),
         )
 
 
@@ -267,7 +305,13 @@ def _zoned(on_site_hours: Mapping[str, float]) -> SlaPolicy:
 
 
 def _named(policy: SlaPolicy, name: str, description: str, source: str) -> SlaPolicy:
-    return SlaPolicy(name=name, cells=policy.cells, description=description, source=source)
+    return SlaPolicy(
+        name=name,
+        cells=policy.cells,
+        description=description,
+        source=source,
+        preventive=policy.preventive,
+    )
 
 
 PRESETS: Mapping[str, SlaPolicy] = {

@@ -11,7 +11,7 @@ general faults to working hours, although the zone presets run round the clock, 
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from server.sla import (
     SlaPolicy,
     load_holiday_file,
 )
+from server.sla.policy import PreventiveTargets
 from server.sla.statutory import YearList, combine, country_of, parse_year, shipped
 
 DEFAULT_PRESET = "security_default"
@@ -81,6 +82,8 @@ def parse_sla_settings(
             modes = ", ".join(m.value for m in CalendarMode)
             raise SlaConfigError(f"general_calendar must be one of {modes}") from err
         policy = policy.with_calendar(Severity.GENERAL, mode)
+    if "preventive" in data:  # the client's own preventive cell over the policy's
+        policy = replace(policy, preventive=PreventiveTargets.from_dict(data["preventive"]))
     hours = str(data.get("hours", "08:30-17:30"))
     weekdays = tuple(int(d) for d in data.get("weekdays", range(5)))
     holidays = HolidayList()
