@@ -195,6 +195,7 @@ def forecast_device(
                 title=f"{device.name}: {signal} forecast",
                 symptom=f"{evidence.en}\n{evidence.zh}",
                 first_failure_at=now,
+                deadline=_deadline(decision.deadline_day),
             )
             ticket = open_ticket(
                 session=session,
@@ -205,7 +206,6 @@ def forecast_device(
                 actor=Actor.monitoring(),
                 now=now,
             )
-            _set_deadline(ticket, decision.deadline_day)
             add_event(
                 session=session,
                 ticket=ticket,
@@ -233,8 +233,7 @@ def forecast_device(
 
 
 def _set_deadline(ticket: Ticket, day: int | None) -> None:
-    """The preventive cell's deadline in place of the fault clocks `new_ticket` gives every
-    ticket of its severity: no response or on-site clock, only the deadline."""
+    """A moved forecast moves the preventive cell's deadline (no response or on-site clock)."""
     ticket.respond_by = None
     ticket.on_site_by = None
     ticket.resolve_by = _deadline(day)

@@ -35,7 +35,7 @@ from server.faults.records import (
 from server.models import Device, FaultEpisode, Site, Ticket
 from server.tenancy import Scope
 from server.tickets import service
-from server.tickets.notify_link import auto_assign, notify
+from server.tickets.notify_link import PREVENTIVE_SLA, auto_assign, notify
 from server.tickets.policy import ServiceSettings
 from server.tickets.service import (
     CALL_CODE,
@@ -71,6 +71,8 @@ class Opening:
     reporter: str = MONITORING
     reporter_contact: str | None = None
     system: str | None = None  # the device's subsystem unless given
+    # A preventive ticket's deadline from its policy cell; it runs no fault clock.
+    deadline: datetime | None = None
 
 
 def open_ticket(
@@ -106,7 +108,12 @@ def open_ticket(
         reopened_count=0,
         occurrences=episode.occurrences if episode is not None else 1,
     )
-    problem = apply_deadlines(ticket=ticket, settings=settings, site=site)
+    problem = None
+    if opening.kind is TicketKind.PREVENTIVE:
+        ticket.resolve_by = opening.deadline
+        ticket.sla_policy = PREVENTIVE_SLA
+    else:
+        problem = apply_deadlines(ticket=ticket, settings=settings, site=site)
     session.add(ticket)
     session.flush()
     if episode is not None:

@@ -22,8 +22,8 @@ PREVENTIVE_SLA = "preventive"
 
 
 def _preventive_clocks(ticket: Ticket, now: datetime) -> dict[SlaClock, ClockState]:
-    """A preventive ticket runs one clock, to its deadline from the preventive cell; none until
-    that deadline is set (the ticket is opened with its fault clocks, then given its own)."""
+    """A preventive ticket runs one clock, to its deadline from the preventive cell (set when
+    the ticket opens); none without a projected date."""
     if ticket.sla_policy != PREVENTIVE_SLA or ticket.resolve_by is None:
         return {}
     started = min(ticket.created_at, ticket.resolve_by)

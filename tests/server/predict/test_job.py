@@ -194,9 +194,11 @@ def test_the_opened_message_of_a_preventive_ticket_says_preventive(
             run(session, now)
             [opened] = told
             assert opened.severity == "preventive"
-            # Opened before its deadline is set: no respond or on-site clock is promised.
-            assert SlaClock.RESPOND not in opened.clocks
-            assert SlaClock.ON_SITE not in opened.clocks
+            # No respond or on-site clock is promised; the cell's deadline is, from the start.
+            assert set(opened.clocks) == {SlaClock.RESOLVE}
+            [ticket] = tickets(session)
+            assert ticket.resolve_by is not None
+            assert opened.clocks[SlaClock.RESOLVE].deadline == ticket.resolve_by
             title, _ = escalation_message(opened, "opened", NotifyRole.MANAGER)
             assert title.startswith("[PREVENTIVE] New ticket")
     finally:
