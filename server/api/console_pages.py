@@ -46,6 +46,7 @@ from server.errors import (
 from server.models import Client, Device, FaultEpisode, Site, User
 from server.predict.chart import render_svg
 from server.predict.job import device_forecasts, params_of
+from server.predict.kpis import preventive_counts
 from server.predict.store import day_number
 from server.status.query import status_view
 from server.status.render import render_status
@@ -622,6 +623,7 @@ def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None =
             names=names,
             targets=ctx.settings.kpi_targets(),
             standing=standing,
+            preventive=preventive_counts(session=session, scope=viewer.scope),
         )
 
     return _staff(request, ctx, session, render)

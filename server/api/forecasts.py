@@ -1,22 +1,21 @@
 """A device's forecasts: each numeric check a model reads, judged on today's rollups, with its
 evidence and chart."""
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from server.api.deps import Ctx, DbSession, UserScope
-from server.models import Ticket
 from server.predict.chart import render_svg
 from server.predict.evidence import Evidence
 from server.predict.job import judge_device, params_of
+from server.predict.kpis import preventive_counts
 from server.predict.rollup import date_of
 from server.predict.store import day_number
 from server.tenancy import get_device
-from server.tickets.states import OPEN_STATES, TicketKind, TicketState
 from wire.schema import ErrorBody
 
 router = APIRouter(prefix="/api/v1", tags=["forecasts"])
@@ -102,24 +101,4 @@ class PreventiveKpiOut(BaseModel):
 def get_preventive_kpis(scope: UserScope, session: DbSession) -> PreventiveKpiOut:
     """Every preventive ticket so far: how many, how many still open, and whether the resolved
     ones were done before their deadline."""
-    rows = session.scalars(
-        scope.where_site(
-            select(Ticket).where(Ticket.kind == TicketKind.PREVENTIVE.value), Ticket.site_id
-        )
-    ).all()
-    open_states = {s.value for s in OPEN_STATES}
-    on_time = late = 0
-    for t in rows:
-        if t.resolved_at is not None and t.resolve_by is not None:
-            if t.resolved_at <= t.resolve_by:
-                on_time += 1
-            else:
-                late += 1
-    return PreventiveKpiOut(
-        opened=len(rows),
-        open=sum(1 for t in rows if t.state in open_states),
-        closed=sum(1 for t in rows if t.state == TicketState.CLOSED.value),
-        recovered_before_action=sum(1 for t in rows if t.recovered_at is not None),
-        resolved_by_deadline=on_time,
-        resolved_late=late,
-    )
+    return PreventiveKpiOut(**asdict(preventive_counts(session=session, scope=scope)))

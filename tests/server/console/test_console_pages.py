@@ -20,8 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.app import create_app
-from server.models import RepairRecord, ServicePolicy, Ticket, TicketEvent
+from server.db import write_session
+from server.models import Device, RepairRecord, ServicePolicy, Site, Ticket, TicketEvent
 from server.settings import Settings
+from server.tickets.intake import Opening, open_ticket
+from server.tickets.policy import service_settings
+from server.tickets.service import Actor
+from server.tickets.states import TicketKind
 from tests.peers.server import TEST_SECRET_KEY, add_user, provision
 from tests.server.faultkit import Kit, every, make_kit
 from wire.enums import DeviceClass, Role
@@ -222,6 +227,41 @@ def test_kpi_page_counts_a_dispatch_as_the_response_and_rates_each_kpi_by_its_ta
     assert "1 within deadline" in _kpi_cell(page, "client", "apart")
     head = page.text.split("By client", 1)[1].split("</thead>", 1)[0]
     assert [int(t) for t in re.findall(r"target ≥ (\d+) %", head)] == [90, 90, 95, 100, 85]
+
+
+def test_kpi_page_counts_preventive_tickets_apart_from_faults(world: World) -> None:
+    world.fault("cam-1", datetime.now(UTC) - timedelta(minutes=5))
+    with write_session(world.kit.engine) as session:
+        device = session.get(Device, world.kit.pks["nvr-1"])
+        assert device is not None
+        site = session.get(Site, device.site_id)
+        assert site is not None
+        open_ticket(
+            session=session,
+            site=site,
+            device=device,
+            opening=Opening(
+                kind=TicketKind.PREVENTIVE,
+                code="predict.disk_sectors",
+                open_key=f"d{device.id}:predict.disk_sectors",
+                severity="general",
+                title="nvr-1: disk_sectors forecast",
+                symptom="reallocated sectors rising",
+                first_failure_at=datetime.now(UTC),
+                deadline=datetime.now(UTC) + timedelta(days=20),
+            ),
+            settings=service_settings(session=session, client_id=site.client_id, known_codes=[]),
+            actor=Actor.monitoring(),
+            now=datetime.now(UTC),
+        )
+    page = world.console("boss").get("/console/kpis")
+    assert page.status_code == 200, page.text
+    faults = page.text.split("By client", 1)[1].split("</table>", 1)[0]
+    assert re.search(r"<td>1</td>", faults), faults  # the fault ticket only
+    apart = page.text.split('data-kpi="preventive"', 1)[1].split("</table>", 1)[0]
+    assert '<td data-count="opened">1</td>' in apart
+    assert '<td data-count="open">1</td>' in apart
+    assert '<td data-count="resolved_late">0</td>' in apart
 
 
 def test_a_technician_off_every_team_still_sees_and_works_their_ticket(world: World) -> None:
