@@ -54,3 +54,7 @@ class Settings(BaseSettings):
     predict_rollup_seconds: float = Field(default=300.0, gt=0)
     # A preventive ticket's deadline: this many days before the projected date.
     predict_deadline_margin_days: int = Field(default=7, ge=0)
+    # Inspections: a directory of `<client name>.yaml` contract templates (server/inspections/
+    # template.py) and how often inspections are generated and pre-filled.
+    inspection_contracts: Path | None = None
+    inspection_seconds: float = Field(default=600.0, gt=0)

@@ -28,7 +28,11 @@ ANSWERS = frozenset({RowResult.PASS, RowResult.FAIL, RowResult.NOT_APPLICABLE})
 
 
 class RecordError(ValueError):
-    """A change the record's state or content does not allow; the message says why."""
+    """A change the record's content does not allow (bad input); the message says why."""
+
+
+class RecordStateError(RecordError):
+    """A change the record's state does not allow (signed twice, edited after sign-off)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def parse_result(value: str) -> RowResult:
 
 def check_editable(state: InspectionState) -> None:
     if state is not InspectionState.OPEN:
-        raise RecordError(f"the inspection is {state.value}: rows change only by amendment")
+        raise RecordStateError(f"the inspection is {state.value}: rows change only by amendment")
 
 
 def check_answers(answers: Sequence[RowAnswer], known_rows: Mapping[int, str]) -> None:
@@ -82,14 +86,14 @@ def check_sign(state: InspectionState, who: str) -> InspectionState:
     if who == "technician":
         if state is InspectionState.COMPLETED:
             return InspectionState.TECH_SIGNED
-        raise RecordError(
+        raise RecordStateError(
             "the technician has already signed"
             if state in (InspectionState.TECH_SIGNED, InspectionState.SIGNED)
             else "complete every row before signing"
         )
     if state is InspectionState.TECH_SIGNED:
         return InspectionState.SIGNED
-    raise RecordError(
+    raise RecordStateError(
         "the client has already signed"
         if state is InspectionState.SIGNED
         else "the technician signs first"

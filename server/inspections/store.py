@@ -29,6 +29,7 @@ from server.inspections.plan import DeviceRef, Period, current_period, plan_rows
 from server.inspections.record import (
     InspectionState,
     RecordError,
+    RecordStateError,
     RowAnswer,
     check_answers,
     check_complete,
@@ -429,7 +430,7 @@ class Verification:
 def verify(*, session: Session, inspection: Inspection) -> Verification:
     """Recompute the seal from what the database holds now and compare it with the stored one."""
     if inspection.state != InspectionState.SIGNED.value:
-        raise RecordError("only a signed inspection has a seal to verify")
+        raise RecordStateError("only a signed inspection has a seal to verify")
     return Verification(
         inspection.id, inspection.seal_sha256, compute_seal(session=session, inspection=inspection)
     )
@@ -448,7 +449,7 @@ def amend(
 ) -> InspectionAmendment:
     """A correction beside a signed row; the row and the seal stay as signed."""
     if inspection.state != InspectionState.SIGNED.value:
-        raise RecordError("amendments are for signed inspections; edit the row instead")
+        raise RecordStateError("amendments are for signed inspections; edit the row instead")
     if not reason.strip():
         raise RecordError("an amendment needs a reason")
     row = session.get(InspectionRow, row_id)

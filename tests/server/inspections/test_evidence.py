@@ -30,7 +30,8 @@ def _ep(code: str, start_h: float, end_h: float | None, ticket: int | None = Non
 def test_availability_passes_fails_and_counts_outages() -> None:
     up = UptimeTotals(up_s=10 * DAY)
     good = availability(RULE, WINDOW, up, [])
-    assert good.result is RowResult.PASS and good.evidence["availability_percent"] == 100.0
+    assert good.result is RowResult.PASS
+    assert good.evidence["availability_percent"] == 100.0
     down = UptimeTotals(up_s=10 * DAY - 7200, down_s=7200)
     outages = [
         _ep(FaultCode.DEVICE_UNREACHABLE, 5, 6, ticket=7),
@@ -41,7 +42,8 @@ def test_availability_passes_fails_and_counts_outages() -> None:
     assert (ok.evidence["outages"], ok.evidence["outage_s"]) == (2, 7200)
     assert ok.ticket_ids == (7,)
     bad = availability(RULE, WINDOW, UptimeTotals(up_s=9 * DAY, down_s=DAY), [])
-    assert bad.result is RowResult.FAIL and bad.evidence["availability_percent"] == 90.0
+    assert bad.result is RowResult.FAIL
+    assert bad.evidence["availability_percent"] == 90.0
     assert "90.00%" in bad.sentence
 
 
@@ -49,10 +51,12 @@ def test_agent_offline_gap_is_unknown_never_up() -> None:
     # 1 day the server heard nothing (agent offline): 90 % known up, and the gap decides.
     gap = availability(RULE, WINDOW, UptimeTotals(up_s=9 * DAY, nodata_s=DAY), [])
     assert gap.result is RowResult.UNKNOWN
-    assert gap.evidence["unknown_s"] == DAY and gap.evidence["availability_percent"] == 90.0
+    assert gap.evidence["unknown_s"] == DAY
+    assert gap.evidence["availability_percent"] == 90.0
     # Days the rollups do not hold at all count the same way.
     missing = availability(RULE, WINDOW, UptimeTotals(up_s=9 * DAY), [])
-    assert missing.result is RowResult.UNKNOWN and missing.evidence["unknown_s"] == DAY
+    assert missing.result is RowResult.UNKNOWN
+    assert missing.evidence["unknown_s"] == DAY
     # Down time alone breaks the threshold whatever the gap was: fail.
     assert (
         availability(RULE, WINDOW, UptimeTotals(up_s=8 * DAY, down_s=DAY, nodata_s=DAY), []).result
@@ -72,22 +76,26 @@ def test_no_open_fault_fails_only_while_a_fault_is_open_at_the_end() -> None:
     assert (recovered.evidence["episodes"], recovered.evidence["fault_s"]) == (1, 3 * 3600)
     assert recovered.ticket_ids == (4,)
     still = no_open_fault(rule, WINDOW, known, [_ep("storage.disk_failed", 100, None, 5)])
-    assert still.result is RowResult.FAIL and still.evidence["open_at_end"] == 1
+    assert still.result is RowResult.FAIL
+    assert still.evidence["open_at_end"] == 1
     # recovered after the window's end: open at the end
     late = no_open_fault(rule, WINDOW, known, [_ep("storage.disk_failed", 200, 300)])
     assert late.result is RowResult.FAIL
     other = no_open_fault(rule, WINDOW, known, [_ep("camera.tamper", 1, None)])
-    assert other.result is RowResult.PASS and other.evidence["episodes"] == 0
+    assert other.result is RowResult.PASS
+    assert other.evidence["episodes"] == 0
     assert (
         no_open_fault(rule, WINDOW, UptimeTotals(nodata_s=10 * DAY), []).result is RowResult.UNKNOWN
     )
 
 
 def test_tickets_row_counts_the_period_and_fails_on_overdue_open_tickets() -> None:
+    def at(hours: float | None) -> datetime | None:
+        return None if hours is None else T0 + timedelta(hours=hours)
+
     def t(
         i: int, state: TicketState, created_h: float, resolved_h: float | None, by_h: float | None
     ) -> TicketFact:
-        at = lambda h: None if h is None else T0 + timedelta(hours=h)  # noqa: E731
         return TicketFact(i, state, T0 + timedelta(hours=created_h), at(resolved_h), at(by_h))
 
     facts = [
@@ -101,4 +109,5 @@ def test_tickets_row_counts_the_period_and_fails_on_overdue_open_tickets() -> No
     assert fine.evidence == {"opened": 1, "resolved": 1, "open_at_end": 1, "overdue": 0}
     assert fine.ticket_ids == (2, 3)
     late = tickets(WINDOW, [*facts, t(5, TicketState.DISPATCHED, 50, None, 100)])
-    assert late.result is RowResult.FAIL and late.evidence["overdue"] == 1
+    assert late.result is RowResult.FAIL
+    assert late.evidence["overdue"] == 1

@@ -32,7 +32,7 @@ def test_answers_name_unknown_rows_and_failures_without_a_note() -> None:
     check_answers([RowAnswer(1, RowResult.PASS, None)], rows)
     with pytest.raises(RecordError, match="no such row in this inspection: 9"):
         check_answers([RowAnswer(9, RowResult.PASS, None)], rows)
-    with pytest.raises(RecordError, match="needs a note: cabling.earthing"):
+    with pytest.raises(RecordError, match=r"needs a note: cabling\.earthing"):
         check_answers([RowAnswer(2, RowResult.FAIL, "  ")], rows)
 
 

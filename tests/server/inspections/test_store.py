@@ -163,11 +163,13 @@ def test_generation_is_idempotent_and_gives_exactly_the_applicable_rows(
         session.commit()
         again = generate(session=session, site=s, template=template, now=NOW + timedelta(days=3))
         session.commit()
-        assert first is not None and again is not None and first.id == again.id
+        assert first is not None
+        assert again is not None
+        assert first.id == again.id
         assert (first.period_start, first.period_end) == (date(2026, 12, 1), date(2027, 1, 1))
         assert first.due_at == datetime(2026, 12, 10, 16, tzinfo=UTC)
         rows = list(rows_of(session=session, inspection_id=first.id))
-        expected = []
+        expected: list[tuple[str, str | None]] = []
         for item in template.items:
             if not item.classes:
                 expected.append((item.id, None))
@@ -185,7 +187,8 @@ def test_generation_is_idempotent_and_gives_exactly_the_applicable_rows(
         january = generate(
             session=session, site=s, template=template, now=datetime(2027, 1, 2, tzinfo=UTC)
         )
-        assert january is not None and january.id != first.id
+        assert january is not None
+        assert january.id != first.id
 
 
 def test_prefill_from_stored_history_and_an_inspection_ticket_for_an_uncovered_failure(
@@ -197,11 +200,14 @@ def test_prefill_from_stored_history_and_an_inspection_ticket_for_an_uncovered_f
         inspection = session.scalars(select(Inspection)).one()
         rows = _by(list(rows_of(session=session, inspection_id=inspection.id)))
         cam1 = rows[("frontend.camera_online", "cam-1")]
-        assert cam1.prefill == "pass" and cam1.evidence is not None
-        assert cam1.evidence["up_s"] == 3 * DAY and cam1.evidence["unknown_s"] == 0
+        assert cam1.prefill == "pass"
+        assert cam1.evidence is not None
+        assert cam1.evidence["up_s"] == 3 * DAY
+        assert cam1.evidence["unknown_s"] == 0
         cam2 = rows[("frontend.camera_online", "cam-2")]
         assert cam2.prefill == "unknown"  # a day without data is not a day up
-        assert cam2.evidence is not None and cam2.evidence["unknown_s"] == DAY
+        assert cam2.evidence is not None
+        assert cam2.evidence["unknown_s"] == DAY
         nvr = rows[("central.recorder_online", "nvr-1")]
         assert nvr.prefill == "fail"
         assert nvr.evidence is not None
@@ -211,7 +217,9 @@ def test_prefill_from_stored_history_and_an_inspection_ticket_for_an_uncovered_f
         )
         assert rows[("central.recording", "nvr-1")].prefill == "pass"
         ups = rows[("central.power", "ups-1")]
-        assert ups.prefill == "fail" and ups.sentence and "power.battery_low" in ups.sentence
+        assert ups.prefill == "fail"
+        assert ups.sentence
+        assert "power.battery_low" in ups.sentence
         assert rows[("system.open_tickets", None)].prefill == "pass"
         assert rows[("cabling.earthing", None)].prefill is None  # a person answers it
         # The failing rows had no ticket behind them: each opened one inspection ticket.
@@ -221,7 +229,8 @@ def test_prefill_from_stored_history_and_an_inspection_ticket_for_an_uncovered_f
             "inspection.central.recorder_online",
         ]
         assert all(t.severity == "general" for t in opened)
-        assert ups.ticket_ids is not None and ups.ticket_ids["opened"] in {t.id for t in opened}
+        assert ups.ticket_ids is not None
+        assert ups.ticket_ids["opened"] in {t.id for t in opened}
         # Pre-filling again (the next round) opens nothing new.
         prefill(session=session, inspection=inspection, now=NOW + timedelta(hours=1))
         session.commit()
@@ -235,7 +244,8 @@ def test_completion_signatures_seal_tamper_and_amendment(
         generate_all(session=session, contracts=Contracts(shipped_template()), now=NOW)
         inspection = session.scalars(select(Inspection)).one()
         blank = blank_rows(session=session, inspection_id=inspection.id)
-        assert "cabling.earthing" in blank and "frontend.camera_online@cam-2" in blank
+        assert "cabling.earthing" in blank
+        assert "frontend.camera_online@cam-2" in blank
         with pytest.raises(RecordError, match=r"not answered: .*cabling.earthing"):
             complete(session=session, inspection=inspection, now=NOW)
         rows = list(rows_of(session=session, inspection_id=inspection.id))
@@ -281,7 +291,8 @@ def test_completion_signatures_seal_tamper_and_amendment(
             now=NOW,
         )
         session.commit()
-        assert inspection.state == InspectionState.SIGNED.value and inspection.seal_sha256
+        assert inspection.state == InspectionState.SIGNED.value
+        assert inspection.seal_sha256
         with pytest.raises(RecordError, match="already signed"):
             sign(
                 session=session,
@@ -326,7 +337,8 @@ def test_completion_signatures_seal_tamper_and_amendment(
         )
         session.commit()
         session.expire_all()
-        inspection = session.get(Inspection, inspection.id)
-        assert inspection is not None
-        result = verify(session=session, inspection=inspection)
-        assert not result.intact and result.stored == inspection.seal_sha256
+        reread = session.get(Inspection, inspection.id)
+        assert reread is not None
+        result = verify(session=session, inspection=reread)
+        assert not result.intact
+        assert result.stored == reread.seal_sha256

@@ -41,8 +41,10 @@ def test_contract_adds_drops_rewords_and_sets_the_cycle(tmp_path: Path) -> None:
     )
     template = load_contract_template(path)
     ids = [i.id for i in template.items]
-    assert template.cycle is Cycle.QUARTERLY and template.due_days == 20
-    assert "cabling.shielding" not in ids and ids[-1] == "custom.gate"
+    assert template.cycle is Cycle.QUARTERLY
+    assert template.due_days == 20
+    assert "cabling.shielding" not in ids
+    assert ids[-1] == "custom.gate"
     assert template.item("central.playback") is not None
     assert template.item("central.playback").text.en == "Playback (3 channels)"  # type: ignore[union-attr]
     assert len(ids) == len(shipped_template().items)
