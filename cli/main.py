@@ -26,6 +26,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(notify_app, name="notify")
 app.add_typer(predict_app, name="predict")
+inspections_app = typer.Typer(no_args_is_help=True, help="Monthly inspections: generate, verify.")
+app.add_typer(inspections_app, name="inspections")
 
 EXIT_MISSING_EXTRA = 3
 
@@ -240,6 +242,20 @@ def notify_send_test(
     _load("server.notify.commands", "server").send_test(
         contact=contact, channel=channel or None, config=config
     )
+
+
+@inspections_app.command("verify")
+def inspections_verify(
+    inspection_id: Annotated[int, typer.Argument(help="The inspection's id.")],
+) -> None:
+    """Recompute a signed inspection's SHA-256 seal; exit 1 if the record was altered."""
+    raise typer.Exit(_load("server.inspections.commands", "server").verify_record(inspection_id))
+
+
+@inspections_app.command("generate")
+def inspections_generate() -> None:
+    """Generate and pre-fill every site's inspection for the current cycle now."""
+    raise typer.Exit(_load("server.inspections.commands", "server").generate_now())
 
 
 @app.command("demo")

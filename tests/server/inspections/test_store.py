@@ -342,3 +342,57 @@ def test_completion_signatures_seal_tamper_and_amendment(
         result = verify(session=session, inspection=reread)
         assert not result.intact
         assert result.stored == reread.seal_sha256
+
+
+def test_secmon_inspections_verify_says_intact_then_altered(
+    database_url: str, site: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    generated = runner.invoke(app, ["inspections", "generate"])
+    assert generated.exit_code == 0, generated.output
+    assert "1 site(s)" in generated.output
+    with _session(database_url) as session:
+        inspection = session.scalars(select(Inspection)).one()
+        rows = rows_of(session=session, inspection_id=inspection.id)
+        answer(
+            session=session,
+            inspection=inspection,
+            answers=[RowAnswer(r.id, RowResult.PASS, None) for r in rows],
+            author="li",
+            now=NOW,
+        )
+        complete(session=session, inspection=inspection, now=NOW)
+        sign(
+            session=session,
+            inspection=inspection,
+            who="technician",
+            signature=Signature("李工", "技术员"),
+            now=NOW,
+        )
+        sign(
+            session=session,
+            inspection=inspection,
+            who="client",
+            signature=Signature("王", "经理"),
+            now=NOW,
+        )
+        session.commit()
+        iid, first_row = inspection.id, rows[0].id
+    ok = runner.invoke(app, ["inspections", "verify", str(iid)])
+    assert ok.exit_code == 0, ok.output
+    assert "intact" in ok.output
+    with _session(database_url) as session:
+        session.execute(
+            update(InspectionRow).where(InspectionRow.id == first_row).values(text_zh="改")
+        )
+        session.commit()
+    altered = runner.invoke(app, ["inspections", "verify", str(iid)])
+    assert altered.exit_code == 1
+    assert "ALTERED" in altered.output
+    missing = runner.invoke(app, ["inspections", "verify", "999999"])
+    assert missing.exit_code == 2
