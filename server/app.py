@@ -155,7 +155,9 @@ def create_app(
             asyncio.create_task(rollup_periodically(ctx), name="secmon-uptime-rollup"),
             asyncio.create_task(predict_rollup_periodically(ctx), name="secmon-predict-rollup"),
             asyncio.create_task(
-                generate_periodically(ctx.sessions, contracts, settings.inspection_seconds),
+                generate_periodically(
+                    ctx.sessions, contracts, notify_config, settings.inspection_seconds
+                ),
                 name="secmon-inspections",
             ),
         ]

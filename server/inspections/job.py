@@ -4,28 +4,40 @@ several replicas (per-site try-lock and the unique period key)."""
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.inspections.store import generate_all
+from server.inspections.store import generate_all, notify_overdue
 from server.inspections.template import Contracts
+from server.notify.config import NotifyConfig
 
 log = logging.getLogger(__name__)
 
 
-def run_once(sessions: sessionmaker[Session], contracts: Contracts) -> int:
+def run_once(
+    sessions: sessionmaker[Session], contracts: Contracts, notify: Callable[[], NotifyConfig]
+) -> int:
+    """Generate and pre-fill every site's inspection, then queue the overdue notices."""
+    now = datetime.now(UTC)
     with sessions() as session:
-        return generate_all(session=session, contracts=contracts, now=datetime.now(UTC))
+        handled = generate_all(session=session, contracts=contracts, now=now)
+        notify_overdue(session=session, config=notify(), now=now)
+        session.commit()
+    return handled
 
 
 async def generate_periodically(
-    sessions: sessionmaker[Session], contracts: Contracts, interval_s: float
+    sessions: sessionmaker[Session],
+    contracts: Contracts,
+    notify: Callable[[], NotifyConfig],
+    interval_s: float,
 ) -> None:
     while True:
         try:
-            await asyncio.to_thread(run_once, sessions, contracts)
+            await asyncio.to_thread(run_once, sessions, contracts, notify)
         except SQLAlchemyError:
             log.exception("inspections: generation failed, will retry next interval")
         await asyncio.sleep(interval_s)

@@ -25,6 +25,7 @@ from server.inspections.evidence import (
     judge,
 )
 from server.inspections.models import Inspection, InspectionAmendment, InspectionRow
+from server.inspections.overdue import OverdueInspection, notices
 from server.inspections.plan import DeviceRef, Period, current_period, plan_rows
 from server.inspections.record import (
     InspectionState,
@@ -39,6 +40,8 @@ from server.inspections.record import (
 )
 from server.inspections.template import Contracts, Evidence, Template
 from server.models import Client, Device, FaultEpisode, Site, Ticket, UptimeDay
+from server.notify.config import NotifyConfig
+from server.notify.queue import enqueue
 from server.tickets.policy import service_settings
 from server.tickets.service import (
     KNOWN_FAULT_CODES,
@@ -467,3 +470,32 @@ def amend(
     session.add(amendment)
     session.flush()
     return amendment
+
+
+def notify_overdue(*, session: Session, config: NotifyConfig, now: datetime) -> int:
+    """Queue one notice per unfinished inspection past its due date; returns how many were
+    marked. The inspection remembers it was notified; the dedupe key guards replicas."""
+    found = session.scalars(
+        select(Inspection).where(
+            Inspection.completed_at.is_(None),
+            Inspection.due_at < now,
+            Inspection.overdue_notified_at.is_(None),
+        )
+    ).all()
+    for inspection in found:
+        site = session.get(Site, inspection.site_id)
+        assert site is not None
+        facts = OverdueInspection(
+            inspection_id=inspection.id,
+            client_id=inspection.client_id,
+            site_id=site.id,
+            site_name=site.name,
+            timezone=site.timezone,
+            period_start=inspection.period_start,
+            due_at=inspection.due_at,
+            blank_rows=len(blank_rows(session=session, inspection_id=inspection.id)),
+        )
+        enqueue(session, notices(facts, config), now=now, max_attempts=config.delivery.max_attempts)
+        inspection.overdue_notified_at = now
+    session.flush()
+    return len(found)

@@ -20,6 +20,7 @@ from server.inspections.store import (
     complete,
     generate,
     generate_all,
+    notify_overdue,
     prefill,
     rows_of,
     sign,
@@ -396,3 +397,51 @@ def test_secmon_inspections_verify_says_intact_then_altered(
     assert "ALTERED" in altered.output
     missing = runner.invoke(app, ["inspections", "verify", "999999"])
     assert missing.exit_code == 2
+
+
+def test_overdue_inspection_is_notified_once_through_the_queue(
+    database_url: str, site: dict[str, int]
+) -> None:
+    from server.notify.config import parse_notify_config
+    from server.notify.models import Notification
+
+    with _session(database_url) as session:
+        client_id = session.get(Site, site["site"]).client_id  # type: ignore[union-attr]
+    config = parse_notify_config(
+        {
+            "contacts": {
+                "li": {"channels": {"mail": "mailto://li@127.0.0.1", "hook": "json://127.0.0.1:9"}},
+                "wang": {"channels": {"mail": "mailto://wang@127.0.0.1"}},
+                "zhao": {"channels": {"mail": "mailto://zhao@127.0.0.1"}},
+            },
+            "teams": {"field": {"members": ["li"], "sites": [site["site"]]}},
+            "clients": {str(client_id): {"managers": ["wang", "li"]}},
+        }
+    )
+    with _session(database_url) as session:
+        generate_all(session=session, contracts=Contracts(shipped_template()), now=NOW)
+        assert notify_overdue(session=session, config=config, now=NOW) == 0  # due 12-10
+        late = datetime(2026, 12, 10, 17, tzinfo=UTC)
+        assert notify_overdue(session=session, config=config, now=late) == 1
+        session.commit()
+        sent = session.scalars(
+            select(Notification).where(Notification.event == "inspection_overdue")
+        ).all()
+        # li (team, and a manager: once) on two channels, wang on one; zhao is in neither.
+        assert sorted((n.contact, n.channel) for n in sent) == [
+            ("li", "hook"),
+            ("li", "mail"),
+            ("wang", "mail"),
+        ]
+        assert all(n.ticket_id is None for n in sent)
+        assert "Rows still to answer" in sent[0].body
+        assert notify_overdue(session=session, config=config, now=late + timedelta(hours=1)) == 0
+        session.commit()
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.event == "inspection_overdue")
+            )
+            == 3
+        )
