@@ -6,14 +6,14 @@ offline, no samples), is unknown: it never counts as up, and a result that depen
 `unknown` rather than a guess.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from server.faults.rules import FaultCode
-from server.inspections.template import Availability, Evidence, NoOpenFault, Tickets
+from server.inspections.template import Availability, Evidence, NoOpenFault, Reading, Tickets
 from server.tickets.states import OPEN_STATES, TicketState
 
 
@@ -52,6 +52,16 @@ class EpisodeFact:
     started_at: datetime
     recovered_at: datetime | None
     ticket_id: int | None
+
+
+@dataclass(frozen=True)
+class ReadingFact:
+    """What is stored about one numeric check of one device over the window."""
+
+    low: float | None = None  # extremes of the daily rollups inside the window
+    high: float | None = None
+    latest: float | None = None  # the current reading, when it was taken inside the window
+    latest_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +167,36 @@ def no_open_fault(
     return Judgement(RowResult.PASS, evidence, said, tickets)
 
 
+def reading(rule: Reading, fact: ReadingFact) -> Judgement:
+    """Fail when a value seen in the period breaks a bound; unknown when none was seen."""
+    if fact.low is not None and fact.high is not None:
+        low, high, source = fact.low, fact.high, "daily rollups"
+    elif fact.latest is not None:
+        low = high = fact.latest
+        source = "latest reading"
+    else:
+        evidence: dict[str, Any] = {"check": rule.check}
+        return Judgement(RowResult.UNKNOWN, evidence, f"No {rule.check} reading in the period.")
+    broken = [
+        text
+        for text, bad in (
+            (f"below {rule.min}", rule.min is not None and low < rule.min),
+            (f"above {rule.max}", rule.max is not None and high > rule.max),
+            (
+                f"beyond ±{rule.max_abs}",
+                rule.max_abs is not None and max(abs(low), abs(high)) > rule.max_abs,
+            ),
+        )
+        if bad
+    ]
+    evidence = {"check": rule.check, "low": low, "high": high, "source": source}
+    seen = f"{low:g}" if low == high else f"{low:g} to {high:g}"
+    said = f"{rule.check} {seen} ({source})" + (
+        f": {', '.join(broken)}." if broken else ", within bounds."
+    )
+    return Judgement(RowResult.FAIL if broken else RowResult.PASS, evidence, said)
+
+
 def tickets(window: Window, facts: Sequence[TicketFact]) -> Judgement:
     """Site level: tickets opened in the window or still open in it; fail while one of them is
     unfinished past its resolve-by deadline at the window's end."""
@@ -195,10 +235,13 @@ def judge(
     uptime: UptimeTotals,
     episodes: Sequence[EpisodeFact],
     site_tickets: Sequence[TicketFact],
+    readings: Mapping[str, ReadingFact],
 ) -> Judgement:
     if isinstance(rule, Availability):
         return availability(rule, window, uptime, episodes)
     if isinstance(rule, NoOpenFault):
         return no_open_fault(rule, window, uptime, episodes)
+    if isinstance(rule, Reading):
+        return reading(rule, readings.get(rule.check, ReadingFact()))
     assert isinstance(rule, Tickets)
     return tickets(window, site_tickets)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from server.inspections.evidence import (
     EpisodeFact,
     Judgement,
+    ReadingFact,
     RowResult,
     TicketFact,
     UptimeTotals,
@@ -38,8 +39,17 @@ from server.inspections.record import (
     check_sign,
     seal,
 )
-from server.inspections.template import Contracts, Evidence, Template
-from server.models import Client, Device, FaultEpisode, Site, Ticket, UptimeDay
+from server.inspections.template import Contracts, Evidence, Reading, Template
+from server.models import (
+    CheckDay,
+    Client,
+    Device,
+    DeviceState,
+    FaultEpisode,
+    Site,
+    Ticket,
+    UptimeDay,
+)
 from server.notify.config import NotifyConfig
 from server.notify.queue import enqueue
 from server.tickets.policy import service_settings
@@ -185,6 +195,36 @@ def _tickets(session: Session, site_id: int, window: Window) -> list[TicketFact]
     ]
 
 
+def _readings(
+    session: Session,
+    inspection: Inspection,
+    window: Window,
+    device_id: int,
+    rule: Evidence,
+    states: dict[int, DeviceState],
+) -> dict[str, ReadingFact]:
+    """The stored facts about the rule's check: daily rollup extremes, and the latest reading."""
+    if not isinstance(rule, Reading):
+        return {}
+    low, high = session.execute(
+        select(func.min(CheckDay.min), func.max(CheckDay.max)).where(
+            CheckDay.device_id == device_id,
+            CheckDay.check == rule.check,
+            CheckDay.day >= window.start.date(),
+            CheckDay.day < window.end.date(),
+        )
+    ).one()
+    latest = latest_at = None
+    state = states.get(device_id)
+    entry = (state.checks or {}).get(rule.check) if state else None
+    if isinstance(entry, dict) and isinstance(entry.get("value"), int | float):
+        at = datetime.fromisoformat(str(entry.get("updated_at")))
+        if at >= window.start:
+            latest, latest_at = float(entry["value"]), at
+    fact = ReadingFact(low=low, high=high, latest=latest, latest_at=latest_at)
+    return {rule.check: fact}
+
+
 def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
     """Judge every row with an evidence rule over the window so far; open an `inspection`
     ticket for a failing row no open ticket covers. Only while open. Returns rows judged."""
@@ -197,6 +237,14 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
     uptime = _uptime(session, inspection, window, zone)
     episodes = _episodes(session, site.id, window)
     site_tickets = _tickets(session, site.id, window)
+    states = {
+        s.device_id: s
+        for s in session.scalars(
+            select(DeviceState)
+            .join(Device, Device.id == DeviceState.device_id)
+            .where(Device.site_id == site.id)
+        )
+    }
     judged = 0
     for row in rows_of(session=session, inspection_id=inspection.id):
         if row.rule is None:
@@ -209,6 +257,7 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
             uptime=uptime.get(device_id, UptimeTotals()),
             episodes=episodes.get(device_id, []),
             site_tickets=site_tickets,
+            readings=_readings(session, inspection, window, device_id, rule, states),
         )
         opened = _ticket_for_failure(session, site, inspection, row, verdict, now)
         row.prefill = verdict.result.value

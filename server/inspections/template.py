@@ -68,6 +68,25 @@ class NoOpenFault(BaseModel):
     codes: tuple[FaultCode, ...] = Field(min_length=1)
 
 
+class Reading(BaseModel):
+    """A numeric check against bounds: the period's extremes where daily rollups hold the check,
+    else the device's latest reading inside the period (`max_abs` bounds the absolute value)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: Literal["reading"]
+    check: str = Field(min_length=1, max_length=200)
+    min: float | None = None
+    max: float | None = None
+    max_abs: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> "Reading":
+        if self.min is None and self.max is None and self.max_abs is None:
+            raise ValueError("give at least one of min, max, max_abs")
+        return self
+
+
 class Tickets(BaseModel):
     """Site level: fail while a ticket of the site opened before the period's end is unfinished."""
 
@@ -76,7 +95,7 @@ class Tickets(BaseModel):
     rule: Literal["tickets"]
 
 
-Evidence = Annotated[Availability | NoOpenFault | Tickets, Field(discriminator="rule")]
+Evidence = Annotated[Availability | NoOpenFault | Reading | Tickets, Field(discriminator="rule")]
 ITEM_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 
 

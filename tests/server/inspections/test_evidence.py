@@ -5,15 +5,17 @@ from datetime import UTC, datetime, timedelta
 from server.faults.rules import FaultCode
 from server.inspections.evidence import (
     EpisodeFact,
+    ReadingFact,
     RowResult,
     TicketFact,
     UptimeTotals,
     Window,
     availability,
     no_open_fault,
+    reading,
     tickets,
 )
-from server.inspections.template import Availability, NoOpenFault
+from server.inspections.template import Availability, NoOpenFault, Reading
 from server.tickets.states import TicketState
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -111,3 +113,25 @@ def test_tickets_row_counts_the_period_and_fails_on_overdue_open_tickets() -> No
     late = tickets(WINDOW, [*facts, t(5, TicketState.DISPATCHED, 50, None, 100)])
     assert late.result is RowResult.FAIL
     assert late.evidence["overdue"] == 1
+
+
+def test_reading_uses_rollup_extremes_then_the_latest_value() -> None:
+    clock = Reading(rule="reading", check="clock.offset_s", max_abs=5)
+    assert reading(clock, ReadingFact(low=-1.0, high=6.5)).result is RowResult.FAIL
+    drifted = reading(clock, ReadingFact(low=-7.0, high=2.0, latest=0.1, latest_at=T0))
+    assert drifted.result is RowResult.FAIL  # the period's worst, not today's value
+    assert drifted.evidence["source"] == "daily rollups"
+    fine = reading(clock, ReadingFact(latest=-0.4, latest_at=T0))
+    assert fine.result is RowResult.PASS
+    assert fine.evidence == {
+        "check": "clock.offset_s",
+        "low": -0.4,
+        "high": -0.4,
+        "source": "latest reading",
+    }
+    assert reading(clock, ReadingFact()).result is RowResult.UNKNOWN
+    retention = Reading(rule="reading", check="recording.retention_days", min=30)
+    short = reading(retention, ReadingFact(latest=12.5, latest_at=T0))
+    assert short.result is RowResult.FAIL
+    assert "below 30" in short.sentence
+    assert reading(retention, ReadingFact(latest=30.0, latest_at=T0)).result is RowResult.PASS

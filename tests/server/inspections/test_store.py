@@ -27,7 +27,7 @@ from server.inspections.store import (
     verify,
 )
 from server.inspections.template import Contracts, shipped_template
-from server.models import Device, FaultEpisode, Site, Ticket, UptimeDay
+from server.models import Device, DeviceState, FaultEpisode, Site, Ticket, UptimeDay
 from tests.peers.server import provision
 
 # Shanghai (UTC+8): December 2026 runs from 11-30 16:00 UTC; on 12-04 10:00 local three
@@ -78,6 +78,18 @@ def _episode(
     }
 
 
+def _state(device_id: int, checks: dict[str, object]) -> DeviceState:
+    return DeviceState(
+        device_id=device_id,
+        status="up",
+        reachable=True,
+        last_sample_at=NOW,
+        last_seen_at=NOW,
+        checks=checks,
+        updated_at=NOW,
+    )
+
+
 def _uptime(
     device_id: int, day: date, up: int, down: int = 0, nodata: int = 0
 ) -> dict[str, object]:
@@ -119,6 +131,17 @@ def site(database_url: str) -> dict[str, int]:
             rows += [_uptime(ids["nvr-1"], days[1], DAY - 6 * 3600, down=6 * 3600)]
             rows += [_uptime(ids["ups-1"], d, DAY) for d in days]
             session.execute(insert(UptimeDay), rows)
+            seen = (NOW - timedelta(minutes=1)).isoformat()
+            for name, check, value in [
+                ("cam-1", "clock.offset_s", 1.2),
+                ("nvr-1", "recording.retention_days", 45.0),
+                ("ups-1", "ups.battery.minutes_remaining", 4.0),
+            ]:
+                session.merge(
+                    _state(
+                        ids[name], {check: {"value": value, "changed_at": seen, "updated_at": seen}}
+                    )
+                )
             down_at = START + timedelta(days=1, hours=2)
             session.execute(
                 insert(FaultEpisode),
@@ -217,6 +240,13 @@ def test_prefill_from_stored_history_and_an_inspection_ticket_for_an_uncovered_f
             100 * (3 * DAY - 6 * 3600) / (3 * DAY), 3
         )
         assert rows[("central.recording", "nvr-1")].prefill == "pass"
+        assert rows[("central.retention", "nvr-1")].prefill == "pass"
+        assert rows[("frontend.camera_clock", "cam-1")].prefill == "pass"
+        assert rows[("frontend.camera_clock", "cam-2")].prefill == "unknown"  # never read
+        runtime = rows[("central.ups_runtime", "ups-1")]
+        assert runtime.prefill == "fail"
+        assert runtime.evidence is not None
+        assert runtime.evidence["low"] == 4.0
         ups = rows[("central.power", "ups-1")]
         assert ups.prefill == "fail"
         assert ups.sentence
@@ -228,6 +258,7 @@ def test_prefill_from_stored_history_and_an_inspection_ticket_for_an_uncovered_f
         assert sorted(t.code or "" for t in opened) == [
             "inspection.central.power",
             "inspection.central.recorder_online",
+            "inspection.central.ups_runtime",
         ]
         assert all(t.severity == "general" for t in opened)
         assert ups.ticket_ids is not None
@@ -235,7 +266,7 @@ def test_prefill_from_stored_history_and_an_inspection_ticket_for_an_uncovered_f
         # Pre-filling again (the next round) opens nothing new.
         prefill(session=session, inspection=inspection, now=NOW + timedelta(hours=1))
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Ticket)) == 2
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 3
 
 
 def test_completion_signatures_seal_tamper_and_amendment(
