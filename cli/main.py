@@ -28,6 +28,8 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(predict_app, name="predict")
 inspections_app = typer.Typer(no_args_is_help=True, help="Monthly inspections: generate, verify.")
 app.add_typer(inspections_app, name="inspections")
+report_app = typer.Typer(no_args_is_help=True, help="Client documents as PDF or HTML.")
+app.add_typer(report_app, name="report")
 
 EXIT_MISSING_EXTRA = 3
 
@@ -256,6 +258,15 @@ def inspections_verify(
 def inspections_generate() -> None:
     """Generate and pre-fill every site's inspection for the current cycle now."""
     raise typer.Exit(_load("server.inspections.commands", "server").generate_now())
+
+
+@report_app.command("inspection")
+def report_inspection(
+    inspection_id: Annotated[int, typer.Argument(help="The inspection's id.")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf, or FILE.html", dir_okay=False)],
+) -> None:
+    """The monthly inspection record (header, every row with evidence, signatures, seal)."""
+    raise typer.Exit(_load("server.reports.commands", "server").inspection(inspection_id, out))
 
 
 @app.command("demo")

@@ -23,6 +23,7 @@ from server.api import (
     home,
     inspections,
     kpis,
+    reports,
     sites,
     status_pages,
     tickets,
@@ -195,6 +196,7 @@ def create_app(
         kpis,
         status_pages,
         inspections,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(status_pages.pages)
