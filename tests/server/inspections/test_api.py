@@ -217,3 +217,17 @@ def test_complete_sign_verify_tamper_and_amend_through_the_api(world: World) -> 
     check = world.api.get(f"{BASE}/{iid}/verify", headers=world.h("acme")).json()
     assert check["intact"] is False
     assert check["stored_sha256"] == done["seal_sha256"]
+
+
+def test_record_html_and_pdf_in_the_callers_scope(world: World) -> None:
+    inspection = _generate(world, world.site_id)
+    url = f"/api/v1/reports/inspections/{inspection['id']}"
+    html = world.api.get(f"{url}.html", headers=world.h("acme"))
+    assert html.status_code == 200
+    assert "防雷接地情况" in html.text
+    assert world.api.get(f"{url}.html", headers=world.h("stranger")).status_code == 404
+    pdf = world.api.get(f"{url}.pdf", headers=world.h("acme"))
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert world.api.get(f"{url}.pdf", headers=world.h("stranger")).status_code == 404
