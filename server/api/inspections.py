@@ -8,20 +8,30 @@ nothing: the session is rolled back with the error.
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.api.deps import CurrentUser, DbSession, UserScope
-from server.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from server.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    TooLargeError,
+    UnsupportedMediaTypeError,
+)
 from server.inspections.access import InspectionAction, allowed
 from server.inspections.evidence import RowResult
-from server.inspections.models import Inspection, InspectionAmendment
+from server.inspections.models import Inspection, InspectionAmendment, InspectionAttachment
+from server.inspections.photo import MAX_BYTES, PhotoRefusedError
 from server.inspections.plan import SITE, device_subject
 from server.inspections.record import RecordError, RecordStateError, RowAnswer, parse_result
 from server.inspections.store import (
     Signature,
+    add_photo,
     amend,
     answer,
     complete,
@@ -352,6 +362,75 @@ def amend_inspection(
         raise _refused(session, err) from err
     session.commit()
     return _detail(session, inspection)
+
+
+class PhotoOut(BaseModel):
+    id: int
+    row_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    author: str
+    at: datetime
+
+
+@router.post(
+    "/inspections/{inspection_id}/rows/{row_id}/photos",
+    response_model=PhotoOut,
+    responses={**ERRORS, 413: {"model": ErrorBody}},
+)
+async def add_row_photo(
+    inspection_id: int,
+    row_id: int,
+    file: UploadFile,
+    user: CurrentUser,
+    scope: UserScope,
+    session: DbSession,
+) -> PhotoOut:
+    """A JPEG, PNG or WebP of at most 5 MB, at most 5 per row, while the inspection is open."""
+    _require(user, InspectionAction.ANSWER)
+    inspection = _get(session, inspection_id, scope)
+    data = await file.read(MAX_BYTES + 1)
+    try:
+        photo = add_photo(
+            session=session,
+            inspection=inspection,
+            row_id=row_id,
+            filename=file.filename or "photo",
+            data=data,
+            author=user.username,
+            now=datetime.now(UTC),
+        )
+    except PhotoRefusedError as err:
+        session.rollback()
+        if len(data) > MAX_BYTES:
+            raise TooLargeError(str(err)) from err
+        raise UnsupportedMediaTypeError(str(err)) from err
+    except RecordError as err:
+        raise _refused(session, err) from err
+    session.commit()
+    return PhotoOut.model_validate(photo, from_attributes=True)
+
+
+@router.get("/inspections/{inspection_id}/photos", response_model=list[PhotoOut], responses=ERRORS)
+def list_photos(inspection_id: int, scope: UserScope, session: DbSession) -> list[PhotoOut]:
+    inspection = _get(session, inspection_id, scope)
+    found = session.scalars(
+        select(InspectionAttachment)
+        .where(InspectionAttachment.inspection_id == inspection.id)
+        .order_by(InspectionAttachment.id)
+    )
+    return [PhotoOut.model_validate(p, from_attributes=True) for p in found]
+
+
+@router.get("/inspections/{inspection_id}/photos/{photo_id}", responses=ERRORS)
+def get_photo(inspection_id: int, photo_id: int, scope: UserScope, session: DbSession) -> Response:
+    inspection = _get(session, inspection_id, scope)
+    photo = session.get(InspectionAttachment, photo_id)
+    if photo is None or photo.inspection_id != inspection.id:
+        raise NotFoundError(f"no photo {photo_id} in inspection {inspection_id}")
+    return Response(photo.data, media_type=photo.content_type)
 
 
 class VerifyOut(BaseModel):

@@ -9,7 +9,7 @@ correction is an amendment row beside the original.
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models import Base
@@ -84,5 +84,25 @@ class InspectionAmendment(Base):
     result: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+
+class InspectionAttachment(Base):
+    """A photo of a row, kept in the database (backed up and replicated with the record, no
+    shared disk between replicas); its SHA-256 is part of the sealed content."""
+
+    __tablename__ = "inspection_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspections.id", ondelete="CASCADE"), index=True
+    )
+    row_id: Mapped[int] = mapped_column(ForeignKey("inspection_rows.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
     author: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime]

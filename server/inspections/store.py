@@ -5,6 +5,7 @@ PostgreSQL (a replica that finds it taken skips the site this round), and the un
 `(site_id, cycle, period_start)` keeps one inspection per period even without the lock.
 """
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -25,8 +26,14 @@ from server.inspections.evidence import (
     Window,
     judge,
 )
-from server.inspections.models import Inspection, InspectionAmendment, InspectionRow
+from server.inspections.models import (
+    Inspection,
+    InspectionAmendment,
+    InspectionAttachment,
+    InspectionRow,
+)
 from server.inspections.overdue import OverdueInspection, notices
+from server.inspections.photo import MAX_PER_ROW, PhotoRefusedError, photo_type
 from server.inspections.plan import DeviceRef, Period, current_period, plan_rows
 from server.inspections.record import (
     InspectionState,
@@ -447,8 +454,9 @@ def _signed_header(inspection: Inspection) -> dict[str, Any]:
     }
 
 
-def _signed_row(row: InspectionRow) -> dict[str, Any]:
+def _signed_row(row: InspectionRow, photos: dict[int, list[str]]) -> dict[str, Any]:
     return {
+        "photos": sorted(photos.get(row.id, [])),
         "id": row.id,
         "item_id": row.item_id,
         "subject": row.subject,
@@ -465,7 +473,14 @@ def _signed_row(row: InspectionRow) -> dict[str, Any]:
 
 def compute_seal(*, session: Session, inspection: Inspection) -> str:
     rows = rows_of(session=session, inspection_id=inspection.id)
-    return seal(_signed_header(inspection), [_signed_row(r) for r in rows])
+    photos: dict[int, list[str]] = {}
+    for row_id, digest in session.execute(
+        select(InspectionAttachment.row_id, InspectionAttachment.sha256).where(
+            InspectionAttachment.inspection_id == inspection.id
+        )
+    ):
+        photos.setdefault(row_id, []).append(digest)
+    return seal(_signed_header(inspection), [_signed_row(r, photos) for r in rows])
 
 
 @dataclass(frozen=True)
@@ -548,3 +563,43 @@ def notify_overdue(*, session: Session, config: NotifyConfig, now: datetime) -> 
         inspection.overdue_notified_at = now
     session.flush()
     return len(found)
+
+
+def add_photo(
+    *,
+    session: Session,
+    inspection: Inspection,
+    row_id: int,
+    filename: str,
+    data: bytes,
+    author: str,
+    now: datetime,
+) -> InspectionAttachment:
+    """A photo on a row while the inspection is open; refused (nothing stored) when too large,
+    not an image we keep, or one too many for the row."""
+    check_editable(InspectionState(inspection.state))
+    row = session.get(InspectionRow, row_id)
+    if row is None or row.inspection_id != inspection.id:
+        raise RecordError(f"no such row in this inspection: {row_id}")
+    content_type = photo_type(data)
+    count = session.scalar(
+        select(func.count())
+        .select_from(InspectionAttachment)
+        .where(InspectionAttachment.row_id == row_id)
+    )
+    if (count or 0) >= MAX_PER_ROW:
+        raise PhotoRefusedError(f"a row keeps at most {MAX_PER_ROW} photos")
+    photo = InspectionAttachment(
+        inspection_id=inspection.id,
+        row_id=row_id,
+        filename=(filename or "photo")[:200],
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
+        author=author,
+        at=now,
+    )
+    session.add(photo)
+    session.flush()
+    return photo

@@ -1,8 +1,8 @@
-"""Inspections: one per site and cycle period, its rows, amendments after sign-off.
+"""Inspections: one per site and cycle period, its rows, photos, amendments after sign-off.
 
 Revision ID: 0006_inspections
 Revises: 0005_predict
-Create Date: 2026-12-08 00:05:52.760413
+Create Date: 2026-12-08 00:19:42.640124
 """
 
 from collections.abc import Sequence
@@ -130,8 +130,46 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_table(
+        "inspection_attachments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("inspection_id", sa.Integer(), nullable=False),
+        sa.Column("row_id", sa.Integer(), nullable=False),
+        sa.Column("filename", sa.String(length=200), nullable=False),
+        sa.Column("content_type", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("author", sa.String(length=200), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["inspection_id"],
+            ["inspections.id"],
+            name=op.f("fk_inspection_attachments_inspection_id_inspections"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["row_id"],
+            ["inspection_rows.id"],
+            name=op.f("fk_inspection_attachments_row_id_inspection_rows"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inspection_attachments")),
+    )
+    op.create_index(
+        op.f("ix_inspection_attachments_inspection_id"),
+        "inspection_attachments",
+        ["inspection_id"],
+        unique=False,
+    )
+
 
 def downgrade() -> None:
+    op.drop_index(
+        op.f("ix_inspection_attachments_inspection_id"), table_name="inspection_attachments"
+    )
+
+    op.drop_table("inspection_attachments")
     op.drop_index(
         op.f("ix_inspection_amendments_inspection_id"), table_name="inspection_amendments"
     )

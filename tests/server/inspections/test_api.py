@@ -231,3 +231,44 @@ def test_record_html_and_pdf_in_the_callers_scope(world: World) -> None:
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     assert world.api.get(f"{url}.pdf", headers=world.h("stranger")).status_code == 404
+
+
+def test_row_photos_limits_and_seal(world: World) -> None:
+    from server.inspections.models import InspectionAttachment
+    from server.inspections.photo import MAX_BYTES
+
+    inspection = _generate(world, world.site_id)
+    iid = inspection["id"]
+    row = next(r for r in inspection["rows"] if r["item_id"] == "cabling.earthing")
+    url = f"{BASE}/{iid}/rows/{row['id']}/photos"
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x01" * 2000
+    ok = world.api.post(
+        url, files={"file": ("earth.jpg", jpeg, "image/jpeg")}, headers=world.h("tech")
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["content_type"] == "image/jpeg"
+    assert ok.json()["size"] == len(jpeg)
+    # Declared as a JPEG, but a PDF: refused by content.
+    pdf = world.api.post(
+        url, files={"file": ("x.jpg", b"%PDF-1.7 x", "image/jpeg")}, headers=world.h("tech")
+    )
+    assert pdf.status_code == 415
+    assert "only JPEG, PNG or WebP" in pdf.json()["detail"]
+    big = world.api.post(
+        url,
+        files={"file": ("big.jpg", jpeg[:4] + b"\x00" * MAX_BYTES, "image/jpeg")},
+        headers=world.h("tech"),
+    )
+    assert big.status_code == 413
+    other = world.api.post(
+        f"{BASE}/{iid}/rows/999999/photos",
+        files={"file": ("a.jpg", jpeg, "image/jpeg")},
+        headers=world.h("tech"),
+    )
+    assert other.status_code == 422
+    assert world.count(InspectionAttachment) == 1
+    listed = world.api.get(f"{BASE}/{iid}/photos", headers=world.h("acme")).json()
+    assert [p["filename"] for p in listed] == ["earth.jpg"]
+    got = world.api.get(f"{BASE}/{iid}/photos/{listed[0]['id']}", headers=world.h("acme"))
+    assert got.content == jpeg
+    assert world.api.get(f"{BASE}/{iid}/photos", headers=world.h("stranger")).status_code == 404
