@@ -269,6 +269,19 @@ def report_inspection(
     raise typer.Exit(_load("server.reports.commands", "server").inspection(inspection_id, out))
 
 
+@report_app.command("quarterly")
+def report_quarterly(
+    client: Annotated[str, typer.Option(help="Client name.")],
+    year: Annotated[int, typer.Option(help="Year of the quarter.")],
+    quarter: Annotated[int, typer.Option(help="Quarter, 1 to 4.", min=1, max=4)],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf, or FILE.html", dir_okay=False)],
+) -> None:
+    """The client's quarterly maintenance report (availability, tickets, inspections, parts)."""
+    raise typer.Exit(
+        _load("server.reports.commands", "server").quarterly(client, year, quarter, out)
+    )
+
+
 @app.command("demo")
 def demo(
     port: Annotated[int, typer.Option(help="Server port.")] = 8000,

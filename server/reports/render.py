@@ -7,7 +7,9 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from server.reports.quarterly import QuarterlyReport, bars_svg
 from server.reports.record import RESULT_WORDS, InspectionRecord
+from server.tickets.kpis import Ratio
 
 INSTALL_HINT = (
     "install WeasyPrint (pip install 'secmon[server]') and its system libraries "
@@ -28,6 +30,16 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def _ratio(value: Ratio) -> str:
+    shown = "—" if value.value is None else f"{100 * value.value:.1f}%"
+    return f"{shown} ({value.numerator}/{value.denominator})"
+
+
+def quarterly_html(report: QuarterlyReport) -> str:
+    template = _environment().get_template("quarterly.html")
+    return template.render(r=report, bars=bars_svg, ratio=_ratio)
 
 
 def inspection_html(record: InspectionRecord) -> str:

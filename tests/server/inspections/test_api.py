@@ -3,6 +3,7 @@ signatures, verification, amendments, and refusals that store nothing."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class World:
     database_url: str
     site_id: int
     other_site_id: int
+    client_id: int
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def h(self, username: str) -> dict[str, str]:
@@ -84,7 +86,7 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
         inspection_seconds=3600,
     )
     with TestClient(create_app(settings)) as api:
-        yield World(api, database_url, mine.site_id, other.site_id)
+        yield World(api, database_url, mine.site_id, other.site_id, mine.client_id)
 
 
 def _generate(world: World, site_id: int) -> dict[str, Any]:
@@ -272,3 +274,21 @@ def test_row_photos_limits_and_seal(world: World) -> None:
     got = world.api.get(f"{BASE}/{iid}/photos/{listed[0]['id']}", headers=world.h("acme"))
     assert got.content == jpeg
     assert world.api.get(f"{BASE}/{iid}/photos", headers=world.h("stranger")).status_code == 404
+
+
+def test_quarterly_report_in_the_callers_scope(world: World) -> None:
+    _generate(world, world.site_id)
+    url = f"/api/v1/reports/clients/{world.client_id}/quarterly"
+    now = datetime.now(UTC)
+    query = {"year": now.year, "quarter": (now.month - 1) // 3 + 1}
+    html = world.api.get(f"{url}.html", params=query, headers=world.h("acme"))
+    assert html.status_code == 200, html.text
+    assert "季度维护工作报告" in html.text
+    assert (
+        world.api.get(f"{url}.html", params=query, headers=world.h("stranger")).status_code == 404
+    )
+    bad = world.api.get(f"{url}.html", params={**query, "quarter": 5}, headers=world.h("acme"))
+    assert bad.status_code == 422
+    assert "quarter 5" in bad.json()["detail"]
+    pdf = world.api.get(f"{url}.pdf", params=query, headers=world.h("boss"))
+    assert pdf.content.startswith(b"%PDF")
