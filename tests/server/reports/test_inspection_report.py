@@ -1,6 +1,7 @@
 """The signed inspection record as HTML and as PDF: `pdftotext` of the PDF shows the Chinese
 item text, the results, the signatures and the seal."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,6 +26,7 @@ from server.inspections.store import (
 from server.inspections.template import Contracts, shipped_template
 from server.reports.record import load_record
 from server.reports.render import inspection_html
+from tests.peers.browser import SHOTS_ENV
 from tests.server.inspections.test_store import NOW, _session, site
 
 __all__ = ["site"]  # the fixture, shared with the store tests
@@ -120,5 +122,26 @@ def test_pdf_record_holds_the_chinese_item_text_and_the_seal(
         seal = inspection.seal_sha256
     assert seal is not None
     assert seal[:16] in text.replace("\n", "").replace(" ", "")
+    # Page 1 as a picture (for the README), kept when $SECMON_SCREENSHOTS_DIR is set.
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "70",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(out),
+            str(tmp_path / "inspection-record"),
+        ],
+        check=True,
+    )
+    target = os.environ.get(SHOTS_ENV)
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / "inspection-record.png", Path(target) / "inspection-record.png")
     missing = CliRunner().invoke(app, ["report", "inspection", "999999", "--out", str(out)])
     assert missing.exit_code == 2
