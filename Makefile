@@ -18,6 +18,9 @@ APT_PACKAGES += libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-uti
 BENCH_APT_PACKAGES := prometheus-snmp-exporter prometheus prometheus-alertmanager prometheus-blackbox-exporter
 # `ip netns` and veth pairs: the WS-Discovery test runs in network namespaces it makes.
 APT_PACKAGES += iproute2
+# The deployment files' checkers: promtool and a real Prometheus, systemd-analyze, Caddy, and
+# docker-compose (v1) to validate the compose file against its schema without an engine.
+APT_PACKAGES += prometheus systemd caddy docker-compose
 
 .PHONY: demo test lint typecheck pytest system-deps apt-install venv bench clean
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
@@ -398,6 +399,19 @@ class ServicePolicy(Base):
     sla: Mapped[dict[str, Any]]
     recovered_quiet_minutes: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+
+
+class HolidayYearRow(Base):
+    """A country's statutory holiday list for one year, loaded by an admin (`load-holidays`);
+    it adds to (or corrects) the lists shipped in `server/sla/holidays/`."""
+
+    __tablename__ = "holiday_years"
+
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(300))
+    loaded_at: Mapped[datetime]
 
 
 # -- status page (issue 7) ---------------------------------------------------------------------

@@ -49,7 +49,7 @@ from server.status.words import Words, pick_language
 from server.tenancy import Scope, scope_of
 from server.tickets import repair, service
 from server.tickets.kpi_query import ticket_facts
-from server.tickets.kpis import KpiGroup, grouped
+from server.tickets.kpis import KpiGroup, grouped, standing
 from server.tickets.repair import CauseClass
 from server.tickets.schemas import ResolveBody
 from server.tickets.states import TicketState
@@ -585,7 +585,10 @@ def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None =
         except DomainError:
             start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         facts = ticket_facts(
-            session=session, since=start, until=_next_month(start), scope=viewer.scope
+            session=session,
+            since=start.date(),
+            until=_next_month(start).date(),
+            scope=viewer.scope,
         )
         tables = {}
         for group in (KpiGroup.CLIENT, KpiGroup.SITE, KpiGroup.TECHNICIAN):
@@ -601,6 +604,8 @@ def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None =
             month=start.strftime("%Y-%m"),
             tables=tables,
             names=names,
+            targets=ctx.settings.kpi_targets(),
+            standing=standing,
         )
 
     return _staff(request, ctx, session, render)

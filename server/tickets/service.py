@@ -279,11 +279,12 @@ def transition(
             )
         ticket.eta = eta
     if (
-        target is TicketState.RESOLVED
-        and ticket.on_site_at is None
+        target in (TicketState.DISPATCHED, TicketState.RESOLVED)
         and ticket.acknowledged_at is None
+        and ticket.on_site_at is None
     ):
-        # Resolved straight from new (remote fix): the response clock stops here too.
+        # Dispatched or resolved (remote fix) straight from new: any first staff action is the
+        # response (000 「做出響應」), so the respond clock stops here too.
         ticket.acknowledged_at = now
     if assignee_id is not None:
         ticket.assignee_id = assignee_id

@@ -71,7 +71,7 @@ def test_creeping_temperature_opens_one_preventive_ticket_then_recovers(database
             assert "65" in forecast.data["en"]
             assert "预计" in forecast.data["zh"]
             # Not a fault: the KPIs leave it out.
-            assert ticket_facts(session=session, since=START, until=now + DAY) == []
+            assert ticket_facts(session=session, since=START.date(), until=(now + DAY).date()) == []
         # Re-run: the same forecast, no second ticket, no note.
         with sessions() as session:
             run(session, now + timedelta(minutes=5))

@@ -1,7 +1,7 @@
 """Inspections: one per site and cycle period, its rows, photos, amendments after sign-off.
 
-Revision ID: 0006_inspections
-Revises: 0005_predict
+Revision ID: 0007_inspections
+Revises: 0006_sla_rules
 Create Date: 2026-12-08 00:19:42.640124
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_inspections"
-down_revision: str | None = "0005_predict"
+revision: str = "0007_inspections"
+down_revision: str | None = "0006_sla_rules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
