@@ -35,9 +35,11 @@ async def generate_periodically(
     notify: Callable[[], NotifyConfig],
     interval_s: float,
 ) -> None:
+    """Rounds every `interval_s`, the first one interval after start: inspections change by the
+    day, and replicas restarted together do not all walk every site at once."""
     while True:
+        await asyncio.sleep(interval_s)
         try:
             await asyncio.to_thread(run_once, sessions, contracts, notify)
         except SQLAlchemyError:
             log.exception("inspections: generation failed, will retry next interval")
-        await asyncio.sleep(interval_s)

@@ -154,7 +154,7 @@ def load_quarterly(*, session: Session, client: Client, year: int, quarter: int)
     since, until = _midnight(start, zone), _midnight(end, zone)
     facts = [
         f
-        for f in ticket_facts(session=session, since=since, until=until)
+        for f in ticket_facts(session=session, since=start, until=end)
         if f.client_id == client.id
     ]
     tickets = session.scalars(

@@ -476,3 +476,25 @@ def test_overdue_inspection_is_notified_once_through_the_queue(
             )
             == 3
         )
+
+
+def test_job_round_generates_and_a_second_round_adds_nothing(
+    database_url: str, site: dict[str, int]
+) -> None:
+    from server.db import session_factory
+    from server.inspections.job import run_once
+    from server.notify.hooks import EMPTY_CONFIG
+
+    engine = make_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        contracts = Contracts(shipped_template())
+        assert run_once(sessions, contracts, lambda: EMPTY_CONFIG) == 1
+        assert run_once(sessions, contracts, lambda: EMPTY_CONFIG) == 1
+        with Session(engine) as session:
+            (inspection,) = session.scalars(select(Inspection)).all()
+            rows = session.scalar(select(func.count()).select_from(InspectionRow))
+            assert rows == len(rows_of(session=session, inspection_id=inspection.id))
+            assert inspection.prefilled_at is not None
+    finally:
+        engine.dispose()
