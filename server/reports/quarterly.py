@@ -153,9 +153,7 @@ def load_quarterly(*, session: Session, client: Client, year: int, quarter: int)
     zone = sites[0].timezone if sites else "UTC"
     since, until = _midnight(start, zone), _midnight(end, zone)
     facts = [
-        f
-        for f in ticket_facts(session=session, since=start, until=end)
-        if f.client_id == client.id
+        f for f in ticket_facts(session=session, since=start, until=end) if f.client_id == client.id
     ]
     tickets = session.scalars(
         select(Ticket).where(Ticket.client_id == client.id, Ticket.created_at < until)
