@@ -12,6 +12,8 @@ APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd \
 	ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	chromium fonts-noto-cjk smartmontools
+# WeasyPrint (server/reports PDFs) and pdftotext for its tests.
+APT_PACKAGES += libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 # The benchmarks' comparison peers (not needed by the tests).
 BENCH_APT_PACKAGES := prometheus-snmp-exporter prometheus prometheus-alertmanager prometheus-blackbox-exporter
 # `ip netns` and veth pairs: the WS-Discovery test runs in network namespaces it makes.

@@ -26,6 +26,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(notify_app, name="notify")
 app.add_typer(predict_app, name="predict")
+inspections_app = typer.Typer(no_args_is_help=True, help="Monthly inspections: generate, verify.")
+app.add_typer(inspections_app, name="inspections")
+report_app = typer.Typer(no_args_is_help=True, help="Client documents as PDF or HTML.")
+app.add_typer(report_app, name="report")
 
 EXIT_MISSING_EXTRA = 3
 
@@ -297,6 +301,42 @@ def notify_send_test(
     """Send a test message through a contact's channels now (not through the queue)."""
     _load("server.notify.commands", "server").send_test(
         contact=contact, channel=channel or None, config=config
+    )
+
+
+@inspections_app.command("verify")
+def inspections_verify(
+    inspection_id: Annotated[int, typer.Argument(help="The inspection's id.")],
+) -> None:
+    """Recompute a signed inspection's SHA-256 seal; exit 1 if the record was altered."""
+    raise typer.Exit(_load("server.inspections.commands", "server").verify_record(inspection_id))
+
+
+@inspections_app.command("generate")
+def inspections_generate() -> None:
+    """Generate and pre-fill every site's inspection for the current cycle now."""
+    raise typer.Exit(_load("server.inspections.commands", "server").generate_now())
+
+
+@report_app.command("inspection")
+def report_inspection(
+    inspection_id: Annotated[int, typer.Argument(help="The inspection's id.")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf, or FILE.html", dir_okay=False)],
+) -> None:
+    """The monthly inspection record (header, every row with evidence, signatures, seal)."""
+    raise typer.Exit(_load("server.reports.commands", "server").inspection(inspection_id, out))
+
+
+@report_app.command("quarterly")
+def report_quarterly(
+    client: Annotated[str, typer.Option(help="Client name.")],
+    year: Annotated[int, typer.Option(help="Year of the quarter.")],
+    quarter: Annotated[int, typer.Option(help="Quarter, 1 to 4.", min=1, max=4)],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf, or FILE.html", dir_okay=False)],
+) -> None:
+    """The client's quarterly maintenance report (availability, tickets, inspections, parts)."""
+    raise typer.Exit(
+        _load("server.reports.commands", "server").quarterly(client, year, quarter, out)
     )
 
 

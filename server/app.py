@@ -21,7 +21,9 @@ from server.api import (
     forecasts,
     health,
     home,
+    inspections,
     kpis,
+    reports,
     sites,
     status_pages,
     tickets,
@@ -33,6 +35,8 @@ from server.detector import Detector
 from server.directory import DeviceDirectory
 from server.faults.config import load_fault_settings
 from server.faults.engine import FaultSettings
+from server.inspections.job import generate_periodically
+from server.inspections.template import load_contracts
 from server.metrics import ServerMetrics
 from server.notify.config import NotifyConfig, load_notify_config_cached
 from server.notify.hooks import EMPTY_CONFIG
@@ -121,6 +125,7 @@ def create_app(
     )
     if settings.fault_rules is not None:  # ConfigError (file, line, field) stops the start
         fault_settings = load_fault_settings(settings.fault_rules, fault_settings)
+    contracts = load_contracts(settings.inspection_contracts)  # ConfigError stops the start
 
     def team_sites(username: str) -> frozenset[int]:
         """The sites of the notify config's teams this user is a member (or on the rota) of."""
@@ -154,6 +159,12 @@ def create_app(
             asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep"),
             asyncio.create_task(rollup_periodically(ctx), name="secmon-uptime-rollup"),
             asyncio.create_task(predict_rollup_periodically(ctx), name="secmon-predict-rollup"),
+            asyncio.create_task(
+                generate_periodically(
+                    ctx.sessions, contracts, notify_config, settings.inspection_seconds
+                ),
+                name="secmon-inspections",
+            ),
         ]
         if settings.notify_worker:
             worker = NotificationWorker(engine, notify_config, metrics=notify_metrics)
@@ -175,6 +186,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.inspection_contracts = contracts
     api_errors.install(app)
     for module in (
         agents,
@@ -187,6 +199,8 @@ def create_app(
         faults,
         kpis,
         status_pages,
+        inspections,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(status_pages.pages)

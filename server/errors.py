@@ -45,6 +45,10 @@ class TooLargeError(DomainError):
     code = "too_large"
 
 
+class UnsupportedMediaTypeError(DomainError):
+    code = "unsupported_media_type"
+
+
 class UnavailableError(DomainError):
     """The database is locked or down; the caller should retry later."""
 

@@ -545,4 +545,5 @@ class AgentHeartbeatRow(Base):
 
 
 # Tables of domain packages, registered on Base.metadata (imported last: they import Base).
+from server.inspections import models as _inspection_models  # noqa: E402, F401
 from server.notify import models as _notify_models  # noqa: E402, F401

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     predict_rollup_seconds: float = Field(default=300.0, gt=0)
     # Days back a recorder's footage must reach; the `retention` forecast warns before less.
     predict_retention_days: float = Field(default=30.0, gt=0)
+    # Inspections: a directory of `<client name>.yaml` contract templates (server/inspections/
+    # template.py) and how often inspections are generated and pre-filled.
+    inspection_contracts: Path | None = None
+    inspection_seconds: float = Field(default=600.0, gt=0)
 
     def kpi_targets(self) -> KpiTargets:
         return KpiTargets(

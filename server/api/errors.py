@@ -20,6 +20,7 @@ from server.errors import (
     TooLargeError,
     UnauthorizedError,
     UnavailableError,
+    UnsupportedMediaTypeError,
 )
 from wire.schema import ErrorBody
 
@@ -34,6 +35,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     TooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
     InvalidInputError: 422,
     UnavailableError: 503,
 }

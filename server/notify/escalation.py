@@ -75,7 +75,7 @@ class NotificationIntent:
     """One message to one contact's channel, not yet queued."""
 
     dedupe_key: str
-    ticket_id: int
+    ticket_id: int | None  # None: not about a ticket (an overdue inspection)
     event: str
     contact: str
     channel: str

@@ -25,6 +25,7 @@ class TicketKind(StrEnum):
     INCIDENT = "incident"  # a site-level fault (agent offline, system paralysed)
     CALL = "call"  # logged by the service desk from a client's call
     PREVENTIVE = "preventive"  # a failure forecast (server/predict): a deadline, no emergency clock
+    INSPECTION = "inspection"  # a failing inspection row no open ticket covered
 
 
 class Channel(StrEnum):

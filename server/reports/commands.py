@@ -1,0 +1,69 @@
+"""`secmon report inspection|quarterly … --out FILE`: PDF, or HTML when FILE ends in .html."""
+
+from pathlib import Path
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db import make_engine
+from server.inspections.models import Inspection
+from server.models import Client
+from server.reports.quarterly import load_quarterly
+from server.reports.record import load_record
+from server.reports.render import (
+    PdfUnavailableError,
+    html_to_pdf,
+    inspection_html,
+    quarterly_html,
+)
+from server.settings import Settings
+
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+
+def _write(html: str, out: Path) -> int:
+    if out.suffix.lower() in (".html", ".htm"):
+        out.write_text(html, encoding="utf-8")
+    else:
+        try:
+            out.write_bytes(html_to_pdf(html))
+        except PdfUnavailableError as err:
+            typer.echo(f"secmon: {err}", err=True)
+            return EXIT_UNAVAILABLE
+    typer.echo(f"wrote {out}")
+    return 0
+
+
+def quarterly(client_name: str, year: int, quarter: int, out: Path) -> int:
+    engine = make_engine(Settings().database_url)
+    try:
+        with Session(engine) as session:
+            client = session.scalars(select(Client).where(Client.name == client_name)).first()
+            if client is None:
+                typer.echo(f"secmon: no client {client_name!r}", err=True)
+                return EXIT_BAD_INPUT
+            try:
+                report = load_quarterly(session=session, client=client, year=year, quarter=quarter)
+            except ValueError as err:
+                typer.echo(f"secmon: {err}", err=True)
+                return EXIT_BAD_INPUT
+            html = quarterly_html(report)
+    finally:
+        engine.dispose()
+    return _write(html, out)
+
+
+def inspection(inspection_id: int, out: Path) -> int:
+    engine = make_engine(Settings().database_url)
+    try:
+        with Session(engine) as session:
+            found = session.get(Inspection, inspection_id)
+            if found is None:
+                typer.echo(f"secmon: no inspection {inspection_id}", err=True)
+                return EXIT_BAD_INPUT
+            html = inspection_html(load_record(session=session, inspection=found))
+    finally:
+        engine.dispose()
+    return _write(html, out)

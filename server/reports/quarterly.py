@@ -1,0 +1,219 @@
+"""The quarterly maintenance report per client (seed §5.1: every quarter, per customer, the
+system's operation and maintenance), as one data model read from the database.
+
+Availability per site is summed from the daily uptime rollups of its devices, time without data
+shown apart and never counted as up; the bars are one per local day of the quarter. Ticket KPIs
+are the seeds' formulas (`server/tickets/kpis.py`) over the tickets created in the quarter.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.inspections.models import Inspection, InspectionRow
+from server.models import Client, Device, RepairRecord, Site, Ticket, UptimeDay
+from server.tickets.kpi_query import ticket_facts
+from server.tickets.kpis import Kpis, compute
+from server.tickets.states import OPEN_STATES
+
+
+def quarter_dates(year: int, quarter: int) -> tuple[date, date]:
+    """Local [start, end) of the quarter; ValueError outside 1..4."""
+    if quarter not in (1, 2, 3, 4):
+        raise ValueError(f"quarter {quarter} is not 1, 2, 3 or 4")
+    start = date(year, 3 * quarter - 2, 1)
+    end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return start, end
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: date
+    colour: str  # up, down, nodata
+    label: str
+
+
+@dataclass(frozen=True)
+class SiteQuarter:
+    name: str
+    up_s: int
+    down_s: int
+    unknown_s: int
+    maintenance_s: int
+    bars: tuple[DayBar, ...]
+
+    @property
+    def availability(self) -> float | None:
+        """Up share of the time telemetry knew about (unknown shown apart)."""
+        known = self.up_s + self.down_s
+        return None if known == 0 else 100.0 * self.up_s / known
+
+    @property
+    def coverage(self) -> float | None:
+        total = self.up_s + self.down_s + self.unknown_s
+        return None if total == 0 else 100.0 * (self.up_s + self.down_s) / total
+
+
+@dataclass(frozen=True)
+class InspectionLine:
+    site_name: str
+    period_start: date
+    state: str
+    rows: int
+    failed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PartLine:
+    ticket_id: int
+    title: str
+    parts: str
+
+
+@dataclass(frozen=True)
+class QuarterlyReport:
+    client_name: str
+    label: str
+    start: date
+    end: date
+    sites: tuple[SiteQuarter, ...]
+    kpis: Kpis
+    opened: int
+    emergencies: int
+    open_tickets: tuple[tuple[int, str], ...]
+    inspections: tuple[InspectionLine, ...]
+    parts: tuple[PartLine, ...]
+
+
+def bars_svg(bars: tuple[DayBar, ...]) -> Markup:
+    """The quarter's days as an inline SVG strip (PDF and HTML alike, no JavaScript)."""
+    colours = {"up": "#2e9e44", "down": "#d23b2e", "nodata": "#b8b8b8"}
+    width = 4
+    rects = "".join(
+        f'<rect x="{i * width}" y="0" width="{width - 1}" height="20" fill="{colours[b.colour]}">'
+        f"<title>{escape(b.label)}</title></rect>"
+        for i, b in enumerate(bars)
+    )
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{len(bars) * width}" height="20" '
+        f'role="img" aria-label="daily availability">{rects}</svg>'
+    )
+
+
+def _midnight(day: date, zone: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _site_quarter(session: Session, site: Site, start: date, end: date) -> SiteQuarter:
+    per_day = {
+        row[0]: row[1:]
+        for row in session.execute(
+            select(
+                UptimeDay.day,
+                func.sum(UptimeDay.up_s),
+                func.sum(UptimeDay.down_s),
+                func.sum(UptimeDay.unknown_s + UptimeDay.nodata_s),
+                func.sum(UptimeDay.maintenance_s),
+            )
+            .join(Device, Device.id == UptimeDay.device_id)
+            .where(Device.site_id == site.id, UptimeDay.day >= start, UptimeDay.day < end)
+            .group_by(UptimeDay.day)
+        )
+    }
+    bars: list[DayBar] = []
+    totals = [0, 0, 0, 0]
+    day = start
+    while day < end:
+        found = per_day.get(day)
+        if found is None:
+            bars.append(DayBar(day, "nodata", f"{day}: no data"))
+        else:
+            up, down, unknown, maintenance = (int(v or 0) for v in found)
+            for i, v in enumerate((up, down, unknown, maintenance)):
+                totals[i] += v
+            colour = "down" if down else ("up" if up else "nodata")
+            bars.append(
+                DayBar(day, colour, f"{day}: down {down // 60} min, no data {unknown // 60} min")
+            )
+        day += timedelta(days=1)
+    return SiteQuarter(site.name, totals[0], totals[1], totals[2], totals[3], tuple(bars))
+
+
+def load_quarterly(*, session: Session, client: Client, year: int, quarter: int) -> QuarterlyReport:
+    start, end = quarter_dates(year, quarter)
+    sites = session.scalars(
+        select(Site).where(Site.client_id == client.id).order_by(Site.name)
+    ).all()
+    zone = sites[0].timezone if sites else "UTC"
+    since, until = _midnight(start, zone), _midnight(end, zone)
+    facts = [
+        f for f in ticket_facts(session=session, since=start, until=end) if f.client_id == client.id
+    ]
+    tickets = session.scalars(
+        select(Ticket).where(Ticket.client_id == client.id, Ticket.created_at < until)
+    ).all()
+    in_quarter = [t for t in tickets if t.created_at >= since]
+    open_values = {s.value for s in OPEN_STATES}
+    names = {s.id: s.name for s in sites}
+    failed: dict[int, list[str]] = defaultdict(list)
+    counts: dict[int, int] = defaultdict(int)
+    inspections = session.scalars(
+        select(Inspection)
+        .where(
+            Inspection.client_id == client.id,
+            Inspection.period_start >= start,
+            Inspection.period_start < end,
+        )
+        .order_by(Inspection.period_start, Inspection.site_id)
+    ).all()
+    if inspections:
+        for row in session.scalars(
+            select(InspectionRow).where(
+                InspectionRow.inspection_id.in_([i.id for i in inspections])
+            )
+        ):
+            counts[row.inspection_id] += 1
+            if (row.result or row.prefill) == "fail":
+                on = f"@{row.device_name}" if row.device_name else ""
+                failed[row.inspection_id].append(f"{row.text_zh}{on}")
+    parts = []
+    ids = [t.id for t in in_quarter]
+    if ids:
+        records = session.scalars(select(RepairRecord).where(RepairRecord.ticket_id.in_(ids)))
+        titles = {t.id: t.title for t in in_quarter}
+        for record in records:
+            if record.parts:
+                said = ", ".join(
+                    str(p.get("name", "?"))
+                    + (f" ({p['old_serial']} → {p['new_serial']})" if p.get("new_serial") else "")
+                    for p in record.parts
+                )
+                parts.append(PartLine(record.ticket_id, titles[record.ticket_id], said))
+    return QuarterlyReport(
+        client_name=client.name,
+        label=f"{year} Q{quarter}",
+        start=start,
+        end=end,
+        sites=tuple(_site_quarter(session, s, start, end) for s in sites),
+        kpis=compute(facts, now=min(datetime.now(UTC), until)),
+        opened=len([t for t in in_quarter if t.kind != "preventive"]),
+        emergencies=len([t for t in in_quarter if t.severity == "emergency"]),
+        open_tickets=tuple((t.id, t.title) for t in tickets if t.state in open_values),
+        inspections=tuple(
+            InspectionLine(
+                names.get(i.site_id, str(i.site_id)),
+                i.period_start,
+                i.state,
+                counts[i.id],
+                tuple(failed[i.id]),
+            )
+            for i in inspections
+        ),
+        parts=tuple(sorted(parts, key=lambda p: p.ticket_id)),
+    )
