@@ -49,6 +49,7 @@ from server.secret_key import load_secret_key
 from server.settings import Settings
 from server.state_cache import StateCache
 from server.status.rollup import rollup_all
+from server.tickets.states import TicketState
 from wire.schema import IngestBatch, Inventory
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,9 @@ def create_app(
         engine=engine,
         sessions=session_factory(engine),
         secret_key=load_secret_key(settings),
-        metrics=ServerMetrics(registry or CollectorRegistry(), engine),
+        metrics=ServerMetrics(
+            registry or CollectorRegistry(), engine, ticket_states=[s.value for s in TicketState]
+        ),
         directory=DeviceDirectory(),
         states=StateCache(),
         faults=Detector(engine, fault_settings, sweep_seconds=settings.fault_sweep_seconds),

@@ -545,5 +545,7 @@ class AgentHeartbeatRow(Base):
 
 
 # Tables of domain packages, registered on Base.metadata (imported last: they import Base).
-from server.inspections import models as _inspection_models  # noqa: E402, F401
+# The inspection tables are not imported here: inspections build on tickets, and importing them
+# would make every room that reads a model reach ticket intake. Whoever needs the whole schema
+# imports `server.schema`.
 from server.notify import models as _notify_models  # noqa: E402, F401

@@ -6,8 +6,6 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from server.tickets.kpis import KpiTargets
-
 DEFAULT_DATABASE_URL = "sqlite:///./secmon.db"
 
 
@@ -66,12 +64,3 @@ class Settings(BaseSettings):
     # template.py) and how often inspections are generated and pre-filled.
     inspection_contracts: Path | None = None
     inspection_seconds: float = Field(default=600.0, gt=0)
-
-    def kpi_targets(self) -> KpiTargets:
-        return KpiTargets(
-            response_timeliness=self.kpi_target_response_timeliness / 100,
-            on_site_timeliness=self.kpi_target_on_site_timeliness / 100,
-            repair_success=self.kpi_target_repair_success / 100,
-            satisfaction=self.kpi_target_satisfaction / 100,
-            record_completeness=self.kpi_target_record_completeness / 100,
-        )

@@ -54,7 +54,7 @@ from server.status.words import Words, pick_language
 from server.tenancy import Scope, scope_of
 from server.tickets import repair, service
 from server.tickets.kpi_query import ticket_facts
-from server.tickets.kpis import KpiGroup, grouped, standing
+from server.tickets.kpis import KpiGroup, grouped, kpi_targets, standing
 from server.tickets.repair import CauseClass
 from server.tickets.schemas import ResolveBody
 from server.tickets.states import TicketState
@@ -621,7 +621,7 @@ def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None =
             month=start.strftime("%Y-%m"),
             tables=tables,
             names=names,
-            targets=ctx.settings.kpi_targets(),
+            targets=kpi_targets(ctx.settings),
             standing=standing,
             preventive=preventive_counts(session=session, scope=viewer.scope),
         )

@@ -3,7 +3,7 @@
 from alembic import context
 
 from server.db import make_engine
-from server.models import Base
+from server.schema import Base
 from server.settings import Settings
 
 config = context.config

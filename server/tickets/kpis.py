@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from server.settings import Settings
+
 REPAIR_SUCCESS_WINDOW = timedelta(days=30)
 
 
@@ -223,3 +225,14 @@ def grouped(
         key: compute(items, now=now)
         for key, items in sorted(buckets.items(), key=lambda kv: (kv[0][1], kv[0][0] or 0))
     }
+
+
+def kpi_targets(settings: Settings) -> KpiTargets:
+    """The targets the operator set (in percent, `SECMON_KPI_TARGET_*`)."""
+    return KpiTargets(
+        response_timeliness=settings.kpi_target_response_timeliness / 100,
+        on_site_timeliness=settings.kpi_target_on_site_timeliness / 100,
+        repair_success=settings.kpi_target_repair_success / 100,
+        satisfaction=settings.kpi_target_satisfaction / 100,
+        record_completeness=settings.kpi_target_record_completeness / 100,
+    )

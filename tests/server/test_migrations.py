@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 
 from server import migrate
 from server.db import make_engine
-from server.models import Base
+from server.schema import Base
 
 
 def _tables(url: str) -> set[str]:

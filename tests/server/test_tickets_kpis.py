@@ -15,6 +15,7 @@ from server.tickets.kpis import (
     TicketFacts,
     compute,
     grouped,
+    kpi_targets,
     standing,
 )
 
@@ -220,6 +221,6 @@ def test_each_kpi_is_rated_against_its_own_target() -> None:
 
 def test_kpi_targets_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECMON_KPI_TARGET_SATISFACTION", "80")
-    targets = Settings().kpi_targets()
+    targets = kpi_targets(Settings())
     assert targets.satisfaction == 0.80
     assert targets.response_timeliness == 0.90
