@@ -1006,18 +1006,23 @@ EXPECTED_STACKS = {
     "nvr-hik": "generic+hikvision_nvr",
     "nvr-reboot": "generic",
     "sensor-akcp": "generic+akcp",
+    "sensor-apc-ems": "generic+apc_env",
+    "sensor-netbotz": "generic+apc_env",
     "sensor-env": "generic",  # its profile is a test-only one, not shipped
     "site-siteboss": "generic+siteboss",
     "switch-52port": "generic",
     "switch-dyn": "generic",
     "switch-industrial": "generic+cisco_envmon",
+    "switch-moxa": "generic+moxa_eds",
     "switch-poe": "generic+poe_switch",
     "switch-wrap": "generic",
     "ups-apc": "generic+ups_apc",
     "ups-cyberpower": "generic+ups_cyberpower",
+    "ups-eaton": "generic+ups+ups_eaton",
     "ups-garbage": "generic",  # its UPS-MIB sentinels answer garbage
     "ups-nosensor": "generic+ups",
     "ups-onbattery": "generic+ups",
+    "ups-tripplite": "generic+ups+ups_tripplite",
 }
 
 
@@ -1258,3 +1263,123 @@ async def test_sentinels_answering_garbage_fall_back_and_say_so(
     assert "ups passed over: sentinel 1.3.6.1.2.1.33.1.2.1.0 answered not an integer" in reason
     assert poll.sample.unmonitored is not None  # nothing of the UPS is read: not green
     assert "ups passed over" in poll.sample.unmonitored
+
+
+async def test_eaton_readings_and_a_contact_abnormal_on_the_ups_card(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "ups-eaton")
+    smoke = "1.3.6.1.4.1.534.1.6.8.1.3.2"
+    try:
+        first = await probe.poll(device)
+        checks = first.checks
+        assert (checks["ups.on_battery"], checks["ups.output_source"]) == (False, "normal")
+        assert checks["ups.battery.minutes_remaining"] == pytest.approx(38.5)  # 2310 s
+        assert checks["ups.battery.abm_status"] == "check_battery"
+        assert checks["ups.battery.replace"] is True  # a poor battery test result
+        assert checks["ups.battery.status"] == "normal"  # from RFC 1628, stacked under it
+        assert checks["ups.input.frequency_hz"] == 50.0
+        assert checks["eaton.ambient.degrees_c"] == 27
+        assert checks["eaton.ambient.degrees_c_over_limit"] is False  # its own 35 °C limit
+        assert checks["eaton.emp.degrees_c_over_limit"] is True  # 33 °C over its own 30 °C
+        # normally closed, reported openWithNotice: the card's contact is abnormal
+        assert checks["contact.door.battery_cabinet_door.closed"] is False
+        assert checks["contact.door.battery_cabinet_door.abnormal"] is True
+        assert checks["contact.smoke.smoke_detector.abnormal"] is False  # normally open, open
+        assert not any(name.startswith("contact.generic.input_3") for name in checks)  # notUsed
+        assert first.identity is not None
+        assert (first.identity.vendor, first.identity.model) == ("EATON", "Eaton 9PX 3000i RT2U")
+        await snmp_set(snmpsim.port, "ups-eaton", smoke, Integer32(4))  # closedWithNotice
+        second = await probe.poll(device)
+        assert second.checks["contact.smoke.smoke_detector.abnormal"] is True
+        assert [e.kind for e in second.events] == ["site.contact"]
+    finally:
+        await snmp_set(snmpsim.port, "ups-eaton", smoke, Integer32(1))
+
+
+async def test_tripplite_on_battery_and_a_failed_battery_test(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "ups-tripplite")
+    source = "1.3.6.1.4.1.850.1.1.3.1.3.3.1.1.1.1"
+    try:
+        checks = (await probe.poll(device)).checks
+        assert (checks["ups.on_battery"], checks["ups.battery.status"]) == (False, "normal")
+        assert checks["ups.battery.voltage_v"] == pytest.approx(54.6)  # tenths of a volt
+        assert checks["ups.input.voltage_v"] == pytest.approx(119.8)
+        assert checks["ups.battery.minutes_remaining"] == 42
+        assert checks["ups.battery.replace"] is True  # self-test: badBattery(7)
+        assert checks["ups.temperature.degrees_c"] == pytest.approx(45.2)  # tenths of °C
+        assert checks["ups.temperature.degrees_c_over_limit"] is True  # an ambient's 40 °C
+        await snmp_set(snmpsim.port, "ups-tripplite", source, Integer32(5))
+        result = await probe.poll(device)
+        assert (result.checks["ups.on_battery"], result.checks["ups.output_source"]) == (
+            True, "battery"
+        )  # fmt: skip
+        assert "ups.on_battery" in [e.kind for e in result.events]
+    finally:
+        await snmp_set(snmpsim.port, "ups-tripplite", source, Integer32(3))
+
+
+async def test_apc_card_inputs_use_the_configured_normal_state(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "ups-apc"))).checks
+    # the card's universal I/O port: normally closed (config table), open, critical
+    assert checks["contact.door.rack_door.closed"] is False
+    assert checks["contact.door.rack_door.abnormal"] is True
+    # a disabled input (alarm status notApplicable) has no state: unknown, never a fault
+    assert checks["contact.generic.input_2.closed"] is None
+    assert checks["contact.generic.input_2.abnormal"] is None
+
+
+async def test_ems_door_contact_in_alarm_and_its_kinds(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    device = sim_device(snmpsim, "sensor-apc-ems")
+    door = "1.3.6.1.4.1.318.1.1.10.3.14.1.1.3.1"
+    try:
+        first = await probe.poll(device)
+        checks = first.checks
+        # normally closed, open: the door contact in alarm that opens env.contact_abnormal
+        assert checks["contact.door.equipment_room_door.abnormal"] is True
+        assert checks["contact.flood.water_sensor.abnormal"] is False  # normally open, open
+        assert checks["contact.tamper.cabinet_tamper.abnormal"] is False
+        assert checks["contact.generic.input_4.abnormal"] is False
+        assert checks["apc.ems.comm_ok"] is True
+        assert first.identity is not None
+        assert (first.identity.model, first.identity.serial) == ("AP9340", "ZA0000000002")
+        await snmp_set(snmpsim.port, "sensor-apc-ems", door, Integer32(1))  # closed again
+        second = await probe.poll(device)
+        assert second.checks["contact.door.equipment_room_door.abnormal"] is False
+        assert [e.kind for e in second.events] == ["site.contact"]
+    finally:
+        await snmp_set(snmpsim.port, "sensor-apc-ems", door, Integer32(2))
+
+
+async def test_netbotz_rack_monitor_dry_contacts_only(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "sensor-netbotz"))).checks
+    assert checks["contact.door.front_door.abnormal"] is False
+    assert checks["contact.door.rear_door.closed"] is False
+    assert checks["contact.door.rear_door.abnormal"] is True  # open, normally closed
+    assert checks["contact.flood.leak_rope.closed"] is None  # disabled input
+    assert checks["contact.flood.leak_rope.abnormal"] is False
+    assert not any("battery_volts" in name for name in checks)  # an analog input
+    assert checks["apc.module.rack_monitor_200.model"] == "NBRK0200"
+
+
+async def test_a_lost_moxa_power_input_is_seen_on_the_next_poll(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "switch-moxa")
+    pwr2 = "1.3.6.1.4.1.8691.7.7.1.10.2.0"
+    try:
+        before = await probe.poll(device)
+        assert before.checks["power_input.pwr1.ok"] is True
+        assert before.checks["power_input.pwr2.ok"] is True
+        assert before.identity is not None
+        assert (before.identity.vendor, before.identity.model) == ("Moxa", "EDS-408A-MM-SC")
+        await snmp_set(snmpsim.port, "switch-moxa", pwr2, Integer32(0))  # not-present
+        after = await probe.poll(device)
+        assert after.checks["power_input.pwr2.ok"] is False
+        assert [e.kind for e in after.events] == ["power.input"]
+    finally:
+        await snmp_set(snmpsim.port, "switch-moxa", pwr2, Integer32(1))
