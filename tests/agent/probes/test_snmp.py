@@ -1011,10 +1011,13 @@ EXPECTED_STACKS = {
     "sensor-env": "generic",  # its profile is a test-only one, not shipped
     "site-siteboss": "generic+siteboss",
     "switch-52port": "generic",
+    "switch-cisco-poe": "generic+cisco_poe+poe_switch+cisco_envmon",
     "switch-dyn": "generic",
     "switch-industrial": "generic+cisco_envmon",
     "switch-moxa": "generic+moxa_eds",
+    "switch-netgear-poe": "generic+poe_switch+netgear_poe",
     "switch-poe": "generic+poe_switch",
+    "switch-tplink-poe": "generic+tplink_poe",
     "switch-wrap": "generic",
     "ups-apc": "generic+ups_apc",
     "ups-cyberpower": "generic+ups_cyberpower",
@@ -1383,3 +1386,57 @@ async def test_a_lost_moxa_power_input_is_seen_on_the_next_poll(
         assert [e.kind for e in after.events] == ["power.input"]
     finally:
         await snmp_set(snmpsim.port, "switch-moxa", pwr2, Integer32(1))
+
+
+async def test_cisco_per_port_power_beside_the_rfc_3621_port_table(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "switch-cisco-poe"))).checks
+    assert checks["poe.port.port1_1.detection"] == "delivering"
+    assert checks["poe.port_power.port1_1.consumption_w"] == pytest.approx(23.25)  # mW
+    assert checks["poe.port_power.port1_1.max_drawn_w"] == pytest.approx(25.9)
+    assert checks["poe.port_power.port1_3.allocated_w"] == 0
+    assert checks["poe.port.port1_3.admin_enabled"] is False
+    assert checks["poe.pse_power.pse1.remaining_w"] == pytest.approx(341.65)
+    assert checks["power_input.switch_1_power_supply_a.ok"] is True  # CISCO-ENVMON on top
+
+
+async def test_tplink_poe_budget_and_a_port_fault_seen_on_the_next_poll(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "switch-tplink-poe")
+    status = "1.3.6.1.4.1.11863.6.56.1.1.2.1.1.11.3"
+    try:
+        first = await probe.poll(device)
+        checks = first.checks
+        assert (checks["poe.budget_w"], checks["poe.consumption_w"]) == (150.0, 41.2)
+        assert checks["poe.budget_used_percent"] == pytest.approx(27.5, abs=0.1)
+        assert checks["tplink.poe.port1.power_w"] == pytest.approx(6.8)  # 0.1 W
+        assert checks["tplink.poe.port1.voltage_v"] == pytest.approx(53.2)
+        assert (checks["tplink.poe.port1.class"], checks["tplink.poe.port1.priority"]) == (
+            4,
+            "high",
+        )
+        assert checks["tplink.poe.port3.class"] == "not_defined"  # class-not-defined(7)
+        assert checks["tplink.poe.port4.enabled"] is False
+        assert (checks["tplink.poe.port4.status"], checks["tplink.poe.port4.poe_fault"]) == (
+            "off", False
+        )  # fmt: skip
+        await snmp_set(snmpsim.port, "switch-tplink-poe", status, Integer32(3))  # overload
+        second = await probe.poll(device)
+        assert second.checks["tplink.poe.port3.status"] == "overload"
+        assert second.checks["tplink.poe.port3.poe_fault"] is True
+        assert [e.kind for e in second.events] == ["poe.port_fault"]
+    finally:
+        await snmp_set(snmpsim.port, "switch-tplink-poe", status, Integer32(2))
+
+
+async def test_netgear_per_port_power_and_a_short(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "switch-netgear-poe"))).checks
+    assert checks["netgear.poe.port1_1.power_w"] == pytest.approx(12.8)  # mW
+    assert checks["netgear.poe.port1_1.voltage_v"] == pytest.approx(53.3)  # mV
+    assert checks["netgear.poe.port1_1.poe_fault"] is False
+    assert checks["netgear.poe.port1_2.fault_status"] == "short"
+    assert checks["netgear.poe.port1_2.poe_fault"] is True
+    assert checks["poe.port.port1_2.detection"] == "fault"  # RFC 3621 agrees
+    assert checks["netgear.poe.port1_1.degrees_c_over_limit"] is False
