@@ -1005,6 +1005,7 @@ EXPECTED_STACKS = {
     "nvr-dahua": "generic+dahua",
     "nvr-hik": "generic+hikvision_nvr",
     "nvr-reboot": "generic",
+    "poe-midspan": "generic+poe_switch",  # a midspan: RFC 3621 and one management port
     "sensor-akcp": "generic+akcp",
     "sensor-apc-ems": "generic+apc_env",
     "sensor-netbotz": "generic+apc_env",
@@ -1440,3 +1441,23 @@ async def test_netgear_per_port_power_and_a_short(snmpsim: Snmpsim, probe: SnmpP
     assert checks["netgear.poe.port1_2.poe_fault"] is True
     assert checks["poe.port.port1_2.detection"] == "fault"  # RFC 3621 agrees
     assert checks["netgear.poe.port1_1.degrees_c_over_limit"] is False
+
+
+async def test_a_midspan_is_read_through_rfc_3621_and_a_port_fault_shows(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "poe-midspan").model_copy(
+        update={"device_class": DeviceClass.SWITCH}
+    )
+    detection = "1.3.6.1.2.1.105.1.1.1.6.1.2"
+    try:
+        first = await probe.poll(device)
+        assert first.unmonitored is None
+        assert first.checks["poe.pse.pse1.budget_used_percent"] == pytest.approx(25.4, abs=0.1)
+        assert first.checks["poe.port.port1_2.detection"] == "delivering"
+        await snmp_set(snmpsim.port, "poe-midspan", detection, Integer32(4))
+        second = await probe.poll(device)
+        assert second.checks["poe.port.port1_2.detection"] == "fault"
+        assert second.checks["poe.port.port1_2.overload_count"] == 1
+    finally:
+        await snmp_set(snmpsim.port, "poe-midspan", detection, Integer32(3))
