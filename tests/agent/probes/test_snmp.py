@@ -180,7 +180,8 @@ async def snmp_set(port: int, community: str, oid: str, value: Any) -> None:
 async def test_v2c_poll_of_snmpd_gives_generic_health(snmpd: Snmpd, probe: SnmpProbe) -> None:
     result = await probe.poll(snmp_device(snmpd.port))
     checks = result.checks
-    assert checks["snmp.profile"] == "generic"
+    # net-snmp answers HOST-RESOURCES-MIB (hrSystemUptime): its layer is stacked on generic
+    assert checks["snmp.profiles"] == "generic+host_resources"
     assert isinstance(checks["system.uptime_s"], int)
     assert checks["system.rebooted"] is False
     assert isinstance(checks["ucd.load_1m"], int | float)
@@ -536,6 +537,11 @@ async def test_poe_switch_ports_and_budget(snmpsim: Snmpsim, probe: SnmpProbe) -
     assert checks["sensor.poe_module_temp.celsius"] == 51
     assert checks["sensor.poe_module_temp.status"] == "unavailable"
     assert not any(k.startswith("sensor.psu_fan") for k in checks)
+    # the SFP's diagnostics (dBm sensors, precision 2): receive and transmit optical power
+    assert checks["optic.sfp_9_rx_power.dbm"] == pytest.approx(-24.37)
+    assert checks["optic.sfp_9_tx_power.dbm"] == pytest.approx(-5.12)
+    assert checks["optic.sfp_9_rx_power.status"] == "ok"
+    assert checks["snmp.profiles"] == "generic+entity_sensor+poe_switch"
 
 
 async def test_synology_is_recognised_by_an_oid_only_it_answers(
@@ -950,7 +956,7 @@ def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: 
     nvr = rows["nvr-01"]
     assert nvr["ok"], (nvr["error"], nvr["message"])
     assert nvr["protocol"] == "snmp"
-    assert nvr["checks"]["snmp.profile"] == "generic"
+    assert nvr["checks"]["snmp.profiles"] == "generic+host_resources"
     assert isinstance(nvr["checks"]["system.uptime_s"], int)
     assert 0 <= nvr["checks"]["hr_storage.root.used_percent"] <= 100
     assert (rows["nvr-02"]["ok"], rows["nvr-02"]["error"]) == (False, "device.auth_failed")
@@ -1003,7 +1009,7 @@ EXPECTED_STACKS = {
     "nas-qnap": "generic+qnap",
     "nas-synology": "generic+synology",
     "nvr-dahua": "generic+dahua",
-    "nvr-hik": "generic+hikvision_nvr",
+    "nvr-hik": "generic+host_resources+hikvision_nvr",
     "nvr-reboot": "generic",
     "poe-midspan": "generic+poe_switch",  # a midspan: RFC 3621 and one management port
     "sensor-akcp": "generic+akcp",
@@ -1017,7 +1023,7 @@ EXPECTED_STACKS = {
     "switch-industrial": "generic+cisco_envmon",
     "switch-moxa": "generic+moxa_eds",
     "switch-netgear-poe": "generic+poe_switch+netgear_poe",
-    "switch-poe": "generic+poe_switch",
+    "switch-poe": "generic+entity_sensor+poe_switch",
     "switch-tplink-poe": "generic+tplink_poe",
     "switch-wrap": "generic",
     "ups-apc": "generic+ups_apc",
