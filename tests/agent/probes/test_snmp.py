@@ -1032,6 +1032,7 @@ EXPECTED_STACKS = {
     "ups-garbage": "generic",  # its UPS-MIB sentinels answer garbage
     "ups-nosensor": "generic+ups",
     "ups-onbattery": "generic+ups",
+    "ups-riello": "generic+ups",  # NetMan: RFC 1628 (no Riello MIB of its own found)
     "ups-tripplite": "generic+ups+ups_tripplite",
 }
 
