@@ -16,6 +16,9 @@ APT_PACKAGES := postgresql mosquitto mosquitto-clients snmp snmpd \
 BENCH_APT_PACKAGES := prometheus-snmp-exporter prometheus prometheus-alertmanager prometheus-blackbox-exporter
 # `ip netns` and veth pairs: the WS-Discovery test runs in network namespaces it makes.
 APT_PACKAGES += iproute2
+# The deployment files' checkers: promtool and a real Prometheus, systemd-analyze, Caddy, and
+# docker-compose (v1) to validate the compose file against its schema without an engine.
+APT_PACKAGES += prometheus systemd caddy docker-compose
 
 .PHONY: demo test lint typecheck pytest system-deps apt-install venv bench clean
 

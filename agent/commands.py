@@ -49,9 +49,9 @@ EXIT_CONFIG = 2
 FINAL_FLUSH_S = 5.0
 
 
-def _load(path: Path) -> AgentConfig | None:
+def _load(path: Path, *, private_secrets: bool = False) -> AgentConfig | None:
     try:
-        return load_config(path)
+        return load_config(path, private_secrets=private_secrets)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return None
@@ -277,7 +277,7 @@ class TrapListener:
 def run(config: Path) -> int:
     """Run until SIGTERM/SIGINT; 0 after a clean stop, 2 on a bad config, 1 if the outbox
     cannot be opened."""
-    cfg = _load(config)
+    cfg = _load(config, private_secrets=True)
     if cfg is None:
         return EXIT_CONFIG
     handler = setup_logging(cfg.site)
@@ -383,7 +383,7 @@ async def run_agent(
                 concurrency=cfg.agent.concurrency,
                 inventory=inventory,
                 metrics=metrics,
-                on_sample=pusher.wake,
+                on_sample=lambda urgent: pusher.wake(urgent=urgent),
                 on_inventory_change=pusher.wake,
                 rng=rng,
             )

@@ -6,6 +6,7 @@ config and its secrets can move together.
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,6 +63,8 @@ PLACEHOLDER_SECRETS = frozenset(
         "xxxxxxxx",
     }
 )
+# Group and other permission bits: a secret file with any of them set is refused by `agent run`.
+_OTHERS = stat.S_IRWXG | stat.S_IRWXO
 _TEMPLATE_SECRET = re.compile(r"^(<[^<>]*>|\$\{[^{}]*\}|\{\{.*\}\}|%[A-Za-z_]+%)$")
 
 
@@ -95,12 +98,20 @@ class SecretRef(_Model):
             path = self.file if self.file.is_absolute() else Path(base) / self.file
             try:
                 value = path.read_text(encoding="utf-8").strip()
+                mode = path.stat().st_mode
             except OSError as err:
                 raise PydanticCustomError(
                     "secret_ref",
                     "cannot read secret file {path}: {reason}",
                     {"path": str(path), "reason": err.strerror or type(err).__name__},
                 ) from err
+            if (info.context or {}).get("private_secrets") and mode & _OTHERS:
+                raise PydanticCustomError(
+                    "secret_ref",
+                    "secret file {path} is open to other users (mode {mode}): "
+                    "run `chmod 600 {path}`",
+                    {"path": str(path), "mode": f"{stat.S_IMODE(mode):04o}"},
+                )
         if not value.strip():
             raise PydanticCustomError("secret_ref", "the referenced secret is empty")
         if is_placeholder(value):
@@ -254,11 +265,15 @@ class AgentConfig(_Model):
     devices: list[DeviceConfig] = Field(default_factory=list)
 
 
-def load_config(path: Path) -> AgentConfig:
-    """Read, validate and resolve the config at `path`, or raise ConfigError naming each problem."""
+def load_config(path: Path, *, private_secrets: bool = False) -> AgentConfig:
+    """Read, validate and resolve the config at `path`, or raise ConfigError naming each problem.
+
+    With `private_secrets`, a secret file other users may read is refused (what a running agent
+    asks for; `agent check` on a workstation does not)."""
     base_dir = path.resolve().parent
     file = read_yaml(path)
-    config = file.validate(AgentConfig, context={"base_dir": base_dir})
+    context = {"base_dir": base_dir, "private_secrets": private_secrets}
+    config = file.validate(AgentConfig, context=context)
     file.fail(_cross_checks(config))
     paths = {
         "outbox_path": config.agent.outbox_path,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from agent.backoff import initial_jitter, next_poll_at, poll_delay
+from agent.backoff import POLLS_BEFORE_BACKOFF, initial_jitter, next_poll_at, poll_delay
 from agent.config import DeviceConfig
 from agent.inventory import InventoryBook
 from agent.metrics import AgentMetrics
@@ -42,7 +42,7 @@ class Scheduler:
         concurrency: int,
         inventory: InventoryBook,
         metrics: AgentMetrics | None = None,
-        on_sample: Callable[[], None] = lambda: None,
+        on_sample: Callable[[bool], None] = lambda urgent: None,
         on_inventory_change: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -83,7 +83,7 @@ class Scheduler:
                     return
                 started = self._monotonic()
                 poll = await poll_device(probe, device, monotonic=self._monotonic)
-            await self._record(device, poll)
+            await self._record(device, poll, recheck=0 < clock.failures < POLLS_BEFORE_BACKOFF)
             clock.failures = 0 if poll.sample.reachable else clock.failures + 1
             clock.due = next_poll_at(
                 started_at=started,
@@ -123,8 +123,12 @@ class Scheduler:
             delay = poll_delay(device.interval, clock.failures)
             clock.due = max(clock.due, next_poll_at(started_at=now, now=now, delay=delay))
 
-    async def _record(self, device: DeviceConfig, poll: Poll) -> None:
+    async def _record(self, device: DeviceConfig, poll: Poll, *, recheck: bool) -> None:
+        """Store the poll; `on_sample(urgent)` is urgent when the poll changed the device's
+        status or is the re-check of a change (the look that confirms or dismisses it): the
+        server's fault opens on those, so they go out at once, as traps do."""
         sample = poll.sample
+        message = self._tracker.observe(sample, self._monotonic())
         try:
             await self._outbox.put([sample])
         except sqlite3.Error:
@@ -132,14 +136,13 @@ class Scheduler:
             # state is visible on /metrics and in the log rather than the agent dying.
             log.exception("cannot store sample in outbox", extra={"device": device.id})
         else:
-            self._on_sample()
+            self._on_sample(message is not None or recheck)
         if self._metrics is not None:
             labels = (device.protocol.value, device.device_class.value)
             self._metrics.probe_duration.labels(*labels).observe(poll.duration_s)
             if sample.error is not None:
                 self._metrics.probe_errors.labels(*labels, sample.error.code.value).inc()
             self._metrics.observe_coverage(device.id, labels, sample.unmonitored is not None)
-        message = self._tracker.observe(sample, self._monotonic())
         if message is not None:
             level = logging.INFO if sample.error is None else logging.WARNING
             log.log(level, message, extra={"device": device.id, "status": _status(poll)})

@@ -1,7 +1,8 @@
 """Server ingest throughput vs a plain SQLAlchemy Core bulk insert of the same rows.
 
 Ours: `POST /api/v1/ingest` on one `secmon server run` process, gzip JSON batches of 500 samples
-sent by two client threads (two agents), with validation, duplicate handling and device state.
+sent by two client threads (two agents), with validation, duplicate handling, device state and
+fault detection: a round ends when the server's detector has drained the detection queue.
 Peer: the same rows inserted with SQLAlchemy Core executemany into the same table of the same
 database, one commit per batch of 500, no HTTP, no validation, no state.
 Run: `.venv/bin/python bench/ingest.py [--batches N] [--no-postgres]`. Ends with one JSON line.
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.db import make_engine
 from server.ingest import sample_rows
-from server.models import samples
+from server.models import detect_queue, samples
 from tests.peers.postgres import PostgresServer, PostgresUnavailableError
 from tests.peers.server import ServerProcess, provision
 from wire.ids import uuid7
@@ -77,7 +78,7 @@ def bodies(count: int, devices: int) -> list[bytes]:
 
 
 def run_ours(server: ServerProcess, token: str, payloads: list[bytes]) -> float:
-    """Samples/s through HTTP ingest, SENDERS clients in parallel."""
+    """Samples/s through HTTP ingest, SENDERS clients in parallel, until detection is done."""
     headers = {
         "Authorization": f"Bearer {token}",
         "Content-Type": "application/json",
@@ -99,10 +100,26 @@ def run_ours(server: ServerProcess, token: str, payloads: list[bytes]) -> float:
         t.start()
     for t in threads:
         t.join()
+    wait_detected(server.database_url)
     elapsed = time.perf_counter() - t0
     if errors:
         raise RuntimeError(f"ingest failed: {errors[:3]}")
     return len(payloads) * BATCH / elapsed
+
+
+def wait_detected(database_url: str, timeout: float = 300.0) -> None:
+    """Until the detection queue is empty (the detector runs in the server process)."""
+    engine = make_engine(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        with engine.connect() as conn:
+            while conn.scalar(select(func.count()).select_from(detect_queue)):
+                conn.rollback()  # a fresh snapshot for the next look
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the detector did not drain the queue in time")
+                time.sleep(0.005)
+    finally:
+        engine.dispose()
 
 
 def run_peer(database_url: str, device_pks: dict[str, int], n_batches: int, devices: int) -> float:

@@ -5,10 +5,10 @@ wear, the failure day follows from each shape's own physics, and the models must
 
 Classes and their checks (samples every 6 h, hours 0/6/12/18 UTC, a few minutes' jitter):
 - disk: `host.disk.sda.reallocated_sectors`, `.pending_sectors` (cumulative counters), `.celsius`
-- ups: `ups.battery.runtime_min` (runtime at the current load)
+- ups: `ups.battery.minutes_remaining` (runtime at the current load)
 - camera: `camera.sharpness` (0..1), `camera.uptime_s`
 - recorder: `host.fs.recordings.used_percent`, `host.uptime_s`
-- switch: `switch.fan1.fan_rpm`, `switch.board.celsius`
+- switch: `switch.fan.fan1.rpm`, `switch.board.celsius`
 
 Degradation shapes (one per failing device; `cause` in the failures file):
 - sector_linear: from onset (30-90 days before failure) remap events come on a fixed share of
@@ -218,7 +218,7 @@ class Builder:
                 capacity -= fall_at_failure * ((day - knee) / span) ** 2
             load = 1.08 if 8 <= hour <= 18 else 0.97
             runtime = nominal * capacity / load * (1 + rng.gauss(0, 0.05))
-            self._emit(device, ts, "ups.battery.runtime_min", round(runtime, 1), battery)
+            self._emit(device, ts, "ups.battery.minutes_remaining", round(runtime, 1), battery)
 
     def _uptime(self, device: Device, end: int, check: str, part: str) -> None:
         rng = self.rng
@@ -282,7 +282,7 @@ class Builder:
                 temp += jump
             if rng.random() < 0.002:
                 speed = 0.0  # a tachometer misread
-            self._emit(device, ts, "switch.fan1.fan_rpm", round(speed), serial)
+            self._emit(device, ts, "switch.fan.fan1.rpm", round(speed), serial)
             self._emit(device, ts, "switch.board.celsius", round(temp + rng.gauss(0, 0.5)), serial)
 
 

@@ -142,6 +142,16 @@ def db_upgrade(
     _load("server.commands", "server").db_upgrade(revision=revision)
 
 
+@app.command("backup")
+def backup(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="New file for the copy.", dir_okay=False)
+    ],
+) -> None:
+    """Copy the live SQLite database (online backup API); for PostgreSQL, name the pg_dump."""
+    _load("server.commands", "server").backup(out=out)
+
+
 @db_app.command("prune")
 def db_prune() -> None:
     """Delete raw samples older than the retention setting."""
@@ -167,13 +177,61 @@ def admin_create_client(
 def admin_create_site(
     client: Annotated[str, typer.Option(help="Client name.")],
     name: Annotated[str, typer.Option(help="Site name.")],
+    timezone: Annotated[
+        str,
+        typer.Option(
+            help="IANA time zone of the site, e.g. Asia/Shanghai (required: business hours, "
+            "statutory holidays and KPI months are the site's local ones)."
+        ),
+    ],
     zone: Annotated[str, typer.Option(help="SLA zone of the site.")] = "default",
-    timezone: Annotated[str, typer.Option(help="IANA time zone of the site.")] = "UTC",
 ) -> None:
     """Create a site under a client."""
     _load("server.commands", "server").create_site(
         client=client, name=name, zone=zone, timezone=timezone
     )
+
+
+@admin_app.command("set-policy")
+def admin_set_policy(
+    client: Annotated[str, typer.Option(help="Client name.")],
+    preset: Annotated[str, typer.Option(help="SLA preset (see docs/sla-and-notifications.md).")],
+    general_hours: Annotated[
+        str,
+        typer.Option(
+            help="'business' when the client's contract limits general faults to working "
+            "hours, '24x7' to undo that; left out, the preset's own rule stands."
+        ),
+    ] = "",
+) -> None:
+    """Choose the SLA preset a client's deadlines follow."""
+    module = _load("server.commands", "server")
+    mode = None
+    if general_hours:
+        try:
+            mode = module.CalendarMode(general_hours)
+        except ValueError as err:
+            raise typer.BadParameter(
+                "use 'business' or '24x7'", param_hint="--general-hours"
+            ) from err
+    module.set_policy(client=client, preset=preset, general_calendar=mode)
+
+
+@admin_app.command("load-holidays")
+def admin_load_holidays(
+    file: Annotated[
+        Path, typer.Argument(help="Holiday file, one year (format: server/sla/holidays/).")
+    ],
+    country: Annotated[str, typer.Option(help="Two-letter country code, e.g. cn.")] = "cn",
+) -> None:
+    """Load one year of statutory holidays and make-up working days (a new notice)."""
+    _load("server.commands", "server").load_holidays(file=file, country=country)
+
+
+@admin_app.command("holidays")
+def admin_holidays() -> None:
+    """List the statutory holiday years per country and flag the missing ones."""
+    _load("server.commands", "server").show_holidays()
 
 
 @admin_app.command("create-agent-token")

@@ -144,7 +144,10 @@ def _run(*, port: int, data_dir: Path) -> int:
     }
     _secmon(env, "db", "upgrade")
     _secmon(env, "admin", "create-client", CLIENT)
-    _secmon(env, "admin", "create-site", "--client", CLIENT, "--name", SITE, "--zone", "ring_2")
+    _secmon(
+        env, "admin", "create-site", "--client", CLIENT, "--name", SITE, "--zone", "ring_2",
+        "--timezone", "UTC",
+    )  # fmt: skip
     token = _secmon(env, "admin", "create-agent-token", "--site", SITE).strip().splitlines()[-1]
     (data_dir / "agent-token").write_text(token.strip() + "\n")
     (data_dir / "agent-token").chmod(0o600)

@@ -29,17 +29,16 @@ from server.api import (
 from server.api import errors as api_errors
 from server.api.deps import AppContext
 from server.db import make_engine, session_factory
+from server.detector import Detector
 from server.directory import DeviceDirectory
 from server.faults.config import load_fault_settings
 from server.faults.engine import FaultSettings
-from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
 from server.notify.config import NotifyConfig, load_notify_config_cached
 from server.notify.hooks import EMPTY_CONFIG
 from server.notify.metrics import NotifyMetrics
 from server.notify.worker import NotificationWorker
-from server.predict.decision import Policy
-from server.predict.job import forecast_site
+from server.predict.job import forecast_site, params_of
 from server.predict.store import rollup_all_checks
 from server.retention import prune_samples
 from server.secret_key import load_secret_key
@@ -87,13 +86,17 @@ async def predict_rollup_periodically(ctx: AppContext) -> None:
 def _predict_rollup_once(ctx: AppContext) -> None:
     with ctx.sessions() as session:
         now = datetime.now(UTC)
-        policy = Policy(margin_days=ctx.settings.predict_deadline_margin_days)
+        params = params_of(ctx.settings.predict_retention_days)
         rollup_all_checks(
             session=session,
             now=now,
             history_days=ctx.settings.predict_history_days,
             after_site=lambda s, site_id, devices: forecast_site(
-                session=s, site_id=site_id, device_ids=devices, now=now, policy=policy
+                session=s,
+                site_id=site_id,
+                device_ids=devices,
+                now=now,
+                params=params,
             ),
         )
 
@@ -137,7 +140,7 @@ def create_app(
         metrics=ServerMetrics(registry or CollectorRegistry(), engine),
         directory=DeviceDirectory(),
         states=StateCache(),
-        faults=FaultRunner(engine, fault_settings, sweep_seconds=settings.fault_sweep_seconds),
+        faults=Detector(engine, fault_settings, sweep_seconds=settings.fault_sweep_seconds),
         team_sites=team_sites,
     )
 
@@ -147,6 +150,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(prune_periodically(ctx), name="secmon-retention"),
+            asyncio.create_task(ctx.faults.run(), name="secmon-detector"),
             asyncio.create_task(ctx.faults.sweep_periodically(), name="secmon-fault-sweep"),
             asyncio.create_task(rollup_periodically(ctx), name="secmon-uptime-rollup"),
             asyncio.create_task(predict_rollup_periodically(ctx), name="secmon-predict-rollup"),

@@ -23,17 +23,21 @@ from server import migrate
 from server.agent_tokens import create_agent_token as issue_agent_token
 from server.agent_tokens import revoke_agent_token as revoke_token
 from server.app import create_app
-from server.db import make_engine, write_session
-from server.errors import DomainError
+from server.backup import BackupError, backup_sqlite, pg_dump_command
+from server.db import is_sqlite, make_engine, write_session
+from server.errors import ConflictError, DomainError
 from server.faults.config import describe, load_fault_settings
 from server.faults.engine import FaultSettings
 from server.notify.config import NotifyConfigError
 from server.retention import prune_samples
 from server.settings import Settings
+from server.sla import CalendarMode, SlaCalendarError
+from server.sla.statutory import COUNTRY_OF_ZONE, coverage
 from server.status.query import rotate_link
 from server.tenancy import client_by_name, site_by_name
 from server.tenancy import create_client as add_client
 from server.tenancy import create_site as add_site
+from server.tickets.policy import holiday_lists, load_holiday_year, set_sla_preset
 from server.users import create_user as add_user
 from wire.enums import Role
 
@@ -114,6 +118,24 @@ def db_upgrade(*, revision: str) -> None:
     migrate.upgrade(database_url=Settings().database_url, revision=revision)
 
 
+def backup(*, out: Path) -> None:
+    """SQLite: an online copy to `out`; PostgreSQL: exit 2 with the pg_dump line to run."""
+    database_url = Settings().database_url
+    if not is_sqlite(database_url):
+        typer.echo(
+            "secmon: backup copies SQLite databases; for PostgreSQL run pg_dump "
+            "(docs/operator-guide.md, Backups):\n  " + pg_dump_command(database_url, out),
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        result = backup_sqlite(database_url=database_url, out=out)
+    except BackupError as err:
+        typer.echo(f"secmon: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(f"backup: {result.path}, {result.bytes} bytes, schema revision {result.revision}")
+
+
 def db_prune() -> None:
     settings = Settings()
     with _engine(settings) as engine:
@@ -138,6 +160,65 @@ def create_site(*, client: str, name: str, zone: str, timezone: str) -> None:
 
     site_id = _admin(action)
     typer.echo(f"site {name!r} created for client {client!r} (id {site_id})")
+
+
+def set_policy(*, client: str, preset: str, general_calendar: CalendarMode | None) -> None:
+    def action(session: Session) -> str:
+        owner = client_by_name(session=session, name=client)
+        policy = set_sla_preset(
+            session=session,
+            client_id=owner.id,
+            preset=preset,
+            general_calendar=general_calendar,
+            now=_now(),
+        )
+        modes = sorted({f"{sev.value} {t.calendar.value}" for (sev, _), t in policy.cells.items()})
+        return ", ".join(modes)
+
+    modes = _admin(action)
+    typer.echo(f"client {client!r} now follows SLA preset {preset} ({modes})")
+
+
+def load_holidays(*, file: Path, country: str) -> None:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as err:
+        typer.echo(f"secmon: {file}: {err.strerror or err}", err=True)
+        raise typer.Exit(1) from err
+    year = _admin(
+        lambda s: load_holiday_year(
+            session=s, text=text, country=country, source=file.name, now=_now()
+        )
+    )
+    typer.echo(
+        f"{year.country} {year.year}: {len(year.holidays.holidays)} holidays and "
+        f"{len(year.holidays.workdays)} make-up working days loaded from {file.name}"
+    )
+
+
+def show_holidays() -> None:
+    """The statutory holiday years per country; a missing expected year is flagged."""
+
+    def action(session: Session) -> list[str]:
+        try:
+            lists = holiday_lists(session=session)
+        except SlaCalendarError as err:
+            raise ConflictError(f"a loaded holiday list is unreadable: {err}") from err
+        lines = []
+        for cover in coverage(lists, this_year=_now().year):
+            zones = ", ".join(z for z, c in sorted(COUNTRY_OF_ZONE.items()) if c == cover.country)
+            have = ", ".join(str(y) for y in cover.years) or "none"
+            lines.append(f"{cover.country} (sites in {zones or 'no known zone'}): {have}")
+            if cover.missing:
+                missing = ", ".join(str(y) for y in cover.missing)
+                lines.append(
+                    f"  MISSING {missing}: no list published or loaded; those years count no "
+                    f"public holidays until `secmon admin load-holidays` loads one"
+                )
+        return lines
+
+    for line in _admin(action):
+        typer.echo(line)
 
 
 def create_agent_token(*, site: str, client: str | None) -> None:

@@ -28,6 +28,7 @@ from server.errors import (
     TooLargeError,
     UnavailableError,
 )
+from server.faults.queue import enqueue, span_of
 from server.models import samples
 from server.state import CurrentState, apply_samples
 from server.state_cache import StateCache
@@ -212,8 +213,8 @@ def _insert_samples_psycopg(conn: Connection, rows: list[dict[str, Any]], table:
         cursor.close()
 
 
-# Called after the batch committed with (site id, samples by device pk): fault detection.
-AfterCommit = Callable[[int, Mapping[int, list[Sample]]], None]
+# Called after the batch committed: wakes fault detection, which reads the queue.
+AfterCommit = Callable[[], None]
 
 
 def store_batch(
@@ -244,12 +245,15 @@ def store_batch(
                 by_device[device_pks[s.device_id]].append(s)
             written = _advance_states(conn, by_device, now=now, cache=states)
             touch_agent_token(conn=conn, principal=principal, now=now)
+            span = span_of({d: (s.ts for s in ss) for d, ss in by_device.items()})
+            if accepted and span is not None:
+                enqueue(conn, site_id=principal.site_id, received_at=now, span=span)
     except OperationalError as err:
         raise UnavailableError("database is busy or unavailable, retry later") from err
     if states is not None:
         states.put_many(written)
     if after_commit is not None:
-        after_commit(principal.site_id, by_device)
+        after_commit()
     return IngestResult(accepted=accepted, duplicates=len(batch.samples) - accepted)
 
 

@@ -9,8 +9,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute
 
-from server.models import DeviceState
+from server.models import DeviceState, Ticket
 from server.state import DeviceStatus
+from server.tickets.states import TicketState
 
 
 class StatusCountCollector(Collector):
@@ -75,5 +76,14 @@ class ServerMetrics:
                 documentation="Devices by current status",
                 column=DeviceState.status,
                 statuses=(s.value for s in DeviceStatus),
+            )
+        )
+        registry.register(
+            StatusCountCollector(
+                engine,
+                name="secmon_tickets",
+                documentation="Tickets by state",
+                column=Ticket.state,
+                statuses=(s.value for s in TicketState),
             )
         )

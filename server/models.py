@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
@@ -231,6 +232,27 @@ class FaultTrack(Base):
     updated_at: Mapped[datetime]
 
 
+class DetectWork(Base):
+    """One committed ingest batch waiting for fault detection (the durable work queue).
+
+    Written in the batch's own transaction, so a crash between commit and detection loses
+    nothing; the detector merges a site's rows, reads their samples back by device, time
+    range and `received_at`, and deletes the rows in the transaction that records the result.
+    """
+
+    __tablename__ = "detect_queue"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    received_at: Mapped[datetime]
+    ts_from: Mapped[datetime]
+    ts_to: Mapped[datetime]
+    devices: Mapped[list[int]] = mapped_column(JSON)
+
+
+detect_queue: Table = DetectWork.__table__  # type: ignore[assignment]  # declarative gives FromClause
+
+
 class FaultEpisode(Base):
     """One confirmed fault, from its first failing observation to its confirmed recovery.
 
@@ -398,6 +420,19 @@ class ServicePolicy(Base):
     sla: Mapped[dict[str, Any]]
     recovered_quiet_minutes: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+
+
+class HolidayYearRow(Base):
+    """A country's statutory holiday list for one year, loaded by an admin (`load-holidays`);
+    it adds to (or corrects) the lists shipped in `server/sla/holidays/`."""
+
+    __tablename__ = "holiday_years"
+
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(300))
+    loaded_at: Mapped[datetime]
 
 
 # -- status page (issue 7) ---------------------------------------------------------------------

@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.tickets.kpis import KpiTargets
+
 DEFAULT_DATABASE_URL = "sqlite:///./secmon.db"
 
 
@@ -46,11 +48,26 @@ class Settings(BaseSettings):
     fault_rules: Path | None = None
     fault_sweep_seconds: float = Field(default=5.0, gt=0)
     agent_offline_seconds: float = Field(default=180.0, gt=0)
+    # KPI targets in percent, each KPI against its own (server/tickets/kpis.py `KpiTargets`).
+    kpi_target_response_timeliness: float = Field(default=90.0, ge=0, le=100)
+    kpi_target_on_site_timeliness: float = Field(default=90.0, ge=0, le=100)
+    kpi_target_repair_success: float = Field(default=95.0, ge=0, le=100)
+    kpi_target_satisfaction: float = Field(default=85.0, ge=0, le=100)
+    kpi_target_record_completeness: float = Field(default=100.0, ge=0, le=100)
     # Status page: how often today's (and any missing day's) uptime rollup is recomputed.
     status_rollup_seconds: float = Field(default=60.0, gt=0)
     # Predictive maintenance: daily rollups of numeric checks, kept this many days, and how
     # often today's rollup is recomputed.
     predict_history_days: int = Field(default=400, ge=30)
     predict_rollup_seconds: float = Field(default=300.0, gt=0)
-    # A preventive ticket's deadline: this many days before the projected date.
-    predict_deadline_margin_days: int = Field(default=7, ge=0)
+    # Days back a recorder's footage must reach; the `retention` forecast warns before less.
+    predict_retention_days: float = Field(default=30.0, gt=0)
+
+    def kpi_targets(self) -> KpiTargets:
+        return KpiTargets(
+            response_timeliness=self.kpi_target_response_timeliness / 100,
+            on_site_timeliness=self.kpi_target_on_site_timeliness / 100,
+            repair_success=self.kpi_target_repair_success / 100,
+            satisfaction=self.kpi_target_satisfaction / 100,
+            record_completeness=self.kpi_target_record_completeness / 100,
+        )

@@ -244,7 +244,19 @@ def served(installed: Path, tmp_path: Path) -> Iterator[Served]:
     assert Path(where.strip()).is_relative_to(installed), f"server imported from {where}"
     _run(installed, env, tmp_path, "db", "upgrade")
     _run(installed, env, tmp_path, "admin", "create-client", CLIENT)
-    _run(installed, env, tmp_path, "admin", "create-site", "--client", CLIENT, "--name", "HQ")
+    _run(
+        installed,
+        env,
+        tmp_path,
+        "admin",
+        "create-site",
+        "--client",
+        CLIENT,
+        "--name",
+        "HQ",
+        "--timezone",
+        "Asia/Shanghai",
+    )
     env["PACKAGING_PW"] = ADMIN_PASSWORD
     _run(installed, env, tmp_path, *ADMIN_USER)
     link = _run(installed, env, tmp_path, "admin", "status-link", "--client", CLIENT).strip()

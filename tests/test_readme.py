@@ -11,8 +11,8 @@ nobody ran. Skipped, and why:
   temporary SQLite file instead (the README's stated default database kind).
 - `secmon server run …`: serves until stopped; tests/test_packaging.py runs it from the wheel.
 - `cp configs/agent.example.yaml /etc/…`: writes into /etc; the test checks the source exists.
-- `secmon agent discover|check|run …`: talk to a real site's cameras and devices (the example
-  config's addresses are not on this machine); the agent's own tests run them against peers.
+- `secmon agent discover|check|relearn|run …`: talk to a real site's cameras and devices (the
+  example config's addresses are not on this machine); the agent's own tests run them against peers.
 """
 
 import os
@@ -41,6 +41,7 @@ SKIPPED = (
     "cp configs/agent.example.yaml ",
     "secmon agent discover",
     "secmon agent check",
+    "secmon agent relearn",
     "secmon agent run",
 )
 RUN = ("secmon db ", "secmon admin ")
@@ -74,8 +75,8 @@ def readme_commands() -> list[list[str]]:
 
 
 def compose_commands() -> list[list[str]]:
-    """The `docker compose run --rm server secmon …` lines in docker-compose.yml's comments."""
-    prefix = "docker compose run --rm server "
+    """The `docker compose run --rm migrate secmon …` lines in docker-compose.yml's comments."""
+    prefix = "docker compose run --rm migrate "
     lines = (ROOT / "docker-compose.yml").read_text(encoding="utf-8").splitlines()
     found = [line.lstrip("# ").removeprefix(prefix) for line in lines if prefix in line]
     return [shlex.split(line) for line in found]

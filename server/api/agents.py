@@ -133,7 +133,7 @@ async def post_ingest(
                 max_decompressed=ctx.settings.max_decompressed_bytes,
                 directory=ctx.directory,
                 states=ctx.states,
-                after_commit=ctx.faults.after_ingest,
+                after_commit=ctx.faults.wake,
             )
 
         result = await run_in_threadpool(authenticate_and_store)

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Cookie, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,13 +44,16 @@ from server.errors import (
     UnauthorizedError,
 )
 from server.models import Client, Device, FaultEpisode, Site, User
+from server.predict.chart import render_svg
+from server.predict.job import device_forecasts, params_of
+from server.predict.store import day_number
 from server.status.query import status_view
 from server.status.render import render_status
 from server.status.words import Words, pick_language
 from server.tenancy import Scope, scope_of
 from server.tickets import repair, service
 from server.tickets.kpi_query import ticket_facts
-from server.tickets.kpis import KpiGroup, grouped
+from server.tickets.kpis import KpiGroup, grouped, standing
 from server.tickets.repair import CauseClass
 from server.tickets.schemas import ResolveBody
 from server.tickets.states import TicketState
@@ -559,12 +563,24 @@ def device_page(device_id: int, request: Request, ctx: Ctx, session: DbSession) 
             .order_by(FaultEpisode.started_at.desc())
             .limit(20)
         ).all()
+        today = day_number(datetime.now(UTC).date())
+        # render_svg escapes every text it writes: its markup is ours, safe to embed.
+        forecasts = [
+            (signal, [(e, Markup(render_svg(e))) for e in found])
+            for signal, found in device_forecasts(
+                session=session,
+                device_id=device_id,
+                today=today,
+                params=params_of(ctx.settings.predict_retention_days),
+            )
+        ]
         return _page(
             "device.html",
             viewer=viewer,
             row=rows[0],
             samples=recent_samples(session=session, device_id=device_id),
             episodes=episodes,
+            forecasts=forecasts,
         )
 
     return _staff(request, ctx, session, render)
@@ -585,7 +601,10 @@ def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None =
         except DomainError:
             start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         facts = ticket_facts(
-            session=session, since=start, until=_next_month(start), scope=viewer.scope
+            session=session,
+            since=start.date(),
+            until=_next_month(start).date(),
+            scope=viewer.scope,
         )
         tables = {}
         for group in (KpiGroup.CLIENT, KpiGroup.SITE, KpiGroup.TECHNICIAN):
@@ -601,6 +620,8 @@ def kpi_page(request: Request, ctx: Ctx, session: DbSession, month: str | None =
             month=start.strftime("%Y-%m"),
             tables=tables,
             names=names,
+            targets=ctx.settings.kpi_targets(),
+            standing=standing,
         )
 
     return _staff(request, ctx, session, render)

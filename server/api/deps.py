@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.agent_tokens import AgentPrincipal, authenticate_agent
+from server.detector import Detector
 from server.directory import DeviceDirectory
 from server.errors import UnauthorizedError
-from server.faults.runner import FaultRunner
 from server.metrics import ServerMetrics
 from server.settings import Settings
 from server.state_cache import StateCache
@@ -32,7 +32,7 @@ class AppContext:
     metrics: ServerMetrics
     directory: DeviceDirectory
     states: StateCache
-    faults: FaultRunner
+    faults: Detector
     # Which sites a technician's teams serve (the notify config's teams); none by default.
     team_sites: TeamSites = no_teams
 

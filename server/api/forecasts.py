@@ -8,11 +8,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from server.api.deps import DbSession, UserScope
+from server.api.deps import Ctx, DbSession, UserScope
 from server.models import Ticket
 from server.predict.chart import render_svg
 from server.predict.evidence import Evidence
-from server.predict.job import judge_device
+from server.predict.job import judge_device, params_of
 from server.predict.rollup import date_of
 from server.predict.store import day_number
 from server.tenancy import get_device
@@ -74,11 +74,14 @@ class ForecastOut(BaseModel):
 
 
 @router.get("/devices/{device_id}/forecasts", response_model=list[ForecastOut], responses=ERRORS)
-def get_device_forecasts(device_id: int, scope: UserScope, session: DbSession) -> list[ForecastOut]:
+def get_device_forecasts(
+    device_id: int, scope: UserScope, session: DbSession, ctx: Ctx
+) -> list[ForecastOut]:
     """Alarms first, then by check name."""
     get_device(session=session, device_id=device_id, scope=scope)
     today = day_number(datetime.now(UTC).date())
-    judged = judge_device(session=session, device_id=device_id, today=today)
+    params = params_of(ctx.settings.predict_retention_days)
+    judged = judge_device(session=session, device_id=device_id, today=today, params=params)
     found = [e for evidence in judged.values() for e in evidence]
     found.sort(key=lambda e: (not e.alarm, e.check))
     return [ForecastOut.of(e) for e in found]

@@ -41,8 +41,9 @@ def get_kpis(
     month_from: Annotated[str | None, Query(alias="from", description="YYYY-MM")] = None,
     month_to: Annotated[str | None, Query(alias="to", description="YYYY-MM, inclusive")] = None,
 ) -> list[KpiOut]:
-    """One row per group and month of ticket creation (default: this month), over the tickets
-    of the sites the caller sees; a technician gets only their own scorecard."""
+    """One row per group and month of ticket creation in the site's time zone (default: this
+    month), over the tickets of the sites the caller sees; a technician gets only their own
+    scorecard."""
     if scope.role is Role.CLIENT and group is KpiGroup.TECHNICIAN:
         raise ForbiddenError("technician scorecards are for staff")
     now = datetime.now(UTC)
@@ -54,7 +55,7 @@ def get_kpis(
     end = _next_month(_month_start(month_to, "to") if month_to else start)
     if end <= start:
         raise InvalidInputError("`to` is before `from`")
-    facts = ticket_facts(session=session, since=start, until=end, scope=scope)
+    facts = ticket_facts(session=session, since=start.date(), until=end.date(), scope=scope)
     return [
         KpiOut.of(group=group.value, key=key, month=month, k=k)
         for (key, month), k in grouped(facts, by=group, now=now).items()

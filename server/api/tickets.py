@@ -13,7 +13,8 @@ from server.errors import ForbiddenError
 from server.faults.engine import KNOWN_CODES
 from server.models import FaultEpisode, RepairRecord, Site, Ticket, TicketEvent, TicketSurvey
 from server.sla import SlaConfigError, ticket_clocks
-from server.tickets import repair, service
+from server.tickets import intake, repair, service
+from server.tickets.intake import CallIn
 from server.tickets.policy import service_settings
 from server.tickets.schemas import (
     CallBody,
@@ -30,7 +31,7 @@ from server.tickets.schemas import (
     TicketOut,
     TransitionBody,
 )
-from server.tickets.service import Actor, CallIn, SettingsLookup
+from server.tickets.service import Actor, SettingsLookup
 from server.tickets.states import OPEN_STATES, TicketState
 from server.users import UserPrincipal
 from wire.enums import Role
@@ -152,7 +153,7 @@ def log_call(body: CallBody, user: CurrentUser, scope: UserScope, ctx: Ctx) -> T
         occurred_at=body.occurred_at,
     )
     with write_session(ctx.engine) as session:
-        result = service.log_call(
+        result = intake.log_call(
             session=session,
             call=call,
             settings_of=SettingsLookup(session, KNOWN_CODES),

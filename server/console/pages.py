@@ -44,6 +44,7 @@ class QueueRow:
     assignee: str | None
     countdown: Countdown | None
     remaining: str | None
+    sla_problem: str | None = None  # why the ticket has no deadlines
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ def queue(*, session: Session, scope: Scope, filters: Filters, now: datetime) ->
     users = _names(
         session, User, {t.assignee_id for t in tickets if t.assignee_id is not None}, User.username
     )
+    problems = _sla_problems(session, [t.id for t in order if t.without_deadlines])
     rows = []
     for item in order:
         ticket = by_id[item.id]
@@ -121,9 +123,31 @@ def queue(*, session: Session, scope: Scope, filters: Filters, now: datetime) ->
                 assignee=users.get(ticket.assignee_id) if ticket.assignee_id else None,
                 countdown=countdown,
                 remaining=format_remaining(countdown.remaining) if countdown else None,
+                sla_problem=problems.get(ticket.id, NO_DEADLINES)
+                if item.without_deadlines
+                else None,
             )
         )
     return rows
+
+
+NO_DEADLINES = "no SLA deadlines: the client's SLA policy has no cell for this site's zone"
+
+
+def _sla_problems(session: Session, ticket_ids: list[int]) -> dict[int, str]:
+    """The reason recorded when each ticket got no deadlines (its `created` event)."""
+    if not ticket_ids:
+        return {}
+    events = session.scalars(
+        select(TicketEvent).where(
+            TicketEvent.ticket_id.in_(ticket_ids), TicketEvent.kind == "created"
+        )
+    )
+    return {
+        e.ticket_id: f"no SLA deadlines: {e.data['sla_problem']}"
+        for e in events
+        if isinstance(e.data, dict) and e.data.get("sla_problem")
+    }
 
 
 @dataclass(frozen=True, slots=True)

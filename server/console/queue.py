@@ -27,6 +27,12 @@ class QueueTicket:
     on_site_by: datetime | None
     resolve_by: datetime | None
 
+    @property
+    def without_deadlines(self) -> bool:
+        """No SLA deadline at all: the client's policy has no cell for the site's zone and
+        severity, so no clock can ever breach; the queue shows it as a problem, on top."""
+        return self.respond_by is None and self.on_site_by is None and self.resolve_by is None
+
 
 @dataclass(frozen=True, slots=True)
 class Countdown:
@@ -52,12 +58,15 @@ def next_deadline(ticket: QueueTicket, now: datetime) -> Countdown | None:
 
 
 def urgency_order(tickets: Sequence[QueueTicket], now: datetime) -> list[QueueTicket]:
-    """Breached first (most overdue on top), then by time left, emergencies before general at
-    a tie; tickets with no running clock last, oldest first."""
+    """Tickets without any deadline first (an SLA set-up problem nobody's clock will flag),
+    then breached (most overdue on top), then by time left, emergencies before general at a
+    tie; tickets with no running clock left last, oldest first."""
 
     def key(ticket: QueueTicket) -> tuple[int, float, int, float]:
         countdown = next_deadline(ticket, now)
         rank = SEVERITY_RANK.get(ticket.severity, 2)
+        if ticket.without_deadlines:
+            return (-1, 0.0, rank, ticket.created_at.timestamp())
         if countdown is None:
             return (1, 0.0, rank, ticket.created_at.timestamp())
         return (0, countdown.remaining.total_seconds(), rank, ticket.created_at.timestamp())

@@ -1,15 +1,27 @@
-"""Pure pieces of detection that need more than one device: observations from samples,
+"""Pure pieces of detection that need more than one device: observations from stored samples,
 the order devices are evaluated in, and the "system paralysed" test. No I/O."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from server.faults.rules import Observation, Reported
-from wire.schema import Sample
 
 
-def observations(samples: Iterable[Sample]) -> list[Observation | Reported]:
+class StoredSample(Protocol):
+    """The columns of a stored sample that detection reads (`models.SampleRow`)."""
+
+    device_id: int
+    ts: datetime
+    reachable: bool
+    error_code: str | None
+    checks: dict[str, Any]
+    events: list[dict[str, Any]] | None
+    events_only: bool
+
+
+def observations(samples: Iterable[StoredSample]) -> list[Observation | Reported]:
     """Poll results and device events, oldest first (a poll before an event of the same time).
 
     A trap's events-only sample is no poll: only its events count.
@@ -17,10 +29,13 @@ def observations(samples: Iterable[Sample]) -> list[Observation | Reported]:
     items: list[tuple[datetime, int, Observation | Reported]] = []
     for s in samples:
         if not s.events_only:
-            error = s.error.code.value if s.error else None
-            obs = Observation(ts=s.ts, reachable=s.reachable, error_code=error, checks=s.checks)
+            obs = Observation(
+                ts=s.ts, reachable=s.reachable, error_code=s.error_code, checks=s.checks
+            )
             items.append((s.ts, 0, obs))
-        items.extend((e.ts, 1, Reported(ts=e.ts, kind=e.kind, data=e.data)) for e in s.events)
+        for e in s.events or ():
+            ts = datetime.fromisoformat(e["ts"])
+            items.append((ts, 1, Reported(ts=ts, kind=e["kind"], data=e.get("data") or {})))
     items.sort(key=lambda item: (item[0], item[1]))
     return [item for _, _, item in items]
 

@@ -58,12 +58,21 @@ def render_svg(evidence: Evidence, *, title: str | None = None) -> str:
             f'<text x="{WIDTH - PAD}" y="{t - 3}" font-size="10" text-anchor="end">'
             f"{evidence.threshold:g}</text>"
         )
+    # The value range on the left and the first day below it, so the chart reads on its own.
+    parts.append(
+        f'<text class="axis" x="2" y="{PAD - 4}" font-size="10">{high:.4g}</text>'
+        f'<text class="axis" x="2" y="{HEIGHT - PAD + 12}" font-size="10">{low:.4g}</text>'
+        f'<text class="axis" x="{PAD}" y="{HEIGHT - 6}" font-size="10">'
+        f"{date_of(first).isoformat()}</text>"
+    )
     if evidence.projected_day is not None:
         p = x(evidence.projected_day)
+        # Anchored at its end near the right edge, where a centred date would be cut off.
+        anchor = "end" if p > WIDTH - 4 * PAD else "middle"
         parts.append(
             f'<line class="projected" x1="{p}" y1="{PAD}" x2="{p}" y2="{HEIGHT - PAD}" '
             'stroke="#c0392b" stroke-dasharray="2 2"/>'
-            f'<text x="{p}" y="{HEIGHT - 6}" font-size="10" text-anchor="middle">'
+            f'<text x="{p}" y="{HEIGHT - 6}" font-size="10" text-anchor="{anchor}">'
             f"{date_of(evidence.projected_day).isoformat()}</text>"
         )
     parts.append("</svg>")

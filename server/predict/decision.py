@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from server.predict.evidence import UNJUDGED, Evidence, Verdict
+from server.sla.policy import PreventiveTargets
 
 
 class Action(StrEnum):
@@ -36,6 +37,11 @@ class Policy:
     margin_days: int = 7  # deadline this long before the projected date
     min_notice_days: int = 3  # never a deadline sooner than this
     move_days: int = 7  # a projected date moving this much is worth a note
+
+    @classmethod
+    def of_cell(cls, cell: PreventiveTargets) -> "Policy":
+        """The deadline rule of a client's preventive SLA cell."""
+        return cls(margin_days=cell.margin_days, min_notice_days=cell.min_notice_days)
 
 
 def deadline(evidence: Evidence, policy: Policy) -> int:

@@ -17,6 +17,7 @@ class Verdict(StrEnum):
     TREND_TO_THRESHOLD = "trend_to_threshold"
     STEP = "step"
     RATE_RISING = "rate_rising"
+    INDICATOR = "indicator"
     # Looked, found nothing to act on.
     STABLE = "stable"
     FAR = "far"
@@ -28,7 +29,13 @@ class Verdict(StrEnum):
 
 
 ALARMS: frozenset[Verdict] = frozenset(
-    {Verdict.RISING_COUNTER, Verdict.TREND_TO_THRESHOLD, Verdict.STEP, Verdict.RATE_RISING}
+    {
+        Verdict.RISING_COUNTER,
+        Verdict.TREND_TO_THRESHOLD,
+        Verdict.STEP,
+        Verdict.RATE_RISING,
+        Verdict.INDICATOR,
+    }
 )
 UNJUDGED: frozenset[Verdict] = frozenset({Verdict.NO_DATA, Verdict.TOO_FEW_DAYS, Verdict.STALE})
 
@@ -48,6 +55,10 @@ SENTENCES: Mapping[str, Mapping[Verdict, str]] = {
         Verdict.RATE_RISING: (
             "{check}: {events} events on {event_days} days in the last {window} days, against "
             "{baseline:.2g} per day before."
+        ),
+        Verdict.INDICATOR: (
+            "{check}: the device itself has asked for this since {since} (every day since); "
+            "due by {projected}."
         ),
         Verdict.STABLE: "{check} shows no trend towards {threshold:g}.",
         Verdict.FAR: (
@@ -75,6 +86,9 @@ SENTENCES: Mapping[str, Mapping[Verdict, str]] = {
         Verdict.RATE_RISING: (
             "{check}：最近 {window} 天内 {event_days} 天共发生 {events} 次，"
             "此前每天约 {baseline:.2g} 次。"
+        ),
+        Verdict.INDICATOR: (
+            "{check}：设备自 {since} 起每天都报告需要处理，应在 {projected} 前处理。"
         ),
         Verdict.STABLE: "{check} 没有趋向 {threshold:g} 的变化。",
         Verdict.FAR: "{check} 每天变化 {slope:+.3g}，但在 {projected} 之前不会达到 {threshold:g}。",

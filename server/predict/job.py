@@ -1,8 +1,9 @@
 """Forecasts of the devices whose rollups changed → preventive tickets, through the existing
-ticket functions (`new_ticket`, `add_event`, `fault_recovered`).
+ticket functions (`intake.open_ticket`, `add_event`, `fault_recovered`).
 
 One ticket per device and signal (open key `d<device>:predict.<signal>`); its deadline
-(`resolve_by`) is a margin before the projected date and it has no response or on-site clock.
+(`resolve_by`) comes from the preventive cell of the client's SLA policy (a margin before the
+projected date, no response or on-site clock).
 A forecast whose date moves adds a `forecast` event; a reversed trend or a replaced part moves
 it to recovered, which closes after the client's quiet period like any recovered ticket. Runs
 inside the check rollup's per-site transaction, so it is replica-safe the same way.
@@ -16,26 +17,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.faults.records import device_open_key
 from server.models import CheckDay, Device, Site, Ticket, TicketEvent
 from server.predict.decision import Action, OpenPreventive, Policy, decide
 from server.predict.evidence import ALARMS, Evidence, Verdict
 from server.predict.models import Params, judge
 from server.predict.rollup import DayRollup, date_of
-from server.predict.signals import spec_for
+from server.predict.signals import Signal, spec_for
 from server.predict.store import day_number
+from server.tickets.intake import Opening, open_ticket
+from server.tickets.notify_link import PREVENTIVE_SLA
 from server.tickets.policy import service_settings
-from server.tickets.service import (
-    KNOWN_FAULT_CODES,
-    Actor,
-    add_event,
-    device_open_key,
-    fault_recovered,
-    new_ticket,
-)
-from server.tickets.states import OPEN_STATES, Channel, TicketKind
+from server.tickets.service import KNOWN_FAULT_CODES, Actor, add_event, fault_recovered
+from server.tickets.states import OPEN_STATES, TicketKind
 
 FORECAST_EVENT = "forecast"
-PREVENTIVE_POLICY = "preventive"
+PREVENTIVE_POLICY = PREVENTIVE_SLA
 
 
 def code_of(signal: str) -> str:
@@ -59,6 +56,11 @@ def _rows(days: Sequence[CheckDay]) -> list[DayRollup]:
     ]
 
 
+def params_of(retention_days: float) -> Params:
+    """The models' parameters with the configured limits (the server's settings)."""
+    return Params(limits={Signal.RETENTION: retention_days})
+
+
 def judge_device(
     *, session: Session, device_id: int, today: int, params: Params = Params()
 ) -> dict[str, list[Evidence]]:
@@ -78,6 +80,20 @@ def judge_device(
         evidence = judge(check, spec, _rows(days), today=today, params=params)
         out[spec.signal].append(evidence)
     return out
+
+
+def device_forecasts(
+    *, session: Session, device_id: int, today: int, params: Params = Params()
+) -> list[tuple[str, list[Evidence]]]:
+    """The device's forecasts for pages: signals with an alarm first, then by name; within a
+    signal, alarms first, then by check."""
+    judged = judge_device(session=session, device_id=device_id, today=today, params=params)
+    groups = [
+        (signal, sorted(found, key=lambda e: (not e.alarm, e.check)))
+        for signal, found in judged.items()
+    ]
+    groups.sort(key=lambda g: (not any(e.alarm for e in g[1]), g[0]))
+    return groups
 
 
 def most_urgent(evidence: Iterable[Evidence]) -> Evidence | None:
@@ -128,13 +144,25 @@ def _deadline(day: int | None) -> datetime | None:
 
 
 def forecast_device(
-    *, session: Session, device: Device, site: Site, now: datetime, policy: Policy = Policy()
+    *,
+    session: Session,
+    device: Device,
+    site: Site,
+    now: datetime,
+    policy: Policy | None = None,
+    params: Params = Params(),
 ) -> list[Action]:
-    """Judge the device and act on each signal's preventive ticket; returns what was done."""
+    """Judge the device and act on each signal's preventive ticket; returns what was done.
+    Deadlines follow the client's preventive SLA cell unless `policy` is given."""
     today = day_number(now.astimezone(UTC).date())
     actions: list[Action] = []
+    settings = service_settings(
+        session=session, client_id=site.client_id, known_codes=list(KNOWN_FAULT_CODES)
+    )
+    if policy is None:
+        policy = Policy.of_cell(settings.sla_policy.preventive)
     for signal, evidence_list in judge_device(
-        session=session, device_id=device.id, today=today
+        session=session, device_id=device.id, today=today, params=params
     ).items():
         evidence = most_urgent(evidence_list)
         if evidence is None:
@@ -159,27 +187,25 @@ def forecast_device(
             )
         decision = decide(evidence, state, policy)
         if decision.action is Action.OPEN:
-            ticket = new_ticket(
-                session=session,
+            opening = Opening(
                 kind=TicketKind.PREVENTIVE,
-                site=site,
-                device=device,
                 code=code,
                 open_key=key,
                 severity="general",
                 title=f"{device.name}: {signal} forecast",
                 symptom=f"{evidence.en}\n{evidence.zh}",
                 first_failure_at=now,
-                channel=Channel.MONITORING,
-                reporter="monitoring",
-                reporter_contact=None,
-                settings=service_settings(
-                    session=session, client_id=site.client_id, known_codes=list(KNOWN_FAULT_CODES)
-                ),
+                deadline=_deadline(decision.deadline_day),
+            )
+            ticket = open_ticket(
+                session=session,
+                site=site,
+                device=device,
+                opening=opening,
+                settings=settings,
                 actor=Actor.monitoring(),
                 now=now,
             )
-            _set_deadline(ticket, decision.deadline_day)
             add_event(
                 session=session,
                 ticket=ticket,
@@ -207,7 +233,7 @@ def forecast_device(
 
 
 def _set_deadline(ticket: Ticket, day: int | None) -> None:
-    """A preventive ticket has no response or on-site clock, only its deadline."""
+    """A moved forecast moves the preventive cell's deadline (no response or on-site clock)."""
     ticket.respond_by = None
     ticket.on_site_by = None
     ticket.resolve_by = _deadline(day)
@@ -220,7 +246,8 @@ def forecast_site(
     site_id: int,
     device_ids: Iterable[int],
     now: datetime,
-    policy: Policy = Policy(),
+    policy: Policy | None = None,
+    params: Params = Params(),
 ) -> int:
     """Forecast the given devices of a site (those with new rollups); returns tickets acted on."""
     site = session.get(Site, site_id)
@@ -234,7 +261,7 @@ def forecast_site(
         acted += sum(
             1
             for action in forecast_device(
-                session=session, device=device, site=site, now=now, policy=policy
+                session=session, device=device, site=site, now=now, policy=policy, params=params
             )
             if action is not Action.NONE
         )

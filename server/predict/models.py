@@ -7,7 +7,7 @@ rows in the last `stale_days` → no forecast; fewer than `min_days` days → no
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from server.predict.robust import (
     theil_sen,
 )
 from server.predict.rollup import DayRollup, Rejected, Sample, clean, roll_up
-from server.predict.signals import Direction, Model, SignalSpec, Statistic, spec_for
+from server.predict.signals import Direction, Model, Signal, SignalSpec, Statistic, spec_for
 
 MAX_AHEAD_DAYS = 3650  # a crossing further away than this is "never"
 
@@ -63,6 +63,9 @@ class Params:
     rate_floor: float = 1 / 60  # events per day assumed at least, however quiet before
     rate_min_days: int = 4
     rate_confidence: float = 0.999
+    indicator_days: int = 2  # days in a row a device's own flag must hold
+    # Configured limits that replace a signal's default threshold (the required retention).
+    limits: Mapping[Signal, float] = field(default_factory=dict)
 
 
 def judge(
@@ -94,7 +97,9 @@ def judge(
     base["part"] = part
     if today - segment[-1].day > params.stale_days:
         return _no(base, Verdict.STALE, rejected, since=as_date(segment[-1].day))
-    needed = params.min_days if spec.model is not Model.FLAT_COUNTER else params.min_days // 2
+    needed = {Model.FLAT_COUNTER: params.min_days // 2, Model.INDICATOR: 1}.get(
+        spec.model, params.min_days
+    )
     if len(segment) < needed:
         return _no(
             base,
@@ -110,6 +115,8 @@ def judge(
         return trend(base, spec, segment, today, rejected, params)
     if spec.model is Model.STEP:
         return step(base, spec, segment, today, rejected, params)
+    if spec.model is Model.INDICATOR:
+        return indicator(base, spec, segment, today, rejected, params)
     return event_rate(base, spec, segment, today, rejected, params)
 
 
@@ -132,7 +139,9 @@ def _no(
     return Evidence(**base, verdict=verdict, rejected=rejected, en=words["en"], zh=words["zh-CN"])
 
 
-def _series(rows: Sequence[DayRollup], statistic: Statistic) -> tuple[Floats, Floats]:
+def _series(
+    rows: Sequence[DayRollup], statistic: Statistic, *, absolute: bool = False
+) -> tuple[Floats, Floats]:
     days = np.array([row.day for row in rows], dtype=np.float64)
     if statistic is Statistic.MEAN:
         values = [row.mean for row in rows]
@@ -140,7 +149,8 @@ def _series(rows: Sequence[DayRollup], statistic: Statistic) -> tuple[Floats, Fl
         values = [row.last for row in rows]
     else:
         values = [float(row.resets) for row in rows]
-    return days, np.array(values, dtype=np.float64)
+    array = np.array(values, dtype=np.float64)
+    return days, np.abs(array) if absolute else array
 
 
 def _evidence(
@@ -240,7 +250,9 @@ def trend(
     and the odd outlier do not move a Theil-Sen slope. Alarms when the Mann-Kendall test says the
     drift towards the limit is real (one-sided confidence), the projected crossing is within the
     horizon and even the slow end of Sen's 95 % band crosses within the longer horizon; or when
-    the last week's median is already past the limit.
+    the last week's median is already past the limit (for `past_needs_worsening` signals, only
+    while the fit does not improve). An `absolute` signal judges the magnitude of each day's
+    mean, which assumes the value does not cross zero within a day in a way that hides drift.
     """
     window = [row for row in segment if row.day > today - params.window_days]
     if len(window) < params.min_days:
@@ -254,8 +266,9 @@ def trend(
         )
     sign = 1.0 if spec.direction is Direction.UP else -1.0
     baseline = baseline_of(segment, today, params) if spec.relative else None
-    threshold = spec.threshold * baseline if baseline is not None else spec.threshold
-    days, values = _series(window, spec.statistic)
+    limit = params.limits.get(spec.signal, spec.threshold)
+    threshold = limit * baseline if baseline is not None else limit
+    days, values = _series(window, spec.statistic, absolute=spec.absolute)
     fit = theil_sen(days, values)
     z = mann_kendall_z(values)
     confidence = normal_cdf(sign * z)
@@ -275,7 +288,8 @@ def trend(
         "low": fit.slope_low,
         "high": fit.slope_high,
     }
-    if len(recent) and sign * (float(np.median(recent)) - threshold) >= 0:
+    worsening = not spec.past_needs_worsening or sign * fit.slope >= 0
+    if len(recent) and sign * (float(np.median(recent)) - threshold) >= 0 and worsening:
         facts.update(projected=as_date(today), earliest=as_date(today), latest=as_date(today))
         return _evidence(
             base,
@@ -361,6 +375,50 @@ def step(
         return _evidence(base, Verdict.STEP, rejected, facts, **fields, projected_day=deadline)
     reverse = normal_cdf(-score) if score < 0 else 0.0
     verdict = Verdict.REVERSED if change < 0 and reverse >= 0.99 else Verdict.STABLE
+    return _evidence(base, verdict, rejected, facts, **fields)
+
+
+def indicator(
+    base: dict[str, Any],
+    spec: SignalSpec,
+    segment: Sequence[DayRollup],
+    today: int,
+    rejected: dict[Rejected, int],
+    params: Params,
+) -> Evidence:
+    """A device's own verdict as a flag (a UPS's replace-battery indicator).
+
+    Assumes: the device's test is better informed than any trend we could fit, and a flag that
+    holds at the end of `indicator_days` days in a row is meant (one misread poll is not). The
+    deadline is `step_deadline_days` after the first day of the run. A flag that was raised and
+    is now down means the part was replaced or the test passed again: reversed.
+    """
+    window = [row for row in segment if row.day > today - params.window_days]
+    days, values = _series(window, Statistic.LAST)
+    raised = values >= 0.5
+    run = 0
+    while run < len(raised) and raised[len(raised) - 1 - run]:
+        run += 1
+    fields: dict[str, Any] = {
+        "days": tuple(int(d) for d in days),
+        "values": tuple(float(v) for v in values),
+        "threshold": spec.threshold,
+    }
+    facts: dict[str, Any] = {"threshold": spec.threshold}
+    if run >= params.indicator_days:
+        since = int(days[len(days) - run])
+        deadline = since + spec.step_deadline_days
+        facts.update(since=as_date(since), projected=as_date(deadline))
+        return _evidence(
+            base,
+            Verdict.INDICATOR,
+            rejected,
+            facts,
+            **fields,
+            projected_day=deadline,
+            confidence=1.0,
+        )
+    verdict = Verdict.REVERSED if run == 0 and bool(np.any(raised)) else Verdict.STABLE
     return _evidence(base, verdict, rejected, facts, **fields)
 
 

@@ -19,6 +19,11 @@ class Signal(StrEnum):
     SHARPNESS = "sharpness"
     REBOOTS = "reboots"
     STORAGE_FILL = "storage_fill"
+    BATTERY_REPLACE = "battery_replace"
+    BATTERY_TEMPERATURE = "battery_temperature"
+    INTERFACE_ERRORS = "interface_errors"
+    CLOCK_DRIFT = "clock_drift"
+    RETENTION = "retention"
 
 
 class Model(StrEnum):
@@ -26,6 +31,7 @@ class Model(StrEnum):
     TREND = "trend"
     STEP = "step"
     EVENT_RATE = "event_rate"
+    INDICATOR = "indicator"
 
 
 class Direction(StrEnum):
@@ -61,6 +67,13 @@ class SignalSpec:
     # Smallest step that matters: absolute units, or a fraction of the level before it.
     min_step: float = 0.0
     min_step_relative: bool = False
+    # A flag (the device's own verdict), rolled up as 0/1: only flags a signal reads are kept.
+    flag: bool = False
+    # The magnitude is what wears (a clock offset either side of zero).
+    absolute: bool = False
+    # A level already past the limit alarms only while it is not improving (a recorder filling
+    # its new disks has short retention that grows by itself).
+    past_needs_worsening: bool = False
 
 
 CATALOGUE: tuple[SignalSpec, ...] = (
@@ -80,6 +93,17 @@ CATALOGUE: tuple[SignalSpec, ...] = (
         threshold=100.0,
         counter=True,
     ),
+    # Before `temperature`: a battery has its own, lower limit. VRLA service life halves for
+    # each ~8-10 °C above 25 °C (Arrhenius; IEEE 1188 and makers' data sheets), and 40 °C is
+    # the top of the float-service range most UPS batteries are rated for.
+    SignalSpec(
+        Signal.BATTERY_TEMPERATURE,
+        Model.TREND,
+        ("ups.battery.temperature_c",),
+        Direction.UP,
+        Statistic.MEAN,
+        threshold=40.0,
+    ),
     SignalSpec(
         Signal.TEMPERATURE,
         Model.TREND,
@@ -91,7 +115,7 @@ CATALOGUE: tuple[SignalSpec, ...] = (
     SignalSpec(
         Signal.FAN,
         Model.STEP,
-        ("*.fan_rpm", "*.rpm"),
+        ("*.rpm",),
         Direction.DOWN,
         Statistic.MEAN,
         threshold=0.0,
@@ -103,7 +127,7 @@ CATALOGUE: tuple[SignalSpec, ...] = (
     SignalSpec(
         Signal.BATTERY,
         Model.TREND,
-        ("*.runtime_min", "ups.battery.minutes_remaining"),
+        ("ups.battery.minutes_remaining",),
         Direction.DOWN,
         Statistic.MEAN,
         threshold=0.8,
@@ -121,7 +145,7 @@ CATALOGUE: tuple[SignalSpec, ...] = (
     SignalSpec(
         Signal.REBOOTS,
         Model.EVENT_RATE,
-        ("*.uptime_s", "sys_uptime_s", "uptime_s"),
+        ("*.uptime_s",),
         Direction.UP,
         Statistic.RESETS,
         threshold=0.0,
@@ -134,6 +158,52 @@ CATALOGUE: tuple[SignalSpec, ...] = (
         Direction.UP,
         Statistic.MEAN,
         threshold=95.0,
+    ),
+    # APC upsAdvBatteryReplaceIndicator, CyberPower upsAdvanceBatteryReplaceIndicator: the
+    # UPS's own battery test says replace. Held on two days in a row (not one misread poll).
+    SignalSpec(
+        Signal.BATTERY_REPLACE,
+        Model.INDICATOR,
+        ("ups.battery.replace",),
+        Direction.UP,
+        Statistic.LAST,
+        threshold=1.0,
+        flag=True,
+    ),
+    # IF-MIB ifInErrors/ifOutErrors as rates: a healthy copper link has none; a failing cable,
+    # connector or PoE port gives a lasting level. 0.01/s is 864 errored frames a day.
+    SignalSpec(
+        Signal.INTERFACE_ERRORS,
+        Model.STEP,
+        ("if.*.in_errors_per_s", "if.*.out_errors_per_s"),
+        Direction.UP,
+        Statistic.MEAN,
+        threshold=0.01,
+        min_step=0.01,
+    ),
+    # ONVIF GetSystemDateAndTime offset (camera minus agent), either side of zero: a clock that
+    # runs away reaches the drift fault's limit (the ONVIF `clock_drift_threshold`, 5 s by
+    # default) around this date.
+    SignalSpec(
+        Signal.CLOCK_DRIFT,
+        Model.TREND,
+        ("clock.offset_s",),
+        Direction.UP,
+        Statistic.MEAN,
+        threshold=5.0,
+        absolute=True,
+    ),
+    # How many days back a recorder's footage reaches (ONVIF Search), against the required
+    # retention (30 days unless `SECMON_PREDICT_RETENTION_DAYS` says otherwise): recording that
+    # fills the disks faster (more cameras, higher bit rates, a lost disk) shortens it.
+    SignalSpec(
+        Signal.RETENTION,
+        Model.TREND,
+        ("recording.retention_days",),
+        Direction.DOWN,
+        Statistic.MEAN,
+        threshold=30.0,
+        past_needs_worsening=True,
     ),
 )
 

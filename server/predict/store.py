@@ -28,9 +28,14 @@ EPOCH = date(1970, 1, 1)
 
 
 def numeric_checks(checks: Mapping[str, Any]) -> Iterator[tuple[str, float]]:
-    """The checks of a sample that carry a number (flags and text are not trends)."""
+    """The checks of a sample that carry a number, and the flags a signal reads as 0/1 (other
+    flags and text are not trends)."""
     for name, value in checks.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, bool):
+            spec = spec_for(name)
+            if spec is not None and spec.flag:
+                yield name, float(value)
+        elif isinstance(value, int | float):
             yield name, float(value)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -111,6 +111,37 @@ Cell = tuple[Severity, str]
 
 
 @dataclass(frozen=True)
+class PreventiveTargets:
+    """The cell of preventive tickets: a forecast, not a fault, so no respond or on-site clock;
+    resolve `margin_days` before the projected date, never sooner than `min_notice_days` after
+    the ticket opens (a forecast that is already close still gets time to plan a visit)."""
+
+    margin_days: int = 7
+    min_notice_days: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("margin_days", "min_notice_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SlaConfigError(f"{name} must be a whole number ≥ 0, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"margin_days": self.margin_days, "min_notice_days": self.min_notice_days}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "preventive") -> PreventiveTargets:
+        if not isinstance(data, Mapping):
+            raise SlaConfigError(f"{where}: expected a mapping, got {data!r}")
+        unknown = set(data) - {"margin_days", "min_notice_days"}
+        if unknown:
+            raise SlaConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        try:
+            return cls(**data)
+        except SlaConfigError as err:
+            raise SlaConfigError(f"{where}: {err}") from err
+
+
+@dataclass(frozen=True)
 class SlaPolicy:
     """A named severity x zone matrix; `cells[(severity, zone)]` gives the targets."""
 
@@ -118,6 +149,7 @@ class SlaPolicy:
     cells: Mapping[Cell, SlaTargets]
     description: str = ""
     source: str = ""
+    preventive: PreventiveTargets = field(default_factory=PreventiveTargets)
     _index: dict[Cell, SlaTargets] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -170,6 +202,18 @@ class SlaPolicy:
             cells={**self._index, **overrides},
             description=self.description,
             source=self.source,
+            preventive=self.preventive,
+        )
+
+    def with_calendar(self, severity: Severity, calendar: CalendarMode) -> SlaPolicy:
+        """A copy whose `severity` cells count on `calendar`: a contract that limits general
+        faults to business hours, where the preset's regulation says round the clock."""
+        return self.with_cells(
+            {
+                key: replace(targets, calendar=calendar)
+                for key, targets in self._index.items()
+                if key[0] is severity
+            }
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,6 +225,7 @@ class SlaPolicy:
                 {"severity": sev.value, "zone": zone, **t.to_dict()}
                 for (sev, zone), t in sorted(self._index.items())
             ],
+            "preventive": self.preventive.to_dict(),
         }
 
     @classmethod
@@ -199,11 +244,15 @@ class SlaPolicy:
             cells[key] = SlaTargets.from_dict(cell, where=where)
         if not cells:
             raise SlaConfigError(f"policy {name}: no cells")
+        preventive = data.get("preventive")
         return cls(
             name=name,
             cells=cells,
             description=str(data.get("description", "")),
             source=str(data.get("source", "")),
+            preventive=PreventiveTargets()
+            if preventive is None
+            else PreventiveTargets.from_dict(preventive, where=f"policy {name} preventive"),
         )
 
 
@@ -214,11 +263,13 @@ def _h(hours: float) -> timedelta:
 # One working day of the default 08:30-17:30 calendar, for the seeds' "working day" deadlines.
 WORKING_DAY = _h(9)
 
-# 000 with the defaults of seed §13.1: emergency respond 30 min, on site 4 h (001); 7x24.
-# Resolve: 004/D 「如有严重问题24小时给予解决」.
+# 000 with the defaults of seed §13.1 for its blanks: emergency respond 30 min, on site 4 h
+# (001 「30分钟内响应,4小时内到达现场(针对紧急故障)」), 7x24 (000: outside working hours an
+# emergency 「應立即趕赴現場」). Resolve: 004/D 「如有严重问题24小时给予解决」.
 _EMERGENCY = SlaTargets(respond=timedelta(minutes=30), on_site=_h(4), resolve=_h(24))
-# General: respond 2 h, on site 1 working day (§13.1 defaults for 000's blanks), resolve 48 h
-# (003 方案3) read as two working days; business hours; pausable while waiting for the client.
+# General: respond 2 h (003 方案3 「2小時內給予安排」), on site 1 working day (000
+# 「[X]個工作日內到達現場」, §13.1 default 1), resolve 48 h (003 方案3 「48小時內完成維修」) read as
+# two working days; business hours; pausable while waiting for the client.
 _GENERAL = SlaTargets(
     respond=_h(2),
     on_site=WORKING_DAY,
@@ -226,33 +277,41 @@ _GENERAL = SlaTargets(
     calendar=CalendarMode.BUSINESS,
     pausable=True,
 )
+# Zone presets: 004/A and 004/K promise 「排故工作按随叫随到的原则,实行24小时全天侯服务」 with the
+# arrival time 「接到客户通知开始」, so every clock of both severities counts calendar hours.
+ROUND_THE_CLOCK_REPAIR = "004/A 「实行24小时全天侯服务」「接到客户通知开始」"
+_GENERAL_RESOLVE_24X7 = _h(48)  # 003 方案3 「應在接到維修任務后48小時內完成維修」
 
 
-def _zoned(
-    on_site_hours: Mapping[str, float], *, general_calendar: CalendarMode, cap_emergency: bool
-) -> SlaPolicy:
-    """Emergency: 30 min respond, on site the zone's time (capped at 4 h where a city zone makes
-    that reachable), resolve max(24 h, on site + 4 h), 7x24. General: 2 h respond, on site the
-    zone's time, resolve max(2 working days, 2 x zone), pausable."""
+def _zoned(on_site_hours: Mapping[str, float]) -> SlaPolicy:
+    """The zone's arrival time for both severities (004/A, 004/K: 「一般情况下」, no split by
+    severity), every clock 7x24. Emergency: respond 30 min, resolve max(24 h, on site + 4 h).
+    General: respond 2 h, resolve max(48 h, 2 x on site), pausable while waiting for the client."""
     cells: dict[Cell, SlaTargets] = {}
     for zone, hours in on_site_hours.items():
         cells[(Severity.EMERGENCY, zone)] = SlaTargets(
             respond=_EMERGENCY.respond,
-            on_site=min(_EMERGENCY.on_site, _h(hours)) if cap_emergency else _h(hours),
+            on_site=_h(hours),
             resolve=max(_EMERGENCY.resolve, _h(hours) + _h(4)),
         )
         cells[(Severity.GENERAL, zone)] = SlaTargets(
             respond=_GENERAL.respond,
             on_site=_h(hours),
-            resolve=max(_GENERAL.resolve, 2 * _h(hours)),
-            calendar=general_calendar,
+            resolve=max(_GENERAL_RESOLVE_24X7, 2 * _h(hours)),
+            calendar=CalendarMode.ALWAYS,
             pausable=True,
         )
     return SlaPolicy(name="", cells=cells)
 
 
 def _named(policy: SlaPolicy, name: str, description: str, source: str) -> SlaPolicy:
-    return SlaPolicy(name=name, cells=policy.cells, description=description, source=source)
+    return SlaPolicy(
+        name=name,
+        cells=policy.cells,
+        description=description,
+        source=source,
+        preventive=policy.preventive,
+    )
 
 
 PRESETS: Mapping[str, SlaPolicy] = {
@@ -261,36 +320,27 @@ PRESETS: Mapping[str, SlaPolicy] = {
         cells={(Severity.EMERGENCY, ANY_ZONE): _EMERGENCY, (Severity.GENERAL, ANY_ZONE): _GENERAL},
         description="Emergency 30 min / 4 h on site, 7x24; general 2 h / 1 working day, "
         "business hours; every zone.",
-        source="000 §2.1 with the seed §13.1 defaults; 001 30 min / 4 h; 004/D 24 h",
+        source="000 §2.1 「[X]個工作日內到達現場」 with the seed §13.1 defaults; 001 30 min / 4 h; "
+        "004/D 24 h",
     ),
     "ring_road": _named(
-        _zoned(
-            {"ring_1": 2.0, "ring_2": 3.0, "ring_3": 4.0, "nearby": 6.0},
-            general_calendar=CalendarMode.BUSINESS,
-            cap_emergency=True,
-        ),
+        _zoned({"ring_1": 2.0, "ring_2": 3.0, "ring_3": 4.0, "nearby": 6.0}),
         "ring_road",
-        "On site by ring-road zone 2 / 3 / 4 / 6 h; emergencies 7x24 and at most 4 h; general "
-        "faults in business hours. Zone 'far' is per contract.",
-        "004/A 「一环路以内2.0小时…市区以外邻近的市、县6小时」; 000; 001",
+        "On site by ring-road zone 2 / 3 / 4 / 6 h from the client's notice, round the clock "
+        "for emergency and general faults alike. Zone 'far' is per contract.",
+        "004/A 「一环路以内2.0小时赶到现场;二环路以内,3.0小时赶到现场;二环路以外,三环路以内,4小时"
+        "赶到现场;市区以外邻近的市、县6小时赶到现场」; " + ROUND_THE_CLOCK_REPAIR,
     ),
     "city_county": _named(
-        _zoned(
-            {"urban": 2.0, "county": 6.0},
-            general_calendar=CalendarMode.BUSINESS,
-            cap_emergency=True,
-        ),
+        _zoned({"urban": 2.0, "county": 6.0}),
         "city_county",
-        "On site urban 2 h, county 6 h; emergencies 7x24 and at most 4 h; general faults in "
-        "business hours. Zone 'far' is per contract.",
-        "004/K 「市区内 2.0小时…市区所辖县以内,6.0小时」; 000; 001",
+        "On site urban 2 h, county 6 h from the client's notice, round the clock for emergency "
+        "and general faults alike. Zone 'far' is per contract.",
+        "004/K 「市区内 2.0小时赶到现场;市区所辖县以内,6.0小时赶到现场」; "
+        + ROUND_THE_CLOCK_REPAIR,
     ),
     "distance_bands": _named(
-        _zoned(
-            {"dist_300km": 24.0, "dist_1000km": 48.0, "dist_over_1000km": 72.0},
-            general_calendar=CalendarMode.ALWAYS,
-            cap_emergency=False,
-        ),
+        _zoned({"dist_300km": 24.0, "dist_1000km": 48.0, "dist_over_1000km": 72.0}),
         "distance_bands",
         "On site within 24 / 48 / 72 h by distance (≤300 km, ≤1000 km, beyond), calendar hours "
         "for both severities.",

@@ -1,12 +1,13 @@
 """Ticket facts for the KPIs, read from tickets, their audit events, records and surveys."""
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import RepairRecord, Ticket, TicketEvent, TicketSurvey
+from server.models import RepairRecord, Site, Ticket, TicketEvent, TicketSurvey
 from server.tenancy import Scope
 from server.tickets.kpis import TicketFacts
 from server.tickets.states import TicketKind, TicketState
@@ -25,23 +26,41 @@ def _complete(record: RepairRecord | None) -> bool | None:
     )
 
 
+# Staff moves that answer a report (000 「做出響應」): any of them is the response.
+RESPONSES = frozenset(
+    {TicketState.ACKNOWLEDGED, TicketState.DISPATCHED, TicketState.ON_SITE, TicketState.RESOLVED}
+)
+# Wider than any UTC offset: the UTC window that surely holds a span of local dates.
+_ANY_OFFSET = timedelta(hours=15)
+
+
 def ticket_facts(
     *,
     session: Session,
-    since: datetime,
-    until: datetime,
+    since: date,
+    until: date,
     scope: Scope | None = None,
 ) -> list[TicketFacts]:
-    """Facts of tickets created in [since, until), of the sites `scope` reaches (None: all).
-    Preventive tickets (forecasts) are not faults and have no response clock: left out."""
-    query = select(Ticket).where(
-        Ticket.created_at >= since,
-        Ticket.created_at < until,
-        Ticket.kind != TicketKind.PREVENTIVE.value,
+    """Facts of tickets created on local dates [since, until) of their own site's time zone,
+    of the sites `scope` reaches (None: all). Preventive tickets (forecasts) are not faults and
+    have no response clock: left out."""
+    query = (
+        select(Ticket, Site.timezone)
+        .join(Site, Site.id == Ticket.site_id)
+        .where(
+            Ticket.created_at >= datetime.combine(since, time(0), UTC) - _ANY_OFFSET,
+            Ticket.created_at < datetime.combine(until, time(0), UTC) + _ANY_OFFSET,
+            Ticket.kind != TicketKind.PREVENTIVE.value,
+        )
     )
     if scope is not None:
         query = scope.where_ticket(query, Ticket.site_id, Ticket.assignee_id)
-    tickets = list(session.scalars(query.order_by(Ticket.id)))
+    zone_of: dict[int, str] = {}
+    tickets = []
+    for ticket, timezone in session.execute(query.order_by(Ticket.id)):
+        if since <= ticket.created_at.astimezone(ZoneInfo(timezone)).date() < until:
+            tickets.append(ticket)
+            zone_of[ticket.id] = timezone
     if not tickets:
         return []
     ids = [t.id for t in tickets]
@@ -65,6 +84,8 @@ def ticket_facts(
         events = moves[t.id]
         resolved = [e.at for e in events if e.to_state == TicketState.RESOLVED]
         acted = any(e.actor_id is not None for e in events)
+        answers = [e.at for e in events if e.actor_id is not None and e.to_state in RESPONSES]
+        recovered = [e.at for e in events if e.to_state == TicketState.RECOVERED]
         facts.append(
             TicketFacts(
                 id=t.id,
@@ -86,6 +107,9 @@ def ticket_facts(
                 and any(e.to_state == TicketState.RECOVERED for e in events),
                 record_complete=_complete(records.get(t.id)),
                 rating=ratings.get(t.id),
+                first_action_at=min(answers, default=None),
+                recovered_at=min(recovered, default=None),
+                timezone=zone_of[t.id],
             )
         )
     return facts

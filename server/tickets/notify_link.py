@@ -13,8 +13,23 @@ from server.models import Site, Ticket, TicketPause, User
 from server.notify.escalation import TicketFacts
 from server.notify.hooks import configured, on_ticket_event
 from server.notify.rota import choose_assignee
-from server.sla import Pause, SlaClock, SlaConfigError, ticket_clocks
+from server.sla import ClockState, Pause, SlaClock, SlaConfigError, clock_state, ticket_clocks
 from server.tickets.policy import ServiceSettings
+from server.tickets.states import TicketKind
+
+# `Ticket.sla_policy` of a ticket whose deadline came from the preventive cell.
+PREVENTIVE_SLA = "preventive"
+
+
+def _preventive_clocks(ticket: Ticket, now: datetime) -> dict[SlaClock, ClockState]:
+    """A preventive ticket runs one clock, to its deadline from the preventive cell (set when
+    the ticket opens); none without a projected date."""
+    if ticket.sla_policy != PREVENTIVE_SLA or ticket.resolve_by is None:
+        return {}
+    started = min(ticket.created_at, ticket.resolve_by)
+    return {
+        SlaClock.RESOLVE: clock_state(ticket.resolve_by, started, now, met_at=ticket.resolved_at)
+    }
 
 
 def ticket_facts(
@@ -24,32 +39,18 @@ def ticket_facts(
     assert site is not None
     rows = session.scalars(select(TicketPause).where(TicketPause.ticket_id == ticket.id))
     pauses = [Pause(r.started_at, r.ended_at) for r in rows]
-    try:
-        clocks = ticket_clocks(
-            settings.sla_policy,
-            ticket.severity,
-            site.zone,
-            ticket.first_failure_at,
-            settings.calendar(site.timezone),
-            now,
-            acknowledged_at=ticket.acknowledged_at,
-            on_site_at=ticket.on_site_at,
-            resolved_at=ticket.resolved_at,
-            pauses=pauses,
-        )
-        states = {
-            SlaClock.RESPOND: clocks.respond,
-            SlaClock.ON_SITE: clocks.on_site,
-            SlaClock.RESOLVE: clocks.resolve,
-        }
-    except SlaConfigError:
-        states = {}
+    preventive = ticket.kind == TicketKind.PREVENTIVE.value
+    if preventive:
+        states = _preventive_clocks(ticket, now)
+    else:
+        states = _fault_clocks(ticket, settings, site.zone, site.timezone, pauses, now)
     assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
     return TicketFacts(
         ticket_id=ticket.id,
         client_id=ticket.client_id,
         site_id=ticket.site_id,
-        severity=ticket.severity,
+        # The label of its messages; escalation routes an unknown label as general.
+        severity=PREVENTIVE_SLA if preventive else ticket.severity,
         title=ticket.title,
         state=ticket.state,
         assignee=assignee.username if assignee else None,
@@ -59,6 +60,36 @@ def ticket_facts(
         timezone=site.timezone,
         link=f"/api/v1/tickets/{ticket.id}",
     )
+
+
+def _fault_clocks(
+    ticket: Ticket,
+    settings: ServiceSettings,
+    zone: str,
+    timezone: str,
+    pauses: list[Pause],
+    now: datetime,
+) -> dict[SlaClock, ClockState]:
+    try:
+        clocks = ticket_clocks(
+            settings.sla_policy,
+            ticket.severity,
+            zone,
+            ticket.first_failure_at,
+            settings.calendar(timezone),
+            now,
+            acknowledged_at=ticket.acknowledged_at,
+            on_site_at=ticket.on_site_at,
+            resolved_at=ticket.resolved_at,
+            pauses=pauses,
+        )
+        return {
+            SlaClock.RESPOND: clocks.respond,
+            SlaClock.ON_SITE: clocks.on_site,
+            SlaClock.RESOLVE: clocks.resolve,
+        }
+    except SlaConfigError:
+        return {}
 
 
 def notify(

@@ -263,6 +263,9 @@ class KpiOut(BaseModel):
     record_completeness: RatioOut
     satisfaction_mean: float | None
     satisfaction_share: RatioOut
+    response_pending: int
+    without_deadline: int
+    recovered_unattended: int
 
     @classmethod
     def of(cls, *, group: str, key: int | None, month: str, k: Kpis) -> "KpiOut":
@@ -279,4 +282,7 @@ class KpiOut(BaseModel):
             record_completeness=RatioOut.of(k.record_completeness),
             satisfaction_mean=k.satisfaction_mean,
             satisfaction_share=RatioOut.of(k.satisfaction_share),
+            response_pending=k.response_pending,
+            without_deadline=k.without_deadline,
+            recovered_unattended=k.recovered_unattended,
         )

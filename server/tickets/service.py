@@ -14,15 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import ConflictError, InvalidInputError, NotFoundError
+from server.faults.records import device_open_key, site_open_key
 from server.faults.rules import FaultCode
-from server.models import Client, Device, FaultEpisode, Site, Ticket, TicketEvent, TicketPause
+from server.models import FaultEpisode, Site, Ticket, TicketEvent, TicketPause
 from server.sla import Pause, SlaConfigError, compute_deadlines
 from server.tenancy import Scope, TeamSites, check_assignee, no_teams
-from server.tickets.notify_link import auto_assign, notify
+from server.tickets.notify_link import notify
 from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.states import (
     OPEN_STATES,
-    Channel,
     TicketKind,
     TicketState,
     TransitionError,
@@ -73,14 +73,6 @@ def add_event(
     return event
 
 
-def device_open_key(device_id: int, code: str) -> str:
-    return f"d{device_id}:{code}"
-
-
-def site_open_key(site_id: int, code: str) -> str:
-    return f"s{site_id}:{code}"
-
-
 CALL_CODE = "call"
 KNOWN_FAULT_CODES = tuple(c.value for c in FaultCode)
 
@@ -107,65 +99,6 @@ def apply_deadlines(
     ticket.resolve_by = deadlines.resolve_by
     ticket.sla_policy = settings.sla_policy.name
     return None
-
-
-def new_ticket(
-    *,
-    session: Session,
-    kind: TicketKind,
-    site: Site,
-    device: Device | None,
-    code: str | None,
-    open_key: str,
-    severity: str,
-    title: str,
-    symptom: str,
-    first_failure_at: datetime,
-    channel: Channel,
-    reporter: str,
-    reporter_contact: str | None,
-    settings: ServiceSettings,
-    actor: Actor,
-    now: datetime,
-) -> Ticket:
-    """A ticket in state new with the seed's intake fields and its SLA deadlines."""
-    ticket = Ticket(
-        open_key=open_key,
-        kind=kind.value,
-        state=TicketState.NEW.value,
-        severity=severity,
-        client_id=site.client_id,
-        site_id=site.id,
-        device_id=device.id if device else None,
-        code=code,
-        system=device.subsystem if device else None,
-        title=title[:300],
-        symptom=symptom[:2000],
-        channel=channel.value,
-        reporter=reporter,
-        reporter_contact=reporter_contact,
-        first_failure_at=first_failure_at,
-        created_at=now,
-        updated_at=now,
-        reopened_count=0,
-        occurrences=1,
-    )
-    problem = apply_deadlines(ticket=ticket, settings=settings, site=site)
-    session.add(ticket)
-    session.flush()
-    add_event(
-        session=session,
-        ticket=ticket,
-        actor=actor,
-        kind="created",
-        at=now,
-        to_state=TicketState.NEW.value,
-        note=symptom[:2000],
-        data={"sla_problem": problem} if problem else None,
-    )
-    auto_assign(session=session, ticket=ticket, settings=settings, now=now)
-    notify(session=session, ticket=ticket, event="opened", settings=settings, now=now)
-    return ticket
 
 
 def _move(
@@ -279,11 +212,12 @@ def transition(
             )
         ticket.eta = eta
     if (
-        target is TicketState.RESOLVED
-        and ticket.on_site_at is None
+        target in (TicketState.DISPATCHED, TicketState.RESOLVED)
         and ticket.acknowledged_at is None
+        and ticket.on_site_at is None
     ):
-        # Resolved straight from new (remote fix): the response clock stops here too.
+        # Dispatched or resolved (remote fix) straight from new: any first staff action is the
+        # response (000 「做出響應」), so the respond clock stops here too.
         ticket.acknowledged_at = now
     if assignee_id is not None:
         ticket.assignee_id = assignee_id
@@ -356,9 +290,14 @@ def open_faults(*, session: Session, ticket_id: int) -> list[FaultEpisode]:
 def open_ticket_for_device(
     *, session: Session, device_id: int, code: str | None = None
 ) -> Ticket | None:
-    """The device's open ticket for `code` (or, without a code, its oldest open one)."""
+    """The device's open ticket for `code` (or, without a code, its oldest open one).
+
+    A preventive ticket is never the answer: it runs on a forecast's deadline with no emergency
+    clock, so a fault or a client's call about the same device needs its own ticket."""
     query = select(Ticket).where(
-        Ticket.device_id == device_id, Ticket.state.in_([s.value for s in OPEN_STATES])
+        Ticket.device_id == device_id,
+        Ticket.state.in_([s.value for s in OPEN_STATES]),
+        Ticket.kind != TicketKind.PREVENTIVE.value,
     )
     if code is not None:
         query = query.where(Ticket.code.in_([code, CALL_CODE]))
@@ -489,103 +428,6 @@ def cancel_as_merged(
     )
 
 
-# -- from the service desk -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CallIn:
-    """A client's call as the desk logs it (seed §3.2 intake fields)."""
-
-    symptom: str
-    reporter: str
-    reporter_contact: str | None
-    channel: Channel
-    device_id: int | None = None
-    site_id: int | None = None
-    severity: str | None = None
-    occurred_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class CallResult:
-    ticket: Ticket
-    merged: bool
-
-
-def log_call(
-    *,
-    session: Session,
-    call: CallIn,
-    settings_of: "SettingsLookup",
-    actor: Actor,
-    now: datetime,
-    scope: Scope | None = None,
-) -> CallResult:
-    """A call about a device with an open ticket joins it (the client never calls twice)."""
-    device: Device | None = None
-    if call.device_id is not None:
-        device = session.get(Device, call.device_id)
-        if device is None:
-            raise NotFoundError(f"no device {call.device_id}")
-        site = session.get(Site, device.site_id)
-    elif call.site_id is not None:
-        site = session.get(Site, call.site_id)
-    else:
-        raise InvalidInputError("a call names a device or a site")
-    if site is None or (scope is not None and not scope.allows(site.id)):
-        if device is not None:
-            raise NotFoundError(f"no device {call.device_id}")
-        raise NotFoundError(f"no site {call.site_id}")
-    if call.site_id is not None and site.id != call.site_id:
-        raise InvalidInputError(f"device {call.device_id} is not on site {call.site_id}")
-    open_key = (
-        device_open_key(device.id, CALL_CODE) if device else site_open_key(site.id, CALL_CODE)
-    )
-    existing = (
-        open_ticket_for_device(session=session, device_id=device.id)
-        if device
-        else session.scalars(select(Ticket).where(Ticket.open_key == open_key)).first()
-    )
-    note = (
-        f"client call from {call.reporter}"
-        + (f" ({call.reporter_contact})" if call.reporter_contact else "")
-        + f": {call.symptom}"
-    )
-    if existing is not None:
-        add_event(
-            session=session,
-            ticket=existing,
-            actor=actor,
-            kind="call_merged",
-            at=now,
-            note=note[:2000],
-            data={"channel": call.channel.value, "reporter": call.reporter},
-        )
-        if existing.reporter == MONITORING:
-            existing.reporter_contact = existing.reporter_contact or call.reporter_contact
-        return CallResult(existing, merged=True)
-    settings = settings_of(site.client_id)
-    ticket = new_ticket(
-        session=session,
-        kind=TicketKind.CALL,
-        site=site,
-        device=device,
-        code=CALL_CODE,
-        open_key=open_key,
-        severity=call.severity or "general",
-        title=f"{device.name if device else site.name}: {call.symptom}",
-        symptom=call.symptom,
-        first_failure_at=call.occurred_at or now,
-        channel=call.channel,
-        reporter=call.reporter,
-        reporter_contact=call.reporter_contact,
-        settings=settings,
-        actor=actor,
-        now=now,
-    )
-    return CallResult(ticket, merged=False)
-
-
 class SettingsLookup:
     """Service settings per client, read once per transaction."""
 
@@ -601,13 +443,6 @@ class SettingsLookup:
             found = self._load(session=self._session, client_id=client_id, known_codes=self._codes)
             self._cache[client_id] = found
         return found
-
-
-def client_of(*, session: Session, client_id: int) -> Client:
-    client = session.get(Client, client_id)
-    if client is None:
-        raise NotFoundError(f"no client {client_id}")
-    return client
 
 
 # -- waiting for the client --------------------------------------------------------------------

@@ -73,7 +73,7 @@ class Rig:
             rng=NoJitter(),
         )
 
-    def _on_sample(self) -> None:
+    def _on_sample(self, urgent: bool) -> None:
         self.samples_seen += 1
         if self.samples_seen >= self.expected:
             self.stop.set()
@@ -171,11 +171,35 @@ async def test_unreachable_device_backs_off_then_returns_to_its_interval(
     assert lines == ["cam-01: unreachable: refused", "cam-01: back after 0s"]
 
 
+async def test_polls_that_change_a_status_or_recheck_a_change_are_pushed_at_once(
+    tmp_path: Path,
+) -> None:
+    """The first failing poll and its re-check (the look that confirms the fault) go out at
+    once, as does the poll that sees the device back; steady polls wait for the batch."""
+    outcomes = [True, False, False, False, True, True]  # reachable?
+    urgent: list[bool] = []
+
+    class Flaky:
+        async def poll(self, device: DeviceConfig) -> ProbeResult:
+            if not outcomes.pop(0):
+                raise DeviceUnreachable("refused")
+            return ProbeResult()
+
+    async def no_wait(event: asyncio.Event, seconds: float) -> bool:
+        return not outcomes
+
+    stop = asyncio.Event()
+    scheduler = one_device(tmp_path, Flaky, [0.0], no_wait, on_sample=urgent.append)
+    await asyncio.wait_for(scheduler.run(stop), timeout=30)
+    assert urgent == [False, True, True, False, True, False]
+
+
 def one_device(
     tmp_path: Path,
     probe: ProbeFactory,
     clock: list[float],
     wait: Callable[[asyncio.Event, float], Awaitable[bool]],
+    on_sample: Callable[[bool], None] = lambda urgent: None,
 ) -> Scheduler:
     """One TCP camera polled every 5 s, on a fake clock and a test's own wait."""
     return Scheduler(
@@ -187,6 +211,7 @@ def one_device(
         rng=NoJitter(),
         monotonic=lambda: clock[0],
         wait=wait,
+        on_sample=on_sample,
     )
 
 

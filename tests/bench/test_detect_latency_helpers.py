@@ -70,7 +70,8 @@ def test_goal_reads_the_shipped_confirmation_count() -> None:
     rule = next(r for r in default_rules().rules if r.code.value == "device.unreachable")
     confirmations = bench.unreachable_confirmations(default_rules(), bench.DEVICE_CLASS)
     assert confirmations == rule.confirm_after
-    assert bench.goal_bound(10.0, confirmations) == 10.0 * rule.confirm_after + 2.0
+    assert bench.goal_bound(10.0, confirmations) == 10.0 + (rule.confirm_after - 1) * 2.5 + 1.0
+    assert bench.goal_bound(10.0, 2) == 13.5
 
 
 def test_confirmations_follow_a_changed_rule_and_refuse_a_class_without_one() -> None:

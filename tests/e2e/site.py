@@ -50,6 +50,12 @@ class Listener:
         self.sock.close()
 
 
+def write_secret(path: Path, value: str) -> None:
+    """A secret file as `agent run` requires it: readable by its owner only."""
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+
+
 def write_agent_yaml(
     workdir: Path,
     *,
@@ -64,9 +70,9 @@ def write_agent_yaml(
     """`workdir/agent.yaml` for `devices`, with the agent token and each of `secrets` (file name:
     value) in files beside it; `agent` adds settings to the agent block."""
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "agent-token").write_text(token + "\n")
+    write_secret(workdir / "agent-token", token)
     for name, value in (secrets or {}).items():
-        (workdir / name).write_text(value + "\n")
+        write_secret(workdir / name, value)
     config: dict[str, Any] = {
         "site": site,
         "server": {"url": server_url, "token": {"file": "agent-token"}, "timeout": 5},
@@ -105,7 +111,7 @@ class Site:
     def write_config(self, *, server_url: str, token: str, batch_size: int = 500) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
         token_file = self.workdir / "agent-token"
-        token_file.write_text(token + "\n")
+        write_secret(token_file, token)
         devices = [
             {"id": dev, "name": f"Camera {dev}", "class": "camera", "subsystem": "video",
              "port": listener.port}
@@ -151,7 +157,7 @@ def agent_config(
     batches sent within a second; returns its path (token file and outbox beside it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     token_file = workdir / "agent-token"
-    token_file.write_text(token + "\n")
+    write_secret(token_file, token)
     config = {
         "site": "hq",
         "server": {"url": server_url, "token": {"file": str(token_file)}, "timeout": 5},

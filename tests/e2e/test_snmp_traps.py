@@ -137,7 +137,9 @@ def test_trap_reaches_the_server_at_once(
         # Batches age 60 s here: only the urgent push explains a trap stored within seconds.
         assert max(latencies) < 5, (latencies, agent.log())
         # The on-battery trap opened the UPS's fault by itself: no poll has said so (snmpd
-        # has no UPS-MIB), and the link traps of a UPS name no fault.
+        # has no UPS-MIB), and the link traps of a UPS name no fault. Detection runs after the
+        # ingest answer, so the ticket is waited for.
+        wait_for("the UPS's ticket", lambda: ticket_count(engine) > 0, timeout=30)
         with Session(engine) as session:
             tickets = session.scalars(select(Ticket)).all()
             assert [(t.code, t.state) for t in tickets] == [("power.ac_lost", "new")]
@@ -163,3 +165,8 @@ def test_trap_reaches_the_server_at_once(
         if agent.proc is not None and agent.proc.poll() is None:
             agent.kill()
         engine.dispose()
+
+
+def ticket_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return len(session.scalars(select(Ticket.id)).all())

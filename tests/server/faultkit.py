@@ -6,12 +6,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from server.agent_tokens import AgentPrincipal
+from server.api.deps import AppContext
 from server.db import make_engine, write_session
-from server.faults.engine import FaultSettings, Outcome, evaluate_batch, sweep
+from server.detector import Outcome, drain, sweep
+from server.faults.engine import FaultSettings
 from server.ingest import store_batch
 from server.models import FaultEpisode, Ticket, TicketEvent
 from server.tenancy import register_inventory
@@ -33,7 +37,8 @@ SUBSYSTEM = {
 
 @dataclass
 class Kit:
-    """One tenant's site; `poll` feeds one round of samples and runs detection on them."""
+    """One tenant's site; `poll` feeds one round of samples through ingest and drains the
+    detection queue at once."""
 
     engine: Engine
     tenant: Tenant
@@ -95,20 +100,8 @@ class Kit:
     def _ingest(self, samples: list[dict[str, Any]], *, now: datetime) -> Outcome:
         batch = IngestBatch.model_validate({"samples": samples})
         principal = AgentPrincipal(token_id=0, site_id=self.tenant.site_id, prefix="test")
-        captured: dict[str, Any] = {}
-
-        def keep(site_id: int, by_device: Any) -> None:
-            captured["site"], captured["by_device"] = site_id, by_device
-
-        store_batch(engine=self.engine, principal=principal, batch=batch, now=now,
-                    after_commit=keep)  # fmt: skip
-        return evaluate_batch(
-            engine=self.engine,
-            site_id=captured["site"],
-            samples_by_device=captured["by_device"],
-            now=now,
-            settings=self.settings,
-        )
+        store_batch(engine=self.engine, principal=principal, batch=batch, now=now)
+        return drain(engine=self.engine, settings=self.settings, now=now)
 
     def sweep(self, now: datetime) -> Outcome | None:
         return sweep(engine=self.engine, now=now, settings=self.settings)
@@ -129,6 +122,13 @@ class Kit:
                     .order_by(TicketEvent.id)
                 )
             )  # fmt: skip
+
+
+def wait_detected(api: TestClient, timeout: float = 30.0) -> None:
+    """Until the app's detector has drained what ingest queued before this call."""
+    assert isinstance(api.app, FastAPI)
+    ctx: AppContext = api.app.state.ctx
+    assert ctx.faults.wait_drained(timeout), "detection did not drain in time"
 
 
 def every(start: datetime, seconds: float, count: int) -> Iterator[datetime]:

@@ -1,14 +1,17 @@
 """Admin commands through the real `secmon` CLI entry point (typer), on both databases."""
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cli.main import app
 from server.db import make_engine
-from server.models import AgentToken, Site, User
+from server.models import AgentToken, ServicePolicy, Site, User
 
 runner = CliRunner()
+UTC = ("--timezone", "UTC")
 
 
 @pytest.fixture
@@ -63,8 +66,14 @@ def test_client_site_token_user_lifecycle(db: str, monkeypatch: pytest.MonkeyPat
     ("args", "message"),
     [
         (("admin", "create-client", "acme"), "already exists"),
-        (("admin", "create-site", "--client", "nope", "--name", "x"), "no client named 'nope'"),
-        (("admin", "create-site", "--client", "acme", "--name", "hq"), "already exists"),
+        (
+            ("admin", "create-site", "--client", "nope", "--name", "x", "--timezone", "UTC"),
+            "no client named 'nope'",
+        ),
+        (
+            ("admin", "create-site", "--client", "acme", "--name", "hq", "--timezone", "UTC"),
+            "already exists",
+        ),
         (
             ("admin", "create-site", "--client", "acme", "--name", "y", "--timezone", "Mars/Base"),
             "unknown time zone",
@@ -96,7 +105,7 @@ def test_refusals_exit_1_with_a_clear_reason(
     monkeypatch.setenv("PW", "pw")
     monkeypatch.delenv("NOPE", raising=False)
     assert secmon("admin", "create-client", "acme")[0] == 0
-    assert secmon("admin", "create-site", "--client", "acme", "--name", "hq")[0] == 0
+    assert secmon("admin", "create-site", "--client", "acme", "--name", "hq", *UTC)[0] == 0
     code, out = secmon(*args)
     assert code == 1
     assert message in out
@@ -125,7 +134,9 @@ def test_create_site_refuses_a_zone_the_clients_sla_policy_has_no_deadlines_for(
 ) -> None:
     preset_args = ("--sla-preset", preset) if preset else ()
     assert secmon("admin", "create-client", "acme", *preset_args)[0] == 0
-    code, out = secmon("admin", "create-site", "--client", "acme", "--name", "hq", "--zone", zone)
+    code, out = secmon(
+        "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", zone, *UTC
+    )
     assert code == 1
     assert f"zone {zone!r}" in out
     assert message in out
@@ -135,7 +146,7 @@ def test_create_site_refuses_a_zone_the_clients_sla_policy_has_no_deadlines_for(
 def test_create_site_takes_a_zone_of_the_clients_preset(db: str) -> None:
     assert secmon("admin", "create-client", "acme", "--sla-preset", "ring_road")[0] == 0
     code, out = secmon(
-        "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring_2"
+        "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring_2", *UTC
     )
     assert code == 0, out
     assert _sites(db) == ["hq"]
@@ -145,7 +156,7 @@ def test_create_client_refuses_an_unknown_sla_preset(db: str) -> None:
     code, out = secmon("admin", "create-client", "acme", "--sla-preset", "ringroad")
     assert code == 1
     assert "unknown SLA preset 'ringroad'" in out
-    assert secmon("admin", "create-site", "--client", "acme", "--name", "hq")[1].startswith(
+    assert secmon("admin", "create-site", "--client", "acme", "--name", "hq", *UTC)[1].startswith(
         "secmon: no client named 'acme'"
     )
 
@@ -154,3 +165,83 @@ def test_db_prune_reports_what_it_deleted(db: str) -> None:
     code, out = secmon("db", "prune")
     assert code == 0
     assert "deleted 0 samples older than 30 days" in out
+
+
+def test_create_site_asks_for_the_time_zone_instead_of_assuming_utc(db: str) -> None:
+    assert secmon("admin", "create-client", "acme")[0] == 0
+    code, out = secmon("admin", "create-site", "--client", "acme", "--name", "hq")
+    assert code == 2
+    assert "--timezone" in out
+    assert _sites(db) == []
+
+
+def _sla(database_url: str) -> dict[str, object] | None:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(ServicePolicy.sla))
+    finally:
+        engine.dispose()
+
+
+def test_set_policy_chooses_the_clients_preset_without_the_api(db: str) -> None:
+    assert secmon("admin", "create-client", "acme")[0] == 0
+    code, out = secmon("admin", "set-policy", "--client", "acme", "--preset", "ring_road")
+    assert code == 0, out
+    assert "general 24x7" in out
+    assert _sla(db) == {"preset": "ring_road"}
+    code, out = secmon(
+        "admin", "set-policy", "--client", "acme", "--preset", "ring_road",
+        "--general-hours", "business",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "general business" in out
+    assert _sla(db) == {"preset": "ring_road", "general_calendar": "business"}
+    code, out = secmon("admin", "set-policy", "--client", "acme", "--preset", "ring_road")
+    assert "general 24x7" in out
+    assert _sla(db) == {"preset": "ring_road"}  # left out: the preset's own rule again
+    code, out = secmon(
+        "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring_2", *UTC
+    )
+    assert code == 0, out
+
+
+def test_set_policy_refuses_a_preset_without_the_zones_of_the_clients_sites(db: str) -> None:
+    assert secmon("admin", "create-client", "acme", "--sla-preset", "ring_road")[0] == 0
+    assert (
+        secmon(
+            "admin", "create-site", "--client", "acme", "--name", "hq", "--zone", "ring_2", *UTC
+        )[0]
+        == 0
+    )
+    code, out = secmon("admin", "set-policy", "--client", "acme", "--preset", "city_county")
+    assert code == 1
+    assert "hq (ring_2)" in out
+    assert _sla(db) == {"preset": "ring_road"}
+    code, out = secmon("admin", "set-policy", "--client", "acme", "--preset", "ringroad")
+    assert code == 1
+    assert "unknown SLA preset 'ringroad'" in out
+    code, out = secmon("admin", "set-policy", "--client", "nope", "--preset", "ring_road")
+    assert code == 1
+    assert "no client named 'nope'" in out
+
+
+def test_holidays_flags_missing_years_and_load_holidays_fills_one(db: str, tmp_path: Path) -> None:
+    code, out = secmon("admin", "holidays")
+    assert code == 0, out
+    assert "cn (sites in Asia/Chongqing" in out
+    assert "2025, 2026" in out
+    assert "MISSING 2027, 2028" in out
+    notice = tmp_path / "cn-2027.txt"
+    notice.write_text("2027-01-01 holiday New Year's Day\n2027-02-06..2027-02-13 holiday test\n")
+    code, out = secmon("admin", "load-holidays", str(notice), "--country", "cn")
+    assert code == 0, out
+    assert "cn 2027: 9 holidays and 0 make-up working days loaded" in out
+    code, out = secmon("admin", "holidays")
+    assert "2025, 2026, 2027" in out
+    assert "MISSING 2028" in out
+    bad = tmp_path / "bad.txt"
+    bad.write_text("2027-01-01 holiday\n2028-01-01 holiday\n")
+    code, out = secmon("admin", "load-holidays", str(bad))
+    assert code == 1
+    assert "must all fall in one year (found: 2027, 2028)" in out

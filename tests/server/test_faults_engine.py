@@ -10,13 +10,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from server.db import make_engine
-from server.faults.engine import evaluate_batch
+from server.detector import evaluate
+from server.faults.queue import Claim
+from server.faults.rules import Observation
 from server.models import DeviceState
 from server.tickets.states import TicketKind, TicketState
 from tests.server.faultkit import T0, Kit, every, make_kit
 from wire.enums import DeviceClass
-from wire.ids import uuid7
-from wire.schema import Sample
 
 CAM, NVR, SWITCH, UPS = DeviceClass.CAMERA, DeviceClass.NVR, DeviceClass.SWITCH, DeviceClass.UPS
 
@@ -217,8 +217,7 @@ def test_concurrent_evaluations_of_the_same_faults_open_each_once(kit: Kit) -> N
     ups = [f"ups-{i}" for i in range(1, 11)]
     kit.add_devices([(u, UPS, None) for u in ups])
     rounds = [
-        {kit.pks[ext]: [down_sample(ext, T0 + timedelta(seconds=10 * r))] for ext in ups}
-        for r in range(2)
+        {kit.pks[ext]: [down_poll(T0 + timedelta(seconds=10 * r))] for ext in ups} for r in range(2)
     ]
     url = kit.engine.url.render_as_string(hide_password=False)
     engines = [make_engine(url), make_engine(url)]
@@ -229,13 +228,9 @@ def test_concurrent_evaluations_of_the_same_faults_open_each_once(kit: Kit) -> N
         try:
             for r, by_device in enumerate(rounds):
                 barrier.wait()
-                evaluate_batch(
-                    engine=engine,
-                    site_id=kit.tenant.site_id,
-                    samples_by_device=by_device,
-                    now=T0 + timedelta(seconds=10 * r),
-                    settings=kit.settings,
-                )
+                work = Claim(kit.tenant.site_id, [], {d: [*o] for d, o in by_device.items()})
+                evaluate(engine=engine, work=work, now=T0 + timedelta(seconds=10 * r),
+                         settings=kit.settings)  # fmt: skip
         except BaseException as err:  # reported by the assertion below
             errors.append(err)
 
@@ -252,11 +247,8 @@ def test_concurrent_evaluations_of_the_same_faults_open_each_once(kit: Kit) -> N
     assert len(kit.episodes()) == len(ups)
 
 
-def down_sample(ext: str, ts: datetime) -> Sample:
-    return Sample.model_validate(
-        {"id": str(uuid7()), "device_id": ext, "ts": ts.isoformat(), "probe": "tcp",
-         "reachable": False, "error": {"code": "device.unreachable", "message": "refused"}}
-    )  # fmt: skip
+def down_poll(ts: datetime) -> Observation:
+    return Observation(ts=ts, reachable=False, error_code="device.unreachable", checks={})
 
 
 def test_an_outage_in_a_backlog_gets_its_ticket_already_recovered(kit: Kit) -> None:

@@ -30,6 +30,8 @@ from server.sla import (
 )
 
 SHANGHAI = BusinessCalendar.office("Asia/Shanghai", holidays=load_holiday_file("cn-2026"))
+# A ring-road contract that limits general faults to business hours, for the business-time cases.
+RING_OFFICE = PRESETS["ring_road"].with_calendar(Severity.GENERAL, CalendarMode.BUSINESS)
 instants = st.datetimes(
     min_value=datetime(2025, 10, 1), max_value=datetime(2027, 3, 1), timezones=st.just(UTC)
 )
@@ -42,28 +44,76 @@ def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
     return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
-def test_presets_carry_the_seed_numbers() -> None:
-    ring = PRESETS["ring_road"]
-    on_site = {z: ring.targets("general", z).on_site for z in ("ring_1", "ring_2", "ring_3")}
-    assert on_site == {
-        "ring_1": timedelta(hours=2),
-        "ring_2": timedelta(hours=3),
-        "ring_3": timedelta(hours=4),
-    }
-    assert ring.targets("general", "nearby").on_site == timedelta(hours=6)
-    assert ring.targets("emergency", "nearby").on_site == timedelta(hours=4)  # capped
-    assert ring.targets("emergency", "ring_1").respond == timedelta(minutes=30)
-    bands = PRESETS["distance_bands"]
-    assert [
-        bands.targets("general", z).on_site
-        for z in ("dist_300km", "dist_1000km", "dist_over_1000km")
-    ] == [timedelta(hours=h) for h in (24, 48, 72)]
-    county = PRESETS["city_county"]
-    assert county.targets("general", "urban").on_site == timedelta(hours=2)
-    assert county.targets("general", "county").on_site == timedelta(hours=6)
+# The regulation tables, written down here from the seed text (seed-requirements.md §2.1), not
+# from server/sla/policy.py: zone → hours to arrive on site, counted from the client's notice
+# (「接到客户通知开始」) round the clock (「排故工作按随叫随到的原则,实行24小时全天侯服务」).
+# 004/A 「一环路以内2.0小时赶到现场;二环路以内,3.0小时赶到现场;二环路以外,三环路以内,4小时赶到
+# 现场;市区以外邻近的市、县6小时赶到现场」
+RING_ROAD_004A = {"ring_1": 2.0, "ring_2": 3.0, "ring_3": 4.0, "nearby": 6.0}
+# 004/K 「市区内 2.0小时赶到现场;市区所辖县以内,6.0小时赶到现场」
+CITY_COUNTY_004K = {"urban": 2.0, "county": 6.0}
+# 004/L 「300公里以内为24小时内,1000公里内为48小时,1000公里以外72小时内」
+DISTANCE_004L = {"dist_300km": 24.0, "dist_1000km": 48.0, "dist_over_1000km": 72.0}
+# Response: emergency 30 min (001 「收到客户报修后30分钟内响应」), general 2 h (003 方案3
+# 「2小時內給予安排」). Resolve: emergency 24 h (004/D 「如有严重问题24小时给予解决」) or
+# arrival + 4 h if later; general 48 h (003 方案3 「48小時內完成維修」) or twice the arrival
+# time if later.
+RESPOND = {Severity.EMERGENCY: 0.5, Severity.GENERAL: 2.0}
+
+
+def _resolve(severity: Severity, on_site: float) -> float:
+    return max(24.0, on_site + 4) if severity is Severity.EMERGENCY else max(48.0, 2 * on_site)
+
+
+@pytest.mark.parametrize(
+    ("preset", "table"),
+    [
+        ("ring_road", RING_ROAD_004A),
+        ("city_county", CITY_COUNTY_004K),
+        ("distance_bands", DISTANCE_004L),
+    ],
+)
+def test_zone_presets_carry_every_number_of_the_regulation_round_the_clock(
+    preset: str, table: dict[str, float]
+) -> None:
+    policy = PRESETS[preset]
+    assert sorted(policy.zones) == sorted(table)  # 'far' is per contract: no preset cell
+    for zone, hours in table.items():
+        for severity in Severity:
+            cell = policy.targets(severity, zone)
+            got = (cell.respond, cell.on_site, cell.resolve, cell.calendar)
+            want = (
+                timedelta(hours=RESPOND[severity]),
+                timedelta(hours=hours),  # the same arrival time for emergency and general
+                timedelta(hours=_resolve(severity, hours)),
+                CalendarMode.ALWAYS,
+            )
+            assert got == want, (preset, zone, severity)
+            assert cell.pausable is (severity is Severity.GENERAL)
+
+
+def test_emergency_arrival_in_the_six_hour_zones_is_six_hours_from_the_notice() -> None:
+    notice = cst(2026, 3, 7, 22, 0)  # Saturday night: the clock still runs
+    for preset, zone in (("ring_road", "nearby"), ("city_county", "county")):
+        for severity in Severity:
+            d = compute_deadlines(PRESETS[preset], severity, zone, notice, SHANGHAI)
+            assert d.on_site_by == notice + timedelta(hours=6), (preset, severity)
+
+
+def test_a_contract_in_business_hours_moves_general_faults_only() -> None:
+    contract = PRESETS["ring_road"].with_calendar(Severity.GENERAL, CalendarMode.BUSINESS)
+    assert contract.targets("general", "ring_2").calendar is CalendarMode.BUSINESS
+    assert contract.targets("general", "ring_2").on_site == timedelta(hours=3)
+    assert contract.targets("emergency", "ring_2") == PRESETS["ring_road"].targets(
+        "emergency", "ring_2"
+    )
+
+
+def test_other_presets_carry_the_seed_numbers() -> None:
     default = PRESETS["security_default"]
     assert default.targets("emergency", "anything").on_site == timedelta(hours=4)
     assert default.targets("general", "anything").calendar is CalendarMode.BUSINESS
+    assert default.targets("general", "anything").on_site == timedelta(hours=9)  # 1 working day
     for policy in PRESETS.values():
         for zone in policy.zones:
             emergency = policy.targets("emergency", zone)
@@ -180,7 +230,9 @@ def test_emergency_during_spring_festival_runs_round_the_clock() -> None:
     assert d.respond_by == start + timedelta(minutes=30)
     assert d.on_site_by == start + timedelta(hours=3)
     general = compute_deadlines(PRESETS["ring_road"], "general", "ring_2", start, SHANGHAI)
-    assert general.respond_by == cst(2026, 2, 24, 10, 30)  # first working day after the break
+    assert general.on_site_by == start + timedelta(hours=3)  # 004/A: 24-hour service
+    office = compute_deadlines(RING_OFFICE, "general", "ring_2", start, SHANGHAI)
+    assert office.respond_by == cst(2026, 2, 24, 10, 30)  # first working day after the break
 
 
 def test_pauses_move_pausable_deadlines_only() -> None:
@@ -248,14 +300,12 @@ def test_ticket_clocks_in_business_hours_with_an_open_pause() -> None:
     start = cst(2026, 3, 2, 9, 0)  # Monday 09:00, general, ring_1: respond 2 h, on site 2 h
     now = cst(2026, 3, 2, 10, 0)
     waiting = Pause(cst(2026, 3, 2, 9, 30))  # waiting for the client since 09:30, still open
-    clocks = ticket_clocks(
-        PRESETS["ring_road"], "general", "ring_1", start, SHANGHAI, now, pauses=[waiting]
-    )
+    clocks = ticket_clocks(RING_OFFICE, "general", "ring_1", start, SHANGHAI, now, pauses=[waiting])
     assert clocks.respond.paused
     assert clocks.respond.elapsed == timedelta(minutes=30)
     assert clocks.deadlines.respond_by == cst(2026, 3, 2, 11, 30)  # moved on by the open pause
     acked = ticket_clocks(
-        PRESETS["ring_road"],
+        RING_OFFICE,
         "general",
         "ring_1",
         start,
@@ -271,12 +321,12 @@ def test_ticket_clocks_in_business_hours_with_an_open_pause() -> None:
 def test_ticket_clocks_near_breach_overnight_stays_until_morning() -> None:
     start = cst(2026, 3, 2, 15, 50)  # Monday 15:50; respond 2 h business → Tuesday 08:50
     evening = ticket_clocks(
-        PRESETS["ring_road"], "general", "ring_1", start, SHANGHAI, cst(2026, 3, 2, 23, 0)
+        RING_OFFICE, "general", "ring_1", start, SHANGHAI, cst(2026, 3, 2, 23, 0)
     )
     assert evening.respond.status is ClockStatus.NEAR_BREACH
     assert evening.respond.remaining == timedelta(minutes=20)
     morning = ticket_clocks(
-        PRESETS["ring_road"], "general", "ring_1", start, SHANGHAI, cst(2026, 3, 3, 8, 51)
+        RING_OFFICE, "general", "ring_1", start, SHANGHAI, cst(2026, 3, 3, 8, 51)
     )
     assert morning.respond.status is ClockStatus.BREACHED
 

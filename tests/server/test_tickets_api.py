@@ -15,10 +15,14 @@ from sqlalchemy.orm import Session
 
 from server.app import create_app
 from server.db import write_session
-from server.models import Device, ServicePolicy
+from server.models import Device, ServicePolicy, Site
 from server.settings import Settings
+from server.tickets.intake import Opening, open_ticket
+from server.tickets.policy import service_settings
+from server.tickets.service import KNOWN_FAULT_CODES, Actor
+from server.tickets.states import TicketKind
 from tests.peers.server import TEST_SECRET_KEY, add_user, provision
-from tests.server.faultkit import Kit, make_kit
+from tests.server.faultkit import Kit, make_kit, wait_detected
 from wire.enums import DeviceClass, Role
 from wire.ids import uuid7
 
@@ -99,7 +103,11 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
         notify_config=notify,
         notify_worker=False,
     )
-    with TestClient(create_app(settings)) as api:
+    app = create_app(settings)
+    # The kit drains its own batches at once; the app's detector only answers its wake-ups
+    # (HTTP ingest), so it never takes a kit's batch from under it.
+    app.state.ctx.faults.poll_seconds = 3600
+    with TestClient(app) as api:
         yield World(kit=kit, api=api, other_client_id=other.client_id, users=users)
     kit.engine.dispose()
 
@@ -247,6 +255,50 @@ def test_a_client_call_about_a_device_with_an_open_ticket_joins_it(world: World)
     assert joined["code"] == "device.unreachable"
 
 
+def test_a_client_call_about_a_device_with_a_preventive_ticket_opens_its_own(world: World) -> None:
+    """A forecast's ticket has no emergency clock: a call about that device is not folded into
+    it, and a fault confirmed later does not join it either."""
+    with write_session(world.kit.engine) as session:
+        device = session.get(Device, world.kit.pks["cam-1"])
+        assert device is not None
+        site = session.get(Site, device.site_id)
+        assert site is not None
+        forecast = open_ticket(
+            session=session,
+            site=site,
+            device=device,
+            opening=Opening(
+                kind=TicketKind.PREVENTIVE,
+                code="predict.sharpness",
+                open_key=f"d{device.id}:predict.sharpness",
+                severity="general",
+                title="cam-1: sharpness forecast",
+                symptom="focus drifting",
+                first_failure_at=datetime.now(UTC),
+            ),
+            settings=service_settings(
+                session=session, client_id=site.client_id, known_codes=list(KNOWN_FAULT_CODES)
+            ),
+            actor=Actor.monitoring(),
+            now=datetime.now(UTC),
+        )
+        session.flush()
+        forecast_id = forecast.id
+    call = {"symptom": "camera 1 is blurred", "reporter": "guard on duty",
+            "device_id": world.kit.pks["cam-1"]}  # fmt: skip
+    answer = post(world, "desk", "/api/v1/tickets", call)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["id"] != forecast_id
+    assert answer.json()["kind"] == "call"
+    world.fault("cam-1")
+    tickets = {
+        t["id"]: t for t in world.api.get("/api/v1/tickets", headers=world.as_user("boss")).json()
+    }
+    assert tickets[forecast_id]["kind"] == "preventive"
+    assert tickets[forecast_id]["code"] == "predict.sharpness"
+    assert tickets[answer.json()["id"]]["code"] == "device.unreachable"  # the call met its fault
+
+
 def test_scoping_and_refusals(world: World) -> None:
     world.fault("cam-1")
     (ticket,) = world.api.get("/api/v1/tickets", headers=world.as_user("boss")).json()
@@ -355,6 +407,7 @@ def test_a_failing_fault_evaluation_never_fails_the_ingest(
     response = world.api.post("/api/v1/ingest", json=body, headers=world.kit.tenant.agent_headers)
     assert response.status_code == 200
     assert response.json() == {"accepted": 3, "duplicates": 0}
+    wait_detected(world.api)
     assert "evaluation of a batch" in caplog.text
     assert world.api.get("/api/v1/tickets", headers=world.as_user("boss")).json() == []
 

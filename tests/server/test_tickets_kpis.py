@@ -2,10 +2,21 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.tickets.kpis import KpiGroup, TicketFacts, compute, grouped
+from server.settings import Settings
+from server.tickets.kpis import (
+    KpiGroup,
+    KpiTargets,
+    Ratio,
+    Standing,
+    TicketFacts,
+    compute,
+    grouped,
+    standing,
+)
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 12, 15, tzinfo=UTC)
@@ -142,3 +153,73 @@ def test_every_ratio_is_a_share_of_the_tickets_counted(items: list[TicketFacts])
         assert 0 <= ratio.numerator <= ratio.denominator <= counted
     if k.satisfaction_mean is not None:
         assert 1 <= k.satisfaction_mean <= 5
+
+
+def test_response_timeliness_is_timely_responses_over_all_decided_reports() -> None:
+    k = compute(
+        [
+            facts(1, dispatched_at=T0 + H / 4),  # dispatched first, in time: a timely response
+            facts(2, first_action_at=T0 + H / 5),  # fixed remotely by a person, in time
+            facts(3, on_site_at=T0 + H / 3),  # straight on site, in time
+            facts(4, acknowledged_at=T0 + H),  # late
+            facts(5),  # deadline passed, nobody answered: late
+            facts(6, recovered_unattended=True, recovered_at=T0 + H),  # recovered after it
+        ],
+        now=NOW,
+    )
+    assert (k.response_timeliness.numerator, k.response_timeliness.denominator) == (3, 6)
+    assert k.mtta_minutes == (15 + 12 + 20 + 60) / 4
+
+
+def test_undecided_reports_and_reports_without_deadline_are_counted_apart() -> None:
+    now = T0 + H / 4
+    k = compute(
+        [
+            facts(1, acknowledged_at=T0 + H / 6),
+            facts(2),  # deadline not passed, no answer yet: pending, decided later
+            facts(3, respond_by=None, on_site_by=None),  # no SLA deadline
+            facts(4, recovered_unattended=True, recovered_at=T0 + H / 5),
+        ],
+        now=now,
+    )
+    assert (k.response_timeliness.numerator, k.response_timeliness.denominator) == (1, 1)
+    assert (k.response_pending, k.without_deadline, k.recovered_unattended) == (1, 1, 1)
+    later = compute([facts(2)], now=T0 + H)
+    assert (later.response_timeliness.denominator, later.response_pending) == (1, 0)
+
+
+def test_kpi_months_are_the_sites_local_months() -> None:
+    evening = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 1 December, 01:00 in Shanghai
+    rows = grouped(
+        [
+            facts(1, created_at=evening, timezone="Asia/Shanghai"),
+            facts(2, created_at=evening, site_id=11, timezone="UTC"),
+        ],
+        by=KpiGroup.SITE,
+        now=NOW,
+    )
+    assert sorted(rows) == [(10, "2026-12"), (11, "2026-11")]
+
+
+def test_each_kpi_is_rated_against_its_own_target() -> None:
+    targets = KpiTargets()
+    assert (targets.response_timeliness, targets.satisfaction, targets.repair_success) == (
+        0.90,
+        0.85,
+        0.95,
+    )
+    eighty_five = Ratio(17, 20)
+    assert standing(eighty_five, targets.satisfaction) is Standing.MET
+    assert standing(eighty_five, targets.response_timeliness) is Standing.NEAR
+    assert standing(Ratio(92, 100), targets.repair_success) is Standing.NEAR
+    assert standing(Ratio(80, 100), targets.repair_success) is Standing.BELOW
+    assert standing(Ratio(0, 0), targets.repair_success) is Standing.NONE
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        KpiTargets(satisfaction=85)
+
+
+def test_kpi_targets_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECMON_KPI_TARGET_SATISFACTION", "80")
+    targets = Settings().kpi_targets()
+    assert targets.satisfaction == 0.80
+    assert targets.response_timeliness == 0.90

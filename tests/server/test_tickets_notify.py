@@ -71,7 +71,7 @@ def test_breach_is_notified_once_however_often_the_sweep_ticks(kit: Kit) -> None
     (ticket,) = kit.tickets()
     before = len(notifications(kit))
     # General: respond within 2 h. At 1 h 50 min it is near breach, after 2 h breached.
-    from server.faults.engine import sweep
+    from server.detector import sweep
 
     for minutes in (110, 111, 125, 126):
         sweep(

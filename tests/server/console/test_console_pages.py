@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.app import create_app
-from server.models import RepairRecord, Ticket, TicketEvent
+from server.models import RepairRecord, ServicePolicy, Ticket, TicketEvent
 from server.settings import Settings
 from tests.peers.server import TEST_SECRET_KEY, add_user, provision
 from tests.server.faultkit import Kit, every, make_kit
@@ -196,6 +196,34 @@ def test_kpi_page_shows_assigned_and_unassigned_tickets_side_by_side(world: Worl
     assert "boss" in technicians
 
 
+def _kpi_cell(page: httpx.Response, group: str, kpi: str) -> str:
+    table = page.text.split(f"By {group}", 1)[1].split("</table>", 1)[0]
+    found = re.search(rf'<td data-kpi="{kpi}">(.*?)</td>', table, re.S)
+    assert found is not None, table
+    return found[1]
+
+
+def test_kpi_page_counts_a_dispatch_as_the_response_and_rates_each_kpi_by_its_target(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    dispatched = world.fault("cam-1", start)
+    world.fault("cam-2", start)  # nobody has answered yet, deadline ahead: counted apart
+    boss = world.console("boss")
+    eta = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    boss.act(dispatched, "dispatch", eta=eta, assignee_id=str(world.users["tech"]))
+    assert world.state(dispatched) == "dispatched"
+    assert world.ticket_of("cam-1").acknowledged_at is not None  # the respond clock stopped
+    page = boss.get("/console/kpis")
+    assert page.status_code == 200, page.text
+    response = _kpi_cell(page, "client", "response_timeliness")
+    assert 'data-standing="met"' in response
+    assert "(1/1)" in response
+    assert "1 within deadline" in _kpi_cell(page, "client", "apart")
+    head = page.text.split("By client", 1)[1].split("</thead>", 1)[0]
+    assert [int(t) for t in re.findall(r"target ≥ (\d+) %", head)] == [90, 90, 95, 100, 85]
+
+
 def test_a_technician_off_every_team_still_sees_and_works_their_ticket(world: World) -> None:
     start = datetime.now(UTC) - timedelta(minutes=5)
     emergency = world.fault("nvr-1", start)
@@ -338,3 +366,33 @@ def test_queue_state_filter_lists_every_state_and_the_heading_counts_it(world: W
     assert _rows(default) == [fresh]  # open work: not resolved, recovered or finished
     assert _heading(default) == "Open tickets (1)"
     assert "No tickets match" in boss.get("/console?state=on_site").text
+
+
+def test_a_ticket_without_deadlines_is_a_visible_problem_on_top_of_the_queue(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    timed = world.fault("cam-1", start)
+    with Session(world.kit.engine) as session:  # the policy changed under the site's zone
+        session.add(
+            ServicePolicy(
+                client_id=world.kit.tenant.client_id,
+                severity={},
+                sla={"preset": "ring_road"},
+                updated_at=start,
+            )
+        )
+        session.commit()
+    untimed = world.fault("cam-2", start + timedelta(minutes=1))
+    assert world.ticket_of("cam-2").respond_by is None
+    page = world.console("boss").get("/console")
+    assert _rows(page) == [untimed, timed]
+    alert = re.search(r'<p class="error" role="alert" id="sla-problems">(.*?)</p>', page.text, re.S)
+    assert alert is not None
+    assert alert[1].startswith("1 ticket without SLA deadlines")
+    row = page.text.split(f'data-ticket="{untimed}"', 1)[1].split("</tr>", 1)[0]
+    assert "no deadline" in row
+    assert (
+        "no SLA deadlines: policy ring_road has no general targets for zone &#39;default&#39;"
+        in row
+    )

@@ -54,12 +54,14 @@ def test_breached_first_then_least_time_left_then_emergencies() -> None:
     tickets = [
         _ticket(1, respond_by=NOW + 50 * M),
         _ticket(2, respond_by=NOW - 5 * M),
-        _ticket(3),  # no clock: last
+        _ticket(3),  # no deadline at all: an SLA set-up problem, on top
         _ticket(4, respond_by=NOW - 30 * M),
         _ticket(5, "emergency", respond_by=NOW + 50 * M),
         _ticket(6, respond_by=NOW + 20 * M),
+        _ticket(7, acknowledged_at=NOW, respond_by=NOW + 5 * M),  # no running clock: last
     ]
-    assert [t.id for t in urgency_order(tickets, NOW)] == [4, 2, 6, 5, 1, 3]
+    assert [t.id for t in urgency_order(tickets, NOW)] == [3, 4, 2, 6, 5, 1, 7]
+    assert [t.id for t in tickets if t.without_deadlines] == [3]
 
 
 @given(st.lists(st.integers(min_value=-10_000, max_value=10_000), min_size=1, max_size=30))

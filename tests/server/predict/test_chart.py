@@ -54,3 +54,22 @@ def test_chart_without_series_is_an_empty_frame_with_the_reason() -> None:
     assert title is not None
     assert title.text == "No forecast for c<1>"
     assert int(root.attrib["height"]) == HEIGHT
+
+
+def test_chart_labels_its_value_range_and_keeps_a_late_date_inside() -> None:
+    evidence = judge_samples(
+        "host.disk.sda.celsius", daily([40 + 0.5 * i for i in range(40)]), today=DAY0 + 39
+    )
+    assert evidence is not None
+    assert evidence.projected_day is not None
+    root = parse(render_svg(evidence))
+    axis = [t.text for t in root.findall("svg:text[@class='axis']", NS)]
+    # Highest shown is the 65 °C limit, lowest the first value of the window, then day one.
+    assert axis == ["65", f"{evidence.values[0]:.4g}", date_of(evidence.days[0]).isoformat()]
+    date = next(
+        t
+        for t in root.findall("svg:text", NS)
+        if t.text == date_of(evidence.projected_day).isoformat()
+    )
+    # The projected date is the chart's right end: anchored there, not centred past the edge.
+    assert date.attrib["text-anchor"] == "end"

@@ -2,17 +2,26 @@
 a deadline and its evidence, a re-run does not duplicate it, and a reversed trend recovers it."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from server import migrate
 from server.db import make_engine, session_factory, write_session
-from server.models import SampleRow, Ticket, TicketEvent
-from server.predict.decision import Policy
+from server.models import CheckDay, SampleRow, ServicePolicy, Ticket, TicketEvent
+from server.notify import hooks as notify_hooks
+from server.notify.config import Role as NotifyRole
+from server.notify.escalation import TicketFacts as TicketFactsT
+from server.notify.escalation import _message as escalation_message
 from server.predict.job import forecast_site
 from server.predict.store import rollup_all_checks
+from server.sla import SlaClock
+from server.tickets import notify_link
 from server.tickets.kpi_query import ticket_facts
+from server.tickets.notify_link import ticket_facts as notify_facts
+from server.tickets.policy import service_settings
 from tests.peers.server import provision
 from tests.server.predict.series import sample
 
@@ -71,7 +80,7 @@ def test_creeping_temperature_opens_one_preventive_ticket_then_recovers(database
             assert "65" in forecast.data["en"]
             assert "预计" in forecast.data["zh"]
             # Not a fault: the KPIs leave it out.
-            assert ticket_facts(session=session, since=START, until=now + DAY) == []
+            assert ticket_facts(session=session, since=START.date(), until=(now + DAY).date()) == []
         # Re-run: the same forecast, no second ticket, no note.
         with sessions() as session:
             run(session, now + timedelta(minutes=5))
@@ -114,7 +123,9 @@ def test_steady_device_gets_no_ticket(database_url: str) -> None:
         engine.dispose()
 
 
-def test_deadline_margin_is_the_policys(database_url: str) -> None:
+def test_deadline_follows_the_clients_preventive_cell_and_messages_say_preventive(
+    database_url: str,
+) -> None:
     migrate.upgrade(database_url=database_url)
     tenant = provision(database_url, devices=["nvr-1"])
     device = tenant.device_pks["nvr-1"]
@@ -122,21 +133,20 @@ def test_deadline_margin_is_the_policys(database_url: str) -> None:
     sessions = session_factory(engine)
     rising = [sample(device, START + i * DAY, {TEMP: 30 + 0.4 * i}) for i in range(40)]
     now = START + 39 * DAY + timedelta(hours=1)
+    cell = {"margin_days": 10, "min_notice_days": 0}
     try:
         with write_session(engine) as session:
             session.execute(insert(SampleRow), rising)
-        with sessions() as session:
-            rollup_all_checks(
-                session=session,
-                now=now,
-                after_site=lambda s, site_id, devices: forecast_site(
-                    session=s,
-                    site_id=site_id,
-                    device_ids=devices,
-                    now=now,
-                    policy=Policy(margin_days=10, min_notice_days=0),
-                ),
+            session.add(
+                ServicePolicy(
+                    client_id=tenant.client_id,
+                    severity={},
+                    sla={"preset": "security_default", "preventive": cell},
+                    updated_at=now,
+                )
             )
+        with sessions() as session:
+            run(session, now)
             [ticket] = tickets(session)
             forecast = session.scalars(
                 select(TicketEvent).where(TicketEvent.kind == "forecast")
@@ -145,5 +155,82 @@ def test_deadline_margin_is_the_policys(database_url: str) -> None:
             projected = datetime.fromisoformat(forecast.data["projected"]).date()
             assert ticket.resolve_by is not None
             assert ticket.resolve_by.date() == projected - timedelta(days=10)
+            # Its messages are labelled preventive and run only the cell's clock.
+            settings = service_settings(session=session, client_id=tenant.client_id, known_codes=[])
+            facts = notify_facts(session=session, ticket=ticket, settings=settings, now=now)
+            assert facts.severity == "preventive"
+            assert set(facts.clocks) == {SlaClock.RESOLVE}
+            assert facts.clocks[SlaClock.RESOLVE].deadline == ticket.resolve_by
+            _, body = escalation_message(facts, "opened", NotifyRole.MANAGER)
+            assert "Severity: preventive" in body
+            assert "respond by" not in body
+    finally:
+        engine.dispose()
+
+
+def test_the_opened_message_of_a_preventive_ticket_says_preventive(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrate.upgrade(database_url=database_url)
+    tenant = provision(database_url, devices=["nvr-1"])
+    device = tenant.device_pks["nvr-1"]
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    rising = [sample(device, START + i * DAY, {TEMP: 40 + 0.6 * i}) for i in range(40)]
+    now = START + 39 * DAY + timedelta(hours=1)
+    try:
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), rising)
+        with sessions() as session:
+            # What the ticket layer tells the notify layer, captured when it tells it.
+            told: list[TicketFactsT] = []
+            original = notify_hooks.on_ticket_event
+
+            def spy(session: Session, ticket_id: int, event: str, **kw: Any) -> int:
+                told.append(kw["facts"])
+                return original(session, ticket_id, event, **kw)
+
+            monkeypatch.setattr(notify_link, "on_ticket_event", spy)
+            run(session, now)
+            [opened] = told
+            assert opened.severity == "preventive"
+            # No respond or on-site clock is promised; the cell's deadline is, from the start.
+            assert set(opened.clocks) == {SlaClock.RESOLVE}
+            [ticket] = tickets(session)
+            assert ticket.resolve_by is not None
+            assert opened.clocks[SlaClock.RESOLVE].deadline == ticket.resolve_by
+            title, _ = escalation_message(opened, "opened", NotifyRole.MANAGER)
+            assert title.startswith("[PREVENTIVE] New ticket")
+    finally:
+        engine.dispose()
+
+
+def test_a_ups_asking_for_a_new_battery_gets_a_preventive_ticket(database_url: str) -> None:
+    migrate.upgrade(database_url=database_url)
+    tenant = provision(database_url, devices=["ups-1"])
+    device = tenant.device_pks["ups-1"]
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    # The flag as the SNMP probe reports it (a bool), with a number and another flag beside it.
+    flags = [
+        sample(
+            device,
+            START + i * DAY,
+            {"ups.battery.replace": i >= 18, "ups.on_battery": False, "ups.load_percent": 30},
+        )
+        for i in range(20)
+    ]
+    try:
+        with write_session(engine) as session:
+            session.execute(insert(SampleRow), flags)
+        with sessions() as session:
+            run(session, START + 19 * DAY + timedelta(hours=1))
+            [ticket] = tickets(session)
+            assert ticket.code == "predict.battery_replace"
+            assert ticket.resolve_by is not None
+            # Raised on day 18, due 14 days later; the deadline is the cell's 7 days before that.
+            assert ticket.resolve_by.date() == (START + 25 * DAY).date()
+            stored = set(session.scalars(select(CheckDay.check).distinct()))
+            assert stored == {"ups.battery.replace", "ups.load_percent"}
     finally:
         engine.dispose()

@@ -11,13 +11,15 @@ from server.predict import models
 from server.predict.evidence import ALARMS, Evidence, Verdict
 from server.predict.models import judge_samples
 from server.predict.rollup import DAY_S, Rejected, Sample, date_of
+from server.predict.signals import Signal
+from server.predict.store import numeric_checks
 from tests.server.predict.series import DAY0, daily, last_day
 
 SECTORS = "host.disk.sda.reallocated_sectors"
 TEMP = "host.disk.sda.celsius"
-RUNTIME = "ups.battery.runtime_min"
+RUNTIME = "ups.battery.minutes_remaining"
 SHARPNESS = "camera.sharpness"
-FAN = "switch.fan1.fan_rpm"
+FAN = "switch.fan.fan1.rpm"
 UPTIME = "camera.uptime_s"
 FILL = "host.fs.recordings.used_percent"
 
@@ -36,7 +38,13 @@ def noisy(level: float, n: int, spread: float, seed: int = 1) -> list[float]:
 
 
 def test_every_model_states_its_assumptions() -> None:
-    for model in (models.flat_counter, models.trend, models.step, models.event_rate):
+    for model in (
+        models.flat_counter,
+        models.trend,
+        models.step,
+        models.event_rate,
+        models.indicator,
+    ):
         assert model.__doc__ is not None
         assert "Assumes:" in model.__doc__
 
@@ -302,3 +310,118 @@ def test_any_series_never_crashes(
     if evidence.verdict in (Verdict.NO_DATA, Verdict.TOO_FEW_DAYS, Verdict.STALE):
         assert "No forecast" in evidence.en
         assert "无法预测" in evidence.zh
+
+
+# The device's own verdict: a UPS's replace-battery indicator
+
+REPLACE = "ups.battery.replace"
+
+
+def test_replace_indicator_held_two_days_alarms_due_a_fortnight_after_it_rose() -> None:
+    values = [0.0] * 20 + [1.0] * 3
+    evidence = judged(REPLACE, daily(values))
+    assert evidence.verdict is Verdict.INDICATOR
+    assert evidence.alarm
+    rose = DAY0 + 20
+    assert evidence.projected_day == rose + 14
+    assert date_of(rose).isoformat() in evidence.en
+    assert date_of(rose + 14).isoformat() in evidence.zh
+
+
+def test_replace_indicator_on_one_day_only_is_not_an_alarm() -> None:
+    assert judged(REPLACE, daily([0.0] * 20 + [1.0])).verdict is Verdict.STABLE
+    # Raised, then cleared (battery replaced or the self-test passed again): reversed.
+    assert judged(REPLACE, daily([0.0] * 10 + [1.0] * 5 + [0.0])).verdict is Verdict.REVERSED
+    assert judged(REPLACE, daily([0.0] * 20)).verdict is Verdict.STABLE
+
+
+def test_a_new_ups_asking_for_a_battery_is_not_too_young_to_judge() -> None:
+    assert judged(REPLACE, daily([1.0, 1.0])).verdict is Verdict.INDICATOR
+
+
+def test_only_flags_a_signal_reads_are_rolled_up_as_numbers() -> None:
+    checks = {REPLACE: True, "ups.on_battery": True, "ups.battery.charge_percent": 97}
+    assert dict(numeric_checks(checks)) == {REPLACE: 1.0, "ups.battery.charge_percent": 97.0}
+
+
+# A battery's temperature against a battery's limit
+
+
+def test_battery_warming_towards_40_c_alarms_where_a_device_would_not() -> None:
+    values = [28 + 0.3 * i for i in range(30)]  # 36.7 °C today, 0.3 °C a day
+    battery = judged("ups.battery.temperature_c", daily(values))
+    assert battery.verdict is Verdict.TREND_TO_THRESHOLD
+    assert battery.threshold == 40.0
+    nas = judged("syno.temperature_c", daily(values))
+    assert nas.threshold == 65.0
+    assert not nas.alarm
+
+
+# Interface error rates
+
+
+IF_ERRORS = "if.port_3.in_errors_per_s"
+
+
+def test_a_lasting_error_rate_on_a_port_is_a_step() -> None:
+    values = [0.0] * 25 + [0.05, 0.06, 0.04, 0.05, 0.05]
+    evidence = judged(IF_ERRORS, daily(values))
+    assert evidence.verdict is Verdict.STEP
+    assert evidence.projected_day == DAY0 + 25 + 14
+
+
+def test_a_burst_of_errors_or_a_trickle_is_not_a_step() -> None:
+    burst = [0.0] * 25 + [0.5] + [0.0] * 4
+    assert not judged(IF_ERRORS, daily(burst)).alarm
+    trickle = [0.0] * 25 + [0.002] * 5  # 173 errored frames a day: below the 0.01/s floor
+    assert not judged(IF_ERRORS, daily(trickle)).alarm
+
+
+# Clock drift
+
+
+def test_a_camera_clock_running_away_reaches_the_drift_limit() -> None:
+    values = [-0.2 - 0.12 * i for i in range(30)]  # running slow, 0.12 s a day
+    evidence = judged("clock.offset_s", daily(values))
+    assert evidence.verdict is Verdict.TREND_TO_THRESHOLD
+    assert evidence.threshold == 5.0
+    assert min(evidence.values) >= 0  # the magnitude is judged
+    assert evidence.projected_day is not None
+    # 3.68 s today, 1.32 s to go at 0.12 s a day: 11 days.
+    assert evidence.projected_day - (DAY0 + 29) == 11
+
+
+def test_an_ntp_synchronised_clock_is_stable() -> None:
+    values = noisy(0.0, 30, 0.3)
+    assert not judged("clock.offset_s", daily(values)).alarm
+
+
+# Retention against the client's target
+
+
+RETENTION = "recording.retention_days"
+
+
+def test_retention_shrinking_towards_the_target_alarms() -> None:
+    values = [45 - 0.4 * i for i in range(30)]  # 33.4 days back today, losing 0.4 a day
+    evidence = judged(RETENTION, daily(values))
+    assert evidence.verdict is Verdict.TREND_TO_THRESHOLD
+    assert evidence.threshold == 30.0
+
+
+def test_a_new_recorder_filling_its_disks_is_short_but_not_alarmed() -> None:
+    values = [1.0 + i for i in range(20)]  # footage reaches one day further each day
+    evidence = judged(RETENTION, daily(values))
+    assert not evidence.alarm
+    # Stuck short of the target, though, is past the limit.
+    assert judged(RETENTION, daily([20.0] * 20)).verdict is Verdict.TREND_TO_THRESHOLD
+
+
+def test_the_configured_retention_target_replaces_the_default() -> None:
+    samples = daily([45.0] * 30)
+    assert not judged(RETENTION, samples).alarm
+    params = models.Params(limits={Signal.RETENTION: 60.0})
+    evidence = judge_samples(RETENTION, samples, today=DAY0 + 29, params=params)
+    assert evidence is not None
+    assert evidence.verdict is Verdict.TREND_TO_THRESHOLD
+    assert evidence.threshold == 60.0
