@@ -23,6 +23,7 @@ from agent.logfmt import setup_logging
 from agent.metrics import AgentMetrics, MetricsServer, serve_metrics
 from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.mqtt.link import Session as MqttSession
+from agent.probes.mqtt.mapping import load_templates
 from agent.probes.mqtt.probe import MqttProbe
 from agent.probes.mqtt.urgent import LivenessReporter
 from agent.probes.onvif.baseline import BaselineStore
@@ -95,6 +96,8 @@ def probe_registry(cfg: AgentConfig, *, learn: bool = True) -> ProbeRegistry:
     registry.register(ProbeKind.ONVIF, lambda: OnvifProbe(picture=PictureHealth(store)))
     profiles = load_profiles(cfg.agent.profiles_dir)
     registry.register(ProbeKind.SNMP, lambda: SnmpProbe(profiles))
+    templates = load_templates(cfg.agent.mqtt_templates_dir)
+    registry.register(ProbeKind.MQTT, lambda: MqttProbe(templates=templates))
     return registry
 
 
@@ -354,6 +357,7 @@ async def run_agent(
                 devices=cfg.devices,
                 on_event=mqtt_events,
                 on_liveness=liveness,
+                templates=load_templates(cfg.agent.mqtt_templates_dir),
             )
             liveness.attach(mqtt)
             if registry is None:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from agent.probes.mqtt.mapping import load_templates
 from agent.probes.mqtt.options import MqttOptions, check_mqtt_block
 from agent.probes.onvif.options import OnvifOptions, check_onvif_block
 from agent.probes.snmp_options import SnmpOptions
@@ -164,6 +165,11 @@ class AgentSettings(_Model):
         description="The operator's SNMP profiles (*.yaml), read beside the shipped ones; "
         "a local profile of a shipped profile's name replaces it",
     )
+    mqtt_templates_dir: Path | None = Field(
+        default=None,
+        description="The operator's MQTT payload templates (*.yaml), read beside the shipped "
+        "ones; a local template of a shipped template's name replaces it",
+    )
 
     @field_validator("metrics_listen", "snmp_trap_listen")
     @classmethod
@@ -273,13 +279,28 @@ def load_config(path: Path, *, private_secrets: bool = False) -> AgentConfig:
         "outbox_path": config.agent.outbox_path,
         "state_dir": config.agent.state_dir,
         "profiles_dir": config.agent.profiles_dir,
+        "mqtt_templates_dir": config.agent.mqtt_templates_dir,
     }
     relative = {k: base_dir / p for k, p in paths.items() if p is not None and not p.is_absolute()}
     if relative:
         config = config.model_copy(update={"agent": config.agent.model_copy(update=relative)})
     profiles = load_profiles(config.agent.profiles_dir)  # ProfileError: the profile's file:line
     file.fail(_unknown_profiles(config, frozenset(profiles.profiles)))
+    templates = load_templates(config.agent.mqtt_templates_dir)  # TemplateError: file:line
+    file.fail(_unknown_templates(config, frozenset(templates)))
     return config
+
+
+def _unknown_templates(
+    config: AgentConfig, known: frozenset[str]
+) -> Iterator[tuple[FieldPath, str]]:
+    """An MQTT device naming a template that neither ships nor is in `mqtt_templates_dir`."""
+    for i, device in enumerate(config.devices):
+        if device.mqtt is not None and device.mqtt.template not in known:
+            yield (
+                ("devices", i, "mqtt", "template"),
+                f"unknown template; known: {', '.join(sorted(known))}",
+            )
 
 
 def _unknown_profiles(

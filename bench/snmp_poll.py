@@ -9,7 +9,11 @@ flight, CPU seconds of this process per 1,000 device polls. Peer: `prometheus-sn
 requests; CPU seconds of the exporter process per 1,000 scrapes (the HTTP client's CPU is not
 counted). Run: `.venv/bin/python bench/snmp_poll.py [--devices N] [--sweeps K]`; `--engine
 pysnmp` polls v2c with pysnmp as before the lean codec, `--no-peer` skips snmp_exporter (for
-1,000-device sweeps). Ends with one JSON line; lower is better.
+1,000-device sweeps). `--fleet vendors`: a mixed fleet of the vendor families instead (UPS cards,
+environmental monitors with contacts, industrial and PoE switches, a midspan), each device a
+copy of one of our fixtures (tests/fixtures/snmp), read by the shipped profiles as detection
+stacks them; snmp_exporter gets a module per family that GETs the same scalars and walks the
+same columns the stack reads. Ends with one JSON line; lower is better.
 """
 
 import argparse
@@ -30,7 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from agent.probes.snmp import SnmpProbe
-from agent.probes.snmp_profiles import parse_profiles
+from agent.probes.snmp_detect import detect
+from agent.probes.snmp_profiles import builtin_profiles, parse_profiles
+from agent.probes.snmp_readings import SYS_DESCR, SYS_OBJECT_ID, SYSTEM_OIDS
+from agent.probes.snmp_values import RawValue
 from tests.agent.factories import make_device
 from tests.peers.net import free_port
 from tests.peers.snmp import Snmpsim
@@ -52,6 +59,20 @@ tables:
       - {name: used_percent, oid: 1.3.6.1.2.1.25.2.3.1.6, kind: percent, of: 1.3.6.1.2.1.25.2.3.1.5}
 """
 HR_COLUMNS = (2, 3, 5, 6)
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "snmp"
+# The mixed fleet: the vendor families of the field (fixture name → how many in 12 devices).
+FLEET = {
+    "ups-eaton": 2,
+    "ups-tripplite": 1,
+    "ups-apc": 1,
+    "sensor-apc-ems": 1,
+    "sensor-netbotz": 1,
+    "switch-moxa": 1,
+    "switch-cisco-poe": 1,
+    "switch-tplink-poe": 2,
+    "switch-netgear-poe": 1,
+    "poe-midspan": 1,
+}
 
 
 def device_record(i: int) -> str:
@@ -112,15 +133,86 @@ def exporter_config(communities: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def fixture_answers(text: str) -> dict[str, tuple[str, RawValue]]:
+    """An snmprec file as OID → (tag, value): integers, strings as bytes, OIDs as text."""
+    out: dict[str, tuple[str, RawValue]] = {}
+    for line in text.splitlines():
+        oid, tag, value = line.split("|", 2)
+        tag = tag.split(":")[0]
+        if value.startswith("value="):  # a writecache variation's initial value
+            value = value.removeprefix("value=")
+        parsed: RawValue = value.encode() if tag == "4" else value if tag == "6" else int(value)
+        out[oid] = (tag, parsed)
+    return out
+
+
+def fleet_module(name: str, community: str) -> list[str]:
+    """An snmp_exporter module reading what the detected stack reads for this family: a GET
+    of the system group and every scalar, a walk of every column (gauges and strings)."""
+    answers = fixture_answers((FIXTURES / f"{name}.snmprec").read_text())
+    raw = {oid: value for oid, (_tag, value) in answers.items()}
+    descr, object_id = raw.get(SYS_DESCR), raw.get(SYS_OBJECT_ID)
+    profile = detect(
+        builtin_profiles(),
+        sys_object_id=object_id if isinstance(object_id, str) else None,
+        sys_descr=descr.decode() if isinstance(descr, bytes) else None,
+        answers=raw,
+    ).profile()
+    gets = list(dict.fromkeys([*SYSTEM_OIDS, *profile.scalar_oids()]))
+    walks = list(dict.fromkeys(oid for table in profile.tables for oid in table.walk_oids()))
+    metrics: list[str] = []
+    for oid in gets:
+        tag = answers.get(oid, ("", None))[0]
+        column, _, last = oid.rpartition(".")
+        kind = {"4": "DisplayString", "": ""}.get(tag, "gauge" if tag != "6" else "")
+        if kind:
+            index = "" if last == "0" else ", indexes: [{labelname: i, type: gauge}]"
+            metrics.append(f"    - {{name: g{len(metrics)}, oid: {column}, type: {kind}{index}}}")
+    for column in walks:
+        rows = [o for o in answers if o.startswith(column + ".")]
+        if not rows:
+            continue
+        arity = len(rows[0].removeprefix(column + ".").split("."))
+        tag = answers[rows[0]][0]
+        kind = "DisplayString" if tag == "4" else "gauge" if tag != "6" else "OctetString"
+        indexes = ", ".join(f"{{labelname: i{n}, type: gauge}}" for n in range(arity))
+        metrics.append(
+            f"    - {{name: w{len(metrics)}, oid: {column}, type: {kind}, indexes: [{indexes}]}}"
+        )
+    return [
+        f"{community}:",
+        "  version: 2",
+        f"  auth: {{community: {community}}}",
+        f"  get: [{', '.join(gets)}]",
+        f"  walk: [{', '.join(walks)}]",
+        "  metrics:",
+        *metrics,
+    ]
+
+
+def fleet_names(devices: int) -> list[str]:
+    """Which fixture each device of the mixed fleet copies, in the FLEET proportions."""
+    cycle = [name for name, count in FLEET.items() for _ in range(count)]
+    return [cycle[i % len(cycle)] for i in range(devices)]
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def ours(
-    targets: list[tuple[int, str]], sweeps: int, engine: str, in_flight: int = IN_FLIGHT
+    targets: list[tuple[int, str]],
+    sweeps: int,
+    engine: str,
+    in_flight: int = IN_FLIGHT,
+    *,
+    shipped: bool = False,
 ) -> dict[str, Any]:
-    probe = SnmpProbe(parse_profiles({"bench.yaml": BENCH_PROFILE}), fast=engine == "fast")
+    """`shipped`: the shipped profiles, chosen by detection (the mixed fleet); else the
+    bench's own profile reading what the exporter module reads."""
+    book = builtin_profiles() if shipped else parse_profiles({"bench.yaml": BENCH_PROFILE})
+    probe = SnmpProbe(book, fast=engine == "fast")
     os.environ.update({f"BENCH_{c.upper().replace('-', '_')}": c for _, c in targets})
     devices = [
         make_device(
@@ -135,14 +227,17 @@ async def ours(
     ]
     semaphore = asyncio.Semaphore(in_flight)
     failures = 0
+    why: dict[str, int] = {}
 
     async def one(device: Any) -> None:
         nonlocal failures
         async with semaphore:
             try:
                 await probe.poll(device)
-            except Exception:  # counted: a bench reports failures, it does not stop on them
+            except Exception as err:  # counted: a bench reports failures, it does not stop
                 failures += 1
+                kind = f"{device.id.rsplit('-', 1)[0]}: {type(err).__name__}"
+                why[kind] = why.get(kind, 0) + 1
 
     async def sweep() -> None:
         async with asyncio.TaskGroup() as group:
@@ -151,6 +246,7 @@ async def ours(
 
     await sweep()  # warm-up: MIB loading, profile choice (the first poll is special)
     failures = 0
+    why.clear()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(sweeps):
         await sweep()
@@ -162,14 +258,18 @@ async def ours(
         "sweep_wall_s": round(wall / sweeps, 3),
         "sweep_cpu_s": round(cpu / sweeps, 3),
         "failures": failures,
+        "failed": why,
     }
 
 
-async def peer(targets: list[tuple[int, str]], sweeps: int, workdir: Path) -> dict[str, Any] | None:
+async def peer(
+    targets: list[tuple[int, str]], sweeps: int, workdir: Path, config_text: str, marker: str
+) -> dict[str, Any] | None:
+    """`marker`: text every good scrape holds (a metric the module reads)."""
     if EXPORTER is None:
         return None
     config = workdir / "snmp.yml"
-    config.write_text(exporter_config([c for _, c in targets]))
+    config.write_text(config_text)
     port = free_port()
     log = (workdir / "exporter.log").open("wb")
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before the timed part
@@ -194,7 +294,7 @@ async def peer(targets: list[tuple[int, str]], sweeps: int, workdir: Path) -> di
                 async with semaphore:
                     params = {"target": f"127.0.0.1:{target_port}", "module": community}
                     response = await client.get(base + "/snmp", params=params)
-                    if response.status_code != 200 or "ifOperStatus" not in response.text:
+                    if response.status_code != 200 or marker not in response.text:
                         failures += 1
 
             async def sweep() -> None:
@@ -228,7 +328,11 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip snmp_exporter")
     parser.add_argument("--per-simulator", type=int, default=PER_SIMULATOR)
     parser.add_argument("--in-flight", type=int, default=IN_FLIGHT, help="our polls at once")
+    parser.add_argument(
+        "--fleet", choices=["nvr", "vendors"], default="nvr", help="generated NVRs or vendors"
+    )
     args = parser.parse_args()
+    vendors = args.fleet == "vendors"
     print(f"machine: {platform.node()} {platform.machine()} python {platform.python_version()}",
           file=sys.stderr)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="secmon-snmp-bench-") as tmp:
@@ -240,17 +344,48 @@ def main() -> None:
             for first in range(0, args.devices, per_simulator):
                 data = root / f"data{first}"
                 data.mkdir()
-                names = [
-                    f"nvr-{i:03d}" for i in range(first, min(first + per_simulator, args.devices))
-                ]
-                for i, name in zip(range(first, first + len(names)), names, strict=True):
-                    (data / f"{name}.snmprec").write_text(device_record(i))
+                numbers = range(first, min(first + per_simulator, args.devices))
+                families = fleet_names(args.devices)
+                names = [f"{families[i] if vendors else 'nvr'}-{i:03d}" for i in numbers]
+                for i, name in zip(numbers, names, strict=True):
+                    record = (
+                        (FIXTURES / f"{families[i]}.snmprec").read_text()
+                        if vendors
+                        else device_record(i)
+                    )
+                    (data / f"{name}.snmprec").write_text(record)
                 sim = Snmpsim(root / f"sim{first}", data, ready_community=names[0])
                 sim.start()
                 simulators.append(sim)
                 targets += [(sim.port, name) for name in names]
-            ours_result = asyncio.run(ours(targets, args.sweeps, args.engine, args.in_flight))
-            peer_result = None if args.no_peer else asyncio.run(peer(targets, args.sweeps, root))
+            ours_result = asyncio.run(
+                ours(targets, args.sweeps, args.engine, args.in_flight, shipped=vendors)
+            )
+            if vendors:
+                families = fleet_names(args.devices)
+                config_text = (
+                    "\n".join(
+                        line
+                        for i, (_port, community) in enumerate(targets)
+                        for line in fleet_module(families[i], community)
+                    )
+                    + "\n"
+                )
+            else:
+                config_text = exporter_config([c for _, c in targets])
+            peer_result = (
+                None
+                if args.no_peer
+                else asyncio.run(
+                    peer(
+                        targets,
+                        args.sweeps,
+                        root,
+                        config_text,
+                        "g0{" if vendors else "ifOperStatus",
+                    )
+                )
+            )
         finally:
             for sim in simulators:
                 sim.stop()
@@ -273,6 +408,7 @@ def main() -> None:
                 "ratio": round(ours_value / peer_value, 2) if peer_value else None,
                 "better": "lower",
                 "devices": args.devices,
+                "fleet": args.fleet,
                 "engine": args.engine,
                 "in_flight": args.in_flight,
                 "ours_sweep_cpu_s": ours_result["sweep_cpu_s"],

@@ -2,7 +2,8 @@
 
 The probe GETs the system group and every profile's sentinel OIDs once; from those answers a
 device gets a stack: the generic profile, each standard MIB whose sentinel answered sanely
-(UPS-MIB, POWER-ETHERNET-MIB …), and at most one vendor profile. A profile with sentinels is
+(HOST-RESOURCES-MIB, ENTITY-SENSOR-MIB, UPS-MIB, POWER-ETHERNET-MIB …), and at most one
+vendor profile. A profile with sentinels is
 chosen only when one of them answers with a value of the right type and range: an identity
 (sysObjectID, enterprise number, sysDescr) alone does not make a device speak a MIB. A sentinel
 answering garbage rules its profile out, and the next candidate is taken, with a note saying so.

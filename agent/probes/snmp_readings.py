@@ -349,7 +349,7 @@ def _value(
         case ValueKind.ENUM:
             return values.enum(raw, spec.map)
         case ValueKind.FLAG:
-            code = values.number(raw)
+            code = values.number(raw, unknown=spec.unknown)  # e.g. a disabled input: no state
             return None if code is None else code in spec.true_when
         case ValueKind.PERCENT:
             assert spec.of is not None

@@ -1,5 +1,7 @@
-"""Payload mapping as data: a template (YAML in `templates/`) says which topics a device uses and
-how each payload becomes availability, checks or an event. Pure: bytes in, readings out."""
+"""Payload mapping as data: a template (YAML in `templates/`, or the operator's in
+`agent.mqtt_templates_dir`) says which topics a device uses and how each payload becomes
+availability, checks or an event. Reading payloads is pure: bytes in, readings out; the
+template files are read once at start and refused with their file, line and field."""
 
 import json
 import math
@@ -7,11 +9,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from configfile import ConfigError, ConfigProblem, parse_yaml
 from wire.schema import CheckName, CheckValue
 
 MAX_TEXT_CHECK = 200
@@ -230,16 +233,70 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+class TemplateError(ConfigError):
+    """A template file that cannot be used; each problem names the file, line and field."""
+
+    @classmethod
+    def one(cls, file: str, message: str, line: int = 0, path: str = "") -> "TemplateError":
+        return cls([ConfigProblem(file, line, path, message)])
+
+
+def parse_templates(
+    sources: dict[str, str], *, local: dict[str, str] | None = None
+) -> dict[str, Template]:
+    """Validate template YAML texts (file name → text). `local` are the operator's files: a
+    local template of a shipped template's name replaces it; a name used twice in one set is
+    refused."""
+    return _parse_files(sources) | _parse_files(local or {})
+
+
+def _parse_files(sources: dict[str, str]) -> dict[str, Template]:
+    found: dict[str, tuple[Template, str]] = {}
+    for file, text in sorted(sources.items()):
+        try:
+            parsed = parse_yaml(file, text)
+            template = parsed.validate(Template)
+        except ConfigError as err:
+            raise TemplateError(err.problems) from err
+        if template.name in found:
+            other = found[template.name][1]
+            raise TemplateError.one(
+                file,
+                f"duplicate template name {template.name!r} (also in {other})",
+                parsed.lines.get(("name",), 1),
+                "name",
+            )
+        found[template.name] = (template, file)
+    return {name: template for name, (template, _file) in found.items()}
+
+
 @cache
 def builtin_templates() -> dict[str, Template]:
     """The templates shipped in `templates/*.yaml`, read once."""
-    out: dict[str, Template] = {}
     folder = resources.files(__package__).joinpath("templates")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".yaml"):
-            template = Template.model_validate(yaml.safe_load(entry.read_text(encoding="utf-8")))
-            out[template.name] = template
-    return out
+    texts = {
+        f"templates/{entry.name}": entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml")
+    }
+    return parse_templates(texts)
+
+
+@cache
+def load_templates(templates_dir: Path | None = None) -> dict[str, Template]:
+    """The shipped templates plus the operator's (`agent.mqtt_templates_dir`, every *.yaml in
+    it), read once per process; TemplateError names the file, line and field of a bad one."""
+    if templates_dir is None:
+        return builtin_templates()
+    if not templates_dir.is_dir():
+        raise TemplateError.one(str(templates_dir), "mqtt_templates_dir is not a directory")
+    local: dict[str, str] = {}
+    for path in sorted(templates_dir.glob("*.yaml")):
+        try:
+            local[str(path)] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise TemplateError.one(str(path), f"cannot read: {err}") from err
+    return builtin_templates() | parse_templates({}, local=local)
 
 
 def template_names() -> list[str]:

@@ -1,11 +1,10 @@
 """The `mqtt:` block of a device in the agent config (kept here so `agent.config` stays small)."""
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-
-from agent.probes.mqtt.mapping import template_names
 
 DEFAULT_MQTT_PORT = 1883
 
@@ -88,12 +87,11 @@ class MqttOptions(BaseModel):
 
     @field_validator("template")
     @classmethod
-    def _known_template(cls, name: str) -> str:
-        names = template_names()
-        if name not in names:
-            raise PydanticCustomError(
-                "mqtt_template", "unknown template; known: {known}", {"known": ", ".join(names)}
-            )
+    def _template_name(cls, name: str) -> str:
+        """A name a template file can carry; whether it exists (shipped or in
+        agent.mqtt_templates_dir) is checked when the whole config is loaded."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+            raise PydanticCustomError("mqtt_template", "not a template name")
         return name
 
     @field_validator("topic")

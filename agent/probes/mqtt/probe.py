@@ -6,7 +6,7 @@ makes sure the shared broker connection is up and subscribed, then reads the dev
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from agent.config import DeviceConfig
@@ -20,7 +20,7 @@ from agent.probes.mqtt.link import (
     Session,
     utc_now,
 )
-from agent.probes.mqtt.mapping import template
+from agent.probes.mqtt.mapping import Template, builtin_templates
 from agent.probes.mqtt.options import DEFAULT_MQTT_PORT
 
 # Share of the device's timeout spent waiting for the broker (the rest is poll_device's margin).
@@ -47,8 +47,11 @@ class MqttProbe:
         monotonic: Callable[[], float] = time.monotonic,
         on_event: EventSink | None = None,
         on_liveness: LivenessSink | None = None,
+        templates: Mapping[str, Template] | None = None,
     ) -> None:
         self._on_event = on_event
+        # the shipped templates and the operator's (agent.mqtt_templates_dir), by name
+        self._templates = templates if templates is not None else builtin_templates()
         self._on_liveness = on_liveness
         self._session = session or Session()
         self._now = now
@@ -63,7 +66,7 @@ class MqttProbe:
             raise ProtocolError("an mqtt device needs an mqtt: block")
         key = broker_key(device)
         link = self._link(key)
-        _watch(link, device)
+        _watch(link, device, self._templates)
         budget = device.timeout * READY_SHARE
         try:
             async with asyncio.timeout(budget):
@@ -101,8 +104,9 @@ class MqttProbe:
             )
             self._links[key] = link
             for other in self._devices:
-                if broker_key(other) == key:
-                    _watch(link, other)
+                assert other.mqtt is not None
+                if broker_key(other) == key and other.mqtt.template in self._templates:
+                    _watch(link, other, self._templates)
             link.start()
         return link
 
@@ -140,11 +144,14 @@ def broker_key(device: DeviceConfig) -> BrokerKey:
     )
 
 
-def _watch(link: BrokerLink, device: DeviceConfig) -> None:
+def _watch(link: BrokerLink, device: DeviceConfig, templates: Mapping[str, Template]) -> None:
     assert device.mqtt is not None
+    mapping = templates.get(device.mqtt.template)
+    if mapping is None:  # load_config refuses it; a device built without it must not crash
+        raise ProtocolError(f"unknown MQTT template {device.mqtt.template!r}")
     link.watch(
         device.id,
-        template(device.mqtt.template).bind(device.mqtt.topic),
+        mapping.bind(device.mqtt.topic),
         max_payload=device.mqtt.max_payload_bytes,
         silence_limit=device.mqtt.silence_limit(),
     )

@@ -180,7 +180,8 @@ async def snmp_set(port: int, community: str, oid: str, value: Any) -> None:
 async def test_v2c_poll_of_snmpd_gives_generic_health(snmpd: Snmpd, probe: SnmpProbe) -> None:
     result = await probe.poll(snmp_device(snmpd.port))
     checks = result.checks
-    assert checks["snmp.profile"] == "generic"
+    # net-snmp answers HOST-RESOURCES-MIB (hrSystemUptime): its layer is stacked on generic
+    assert checks["snmp.profiles"] == "generic+host_resources"
     assert isinstance(checks["system.uptime_s"], int)
     assert checks["system.rebooted"] is False
     assert isinstance(checks["ucd.load_1m"], int | float)
@@ -536,6 +537,11 @@ async def test_poe_switch_ports_and_budget(snmpsim: Snmpsim, probe: SnmpProbe) -
     assert checks["sensor.poe_module_temp.celsius"] == 51
     assert checks["sensor.poe_module_temp.status"] == "unavailable"
     assert not any(k.startswith("sensor.psu_fan") for k in checks)
+    # the SFP's diagnostics (dBm sensors, precision 2): receive and transmit optical power
+    assert checks["optic.sfp_9_rx_power.dbm"] == pytest.approx(-24.37)
+    assert checks["optic.sfp_9_tx_power.dbm"] == pytest.approx(-5.12)
+    assert checks["optic.sfp_9_rx_power.status"] == "ok"
+    assert checks["snmp.profiles"] == "generic+entity_sensor+poe_switch"
 
 
 async def test_synology_is_recognised_by_an_oid_only_it_answers(
@@ -950,7 +956,7 @@ def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: 
     nvr = rows["nvr-01"]
     assert nvr["ok"], (nvr["error"], nvr["message"])
     assert nvr["protocol"] == "snmp"
-    assert nvr["checks"]["snmp.profile"] == "generic"
+    assert nvr["checks"]["snmp.profiles"] == "generic+host_resources"
     assert isinstance(nvr["checks"]["system.uptime_s"], int)
     assert 0 <= nvr["checks"]["hr_storage.root.used_percent"] <= 100
     assert (rows["nvr-02"]["ok"], rows["nvr-02"]["error"]) == (False, "device.auth_failed")
@@ -1003,21 +1009,31 @@ EXPECTED_STACKS = {
     "nas-qnap": "generic+qnap",
     "nas-synology": "generic+synology",
     "nvr-dahua": "generic+dahua",
-    "nvr-hik": "generic+hikvision_nvr",
+    "nvr-hik": "generic+host_resources+hikvision_nvr",
     "nvr-reboot": "generic",
+    "poe-midspan": "generic+poe_switch",  # a midspan: RFC 3621 and one management port
     "sensor-akcp": "generic+akcp",
+    "sensor-apc-ems": "generic+apc_env",
+    "sensor-netbotz": "generic+apc_env",
     "sensor-env": "generic",  # its profile is a test-only one, not shipped
     "site-siteboss": "generic+siteboss",
     "switch-52port": "generic",
+    "switch-cisco-poe": "generic+cisco_poe+poe_switch+cisco_envmon",
     "switch-dyn": "generic",
     "switch-industrial": "generic+cisco_envmon",
-    "switch-poe": "generic+poe_switch",
+    "switch-moxa": "generic+moxa_eds",
+    "switch-netgear-poe": "generic+poe_switch+netgear_poe",
+    "switch-poe": "generic+entity_sensor+poe_switch",
+    "switch-tplink-poe": "generic+tplink_poe",
     "switch-wrap": "generic",
     "ups-apc": "generic+ups_apc",
     "ups-cyberpower": "generic+ups_cyberpower",
+    "ups-eaton": "generic+ups+ups_eaton",
     "ups-garbage": "generic",  # its UPS-MIB sentinels answer garbage
     "ups-nosensor": "generic+ups",
     "ups-onbattery": "generic+ups",
+    "ups-riello": "generic+ups",  # NetMan: RFC 1628 (no Riello MIB of its own found)
+    "ups-tripplite": "generic+ups+ups_tripplite",
 }
 
 
@@ -1258,3 +1274,197 @@ async def test_sentinels_answering_garbage_fall_back_and_say_so(
     assert "ups passed over: sentinel 1.3.6.1.2.1.33.1.2.1.0 answered not an integer" in reason
     assert poll.sample.unmonitored is not None  # nothing of the UPS is read: not green
     assert "ups passed over" in poll.sample.unmonitored
+
+
+async def test_eaton_readings_and_a_contact_abnormal_on_the_ups_card(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "ups-eaton")
+    smoke = "1.3.6.1.4.1.534.1.6.8.1.3.2"
+    try:
+        first = await probe.poll(device)
+        checks = first.checks
+        assert (checks["ups.on_battery"], checks["ups.output_source"]) == (False, "normal")
+        assert checks["ups.battery.minutes_remaining"] == pytest.approx(38.5)  # 2310 s
+        assert checks["ups.battery.abm_status"] == "check_battery"
+        assert checks["ups.battery.replace"] is True  # a poor battery test result
+        assert checks["ups.battery.status"] == "normal"  # from RFC 1628, stacked under it
+        assert checks["ups.input.frequency_hz"] == 50.0
+        assert checks["eaton.ambient.degrees_c"] == 27
+        assert checks["eaton.ambient.degrees_c_over_limit"] is False  # its own 35 °C limit
+        assert checks["eaton.emp.degrees_c_over_limit"] is True  # 33 °C over its own 30 °C
+        # normally closed, reported openWithNotice: the card's contact is abnormal
+        assert checks["contact.door.battery_cabinet_door.closed"] is False
+        assert checks["contact.door.battery_cabinet_door.abnormal"] is True
+        assert checks["contact.smoke.smoke_detector.abnormal"] is False  # normally open, open
+        assert not any(name.startswith("contact.generic.input_3") for name in checks)  # notUsed
+        assert first.identity is not None
+        assert (first.identity.vendor, first.identity.model) == ("EATON", "Eaton 9PX 3000i RT2U")
+        await snmp_set(snmpsim.port, "ups-eaton", smoke, Integer32(4))  # closedWithNotice
+        second = await probe.poll(device)
+        assert second.checks["contact.smoke.smoke_detector.abnormal"] is True
+        assert [e.kind for e in second.events] == ["site.contact"]
+    finally:
+        await snmp_set(snmpsim.port, "ups-eaton", smoke, Integer32(1))
+
+
+async def test_tripplite_on_battery_and_a_failed_battery_test(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "ups-tripplite")
+    source = "1.3.6.1.4.1.850.1.1.3.1.3.3.1.1.1.1"
+    try:
+        checks = (await probe.poll(device)).checks
+        assert (checks["ups.on_battery"], checks["ups.battery.status"]) == (False, "normal")
+        assert checks["ups.battery.voltage_v"] == pytest.approx(54.6)  # tenths of a volt
+        assert checks["ups.input.voltage_v"] == pytest.approx(119.8)
+        assert checks["ups.battery.minutes_remaining"] == 42
+        assert checks["ups.battery.replace"] is True  # self-test: badBattery(7)
+        assert checks["ups.temperature.degrees_c"] == pytest.approx(45.2)  # tenths of °C
+        assert checks["ups.temperature.degrees_c_over_limit"] is True  # an ambient's 40 °C
+        await snmp_set(snmpsim.port, "ups-tripplite", source, Integer32(5))
+        result = await probe.poll(device)
+        assert (result.checks["ups.on_battery"], result.checks["ups.output_source"]) == (
+            True, "battery"
+        )  # fmt: skip
+        assert "ups.on_battery" in [e.kind for e in result.events]
+    finally:
+        await snmp_set(snmpsim.port, "ups-tripplite", source, Integer32(3))
+
+
+async def test_apc_card_inputs_use_the_configured_normal_state(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "ups-apc"))).checks
+    # the card's universal I/O port: normally closed (config table), open, critical
+    assert checks["contact.door.rack_door.closed"] is False
+    assert checks["contact.door.rack_door.abnormal"] is True
+    # a disabled input (alarm status notApplicable) has no state: unknown, never a fault
+    assert checks["contact.generic.input_2.closed"] is None
+    assert checks["contact.generic.input_2.abnormal"] is None
+
+
+async def test_ems_door_contact_in_alarm_and_its_kinds(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    device = sim_device(snmpsim, "sensor-apc-ems")
+    door = "1.3.6.1.4.1.318.1.1.10.3.14.1.1.3.1"
+    try:
+        first = await probe.poll(device)
+        checks = first.checks
+        # normally closed, open: the door contact in alarm that opens env.contact_abnormal
+        assert checks["contact.door.equipment_room_door.abnormal"] is True
+        assert checks["contact.flood.water_sensor.abnormal"] is False  # normally open, open
+        assert checks["contact.tamper.cabinet_tamper.abnormal"] is False
+        assert checks["contact.generic.input_4.abnormal"] is False
+        assert checks["apc.ems.comm_ok"] is True
+        assert first.identity is not None
+        assert (first.identity.model, first.identity.serial) == ("AP9340", "ZA0000000002")
+        await snmp_set(snmpsim.port, "sensor-apc-ems", door, Integer32(1))  # closed again
+        second = await probe.poll(device)
+        assert second.checks["contact.door.equipment_room_door.abnormal"] is False
+        assert [e.kind for e in second.events] == ["site.contact"]
+    finally:
+        await snmp_set(snmpsim.port, "sensor-apc-ems", door, Integer32(2))
+
+
+async def test_netbotz_rack_monitor_dry_contacts_only(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "sensor-netbotz"))).checks
+    assert checks["contact.door.front_door.abnormal"] is False
+    assert checks["contact.door.rear_door.closed"] is False
+    assert checks["contact.door.rear_door.abnormal"] is True  # open, normally closed
+    assert checks["contact.flood.leak_rope.closed"] is None  # disabled input
+    assert checks["contact.flood.leak_rope.abnormal"] is False
+    assert not any("battery_volts" in name for name in checks)  # an analog input
+    assert checks["apc.module.rack_monitor_200.model"] == "NBRK0200"
+
+
+async def test_a_lost_moxa_power_input_is_seen_on_the_next_poll(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "switch-moxa")
+    pwr2 = "1.3.6.1.4.1.8691.7.7.1.10.2.0"
+    try:
+        before = await probe.poll(device)
+        assert before.checks["power_input.pwr1.ok"] is True
+        assert before.checks["power_input.pwr2.ok"] is True
+        assert before.identity is not None
+        assert (before.identity.vendor, before.identity.model) == ("Moxa", "EDS-408A-MM-SC")
+        await snmp_set(snmpsim.port, "switch-moxa", pwr2, Integer32(0))  # not-present
+        after = await probe.poll(device)
+        assert after.checks["power_input.pwr2.ok"] is False
+        assert [e.kind for e in after.events] == ["power.input"]
+    finally:
+        await snmp_set(snmpsim.port, "switch-moxa", pwr2, Integer32(1))
+
+
+async def test_cisco_per_port_power_beside_the_rfc_3621_port_table(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "switch-cisco-poe"))).checks
+    assert checks["poe.port.port1_1.detection"] == "delivering"
+    assert checks["poe.port_power.port1_1.consumption_w"] == pytest.approx(23.25)  # mW
+    assert checks["poe.port_power.port1_1.max_drawn_w"] == pytest.approx(25.9)
+    assert checks["poe.port_power.port1_3.allocated_w"] == 0
+    assert checks["poe.port.port1_3.admin_enabled"] is False
+    assert checks["poe.pse_power.pse1.remaining_w"] == pytest.approx(341.65)
+    assert checks["power_input.switch_1_power_supply_a.ok"] is True  # CISCO-ENVMON on top
+
+
+async def test_tplink_poe_budget_and_a_port_fault_seen_on_the_next_poll(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "switch-tplink-poe")
+    status = "1.3.6.1.4.1.11863.6.56.1.1.2.1.1.11.3"
+    try:
+        first = await probe.poll(device)
+        checks = first.checks
+        assert (checks["poe.budget_w"], checks["poe.consumption_w"]) == (150.0, 41.2)
+        assert checks["poe.budget_used_percent"] == pytest.approx(27.5, abs=0.1)
+        assert checks["tplink.poe.port1.power_w"] == pytest.approx(6.8)  # 0.1 W
+        assert checks["tplink.poe.port1.voltage_v"] == pytest.approx(53.2)
+        assert (checks["tplink.poe.port1.class"], checks["tplink.poe.port1.priority"]) == (
+            4,
+            "high",
+        )
+        assert checks["tplink.poe.port3.class"] == "not_defined"  # class-not-defined(7)
+        assert checks["tplink.poe.port4.enabled"] is False
+        assert (checks["tplink.poe.port4.status"], checks["tplink.poe.port4.poe_fault"]) == (
+            "off", False
+        )  # fmt: skip
+        await snmp_set(snmpsim.port, "switch-tplink-poe", status, Integer32(3))  # overload
+        second = await probe.poll(device)
+        assert second.checks["tplink.poe.port3.status"] == "overload"
+        assert second.checks["tplink.poe.port3.poe_fault"] is True
+        assert [e.kind for e in second.events] == ["poe.port_fault"]
+    finally:
+        await snmp_set(snmpsim.port, "switch-tplink-poe", status, Integer32(2))
+
+
+async def test_netgear_per_port_power_and_a_short(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "switch-netgear-poe"))).checks
+    assert checks["netgear.poe.port1_1.power_w"] == pytest.approx(12.8)  # mW
+    assert checks["netgear.poe.port1_1.voltage_v"] == pytest.approx(53.3)  # mV
+    assert checks["netgear.poe.port1_1.poe_fault"] is False
+    assert checks["netgear.poe.port1_2.fault_status"] == "short"
+    assert checks["netgear.poe.port1_2.poe_fault"] is True
+    assert checks["poe.port.port1_2.detection"] == "fault"  # RFC 3621 agrees
+    assert checks["netgear.poe.port1_1.degrees_c_over_limit"] is False
+
+
+async def test_a_midspan_is_read_through_rfc_3621_and_a_port_fault_shows(
+    snmpsim: Snmpsim, probe: SnmpProbe
+) -> None:
+    device = sim_device(snmpsim, "poe-midspan").model_copy(
+        update={"device_class": DeviceClass.SWITCH}
+    )
+    detection = "1.3.6.1.2.1.105.1.1.1.6.1.2"
+    try:
+        first = await probe.poll(device)
+        assert first.unmonitored is None
+        assert first.checks["poe.pse.pse1.budget_used_percent"] == pytest.approx(25.4, abs=0.1)
+        assert first.checks["poe.port.port1_2.detection"] == "delivering"
+        await snmp_set(snmpsim.port, "poe-midspan", detection, Integer32(4))
+        second = await probe.poll(device)
+        assert second.checks["poe.port.port1_2.detection"] == "fault"
+        assert second.checks["poe.port.port1_2.overload_count"] == 1
+    finally:
+        await snmp_set(snmpsim.port, "poe-midspan", detection, Integer32(3))

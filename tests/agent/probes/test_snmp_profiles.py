@@ -75,6 +75,20 @@ HIK: dict[str, RawValue] = {"1.3.6.1.4.1.39165.1.1.0": b"DS-7608NI-K2"}
             {"1.3.6.1.4.1.6574.1.5.1.0": b"DS918+"},
             "generic+synology",
         ),
+        # HOST-RESOURCES and ENTITY-SENSOR are layers of their own, found by their answers
+        (
+            "1.3.6.1.4.1.8072.3.2.10",
+            "Linux",
+            {"1.3.6.1.2.1.25.1.1.0": 500},
+            "generic+host_resources",
+        ),
+        (
+            "1.3.6.1.4.1.9.1.2694",
+            None,
+            {"1.3.6.1.2.1.47.1.4.1.0": 0},
+            "generic+entity_sensor+cisco_envmon",
+        ),
+        ("1.3.6.1.4.1.8072.3.2.10", "Linux", {"1.3.6.1.2.1.25.1.1.0": b"up"}, "generic"),
     ],
 )
 def test_detection_stacks_profiles_by_what_the_device_answers(
@@ -159,7 +173,8 @@ def test_stacked_profiles_read_each_check_once_the_vendor_last() -> None:
     assert len(names) == len(set(names))
     on_battery = next(v for v in apc.scalars if v.name == "ups.on_battery")
     assert on_battery.oid.startswith("1.3.6.1.4.1.318.")  # PowerNet's reading replaces RFC 1628's
-    assert {t.name for t in apc.tables} >= {"if", "hr_storage", "apc.probe"}
+    assert {t.name for t in apc.tables} >= {"if", "ucd.disk", "apc.probe", "apc.input"}
+    assert "hr_storage" not in {t.name for t in apc.tables}  # no HOST-RESOURCES answer
 
 
 @pytest.mark.parametrize(
@@ -404,7 +419,7 @@ def test_bad_new_fields_fail_with_file_and_field(text: str, fragment: str) -> No
 
 def test_storage_size_and_free_space_from_allocation_units() -> None:
     """hrStorageSize/Used are counted in hrStorageAllocationUnits: GiB needs the product."""
-    profile = builtin_profiles().profiles["generic"]
+    profile = builtin_profiles().profiles["host_resources"]
     base = "1.3.6.1.2.1.25.2.3.1"
     columns: dict[str, dict[str, RawValue]] = {
         f"{base}.2": {"1": "1.3.6.1.2.1.25.2.1.4", "2": "1.3.6.1.2.1.25.2.1.4"},
@@ -502,7 +517,7 @@ def test_configured_event_names_are_validated() -> None:
 
 def test_pseudo_file_systems_are_not_storage() -> None:
     """net-snmp reports tmpfs mounts as fixed disks; only real storage is checked."""
-    profile = builtin_profiles().profiles["generic"]
+    profile = builtin_profiles().profiles["host_resources"]
     base = "1.3.6.1.2.1.25.2.3.1"
     fixed = "1.3.6.1.2.1.25.2.1.4"
     mounts = [b"/", b"/run", b"/dev/shm", b"/sys/fs/cgroup", b"/run/lock", b"/media/hdd1"]
