@@ -206,30 +206,28 @@ def forecast_device(
                 actor=Actor.monitoring(),
                 now=now,
             )
-            add_event(
-                session=session,
-                ticket=ticket,
-                actor=Actor.monitoring(),
-                kind=FORECAST_EVENT,
-                at=now,
-                note=evidence.en,
-                data=_facts(evidence),
-            )
+            _record_forecast(session, ticket, evidence, now)
         elif ticket is not None and decision.action is Action.NOTE:
             _set_deadline(ticket, decision.deadline_day)
-            add_event(
-                session=session,
-                ticket=ticket,
-                actor=Actor.monitoring(),
-                kind=FORECAST_EVENT,
-                at=now,
-                note=evidence.en,
-                data=_facts(evidence),
-            )
+            _record_forecast(session, ticket, evidence, now)
         elif ticket is not None and decision.action is Action.CLOSE:
             fault_recovered(session=session, ticket=ticket, now=now, note=decision.why)
         actions.append(decision.action)
     return actions
+
+
+def _record_forecast(session: Session, ticket: Ticket, evidence: Evidence, now: datetime) -> None:
+    """The forecast behind the ticket's deadline, as an event: the ticket's chart and the next
+    run's comparison read it."""
+    add_event(
+        session=session,
+        ticket=ticket,
+        actor=Actor.monitoring(),
+        kind=FORECAST_EVENT,
+        at=now,
+        note=evidence.en,
+        data=_facts(evidence),
+    )
 
 
 def _set_deadline(ticket: Ticket, day: int | None) -> None:
