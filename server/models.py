@@ -335,6 +335,12 @@ class Ticket(Base):
     on_site_by: Mapped[datetime | None]
     resolve_by: Mapped[datetime | None]
     sla_policy: Mapped[str | None] = mapped_column(String(64))
+    # An emergency's initial diagnosis is due (001 「1小时内完成初步诊断」).
+    diagnose_by: Mapped[datetime | None]
+    # The closed ticket of the same device and fault this one repeats (within 30 days).
+    repeat_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
 
 
 class TicketEvent(Base):
@@ -386,6 +392,45 @@ class RepairRecord(Base):
     client_signed_at: Mapped[datetime | None]
     client_satisfied: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime]
+
+
+class RepairPlan(Base):
+    """The tech-support engineer's diagnosis and, for a complex fault, the repair plan (seed
+    §3.3 stage 2: steps, tools and parts, estimated time), with the manager's approval."""
+
+    __tablename__ = "repair_plans"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(16))  # simple | complex
+    diagnosis: Mapped[str] = mapped_column(String(4000))
+    diagnosed_by: Mapped[str] = mapped_column(String(150))
+    diagnosed_at: Mapped[datetime]
+    steps: Mapped[list[str]] = mapped_column(JSON())
+    tools: Mapped[list[str]] = mapped_column(JSON())
+    parts: Mapped[list[str]] = mapped_column(JSON())
+    estimated_minutes: Mapped[int | None] = mapped_column(Integer)
+    planned_by: Mapped[str | None] = mapped_column(String(150))
+    planned_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(150))
+    approved_at: Mapped[datetime | None]
+
+
+class ClientConsent(Base):
+    """The client agreed to parts being replaced or extra work being done (003 「需提前與客戶溝通并
+    獲得同意」); recorded before the work, never edited."""
+
+    __tablename__ = "client_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(16))  # parts | extra_work
+    given_by: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime]
 
 
 class TicketSurvey(Base):

@@ -30,7 +30,7 @@ import os
 from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -103,12 +103,18 @@ class Team(_Model):
 
 
 def _default_on_open() -> dict[Severity, list[Role]]:
-    # 004/A: every fault is reported to the department head at once; emergencies (000) go to the
-    # engineers immediately, so emergency opens reach technician, on-call and manager.
+    # 004/A: every fault is reported to the department head at once (「必须立即向部门负责人汇报」),
+    # general ones too; emergencies (000) also go to the engineers on call immediately.
     return {
         Severity.EMERGENCY: [Role.TECHNICIAN, Role.ON_CALL, Role.MANAGER],
-        Severity.GENERAL: [Role.TECHNICIAN],
+        Severity.GENERAL: [Role.TECHNICIAN, Role.MANAGER],
     }
+
+
+def _default_reroute_after() -> dict[Severity, float]:
+    # Half the presets' respond targets (30 min emergency, 2 h general): the next person still
+    # has time to answer within the deadline.
+    return {Severity.EMERGENCY: 15.0, Severity.GENERAL: 60.0}
 
 
 class EscalationRules(_Model):
@@ -123,6 +129,21 @@ class EscalationRules(_Model):
     on_breach: list[Role] = [Role.TECHNICIAN, Role.ON_CALL, Role.MANAGER]
     on_long_breach: list[Role] = [Role.DIRECTOR]
     on_resolve: list[Role] = [Role.CLIENT]
+    # A ticket nobody has acted on for this many minutes (per severity; leave a severity out to
+    # switch it off) goes to the next person of `reroute_chain`, and on after each further
+    # period (004/A: 「如无法与部门负责人联系,具体接报人应及时赴现场处理」: nobody waits forever).
+    reroute_after_minutes: dict[Severity, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=_default_reroute_after
+    )
+    reroute_chain: list[Role] = Field(
+        default=[Role.TECHNICIAN, Role.ON_CALL, Role.MANAGER, Role.DIRECTOR], min_length=2
+    )
+
+    @model_validator(mode="after")
+    def _chain_is_staff(self) -> Self:
+        if Role.CLIENT in self.reroute_chain:
+            raise ValueError("reroute_chain is staff only: the client cannot take a ticket")
+        return self
 
 
 class ClientChain(_Model):

@@ -79,6 +79,7 @@ def ticket_facts(
         s.ticket_id: s.rating
         for s in session.scalars(select(TicketSurvey).where(TicketSurvey.ticket_id.in_(ids)))
     }
+    repeated = set(session.scalars(select(Ticket.repeat_of_id).where(Ticket.repeat_of_id.in_(ids))))
     facts = []
     for t in tickets:
         events = moves[t.id]
@@ -110,6 +111,7 @@ def ticket_facts(
                 first_action_at=min(answers, default=None),
                 recovered_at=min(recovered, default=None),
                 timezone=zone_of[t.id],
+                repeated=t.id in repeated,
             )
         )
     return facts

@@ -10,7 +10,9 @@
   are `recovered_unattended`: both are counted apart, never silently dropped;
 - on-site timeliness = arrived within the on-site deadline ÷ tickets that needed a visit
   (arrived, or dispatched and the deadline passed);
-- repair success = resolved and not reopened within 30 days ÷ resolved (000: 維修成功率);
+- repair success = resolved, not reopened within 30 days and not repeated (the same fault
+  back on the device within 30 days of closing, 004/H 「不允许同一问题重复修理的情况」)
+  ÷ resolved (000: 維修成功率);
 - MTTA / MTTR: mean minutes from the first failure to the first acknowledge / resolve;
 - record completeness = closed tickets whose repair record has every required field (diagnosis,
   cause, actions, technician and client sign-off) ÷ closed tickets that were repaired;
@@ -60,6 +62,7 @@ class TicketFacts:
     first_action_at: datetime | None = None  # first move by a person, whatever it was
     recovered_at: datetime | None = None
     timezone: str = "UTC"  # the site's: KPI months are its local months
+    repeated: bool = False  # a later ticket repeats this one's fault (within 30 days of closing)
 
     @property
     def responded_at(self) -> datetime | None:
@@ -176,7 +179,7 @@ def compute(facts: Iterable[TicketFacts], *, now: datetime) -> Kpis:
             resolved += 1
             fix_times.append(f.first_resolved_at - f.first_failure_at)
             resolved_at = f.first_resolved_at
-            success += not any(
+            success += not f.repeated and not any(
                 resolved_at <= r <= resolved_at + REPAIR_SUCCESS_WINDOW for r in f.reopened_at
             )
         if f.closed and f.record_complete is not None:

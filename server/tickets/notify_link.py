@@ -15,7 +15,7 @@ from server.notify.hooks import configured, on_ticket_event
 from server.notify.rota import choose_assignee
 from server.sla import ClockState, Pause, SlaClock, SlaConfigError, clock_state, ticket_clocks
 from server.tickets.policy import ServiceSettings
-from server.tickets.states import TicketKind
+from server.tickets.states import TicketKind, TicketState, ticket_clock_start
 
 # `Ticket.sla_policy` of a ticket whose deadline came from the preventive cell.
 PREVENTIVE_SLA = "preventive"
@@ -59,7 +59,18 @@ def ticket_facts(
         site_name=site.name,
         timezone=site.timezone,
         link=f"/api/v1/tickets/{ticket.id}",
+        waiting_since=waiting_since(ticket),
     )
+
+
+def waiting_since(ticket: Ticket) -> datetime | None:
+    """Since when a ticket waits for someone to act on it: opened (or back to new after a
+    recovery) or reopened, nobody has taken it up since."""
+    if ticket.state == TicketState.NEW.value and ticket.acknowledged_at is None:
+        return ticket.created_at
+    if ticket.state == TicketState.REOPENED.value:
+        return ticket.last_reopened_at
+    return None
 
 
 def _fault_clocks(
@@ -75,7 +86,7 @@ def _fault_clocks(
             settings.sla_policy,
             ticket.severity,
             zone,
-            ticket.first_failure_at,
+            ticket_clock_start(ticket),
             settings.calendar(timezone),
             now,
             acknowledged_at=ticket.acknowledged_at,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.models import Device, RepairRecord, Ticket, TicketSurvey
 from server.tenancy import Scope
+from server.tickets.repair_plan import check_consent
 from server.tickets.service import Actor, add_event, get_ticket, open_faults, transition
 from server.tickets.states import TicketState
 
@@ -73,6 +74,7 @@ def resolve_with_record(
             " the device working yet); resolve once it recovers, or give fault_override with"
             " the reason"
         )
+    check_consent(session=session, ticket=ticket, parts=[p.name for p in record.parts])
     changes = []
     for i, part in enumerate(record.parts):
         if part.device_id is None:

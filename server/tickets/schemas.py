@@ -9,7 +9,8 @@ from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
 from server.tickets.kpis import Kpis, Ratio
 from server.tickets.repair import CauseClass, PartIn, RepairIn
-from server.tickets.states import Channel, TicketState
+from server.tickets.repair_plan import ConsentScope, PlanIn
+from server.tickets.states import Channel, RepairPath, TicketState
 
 
 class _In(BaseModel):
@@ -146,6 +147,69 @@ class TicketOut(_RowOut):
     on_site_by: datetime | None
     resolve_by: datetime | None
     sla_policy: str | None
+    diagnose_by: datetime | None
+    repeat_of_id: int | None
+
+
+class DiagnosisBody(_In):
+    """The tech-support engineer's diagnosis and the path it sets (000 stage 2)."""
+
+    path: RepairPath
+    diagnosis: Text
+
+
+Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class PlanBody(_In):
+    """A complex fault's repair plan: steps, tools, parts, estimated time (000 stage 2)."""
+
+    steps: list[Item] = Field(min_length=1, max_length=100)
+    tools: list[Item] = Field(default_factory=list, max_length=100)
+    parts: list[Item] = Field(default_factory=list, max_length=100)
+    estimated_minutes: int = Field(ge=1, le=100_000)
+
+    def plan(self) -> PlanIn:
+        return PlanIn(
+            steps=tuple(self.steps),
+            tools=tuple(self.tools),
+            parts=tuple(self.parts),
+            estimated_minutes=self.estimated_minutes,
+        )
+
+
+class ConsentBody(_In):
+    """The client agreed to parts or extra work: who, how, what was said."""
+
+    scope: ConsentScope
+    given_by: str = Field(min_length=1, max_length=200)
+    channel: Channel = Channel.PHONE
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RepairPlanOut(_RowOut):
+    path: str
+    diagnosis: str
+    diagnosed_by: str
+    diagnosed_at: datetime
+    steps: list[str]
+    tools: list[str]
+    parts: list[str]
+    estimated_minutes: int | None
+    planned_by: str | None
+    planned_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+
+
+class ConsentOut(_RowOut):
+    id: int
+    scope: str
+    given_by: str
+    channel: str
+    note: str | None
+    recorded_by: str
+    at: datetime
 
 
 class TicketEventOut(_RowOut):
@@ -238,6 +302,9 @@ class TicketDetail(TicketOut):
     repair: RepairRecordOut | None = None
     episodes: list[EpisodeOut] = Field(default_factory=list)
     survey_rating: int | None = None
+    plan: RepairPlanOut | None = None
+    consents: list[ConsentOut] = Field(default_factory=list)
+    repeated_by: list[int] = Field(default_factory=list)  # later tickets repeating this fault
 
 
 class RatioOut(BaseModel):

@@ -16,17 +16,20 @@ from sqlalchemy.orm import Session
 from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.faults.records import device_open_key, site_open_key
 from server.faults.rules import FaultCode
-from server.models import FaultEpisode, Site, Ticket, TicketEvent, TicketPause
+from server.models import FaultEpisode, RepairPlan, Site, Ticket, TicketEvent, TicketPause
 from server.sla import Pause, SlaConfigError, compute_deadlines
 from server.tenancy import Scope, TeamSites, check_assignee, no_teams
 from server.tickets.notify_link import notify
 from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.states import (
     OPEN_STATES,
+    RepairPath,
     TicketKind,
     TicketState,
     TransitionError,
+    check_dispatch,
     check_transition,
+    ticket_clock_start,
 )
 
 MONITORING = "monitoring"
@@ -80,13 +83,13 @@ KNOWN_FAULT_CODES = tuple(c.value for c in FaultCode)
 def apply_deadlines(
     *, ticket: Ticket, settings: ServiceSettings, site: Site, pauses: Sequence[Pause] = ()
 ) -> str | None:
-    """Set the SLA deadlines from the first failure; returns why not, when the policy can't."""
+    """Set the SLA deadlines from the clock's start; returns why not, when the policy can't."""
     try:
         deadlines = compute_deadlines(
             settings.sla_policy,
             ticket.severity,
             site.zone,
-            ticket.first_failure_at,
+            ticket_clock_start(ticket),
             settings.calendar(site.timezone),
             pauses,
         )
@@ -210,6 +213,7 @@ def transition(
             raise InvalidInputError(
                 "dispatch needs an eta", [{"field": "eta", "message": "required"}]
             )
+        _check_plan(session=session, ticket=ticket)
         ticket.eta = eta
     if (
         target in (TicketState.DISPATCHED, TicketState.RESOLVED)
@@ -228,6 +232,22 @@ def transition(
     data = {"eta": eta.isoformat()} if eta is not None else None
     _move(session=session, ticket=ticket, target=target, actor=actor, at=now, note=note, data=data)
     return ticket
+
+
+def _check_plan(*, session: Session, ticket: Ticket) -> None:
+    """Dispatch waits for an approved repair plan where the fault is complex and the client's
+    policy asks for approval."""
+    plan = session.get(RepairPlan, ticket.id)
+    if plan is None:
+        return
+    try:
+        check_dispatch(
+            RepairPath(plan.path),
+            plan_approved=plan.approved_at is not None,
+            approval_required=_settings_of(session=session, ticket=ticket).plan_approval,
+        )
+    except TransitionError as err:
+        raise ConflictError(f"ticket {ticket.id}: {err}") from err
 
 
 def reassign(
