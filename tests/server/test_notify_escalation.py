@@ -16,7 +16,7 @@ from server.notify.config import (
     load_notify_config,
     parse_notify_config,
 )
-from server.notify.escalation import TicketEvent, TicketFacts, decide
+from server.notify.escalation import TicketEvent, TicketFacts, decide, reroutes
 from server.notify.rota import OnCallRota, RotaOverride, choose_assignee, next_in_rotation
 from server.sla import PRESETS, BusinessCalendar, SlaClock, load_holiday_file, ticket_clocks
 
@@ -65,7 +65,8 @@ def stage_contacts(intents: list[Any]) -> set[tuple[str, str]]:
 
 def test_general_open_reaches_the_technician_and_emergency_the_whole_chain() -> None:
     general = decide(facts(), "opened", CONFIG, MONDAY_10)
-    assert stage_contacts(general) == {("opened", "alice")}
+    # 004/A 「必须立即向部门负责人汇报」: the department head hears of every fault at once.
+    assert stage_contacts(general) == {("opened", "alice"), ("opened", "mia")}
     emergency = decide(facts("emergency"), "opened", CONFIG, MONDAY_10)
     assert stage_contacts(emergency) == {
         ("opened", "alice"),
@@ -330,3 +331,37 @@ def test_a_stage_nobody_would_hear_goes_to_the_manager() -> None:
     data["clients"][7]["client_contacts"] = []
     quiet = parse_notify_config(data)
     assert decide(orphan, "acknowledged", quiet, MONDAY_10) == []
+
+
+def test_an_unanswered_ticket_goes_one_person_down_the_chain_per_period() -> None:
+    # General: 60 min a step; the chain is alice (assignee), oscar (on call), mia, dan.
+    waiting = facts(waiting_since=MONDAY_10)
+
+    def contacts(minutes: int) -> list[tuple[int, str]]:
+        at = MONDAY_10 + timedelta(minutes=minutes)
+        return [(r.step, r.contact) for r in reroutes(waiting, CONFIG, at)]
+
+    assert contacts(59) == []
+    assert contacts(60) == [(1, "oscar")]
+    assert contacts(125) == [(1, "oscar"), (2, "mia")]
+    assert contacts(1000) == [(1, "oscar"), (2, "mia"), (3, "dan")]  # the chain ends
+    emergency = facts("emergency", waiting_since=MONDAY_10)
+    assert [r.contact for r in reroutes(emergency, CONFIG, MONDAY_10 + timedelta(minutes=16))] == [
+        "oscar"
+    ]
+    late = MONDAY_10 + timedelta(minutes=61)
+    tick = stage_contacts(decide(waiting, "tick", CONFIG, late))
+    assert ("reroute:1", "oscar") in tick
+    assert reroutes(facts(), CONFIG, late) == []  # someone acted: waiting_since is None
+    assert not any(i.event.startswith("reroute") for i in decide(waiting, "resolved", CONFIG, late))
+
+
+@pytest.mark.parametrize(
+    "escalation",
+    [{"reroute_after_minutes": {"general": 0}}, {"reroute_chain": ["technician", "client"]}],
+)
+def test_a_bad_reroute_setting_is_refused_at_start(escalation: dict[str, Any]) -> None:
+    data = config_data()
+    data["escalation"] = escalation
+    with pytest.raises(NotifyConfigError, match="reroute"):
+        parse_notify_config(data)
