@@ -19,9 +19,11 @@ from server.console.queue import (
 from server.models import (
     AgentHeartbeatRow,
     AgentToken,
+    ClientConsent,
     Device,
     DeviceState,
     FaultEpisode,
+    RepairPlan,
     SampleRow,
     Site,
     Ticket,
@@ -161,6 +163,9 @@ class TicketPage:
     countdown: Countdown | None
     remaining: str | None
     technicians: Sequence[Assignee]  # who may be assigned: staff covering the site
+    plan: RepairPlan | None = None  # diagnosis and, for a complex fault, the repair plan
+    consents: Sequence[ClientConsent] = ()
+    repeated_by: Sequence[int] = ()  # later tickets repeating this one's fault
 
 
 def ticket_page(
@@ -210,6 +215,15 @@ def ticket_page(
         countdown=countdown,
         remaining=format_remaining(countdown.remaining) if countdown else None,
         technicians=site_staff(session=session, site_id=site.id, team_sites=team_sites),
+        plan=session.get(RepairPlan, ticket.id),
+        consents=session.scalars(
+            select(ClientConsent)
+            .where(ClientConsent.ticket_id == ticket.id)
+            .order_by(ClientConsent.id)
+        ).all(),
+        repeated_by=session.scalars(
+            select(Ticket.id).where(Ticket.repeat_of_id == ticket.id).order_by(Ticket.id)
+        ).all(),
     )
 
 
