@@ -457,7 +457,7 @@ def test_the_ticket_page_offers_only_the_flows_moves_and_resolve_files_parts_and
     assert "resolve" in acked
     assert "on_site" not in acked
     device = str(world.kit.pks["cam-2"])
-    record = {**RECORD, "cause_class": "installation", "minutes": "35",
+    record: dict[str, str | list[str]] = {**RECORD, "cause_class": "installation", "minutes": "35",
               "part_name": ["camera", "", ""], "part_old": ["OLD-1", "", ""],
               "part_new": ["NEW-2", "", ""], "part_device": [device, "", ""]}  # fmt: skip
     refused = boss.act(ticket, "resolve", **record)
