@@ -22,6 +22,7 @@ from server.models import (
     Device,
     DeviceState,
     FaultEpisode,
+    RepairRecord,
     SampleRow,
     Site,
     Ticket,
@@ -31,6 +32,7 @@ from server.models import (
 )
 from server.status.uptime import DayFigures, total
 from server.tenancy import Assignee, Scope, TeamSites, site_staff
+from server.tickets.repair import records_of
 from server.tickets.states import OPEN_STATES, WORK_STATES, TicketState
 
 TELEMETRY_BEFORE = timedelta(minutes=30)
@@ -161,6 +163,7 @@ class TicketPage:
     countdown: Countdown | None
     remaining: str | None
     technicians: Sequence[Assignee]  # who may be assigned: staff covering the site
+    records: Sequence[RepairRecord] = ()  # every version of the repair record, oldest first
 
 
 def ticket_page(
@@ -210,6 +213,7 @@ def ticket_page(
         countdown=countdown,
         remaining=format_remaining(countdown.remaining) if countdown else None,
         technicians=site_staff(session=session, site_id=site.id, team_sites=team_sites),
+        records=records_of(session=session, ticket_id=ticket.id),
     )
 
 
