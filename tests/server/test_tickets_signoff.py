@@ -235,3 +235,24 @@ def test_the_overall_rating_is_the_mean_of_the_four_rounded_half_up() -> None:
     assert Ratings(4, 3, 3, 3).overall == 3  # 3.25
     assert Ratings(5, 5, 5, 4).overall == 5  # 4.75
     assert Ratings(1, 1, 1, 2).overall == 1  # 1.25
+
+
+def test_the_migration_carries_records_down_and_back_up(kit: Kit, database_url: str) -> None:
+    from server import migrate
+
+    tid = _call(kit)
+    _resolve(kit, tid, FIRST, 10)
+    with write_session(kit.engine) as session:
+        repair.client_sign_off(
+            session=session, ticket_id=tid, name="Ms Li", satisfied=False, comment="cold",
+            actor=Actor("acme"), now=_at(20), scope=None,
+        )  # fmt: skip
+    _resolve(kit, tid, SECOND, 60)
+    kit.engine.dispose()
+    migrate.downgrade(database_url=database_url, revision="0008_inspections")  # latest survives
+    migrate.upgrade(database_url=database_url)
+    with Session(kit.engine) as session:
+        (record,) = repair.records_of(session=session, ticket_id=tid)
+        assert (record.version, record.actions, record.superseded_at) == (
+            1, "replaced the relay board", None,
+        )  # fmt: skip
