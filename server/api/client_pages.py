@@ -20,7 +20,7 @@ from server.db import write_session
 from server.errors import InvalidInputError, NotFoundError
 from server.models import Device, Site, Ticket
 from server.status.render import render_client
-from server.status.words import Words, pick_language, public_name
+from server.status.words import Words, pick_language
 from server.tickets import repair
 from server.tickets.repair import DIMENSIONS, Ratings
 
@@ -59,8 +59,7 @@ def _what(session: Session, ticket: Ticket, words: Words) -> tuple[str, str]:
     page)."""
     site = session.get(Site, ticket.site_id)
     device = session.get(Device, ticket.device_id) if ticket.device_id is not None else None
-    problem = words.problem(ticket.code) if ticket.code else ticket.symptom
-    what = f"{public_name(device.name)}: {problem}" if device is not None else problem
+    what = words.what(ticket.code, ticket.symptom, device.name if device is not None else None)
     return what, site.name if site is not None else ""
 
 

@@ -344,6 +344,13 @@ class Words:
         key = f"code.{code}"
         return self._catalog[key] if key in self._catalog else self._catalog["code.other"]
 
+    def what(self, code: str | None, symptom: str, device_name: str | None) -> str:
+        """A ticket's problem for the client: a known fault in plain words, else the symptom as
+        reported (a desk call), with the device's public name."""
+        key = f"code.{code}"
+        problem = self._catalog.get(key, symptom)
+        return f"{public_name(device_name)}: {problem}" if device_name else problem
+
     def noun(self, device_class: str, count: int) -> str:
         forms = self._catalog.get(f"noun.{device_class}", self._catalog["noun.other"])
         one, many = forms.split("|")

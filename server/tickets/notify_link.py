@@ -15,7 +15,7 @@ from server.notify.hooks import configured, on_ticket_event
 from server.notify.rota import choose_assignee
 from server.sla import ClockState, Pause, SlaClock, SlaConfigError, clock_state, ticket_clocks
 from server.status.view import Contact
-from server.status.words import LANGUAGES, Words, public_name
+from server.status.words import LANGUAGES, Words
 from server.tickets.policy import ServiceSettings
 from server.tickets.states import TicketKind
 
@@ -46,13 +46,8 @@ def _client_contact(session: Session, client_id: int) -> dict[str, str]:
 def _client_titles(session: Session, ticket: Ticket) -> dict[str, str]:
     """The problem as the client's status page words it, in each of its languages."""
     device = session.get(Device, ticket.device_id) if ticket.device_id is not None else None
-    titles = {}
-    for language in LANGUAGES:
-        words = Words(language)
-        problem = words.problem(ticket.code) if ticket.code and ticket.code != "call" else None
-        what = problem or ticket.symptom
-        titles[language] = f"{public_name(device.name)}: {what}" if device is not None else what
-    return titles
+    name = device.name if device is not None else None
+    return {lang: Words(lang).what(ticket.code, ticket.symptom, name) for lang in LANGUAGES}
 
 
 def ticket_facts(

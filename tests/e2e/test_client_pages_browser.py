@@ -135,6 +135,7 @@ def test_sign_not_satisfied_reopens_then_sign_and_rate(world: World) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_role("heading", level=1)).to_have_text("维修记录")
     expect(page.locator("dl")).to_contain_text("reset the door relay")
+    expect(page.locator("dl")).to_contain_text("东门门禁刷卡无反应")  # the call's symptom
     _fits(page)
     screenshot(page, world.shots, "client-sign-phone-zh")
     page.get_by_label("您的姓名").fill("李女士")
