@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ pytestmark = [
 ]
 PASSWORD = "correct horse battery staple"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/(?:sign|survey)/\S+")
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @dataclass
