@@ -342,7 +342,7 @@ def sign_by_link(
     link.used_at = now
     return _sign(
         session=session, ticket=ticket, record=view.record, name=name, satisfied=satisfied,
-        comment=comment, actor=Actor(f"{name} (sign-off link)"), now=now,
+        comment=comment, actor=Actor(f"{name[:120]} (sign-off link)"), now=now,
     )  # fmt: skip
 
 
