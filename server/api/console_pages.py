@@ -470,6 +470,17 @@ def ticket_action(
                               "tools": tools, "parts": parts, "minutes": minutes, "scope": scope,
                               "given_by": given_by, "channel": channel, "note": note},
                     )  # fmt: skip
+                elif action == "close_without_signature":
+                    if viewer.principal.role not in (Role.ADMIN, Role.MANAGER):
+                        raise ForbiddenError("only a manager closes without the client's signature")
+                    repair.close_without_signature(
+                        session=tx,
+                        ticket_id=ticket_id,
+                        reason=note,
+                        actor=actor,
+                        now=now,
+                        scope=viewer.scope,
+                    )
                 elif action == "reassign":
                     service.reassign(
                         session=tx,

@@ -31,6 +31,7 @@ from server.tickets.schemas import (
     ConsentOut,
     DiagnosisBody,
     EpisodeOut,
+    OverrideBody,
     PauseBody,
     PlanBody,
     RepairPlanOut,
@@ -40,6 +41,7 @@ from server.tickets.schemas import (
     SlaOut,
     SurveyAnswer,
     SurveyLink,
+    SurveyOut,
     TicketDetail,
     TicketEventOut,
     TicketOut,
@@ -92,17 +94,25 @@ def list_tickets(
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=ERRORS)
 def get_ticket(ticket_id: int, scope: UserScope, session: DbSession) -> TicketDetail:
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
-    record = session.get(RepairRecord, ticket.id)
+    return _detail(session, ticket)
+
+
+def _detail(session: Session, ticket: Ticket) -> TicketDetail:
+    """The ticket with every version of its repair record, its faults and its survey."""
+    versions = repair.records_of(session=session, ticket_id=ticket.id)
+    current = [r for r in versions if r.superseded_at is None]
     survey = session.get(TicketSurvey, ticket.id)
     episodes = session.scalars(
         select(FaultEpisode).where(FaultEpisode.ticket_id == ticket.id).order_by(FaultEpisode.id)
     )
     return TicketDetail(
         **TicketOut.of(ticket).model_dump(),
-        repair=RepairRecordOut.of(record) if record else None,
+        repair=RepairRecordOut.of(current[-1]) if current else None,
+        repair_versions=[RepairRecordOut.of(r) for r in versions],
         episodes=[EpisodeOut.of(e) for e in episodes],
         survey_rating=survey.rating if survey else None,
         **_path_of(session=session, ticket=ticket),
+        survey=SurveyOut.of(survey) if survey and survey.submitted_at else None,
     )
 
 
@@ -265,11 +275,7 @@ def resolve_ticket(
             fault_override=body.fault_override,
         )
         session.flush()
-        saved = session.get(RepairRecord, ticket.id)
-        return TicketDetail(
-            **TicketOut.of(ticket).model_dump(),
-            repair=RepairRecordOut.of(saved) if saved else None,
-        )
+        return _detail(session, ticket)
 
 
 @router.post("/tickets/{ticket_id}/diagnosis", response_model=RepairPlanOut, responses=ERRORS)
@@ -350,25 +356,49 @@ def sign_off(
         return TicketOut.of(ticket)
 
 
+@router.post(
+    "/tickets/{ticket_id}/close-without-signature", response_model=TicketDetail, responses=ERRORS
+)
+def close_without_signature(
+    ticket_id: int, body: OverrideBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> TicketDetail:
+    """A manager closes a resolved ticket the client has not signed; the reason stays on the
+    repair record, and the record counts as incomplete in the KPIs."""
+    actor = _require(user, Role.ADMIN, Role.MANAGER)
+    with write_session(ctx.engine) as session:
+        ticket = repair.close_without_signature(
+            session=session,
+            ticket_id=ticket_id,
+            reason=body.reason,
+            actor=actor,
+            now=datetime.now(UTC),
+            scope=scope,
+        )
+        session.flush()
+        return _detail(session, ticket)
+
+
 @router.post("/tickets/{ticket_id}/survey", response_model=SurveyLink, responses=ERRORS)
 def send_survey(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> SurveyLink:
-    """A one-time link for the client's rating; only its hash is stored, so it is shown once."""
+    """A new one-time survey link (one is sent to the client at closing); only its hash is
+    stored, so it is shown once; the previous unanswered link stops working."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
     with write_session(ctx.engine) as session:
         token = repair.create_survey(
             session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC), scope=scope
         )
-    return SurveyLink(token=token, path=f"/api/v1/surveys/{token}")
+    return SurveyLink(token=token, path=f"{repair.SURVEY_PATH}{token}")
 
 
 @router.post("/surveys/{token}", status_code=204, responses=ERRORS)
 def answer_survey(token: str, body: SurveyAnswer, ctx: Ctx) -> None:
-    """No login: the token in the link is the credential, good for one answer."""
+    """No login: the token in the link is the credential, good for one answer until it
+    expires (the same answer as the survey page's form)."""
     with write_session(ctx.engine) as session:
         repair.answer_survey(
             session=session,
             token=token,
-            rating=body.rating,
+            ratings=body.ratings(),
             comment=body.comment,
             now=datetime.now(UTC),
         )

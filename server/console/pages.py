@@ -24,6 +24,7 @@ from server.models import (
     DeviceState,
     FaultEpisode,
     RepairPlan,
+    RepairRecord,
     SampleRow,
     Site,
     Ticket,
@@ -33,6 +34,7 @@ from server.models import (
 )
 from server.status.uptime import DayFigures, total
 from server.tenancy import Assignee, Scope, TeamSites, site_staff
+from server.tickets.repair import records_of
 from server.tickets.states import OPEN_STATES, WORK_STATES, TicketState
 
 TELEMETRY_BEFORE = timedelta(minutes=30)
@@ -166,6 +168,7 @@ class TicketPage:
     plan: RepairPlan | None = None  # diagnosis and, for a complex fault, the repair plan
     consents: Sequence[ClientConsent] = ()
     repeated_by: Sequence[int] = ()  # later tickets repeating this one's fault
+    records: Sequence[RepairRecord] = ()  # every version of the repair record, oldest first
 
 
 def ticket_page(
@@ -224,6 +227,7 @@ def ticket_page(
         repeated_by=session.scalars(
             select(Ticket.id).where(Ticket.repeat_of_id == ticket.id).order_by(Ticket.id)
         ).all(),
+        records=records_of(session=session, ticket_id=ticket.id),
     )
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from server.notify.client_notice import client_message
 from server.notify.config import NotifyConfig, Role
 from server.sla import ClockState, ClockStatus, Severity, SlaClock
 
@@ -66,6 +67,14 @@ class TicketFacts:
     # Since when the ticket waits for a first staff action (opened or reopened); None once
     # someone acted, or while nothing is asked of anyone (recovered, resolved).
     waiting_since: datetime | None = None
+    eta: datetime | None = None
+    # The client's one-time page for this event (sign-off at resolve, survey at close), as a
+    # path; the config's `public_url` makes it absolute.
+    client_link: str = ""
+    # The service contact card as the client may see it (phone only where the card allows).
+    contact: Mapping[str, str] = field(default_factory=dict)
+    # The ticket's problem in the client's words, per language ("en", "zh-CN"); `title` if absent.
+    client_titles: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,8 +168,12 @@ def _stages(
         stages.append(("opened", rules.on_open.get(_severity(facts), [])))
     elif event is TicketEvent.ACKNOWLEDGED:
         stages.append(("acknowledged", rules.on_acknowledge))
+    elif event is TicketEvent.DISPATCHED:
+        stages.append(("dispatched", rules.on_dispatch))
     elif event is TicketEvent.RESOLVED:
         stages.append(("resolved", rules.on_resolve))
+    elif event is TicketEvent.CLOSED and facts.client_link:
+        stages.append(("closed", rules.on_close))
     if event in _FINAL:
         return stages
     for clock in rules.clocks:
@@ -195,6 +208,26 @@ _HEADLINES = {
 }
 
 
+def _client_message(facts: TicketFacts, stage: str, language: str, base: str) -> tuple[str, str]:
+    kind, _, clock = stage.partition(":")
+    state = facts.clocks.get(SlaClock(clock)) if clock else None
+    return client_message(
+        language=language,
+        stage=stage,
+        ticket_id=facts.ticket_id,
+        title=facts.client_titles.get(language, facts.title),
+        site=facts.site_name or str(facts.site_id),
+        timezone=facts.timezone,
+        technician=facts.assignee,
+        contact=facts.contact,
+        eta=facts.eta,
+        deadline=state.deadline if state is not None else None,
+        link=base.rstrip("/") + facts.client_link
+        if facts.client_link and kind in ("resolved", "closed")
+        else "",
+    )
+
+
 def _message(facts: TicketFacts, stage: str, role: Role) -> tuple[str, str]:
     kind, _, clock = stage.partition(":")
     headline = _HEADLINES.get(kind, kind)
@@ -224,16 +257,21 @@ def decide(
     staged: list[tuple[str, list[Recipient]]] = []
     for stage, roles in _stages(facts, event, config):
         recipients = resolve_roles(roles, facts, config, now)
-        if not recipients and roles and Role.CLIENT not in roles:
+        staff_roles = [r for r in roles if r is not Role.CLIENT]
+        if staff_roles and all(r.role is Role.CLIENT for r in recipients):
             # Nobody assigned, no rota, no such role configured: the manager hears of it
             # rather than nobody (004/A: every fault is reported to the department head).
-            recipients = resolve_roles([Role.MANAGER], facts, config, now)
+            recipients += resolve_roles([Role.MANAGER], facts, config, now)
         staged.append((stage, recipients))
     if event not in _FINAL:
         staged += [(r.stage, [Recipient(r.contact, r.role)]) for r in reroutes(facts, config, now)]
     for stage, recipients in staged:
         for recipient in recipients:
-            title, body = _message(facts, stage, recipient.role)
+            if recipient.role is Role.CLIENT:
+                language = config.contacts[recipient.contact].language
+                title, body = _client_message(facts, stage, language, config.public_url)
+            else:
+                title, body = _message(facts, stage, recipient.role)
             for channel in config.contacts[recipient.contact].channels:
                 intents.append(
                     NotificationIntent(

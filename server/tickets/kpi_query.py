@@ -71,9 +71,13 @@ def ticket_facts(
         .order_by(TicketEvent.id)
     ):
         moves[event.ticket_id].append(event)
-    records = {
+    records = {  # the current version: the one the ticket closed on
         r.ticket_id: r
-        for r in session.scalars(select(RepairRecord).where(RepairRecord.ticket_id.in_(ids)))
+        for r in session.scalars(
+            select(RepairRecord).where(
+                RepairRecord.ticket_id.in_(ids), RepairRecord.superseded_at.is_(None)
+            )
+        )
     }
     ratings = {
         s.ticket_id: s.rating
@@ -107,6 +111,7 @@ def ticket_facts(
                 recovered_unattended=not acted
                 and any(e.to_state == TicketState.RECOVERED for e in events),
                 record_complete=_complete(records.get(t.id)),
+                signature_overridden=t.id in records and records[t.id].override_at is not None,
                 rating=ratings.get(t.id),
                 first_action_at=min(answers, default=None),
                 recovered_at=min(recovered, default=None),

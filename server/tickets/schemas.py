@@ -11,6 +11,8 @@ from server.tickets.kpis import Kpis, Ratio
 from server.tickets.repair import CauseClass, PartIn, RepairIn
 from server.tickets.repair_plan import ConsentScope, PlanIn
 from server.tickets.states import Channel, RepairPath, TicketState
+from server.tickets.repair import CauseClass, PartIn, Ratings, RepairIn
+from server.tickets.states import Channel, TicketState
 
 
 class _In(BaseModel):
@@ -95,12 +97,32 @@ class ResolveBody(_In):
 class SignOffBody(_In):
     name: str = Field(min_length=1, max_length=200)
     satisfied: bool
+    # Required when not satisfied: what is still wrong.
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class OverrideBody(_In):
+    """A manager closes a resolved ticket without the client's signature, saying why."""
+
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class SurveyAnswer(_In):
-    rating: int = Field(ge=1, le=5)
+    """000's four dimensions, each 1 (poor) to 5 (very good), and a free comment."""
+
+    response_time: int = Field(ge=1, le=5)
+    repair_quality: int = Field(ge=1, le=5)
+    attitude: int = Field(ge=1, le=5)
+    problem_solving: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
+
+    def ratings(self) -> Ratings:
+        return Ratings(
+            response_time=self.response_time,
+            repair_quality=self.repair_quality,
+            attitude=self.attitude,
+            problem_solving=self.problem_solving,
+        )
 
 
 class SurveyLink(BaseModel):
@@ -225,6 +247,11 @@ class TicketEventOut(_RowOut):
 
 
 class RepairRecordOut(_RowOut):
+    """One version of the repair record; `superseded_at` is set once a later resolution
+    replaced it (the version and its signature stay on file)."""
+
+    version: int
+    superseded_at: datetime | None
     diagnosis: str
     cause_class: str
     actions: str
@@ -236,6 +263,20 @@ class RepairRecordOut(_RowOut):
     client_signed_name: str | None
     client_signed_at: datetime | None
     client_satisfied: bool | None
+    client_comment: str | None
+    override_reason: str | None
+    override_by: str | None
+    override_at: datetime | None
+
+
+class SurveyOut(_RowOut):
+    rating: int | None
+    response_time: int | None
+    repair_quality: int | None
+    attitude: int | None
+    problem_solving: int | None
+    comment: str | None
+    submitted_at: datetime | None
 
 
 class EpisodeOut(BaseModel):
@@ -299,12 +340,16 @@ class SlaOut(BaseModel):
 
 
 class TicketDetail(TicketOut):
-    repair: RepairRecordOut | None = None
+    repair: RepairRecordOut | None = Field(default=None, description="The current version.")
+    repair_versions: list[RepairRecordOut] = Field(
+        default_factory=list, description="Every version of the record, oldest first."
+    )
     episodes: list[EpisodeOut] = Field(default_factory=list)
     survey_rating: int | None = None
     plan: RepairPlanOut | None = None
     consents: list[ConsentOut] = Field(default_factory=list)
     repeated_by: list[int] = Field(default_factory=list)  # later tickets repeating this fault
+    survey: SurveyOut | None = None
 
 
 class RatioOut(BaseModel):
@@ -328,6 +373,7 @@ class KpiOut(BaseModel):
     mtta_minutes: float | None
     mttr_minutes: float | None
     record_completeness: RatioOut
+    closed_without_signature: int
     satisfaction_mean: float | None
     satisfaction_share: RatioOut
     response_pending: int
@@ -347,6 +393,7 @@ class KpiOut(BaseModel):
             mtta_minutes=k.mtta_minutes,
             mttr_minutes=k.mttr_minutes,
             record_completeness=RatioOut.of(k.record_completeness),
+            closed_without_signature=k.closed_without_signature,
             satisfaction_mean=k.satisfaction_mean,
             satisfaction_share=RatioOut.of(k.satisfaction_share),
             response_pending=k.response_pending,

@@ -113,6 +113,7 @@ def _move(
     at: datetime,
     note: str | None = None,
     data: dict[str, Any] | None = None,
+    client_link: str = "",
 ) -> None:
     current = TicketState(ticket.state)
     try:
@@ -158,7 +159,14 @@ def _move(
     )
     settings = _settings_of(session=session, ticket=ticket)
     event = "opened" if target is TicketState.NEW else target.value
-    notify(session=session, ticket=ticket, event=event, settings=settings, now=at)
+    notify(
+        session=session,
+        ticket=ticket,
+        event=event,
+        settings=settings,
+        now=at,
+        client_link=client_link,
+    )
 
 
 def _reopen_key(*, session: Session, ticket: Ticket) -> str:
@@ -199,11 +207,19 @@ def transition(
     assignee_id: int | None = None,
     scope: Scope | None = None,
     team_sites: TeamSites = no_teams,
+    client_link: str = "",
 ) -> Ticket:
     """A person moves a ticket; dispatch needs an ETA (seed §3.4: tell the client the ETA).
     An `assignee_id` must be staff covering the site (`team_sites`: whose teams serve which
-    sites; without it only office staff qualify)."""
+    sites; without it only office staff qualify). A resolved ticket does not close here: only
+    the client's signature or a manager's override closes it (`repair`)."""
     ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
+    if target is TicketState.CLOSED and ticket.state == TicketState.RESOLVED.value:
+        raise ConflictError(
+            f"ticket {ticket_id} closes with the client's signature on the repair record"
+            " (POST /tickets/{id}/sign-off), or a manager's override with the reason"
+            " (POST /tickets/{id}/close-without-signature)"
+        )
     if assignee_id is not None:
         check_assignee(
             session=session, site_id=ticket.site_id, assignee_id=assignee_id, team_sites=team_sites
@@ -230,7 +246,10 @@ def transition(
     ):
         ticket.assignee_id = actor.id
     data = {"eta": eta.isoformat()} if eta is not None else None
-    _move(session=session, ticket=ticket, target=target, actor=actor, at=now, note=note, data=data)
+    _move(
+        session=session, ticket=ticket, target=target, actor=actor, at=now, note=note, data=data,
+        client_link=client_link,
+    )  # fmt: skip
     return ticket
 
 
@@ -248,6 +267,15 @@ def _check_plan(*, session: Session, ticket: Ticket) -> None:
         )
     except TransitionError as err:
         raise ConflictError(f"ticket {ticket.id}: {err}") from err
+def close_signed(
+    *, session: Session, ticket: Ticket, actor: Actor, now: datetime, note: str, client_link: str
+) -> None:
+    """Close a resolved ticket whose record the client signed (or a manager overrode); the
+    caller (`repair`) has checked which, `client_link` is the survey's."""
+    _move(
+        session=session, ticket=ticket, target=TicketState.CLOSED, actor=actor, at=now,
+        note=note, client_link=client_link,
+    )  # fmt: skip
 
 
 def reassign(

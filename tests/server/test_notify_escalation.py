@@ -88,7 +88,7 @@ def test_near_breach_then_breach_then_long_breach() -> None:
     assert stage_contacts(near) == {
         (f"near_breach:{clock}", who)
         for clock in ("respond", "on_site")  # ring_1 general: on site also within 2 h
-        for who in ("alice", "oscar")
+        for who in ("alice", "oscar", "cli")  # the client hears before the deadline slips
     }
     late = MONDAY_10 + timedelta(hours=2, minutes=1)
     breach = decide(facts(now=late), "tick", CONFIG, late)
@@ -365,3 +365,45 @@ def test_a_bad_reroute_setting_is_refused_at_start(escalation: dict[str, Any]) -
     data["escalation"] = escalation
     with pytest.raises(NotifyConfigError, match="reroute"):
         parse_notify_config(data)
+def test_the_client_is_told_the_technician_contact_and_eta_at_dispatch() -> None:
+    eta = MONDAY_10 + timedelta(hours=1, minutes=30)
+    card = {"name": "Service desk", "phone": "400-800-1234"}
+    shanghai = "Asia/Shanghai"
+    intents = decide(
+        facts(eta=eta, contact=card, timezone=shanghai), "dispatched", CONFIG, MONDAY_10
+    )
+    (notice,) = [i for i in intents if i.contact == "cli"]
+    assert notice.event == "dispatched"
+    assert "Technician: alice" in notice.body
+    assert "Phone: 400-800-1234" in notice.body
+    assert "Expected on site: 2026-03-02 11:30" in notice.body  # the site's wall clock
+    assert "You receive this as" not in notice.body  # not the staff's wording
+
+
+def test_client_notices_are_in_the_contacts_language_with_the_link() -> None:
+    data = config_data()
+    data["contacts"]["cli"] = {"channels": {"sms": "json://127.0.0.1:9/x"}, "language": "zh-CN"}
+    data["public_url"] = "https://svc.example/"
+    config = parse_notify_config(data)
+    resolved = decide(facts(client_link="/sign/sgn_abc"), "resolved", config, MONDAY_10)
+    (notice,) = [i for i in resolved if i.contact == "cli"]
+    assert "请查看维修记录并签字确认" in notice.body
+    assert "https://svc.example/sign/sgn_abc" in notice.body
+    soon = MONDAY_10 + timedelta(minutes=100)
+    titles = {"zh-CN": "录像机 nvr-1：录像已停止", "en": "nvr-1: recording stopped"}  # noqa: RUF001
+    near = decide(
+        facts(now=soon, timezone="Asia/Shanghai", client_titles=titles), "tick", config, soon
+    )
+    client = [i for i in near if i.contact == "cli"]
+    assert {i.event for i in client} == {"near_breach:respond", "near_breach:on_site"}
+    assert all("我们可能无法在承诺时间内完成" in i.body for i in client)
+    assert any("到场（2026-03-02 12:00）" in i.body for i in client)  # noqa: RUF001
+    assert all("您的报修 #42：录像机 nvr-1：录像已停止" in i.body for i in client)  # noqa: RUF001
+    assert not any("storage.recording_stopped" in i.body for i in client)
+
+
+def test_closing_sends_the_survey_only_with_a_link() -> None:
+    with_link = decide(facts(client_link="/survey/sms_x"), "closed", CONFIG, MONDAY_10)
+    assert stage_contacts(with_link) == {("closed", "cli")}
+    assert "/survey/sms_x" in with_link[0].body
+    assert decide(facts(), "closed", CONFIG, MONDAY_10) == []  # a quiet recovery: no survey

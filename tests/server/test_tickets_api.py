@@ -191,21 +191,41 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
     )
     assert unhappy.json()["state"] == "reopened"
     assert unhappy.json()["reopened_count"] == 1
-    assert post(world, "tech", f"/api/v1/tickets/{tid}/resolve", record).status_code == 200
+    again = dict(record, actions="replaced the injector again, new cable", parts=[])
+    assert post(world, "tech", f"/api/v1/tickets/{tid}/resolve", again).status_code == 200
+    # Nobody closes a resolved ticket past the client: not staff by a plain transition, not
+    # the desk by an override, not a manager without a reason.
+    skip = post(world, "boss", f"/api/v1/tickets/{tid}/transitions", {"to": "closed"})
+    assert skip.status_code == 409
+    assert "signature" in skip.json()["detail"]
+    override = f"/api/v1/tickets/{tid}/close-without-signature"
+    assert post(world, "desk", override, {"reason": "client away"}).status_code == 403
+    assert post(world, "boss", override, {"reason": ""}).status_code == 422
     happy = post(
         world, "acme", f"/api/v1/tickets/{tid}/sign-off", {"name": "Ms Client", "satisfied": True}
     )
     assert happy.json()["state"] == "closed"
 
     link = post(world, "desk", f"/api/v1/tickets/{tid}/survey").json()
-    assert world.api.post(link["path"], json={"rating": 7}).status_code == 422
-    assert world.api.post(link["path"], json={"rating": 4, "comment": "quick"}).status_code == 204
-    assert world.api.post(link["path"], json={"rating": 5}).status_code == 409  # one answer
-    assert world.api.post("/api/v1/surveys/sms_nope", json={"rating": 5}).status_code == 404
+    answer = f"/api/v1/surveys/{link['token']}"
+    four = {"response_time": 5, "repair_quality": 4, "attitude": 4, "problem_solving": 3}
+    assert world.api.post(answer, json={"rating": 4}).status_code == 422  # the four dimensions
+    assert world.api.post(answer, json=dict(four, attitude=7)).status_code == 422
+    assert world.api.post(answer, json=dict(four, comment="quick")).status_code == 204
+    assert world.api.post(answer, json=four).status_code == 404  # one answer
+    assert world.api.post("/api/v1/surveys/sms_nope", json=four).status_code == 404
 
     detail = world.api.get(f"/api/v1/tickets/{tid}", headers=tech).json()
     assert detail["survey_rating"] == 4
+    assert detail["survey"]["problem_solving"] == 3
     assert detail["repair"]["client_signed_name"] == "Ms Client"
+    assert detail["repair"]["version"] == 2
+    first, second = detail["repair_versions"]
+    assert (first["version"], first["client_satisfied"]) == (1, False)
+    assert first["client_comment"] == "still dark at night"
+    assert first["superseded_at"] is not None
+    assert first["actions"] == "replaced the camera and the injector"
+    assert (second["client_satisfied"], second["superseded_at"]) == (True, None)
     assert [e["code"] for e in detail["episodes"]] == ["device.unreachable"]
     events = world.api.get(f"/api/v1/tickets/{tid}/events", headers=tech).json()
     moves = [

@@ -493,3 +493,24 @@ def test_the_console_files_a_complex_faults_plan_and_a_manager_approves_it(world
     approved = boss.act(ticket, "approve_plan")
     assert "approved by boss" in approved.text
     assert "Steps: swap disk 3; rebuild" in approved.text
+def test_a_resolved_ticket_closes_only_by_a_managers_override_with_the_reason_shown(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    ticket = world.fault("cam-1", start)
+    world.recover("cam-1", start + timedelta(seconds=20))
+    boss = world.console("boss")
+    boss.act(ticket, "acknowledge")
+    resolved = boss.act(ticket, "resolve", **RECORD, minutes="20")
+    assert 'id="state">resolved<' in resolved.text, _error(resolved)
+    assert 'id="record-v1"' in resolved.text
+    assert "Not signed by the client yet." in resolved.text
+    skipped = boss.act(ticket, "close")
+    assert "signature" in _error(skipped)
+    assert 'id="state">resolved<' in skipped.text
+    tech_page = world.console("tech").get(f"/console/tickets/{ticket}")
+    assert 'value="close_without_signature"' not in tech_page.text
+    closed = boss.act(ticket, "close_without_signature", note="client abroad until March")
+    assert 'id="state">closed<' in closed.text, _error(closed)
+    assert "Closed without the client's signature by boss" in closed.text
+    assert "client abroad until March" in closed.text
