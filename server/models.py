@@ -442,6 +442,8 @@ class ClientConsent(Base):
     note: Mapped[str | None] = mapped_column(String(2000))
     recorded_by: Mapped[str] = mapped_column(String(150))
     at: Mapped[datetime]
+
+
 class SignOffLink(Base):
     """A one-time link for the client to sign one version of the repair record; only the
     token's SHA-256 is kept, and it stops working once used or past `expires_at`."""

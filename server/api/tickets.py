@@ -15,7 +15,6 @@ from server.faults.engine import KNOWN_CODES
 from server.models import (
     FaultEpisode,
     RepairPlan,
-    RepairRecord,
     Site,
     Ticket,
     TicketEvent,

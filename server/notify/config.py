@@ -150,6 +150,7 @@ class EscalationRules(_Model):
         if Role.CLIENT in self.reroute_chain:
             raise ValueError("reroute_chain is staff only: the client cannot take a ticket")
         return self
+
     on_resolve: list[Role] = [Role.CLIENT]  # with the sign-off link
     on_close: list[Role] = [Role.CLIENT]  # with the satisfaction survey link
 

@@ -8,11 +8,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
 from server.tickets.kpis import Kpis, Ratio
-from server.tickets.repair import CauseClass, PartIn, RepairIn
+from server.tickets.repair import CauseClass, PartIn, Ratings, RepairIn
 from server.tickets.repair_plan import ConsentScope, PlanIn
 from server.tickets.states import Channel, RepairPath, TicketState
-from server.tickets.repair import CauseClass, PartIn, Ratings, RepairIn
-from server.tickets.states import Channel, TicketState
 
 
 class _In(BaseModel):

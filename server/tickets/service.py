@@ -267,6 +267,8 @@ def _check_plan(*, session: Session, ticket: Ticket) -> None:
         )
     except TransitionError as err:
         raise ConflictError(f"ticket {ticket.id}: {err}") from err
+
+
 def close_signed(
     *, session: Session, ticket: Ticket, actor: Actor, now: datetime, note: str, client_link: str
 ) -> None:

@@ -365,6 +365,8 @@ def test_a_bad_reroute_setting_is_refused_at_start(escalation: dict[str, Any]) -
     data["escalation"] = escalation
     with pytest.raises(NotifyConfigError, match="reroute"):
         parse_notify_config(data)
+
+
 def test_the_client_is_told_the_technician_contact_and_eta_at_dispatch() -> None:
     eta = MONDAY_10 + timedelta(hours=1, minutes=30)
     card = {"name": "Service desk", "phone": "400-800-1234"}

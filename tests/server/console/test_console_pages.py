@@ -493,6 +493,8 @@ def test_the_console_files_a_complex_faults_plan_and_a_manager_approves_it(world
     approved = boss.act(ticket, "approve_plan")
     assert "approved by boss" in approved.text
     assert "Steps: swap disk 3; rebuild" in approved.text
+
+
 def test_a_resolved_ticket_closes_only_by_a_managers_override_with_the_reason_shown(
     world: World,
 ) -> None:
