@@ -140,6 +140,11 @@ STRUCTURE_GONE = 0.6
 # within this margin above the moved threshold.
 PART_SHARE = 0.6
 PART_MATCH_MARGIN = 0.2
+# A lost view is a new view (the camera turned), not a cover, when the frame still has at least
+# this share of the learned scene's structured blocks (wherever they now are) and of its edge
+# density: a turned camera shows its new view's structure, a cover leaves little of either.
+NEW_VIEW_TEXTURE = 0.6
+NEW_VIEW_EDGES = 0.7
 # How far below its learning snapshots' worst match a camera's scene must fall to be lost.
 MATCH_MARGIN = 0.3
 # Judging starts against the median of the first snapshots once there are this many; before,
@@ -342,6 +347,8 @@ class PictureReport:
                 out[reason] = some(
                     scene_match=None if c is None else c.scene_match,
                     structure_ratio=None if c is None else c.structure_ratio,
+                    texture_ratio=None if c is None else c.texture_ratio,
+                    edge_ratio=None if c is None else c.edge_ratio,
                     snapshots=float(self.fingerprint.moved),
                 )
             else:
@@ -548,8 +555,24 @@ def judge(
         and share >= PART_SHARE * options.covered_block_share
         and comparison.scene_match < lost_below + PART_MATCH_MARGIN
     )
+    # A lost view that still has structure and edges of its own is a new view (the camera
+    # turned, perhaps to a plain floor), whatever the learned blocks lost.
+    new_view = (
+        view_lost
+        and comparison is not None
+        and comparison.texture_ratio is not None
+        and comparison.texture_ratio >= NEW_VIEW_TEXTURE
+        and comparison.edge_ratio is not None
+        and comparison.edge_ratio >= NEW_VIEW_EDGES
+    )
     covered_now = not black and (
-        flat or (view_lost and structure_gone) or share >= options.covered_block_share or part_lost
+        flat
+        or (
+            not new_view
+            and (
+                (view_lost and structure_gone) or share >= options.covered_block_share or part_lost
+            )
+        )
     )
     # A turned camera is judged only against a fully learned scene: while learning, a few
     # snapshots under different clouds are not yet a fair picture of the view.
