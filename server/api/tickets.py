@@ -11,6 +11,7 @@ from server.api.deps import Ctx, CurrentUser, DbSession, UserScope
 from server.db import write_session
 from server.errors import ForbiddenError
 from server.faults.engine import KNOWN_CODES
+from server.faults.picture import ticket_evidence
 from server.models import FaultEpisode, RepairRecord, Site, Ticket, TicketEvent, TicketSurvey
 from server.sla import SlaConfigError, ticket_clocks
 from server.tickets import intake, repair, service
@@ -19,6 +20,7 @@ from server.tickets.policy import service_settings
 from server.tickets.schemas import (
     CallBody,
     EpisodeOut,
+    EvidenceOut,
     PauseBody,
     RepairRecordOut,
     ResolveBody,
@@ -83,11 +85,14 @@ def get_ticket(ticket_id: int, scope: UserScope, session: DbSession) -> TicketDe
     episodes = session.scalars(
         select(FaultEpisode).where(FaultEpisode.ticket_id == ticket.id).order_by(FaultEpisode.id)
     )
+    evidence_at, evidence = ticket_evidence(session=session, ticket=ticket)
     return TicketDetail(
         **TicketOut.of(ticket).model_dump(),
         repair=RepairRecordOut.of(record) if record else None,
         episodes=[EpisodeOut.of(e) for e in episodes],
         survey_rating=survey.rating if survey else None,
+        evidence=[EvidenceOut(reason=e.reason, measures=e.measures, text=e.text) for e in evidence],
+        evidence_at=evidence_at,
     )
 
 

@@ -16,6 +16,7 @@ from server.console.queue import (
     next_deadline,
     urgency_order,
 )
+from server.faults.picture import ReasonEvidence, ticket_evidence
 from server.models import (
     AgentHeartbeatRow,
     AgentToken,
@@ -161,6 +162,8 @@ class TicketPage:
     countdown: Countdown | None
     remaining: str | None
     technicians: Sequence[Assignee]  # who may be assigned: staff covering the site
+    evidence: Sequence[ReasonEvidence] = ()  # a picture fault's reasons and measures
+    evidence_at: datetime | None = None
 
 
 def ticket_page(
@@ -200,6 +203,7 @@ def ticket_page(
     )
     countdown = next_deadline(item, now) if ticket.state in {s.value for s in OPEN_STATES} else None
     assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
+    evidence_at, evidence = ticket_evidence(session=session, ticket=ticket)
     return TicketPage(
         ticket=ticket,
         site=site,
@@ -210,6 +214,8 @@ def ticket_page(
         countdown=countdown,
         remaining=format_remaining(countdown.remaining) if countdown else None,
         technicians=site_staff(session=session, site_id=site.id, team_sites=team_sites),
+        evidence=evidence,
+        evidence_at=evidence_at,
     )
 
 

@@ -234,10 +234,21 @@ class SlaOut(BaseModel):
         )
 
 
+class EvidenceOut(BaseModel):
+    """One reason of an abnormal picture with the measures behind it."""
+
+    reason: str
+    measures: dict[str, float]
+    text: str
+
+
 class TicketDetail(TicketOut):
     repair: RepairRecordOut | None = None
     episodes: list[EpisodeOut] = Field(default_factory=list)
     survey_rating: int | None = None
+    # A picture fault's reasons and measures, from the first snapshot judged abnormal.
+    evidence: list[EvidenceOut] = Field(default_factory=list)
+    evidence_at: datetime | None = None
 
 
 class RatioOut(BaseModel):
