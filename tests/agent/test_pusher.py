@@ -478,7 +478,11 @@ async def test_answer_without_commands_sends_no_acknowledgement(outbox: Outbox) 
     server = Server()  # answers {"accepted": 1}: a server that predates commands
     ran: list[AgentCommand] = []
     outbox.put([sample()])
-    pusher = make_pusher(outbox, server, run_command=lambda c: ran.append(c) is None)
+    def run(command: AgentCommand) -> bool:
+        ran.append(command)
+        return True
+
+    pusher = make_pusher(outbox, server, run_command=run)
 
     assert (await pusher.push_batch()).step is Step.SENT
     assert ran == []
