@@ -478,6 +478,7 @@ async def test_answer_without_commands_sends_no_acknowledgement(outbox: Outbox) 
     server = Server()  # answers {"accepted": 1}: a server that predates commands
     ran: list[AgentCommand] = []
     outbox.put([sample()])
+
     def run(command: AgentCommand) -> bool:
         ran.append(command)
         return True
