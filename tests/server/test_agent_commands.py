@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +16,19 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from agent.inventory import InventoryBook
+from agent.outbox import AsyncOutbox, Outbox
+from agent.probes.onvif.baseline import BaselineStore
+from agent.pusher import Pusher, PushSettings, Step
 from server.app import create_app
 from server.faults.picture import parse
 from server.settings import Settings
 from tests.peers.server import TEST_SECRET_KEY, Tenant, add_user, provision, register_devices
 from tests.server.faultkit import T0, Kit, make_kit
 from tests.server.samples import batch, sample
-from wire.enums import DeviceClass, Role
+from wire.enums import DeviceClass, ProbeKind, Role
+from wire.ids import uuid7
+from wire.schema import AgentCommand, Sample
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -203,3 +210,44 @@ def test_evidence_text_reads_every_reason_and_skips_garbage() -> None:
     assert found[1].text == (
         "moved: structured blocks 85 % of baseline; scene match 0.11 (1: the learned view); odd 1.5"
     )
+
+
+async def test_the_agents_pusher_runs_the_relearn_and_the_server_sees_it_done(
+    world: World, tmp_path: Path
+) -> None:
+    """The agent's own pusher against the server app: the command rides on the ingest answer,
+    the camera's re-learn request file is left for its next snapshot, and the acknowledgement
+    closes the command."""
+    cam = world.kit.pks["cam-1"]
+    asked = world.api.post(f"/api/v1/devices/{cam}/picture/relearn", headers=world.as_user("boss"))
+    assert asked.status_code == 202, asked.text
+    outbox = Outbox(tmp_path / "outbox.sqlite", max_bytes=1_000_000)
+    outbox.put(
+        [Sample(id=uuid7(), device_id="cam-1", ts=T0, probe=ProbeKind.ONVIF, reachable=True)]
+    )
+    store = BaselineStore(tmp_path / "picture")
+
+    def run(command: AgentCommand) -> bool:
+        store.request_relearn(command.device)
+        return True
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=world.api.app)) as client:
+        pusher = Pusher(
+            outbox=AsyncOutbox(outbox),
+            client=client,
+            settings=PushSettings(
+                server_url="http://testserver",
+                token=world.kit.tenant.token,
+                call_timeout=30.0,
+                batch_size=10,
+                batch_max_age=0.0,
+            ),
+            inventory=InventoryBook([], agent_version="test"),
+            run_command=run,
+        )
+        assert (await pusher.push_batch()).step is Step.SENT
+
+    assert (tmp_path / "picture" / "cam-1.picture.relearn").exists()
+    trail = world.api.get(f"/api/v1/devices/{cam}/commands", headers=world.as_user("boss")).json()
+    assert trail[0]["id"] == asked.json()["id"]
+    assert trail[0]["acked_at"] is not None
