@@ -34,12 +34,12 @@ from agent.probes.registry import ProbeRegistry
 from agent.probes.snmp import SnmpProbe
 from agent.probes.snmp_profiles import load_profiles
 from agent.probes.snmp_receiver import TrapReceiver
-from agent.pusher import Pusher, PushSettings
+from agent.pusher import CommandRunner, Pusher, PushSettings
 from agent.sampling import Poll, poll_device
 from agent.scheduler import Scheduler
-from wire.enums import ProbeKind
+from wire.enums import CommandKind, ProbeKind
 from wire.ids import uuid7
-from wire.schema import Event, Sample
+from wire.schema import AgentCommand, Event, Sample
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,22 @@ def relearn(config: Path, device_id: str) -> int:
 def picture_dir(cfg: AgentConfig) -> Path:
     """Where the cameras' picture baselines live (`agent.state_dir`, default beside the outbox)."""
     return cfg.agent.state_path() / "picture"
+
+
+def command_runner(cfg: AgentConfig) -> CommandRunner:
+    """What the agent does with a command from the server: a picture re-learn of one of its
+    ONVIF cameras becomes the same request file `secmon agent relearn` leaves, honoured at the
+    camera's next snapshot. A device it does not poll is not its to run (not acknowledged)."""
+    cameras = {d.id for d in cfg.devices if d.protocol == ProbeKind.ONVIF}
+    store = BaselineStore(picture_dir(cfg))
+
+    def run(command: AgentCommand) -> bool:
+        if command.kind is CommandKind.PICTURE_RELEARN and command.device in cameras:
+            store.request_relearn(command.device)
+            return True
+        return False
+
+    return run
 
 
 def probe_registry(cfg: AgentConfig, *, learn: bool = True) -> ProbeRegistry:
@@ -342,6 +358,7 @@ async def run_agent(
                 inventory=inventory,
                 metrics=metrics,
                 rng=rng,
+                run_command=command_runner(cfg),
             )
             traps = await TrapListener.start(cfg, pusher=pusher, outbox=async_outbox)
             mqtt_events = EventForwarder(outbox=async_outbox, pusher=pusher, probe=ProbeKind.MQTT)

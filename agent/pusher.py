@@ -7,21 +7,28 @@ import gzip
 import json
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 import httpx
+from pydantic import ValidationError
 
 from agent.backoff import full_jitter, parse_retry_after
 from agent.inventory import InventoryBook
 from agent.metrics import AgentMetrics
 from agent.outbox import INVENTORY_HASH, AsyncOutbox, Pending
+from wire.schema import AgentCommand, CommandAcks
 
 log = logging.getLogger(__name__)
 
 INGEST_PATH = "/api/v1/ingest"
 INVENTORY_PATH = "/api/v1/inventory"
+ACK_PATH = "/api/v1/commands/ack"
+# Commands run, remembered by id so that one the server repeats (its ack lost) is not run again.
+RAN_COMMANDS_KEPT = 1000
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
 RETRY_AFTER_CAP_S = 600.0
@@ -44,6 +51,11 @@ class Step(enum.Enum):
 class PushStep:
     step: Step
     delay: float = 0.0
+
+
+# Runs one command from the server (in a worker thread: it may touch files); True when done
+# (acknowledge it), False when it is not this agent's to run (e.g. a device it does not poll).
+CommandRunner = Callable[[AgentCommand], bool]
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,11 @@ class Pusher:
         metrics: AgentMetrics | None = None,
         rng: random.Random | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        run_command: CommandRunner | None = None,
     ) -> None:
         self._outbox = outbox
+        self._run_command = run_command
+        self._ran: OrderedDict[UUID, None] = OrderedDict()
         self._client = client
         self._settings = settings
         self._inventory = inventory
@@ -272,6 +287,7 @@ class Pusher:
                 self._metrics.samples_pushed.inc(len(seqs))
             self._attempt = 0
             self._inventory_resent_for_403 = False
+            await self._commands(response)
             return PushStep(Step.SENT)
         self._failed(f"http_{status}")
         if status in (429, 503):
@@ -315,6 +331,42 @@ class Pusher:
         await self._outbox.reject(seqs, f"HTTP {status} {_reason(response)}")
         return PushStep(Step.AGAIN)
 
+    async def _commands(self, response: httpx.Response) -> None:
+        """Run the commands an ingest answer carries (none from a server that predates them),
+        each once by id, and acknowledge them. A lost acknowledgement makes the server repeat
+        the command: it is acknowledged again, not run again."""
+        if self._run_command is None:
+            return
+        done: list[UUID] = []
+        for command in _commands(response):
+            if command.id not in self._ran:
+                if not await asyncio.to_thread(self._run_command, command):
+                    continue
+                log.info("ran %s for %s (command %s)", command.kind, command.device, command.id)
+                self._ran[command.id] = None
+                while len(self._ran) > RAN_COMMANDS_KEPT:
+                    self._ran.popitem(last=False)
+            done.append(command.id)
+        if not done:
+            return
+        body = CommandAcks(ids=done).model_dump_json()
+        try:
+            async with asyncio.timeout(self._settings.call_timeout):
+                answer = await self._client.post(
+                    self._settings.server_url + ACK_PATH,
+                    content=body,
+                    headers={**self._headers(), "Content-Type": "application/json"},
+                )
+        except (httpx.HTTPError, TimeoutError) as err:
+            log.warning("command acknowledgement not sent (%s); sent again later", _describe(err))
+            return
+        if answer.status_code != 200:
+            log.warning(
+                "command acknowledgement refused: HTTP %d %s; sent again later",
+                answer.status_code,
+                _reason(answer),
+            )
+
     def _regrow(self, accepted: int) -> None:
         """A cut batch size grows back after full batches were accepted; a smaller batch (the
         outbox held fewer samples) says nothing about whether a bigger one would fit."""
@@ -352,6 +404,25 @@ class Pusher:
             poison, f"HTTP 403: devices unknown even after re-sending inventory: {sorted(unknown)}"
         )
         return PushStep(Step.AGAIN)
+
+
+def _commands(response: httpx.Response) -> list[AgentCommand]:
+    """The well-formed commands of an ingest answer; a kind this agent does not know (a newer
+    server) or a malformed entry is skipped and never acknowledged."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    listed = body.get("commands") if isinstance(body, dict) else None
+    if not isinstance(listed, list):
+        return []
+    found = []
+    for item in listed:
+        try:
+            found.append(AgentCommand.model_validate(item))
+        except ValidationError as err:
+            log.debug("command skipped: %s", err.errors(include_url=False)[:1])
+    return found
 
 
 def _unknown_devices(response: httpx.Response) -> set[str]:

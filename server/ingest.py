@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import JSON, Connection, Engine, Table
 from sqlalchemy.exc import OperationalError
 
+from server.agent_commands import pending_for_site
 from server.agent_tokens import AgentPrincipal, touch_agent_token
 from server.db import compact_json, insert_for, write_transaction
 from server.directory import DeviceDirectory
@@ -248,13 +249,17 @@ def store_batch(
             span = span_of({d: (s.ts for s in ss) for d, ss in by_device.items()})
             if accepted and span is not None:
                 enqueue(conn, site_id=principal.site_id, received_at=now, span=span)
+            # Operators' requests for this site's agent ride on the answer (it cannot be called).
+            commands = pending_for_site(conn, site_id=principal.site_id)
     except OperationalError as err:
         raise UnavailableError("database is busy or unavailable, retry later") from err
     if states is not None:
         states.put_many(written)
     if after_commit is not None:
         after_commit()
-    return IngestResult(accepted=accepted, duplicates=len(batch.samples) - accepted)
+    return IngestResult(
+        accepted=accepted, duplicates=len(batch.samples) - accepted, commands=commands
+    )
 
 
 def ingest(

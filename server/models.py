@@ -624,6 +624,22 @@ class AgentHeartbeatRow(Base):
     outbox_rejected_total: Mapped[int] = mapped_column(BigInteger)
 
 
+class AgentCommandRow(Base):
+    """An operator's request for a site's agent (`wire.enums.CommandKind`), kept after it ran:
+    who asked, when, and when the agent acknowledged it (the audit trail of the action)."""
+
+    __tablename__ = "agent_commands"
+    __table_args__ = (Index("ix_agent_commands_site_id_acked_at", "site_id", "acked_at"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime]
+    acked_at: Mapped[datetime | None]
+
+
 # Tables of domain packages, registered on Base.metadata (imported last: they import Base).
 # The inspection tables are not imported here: inspections build on tickets, and importing them
 # would make every room that reads a model reach ticket intake. Whoever needs the whole schema

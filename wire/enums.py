@@ -53,3 +53,9 @@ class Role(StrEnum):
     TECHNICIAN = "technician"
     DESK = "desk"
     CLIENT = "client"
+
+
+class CommandKind(StrEnum):
+    """What the server may ask an agent to do (delivered with the answer to an ingest)."""
+
+    PICTURE_RELEARN = "picture.relearn"  # forget a camera's learned picture baselines

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from wire.enums import DeviceClass, ProbeErrorCode, ProbeKind, Subsystem
+from wire.enums import CommandKind, DeviceClass, ProbeErrorCode, ProbeKind, Subsystem
 
 DeviceId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -90,9 +90,36 @@ class IngestBatch(Strict):
     samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)
 
 
+MAX_COMMANDS_PER_ANSWER = 100
+
+
+class AgentCommand(Strict):
+    """An operator's request for the agent, e.g. re-learn a camera's picture. The agent runs
+    it and acknowledges its id (`CommandAcks`); until then every ingest answer repeats it, so
+    running one twice must be harmless."""
+
+    id: UUID
+    kind: CommandKind
+    device: DeviceId
+
+
 class IngestResult(Strict):
     accepted: int
     duplicates: int
+    # Left out when empty: the answer stays what agents that predate commands expect.
+    commands: list[AgentCommand] = Field(
+        default_factory=list, max_length=MAX_COMMANDS_PER_ANSWER, exclude_if=lambda v: not v
+    )
+
+
+class CommandAcks(Strict):
+    """The ids of commands the agent has run (acknowledging one twice is harmless)."""
+
+    ids: list[UUID] = Field(min_length=1, max_length=MAX_COMMANDS_PER_ANSWER)
+
+
+class AcksResult(Strict):
+    acknowledged: int  # commands newly marked done by this call
 
 
 class DeviceIdentity(Strict):

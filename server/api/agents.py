@@ -9,13 +9,22 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from server.agent_commands import acknowledge
 from server.agent_tokens import record_heartbeat, touch_agent_token
 from server.api.deps import Ctx, CurrentAgent, agent_bearer, agent_from_credentials
 from server.db import write_session
 from server.errors import BadJsonError, DomainError, InvalidInputError, TooLargeError
 from server.ingest import MAX_REPORTED_ERRORS, decode_body, ingest
 from server.tenancy import register_inventory
-from wire.schema import AgentHeartbeat, ErrorBody, IngestResult, Inventory, InventoryResult
+from wire.schema import (
+    AcksResult,
+    AgentHeartbeat,
+    CommandAcks,
+    ErrorBody,
+    IngestResult,
+    Inventory,
+    InventoryResult,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -151,3 +160,14 @@ def post_heartbeat(beat: AgentHeartbeat, agent: CurrentAgent, ctx: Ctx) -> None:
     """The agent's version and outbox health, kept per token (latest wins)."""
     with write_session(ctx.engine) as session:
         record_heartbeat(session=session, agent=agent, beat=beat, now=datetime.now(UTC))
+
+
+@router.post("/commands/ack", response_model=AcksResult, responses=ERRORS)
+def post_command_acks(acks: CommandAcks, agent: CurrentAgent, ctx: Ctx) -> AcksResult:
+    """The agent ran these commands (from an ingest answer); acknowledging twice is harmless,
+    and ids that are not this site's are ignored."""
+    with write_session(ctx.engine) as session:
+        done = acknowledge(
+            session.connection(), site_id=agent.site_id, ids=acks.ids, now=datetime.now(UTC)
+        )
+    return AcksResult(acknowledged=done)

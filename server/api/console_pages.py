@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server import agent_commands
 from server.api.deps import AppContext, Ctx, DbSession
 from server.api.kpis import _month_start, _next_month
 from server.console.pages import (
@@ -60,7 +61,7 @@ from server.tickets.repair_plan import ConsentScope
 from server.tickets.schemas import ConsentBody, DiagnosisBody, PlanBody, ResolveBody
 from server.tickets.states import TRANSITIONS, WORK_STATES, Channel, RepairPath, TicketState
 from server.users import UserPrincipal, authenticate_user
-from wire.enums import Role
+from wire.enums import CommandKind, ProbeKind, Role
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.DESK, Role.TECHNICIAN})
@@ -708,9 +709,50 @@ def device_page(device_id: int, request: Request, ctx: Ctx, session: DbSession) 
             samples=recent_samples(session=session, device_id=device_id),
             episodes=episodes,
             forecasts=forecasts,
+            commands=agent_commands.recent_for_device(session=session, device_id=device_id),
+            may_relearn=device.protocol == ProbeKind.ONVIF
+            and agent_commands.allowed(CommandKind.PICTURE_RELEARN, viewer.principal.role),
         )
 
     return _staff(request, ctx, session, render)
+
+
+@router.post("/devices/{device_id}/picture/relearn")
+def device_relearn(
+    device_id: int,
+    request: Request,
+    ctx: Ctx,
+    session: DbSession,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """The device page's re-learn button: the same request as the API's, then back to the page."""
+
+    def act(viewer: Viewer) -> Response:
+        if not csrf_ok(viewer.session, csrf):
+            return _page("message.html", 400, viewer=viewer, title="Form expired",
+                         message="The form expired. Please go back and try again.")  # fmt: skip
+        device = session.get(Device, device_id)
+        if device is None or not viewer.scope.allows(device.site_id):
+            return _not_found(viewer)
+        session.rollback()  # the write below takes its own transaction (SQLite: one writer)
+        try:
+            with write_session(ctx.engine) as tx:
+                agent_commands.request(
+                    session=tx,
+                    device=tx.get(Device, device_id) or device,
+                    kind=CommandKind.PICTURE_RELEARN,
+                    role=viewer.principal.role,
+                    user_id=viewer.principal.user_id,
+                    now=datetime.now(UTC),
+                )
+        except ForbiddenError:
+            return _forbidden(viewer)
+        except DomainError as err:
+            return _page("message.html", 409, viewer=viewer, title="Not possible",
+                         message=str(err))  # fmt: skip
+        return RedirectResponse(f"/console/devices/{device_id}#commands", status_code=303)
+
+    return _staff(request, ctx, session, act)
 
 
 @router.get("/kpis", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from server.api.deps import Ctx, CurrentUser, DbSession, UserScope
 from server.db import write_session
 from server.errors import ForbiddenError
 from server.faults.engine import KNOWN_CODES
+from server.faults.picture import ticket_evidence
 from server.models import (
     FaultEpisode,
     RepairPlan,
@@ -30,6 +31,7 @@ from server.tickets.schemas import (
     ConsentOut,
     DiagnosisBody,
     EpisodeOut,
+    EvidenceOut,
     OverrideBody,
     PauseBody,
     PlanBody,
@@ -104,6 +106,7 @@ def _detail(session: Session, ticket: Ticket) -> TicketDetail:
     episodes = session.scalars(
         select(FaultEpisode).where(FaultEpisode.ticket_id == ticket.id).order_by(FaultEpisode.id)
     )
+    evidence_at, evidence = ticket_evidence(session=session, ticket=ticket)
     return TicketDetail(
         **TicketOut.of(ticket).model_dump(),
         repair=RepairRecordOut.of(current[-1]) if current else None,
@@ -112,6 +115,8 @@ def _detail(session: Session, ticket: Ticket) -> TicketDetail:
         survey_rating=survey.rating if survey else None,
         **_path_of(session=session, ticket=ticket),
         survey=SurveyOut.of(survey) if survey and survey.submitted_at else None,
+        evidence=[EvidenceOut(reason=e.reason, measures=e.measures, text=e.text) for e in evidence],
+        evidence_at=evidence_at,
     )
 
 

@@ -16,6 +16,7 @@ from server.console.queue import (
     next_deadline,
     urgency_order,
 )
+from server.faults.picture import ReasonEvidence, ticket_evidence
 from server.models import (
     AgentHeartbeatRow,
     AgentToken,
@@ -169,6 +170,8 @@ class TicketPage:
     consents: Sequence[ClientConsent] = ()
     repeated_by: Sequence[int] = ()  # later tickets repeating this one's fault
     records: Sequence[RepairRecord] = ()  # every version of the repair record, oldest first
+    evidence: Sequence[ReasonEvidence] = ()  # a picture fault's reasons and measures
+    evidence_at: datetime | None = None
 
 
 def ticket_page(
@@ -208,6 +211,7 @@ def ticket_page(
     )
     countdown = next_deadline(item, now) if ticket.state in {s.value for s in OPEN_STATES} else None
     assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
+    evidence_at, evidence = ticket_evidence(session=session, ticket=ticket)
     return TicketPage(
         ticket=ticket,
         site=site,
@@ -228,6 +232,8 @@ def ticket_page(
             select(Ticket.id).where(Ticket.repeat_of_id == ticket.id).order_by(Ticket.id)
         ).all(),
         records=records_of(session=session, ticket_id=ticket.id),
+        evidence=evidence,
+        evidence_at=evidence_at,
     )
 
 

@@ -337,6 +337,14 @@ class SlaOut(BaseModel):
         )
 
 
+class EvidenceOut(BaseModel):
+    """One reason of an abnormal picture with the measures behind it."""
+
+    reason: str
+    measures: dict[str, float]
+    text: str
+
+
 class TicketDetail(TicketOut):
     repair: RepairRecordOut | None = Field(default=None, description="The current version.")
     repair_versions: list[RepairRecordOut] = Field(
@@ -348,6 +356,9 @@ class TicketDetail(TicketOut):
     consents: list[ConsentOut] = Field(default_factory=list)
     repeated_by: list[int] = Field(default_factory=list)  # later tickets repeating this fault
     survey: SurveyOut | None = None
+    # A picture fault's reasons and measures, from the first snapshot judged abnormal.
+    evidence: list[EvidenceOut] = Field(default_factory=list)
+    evidence_at: datetime | None = None
 
 
 class RatioOut(BaseModel):

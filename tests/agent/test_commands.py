@@ -24,6 +24,7 @@ from agent.commands import (
     EXIT_OK,
     EventForwarder,
     check,
+    command_runner,
     picture_dir,
     relearn,
     run_agent,
@@ -33,8 +34,9 @@ from agent.outbox import AsyncOutbox, Outbox
 from agent.pusher import Pusher
 from tests.agent.factories import NoJitter, closed_port
 from tests.peers.snmp import free_udp_port
-from wire.enums import ProbeKind
-from wire.schema import Event, IngestBatch, Inventory, Sample
+from wire.enums import CommandKind, ProbeKind
+from wire.ids import uuid7
+from wire.schema import AgentCommand, Event, IngestBatch, Inventory, Sample
 
 SECMON = Path(sys.executable).parent / "secmon"
 SNMPTRAP = shutil.which("snmptrap")
@@ -343,15 +345,22 @@ async def test_event_forwarder_reports_stored_only_after_the_commit(tmp_path: Pa
     assert stored == ["door-1"]
 
 
+def onvif_camera_config(tmp_path: Path, port: int) -> Path:
+    """The test config with cam-01 an ONVIF camera (never polled here)."""
+    path = write_config(tmp_path, port)
+    path.write_text(
+        path.read_text().replace(
+            "{id: cam-01, name: Cam, class: camera, subsystem: video, protocol: tcp,",
+            "{id: cam-01, name: Cam, class: camera, subsystem: video, protocol: onvif,",
+        )
+    )
+    return path
+
+
 def test_relearn_asks_the_agent_to_forget_an_onvif_cameras_picture(
     tmp_path: Path, listening_port: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_config(tmp_path, listening_port)
-    onvif = path.read_text().replace(
-        "{id: cam-01, name: Cam, class: camera, subsystem: video, protocol: tcp,",
-        "{id: cam-01, name: Cam, class: camera, subsystem: video, protocol: onvif,",
-    )
-    path.write_text(onvif)
+    path = onvif_camera_config(tmp_path, listening_port)
     cfg = load_config(path)
 
     assert relearn(path, "cam-01") == EXIT_OK
@@ -359,3 +368,19 @@ def test_relearn_asks_the_agent_to_forget_an_onvif_cameras_picture(
     assert relearn(path, "nvr-01") == EXIT_CONFIG  # not a camera with a picture
     assert relearn(path, "cam-99") == EXIT_CONFIG
     assert "no onvif device 'cam-99'" in capsys.readouterr().err
+
+
+def test_server_relearn_command_leaves_the_request_file_for_its_own_cameras_only(
+    tmp_path: Path, listening_port: int
+) -> None:
+    cfg = load_config(onvif_camera_config(tmp_path, listening_port))
+    run = command_runner(cfg)
+
+    def relearn_of(device: str) -> bool:
+        return run(AgentCommand(id=uuid7(), kind=CommandKind.PICTURE_RELEARN, device=device))
+
+    assert relearn_of("cam-01") is True
+    assert (picture_dir(cfg) / "cam-01.picture.relearn").exists()
+    assert relearn_of("nvr-01") is False  # polled, but has no picture
+    assert relearn_of("cam-99") is False  # another agent's camera
+    assert sorted(p.name for p in picture_dir(cfg).iterdir()) == ["cam-01.picture.relearn"]

@@ -236,3 +236,16 @@ def test_real_cli_exits_2_with_file_line_field(tmp_path: Path, command: str) -> 
     )
     assert result.returncode == 2
     assert f"{path}:25 devices[1].interval: must be ≥ 5 s" in result.stderr
+
+
+def test_osd_mask_mode_is_validated_with_line_and_field(tmp_path: Path) -> None:
+    camera = "    protocol: tcp\n    address: 127.0.0.1\n    port: 80\n"
+    onvif = "    protocol: onvif\n    address: 127.0.0.1\n    port: 80\n"
+    block = "    onvif:\n      picture:\n        osd_mask: {}\n"
+    text = GOOD.replace(camera, onvif + block.format("learn"))
+    assert load_config(write(tmp_path, text)).devices[1].onvif is not None
+
+    path = write(tmp_path, GOOD.replace(camera, onvif + block.format("maybe")))
+    assert error_of(path) == (
+        f"{path}:26 devices[1].onvif.picture.osd_mask: Input should be 'learn' or 'off'"
+    )

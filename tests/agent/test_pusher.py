@@ -26,7 +26,7 @@ from agent.pusher import Pusher, PushSettings, Step
 from tests.agent.factories import make_device
 from wire.enums import ProbeKind
 from wire.ids import uuid7
-from wire.schema import DeviceIdentity, IngestBatch, Inventory, Sample
+from wire.schema import AgentCommand, CommandAcks, DeviceIdentity, IngestBatch, Inventory, Sample
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -72,6 +72,7 @@ def make_pusher(
     inventory: InventoryBook | None = None,
     batch_max_age: float = 0.05,
     backoff_cap: float = 60.0,
+    run_command: Callable[[AgentCommand], bool] | None = None,
 ) -> Pusher:
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return Pusher(
@@ -90,6 +91,7 @@ def make_pusher(
         metrics=metrics,
         rng=random.Random(3),
         wall_clock=lambda: NOW,
+        run_command=run_command,
     )
 
 
@@ -417,3 +419,72 @@ def test_waits_after_failed_pushes_grow_to_the_configured_cap_and_no_further(
     waits = [pusher._backoff() for _ in range(40)]
     assert max(waits) <= 5.0
     assert max(waits[10:]) > 2.5  # full jitter up to the cap once the attempts have grown
+
+
+class CommandServer(Server):
+    """Answers every ingest with `commands` and records the acknowledgements it gets."""
+
+    def __init__(self, commands: list[dict[str, object]], ack_status: int = 200) -> None:
+        super().__init__(lambda batch: httpx.Response(200, json=self.answer_body()))
+        self.commands = commands
+        self.ack_status = ack_status
+        self.acks: list[list[str]] = []
+
+    def answer_body(self) -> dict[str, object]:
+        return {"accepted": 1, "duplicates": 0, "commands": self.commands}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/commands/ack":
+            self.requests.append(request)
+            self.acks.append([str(i) for i in CommandAcks.model_validate_json(request.content).ids])
+            return httpx.Response(self.ack_status, json={"acknowledged": 1})
+        return super().__call__(request)
+
+
+async def test_commands_on_the_ingest_answer_run_once_and_are_acknowledged(
+    outbox: Outbox,
+) -> None:
+    mine, other = str(uuid7()), str(uuid7())
+    server = CommandServer(
+        [
+            {"id": mine, "kind": "picture.relearn", "device": "cam-01"},
+            {"id": other, "kind": "picture.relearn", "device": "cam-77"},  # not this agent's
+            {"id": str(uuid7()), "kind": "firmware.flash", "device": "cam-01"},  # unknown kind
+            {"id": "not-a-uuid", "kind": "picture.relearn", "device": "cam-01"},
+        ],
+        ack_status=503,  # the first acknowledgement is lost
+    )
+    ran: list[AgentCommand] = []
+
+    def run(command: AgentCommand) -> bool:
+        ran.append(command)
+        return command.device == "cam-01"
+
+    pusher = make_pusher(outbox, server, run_command=run)
+    for _ in range(2):
+        outbox.put([sample()])
+        assert (await pusher.push_batch()).step is Step.SENT
+        server.ack_status = 200
+
+    # Run once although the server repeated it, acknowledged again since the first ack was
+    # lost; another agent's camera is offered to the runner each time, never acknowledged.
+    ran_ids = [(str(c.id), c.device) for c in ran]
+    assert ran_ids == [(mine, "cam-01"), (other, "cam-77"), (other, "cam-77")]
+    assert server.acks == [[mine], [mine]]
+    assert outbox.depth() == 0  # a failed acknowledgement never holds samples back
+
+
+async def test_answer_without_commands_sends_no_acknowledgement(outbox: Outbox) -> None:
+    server = Server()  # answers {"accepted": 1}: a server that predates commands
+    ran: list[AgentCommand] = []
+    outbox.put([sample()])
+
+    def run(command: AgentCommand) -> bool:
+        ran.append(command)
+        return True
+
+    pusher = make_pusher(outbox, server, run_command=run)
+
+    assert (await pusher.push_batch()).step is Step.SENT
+    assert ran == []
+    assert [r.url.path for r in server.requests] == ["/api/v1/ingest"]

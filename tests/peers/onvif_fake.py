@@ -43,6 +43,8 @@ NAMESPACES = {
     "tds": "http://www.onvif.org/ver10/device/wsdl",
     "tev": "http://www.onvif.org/ver10/events/wsdl",
     "tse": "http://www.onvif.org/ver10/search/wsdl",
+    "trt": "http://www.onvif.org/ver10/media/wsdl",
+    "timg": "http://www.onvif.org/ver20/imaging/wsdl",
     "wsnt": "http://docs.oasis-open.org/wsn/b-2",
     "wsa": "http://www.w3.org/2005/08/addressing",
     "tns1": "http://www.onvif.org/ver10/topics",
@@ -146,6 +148,8 @@ class FakeOnvifCamera:
         delayed: tuple[str, ...] = (),
         serial: str = "FAKE-0001",
         port: int | None = None,
+        snapshot: bytes | None = None,
+        ir_cut_filter: str | None = None,
     ) -> None:
         self.username = username
         self.password = password
@@ -162,6 +166,11 @@ class FakeOnvifCamera:
         self.delayed = delayed  # only these actions' answers wait (empty: all)
         self._in_flight = 0
         self.serial = serial
+        # A camera's side: with `snapshot`, a media service (one profile, its snapshot URI,
+        # these bytes served there); with `ir_cut_filter` (ON, OFF, AUTO), an imaging service
+        # whose settings report it. Both may be changed while the fake runs.
+        self.snapshot = snapshot
+        self.ir_cut_filter = ir_cut_filter
         self.port = port or free_port()
         self.stats = Stats()
         self._subs: dict[int, _Subscription] = {}
@@ -252,6 +261,7 @@ class FakeOnvifCamera:
     def _run(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
         app = web.Application()
+        app.router.add_get("/snapshot.jpg", self._snapshot)
         app.router.add_post("/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         loop.run_until_complete(self._runner.setup())
@@ -345,6 +355,9 @@ class FakeOnvifCamera:
             "FindRecordings": self._find_recordings,
             "GetRecordingSearchResults": self._get_recording_search_results,
             "EndSearch": self._end_search,
+            "GetProfiles": self._get_profiles,
+            "GetSnapshotUri": self._get_snapshot_uri,
+            "GetImagingSettings": self._get_imaging_settings,
         }
 
     @staticmethod
@@ -407,6 +420,10 @@ class FakeOnvifCamera:
             found.append(("tev", "/onvif/events_service"))
         if self.recordings is not None:
             found.append(("tse", "/onvif/search_service"))
+        if self.snapshot is not None:
+            found.append(("trt", "/onvif/media_service"))
+        if self.ir_cut_filter is not None:
+            found.append(("timg", "/onvif/imaging_service"))
         return found
 
     async def _get_services(self, _r: web.Request, _op: etree._Element) -> str:
@@ -546,6 +563,48 @@ class FakeOnvifCamera:
 
     async def _set_synchronization_point(self, _r: web.Request, _op: etree._Element) -> str:
         return "<tev:SetSynchronizationPointResponse/>"
+
+    # -- media and imaging (a camera's side) -----------------------------------------------
+
+    async def _snapshot(self, _r: web.Request) -> web.Response:
+        if self.snapshot is None:
+            return web.Response(status=404)
+        return web.Response(body=self.snapshot, content_type="image/jpeg")
+
+    async def _get_profiles(self, _r: web.Request, _op: etree._Element) -> str:
+        return (
+            '<trt:GetProfilesResponse><trt:Profiles token="main" fixed="true">'
+            "<tt:Name>main</tt:Name>"
+            '<tt:VideoSourceConfiguration token="vsc-1"><tt:Name>source</tt:Name>'
+            "<tt:UseCount>1</tt:UseCount><tt:SourceToken>video-1</tt:SourceToken>"
+            '<tt:Bounds x="0" y="0" width="320" height="180"/></tt:VideoSourceConfiguration>'
+            '<tt:VideoEncoderConfiguration token="vec-1"><tt:Name>main</tt:Name>'
+            "<tt:UseCount>1</tt:UseCount><tt:Encoding>H264</tt:Encoding>"
+            "<tt:Resolution><tt:Width>320</tt:Width><tt:Height>180</tt:Height></tt:Resolution>"
+            "<tt:Quality>5</tt:Quality></tt:VideoEncoderConfiguration>"
+            "</trt:Profiles></trt:GetProfilesResponse>"
+        )
+
+    async def _get_snapshot_uri(self, _r: web.Request, _op: etree._Element) -> str:
+        return (
+            "<trt:GetSnapshotUriResponse><trt:MediaUri>"
+            f"<tt:Uri>{self.base_url}/snapshot.jpg</tt:Uri>"
+            "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
+            "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout>"
+            "</trt:MediaUri></trt:GetSnapshotUriResponse>"
+        )
+
+    async def _get_imaging_settings(
+        self, _r: web.Request, op: etree._Element
+    ) -> str | web.Response:
+        source = op.findtext(f"{{{NAMESPACES['timg']}}}VideoSourceToken")
+        if source != "video-1":
+            return self._reply(fault("env:Sender", "ter:InvalidArgVal", "no such video source"))
+        return (
+            "<timg:GetImagingSettingsResponse><timg:ImagingSettings>"
+            f"<tt:IrCutFilter>{escape(self.ir_cut_filter or 'AUTO')}</tt:IrCutFilter>"
+            "</timg:ImagingSettings></timg:GetImagingSettingsResponse>"
+        )
 
     # -- recording search ---------------------------------------------------------------
 

@@ -101,6 +101,12 @@ class MediaProfile:
     encoding: str | None
     width: int | None
     height: int | None
+    source_token: str | None = None  # the video source (sensor) the profile shows
+
+
+# IrCutFilter modes of the Imaging service: ON, the filter is in (day, colour); OFF, it is out
+# (night, IR illuminated); AUTO, the camera switches by itself and does not say which is on.
+IR_CUT_MODES = ("ON", "OFF", "AUTO")
 
 
 def utc_now() -> datetime:
@@ -349,6 +355,7 @@ class OnvifSession:
         for profile in await self._call("media", "GetProfiles") or []:
             encoder = getattr(profile, "VideoEncoderConfiguration", None)
             resolution = getattr(encoder, "Resolution", None)
+            source = getattr(profile, "VideoSourceConfiguration", None)
             found.append(
                 MediaProfile(
                     token=str(profile.token),
@@ -356,6 +363,7 @@ class OnvifSession:
                     encoding=_text(getattr(encoder, "Encoding", None)),
                     width=_int(getattr(resolution, "Width", None)),
                     height=_int(getattr(resolution, "Height", None)),
+                    source_token=_text(getattr(source, "SourceToken", None)),
                 )
             )
         return found
@@ -375,6 +383,17 @@ class OnvifSession:
         return _uri(
             await self._call("media", "GetSnapshotUri", {"ProfileToken": token}), "GetSnapshotUri"
         )
+
+    # Imaging service -------------------------------------------------------------------
+
+    async def ir_cut_filter(self, source_token: str) -> str | None:
+        """The video source's IrCutFilter mode (`IR_CUT_MODES`, GetImagingSettings), or None
+        when the settings do not say (the element is optional)."""
+        answer = await self._call(
+            "imaging", "GetImagingSettings", {"VideoSourceToken": source_token}
+        )
+        mode = (_text(getattr(answer, "IrCutFilter", None)) or "").upper()
+        return mode if mode in IR_CUT_MODES else None
 
     # Search service (recordings) ------------------------------------------------------
 

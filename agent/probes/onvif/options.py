@@ -2,6 +2,8 @@
 thresholds and deadlines. The address, port (default 80) and credentials (by reference) are the
 device's own fields. Validated at start."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -89,6 +91,12 @@ class PictureOptions(BaseModel):
         max_length=16,
         description="On-screen text boxes left out of the checks: (x, y, width, height) as "
         "fractions of the frame",
+    )
+    osd_mask: Literal["learn", "off"] = Field(
+        default="learn",
+        description="learn: blocks that change clock-like or stay identical while the rest "
+        "varies are learned as on-screen text and left out of the block measures; off: only "
+        "the configured osd_regions are",
     )
     colour_cast_max: float = Field(
         default=20.0, gt=0, le=255, description="Cast when mean chroma moves this far off baseline"

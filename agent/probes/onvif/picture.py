@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from agent.probes.base import ProtocolError
+from agent.probes.onvif import osd
 from agent.probes.onvif.options import PictureOptions as PictureOptions  # re-exported
 from agent.probes.onvif.scene import (
     STRUCTURE_GRID,
@@ -87,24 +88,35 @@ class Fingerprint:
     unchanged: int = 0
     covered: int = 0
     moved: int = 0
+    osd: FloatArray | None = None  # per structure block: how often it stood out (`osd.py`)
+    osd_seen: int = 0  # comparisons behind `osd`
 
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, Fingerprint)
-            and (self.digest, self.unchanged, self.covered, self.moved)
-            == (other.digest, other.unchanged, other.covered, other.moved)
+            and (self.digest, self.unchanged, self.covered, self.moved, self.osd_seen)
+            == (other.digest, other.unchanged, other.covered, other.moved, other.osd_seen)
             and np.array_equal(self.cells, other.cells)
+            and (
+                np.array_equal(self.osd, other.osd)
+                if self.osd is not None and other.osd is not None
+                else self.osd is other.osd
+            )
         )
 
     __hash__ = None  # type: ignore[assignment]  # holds an array: compared, never hashed
 
     def to_json(self) -> dict[str, Any]:
         cells = base64.b64encode(self.cells.astype("<f4").tobytes()).decode()
-        return {
+        out: dict[str, Any] = {
             "digest": self.digest,
             "cells": cells,
             "streaks": [self.unchanged, self.covered, self.moved],
         }
+        if self.osd is not None:
+            out["osd"] = base64.b64encode(self.osd.astype("<f4").tobytes()).decode()
+            out["osd_seen"] = self.osd_seen
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Fingerprint":
@@ -123,7 +135,25 @@ class Fingerprint:
             or not all(isinstance(n, int) and 0 <= n <= 1_000_000 for n in streaks)
         ):
             raise ValueError("streaks must be three small non-negative integers")
-        return cls(str(data["digest"]), cells.reshape(rows, cols), *streaks)
+        osd_scores: FloatArray | None = None
+        seen = data.get("osd_seen", 0)
+        if "osd" in data:
+            raw = base64.b64decode(str(data["osd"]), validate=True)
+            osd_scores = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+            if osd_scores.size != osd.BLOCKS or not np.isfinite(osd_scores).all():
+                raise ValueError(f"osd needs {osd.BLOCKS} finite scores")
+        if not isinstance(seen, int) or not 0 <= seen <= 1_000_000:
+            raise ValueError("osd_seen must be a small non-negative integer")
+        unchanged, covered, moved = streaks
+        return cls(
+            str(data["digest"]),
+            cells.reshape(rows, cols),
+            unchanged=unchanged,
+            covered=covered,
+            moved=moved,
+            osd=osd_scores,
+            osd_seen=seen,
+        )
 
 
 BlockChroma = tuple[tuple[float, float] | None, ...]
@@ -140,6 +170,11 @@ STRUCTURE_GONE = 0.6
 # within this margin above the moved threshold.
 PART_SHARE = 0.6
 PART_MATCH_MARGIN = 0.2
+# A lost view is a new view (the camera turned), not a cover, when the frame still has at least
+# this share of the learned scene's structured blocks (wherever they now are) and of its edge
+# density: a turned camera shows its new view's structure, a cover leaves little of either.
+NEW_VIEW_TEXTURE = 0.6
+NEW_VIEW_EDGES = 0.7
 # How far below its learning snapshots' worst match a camera's scene must fall to be lost.
 MATCH_MARGIN = 0.3
 # Judging starts against the median of the first snapshots once there are this many; before,
@@ -286,6 +321,7 @@ class PictureReport:
     borrowed: bool = False  # compared with the other mode's baseline (this one not learned)
     settled: bool = False  # compared with a fully learned baseline
     mode: Mode | None = None  # the baseline's mode it was judged in (None: judged alone)
+    osd_blocks: int = 0  # structure blocks left out as learned on-screen text
 
     @property
     def abnormal(self) -> bool:
@@ -343,6 +379,8 @@ class PictureReport:
                 out[reason] = some(
                     scene_match=None if c is None else c.scene_match,
                     structure_ratio=None if c is None else c.structure_ratio,
+                    texture_ratio=None if c is None else c.texture_ratio,
+                    edge_ratio=None if c is None else c.edge_ratio,
                     snapshots=float(self.fingerprint.moved),
                 )
             else:
@@ -382,6 +420,7 @@ class PictureReport:
             "picture.edge_ratio": None if c is None else r(c.edge_ratio),
             # Night brightness apart, so a trend compares nights with nights.
             "picture.night_luma_mean": r(self.luma_mean, 2) if self.mode is Mode.IR else None,
+            "picture.osd_blocks": self.osd_blocks,
         }
 
 
@@ -459,6 +498,16 @@ def _osd_mask(options: PictureOptions) -> NDArray[np.bool_] | None:
     return mask
 
 
+def _cell_mask(blocks: NDArray[np.bool_], shape: tuple[int, ...]) -> NDArray[np.bool_]:
+    """A structure-block mask spread over the fingerprint cells (each block a tile of cells)."""
+    cols, rows = STRUCTURE_GRID
+    tiles = blocks.reshape(rows, cols)
+    cells: NDArray[np.bool_] = np.repeat(
+        np.repeat(tiles, shape[0] // rows, axis=0), shape[1] // cols, axis=1
+    )
+    return cells
+
+
 def analyse(
     jpeg: bytes,
     baseline: Baseline | None,
@@ -498,12 +547,25 @@ def judge(
     """
     m = measured
     cells = m.cells
+    # OSD blocks learned from how each block changes between snapshots (`osd.py`).
+    osd_scores, osd_seen = (None, 0) if previous is None else (previous.osd, previous.osd_seen)
+    comparable = previous is not None and previous.cells.shape == cells.shape
+    if previous is not None and comparable and previous.digest != m.digest:
+        odd = osd.standing_out(cells, previous.cells)
+        osd_scores, osd_seen = osd.learn(osd_scores, osd_seen, odd)
+    learned_osd = osd.judged(osd_scores, osd_seen) if options.osd_mask == "learn" else None
+    block_mask = _osd_mask(options)
+    if learned_osd is not None:
+        block_mask = learned_osd if block_mask is None else block_mask & learned_osd
     frame_change: float | None = None
-    if previous is not None and previous.cells.shape == cells.shape:
+    if previous is not None and comparable:
         if previous.digest == m.digest:
             frame_change = 0.0
         else:
-            frame_change = float(np.median(np.abs(cells - previous.cells)))
+            change = np.abs(cells - previous.cells)
+            if learned_osd is not None:  # a ticking clock must not make a frozen frame live
+                change = change[_cell_mask(learned_osd, cells.shape)]
+            frame_change = float(np.median(change))
 
     chroma_cb, chroma_cr = _median_chroma(m.block_chroma)
     ready = baseline is not None and baseline.ready(options)
@@ -511,7 +573,7 @@ def judge(
     borrowed = False
     if reference is None and other_mode is not None and other_mode.ready(options):
         reference, borrowed = other_mode.reference(), True
-    comparison = None if reference is None else compare(m.profile, reference, _osd_mask(options))
+    comparison = None if reference is None else compare(m.profile, reference, block_mask)
     sharpness_ratio: float | None = None
     if comparison is not None and not borrowed:
         sharpness_ratio = comparison.sharpness_ratio
@@ -551,8 +613,24 @@ def judge(
         and share >= PART_SHARE * options.covered_block_share
         and comparison.scene_match < lost_below + PART_MATCH_MARGIN
     )
+    # A lost view that still has structure and edges of its own is a new view (the camera
+    # turned, perhaps to a plain floor), whatever the learned blocks lost.
+    new_view = (
+        view_lost
+        and comparison is not None
+        and comparison.texture_ratio is not None
+        and comparison.texture_ratio >= NEW_VIEW_TEXTURE
+        and comparison.edge_ratio is not None
+        and comparison.edge_ratio >= NEW_VIEW_EDGES
+    )
     covered_now = not black and (
-        flat or (view_lost and structure_gone) or share >= options.covered_block_share or part_lost
+        flat
+        or (
+            not new_view
+            and (
+                (view_lost and structure_gone) or share >= options.covered_block_share or part_lost
+            )
+        )
     )
     # A turned camera is judged only against a fully learned scene: while learning, a few
     # snapshots under different clouds are not yet a fair picture of the view.
@@ -565,6 +643,8 @@ def judge(
         unchanged=before.unchanged + 1 if unchanged else 0,
         covered=before.covered + 1 if covered_now else 0,
         moved=before.moved + 1 if moved_now else 0,
+        osd=osd_scores,
+        osd_seen=osd_seen,
     )
 
     reasons: list[ImageReason] = []
@@ -629,6 +709,7 @@ def judge(
         frozen_below=frozen_below,
         borrowed=borrowed,
         settled=settled and comparison is not None,
+        osd_blocks=0 if learned_osd is None else int(np.count_nonzero(~learned_osd)),
     )
 
 

@@ -34,7 +34,13 @@ class PictureHealth:
     def __call__(self, device: DeviceConfig, snapshot: Snapshot) -> PictureReading:
         options = (device.onvif or OnvifOptions()).picture
         # SnapshotUnreadable (a ProbeFailure) passes: the probe records snapshot.error.
-        report = self.store.observe(device.id, snapshot.data, options, streaming=snapshot.streaming)
+        report = self.store.observe(
+            device.id,
+            snapshot.data,
+            options,
+            streaming=snapshot.streaming,
+            ir_active=snapshot.ir_active,
+        )
         checks: dict[str, CheckValue] = {"picture.ok": True, **report.checks()}
         reasons = tuple(str(r) for r in report.reasons)
         with self._lock:

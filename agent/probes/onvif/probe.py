@@ -53,6 +53,8 @@ MEDIA_REFRESH_POLLS = 10
 # for the answer, and waits for another poll when less than the minimum is left.
 RECORDING_MARGIN_S = 0.5
 RECORDING_MIN_S = 1.0
+# The picture's mode from the IrCutFilter setting; AUTO says nothing of which is on.
+IR_ACTIVE = {"OFF": True, "ON": False}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class Snapshot:
     image: ImageInfo
     taken_at: datetime
     streaming: bool | None  # did the stream check pass on this poll (None: not checked)
+    # The camera says its IR-cut filter is out (True: night, IR) or in (False: day); None when
+    # it does not say (no Imaging service, or AUTO): the picture's own colour decides.
+    ir_active: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -368,6 +373,28 @@ class OnvifProbe:
         verdict = assess(report, stopped_after_s=options.recording_stopped_after)
         checks.update(recording_checks(verdict))
 
+    async def _ir_cut(
+        self, device: DeviceConfig, camera: _Camera, profile: MediaProfile
+    ) -> str | None:
+        """The IR-cut filter mode of the profile's video source, read with each snapshot from
+        the Imaging service when the camera has one (optional: a camera without it, or whose
+        call fails, leaves the mode to the picture)."""
+        assert camera.session is not None
+        assert camera.services is not None
+        if (
+            "imaging" not in camera.services.names
+            or "GetImagingSettings" in camera.unsupported
+            or profile.source_token is None
+        ):
+            return None
+        try:
+            return await camera.session.ir_cut_filter(profile.source_token)
+        except Unsupported:
+            camera.unsupported.add("GetImagingSettings")
+        except ProtocolError as err:
+            log.debug("%s: GetImagingSettings: %s", device.id, err)
+        return None
+
     async def _snapshot(
         self,
         device: DeviceConfig,
@@ -407,7 +434,16 @@ class OnvifProbe:
         checks.update(readings.snapshot_ok(image, len(data), elapsed_ms))
         if self._picture is None:
             return None
-        snapshot = Snapshot(data=data, image=image, taken_at=self._now(), streaming=streaming)
+        ir_cut = await self._ir_cut(device, camera, profile)
+        if ir_cut is not None:
+            checks["picture.ir_cut_filter"] = ir_cut
+        snapshot = Snapshot(
+            data=data,
+            image=image,
+            taken_at=self._now(),
+            streaming=streaming,
+            ir_active=IR_ACTIVE.get(ir_cut or ""),
+        )
         try:
             return await asyncio.to_thread(self._picture, device, snapshot)
         except ProbeFailure as err:  # e.g. a JPEG whose header reads but whose data does not

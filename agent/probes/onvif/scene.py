@@ -227,6 +227,9 @@ class Comparison:
     edge_ratio: float | None  # edge density now / learned
     brightness_ratio: float  # mean luma now / learned
     scene_match: float
+    # blocks with structure now / in the learned scene, wherever they are: a turned camera's
+    # new view has its own, a cover leaves few
+    texture_ratio: float | None = None
 
 
 MIN_JUDGED_BLOCKS = 6
@@ -254,6 +257,8 @@ def compare(now: Profile, learned: Profile, mask: NDArray[np.bool_] | None = Non
     if mask is not None:
         gained_blocks &= mask
     covered_share = max(lost - int(np.count_nonzero(gained_blocks)), 0) / n
+    textured_now = now.textured() if mask is None else now.textured() & mask
+    texture_ratio = int(np.count_nonzero(textured_now)) / n
     # Sharpness only where the structure still is: blocks whose structure moved away (people,
     # cars) say nothing of the lens; a defocus softens the structure but leaves it in place.
     # Both sides lose the same noise: the lower estimate (a busy scene overstates its noise).
@@ -270,4 +275,5 @@ def compare(now: Profile, learned: Profile, mask: NDArray[np.bool_] | None = Non
         edge_ratio=edge_ratio,
         brightness_ratio=brightness,
         scene_match=scene_match(now, learned),
+        texture_ratio=texture_ratio,
     )

@@ -17,6 +17,7 @@ from agent.probes.onvif.probe import OnvifProbe
 from agent.sampling import Poll, poll_device
 from tests.agent.factories import make_device
 from tests.agent.probes.onvif.frames import NOISE
+from tests.agent.probes.onvif.scenes import Camera, Kind
 from tests.agent.probes.onvif.test_probe import Ticker, onvif_device
 from tests.peers.ipycam import PASSWORD, IpyCam, make_test_video, missing_ipycam
 from tests.peers.onvif_fake import FakeOnvifCamera, Recording
@@ -249,3 +250,51 @@ async def test_slow_search_is_a_recording_error_within_the_polls_deadline(
     assert poll.sample.error is None, poll.sample.error
     assert poll.sample.checks["recording.error"] == "protocol_error"
     assert "recording.ok" not in poll.sample.checks
+
+
+async def test_ir_cut_filter_from_the_imaging_service_picks_the_pictures_baseline(
+    nvrs: list[FakeOnvifCamera], tmp_path: Path
+) -> None:
+    """A street camera at night whose picture keeps some colour (sodium lights): the camera
+    says its IR-cut filter is out (OFF), so the night baseline learns it; ON teaches the day
+    one; AUTO says nothing and the picture's colour decides (day, here)."""
+    street = Camera(Kind.NIGHT_COLOUR, seed=1)
+    fake = FakeOnvifCamera(events=False, snapshot=street.snapshot(0), ir_cut_filter="OFF").start()
+    nvrs.append(fake)
+    store = BaselineStore(tmp_path / "picture")
+    ticker = Ticker()
+    probe = OnvifProbe(picture=PictureHealth(store), monotonic=ticker)
+    device = nvr_device(fake, stream_check=False, recording_interval=0)
+    learnt = []
+    try:
+        for i, mode in enumerate(("OFF", "ON", "AUTO")):
+            fake.ir_cut_filter, fake.snapshot = mode, street.snapshot(i)
+            poll = await poll_device(probe, device)
+            assert poll.sample.error is None, poll.sample.error
+            assert poll.sample.checks["picture.ok"] is True
+            assert poll.sample.checks["picture.ir_cut_filter"] == mode
+            memory = store.memory(device.id)
+            learnt.append((memory.baseline.samples, memory.night.samples))
+            ticker.now += 301  # past the snapshot interval
+    finally:
+        await probe.aclose()
+    assert learnt == [(0, 1), (1, 1), (2, 1)]
+    assert fake.stats.operations.count("GetImagingSettings") == 3
+
+
+async def test_camera_without_imaging_service_leaves_the_mode_to_the_picture(
+    nvrs: list[FakeOnvifCamera], tmp_path: Path
+) -> None:
+    fake = FakeOnvifCamera(events=False, snapshot=Camera(Kind.IR, seed=1).snapshot(0)).start()
+    nvrs.append(fake)
+    store = BaselineStore(tmp_path / "picture")
+    probe = OnvifProbe(picture=PictureHealth(store))
+    try:
+        poll = await poll_device(probe, nvr_device(fake, stream_check=False, recording_interval=0))
+    finally:
+        await probe.aclose()
+    assert poll.sample.checks["picture.ok"] is True
+    assert "picture.ir_cut_filter" not in poll.sample.checks
+    assert "GetImagingSettings" not in fake.stats.operations
+    memory = store.memory("nvr-01")
+    assert (memory.baseline.samples, memory.night.samples) == (0, 1)  # grey: night by itself
