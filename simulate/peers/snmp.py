@@ -7,7 +7,9 @@
         ... sim.port ...
 """
 
+import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -16,6 +18,9 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+
+from agent.probes.snmp_ber import BerCodec, BerError, PduType, Version
+from agent.probes.snmp_values import RawValue
 
 SNMPD = shutil.which("snmpd") or ("/usr/sbin/snmpd" if Path("/usr/sbin/snmpd").exists() else None)
 SNMPGET = shutil.which("snmpget")
@@ -35,6 +40,37 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def snmp_get(
+    port: int, community: str, oids: list[str], *, timeout: float = 2.0
+) -> dict[str, RawValue] | None:
+    """One SNMPv2c GET to 127.0.0.1:`port` (the agent's own BER codec, no net-snmp needed):
+    OID → value, or None when nothing answers within `timeout`."""
+    codec = BerCodec()
+    request_id = random.randrange(1, 2**31)
+    request = codec.request(
+        version=Version.V2C,
+        community=community.encode(),
+        pdu_type=PduType.GET,
+        request_id=request_id,
+        oids=oids,
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(request, ("127.0.0.1", port))
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                data = sock.recv(65535)
+            except (TimeoutError, ConnectionRefusedError):
+                return None
+            with contextlib.suppress(BerError):
+                answer = codec.decode(data)
+                if answer.pdu.request_id == request_id:
+                    return {vb.oid: vb.value for vb in answer.pdu.var_binds}
+    return None
 
 
 def missing_snmpd() -> str | None:
@@ -96,15 +132,7 @@ class _Peer:
         )
 
     def _answers(self) -> bool:
-        assert SNMPGET is not None
-        args = [SNMPGET, "-v2c", "-c", self.ready_community(), "-t", "0.3", "-r", "0", "-On"]
-        done = subprocess.run(
-            [*args, f"127.0.0.1:{self.port}", SYS_UPTIME],
-            capture_output=True,
-            env={**os.environ, "MIBS": ""},
-            check=False,
-        )
-        return done.returncode == 0
+        return snmp_get(self.port, self.ready_community(), [SYS_UPTIME], timeout=0.3) is not None
 
     def stop(self) -> None:
         if self._proc is None:
