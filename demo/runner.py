@@ -162,9 +162,9 @@ def _run(
                     link=link,
                     passwords=passwords,
                     config=config,
-                    time_scale=time_scale,
                     data_dir=data_dir,
                 ),
+                login=("manager", passwords["manager"]),
                 time_scale=time_scale,
                 interval=interval,
             )
@@ -189,7 +189,6 @@ def _banner(
     link: str,
     passwords: dict[str, str],
     config: Path,
-    time_scale: float,
     data_dir: Path,
 ) -> str:
     logins = ", ".join(f"{user} / {passwords[user]}" for user in USERS if USERS[user] != "client")
@@ -209,11 +208,9 @@ def _banner(
         "  inspection: this month's, telemetry rows pre-filled, within a minute "
         f"({url}/api/v1/inspections)",
         f"  agent:    {config}",
-        "watch (minutes:seconds from now):",
-        *tour(site.scenario, time_scale=time_scale),
+        f"The scenario starts once the agent has reported every device; cues: "
+        f"secmon cue NAME --data-dir {data_dir}",
     ]
-    if site.scenario.cues:
-        lines.append(f"  e.g. secmon cue {next(iter(site.scenario.cues))} --data-dir {data_dir}")
     return "\n".join(lines) + "\nPress Ctrl-C to stop.\n"
 
 
@@ -269,6 +266,37 @@ async def _post_history(url: str, token: str) -> None:
     log.error("demo: the wear history was not accepted")
 
 
+async def _scenario(
+    site: Site, *, url: str, login: tuple[str, str], data_dir: Path, time_scale: float
+) -> None:
+    """Play the scenario from the moment the server has seen every device answer: the status
+    page is green then, and the tour's times count from there."""
+    expected = set(site.endpoints())
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, IndexError):
+                if expected <= await _devices_up(client, login):
+                    break
+            await asyncio.sleep(1)
+    print(
+        f"\nscenario {site.scenario.name!r} starts now; watch (minutes:seconds from now):\n"
+        + "\n".join(tour(site.scenario, time_scale=time_scale)),
+        flush=True,
+    )
+    await play(site, data_dir=data_dir)
+
+
+async def _devices_up(client: httpx.AsyncClient, login: tuple[str, str]) -> set[str]:
+    """The ids of the site's devices the server holds as up."""
+    username, password = login
+    form = {"username": username, "password": password}
+    token = (await client.post("/api/v1/auth/token", data=form)).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    site_id = (await client.get("/api/v1/sites", headers=headers)).json()[0]["id"]
+    rows = (await client.get(f"/api/v1/sites/{site_id}/devices", headers=headers)).json()
+    return {d["ext_id"] for d in rows if d["state"]["status"] == "up"}
+
+
 async def _run_site(
     scenario: Scenario,
     *,
@@ -277,6 +305,7 @@ async def _run_site(
     url: str,
     token: str,
     banner: Callable[[Site, Path], str],
+    login: tuple[str, str],
     time_scale: float,
     interval: float,
 ) -> None:
@@ -296,7 +325,12 @@ async def _run_site(
         )
         print(banner(site, config), flush=True)
         tasks.append(asyncio.create_task(_post_history(url, token), name="demo-wear-history"))
-        tasks.append(asyncio.create_task(play(site, data_dir=data_dir), name="demo-scenario"))
+        tasks.append(
+            asyncio.create_task(
+                _scenario(site, url=url, login=login, data_dir=data_dir, time_scale=time_scale),
+                name="demo-scenario",
+            )
+        )
         try:
             code = await agent.wait()
             if code == 0:  # stopped as asked: Ctrl-C reaches the agent too

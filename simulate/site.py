@@ -9,7 +9,6 @@ in one temp dir removed there.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -176,14 +175,28 @@ class Site:
         log.info("simulated site up: %d devices", len(self._all()))
 
     async def close(self) -> None:
+        """Stop every process, thread and port of the site. The stopping runs in a thread and
+        is shielded: a second Ctrl-C arriving meanwhile cannot leave half of it running."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for device in self._all():
-            with contextlib.suppress(Exception):  # stopping all of them matters more
-                await self._power(device.id, on=False, quiet=True)
+        await asyncio.shield(asyncio.to_thread(self._stop_all))
+
+    def _stop_all(self) -> None:
+        for snmp in self._snmp.values():
+            if snmp.peer is not None:
+                snmp.peer.kill()
+                snmp.peer = None
+        for camera in self._cameras.values():
+            if camera.fake is not None:
+                camera.fake.close()
+                camera.fake = None
+        for mqtt in self._mqtt.values():
+            if mqtt.proc is not None:
+                terminate(mqtt.proc, grace=2)
+                mqtt.proc = None
         if self._broker is not None:
-            await asyncio.to_thread(self._broker.close)
+            self._broker.close()
             self._broker = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
