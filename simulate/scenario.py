@@ -41,6 +41,11 @@ SNMP_KINDS = frozenset(
 )
 
 
+class CameraEngine(StrEnum):
+    ONVIF_FAKE = "onvif_fake"  # ours: device service and events, no video
+    IPYCAM = "ipycam"  # third-party virtual camera with an RTSP stream (needs ffmpeg)
+
+
 class Action(StrEnum):
     DOWN = "down"  # power off: snmpsim killed, camera's port closed, MQTT client killed (will)
     UP = "up"
@@ -52,6 +57,8 @@ class Action(StrEnum):
     TAMPER = "tamper"  # camera: ONVIF tamper event
     SIGNAL_LOSS = "signal_loss"  # camera: ONVIF VideoSource/SignalLoss
     SIGNAL_BACK = "signal_back"
+    STREAM_DOWN = "stream_down"  # ipycam camera: its RTSP listener closes, ONVIF still answers
+    STREAM_UP = "stream_up"
     AC_LOST = "ac_lost"  # door controller / alarm panel: mains lost, on its battery
     AC_BACK = "ac_back"
 
@@ -65,6 +72,8 @@ ACTION_KINDS: dict[Action, frozenset[DeviceKind]] = {
     Action.TAMPER: frozenset({DeviceKind.CAMERA}),
     Action.SIGNAL_LOSS: frozenset({DeviceKind.CAMERA}),
     Action.SIGNAL_BACK: frozenset({DeviceKind.CAMERA}),
+    Action.STREAM_DOWN: frozenset({DeviceKind.CAMERA}),
+    Action.STREAM_UP: frozenset({DeviceKind.CAMERA}),
     Action.AC_LOST: MQTT_KINDS,
     Action.AC_BACK: MQTT_KINDS,
 }
@@ -103,6 +112,10 @@ class SimDevice(_Model):
     name: str = Field(min_length=1, max_length=200)
     kind: DeviceKind
     parent: DeviceId | None = Field(default=None, description="The PoE switch feeding a camera")
+    engine: CameraEngine = Field(
+        default=CameraEngine.ONVIF_FAKE,
+        description="Camera: the ONVIF fake (events) or ipycam (a real RTSP stream)",
+    )
     contacts: list[str] = Field(
         default_factory=list, description="Site monitor: its dry contacts' labels (smoke, door…)"
     )
@@ -179,6 +192,8 @@ def _cross_checks(scenario: Scenario) -> Iterator[tuple[FieldPath, str]]:
         kinds[device.id] = device
         if device.contacts and device.kind is not DeviceKind.SITE_MONITOR:
             yield ("devices", i, "contacts"), "only a site_monitor has contacts"
+        if device.engine is not CameraEngine.ONVIF_FAKE and device.kind is not DeviceKind.CAMERA:
+            yield ("devices", i, "engine"), "only a camera has an engine"
     for i, device in enumerate(scenario.devices):
         if device.parent is None:
             continue
@@ -209,5 +224,11 @@ def _step_problems(
         yield (*where, "action"), f"{step.action} is for {kinds}, not {device.kind}"
     if step.action in (Action.ALARM, Action.CLEAR) and step.contact not in device.contacts:
         yield (*where, "contact"), f"must be one of {device.id}'s contacts: {device.contacts}"
+    events = (Action.TAMPER, Action.SIGNAL_LOSS, Action.SIGNAL_BACK)
+    streams = (Action.STREAM_DOWN, Action.STREAM_UP)
+    if step.action in events and device.engine is CameraEngine.IPYCAM:
+        yield (*where, "action"), f"{step.action} needs engine onvif_fake (ipycam sends no events)"
+    if step.action in streams and device.engine is not CameraEngine.IPYCAM:
+        yield (*where, "action"), f"{step.action} needs engine ipycam (the fake has no stream)"
     if step.action is Action.FLAP and (step.period is None or step.until is None):
         yield (*where, "action"), "flap needs period: and until:"

@@ -23,12 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from simulate.mqtt_device import merge
+from simulate.peers.ipycam import PASSWORD as IPYCAM_PASSWORD
+from simulate.peers.ipycam import IpyCam, make_test_video, missing_ipycam
 from simulate.peers.mosquitto import MOSQUITTO, MosquittoServer
 from simulate.peers.net import free_port
 from simulate.peers.onvif import FakeOnvifCamera
 from simulate.peers.process import terminate
 from simulate.peers.snmp import SNMPSIM, Snmpsim, free_udp_port
-from simulate.scenario import MQTT_KINDS, SNMP_KINDS, Action, DeviceKind, Scenario, SimDevice, Step
+from simulate.scenario import (
+    MQTT_KINDS,
+    SNMP_KINDS,
+    Action,
+    CameraEngine,
+    DeviceKind,
+    Scenario,
+    SimDevice,
+    Step,
+)
 from simulate.snmprec import (
     Contact,
     Disk,
@@ -100,6 +111,8 @@ class _Camera:
     device: SimDevice
     port: int
     fake: FakeOnvifCamera | None = None
+    ipycam: IpyCam | None = None  # engine ipycam: the process while powered
+    rtsp_port: int | None = None  # engine ipycam only
 
 
 @dataclass
@@ -167,9 +180,22 @@ class Site:
         for device in mqtt:
             initial = DOOR_STATE if device.kind is DeviceKind.DOOR_CONTROLLER else PANEL_STATE
             self._mqtt[device.id] = _Mqtt(device, f"site/{device.id}", dict(initial))
+        ipycam_missing = missing_ipycam()
         for device in devices:
-            if device.kind is DeviceKind.CAMERA:
-                self._cameras[device.id] = _Camera(device, free_port())
+            if device.kind is not DeviceKind.CAMERA:
+                continue
+            camera = _Camera(device, free_port())
+            if device.engine is CameraEngine.IPYCAM:
+                if ipycam_missing is None:
+                    camera.rtsp_port = free_port()
+                else:
+                    self.skipped.append(f"{device.id}: the ONVIF fake stands in: {ipycam_missing}")
+            self._cameras[device.id] = camera
+        if any(c.rtsp_port is not None for c in self._cameras.values()):
+            # One clip for every ipycam camera, rendered once (ffmpeg), with sensor-like noise.
+            await asyncio.to_thread(
+                make_test_video, self.workdir / "camera.mp4", filters=",noise=alls=12:allf=t"
+            )
         await asyncio.gather(*(self._power(d.id, on=True) for d in self._all()))
         self._spawn(self._tick(), "simulate-values")
         log.info("simulated site up: %d devices", len(self._all()))
@@ -191,6 +217,9 @@ class Site:
             if camera.fake is not None:
                 camera.fake.close()
                 camera.fake = None
+            if camera.ipycam is not None:
+                camera.ipycam.stop()
+                camera.ipycam = None
         for mqtt in self._mqtt.values():
             if mqtt.proc is not None:
                 terminate(mqtt.proc, grace=2)
@@ -215,6 +244,7 @@ class Site:
         """The agent config's `devices:` for what runs; secrets are written to `secrets_dir`."""
         for name, value in (
             ("camera-password", self.camera_password),
+            ("ipycam-password", IPYCAM_PASSWORD),
             ("snmp-community", COMMUNITY),
         ):
             path = secrets_dir / name
@@ -229,7 +259,7 @@ class Site:
             entry: dict[str, Any] = {
                 "id": device.id, "name": device.name, "class": device_class,
                 "subsystem": subsystem, "address": "127.0.0.1",
-                "interval": interval, "timeout": min(3.0, interval / 2),
+                "interval": interval, "timeout": round(interval * 0.8, 1),
             }  # fmt: skip
             if device.parent is not None and device.parent in self._snmp:
                 entry["parent"] = device.parent
@@ -246,14 +276,17 @@ class Site:
                     }
                 entry["snmp"] = options
             elif (camera := self._cameras.get(device.id)) is not None:
+                real = camera.rtsp_port is not None
+                password = "ipycam-password" if real else "camera-password"
                 entry |= {
                     "protocol": "onvif", "port": camera.port,
                     "credentials": {
                         "username": CAMERA_USER,
-                        "password": {"file": str(secrets_dir / "camera-password")},
+                        "password": {"file": str(secrets_dir / password)},
                     },
-                    # The fake has no media service: no stream, snapshots or recordings to read.
-                    "onvif": {"stream_check": False, "snapshot_interval": 0,
+                    # ipycam: its RTSP stream is checked; the fake has no media service. No
+                    # snapshots (picture health learns over days) or recordings either way.
+                    "onvif": {"stream_check": real, "snapshot_interval": 0,
                               "recording_interval": 0},
                 }  # fmt: skip
             else:
@@ -271,6 +304,11 @@ class Site:
                 }
             out.append(entry)
         return out
+
+    def rtsp_port(self, device_id: str) -> int | None:
+        """The RTSP port of a camera run by ipycam (None for the fake: it has no stream)."""
+        camera = self._cameras.get(device_id)
+        return None if camera is None else camera.rtsp_port
 
     def endpoints(self) -> dict[str, str]:
         """device id → how to reach it (for the tour and for tests)."""
@@ -330,6 +368,12 @@ class Site:
             case Action.SIGNAL_LOSS | Action.SIGNAL_BACK:
                 state = "true" if step.action is Action.SIGNAL_LOSS else "false"
                 await self._camera_event(device_id, "tns1:VideoSource/SignalLoss", state)
+            case Action.STREAM_DOWN | Action.STREAM_UP:
+                cam = self._cameras[device_id].ipycam
+                if cam is not None:
+                    down = step.action is Action.STREAM_DOWN
+                    await asyncio.to_thread(cam.stop_stream if down else cam.start_stream)
+                    log.info("%s: RTSP stream %s", device_id, "closed" if down else "open")
             case Action.AC_LOST | Action.AC_BACK:
                 ac = step.action is Action.AC_BACK
                 self._mqtt_command(device_id, {"state": {"power": {"ac": ac}}})
@@ -363,7 +407,20 @@ class Site:
                 children = [c.id for c in self.scenario.children(device_id)]
                 await asyncio.gather(*(self._power(c, on=on) for c in children))
         elif (camera := self._cameras.get(device_id)) is not None:
-            if on and camera.fake is None:
+            if camera.rtsp_port is not None:
+                if on and camera.ipycam is None:
+                    cam = IpyCam(
+                        self.workdir / device_id, serial=f"SIM-{device_id}",
+                        onvif_port=camera.port, rtsp_port=camera.rtsp_port,
+                        video=self.workdir / "camera.mp4",
+                    )  # fmt: skip
+                    camera.ipycam = await asyncio.to_thread(cam.start)
+                elif not on and camera.ipycam is not None:
+                    await asyncio.to_thread(camera.ipycam.stop)
+                    camera.ipycam = None
+                else:
+                    return
+            elif on and camera.fake is None:
                 fake = FakeOnvifCamera(
                     username=CAMERA_USER, password=self.camera_password,
                     serial=f"SIM-{device_id}", port=camera.port,

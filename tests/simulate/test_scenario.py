@@ -121,3 +121,12 @@ def test_snmprec_is_written_in_oid_order() -> None:
         "1.3.6.1.2.1.1.10.0|4|b",
         "1.3.6.1.2.1.33.1.4.1.0|2|3",
     ]
+
+
+def test_a_step_must_fit_the_cameras_engine(tmp_path: Path) -> None:
+    text = HEAD.replace("parent: sw-01}", "parent: sw-01, engine: ipycam}")
+    found = problems(tmp_path, text + "timeline:\n  - {at: 5, device: cam-01, action: tamper}\n")
+    assert found[0].endswith(
+        "scenario.yaml:8 timeline[0].action: "
+        "tamper needs engine onvif_fake (ipycam sends no events)"
+    )

@@ -1,6 +1,7 @@
 """The simulated site answers real clients (net-snmp's snmpget, mosquitto_sub, the ONVIF
-client), an instructor's cue changes what they see (mains lost, a switch and the camera behind
-it powered off, a door controller's last will), and closing it leaves no process, port or file.
+client against the fake and against ipycam), an instructor's cue changes what they see (mains
+lost, a switch and the camera behind it powered off, a door controller's last will, a stream
+gone), and closing it leaves no process, port or file.
 """
 
 import asyncio
@@ -15,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from simulate.peers.ipycam import PASSWORD as IPYCAM_PASSWORD
+from simulate.peers.ipycam import missing_ipycam
 from simulate.peers.mosquitto import MOSQUITTO
+from simulate.peers.net import wait_for_port
 from simulate.peers.snmp import SNMPGET, SNMPSIM, snmp_get
 from simulate.runner import play, send_cue
 from simulate.scenario import load_scenario
@@ -41,10 +45,12 @@ devices:
   - {id: sw-01, name: Switch, kind: poe_switch}
   - {id: cam-01, name: Camera, kind: camera, parent: sw-01}
   - {id: door-01, name: Door, kind: door_controller}
+  - {id: cam-02, name: Real camera, kind: camera, engine: ipycam}
 cues:
   mains-lost: [{device: ups-01, action: on_battery}]
   switch-cut: [{device: sw-01, action: down}]
   door-dies: [{device: door-01, action: down}]
+  stream-lost: [{device: cam-02, action: stream_down}]
 """
 
 
@@ -119,6 +125,18 @@ async def test_site_answers_real_clients_plays_cues_and_leaves_nothing(tmp_path:
         await onvif.close()
         assert retained(broker, "site/door-01/status") == {"state": "online"}
         assert retained(broker, "site/door-01/state")["door"] == "closed"
+        rtsp = site.rtsp_port("cam-02")
+        if missing_ipycam() is None:
+            assert rtsp is not None
+            assert wait_for_port(rtsp, timeout=5)
+            real = ONVIFCamera("127.0.0.1", devices["cam-02"]["port"], "admin", IPYCAM_PASSWORD)
+            await real.update_xaddrs()
+            info = await (await real.create_devicemgmt_service()).GetDeviceInformation()
+            assert info.SerialNumber == "SIM-cam-02"
+            await real.close()
+        else:
+            assert rtsp is None
+            assert any(note.startswith("cam-02: the ONVIF fake stands in") for note in site.skipped)
 
         player = asyncio.create_task(play(site, data_dir=tmp_path))
         await until(lambda: (tmp_path / "cues.json").exists())
@@ -129,6 +147,9 @@ async def test_site_answers_real_clients_plays_cues_and_leaves_nothing(tmp_path:
         await until(lambda: port_free(camera, socket.SOCK_STREAM))  # the camera lost PoE too
         send_cue(tmp_path, "door-dies")
         await until(lambda: retained(broker, "site/door-01/status") == {"state": "offline"})
+        if rtsp is not None:
+            send_cue(tmp_path, "stream-lost")
+            await until(lambda: port_free(rtsp, socket.SOCK_STREAM))
     finally:
         if player is not None:
             player.cancel()
