@@ -310,7 +310,10 @@ async def _run_site(
     interval: float,
 ) -> None:
     """Run the simulated site and the agent until the agent exits (or Ctrl-C)."""
-    site = await Site.start(scenario, time_scale=time_scale)
+    try:
+        site = await Site.start(scenario, time_scale=time_scale)
+    except (RuntimeError, OSError) as err:  # a peer that did not come up: it says why
+        raise DemoError(f"the simulated site did not start: {err}") from err
     tasks: list[asyncio.Task[None]] = []
     try:
         config = agent_config(
