@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from configfile import ConfigError
-from simulate.runner import agent_config, play, tour
+from simulate.runner import agent_config, play, stop_on_signals, tour
 from simulate.scenario import Scenario, load_scenario
 from simulate.site import Site
 from wire.ids import uuid7
@@ -169,7 +169,7 @@ def _run(
                 interval=interval,
             )
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:
         # Stopping already: a Ctrl-C that reaches the demo now (it reaches the agent too, which
@@ -309,7 +309,8 @@ async def _run_site(
     time_scale: float,
     interval: float,
 ) -> None:
-    """Run the simulated site and the agent until the agent exits (or Ctrl-C)."""
+    """Run the simulated site and the agent until the agent exits (or Ctrl-C, or SIGTERM)."""
+    stop_on_signals(signal.SIGTERM)  # Ctrl-C keeps asyncio's own handling (KeyboardInterrupt)
     try:
         site = await Site.start(scenario, time_scale=time_scale)
     except (RuntimeError, OSError) as err:  # a peer that did not come up: it says why

@@ -1,7 +1,7 @@
 """`secmon simulate SCENARIO`: the simulated site, the agent config that watches it, the
 scenario's timeline, and the instructor's cues, until Ctrl-C.
 
-Cues are files: `secmon simulate cue NAME` drops one in `<data dir>/cues/`, the running
+Cues are files: `secmon cue NAME` drops one in `<data dir>/cues/`, the running
 simulator picks it up within a second, plays the cue's steps and deletes the file. Whoever may
 write the simulator's data dir (the instructor running it) may cue; nothing is exposed on the
 network, and a cue survives a simulator that is busy or restarting.
@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from simulate.site import Site
 log = logging.getLogger("secmon.simulate")
 
 CUES_DIR = "cues"
-KNOWN_CUES = "cues.json"  # written at start: what `secmon simulate cue` may send
+KNOWN_CUES = "cues.json"  # written at start: what `secmon cue` may send
 CUE_POLL_S = 0.5
 
 
@@ -37,7 +38,7 @@ def tour(scenario: Scenario, *, time_scale: float) -> list[str]:
     """The timeline's notes as cues for a watcher: "00:45  cam-07 unplugged …"."""
     lines = [f"  {clock(s.at * time_scale)}  {s.note}" for s in scenario.timeline if s.note]
     if scenario.cues:
-        lines.append("  instructor cues (secmon simulate cue NAME --data-dir …):")
+        lines.append("  instructor cues (secmon cue NAME --data-dir …):")
         lines += [f"    {name}" for name in scenario.cues]
     return lines
 
@@ -116,6 +117,16 @@ def send_cue(data_dir: Path, name: str, *, now: Callable[[], float] = time.time)
     return path
 
 
+def stop_on_signals(*signals: signal.Signals) -> None:
+    """Ctrl-C and SIGTERM (by default) cancel the running main task, so its `finally` stops
+    the site: whatever the signals' inherited handling (a background shell ignores SIGINT)."""
+    main = asyncio.current_task()
+    assert main is not None
+    loop = asyncio.get_running_loop()
+    for sig in signals or (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, main.cancel)
+
+
 def run(
     scenario: Scenario,
     *,
@@ -129,7 +140,7 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir.resolve()
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(
             _simulate(
                 scenario,
@@ -152,6 +163,7 @@ async def _simulate(
     interval: float,
     time_scale: float,
 ) -> None:
+    stop_on_signals()
     site = await Site.start(scenario, time_scale=time_scale)
     try:
         config = agent_config(
