@@ -123,7 +123,7 @@ def _run(
         "DATABASE_URL": f"sqlite:///{data_dir / 'secmon.db'}",
         "SECMON_SECRET_KEY": secrets.token_urlsafe(32),
         "SECMON_INSTANCE": f"demo-{secrets.token_hex(8)}",
-        # Forecasts within a minute, not five; this month's inspection within half a minute.
+        # Forecasts within a minute, not five; inspection rounds every 20 s, not 10 min.
         "SECMON_PREDICT_ROLLUP_SECONDS": "10",
         "SECMON_INSPECTION_SECONDS": "20",
     }
@@ -205,7 +205,7 @@ def _banner(
         *(f"  note:     {why}" for why in site.skipped),
         f"  wear:     {HISTORY_DAYS} days of nvr-01 disk sectors and ups-01 battery runtime, "
         "time-compressed: preventive tickets within a minute",
-        "  inspection: this month's, telemetry rows pre-filled, within a minute "
+        "  inspection: this month's, telemetry rows pre-filled, within a few minutes "
         f"({url}/api/v1/inspections)",
         f"  agent:    {config}",
         f"The scenario starts once the agent has reported every device; cues: "
