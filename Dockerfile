@@ -10,6 +10,7 @@ COPY wire wire
 COPY cli cli
 COPY demo demo
 COPY configfile configfile
+COPY simulate simulate
 RUN /opt/secmon/bin/pip install --no-cache-dir '.[agent,server]'
 
 # Runtime stage: the virtualenv only, run as an unprivileged user.

@@ -340,13 +340,79 @@ def report_quarterly(
     )
 
 
+@app.command("simulate")
+def simulate(
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario file (YAML), or a shipped one: demo, training.")
+    ],
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the agent config and the cue inbox go.")
+    ] = Path(".simulate"),
+    server: Annotated[str, typer.Option(help="Server URL the agent config points at.")] = (
+        "http://127.0.0.1:8000"
+    ),
+    token_file: Annotated[
+        Path, typer.Option(help="The agent token file the agent config names.")
+    ] = Path("agent-token"),
+    interval: Annotated[float, typer.Option(help="Poll interval of each device, s.")] = 5.0,
+    time_scale: Annotated[
+        float, typer.Option(help="Timeline times multiplied by this (0.5: twice as fast).")
+    ] = 1.0,
+) -> None:
+    """Run a simulated site (snmpsim, ONVIF, Mosquitto on 127.0.0.1) and play a scenario."""
+    scenarios = _load("simulate.scenario", "dev")
+    runner = _load("simulate.runner", "dev")
+    try:
+        loaded = scenarios.load_scenario(scenario)
+    except scenarios.ConfigError as err:
+        typer.echo(f"secmon: {err}", err=True)
+        raise typer.Exit(2) from err
+    raise typer.Exit(
+        runner.run(
+            loaded,
+            data_dir=data_dir,
+            server_url=server,
+            token_file=token_file,
+            interval=interval,
+            time_scale=time_scale,
+        )
+    )
+
+
+@app.command("cue")
+def cue(
+    name: Annotated[str, typer.Argument(help="A cue of the running scenario.")],
+    data_dir: Annotated[
+        Path, typer.Option(help="The running simulator's (or demo's) data dir.")
+    ] = Path(".demo"),
+) -> None:
+    """Training: fire an instructor's cue in the running simulated site."""
+    runner = _load("simulate.runner", "dev")
+    try:
+        runner.send_cue(data_dir, name)
+    except runner.CueError as err:
+        typer.echo(f"secmon: {err}", err=True)
+        raise typer.Exit(2) from err
+    typer.echo(f"cue {name} sent; the simulator plays it within a second")
+
+
 @app.command("demo")
 def demo(
     port: Annotated[int, typer.Option(help="Server port.")] = 8000,
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(".demo"),
+    scenario: Annotated[
+        str, typer.Option(help="Scenario file, or a shipped one: demo, training.")
+    ] = "demo",
+    time_scale: Annotated[
+        float, typer.Option(help="Timeline times multiplied by this (0.5: twice as fast).")
+    ] = 1.0,
 ) -> None:
-    """Run server, simulated devices and an agent together, on an SQLite file."""
-    raise typer.Exit(_load("demo.runner", "server").run(port=port, data_dir=data_dir))
+    """Run server, a simulated site and an agent together, on an SQLite file."""
+    raise typer.Exit(
+        _load("demo.runner", "server").run(
+            port=port, data_dir=data_dir, scenario=scenario, time_scale=time_scale
+        )
+    )
 
 
 if __name__ == "__main__":

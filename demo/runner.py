@@ -1,4 +1,5 @@
-"""`secmon demo`: a fresh SQLite server, local demo devices and an agent, until Ctrl-C.
+"""`secmon demo`: a fresh SQLite server, the simulated site of a scenario (`secmon simulate`:
+snmpsim, ONVIF, Mosquitto on 127.0.0.1) and an agent watching it, until Ctrl-C.
 
 Everything runs through the same commands an installer uses (`secmon db upgrade`, `secmon admin`,
 `secmon server run`, `secmon agent run`), so the demo also shows how to set secmon up.
@@ -15,33 +16,27 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import yaml
 
-from demo.targets import Target, free_port, serve_target
+from configfile import ConfigError
+from simulate.runner import agent_config, play, stop_on_signals, tour
+from simulate.scenario import Scenario, load_scenario
+from simulate.site import Site
 from wire.ids import uuid7
 
 log = logging.getLogger("secmon.demo")
 
 CLIENT = "Demo Security Integrator Client"
 SITE = "HQ"
-ADMIN_USER = "admin"
+# The demo's logins, one per role a newcomer wants to see: the service manager, a technician
+# working the tickets, and the client reading the status page.
+USERS = {"manager": "manager", "technician": "technician", "client": "client"}
 SECMON = [sys.executable, "-m", "cli.main"]
 HISTORY_DAYS = 25  # within the 30 days raw samples are kept
-
-
-def _targets() -> list[Target]:
-    return [
-        Target("nvr-01", "Main NVR", "nvr", "video", free_port(), "up"),
-        Target("cam-01", "Lobby camera", "camera", "video", free_port(), "up"),
-        Target("cam-02", "Car park camera", "camera", "video", free_port(), "flapping"),
-        Target("cam-03", "Loading bay camera", "camera", "video", free_port(), "down"),
-        Target("alarm-01", "Intrusion panel", "alarm_panel", "alarm", free_port(), "up"),
-        Target("ups-01", "Rack UPS", "ups", "power", free_port(), "down"),
-    ]
 
 
 def _secmon(env: dict[str, str], *args: str) -> str:
@@ -51,31 +46,6 @@ def _secmon(env: dict[str, str], *args: str) -> str:
     if done.returncode != 0:
         raise DemoError(f"secmon {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
-
-
-def _agent_config(targets: list[Target], *, data_dir: Path, server_url: str) -> dict[str, object]:
-    return {
-        "site": SITE,
-        "server": {"url": server_url, "token": {"file": str(data_dir / "agent-token")}},
-        "agent": {
-            "outbox_path": str(data_dir / "outbox.db"),
-            "metrics_listen": f"127.0.0.1:{free_port()}",
-        },
-        "devices": [
-            {
-                "id": t.device_id,
-                "name": t.name,
-                "class": t.device_class,
-                "subsystem": t.subsystem,
-                "protocol": "tcp",
-                "address": "127.0.0.1",
-                "port": t.port,
-                "interval": 10,
-                "timeout": 3,
-            }
-            for t in targets
-        ],
-    }
 
 
 class DemoError(RuntimeError):
@@ -117,30 +87,45 @@ def wait_healthy(
     raise DemoError(f"server did not become healthy within {deadline_s:.0f} s")
 
 
-def run(*, port: int, data_dir: Path) -> int:
+def run(
+    *,
+    port: int,
+    data_dir: Path,
+    scenario: str = "demo",
+    time_scale: float = 1.0,
+    interval: float = 5,
+) -> int:
     """Set everything up from scratch in `data_dir`, run until interrupted, return an exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        return _run(port=port, data_dir=data_dir)
-    except DemoError as err:
+        return _run(
+            port=port,
+            data_dir=data_dir,
+            scenario=load_scenario(scenario),
+            time_scale=time_scale,
+            interval=interval,
+        )
+    except (DemoError, ConfigError) as err:
         log.error("secmon demo: %s", err)
         return 1
 
 
-def _run(*, port: int, data_dir: Path) -> int:
+def _run(
+    *, port: int, data_dir: Path, scenario: Scenario, time_scale: float, interval: float
+) -> int:
     check_port_free(port)
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     data_dir = data_dir.resolve()
-    password = secrets.token_urlsafe(9)
+    passwords = {user: secrets.token_urlsafe(9) for user in USERS}
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{data_dir / 'secmon.db'}",
         "SECMON_SECRET_KEY": secrets.token_urlsafe(32),
-        "SECMON_DEMO_PASSWORD": password,
         "SECMON_INSTANCE": f"demo-{secrets.token_hex(8)}",
-        # Forecasts within a minute, not five.
+        # Forecasts within a minute, not five; inspection rounds every 20 s, not 10 min.
         "SECMON_PREDICT_ROLLUP_SECONDS": "10",
+        "SECMON_INSPECTION_SECONDS": "20",
     }
     _secmon(env, "db", "upgrade")
     _secmon(env, "admin", "create-client", CLIENT)
@@ -151,45 +136,40 @@ def _run(*, port: int, data_dir: Path) -> int:
     token = _secmon(env, "admin", "create-agent-token", "--site", SITE).strip().splitlines()[-1]
     (data_dir / "agent-token").write_text(token.strip() + "\n")
     (data_dir / "agent-token").chmod(0o600)
-    _secmon(
-        env, "admin", "create-user", "--username", ADMIN_USER, "--role", "admin",
-        "--password-env", "SECMON_DEMO_PASSWORD",
-    )  # fmt: skip
-
+    for user, role in USERS.items():
+        extra = ["--client", CLIENT] if role == "client" else []
+        _secmon(
+            {**env, "SECMON_DEMO_PASSWORD": passwords[user]},
+            *("admin", "create-user", "--username", user, "--role", role, *extra),
+            *("--password-env", "SECMON_DEMO_PASSWORD"),
+        )
     link = _secmon(env, "admin", "status-link", "--client", CLIENT).strip().splitlines()[-1]
-
-    targets = _targets()
     url = f"http://127.0.0.1:{port}"
-    config_path = data_dir / "agent.yaml"
-    config_path.write_text(
-        yaml.safe_dump(_agent_config(targets, data_dir=data_dir, server_url=url))
-    )
 
     server = subprocess.Popen([*SECMON, "server", "run", "--port", str(port)], env=env)
     try:
         wait_healthy(url, server, instance=env["SECMON_INSTANCE"])
-        print(
-            f"\nsecmon demo is running\n"
-            f"  server:   {url}  (API docs: {url}/docs)\n"
-            f"  console:  {url}/console  (login {ADMIN_USER} / {password})\n"
-            f"  status:   {url}{link}  (the client's page, shared by link)\n"
-            f"  devices:  {', '.join(f'{t.device_id} ({t.behaviour})' for t in targets)}\n"
-            f"  wear:     {HISTORY_DAYS} days of nvr-01 disk sectors and ups-01 battery runtime, "
-            f"time-compressed: preventive tickets within a minute\n"
-            f"  agent:    {config_path}\n"
-            f"Press Ctrl-C to stop.\n",
-            flush=True,
-        )
         asyncio.run(
             _run_site(
-                targets,
-                config_path=config_path,
+                scenario,
+                data_dir=data_dir,
                 env=env,
                 url=url,
                 token=token.strip(),
+                banner=lambda site, config: _banner(
+                    site,
+                    url=url,
+                    link=link,
+                    passwords=passwords,
+                    config=config,
+                    data_dir=data_dir,
+                ),
+                login=("manager", passwords["manager"]),
+                time_scale=time_scale,
+                interval=interval,
             )
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:
         # Stopping already: a Ctrl-C that reaches the demo now (it reaches the agent too, which
@@ -202,10 +182,44 @@ def _run(*, port: int, data_dir: Path) -> int:
     return 0
 
 
+def _banner(
+    site: Site,
+    *,
+    url: str,
+    link: str,
+    passwords: dict[str, str],
+    config: Path,
+    data_dir: Path,
+) -> str:
+    logins = ", ".join(f"{user} / {passwords[user]}" for user in USERS if USERS[user] != "client")
+    client = next(user for user, role in USERS.items() if role == "client")
+    devices = ", ".join(d.id for d in site.scenario.devices if d.id in site.endpoints())
+    lines = [
+        "",
+        f"secmon demo is running: scenario {site.scenario.name!r}",
+        f"  server:   {url}  (API docs: {url}/docs)",
+        f"  console:  {url}/console  (login {logins})",
+        f"  status:   {url}{link}  (the client's page, shared by link; "
+        f"client login {client} / {passwords[client]})",
+        f"  devices:  {devices}",
+        *(f"  note:     {why}" for why in site.skipped),
+        f"  wear:     {HISTORY_DAYS} days of nvr-01 disk sectors and ups-01 battery runtime, "
+        "time-compressed: preventive tickets within a minute",
+        "  inspection: this month's, telemetry rows pre-filled, within a few minutes "
+        f"({url}/api/v1/inspections)",
+        f"  agent:    {config}",
+        f"The scenario starts once the agent has reported every device; cues: "
+        f"secmon cue NAME --data-dir {data_dir}",
+    ]
+    return "\n".join(lines) + "\nPress Ctrl-C to stop.\n"
+
+
 def wear_history(now: datetime) -> list[dict[str, object]]:
-    """Time-compressed wear: the NVR's disk has gathered reallocated sectors over the last weeks
+    """Time-compressed wear: the NVR's second disk has gathered bad sectors over the last weeks
     and the UPS battery's runtime has been fading, one reading a day, so the forecast job opens
-    preventive tickets within a minute of the demo's start."""
+    preventive tickets within a minute of the demo's start. The live simulated devices carry on
+    from where this history ends (simulate/scenarios/demo.yaml: bad_sectors,
+    battery_runtime_min)."""
     samples: list[dict[str, object]] = []
     sectors = 0
     for age in range(HISTORY_DAYS, 0, -1):
@@ -218,9 +232,9 @@ def wear_history(now: datetime) -> list[dict[str, object]]:
                 "id": str(uuid7()),
                 "device_id": "nvr-01",
                 "ts": ts,
-                "probe": "host",
+                "probe": "snmp",
                 "reachable": True,
-                "checks": {"host.disk.sda.reallocated_sectors": sectors},
+                "checks": {"syno.disk.disk_2.bad_sectors": sectors},
             }
         )
         samples.append(
@@ -252,27 +266,89 @@ async def _post_history(url: str, token: str) -> None:
     log.error("demo: the wear history was not accepted")
 
 
-async def _run_site(
-    targets: list[Target], *, config_path: Path, env: dict[str, str], url: str, token: str
+async def _scenario(
+    site: Site, *, url: str, login: tuple[str, str], data_dir: Path, time_scale: float
 ) -> None:
-    """Run the demo devices and the agent until the agent exits (or Ctrl-C)."""
-    tasks = [asyncio.create_task(serve_target(t), name=f"demo-{t.device_id}") for t in targets]
-    tasks.append(asyncio.create_task(_post_history(url, token), name="demo-wear-history"))
-    agent = await asyncio.create_subprocess_exec(
-        *SECMON, "agent", "run", "--config", str(config_path), env=env
+    """Play the scenario from the moment the server has seen every device answer: the status
+    page is green then, and the tour's times count from there."""
+    expected = set(site.endpoints())
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, IndexError):
+                if expected <= await _devices_up(client, login):
+                    break
+            await asyncio.sleep(1)
+    print(
+        f"\nscenario {site.scenario.name!r} starts now; watch (minutes:seconds from now):\n"
+        + "\n".join(tour(site.scenario, time_scale=time_scale)),
+        flush=True,
     )
+    await play(site, data_dir=data_dir)
+
+
+async def _devices_up(client: httpx.AsyncClient, login: tuple[str, str]) -> set[str]:
+    """The ids of the site's devices the server holds as up."""
+    username, password = login
+    form = {"username": username, "password": password}
+    token = (await client.post("/api/v1/auth/token", data=form)).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    site_id = (await client.get("/api/v1/sites", headers=headers)).json()[0]["id"]
+    rows = (await client.get(f"/api/v1/sites/{site_id}/devices", headers=headers)).json()
+    return {d["ext_id"] for d in rows if d["state"]["status"] == "up"}
+
+
+async def _run_site(
+    scenario: Scenario,
+    *,
+    data_dir: Path,
+    env: dict[str, str],
+    url: str,
+    token: str,
+    banner: Callable[[Site, Path], str],
+    login: tuple[str, str],
+    time_scale: float,
+    interval: float,
+) -> None:
+    """Run the simulated site and the agent until the agent exits (or Ctrl-C, or SIGTERM)."""
+    stop_on_signals(signal.SIGTERM)  # Ctrl-C keeps asyncio's own handling (KeyboardInterrupt)
     try:
-        code = await agent.wait()
-        if code == 0:  # stopped as asked: Ctrl-C reaches the agent too
-            log.info("agent stopped, stopping the demo")
-        else:
-            log.error("agent exited with code %s", code)
+        site = await Site.start(scenario, time_scale=time_scale)
+    except (RuntimeError, OSError) as err:  # a peer that did not come up: it says why
+        raise DemoError(f"the simulated site did not start: {err}") from err
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        config = agent_config(
+            site,
+            data_dir=data_dir,
+            server_url=url,
+            token_file=data_dir / "agent-token",
+            interval=interval,
+        )
+        agent = await asyncio.create_subprocess_exec(
+            *SECMON, "agent", "run", "--config", str(config), env=env
+        )
+        print(banner(site, config), flush=True)
+        tasks.append(asyncio.create_task(_post_history(url, token), name="demo-wear-history"))
+        tasks.append(
+            asyncio.create_task(
+                _scenario(site, url=url, login=login, data_dir=data_dir, time_scale=time_scale),
+                name="demo-scenario",
+            )
+        )
+        try:
+            code = await agent.wait()
+            if code == 0:  # stopped as asked: Ctrl-C reaches the agent too
+                log.info("agent stopped, stopping the demo")
+            else:
+                log.error("agent exited with code %s", code)
+        finally:
+            if agent.returncode is None:
+                agent.send_signal(signal.SIGTERM)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(15):
+                        await agent.wait()
     finally:
-        if agent.returncode is None:
-            agent.send_signal(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(15):
-                    await agent.wait()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await site.close()

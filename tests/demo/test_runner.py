@@ -1,22 +1,27 @@
-"""`make demo` runs `secmon demo`: within a minute the printed login shows the demo devices, the
-answering ones up and the closed ones down, the disk and battery wear get preventive tickets with
-their forecast, and Ctrl-C stops everything."""
+"""`make demo` runs `secmon demo`: the printed logins work, the demo scenario's faults reach the
+server as tickets (an emergency, a general one, one recovered, a switch's cameras held under its
+ticket) while the status page goes green, red and green again; the time-compressed wear gets
+preventive tickets, this month's inspection is pre-filled, an instructor's cue opens its fault,
+and Ctrl-C stops everything, leaving no process or port behind."""
 
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from demo.runner import DemoError, wait_healthy
 from tests.peers.net import free_port
@@ -51,18 +56,42 @@ def impostor() -> Iterator[int]:
         server.server_close()
 
 
-def _wait_for_banner(proc: subprocess.Popen[str], timeout: float = 90) -> str:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("Press Ctrl-C"):
-            return "".join(lines)
-    raise AssertionError("no demo banner:\n" + "".join(lines[-40:]))
+class Output:
+    """The demo's output, drained by a thread as it comes: a full pipe would stall the demo
+    (its server and agent log to it) while the test polls the API."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._drain, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self.lines.append("")  # end of output
+            self._changed.notify_all()
+
+    def until(self, prefix: str, timeout: float = 180) -> str:
+        """The output up to and including the first line starting with `prefix`."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for i, line in enumerate(self.lines):
+                    if line.startswith(prefix):
+                        return "".join(self.lines[: i + 1])
+                left = deadline - time.monotonic()
+                if (self.lines and self.lines[-1] == "") or left <= 0:
+                    raise AssertionError(f"no {prefix!r} line:\n" + "".join(self.lines[-40:]))
+                self._changed.wait(left)
+
+    def text(self, timeout: float = 60) -> str:
+        self._thread.join(timeout)
+        return "".join(self.lines)
 
 
 def _devices(url: str, token: str) -> dict[str, Any]:
@@ -94,10 +123,10 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
-def _demo(tmp_path: Path, port: int) -> subprocess.Popen[str]:
+def _demo(tmp_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
     """`secmon demo` in its own process group, as a terminal runs it (Ctrl-C reaches them all)."""
     return subprocess.Popen(
-        [str(SECMON), "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")],
+        [str(SECMON), "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo"), *args],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -107,70 +136,152 @@ def _demo(tmp_path: Path, port: int) -> subprocess.Popen[str]:
     )
 
 
+def _token(url: str, username: str, password: str) -> str:
+    answer = httpx.post(
+        f"{url}/api/v1/auth/token", data={"username": username, "password": password}, timeout=5
+    )
+    assert answer.status_code == 200, (username, answer.text)
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def _free(port: int, kind: socket.SocketKind) -> bool:
+    """Nobody holds the port (TIME_WAIT of closed connections aside, as SO_REUSEADDR allows)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _group_alive(pgid: int) -> list[int]:
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@dataclass
+class Seen:
+    """What the e2e test has watched the demo do, polled until all of it holds."""
+
+    banners: list[str] = field(default_factory=list)  # the status page's states, in order
+    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    held: list[dict[str, Any]] = field(default_factory=list)  # episodes under another's ticket
+    inspection: dict[str, Any] | None = None
+
+    def banner(self, state: str) -> None:
+        if not self.banners or self.banners[-1] != state:
+            self.banners.append(state)
+
+    def green_red_green(self) -> bool:
+        states = [s for s in self.banners if s in ("ok", "down")]
+        return states[:1] == ["ok"] and "down" in states and states[-1] == "ok"
+
+    def faults(self, **match: str) -> list[dict[str, Any]]:
+        return [
+            t
+            for t in self.tickets.values()
+            if t["kind"] == "fault" and all(t[k] == v for k, v in match.items())
+        ]
+
+    def preventive(self) -> set[str]:
+        return {t["code"] for t in self.tickets.values() if t["kind"] == "preventive"}
+
+    def done(self) -> bool:
+        return (
+            bool(self.faults(severity="emergency"))
+            and bool(self.faults(severity="general"))
+            and bool(self.faults(state="recovered"))
+            and bool(self.held)
+            and self.green_red_green()
+            and self.preventive() == {"predict.disk_sectors", "predict.battery"}
+            and self.inspection is not None
+            and self.inspection["prefilled_at"] is not None
+        )
+
+
 @pytest.mark.e2e
-def test_demo_shows_devices_up_and_down_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_demo_scenario_opens_its_tickets_and_stops_leaving_nothing(tmp_path: Path) -> None:
     port = free_port()
-    proc = _demo(tmp_path, port)
+    # Half the scenario's times: the same faults and recoveries, sooner (polls stay every 5 s).
+    proc = _demo(tmp_path, port, "--time-scale", "0.5")
+    output = Output(proc)
+    agent_ports: list[int] = []
     try:
-        banner = _wait_for_banner(proc)
+        banner = output.until("Press Ctrl-C")
         url = re.search(r"server:\s+(\S+)", banner)
-        login = re.search(r"\(login (\S+) / ([^)\s]+)\)", banner)
         status = re.search(r"status:\s+(\S+)", banner)
+        logins = dict(re.findall(r"(manager|technician|client) / ([^,)\s]+)", banner))
         assert url, banner
-        assert login, banner
-        token = httpx.post(
-            f"{url[1]}/api/v1/auth/token",
-            data={"username": login[1], "password": login[2]},
-            timeout=5,
-        ).json()["access_token"]
-
-        def statuses() -> dict[str, str]:
-            return {ext: d["state"]["status"] for ext, d in _devices(url[1], token).items()}
-
-        def settled() -> bool:
-            now = statuses()
-            return len(now) == 6 and "unknown" not in now.values()
-
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not settled():
-            time.sleep(1)
-        final = statuses()
-        assert final["nvr-01"] == "up"
-        assert final["cam-01"] == "up"
-        assert final["cam-03"] == "down"
-        assert final["ups-01"] == "down"
         assert status, banner
-        page = httpx.get(status[1], timeout=10)
-        assert page.status_code == 200
-        assert "Demo Security Integrator Client" in page.text
-        console = httpx.get(f"{url[1]}/console", timeout=5)
-        assert console.status_code == 303  # to the login form
-        home = httpx.get(f"{url[1]}/", timeout=5, follow_redirects=True)  # the first URL printed
-        assert home.status_code == 200
-        assert home.url.path == "/console/login"
-
-        # The time-compressed wear: preventive tickets for the NVR's disk and the UPS battery.
+        assert set(logins) == {"manager", "technician", "client"}, banner
+        for user in ("technician", "client"):
+            _token(url[1], user, logins[user])
+        token = _token(url[1], "manager", logins["manager"])
         headers = {"Authorization": f"Bearer {token}"}
+        config = yaml.safe_load((tmp_path / "demo" / "agent.yaml").read_text())
+        agent_ports = [d["port"] for d in config["devices"]]
+        assert {d["protocol"] for d in config["devices"]} == {"snmp", "onvif", "mqtt"}
+        tour = output.until("  instructor cues")  # "scenario … starts now", the tour
+        assert "smoke in the server room" in tour
 
-        def preventive() -> dict[str, dict[str, Any]]:
-            rows = httpx.get(f"{url[1]}/api/v1/tickets", headers=headers, timeout=5).json()
-            return {t["code"]: t for t in rows if t["kind"] == "preventive"}
-
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and len(preventive()) < 2:
-            time.sleep(2)
-        tickets = preventive()
-        assert set(tickets) == {"predict.disk_sectors", "predict.battery"}, tickets
+        seen = Seen()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not seen.done():
+            page = httpx.get(status[1], timeout=10).text
+            seen.banner(re.search(r'class="banner (\w+)"', page)[1])  # type: ignore[index]
+            rows = httpx.get(f"{url[1]}/api/v1/tickets", headers=headers, timeout=10).json()
+            seen.tickets = {t["id"]: t for t in rows}
+            episodes = httpx.get(
+                f"{url[1]}/api/v1/faults", params={"open": "false"}, headers=headers, timeout=10
+            ).json()
+            seen.held = [e for e in episodes if e["parent_episode_id"] is not None]
+            inspections = httpx.get(f"{url[1]}/api/v1/inspections", headers=headers, timeout=10)
+            seen.inspection = next(iter(inspections.json()), None)
+            time.sleep(1)
         devices = _devices(url[1], token)
-        assert tickets["predict.disk_sectors"]["device_id"] == devices["nvr-01"]["id"]
-        assert tickets["predict.battery"]["device_id"] == devices["ups-01"]["id"]
-        forecasts = httpx.get(
-            f"{url[1]}/api/v1/devices/{devices['nvr-01']['id']}/forecasts",
-            headers=headers,
-            timeout=5,
-        ).json()
-        assert forecasts[0]["alarm"] is True
-        assert forecasts[0]["svg"].startswith("<svg")
+        names = {d["id"]: ext for ext, d in devices.items()}
+        summary = {
+            "banners": seen.banners,
+            "tickets": [(t["kind"], t["severity"], t["state"], t["code"], names.get(t["device_id"]))
+                        for t in seen.tickets.values()],
+            "held": [names.get(e["device_id"]) for e in seen.held],
+        }  # fmt: skip
+        assert seen.faults(severity="emergency", code="env.smoke_alarm"), summary
+        assert seen.faults(severity="general", code="device.unreachable"), summary
+        assert seen.faults(state="recovered"), summary
+        switch = seen.faults(code="device.unreachable", device_id=devices["sw-01"]["id"])
+        assert switch, summary
+        # The cameras behind the switch: held under the switch's ticket, none of their own.
+        assert {names[e["device_id"]] for e in seen.held} == {"cam-05", "cam-06", "cam-07"}
+        assert {e["ticket_id"] for e in seen.held} == {switch[0]["id"]}
+        assert seen.green_red_green(), summary
+        assert seen.preventive() == {"predict.disk_sectors", "predict.battery"}, summary
+        assert seen.inspection is not None, summary
+        assert seen.inspection["prefilled_at"] is not None, seen.inspection
+
+        # The instructor's cue: cam-01 turned away, an ONVIF tamper event, its ticket.
+        cue = subprocess.run(
+            [str(SECMON), "cue", "camera-tamper", "--data-dir", str(tmp_path / "demo")],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert cue.returncode == 0, cue.stderr
+        deadline = time.monotonic() + 60
+        tamper: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not tamper:
+            rows = httpx.get(f"{url[1]}/api/v1/tickets", headers=headers, timeout=10).json()
+            tamper = [t for t in rows if t["code"] == "camera.tamper"]
+            time.sleep(1)
+        assert tamper, rows
+        assert tamper[0]["device_id"] == devices["cam-01"]["id"]
     finally:
         # Ctrl-C reaches the demo, its server and its agent at once, and the agent may finish
         # first: stop the agent, wait until it is gone, then Ctrl-C the whole group.
@@ -180,10 +291,16 @@ def test_demo_shows_devices_up_and_down_and_stops_on_ctrl_c(tmp_path: Path) -> N
         while time.monotonic() < deadline and _running(agent):
             time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+    out = output.text()
     assert proc.returncode == 0, out[-3000:]
     assert "agent stopped" in out
     assert "exited with code" not in out, out[-3000:]
+    assert _group_alive(proc.pid) == []
+    assert _free(port, socket.SOCK_STREAM)
+    for device_port in agent_ports:  # cameras and broker on TCP, SNMP devices on UDP
+        assert _free(device_port, socket.SOCK_STREAM), device_port
+        assert _free(device_port, socket.SOCK_DGRAM), device_port
 
 
 @pytest.mark.e2e

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from agent.config import load_config
 from cli.main import app
 from server.settings import Settings
+from simulate.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs/operator-guide.md").read_text(encoding="utf-8")
@@ -23,10 +24,19 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", GUIDE, flags=re.DOTALL)
 
 
+def test_scenario_examples_load_as_scenarios(tmp_path: Path) -> None:
+    scenarios = [block for block in blocks("yaml") if isinstance(yaml.safe_load(block), dict)]
+    assert scenarios
+    for i, block in enumerate(scenarios):
+        (tmp_path / f"{i}.yaml").write_text(block)
+        assert load_scenario(tmp_path / f"{i}.yaml").timeline
+
+
 def test_device_examples_load_as_agent_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    devices = [device for block in blocks("yaml") for device in yaml.safe_load(block)]
+    lists = [yaml.safe_load(block) for block in blocks("yaml")]
+    devices = [device for found in lists if isinstance(found, list) for device in found]
     assert {d["protocol"] for d in devices} == {"tcp", "snmp"}
     for secret in ("ups-01.auth", "ups-01.priv"):
         path = tmp_path / "secrets" / secret

@@ -1,14 +1,3 @@
-"""Stopping a peer's subprocess: politely first, then for sure."""
+"""Stopping a peer's subprocess (simulate/peers/process.py)."""
 
-import subprocess
-from typing import Any
-
-
-def terminate(proc: subprocess.Popen[Any], *, grace: float) -> None:
-    """SIGTERM, `grace` seconds to exit, then SIGKILL (and 5 s to be reaped)."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+from simulate.peers.process import terminate as terminate
