@@ -134,6 +134,7 @@ async def post_ingest(
                 directory=ctx.directory,
                 states=ctx.states,
                 after_commit=ctx.faults.wake,
+                window=ctx.settings.time_window,
             )
 
         result = await run_in_threadpool(authenticate_and_store)
@@ -143,6 +144,7 @@ async def post_ingest(
     metrics.batch_seconds.observe(time.perf_counter() - started)
     metrics.samples_ingested.labels("accepted").inc(result.accepted)
     metrics.samples_ingested.labels("duplicate").inc(result.duplicates)
+    metrics.samples_ingested.labels("refused").inc(len(result.refused))
     return result
 
 

@@ -417,3 +417,54 @@ def test_waits_after_failed_pushes_grow_to_the_configured_cap_and_no_further(
     waits = [pusher._backoff() for _ in range(40)]
     assert max(waits) <= 5.0
     assert max(waits[10:]) > 2.5  # full jitter up to the cap once the attempts have grown
+
+
+async def test_a_sample_the_server_keeps_failing_on_is_found_and_quarantined(
+    outbox: Outbox,
+) -> None:
+    """One poison sample among 8: the same 500 on the same batch narrows the batch down to it,
+    it goes to quarantine (kept on disk, counted) and everything behind it is delivered."""
+    samples = [sample() for _ in range(8)]
+    poison = samples[5].id
+    server = Server(
+        lambda b: httpx.Response(500 if any(s.id == poison for s in b.samples) else 200)
+    )
+    outbox.put(samples)
+    metrics = AgentMetrics(CollectorRegistry())
+    metrics.watch_outbox(outbox)
+    pusher = make_pusher(outbox, server, batch_size=8, metrics=metrics)
+    for _ in range(100):
+        if (await pusher.push_batch()).step is Step.EMPTY:
+            break
+    assert outbox.depth() == 0
+    assert outbox.quarantined() == 1
+    assert outbox.quarantined_total() == 1
+    delivered = {
+        s.id
+        for b in server.batches
+        if not any(x.id == poison for x in b.samples)
+        for s in b.samples
+    }
+    assert delivered == {s.id for s in samples} - {poison}
+    assert metrics.registry.get_sample_value("secmon_agent_samples_quarantined") == 1
+
+
+async def test_server_errors_below_the_poison_count_keep_the_batch(outbox: Outbox) -> None:
+    outbox.put([sample() for _ in range(4)])
+    pusher = make_pusher(outbox, Server(lambda b: httpx.Response(500)), batch_size=4)
+    steps = [(await pusher.push_batch()).step for _ in range(4)]
+    assert steps == [Step.WAIT] * 4
+    assert (outbox.depth(), outbox.quarantined(), pusher.batch_size) == (4, 0, 4)
+
+
+async def test_samples_refused_for_their_time_are_dropped_and_counted(outbox: Outbox) -> None:
+    samples = [sample() for _ in range(3)]
+    refused = [{"id": str(samples[1].id), "reason": "timestamp is more than 30 days before"}]
+    server = Server(
+        lambda b: httpx.Response(200, json={"accepted": 2, "duplicates": 0, "refused": refused})
+    )
+    outbox.put(samples)
+    assert (await make_pusher(outbox, server).push_batch()).step is Step.SENT
+    assert outbox.depth() == 0
+    assert outbox.rejected_total() == 1
+    assert len(server.batches) == 1  # not retried
