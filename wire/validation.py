@@ -23,6 +23,15 @@ DB_INT_MAX = 2**63 - 1
 # A row id in a path, query or body: a positive 64-bit integer, as the columns hold.
 RowId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
 DbInt = Annotated[int, Field(ge=DB_INT_MIN, le=DB_INT_MAX)]
+
+
+def row_id(text: str | None) -> int | None:
+    """A row id written in a form field, or None when the text is not one (ASCII digits only,
+    within the column's range)."""
+    if not text or len(text) > 19 or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 1 <= value <= DB_INT_MAX else None
 Bool = StrictBool
 
 # C0 controls and DEL; text may keep tab and line breaks, a line may not.

@@ -7,9 +7,13 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from server.api.deps import Ctx, DbSession
+from server.errors import InvalidInputError
 from server.users import authenticate_user, issue_access_token
 from server.views import AccessToken
 from wire.schema import ErrorBody
+from wire.validation import control_problem
+
+MAX_USERNAME = 150  # the column's length
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -18,6 +22,12 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: DbSession, ctx: Ctx
 ) -> AccessToken:
+    problem = control_problem(form.username, multiline=False)
+    if problem is not None or len(form.username) > MAX_USERNAME:
+        # No account has such a name; refused before any password hashing.
+        raise InvalidInputError(
+            "not a username", [{"field": "username", "message": problem or "too long"}]
+        )
     principal = authenticate_user(session=session, username=form.username, password=form.password)
     ttl = timedelta(minutes=ctx.settings.access_token_minutes)
     token = issue_access_token(

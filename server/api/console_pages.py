@@ -60,6 +60,7 @@ from server.tickets.schemas import ResolveBody
 from server.tickets.states import TicketState
 from server.users import UserPrincipal, authenticate_user
 from wire.enums import Role
+from wire.validation import RowId, row_id
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.DESK, Role.TECHNICIAN})
@@ -287,7 +288,7 @@ def own_status(
     lang: Annotated[str | None, Query()] = None,
     cookie_lang: Annotated[str | None, Cookie(alias="secmon_lang")] = None,
     accept_language: Annotated[str | None, Header()] = None,
-    client_id: int | None = None,
+    client_id: RowId | None = None,
 ) -> Response:
     viewer = _viewer(request, ctx, session)
     if viewer is None:
@@ -315,7 +316,8 @@ def own_status(
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    """A row id from a form or query field; anything else (also "²" or 2^70) is no id."""
+    return row_id(value)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -361,7 +363,7 @@ def queue_page(
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
 def ticket_view(
-    ticket_id: int, request: Request, ctx: Ctx, session: DbSession, error: str | None = None
+    ticket_id: RowId, request: Request, ctx: Ctx, session: DbSession, error: str | None = None
 ) -> Response:
     def render(viewer: Viewer) -> Response:
         try:
@@ -387,7 +389,7 @@ def ticket_view(
 
 @router.post("/tickets/{ticket_id}")
 def ticket_action(
-    ticket_id: int,
+    ticket_id: RowId,
     request: Request,
     ctx: Ctx,
     session: DbSession,
@@ -539,7 +541,7 @@ def sites_page(request: Request, ctx: Ctx, session: DbSession) -> Response:
 
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)
-def site_page(site_id: int, request: Request, ctx: Ctx, session: DbSession) -> Response:
+def site_page(site_id: RowId, request: Request, ctx: Ctx, session: DbSession) -> Response:
     def render(viewer: Viewer) -> Response:
         site = session.get(Site, site_id)
         if site is None or not viewer.scope.allows(site_id):
@@ -551,7 +553,7 @@ def site_page(site_id: int, request: Request, ctx: Ctx, session: DbSession) -> R
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
-def device_page(device_id: int, request: Request, ctx: Ctx, session: DbSession) -> Response:
+def device_page(device_id: RowId, request: Request, ctx: Ctx, session: DbSession) -> Response:
     def render(viewer: Viewer) -> Response:
         device = session.get(Device, device_id)
         if device is None or not viewer.scope.allows(device.site_id):

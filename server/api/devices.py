@@ -9,19 +9,20 @@ from server.api.deps import DbSession, UserScope
 from server.tenancy import get_device, recent_samples
 from server.views import DeviceOut, SampleOut
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
 
 
 @router.get("/{device_id}", response_model=DeviceOut, responses=ERRORS)
-def get_one_device(device_id: int, scope: UserScope, session: DbSession) -> DeviceOut:
+def get_one_device(device_id: RowId, scope: UserScope, session: DbSession) -> DeviceOut:
     return DeviceOut.of(get_device(session=session, device_id=device_id, scope=scope))
 
 
 @router.get("/{device_id}/samples", response_model=list[SampleOut], responses=ERRORS)
 def get_device_samples(
-    device_id: int,
+    device_id: RowId,
     scope: UserScope,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

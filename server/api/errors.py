@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from server.errors import (
@@ -102,7 +102,18 @@ def install(app: FastAPI) -> None:
             503, "unavailable", "database busy or unavailable", {"Retry-After": RETRY_AFTER_SECONDS}
         )
 
+    async def on_db_data_error(_request: Request, err: Exception) -> JSONResponse:
+        # The input rules (wire/validation.py) should have refused it; the database did.
+        log.warning("database refused a value: %s", str(err).splitlines()[0][:300])
+        return error_response(422, "invalid", "a value is out of range or not storable")
+
+    async def on_db_integrity_error(_request: Request, err: Exception) -> JSONResponse:
+        log.warning("database integrity: %s", str(err).splitlines()[0][:300])
+        return error_response(409, "conflict", "conflicts with stored data or refers to none")
+
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(DataError, on_db_data_error)
+    app.add_exception_handler(IntegrityError, on_db_integrity_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(OperationalError, on_db_unavailable)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from server.api.deps import Ctx, CurrentUser, DbSession, UserScope
 from server.db import write_session
-from server.errors import ForbiddenError
+from server.errors import ForbiddenError, InvalidInputError
 from server.faults.engine import KNOWN_CODES
 from server.models import FaultEpisode, RepairRecord, Site, Ticket, TicketEvent, TicketSurvey
 from server.sla import SlaConfigError, ticket_clocks
@@ -36,6 +36,7 @@ from server.tickets.states import OPEN_STATES, TicketState
 from server.users import UserPrincipal
 from wire.enums import Role
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -57,8 +58,8 @@ def list_tickets(
     session: DbSession,
     state: Annotated[list[TicketState] | None, Query()] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
-    site_id: int | None = None,
-    device_id: int | None = None,
+    site_id: RowId | None = None,
+    device_id: RowId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[TicketOut]:
     """Newest first; `open=true` for tickets not closed or cancelled."""
@@ -76,7 +77,7 @@ def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=ERRORS)
-def get_ticket(ticket_id: int, scope: UserScope, session: DbSession) -> TicketDetail:
+def get_ticket(ticket_id: RowId, scope: UserScope, session: DbSession) -> TicketDetail:
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     record = session.get(RepairRecord, ticket.id)
     survey = session.get(TicketSurvey, ticket.id)
@@ -92,7 +93,9 @@ def get_ticket(ticket_id: int, scope: UserScope, session: DbSession) -> TicketDe
 
 
 @router.get("/tickets/{ticket_id}/events", response_model=list[TicketEventOut], responses=ERRORS)
-def get_ticket_events(ticket_id: int, scope: UserScope, session: DbSession) -> list[TicketEventOut]:
+def get_ticket_events(
+    ticket_id: RowId, scope: UserScope, session: DbSession
+) -> list[TicketEventOut]:
     """The audit trail, oldest first: who, when, from, to, note."""
     service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     rows = session.scalars(
@@ -102,7 +105,7 @@ def get_ticket_events(ticket_id: int, scope: UserScope, session: DbSession) -> l
 
 
 @router.get("/tickets/{ticket_id}/sla", response_model=SlaOut, responses=ERRORS)
-def get_ticket_sla(ticket_id: int, scope: UserScope, session: DbSession) -> SlaOut:
+def get_ticket_sla(ticket_id: RowId, scope: UserScope, session: DbSession) -> SlaOut:
     """The three clocks now: respond, on site, resolve (status, deadline, time remaining)."""
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     site = session.get(Site, ticket.site_id)
@@ -142,6 +145,11 @@ def get_ticket_sla(ticket_id: int, scope: UserScope, session: DbSession) -> SlaO
 def log_call(body: CallBody, user: CurrentUser, scope: UserScope, ctx: Ctx) -> TicketOut:
     """The desk logs a client's call; about a device with an open ticket, it joins that one."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
+    now = datetime.now(UTC)
+    if body.occurred_at is not None:
+        problem = ctx.settings.time_window.problem(body.occurred_at, now)
+        if problem is not None:
+            raise InvalidInputError(problem, [{"field": "occurred_at", "message": problem}])
     call = CallIn(
         symptom=body.symptom,
         reporter=body.reporter,
@@ -158,7 +166,7 @@ def log_call(body: CallBody, user: CurrentUser, scope: UserScope, ctx: Ctx) -> T
             call=call,
             settings_of=SettingsLookup(session, KNOWN_CODES),
             actor=actor,
-            now=datetime.now(UTC),
+            now=now,
             scope=scope,
         )
         return TicketOut.of(result.ticket)
@@ -166,7 +174,7 @@ def log_call(body: CallBody, user: CurrentUser, scope: UserScope, ctx: Ctx) -> T
 
 @router.post("/tickets/{ticket_id}/transitions", response_model=TicketOut, responses=ERRORS)
 def move_ticket(
-    ticket_id: int, body: TransitionBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: TransitionBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketOut:
     """acknowledge, dispatch (with eta), on_site, cancel, close, reopen …; resolve has its own
     endpoint (it files the repair record)."""
@@ -191,7 +199,7 @@ def move_ticket(
 
 @router.post("/tickets/{ticket_id}/pause", response_model=TicketOut, responses=ERRORS)
 def pause_ticket_clock(
-    ticket_id: int, body: PauseBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: PauseBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketOut:
     """Stop the SLA clock while waiting for the client (refused where the policy does not)."""
     actor = _require(user, *STAFF)
@@ -208,7 +216,9 @@ def pause_ticket_clock(
 
 
 @router.post("/tickets/{ticket_id}/resume", response_model=TicketOut, responses=ERRORS)
-def resume_ticket_clock(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> TicketOut:
+def resume_ticket_clock(
+    ticket_id: RowId, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> TicketOut:
     actor = _require(user, *STAFF)
     with write_session(ctx.engine) as session:
         ticket = service.resume_clock(
@@ -219,7 +229,7 @@ def resume_ticket_clock(ticket_id: int, user: CurrentUser, scope: UserScope, ctx
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketDetail, responses=ERRORS)
 def resolve_ticket(
-    ticket_id: int, body: ResolveBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: ResolveBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketDetail:
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
     with write_session(ctx.engine) as session:
@@ -243,7 +253,7 @@ def resolve_ticket(
 
 @router.post("/tickets/{ticket_id}/sign-off", response_model=TicketOut, responses=ERRORS)
 def sign_off(
-    ticket_id: int, body: SignOffBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: SignOffBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketOut:
     """The client signs the repair record: satisfied closes, not satisfied reopens. Staff may
     record a paper signature; a client user signs only its own tickets."""
@@ -263,7 +273,7 @@ def sign_off(
 
 
 @router.post("/tickets/{ticket_id}/survey", response_model=SurveyLink, responses=ERRORS)
-def send_survey(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> SurveyLink:
+def send_survey(ticket_id: RowId, user: CurrentUser, scope: UserScope, ctx: Ctx) -> SurveyLink:
     """A one-time link for the client's rating; only its hash is stored, so it is shown once."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
     with write_session(ctx.engine) as session:

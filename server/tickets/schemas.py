@@ -3,13 +3,15 @@
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
 from server.tickets.kpis import Kpis, Ratio
 from server.tickets.repair import CauseClass, PartIn, RepairIn
 from server.tickets.states import Channel, TicketState
+from wire.validation import Bool, Line, RowId, Timestamp
+from wire.validation import Text as FreeText
 
 
 class _In(BaseModel):
@@ -27,35 +29,38 @@ class _RowOut(BaseModel):
 class CallBody(_In):
     """A client's call as the desk logs it (seed §3.2): who, how to reach them, what, when."""
 
-    symptom: str = Field(min_length=1, max_length=2000)
-    reporter: str = Field(min_length=1, max_length=200)
-    reporter_contact: str | None = Field(default=None, max_length=200)
+    symptom: FreeText = Field(min_length=1, max_length=2000)
+    reporter: Line = Field(min_length=1, max_length=200)
+    reporter_contact: Line | None = Field(default=None, max_length=200)
     channel: Channel = Channel.PHONE
-    device_id: int | None = None
-    site_id: int | None = None
+    device_id: RowId | None = None
+    site_id: RowId | None = None
     severity: str | None = Field(default=None, pattern="^(emergency|general)$")
-    occurred_at: AwareDatetime | None = None
+    # Within the server's time window (checked where the call is logged, against its clock).
+    occurred_at: Timestamp | None = None
 
 
 class TransitionBody(_In):
     to: TicketState
-    note: str | None = Field(default=None, max_length=2000)
-    eta: AwareDatetime | None = None
-    assignee_id: int | None = None
+    note: FreeText | None = Field(default=None, max_length=2000)
+    eta: Timestamp | None = None
+    assignee_id: RowId | None = None
 
 
 class PauseBody(_In):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class PartBody(_In):
-    name: str = Field(min_length=1, max_length=200)
-    device_id: int | None = None
-    old_serial: str | None = Field(default=None, max_length=128)
-    new_serial: str | None = Field(default=None, max_length=128)
+    name: Line = Field(min_length=1, max_length=200)
+    device_id: RowId | None = None
+    old_serial: Line | None = Field(default=None, max_length=128)
+    new_serial: Line | None = Field(default=None, max_length=128)
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Text = Annotated[
+    FreeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+]
 
 
 class ResolveBody(_In):
@@ -68,9 +73,9 @@ class ResolveBody(_In):
     actions: Text
     time_on_site_minutes: int = Field(ge=0, le=100_000)
     parts: list[PartBody] = Field(default_factory=list, max_length=100)
-    note: str | None = Field(default=None, max_length=2000)
+    note: FreeText | None = Field(default=None, max_length=2000)
     fault_override: Annotated[
-        str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+        FreeText | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
     ] = None
 
     def record(self) -> RepairIn:
@@ -92,14 +97,14 @@ class ResolveBody(_In):
 
 
 class SignOffBody(_In):
-    name: str = Field(min_length=1, max_length=200)
-    satisfied: bool
-    comment: str | None = Field(default=None, max_length=2000)
+    name: Line = Field(min_length=1, max_length=200)
+    satisfied: Bool
+    comment: FreeText | None = Field(default=None, max_length=2000)
 
 
 class SurveyAnswer(_In):
     rating: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: FreeText | None = Field(default=None, max_length=2000)
 
 
 class SurveyLink(BaseModel):
