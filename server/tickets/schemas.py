@@ -58,9 +58,7 @@ class PartBody(_In):
     new_serial: Line | None = Field(default=None, max_length=128)
 
 
-Text = Annotated[
-    FreeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
-]
+Text = Annotated[FreeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 
 class ResolveBody(_In):
