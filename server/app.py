@@ -33,6 +33,7 @@ from server.api.deps import AppContext
 from server.db import make_engine, session_factory
 from server.detector import Detector
 from server.directory import DeviceDirectory
+from server.exposure import FrameGuard, RedactCredentials
 from server.faults.config import load_fault_settings
 from server.faults.engine import FaultSettings
 from server.inspections.job import generate_periodically
@@ -172,9 +173,14 @@ def create_app(
         if settings.notify_worker:
             worker = NotificationWorker(engine, notify_config, metrics=notify_metrics)
             tasks.append(asyncio.create_task(worker.run(), name="secmon-notify"))
+        # Added once the server has configured its logging; taken off again at shutdown.
+        access_log = logging.getLogger("uvicorn.access")
+        redaction = RedactCredentials()
+        access_log.addFilter(redaction)
         try:
             yield
         finally:
+            access_log.removeFilter(redaction)
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -190,6 +196,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.inspection_contracts = contracts
+    app.add_middleware(FrameGuard)
     api_errors.install(app)
     for module in (
         agents,
