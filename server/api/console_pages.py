@@ -30,7 +30,6 @@ from server.console.pages import (
 from server.console.session import (
     COOKIE,
     ConsoleSession,
-    LoginLimiter,
     csrf_ok,
     issue_session,
     read_session,
@@ -42,6 +41,7 @@ from server.errors import (
     InvalidInputError,
     NotFoundError,
     UnauthorizedError,
+    UnavailableError,
 )
 from server.models import Client, Device, FaultEpisode, Site, User
 from server.predict.chart import render_svg
@@ -58,7 +58,7 @@ from server.tickets.kpis import KpiGroup, grouped, kpi_targets, standing
 from server.tickets.repair import CauseClass
 from server.tickets.schemas import ResolveBody
 from server.tickets.states import TicketState
-from server.users import UserPrincipal, authenticate_user
+from server.users import UserPrincipal, authenticate_user, principal_of, revoke_sessions
 from wire.enums import Role
 from wire.validation import RowId, row_id
 
@@ -84,7 +84,6 @@ ACTIONS: dict[str, TicketState] = {
     "close": TicketState.CLOSED,
     "reopen": TicketState.REOPENED,
 }
-LIMITER_KEY = "console_login_limiter"
 STATES = frozenset(s.value for s in TicketState)
 
 
@@ -107,14 +106,6 @@ def _page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def _limiter(request: Request) -> LoginLimiter:
-    limiter: LoginLimiter | None = getattr(request.app.state, LIMITER_KEY, None)
-    if limiter is None:
-        limiter = LoginLimiter()
-        setattr(request.app.state, LIMITER_KEY, limiter)
-    return limiter
-
-
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
 
@@ -128,11 +119,7 @@ def _safe_next(target: str | None, default: str) -> str:
 
 def _user(session: Session, username: str) -> UserPrincipal | None:
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
-    if user is None:
-        return None
-    return UserPrincipal(
-        user_id=user.id, username=user.username, role=Role(user.role), client_id=user.client_id
-    )
+    return None if user is None else principal_of(user)
 
 
 class Viewer:
@@ -154,8 +141,8 @@ def _viewer(request: Request, ctx: AppContext, session: Session) -> Viewer | Non
     if console_session is None:
         return None
     principal = _user(session, console_session.username)
-    if principal is None:
-        return None
+    if principal is None or principal.token_version != console_session.version:
+        return None  # gone, or the session was revoked (logout, new password or role)
     scope = scope_of(session=session, user=principal, team_sites=ctx.team_sites)
     return Viewer(principal, console_session, scope)
 
@@ -225,7 +212,7 @@ def login(
 ) -> Response:
     now = datetime.now(UTC)
     address = request.client.host if request.client else "?"
-    limiter = _limiter(request)
+    limiter = ctx.credentials.limiter
 
     def again(error: str, status: int) -> HTMLResponse:
         token = secrets.token_urlsafe(24)
@@ -241,15 +228,23 @@ def login(
         response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
         return response
     try:
-        principal = authenticate_user(session=session, username=username, password=password)
+        principal = authenticate_user(
+            session=session, username=username, password=password, gate=ctx.credentials.gate
+        )
     except UnauthorizedError:
         limiter.failed(username=username, address=address, now=now)
         return again("Wrong username or password.", 401)
-    limiter.succeeded(username=username)
+    except UnavailableError:
+        return again("Too many logins at once. Please try again in a moment.", 503)
+    limiter.succeeded(username=username, address=address)
     default = "/console" if principal.role in STAFF else "/console/status"
     redirect = RedirectResponse(_safe_next(next_, default), status_code=303)
     cookie = issue_session(
-        username=principal.username, secret_key=ctx.secret_key, ttl=SESSION_TTL, now=now
+        username=principal.username,
+        secret_key=ctx.secret_key,
+        ttl=SESSION_TTL,
+        now=now,
+        version=principal.token_version,
     )
     redirect.set_cookie(
         COOKIE,
@@ -272,6 +267,11 @@ def logout(
     if viewer is not None and not csrf_ok(viewer.session, csrf):
         return _page("message.html", 400, viewer=viewer, title="Form expired",
                      message="Please reload the page and try again.")  # fmt: skip
+    if viewer is not None:
+        with write_session(ctx.engine) as writing:
+            user = writing.get(User, viewer.principal.user_id)
+            if user is not None:
+                revoke_sessions(session=writing, user=user)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -17,6 +17,7 @@ from server.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     TooLargeError,
     UnauthorizedError,
     UnavailableError,
@@ -37,6 +38,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     TooLargeError: 413,
     UnsupportedMediaTypeError: 415,
     InvalidInputError: 422,
+    RateLimitedError: 429,
     UnavailableError: 503,
 }
 CODE_OF_STATUS = {
@@ -49,6 +51,7 @@ CODE_OF_STATUS = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    429: "rate_limited",
     503: "unavailable",
 }
 
@@ -67,6 +70,8 @@ def domain_error_response(err: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(err, UnavailableError):
         headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    elif isinstance(err, RateLimitedError):
+        headers = {"Retry-After": str(err.retry_after_s)}
     return error_response(status, err.code, err.detail, headers)
 
 
