@@ -32,6 +32,8 @@ def row_id(text: str | None) -> int | None:
         return None
     value = int(text)
     return value if 1 <= value <= DB_INT_MAX else None
+
+
 Bool = StrictBool
 
 # C0 controls and DEL; text may keep tab and line breaks, a line may not.

@@ -2,7 +2,7 @@
 centuries back costs its SLA read about what a fresh one costs. In process (TestClient) over
 both databases; each case was a 500 (or a 16 s request) before the shared input rules."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,10 +45,13 @@ class Api:
     def call(self, **fields: Any) -> httpx.Response:
         body = {"symptom": "camera dark", "reporter": "guard", **fields}
         body.setdefault("device_id", self.tenant.device_pks["cam-1"])
-        return self.client.post("/api/v1/tickets", json=body, headers=self.headers)
+        response: httpx.Response = self.client.post(
+            "/api/v1/tickets", json=body, headers=self.headers
+        )
+        return response
 
 
-def _app(database_url: str, **settings: Any) -> Iterator[Api]:
+def _app(database_url: str, **settings: Any) -> Generator[Api]:
     migrate.upgrade(database_url=database_url)
     tenant = provision(database_url, client="acme", devices=["cam-1", "cam-2", "cam-3"])
     add_user(database_url, username="boss", password=PASSWORD, role=Role.MANAGER)
