@@ -60,6 +60,13 @@ class Scope:
     def allows_ticket(self, site_id: int, assignee_id: int | None) -> bool:
         return self.allows(site_id) or self._owns(assignee_id)
 
+    @property
+    def sees_internals(self) -> bool:
+        """Staff notes, audit data and hardware serials are the service team's: a client user
+        sees its tickets' states and times and its devices' health, what its status page
+        promises, and no more. The one place this is decided, for every answer."""
+        return self.role is not Role.CLIENT
+
     def _owns(self, assignee_id: int | None) -> bool:
         return self.role is Role.TECHNICIAN and assignee_id == self.user_id
 

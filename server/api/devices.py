@@ -17,7 +17,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"mod
 
 @router.get("/{device_id}", response_model=DeviceOut, responses=ERRORS)
 def get_one_device(device_id: RowId, scope: UserScope, session: DbSession) -> DeviceOut:
-    return DeviceOut.of(get_device(session=session, device_id=device_id, scope=scope))
+    return DeviceOut.of(get_device(session=session, device_id=device_id, scope=scope)).seen_by(
+        scope
+    )
 
 
 @router.get("/{device_id}/samples", response_model=list[SampleOut], responses=ERRORS)

@@ -22,4 +22,4 @@ def get_sites(scope: UserScope, session: DbSession) -> list[SiteOut]:
 @router.get("/{site_id}/devices", response_model=list[DeviceOut], responses=ERRORS)
 def get_site_devices(site_id: RowId, scope: UserScope, session: DbSession) -> list[DeviceOut]:
     items = list_devices(session=session, site_id=site_id, scope=scope)
-    return [DeviceOut.of(item) for item in items]
+    return [DeviceOut.of(item).seen_by(scope) for item in items]

@@ -86,7 +86,7 @@ def get_ticket(ticket_id: RowId, scope: UserScope, session: DbSession) -> Ticket
     )
     return TicketDetail(
         **TicketOut.of(ticket).model_dump(),
-        repair=RepairRecordOut.of(record) if record else None,
+        repair=RepairRecordOut.of(record).seen_by(scope) if record else None,
         episodes=[EpisodeOut.of(e) for e in episodes],
         survey_rating=survey.rating if survey else None,
     )
@@ -101,7 +101,7 @@ def get_ticket_events(
     rows = session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
     )
-    return [TicketEventOut.of(e) for e in rows]
+    return [TicketEventOut.of(e).seen_by(scope) for e in rows]
 
 
 @router.get("/tickets/{ticket_id}/sla", response_model=SlaOut, responses=ERRORS)

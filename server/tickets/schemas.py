@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
+from server.tenancy import Scope
 from server.tickets.kpis import Kpis, Ratio
 from server.tickets.repair import CauseClass, PartIn, RepairIn
 from server.tickets.states import Channel, TicketState
@@ -162,6 +163,12 @@ class TicketEventOut(_RowOut):
     note: str | None
     data: dict[str, Any] | None
 
+    def seen_by(self, scope: Scope) -> Self:
+        """Without the staff's note and audit data for a viewer who may not see them."""
+        return (
+            self if scope.sees_internals else self.model_copy(update={"note": None, "data": None})
+        )
+
 
 class RepairRecordOut(_RowOut):
     diagnosis: str
@@ -175,6 +182,13 @@ class RepairRecordOut(_RowOut):
     client_signed_name: str | None
     client_signed_at: datetime | None
     client_satisfied: bool | None
+
+    def seen_by(self, scope: Scope) -> Self:
+        """Parts without their serials for a viewer who may not see them."""
+        if scope.sees_internals:
+            return self
+        parts = [{k: v for k, v in p.items() if not k.endswith("serial")} for p in self.parts]
+        return self.model_copy(update={"parts": parts})
 
 
 class EpisodeOut(BaseModel):
