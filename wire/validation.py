@@ -50,14 +50,16 @@ def control_problem(value: str, *, multiline: bool) -> str | None:
     return f"control character U+{ord(found.group()):04X} at position {found.start()}"
 
 
-def _text(value: str) -> str:
+def check_text(value: str) -> str:
+    """`value`, or ValueError naming its first control character (tab and breaks allowed)."""
     problem = control_problem(value, multiline=True)
     if problem is not None:
         raise ValueError(problem)
     return value
 
 
-def _line(value: str) -> str:
+def check_line(value: str) -> str:
+    """`value`, or ValueError naming its first control character."""
     problem = control_problem(value, multiline=False)
     if problem is not None:
         raise ValueError(problem)
@@ -65,9 +67,9 @@ def _line(value: str) -> str:
 
 
 # Free text (notes, symptoms, messages): tabs and line breaks allowed, other controls refused.
-Text = Annotated[str, AfterValidator(_text)]
+Text = Annotated[str, AfterValidator(check_text)]
 # One line (names, usernames, contacts, identifiers): no control character at all.
-Line = Annotated[str, AfterValidator(_line)]
+Line = Annotated[str, AfterValidator(check_line)]
 
 
 def clean_text(value: str, *, limit: int) -> str:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
@@ -11,7 +11,7 @@ from server.tenancy import Scope
 from server.tickets.kpis import Kpis, Ratio
 from server.tickets.repair import CauseClass, PartIn, RepairIn
 from server.tickets.states import Channel, TicketState
-from wire.validation import Bool, Line, RowId, Timestamp
+from wire.validation import Bool, Line, RowId, Timestamp, check_text
 from wire.validation import Text as FreeText
 
 
@@ -59,7 +59,13 @@ class PartBody(_In):
     new_serial: Line | None = Field(default=None, max_length=128)
 
 
-Text = Annotated[FreeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+# Constraints and the control check side by side: nested in another Annotated, pydantic drops
+# the outer string constraints.
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(check_text),
+]
 
 
 class ResolveBody(_In):
@@ -73,9 +79,14 @@ class ResolveBody(_In):
     time_on_site_minutes: int = Field(ge=0, le=100_000)
     parts: list[PartBody] = Field(default_factory=list, max_length=100)
     note: FreeText | None = Field(default=None, max_length=2000)
-    fault_override: Annotated[
-        FreeText | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
-    ] = None
+    fault_override: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+            AfterValidator(check_text),
+        ]
+        | None
+    ) = None
 
     def record(self) -> RepairIn:
         return RepairIn(
