@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -327,7 +328,10 @@ class Pusher:
             )
             return PushStep(Step.WAIT, delay)
         # 400/422 and friends: the batch itself is wrong (a bug); keeping it would block the queue.
-        await self._outbox.reject(seqs, f"HTTP {status} {_reason(response)}")
+        # When the answer names the bad samples (`samples[3].ts`), only those go.
+        bad = _invalid_samples(response, len(batch))
+        poison = [batch[i].seq for i in sorted(bad)] if bad else seqs
+        await self._outbox.reject(poison, f"HTTP {status} {_reason(response)}")
         return PushStep(Step.AGAIN)
 
     def _regrow(self, accepted: int) -> None:
@@ -422,6 +426,28 @@ def _refused(response: httpx.Response) -> dict[str, str]:
         for item in items
         if isinstance(item, dict) and "id" in item
     }
+
+
+_SAMPLE_FIELD = re.compile(r"^samples\[(\d+)\]")
+
+
+def _invalid_samples(response: httpx.Response, size: int) -> set[int]:
+    """Positions in the batch that a 422 answer names (`samples[3].ts`); empty when it names
+    none, or something outside the batch."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return set()
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(detail, list):
+        return set()
+    found: set[int] = set()
+    for item in detail:
+        match = _SAMPLE_FIELD.match(str(item.get("field", ""))) if isinstance(item, dict) else None
+        if match is None or int(match[1]) >= size:
+            return set()
+        found.add(int(match[1]))
+    return found
 
 
 def _reason(response: httpx.Response) -> str:

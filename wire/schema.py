@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from wire.enums import DeviceClass, ProbeErrorCode, ProbeKind, Subsystem
-from wire.validation import Bool, Line, Text, Timestamp
+from wire.validation import Bool, DeviceText, Line, Text, Timestamp
 
 DeviceId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -43,7 +43,7 @@ class Event(Strict):
     """Something the device said on its own (trap, ONVIF event, MQTT message)."""
 
     ts: UtcDatetime
-    kind: Line = Field(min_length=1, max_length=64)
+    kind: DeviceText = Field(min_length=1, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -75,7 +75,7 @@ class Sample(Strict):
     # Set when the device answered but nothing beyond reachability could be read from it:
     # why (no profile matched what it answers; its sysObjectID). The server shows such a
     # device as `unmonitored`, not up. Left out of the JSON when unset, like `events_only`.
-    unmonitored: Text | None = Field(
+    unmonitored: DeviceText | None = Field(
         default=None, min_length=1, max_length=300, exclude_if=lambda reason: reason is None
     )
 
@@ -101,17 +101,17 @@ class IngestResult(Strict):
 class DeviceIdentity(Strict):
     """What a probe learned about the device itself."""
 
-    vendor: Line | None = Field(default=None, max_length=128)
-    model: Line | None = Field(default=None, max_length=128)
-    serial: Line | None = Field(default=None, max_length=128)
-    firmware: Line | None = Field(default=None, max_length=128)
+    vendor: DeviceText | None = Field(default=None, max_length=128)
+    model: DeviceText | None = Field(default=None, max_length=128)
+    serial: DeviceText | None = Field(default=None, max_length=128)
+    firmware: DeviceText | None = Field(default=None, max_length=128)
     # Which profiles read the device and why they were chosen (SNMP: "generic+ups+ups_cyberpower",
     # "UPS-MIB answered; CyberPower enterprise 3808"). Left out when unset: a server that
     # predates them still takes the inventory.
-    profiles: Line | None = Field(
+    profiles: DeviceText | None = Field(
         default=None, max_length=200, exclude_if=lambda value: value is None
     )
-    profile_reason: Text | None = Field(
+    profile_reason: DeviceText | None = Field(
         default=None, max_length=500, exclude_if=lambda value: value is None
     )
 

@@ -78,6 +78,15 @@ def clean_text(value: str, *, limit: int) -> str:
     return _CONTROL_IN_TEXT.sub("\ufffd", value)[:limit]
 
 
+def _cleaned(value: Any) -> Any:
+    return _CONTROL_IN_TEXT.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+# What a device reports about itself (identity, event kinds): cleaned, never refused, so that
+# firmware garbage neither fails a poll on the agent nor reaches the database as NUL.
+DeviceText = Annotated[str, BeforeValidator(_cleaned)]
+
+
 def _not_a_number(value: Any) -> Any:
     """Epoch numbers are refused: a timestamp is an ISO 8601 string with its offset."""
     if isinstance(value, int | float) and not isinstance(value, bool):

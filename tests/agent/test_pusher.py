@@ -468,3 +468,22 @@ async def test_samples_refused_for_their_time_are_dropped_and_counted(outbox: Ou
     assert outbox.depth() == 0
     assert outbox.rejected_total() == 1
     assert len(server.batches) == 1  # not retried
+
+
+async def test_a_refusal_naming_samples_rejects_only_those(outbox: Outbox) -> None:
+    samples = [sample() for _ in range(4)]
+    detail = [{"field": "samples[2].ts", "message": "bad"}]
+    calls: list[int] = []
+
+    def answer(batch: IngestBatch) -> httpx.Response:
+        calls.append(len(batch.samples))
+        if len(calls) == 1:
+            return httpx.Response(422, json={"error": "invalid", "detail": detail})
+        return httpx.Response(200, json={"accepted": len(batch.samples), "duplicates": 0})
+
+    outbox.put(samples)
+    pusher = make_pusher(outbox, Server(answer))
+    assert (await pusher.push_batch()).step is Step.AGAIN
+    assert (outbox.depth(), outbox.rejected_total()) == (3, 1)
+    assert (await pusher.push_batch()).step is Step.SENT
+    assert calls == [4, 3]
