@@ -357,6 +357,13 @@ def _device_count(live: Live) -> int:
         ('{"agent_version": "0.1", "devices": [ {"id": ', 400, "bad_json"),
         ("not json at all", 400, "bad_json"),
         ('{"agent_version": "0.1", "devices": [{"id": "Bad Id!"}]}', 422, "invalid"),
+        # NUL in a name answered 500 on PostgreSQL.
+        (
+            '{"agent_version": "0.1", "devices": [{"id": "cam-7", "name": "Gate\\u0000",'
+            ' "device_class": "camera", "subsystem": "video", "protocol": "onvif"}]}',
+            422,
+            "invalid",
+        ),
     ],
 )
 def test_bad_inventory_answers_json_reason_like_ingest(
