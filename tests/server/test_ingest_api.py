@@ -235,6 +235,12 @@ BAD_INPUTS: dict[str, BadCase] = {
         413,
         "too_large",
     ),
+    # The token is checked before the body is read: no megabytes read for a stranger.
+    "oversized_body_with_bad_token": (
+        lambda lv: lv.post(_oversized_plain(), headers={"Authorization": "Bearer smt_0000_nope"}),
+        401,
+        "unauthorized",
+    ),
     "missing_token": (
         lambda lv: httpx.post(
             f"{lv.server.base_url}/api/v1/ingest", content=json.dumps(_valid()), timeout=30
