@@ -4,7 +4,7 @@ yesterday. Work is counted, never timed."""
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from hypothesis import given, settings
@@ -136,3 +136,32 @@ def test_lord_howe_half_hour_changes_inside_working_hours_are_counted() -> None:
     start = datetime(1990, 1, 1, tzinfo=ZoneInfo("Australia/Lord_Howe"))
     end = datetime(2026, 6, 1, tzinfo=ZoneInfo("Australia/Lord_Howe"))
     assert business_time_between(cal, start, end) == walk_between(cal, start, end)
+
+
+ZONES = sorted(
+    z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(zone=st.sampled_from(ZONES), first_year=st.integers(1890, 2035))
+def test_offset_changes_match_a_six_hourly_scan(zone: str, first_year: int) -> None:
+    """The TZif table and the rule years against the oracle: the zone's offset read every six
+    hours over three years; each change the scan sees is reported within that step."""
+    lo = datetime(first_year, 1, 1, tzinfo=UTC)
+    hi = datetime(first_year + 3, 1, 1, tzinfo=UTC)
+    tz = ZoneInfo(zone)
+    step = timedelta(hours=6)
+    seen = []
+    at, offset = lo, lo.astimezone(tz).utcoffset()
+    while at + step < hi:
+        nxt = at + step
+        if (new := nxt.astimezone(tz).utcoffset()) != offset:
+            seen.append((at, nxt))
+            offset = new
+        at = nxt
+    found = offset_changes(zone, lo, hi)
+    for start, end in seen:
+        assert any(start < t <= end for t in found), (zone, start, found)
+    for t in found:  # and each reported change is one
+        assert (t - timedelta(seconds=1)).astimezone(tz).utcoffset() != t.astimezone(tz).utcoffset()
