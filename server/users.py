@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from server.credentials import HashingGate
 from server.db import add_unique
-from server.errors import ConflictError, UnauthorizedError
+from server.errors import ConflictError, InvalidInputError, UnauthorizedError
 from server.models import User
 from wire.enums import Role
+from wire.validation import name_problem
 
 JWT_ALGORITHM = "HS256"
+USERNAME_LENGTH = 150  # users.username
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both cases take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password")
@@ -43,6 +45,9 @@ def create_user(
 ) -> User:
     if role == Role.CLIENT and client_id is None:
         raise ConflictError("a user with role client needs a client")
+    problem = name_problem(username, max_length=USERNAME_LENGTH)
+    if problem is not None:
+        raise InvalidInputError(f"username {problem}", [{"field": "username", "message": problem}])
     user = User(
         username=username,
         password_hash=_hasher.hash(password),

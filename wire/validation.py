@@ -50,6 +50,17 @@ def control_problem(value: str, *, multiline: bool) -> str | None:
     return f"control character U+{ord(found.group()):04X} at position {found.start()}"
 
 
+def name_problem(value: str, *, max_length: int) -> str | None:
+    """Why `value` is refused as a name (of a user, client or site), or None: empty, longer
+    than its column, or holding a control character. For entries that are not pydantic models
+    (the admin commands and the functions behind them)."""
+    if not value.strip():
+        return "is empty"
+    if len(value) > max_length:
+        return f"is longer than {max_length} characters"
+    return control_problem(value, multiline=False)
+
+
 def check_text(value: str) -> str:
     """`value`, or ValueError naming its first control character (tab and breaks allowed)."""
     problem = control_problem(value, multiline=True)

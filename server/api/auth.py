@@ -10,12 +10,10 @@ from server.api.deps import Ctx, CurrentUser, DbSession
 from server.db import write_session
 from server.errors import InvalidInputError, UnauthorizedError
 from server.models import User
-from server.users import authenticate_user, issue_access_token, revoke_sessions
+from server.users import USERNAME_LENGTH, authenticate_user, issue_access_token, revoke_sessions
 from server.views import AccessToken
 from wire.schema import ErrorBody
 from wire.validation import control_problem
-
-MAX_USERNAME = 150  # the column's length
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -32,7 +30,7 @@ def login(
     ctx: Ctx,
 ) -> AccessToken:
     problem = control_problem(form.username, multiline=False)
-    if problem is not None or len(form.username) > MAX_USERNAME:
+    if problem is not None or len(form.username) > USERNAME_LENGTH:
         # No account has such a name; refused before any password hashing.
         raise InvalidInputError(
             "not a username", [{"field": "username", "message": problem or "too long"}]
