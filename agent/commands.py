@@ -65,7 +65,33 @@ def check(config: Path, *, as_json: bool) -> int:
     polls = asyncio.run(_poll_all(cfg, probe_registry(cfg, learn=False)))
     for device, poll in zip(cfg.devices, polls, strict=True):
         print(_json_row(device, poll) if as_json else _table_row(device, poll))
+    _print_outbox(cfg.agent.outbox_path, as_json=as_json)
     return EXIT_OK
+
+
+def _print_outbox(path: Path, *, as_json: bool) -> None:
+    """The outbox's queue and quarantine, when it exists (check never creates one)."""
+    if not path.exists():
+        return
+    outbox = Outbox(path, max_bytes=1)
+    try:
+        stats = outbox.stats()
+    finally:
+        outbox.close()
+    row = {
+        "outbox": str(path),
+        "queued": stats.depth,
+        "quarantined": stats.quarantined,
+        "rejected_total": stats.rejected_total,
+        "dropped_total": stats.dropped_total,
+    }
+    if as_json:
+        print(json.dumps(row))
+    else:
+        print(
+            f"outbox {path}: {stats.depth} queued, {stats.quarantined} quarantined,"
+            f" {stats.rejected_total} rejected, {stats.dropped_total} dropped"
+        )
 
 
 def relearn(config: Path, device_id: str) -> int:

@@ -93,6 +93,11 @@ class OutboxCollector(Collector):
             "Samples the server refused for good (persistent across restarts).",
             value=stats.rejected_total,
         )
+        yield GaugeMetricFamily(
+            "secmon_agent_samples_quarantined",
+            "Samples set aside after the server failed on them again and again (kept on disk).",
+            value=stats.quarantined,
+        )
 
 
 @dataclass

@@ -5,7 +5,11 @@ samples, and every drop is counted persistently and logged. Schema (read by the 
 
     samples(seq INTEGER PRIMARY KEY AUTOINCREMENT, sample_id TEXT, device_id TEXT,
             created_at REAL  -- unix seconds, size INTEGER  -- bytes of body, body TEXT  -- JSON)
-    meta(key TEXT PRIMARY KEY, value TEXT)  -- dropped_total, rejected_total, inventory_hash
+    meta(key TEXT PRIMARY KEY, value TEXT)  -- dropped_total, rejected_total,
+                                            -- quarantined_total, inventory_hash
+    quarantine(seq INTEGER PRIMARY KEY, sample_id TEXT, device_id TEXT, created_at REAL,
+               size INTEGER, body TEXT, reason TEXT, quarantined_at REAL)
+        -- samples the server failed on again and again: kept, out of the queue's way
 
 `sqlite_sequence` keeps the highest seq ever handed out, i.e. the total ever enqueued.
 """
@@ -36,10 +40,21 @@ CREATE TABLE IF NOT EXISTS samples (
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq INTEGER PRIMARY KEY,
+    sample_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    size INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    quarantined_at REAL NOT NULL
+);
 """
 
 DROPPED_TOTAL = "dropped_total"
 REJECTED_TOTAL = "rejected_total"
+QUARANTINED_TOTAL = "quarantined_total"
 INVENTORY_HASH = "inventory_hash"
 
 
@@ -50,6 +65,7 @@ class Pending:
     seq: int
     device_id: str
     body: str
+    sample_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,7 @@ class OutboxStats:
     oldest_age: float | None
     dropped_total: int
     rejected_total: int
+    quarantined: int = 0  # samples held in the quarantine table now
 
 
 class Outbox:
@@ -148,9 +165,10 @@ class Outbox:
         """The oldest `limit` unsent samples, in the order they were put."""
         with self._lock:
             cur = self._db.execute(
-                "SELECT seq, device_id, body FROM samples ORDER BY seq LIMIT ?", (limit,)
+                "SELECT seq, device_id, body, sample_id FROM samples ORDER BY seq LIMIT ?",
+                (limit,),
             )
-            return [Pending(seq=s, device_id=d, body=b) for s, d, b in cur]
+            return [Pending(seq=s, device_id=d, body=b, sample_id=i) for s, d, b, i in cur]
 
     def ack(self, seqs: Iterable[int]) -> int:
         """The server stored these: forget them."""
@@ -168,6 +186,51 @@ class Outbox:
                 extra={"rejected": removed},
             )
         return removed
+
+    def quarantine(self, seqs: Iterable[int], reason: str) -> int:
+        """The server keeps failing on these: move them aside (kept on disk, counted, logged) so
+        the samples behind them flow again. An operator can read them back from the file."""
+        seq_list = list(seqs)
+        if not seq_list:
+            return 0
+        marks = ",".join("?" * len(seq_list))
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO quarantine(seq, sample_id, device_id, created_at, size,"
+                    f" body, reason, quarantined_at) SELECT seq, sample_id, device_id, created_at,"
+                    f" size, body, ?, ? FROM samples WHERE seq IN ({marks})",
+                    [reason, self._clock(), *seq_list],
+                )
+                moved = int(self._db.execute("SELECT changes()").fetchone()[0])
+                row = self._db.execute(
+                    f"SELECT COALESCE(SUM(size), 0) FROM samples WHERE seq IN ({marks})", seq_list
+                ).fetchone()
+                self._db.execute(f"DELETE FROM samples WHERE seq IN ({marks})", seq_list)
+                if moved:
+                    self._bump(QUARANTINED_TOTAL, moved)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._bytes -= int(row[0])
+        if moved:
+            log.error(
+                "server keeps failing on %d samples; quarantined in the outbox: %s",
+                moved,
+                reason,
+                extra={"quarantined": moved},
+            )
+        return moved
+
+    def quarantined(self) -> int:
+        """Samples held in quarantine now."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
+
+    def quarantined_total(self) -> int:
+        return int(self.get_meta(QUARANTINED_TOTAL) or 0)
 
     def _delete(self, seqs: list[int], *, counter: str | None) -> int:
         if not seqs:
@@ -253,6 +316,7 @@ class Outbox:
             oldest_age=self.oldest_age(),
             dropped_total=self.dropped_total(),
             rejected_total=self.rejected_total(),
+            quarantined=self.quarantined(),
         )
 
 
@@ -276,6 +340,9 @@ class AsyncOutbox:
 
     async def reject(self, seqs: Iterable[int], reason: str) -> int:
         return await self._run(self.sync.reject, list(seqs), reason)
+
+    async def quarantine(self, seqs: Iterable[int], reason: str) -> int:
+        return await self._run(self.sync.quarantine, list(seqs), reason)
 
     async def depth(self) -> int:
         return await self._run(self.sync.depth)

@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import random
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ RETRY_AFTER_CAP_S = 600.0
 # batches in a row were accepted, up to the configured size. Additive growth after a
 # multiplicative cut, so a server limit is approached slowly and hit rarely.
 REGROW_AFTER = 4
+# The same server error this many times in a row on the same oldest sample marks poison: the
+# batch is halved until the one sample is found, which is quarantined (kept, out of the way).
+POISON_AFTER = 5
 
 
 class Step(enum.Enum):
@@ -66,6 +70,7 @@ class PushSettings:
     batch_size: int
     batch_max_age: float
     backoff_cap: float = BACKOFF_CAP_S  # longest wait between failed pushes
+    poison_after: int = POISON_AFTER
 
 
 class Pusher:
@@ -103,6 +108,8 @@ class Pusher:
         self._urgent = False  # queued samples that must not sit out batch_max_age (a trap's)
         self._trouble: str | None = None  # kind of the ongoing push failure, logged once
         self._trouble_count = 0
+        self._same_error: tuple[int, int] | None = None  # (oldest seq, status) of the last 5xx
+        self._same_error_count = 0
 
     def wake(self, *, urgent: bool = False) -> None:
         """New samples or a changed inventory: re-check now instead of at the next tick.
@@ -280,7 +287,14 @@ class Pusher:
         status = response.status_code
         seqs = [p.seq for p in batch]
         if 200 <= status < 300:
+            refused = _refused(response)
+            if refused:
+                by_id = {p.sample_id: p.seq for p in batch}
+                out = [by_id[i] for i in refused if i in by_id]
+                reasons = sorted(set(refused.values()))[:3]
+                await self._outbox.reject(out, f"refused by the server: {'; '.join(reasons)}")
             await self._outbox.ack(seqs)
+            self._same_error, self._same_error_count = None, 0
             self._recovered()
             self._regrow(len(batch))
             if self._metrics is not None:
@@ -302,6 +316,8 @@ class Pusher:
             )
             return PushStep(Step.WAIT, delay)
         if status >= 500:
+            if self._is_poison(batch, status):
+                return await self._poison(batch, status, response)
             delay = self._backoff()
             self._trouble_log(
                 f"http_{status}",
@@ -328,7 +344,10 @@ class Pusher:
             )
             return PushStep(Step.WAIT, delay)
         # 400/422 and friends: the batch itself is wrong (a bug); keeping it would block the queue.
-        await self._outbox.reject(seqs, f"HTTP {status} {_reason(response)}")
+        # When the answer names the bad samples (`samples[3].ts`), only those go.
+        bad = _invalid_samples(response, len(batch))
+        poison = [batch[i].seq for i in sorted(bad)] if bad else seqs
+        await self._outbox.reject(poison, f"HTTP {status} {_reason(response)}")
         return PushStep(Step.AGAIN)
 
     async def _commands(self, response: httpx.Response) -> None:
@@ -379,6 +398,31 @@ class Pusher:
         grown = self.batch_size + max(1, self.batch_size // 4)
         self.batch_size = min(self._settings.batch_size, grown)
         log.info("batches fit again; batch size now %d", self.batch_size)
+
+    def _is_poison(self, batch: list[Pending], status: int) -> bool:
+        """The same server error on the same oldest sample `poison_after` times in a row."""
+        key = (batch[0].seq, status)
+        if key == self._same_error:
+            self._same_error_count += 1
+        else:
+            self._same_error, self._same_error_count = key, 1
+        return self._same_error_count >= self._settings.poison_after
+
+    async def _poison(
+        self, batch: list[Pending], status: int, response: httpx.Response
+    ) -> PushStep:
+        """Narrow a batch the server keeps failing on down to one sample, then set it aside."""
+        self._same_error, self._same_error_count = None, 0
+        self._full_batches_accepted = 0
+        if self.batch_size > 1 and len(batch) > 1:
+            self.batch_size = max(1, min(self.batch_size, len(batch)) // 2)
+            log.warning(
+                "server keeps failing (HTTP %d); batch size now %d", status, self.batch_size
+            )
+            return PushStep(Step.AGAIN)
+        reason = f"HTTP {status} {self._settings.poison_after} times: {_reason(response)}"
+        await self._outbox.quarantine([p.seq for p in batch], reason)
+        return PushStep(Step.AGAIN)
 
     async def _too_large(self, batch: list[Pending]) -> PushStep:
         self._full_batches_accepted = 0
@@ -437,6 +481,44 @@ def _unknown_devices(response: httpx.Response) -> set[str]:
     if not isinstance(devices, list):
         return set()
     return {d for d in devices if isinstance(d, str)}
+
+
+def _refused(response: httpx.Response) -> dict[str, str]:
+    """Samples a stored batch left out, by id, with the server's reason (e.g. a clock far off)."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    items = body.get("refused") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return {}
+    return {
+        str(item["id"]): str(item.get("reason", ""))
+        for item in items
+        if isinstance(item, dict) and "id" in item
+    }
+
+
+_SAMPLE_FIELD = re.compile(r"^samples\[(\d+)\]")
+
+
+def _invalid_samples(response: httpx.Response, size: int) -> set[int]:
+    """Positions in the batch that a 422 answer names (`samples[3].ts`); empty when it names
+    none, or something outside the batch."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return set()
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(detail, list):
+        return set()
+    found: set[int] = set()
+    for item in detail:
+        match = _SAMPLE_FIELD.match(str(item.get("field", ""))) if isinstance(item, dict) else None
+        if match is None or int(match[1]) >= size:
+            return set()
+        found.add(int(match[1]))
+    return found
 
 
 def _reason(response: httpx.Response) -> str:

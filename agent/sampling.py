@@ -14,7 +14,8 @@ from agent.config import DeviceConfig
 from agent.probes.base import Probe, ProbeFailure, ProbeResult
 from wire.enums import ProbeErrorCode
 from wire.ids import uuid7
-from wire.schema import DeviceIdentity, ProbeError, Sample
+from wire.schema import MAX_CHECK_TEXT, DeviceIdentity, ProbeError, Sample
+from wire.validation import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,12 @@ def _from_result(
             probe=device.protocol,
             reachable=True,
             latency_ms=result.latency_ms,
-            checks=result.checks,
+            # What firmware says is cleaned, not refused: a NUL in a model string must not turn
+            # every poll of the device into an error, nor poison a batch on the server.
+            checks={
+                name: clean_text(value, limit=MAX_CHECK_TEXT) if isinstance(value, str) else value
+                for name, value in result.checks.items()
+            },
             events=result.events,
             unmonitored=result.unmonitored,
         )
@@ -101,5 +107,5 @@ def _failure(
         ts=ts,
         probe=device.protocol,
         reachable=reachable,
-        error=ProbeError(code=code, message=message[:MAX_MESSAGE]),
+        error=ProbeError(code=code, message=clean_text(message, limit=MAX_MESSAGE)),
     )

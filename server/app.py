@@ -35,6 +35,7 @@ from server.api.deps import AppContext
 from server.db import make_engine, session_factory
 from server.detector import Detector
 from server.directory import DeviceDirectory
+from server.exposure import FrameGuard
 from server.faults.config import load_fault_settings
 from server.faults.engine import FaultSettings
 from server.inspections.job import generate_periodically
@@ -192,6 +193,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.inspection_contracts = contracts
+    app.add_middleware(FrameGuard)
     api_errors.install(app)
     access_log.install()
     for module in (

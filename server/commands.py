@@ -30,6 +30,7 @@ from server.faults.config import describe, load_fault_settings
 from server.faults.engine import FaultSettings
 from server.notify.config import NotifyConfigError
 from server.retention import prune_samples
+from server.secret_key import SecretKeyMissingError, load_secret_key
 from server.settings import Settings
 from server.sla import CalendarMode, SlaCalendarError
 from server.sla.statutory import COUNTRY_OF_ZONE, coverage
@@ -71,6 +72,11 @@ def _admin(action: Callable[[Session], T]) -> T:
 def serve(*, host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
+    try:
+        load_secret_key(settings)  # before the database is touched: a weak key stops here
+    except SecretKeyMissingError as err:
+        typer.echo(f"secmon: secret key: {err}", err=True)
+        raise typer.Exit(2) from err
     migrate.upgrade(database_url=settings.database_url)
     try:
         app = create_app(settings)

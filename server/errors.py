@@ -53,3 +53,13 @@ class UnavailableError(DomainError):
     """The database is locked or down; the caller should retry later."""
 
     code = "unavailable"
+
+
+class RateLimitedError(DomainError):
+    """Too many attempts from this caller; it may try again after `retry_after_s`."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

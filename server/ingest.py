@@ -34,7 +34,8 @@ from server.models import samples
 from server.state import CurrentState, apply_samples
 from server.state_cache import StateCache
 from server.state_store import load_states, save_states
-from wire.schema import IngestBatch, IngestResult, Sample
+from wire.schema import IngestBatch, IngestResult, RefusedSample, Sample
+from wire.validation import DEFAULT_WINDOW, TimeWindow
 
 __all__ = [
     "decode_body",
@@ -227,8 +228,16 @@ def store_batch(
     directory: DeviceDirectory | None = None,
     states: StateCache | None = None,
     after_commit: AfterCommit | None = None,
+    window: TimeWindow = DEFAULT_WINDOW,
 ) -> IngestResult:
-    """Store a validated batch for the token's site; all or nothing."""
+    """Store a validated batch for the token's site; all or nothing, except that samples whose
+    times lie outside `window` around `now` are left out and named in the answer: one sample
+    dated 2999 would pin its device's state, one dated 1526 would start a five-century clock."""
+    kept, refused = screen_times(batch.samples, now=now, window=window)
+    if not kept:
+        return IngestResult(accepted=0, duplicates=0, refused=refused)
+    if refused:
+        batch = IngestBatch.model_construct(samples=kept)
     ext_ids = sorted({s.device_id for s in batch.samples})
     directory = directory or DeviceDirectory()
     try:
@@ -258,8 +267,29 @@ def store_batch(
     if after_commit is not None:
         after_commit()
     return IngestResult(
-        accepted=accepted, duplicates=len(batch.samples) - accepted, commands=commands
+        accepted=accepted,
+        duplicates=len(batch.samples) - accepted,
+        commands=commands,
+        refused=refused,
     )
+
+
+def screen_times(
+    samples: list[Sample], *, now: datetime, window: TimeWindow
+) -> tuple[list[Sample], list[RefusedSample]]:
+    """Samples whose time and events' times lie in the window, and the others with a reason."""
+    kept: list[Sample] = []
+    refused: list[RefusedSample] = []
+    low, high = now - window.past, now + window.future
+    for s in samples:
+        # The common case in one comparison each; the reason is worked out only when refused.
+        if low <= s.ts <= high and all(low <= e.ts <= high for e in s.events):
+            kept.append(s)
+            continue
+        times = [s.ts, *(e.ts for e in s.events)]
+        reason = next(r for t in times if (r := window.problem(t, now)) is not None)
+        refused.append(RefusedSample(id=s.id, reason=reason))
+    return kept, refused
 
 
 def ingest(
@@ -273,6 +303,7 @@ def ingest(
     directory: DeviceDirectory | None = None,
     states: StateCache | None = None,
     after_commit: AfterCommit | None = None,
+    window: TimeWindow = DEFAULT_WINDOW,
 ) -> IngestResult:
     """Decode, validate and store one request body."""
     data = decode_body(body, content_encoding=content_encoding, max_decompressed=max_decompressed)
@@ -285,4 +316,5 @@ def ingest(
         directory=directory,
         states=states,
         after_commit=after_commit,
+        window=window,
     )

@@ -159,6 +159,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
+    # In every access token and console session; bumped by logout, a new password or a new
+    # role, which revokes all of them at once.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SampleRow(Base):

@@ -1,10 +1,13 @@
 """Server settings, read once at start from environment variables (pydantic-settings)."""
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wire.validation import TimeWindow
 
 DEFAULT_DATABASE_URL = "sqlite:///./secmon.db"
 
@@ -35,6 +38,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_decompressed_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     access_token_minutes: int = Field(default=60, ge=1)
+    # Times the server takes from agents and users (samples, events, a call's occurred_at)
+    # must lie within this window around its clock; outside, they are refused with a reason.
+    timestamp_max_age_days: float = Field(default=30.0, gt=0)
+    timestamp_max_ahead_seconds: float = Field(default=600.0, ge=0)
     # How long an SQLite writer waits for the lock before ingest answers 503 + Retry-After.
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     # Notification chains, teams, rotas and channels (server/notify/config.py); none: no messages.
@@ -64,3 +71,10 @@ class Settings(BaseSettings):
     # template.py) and how often inspections are generated and pre-filled.
     inspection_contracts: Path | None = None
     inspection_seconds: float = Field(default=600.0, gt=0)
+
+    @property
+    def time_window(self) -> TimeWindow:
+        return TimeWindow(
+            past=timedelta(days=self.timestamp_max_age_days),
+            future=timedelta(seconds=self.timestamp_max_ahead_seconds),
+        )

@@ -19,9 +19,11 @@ from server.tickets.policy import parse_sla_settings, validate_sla_settings
 from server.users import UserPrincipal
 from wire.enums import Role
 from wire.schema import Inventory, InventoryResult
+from wire.validation import name_problem
 
 Row = TypeVarTuple("Row")
 TeamSites = Callable[[str], frozenset[int]]
+NAME_LENGTH = 200  # clients.name and sites.name
 
 
 def no_teams(_username: str) -> frozenset[int]:
@@ -59,6 +61,13 @@ class Scope:
 
     def allows_ticket(self, site_id: int, assignee_id: int | None) -> bool:
         return self.allows(site_id) or self._owns(assignee_id)
+
+    @property
+    def sees_internals(self) -> bool:
+        """Staff notes, audit data and hardware serials are the service team's: a client user
+        sees its tickets' states and times and its devices' health, what its status page
+        promises, and no more. The one place this is decided, for every answer."""
+        return self.role is not Role.CLIENT
 
     def _owns(self, assignee_id: int | None) -> bool:
         return self.role is Role.TECHNICIAN and assignee_id == self.user_id
@@ -164,10 +173,17 @@ def check_assignee(
         )
 
 
+def _check_name(name: str, what: str) -> None:
+    problem = name_problem(name, max_length=NAME_LENGTH)
+    if problem is not None:
+        raise InvalidInputError(f"{what} {problem}", [{"field": "name", "message": problem}])
+
+
 def create_client(
     *, session: Session, name: str, now: datetime, sla_preset: str | None = None
 ) -> Client:
     """A client, with its SLA preset stored when one is given (else the shipped default)."""
+    _check_name(name, "client name")
     sla = None
     if sla_preset is not None:
         try:
@@ -198,6 +214,7 @@ def client_by_name(*, session: Session, name: str) -> Client:
 def create_site(
     *, session: Session, client_id: int, name: str, zone: str, timezone: str, now: datetime
 ) -> Site:
+    _check_name(name, "site name")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as err:

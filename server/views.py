@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from server.models import Device, DeviceState, SampleRow, Site
 from server.state import DeviceStatus
-from server.tenancy import DeviceWithState
+from server.tenancy import DeviceWithState, Scope
 from wire.schema import CheckValue
 
 
@@ -105,6 +105,10 @@ class DeviceOut(BaseModel):
             last_registered_at=d.last_registered_at,
             state=StateOut.of(item.state),
         )
+
+    def seen_by(self, scope: Scope) -> "DeviceOut":
+        """Without the hardware serial for a viewer who may not see it."""
+        return self if scope.sees_internals else self.model_copy(update={"serial": None})
 
 
 class SampleOut(BaseModel):

@@ -4,13 +4,13 @@ A sample's `id` is a UUIDv7 assigned once on the agent, so a retried batch is st
 ids sort by time (cheap appends to the server's index).
 """
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wire.enums import CommandKind, DeviceClass, ProbeErrorCode, ProbeKind, Subsystem
+from wire.validation import Bool, DeviceText, Line, Text, Timestamp
 
 DeviceId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -20,16 +20,10 @@ CheckName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 # Up to the 64-bit range, signed or not (SNMP Counter64 included).
 CheckInt = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
-CheckValue = bool | CheckInt | FiniteFloat | str | None
-
-
-def _to_utc(ts: datetime) -> datetime:
-    return ts.astimezone(UTC)
-
-
-# Timestamps must carry a zone; they are kept in UTC, whose tzinfo compares and formats in C
-# (pydantic's own tzinfo makes every comparison a Python call: ten times slower in ingest).
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+MAX_CHECK_TEXT = 1000
+CheckText = Annotated[Text, Field(max_length=MAX_CHECK_TEXT)]
+CheckValue = bool | CheckInt | FiniteFloat | CheckText | None
+UtcDatetime = Timestamp
 
 MAX_CHECKS_PER_SAMPLE = 256
 MAX_EVENTS_PER_SAMPLE = 100
@@ -42,14 +36,14 @@ class Strict(BaseModel):
 
 class ProbeError(Strict):
     code: ProbeErrorCode
-    message: str = Field(default="", max_length=1000)
+    message: Text = Field(default="", max_length=1000)
 
 
 class Event(Strict):
     """Something the device said on its own (trap, ONVIF event, MQTT message)."""
 
     ts: UtcDatetime
-    kind: str = Field(min_length=1, max_length=64)
+    kind: DeviceText = Field(min_length=1, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -66,7 +60,7 @@ class Sample(Strict):
     device_id: DeviceId
     ts: UtcDatetime
     probe: ProbeKind
-    reachable: bool
+    reachable: Bool
     latency_ms: FiniteFloat | None = Field(default=None, ge=0)
     error: ProbeError | None = None
     checks: dict[CheckName, CheckValue] = Field(
@@ -77,11 +71,11 @@ class Sample(Strict):
     # the agent builds these in one place, and the server ignores all but their events.
     # Left out of the JSON when false, so poll samples still suit a server without the field
     # (`exclude_if`: pydantic ≥ 2.11).
-    events_only: bool = Field(default=False, exclude_if=lambda flag: not flag)
+    events_only: Bool = Field(default=False, exclude_if=lambda flag: not flag)
     # Set when the device answered but nothing beyond reachability could be read from it:
     # why (no profile matched what it answers; its sysObjectID). The server shows such a
     # device as `unmonitored`, not up. Left out of the JSON when unset, like `events_only`.
-    unmonitored: str | None = Field(
+    unmonitored: DeviceText | None = Field(
         default=None, min_length=1, max_length=300, exclude_if=lambda reason: reason is None
     )
 
@@ -103,6 +97,13 @@ class AgentCommand(Strict):
     device: DeviceId
 
 
+class RefusedSample(Strict):
+    """A sample a stored batch left out, and why (its time is too far from the server's)."""
+
+    id: UUID
+    reason: str
+
+
 class IngestResult(Strict):
     accepted: int
     duplicates: int
@@ -110,6 +111,8 @@ class IngestResult(Strict):
     commands: list[AgentCommand] = Field(
         default_factory=list, max_length=MAX_COMMANDS_PER_ANSWER, exclude_if=lambda v: not v
     )
+    # Left out of the JSON when empty, so an agent that predates it still reads the answer.
+    refused: list[RefusedSample] = Field(default_factory=list, exclude_if=lambda items: not items)
 
 
 class CommandAcks(Strict):
@@ -125,24 +128,24 @@ class AcksResult(Strict):
 class DeviceIdentity(Strict):
     """What a probe learned about the device itself."""
 
-    vendor: str | None = Field(default=None, max_length=128)
-    model: str | None = Field(default=None, max_length=128)
-    serial: str | None = Field(default=None, max_length=128)
-    firmware: str | None = Field(default=None, max_length=128)
+    vendor: DeviceText | None = Field(default=None, max_length=128)
+    model: DeviceText | None = Field(default=None, max_length=128)
+    serial: DeviceText | None = Field(default=None, max_length=128)
+    firmware: DeviceText | None = Field(default=None, max_length=128)
     # Which profiles read the device and why they were chosen (SNMP: "generic+ups+ups_cyberpower",
     # "UPS-MIB answered; CyberPower enterprise 3808"). Left out when unset: a server that
     # predates them still takes the inventory.
-    profiles: str | None = Field(
+    profiles: DeviceText | None = Field(
         default=None, max_length=200, exclude_if=lambda value: value is None
     )
-    profile_reason: str | None = Field(
+    profile_reason: DeviceText | None = Field(
         default=None, max_length=500, exclude_if=lambda value: value is None
     )
 
 
 class InventoryDevice(Strict):
     id: DeviceId
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     device_class: DeviceClass
     subsystem: Subsystem
     protocol: ProbeKind
@@ -151,7 +154,7 @@ class InventoryDevice(Strict):
 
 
 class Inventory(Strict):
-    agent_version: str = Field(max_length=64)
+    agent_version: Line = Field(max_length=64)
     devices: list[InventoryDevice] = Field(max_length=MAX_SAMPLES_PER_BATCH)
 
 
@@ -171,7 +174,7 @@ class AgentHeartbeat(Strict):
     """Sent by each agent about once a minute: its version and how its outbox is doing, so the
     console can tell a silent agent from one with a growing backlog."""
 
-    agent_version: str = Field(max_length=64)
+    agent_version: Line = Field(max_length=64)
     sent_at: UtcDatetime
     outbox_depth: int = Field(ge=0, le=2**63 - 1)
     outbox_bytes: int = Field(ge=0, le=2**63 - 1)

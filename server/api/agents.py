@@ -127,13 +127,13 @@ async def post_ingest(
     """Store a batch of samples and move device state forward; retries are harmless."""
     metrics = ctx.metrics
     try:
+        # The token first: a caller without one must not make the server read megabytes.
+        agent = await run_in_threadpool(agent_from_credentials, ctx, credentials)
         body = await _read_body(request, ctx.settings.max_body_bytes)
         encoding = request.headers.get("content-encoding")
         started = time.perf_counter()
 
-        def authenticate_and_store() -> IngestResult:
-            # One trip to the threadpool per batch: token check and store both touch the DB.
-            agent = agent_from_credentials(ctx, credentials)
+        def store() -> IngestResult:
             return ingest(
                 engine=ctx.engine,
                 principal=agent,
@@ -143,15 +143,17 @@ async def post_ingest(
                 directory=ctx.directory,
                 states=ctx.states,
                 after_commit=ctx.faults.wake,
+                window=ctx.settings.time_window,
             )
 
-        result = await run_in_threadpool(authenticate_and_store)
+        result = await run_in_threadpool(store)
     except DomainError as err:
         metrics.batches_rejected.labels(err.code).inc()
         raise
     metrics.batch_seconds.observe(time.perf_counter() - started)
     metrics.samples_ingested.labels("accepted").inc(result.accepted)
     metrics.samples_ingested.labels("duplicate").inc(result.duplicates)
+    metrics.samples_ingested.labels("refused").inc(len(result.refused))
     return result
 
 

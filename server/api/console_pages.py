@@ -31,7 +31,6 @@ from server.console.pages import (
 from server.console.session import (
     COOKIE,
     ConsoleSession,
-    LoginLimiter,
     csrf_ok,
     issue_session,
     read_session,
@@ -43,6 +42,7 @@ from server.errors import (
     InvalidInputError,
     NotFoundError,
     UnauthorizedError,
+    UnavailableError,
 )
 from server.models import Client, Device, FaultEpisode, Site, User
 from server.predict.chart import render_svg
@@ -60,8 +60,9 @@ from server.tickets.repair import CauseClass
 from server.tickets.repair_plan import ConsentScope
 from server.tickets.schemas import ConsentBody, DiagnosisBody, PlanBody, ResolveBody
 from server.tickets.states import TRANSITIONS, WORK_STATES, Channel, RepairPath, TicketState
-from server.users import UserPrincipal, authenticate_user
+from server.users import UserPrincipal, authenticate_user, principal_of, revoke_sessions
 from wire.enums import CommandKind, ProbeKind, Role
+from wire.validation import RowId, row_id
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.DESK, Role.TECHNICIAN})
@@ -87,7 +88,6 @@ ACTIONS: dict[str, TicketState] = {
 }
 # The ticket page's forms that move a ticket, resolve included (it files the record too).
 MOVES: dict[str, TicketState] = {**ACTIONS, "resolve": TicketState.RESOLVED}
-LIMITER_KEY = "console_login_limiter"
 STATES = frozenset(s.value for s in TicketState)
 
 
@@ -110,14 +110,6 @@ def _page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def _limiter(request: Request) -> LoginLimiter:
-    limiter: LoginLimiter | None = getattr(request.app.state, LIMITER_KEY, None)
-    if limiter is None:
-        limiter = LoginLimiter()
-        setattr(request.app.state, LIMITER_KEY, limiter)
-    return limiter
-
-
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
 
@@ -131,11 +123,7 @@ def _safe_next(target: str | None, default: str) -> str:
 
 def _user(session: Session, username: str) -> UserPrincipal | None:
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
-    if user is None:
-        return None
-    return UserPrincipal(
-        user_id=user.id, username=user.username, role=Role(user.role), client_id=user.client_id
-    )
+    return None if user is None else principal_of(user)
 
 
 class Viewer:
@@ -157,8 +145,8 @@ def _viewer(request: Request, ctx: AppContext, session: Session) -> Viewer | Non
     if console_session is None:
         return None
     principal = _user(session, console_session.username)
-    if principal is None:
-        return None
+    if principal is None or principal.token_version != console_session.version:
+        return None  # gone, or the session was revoked (logout, new password or role)
     scope = scope_of(session=session, user=principal, team_sites=ctx.team_sites)
     return Viewer(principal, console_session, scope)
 
@@ -228,7 +216,7 @@ def login(
 ) -> Response:
     now = datetime.now(UTC)
     address = request.client.host if request.client else "?"
-    limiter = _limiter(request)
+    limiter = ctx.credentials.limiter
 
     def again(error: str, status: int) -> HTMLResponse:
         token = secrets.token_urlsafe(24)
@@ -244,15 +232,23 @@ def login(
         response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
         return response
     try:
-        principal = authenticate_user(session=session, username=username, password=password)
+        principal = authenticate_user(
+            session=session, username=username, password=password, gate=ctx.credentials.gate
+        )
     except UnauthorizedError:
         limiter.failed(username=username, address=address, now=now)
         return again("Wrong username or password.", 401)
-    limiter.succeeded(username=username)
+    except UnavailableError:
+        return again("Too many logins at once. Please try again in a moment.", 503)
+    limiter.succeeded(username=username, address=address)
     default = "/console" if principal.role in STAFF else "/console/status"
     redirect = RedirectResponse(_safe_next(next_, default), status_code=303)
     cookie = issue_session(
-        username=principal.username, secret_key=ctx.secret_key, ttl=SESSION_TTL, now=now
+        username=principal.username,
+        secret_key=ctx.secret_key,
+        ttl=SESSION_TTL,
+        now=now,
+        version=principal.token_version,
     )
     redirect.set_cookie(
         COOKIE,
@@ -275,6 +271,11 @@ def logout(
     if viewer is not None and not csrf_ok(viewer.session, csrf):
         return _page("message.html", 400, viewer=viewer, title="Form expired",
                      message="Please reload the page and try again.")  # fmt: skip
+    if viewer is not None:
+        with write_session(ctx.engine) as writing:
+            user = writing.get(User, viewer.principal.user_id)
+            if user is not None:
+                revoke_sessions(session=writing, user=user)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -291,7 +292,7 @@ def own_status(
     lang: Annotated[str | None, Query()] = None,
     cookie_lang: Annotated[str | None, Cookie(alias="secmon_lang")] = None,
     accept_language: Annotated[str | None, Header()] = None,
-    client_id: int | None = None,
+    client_id: RowId | None = None,
 ) -> Response:
     viewer = _viewer(request, ctx, session)
     if viewer is None:
@@ -319,7 +320,8 @@ def own_status(
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    """A row id from a form or query field; anything else (also "²" or 2^70) is no id."""
+    return row_id(value)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -365,7 +367,7 @@ def queue_page(
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
 def ticket_view(
-    ticket_id: int, request: Request, ctx: Ctx, session: DbSession, error: str | None = None
+    ticket_id: RowId, request: Request, ctx: Ctx, session: DbSession, error: str | None = None
 ) -> Response:
     def render(viewer: Viewer) -> Response:
         try:
@@ -402,7 +404,7 @@ def offered(state: TicketState) -> frozenset[str]:
 
 @router.post("/tickets/{ticket_id}")
 def ticket_action(
-    ticket_id: int,
+    ticket_id: RowId,
     request: Request,
     ctx: Ctx,
     session: DbSession,
@@ -666,7 +668,7 @@ def sites_page(request: Request, ctx: Ctx, session: DbSession) -> Response:
 
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)
-def site_page(site_id: int, request: Request, ctx: Ctx, session: DbSession) -> Response:
+def site_page(site_id: RowId, request: Request, ctx: Ctx, session: DbSession) -> Response:
     def render(viewer: Viewer) -> Response:
         site = session.get(Site, site_id)
         if site is None or not viewer.scope.allows(site_id):
@@ -678,7 +680,7 @@ def site_page(site_id: int, request: Request, ctx: Ctx, session: DbSession) -> R
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
-def device_page(device_id: int, request: Request, ctx: Ctx, session: DbSession) -> Response:
+def device_page(device_id: RowId, request: Request, ctx: Ctx, session: DbSession) -> Response:
     def render(viewer: Viewer) -> Response:
         device = session.get(Device, device_id)
         if device is None or not viewer.scope.allows(device.site_id):
@@ -719,7 +721,7 @@ def device_page(device_id: int, request: Request, ctx: Ctx, session: DbSession) 
 
 @router.post("/devices/{device_id}/picture/relearn")
 def device_relearn(
-    device_id: int,
+    device_id: RowId,
     request: Request,
     ctx: Ctx,
     session: DbSession,

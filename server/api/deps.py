@@ -1,7 +1,7 @@
 """Request-scoped dependencies: the app's context, a DB session, the calling user or agent."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.agent_tokens import AgentPrincipal, authenticate_agent
+from server.credentials import Credentials
 from server.detector import Detector
 from server.directory import DeviceDirectory
 from server.errors import UnauthorizedError
@@ -35,6 +36,8 @@ class AppContext:
     faults: Detector
     # Which sites a technician's teams serve (the notify config's teams); none by default.
     team_sites: TeamSites = no_teams
+    # The login limiter and the bound on password hashing, shared by the console and the API.
+    credentials: Credentials = field(default_factory=Credentials)
 
 
 def context(request: Request) -> AppContext:

@@ -15,6 +15,7 @@ from server.tenancy import get_device, recent_samples
 from server.views import DeviceOut, SampleOut
 from wire.enums import CommandKind
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
@@ -48,13 +49,15 @@ class CommandOut(BaseModel):
 
 
 @router.get("/{device_id}", response_model=DeviceOut, responses=ERRORS)
-def get_one_device(device_id: int, scope: UserScope, session: DbSession) -> DeviceOut:
-    return DeviceOut.of(get_device(session=session, device_id=device_id, scope=scope))
+def get_one_device(device_id: RowId, scope: UserScope, session: DbSession) -> DeviceOut:
+    return DeviceOut.of(get_device(session=session, device_id=device_id, scope=scope)).seen_by(
+        scope
+    )
 
 
 @router.get("/{device_id}/samples", response_model=list[SampleOut], responses=ERRORS)
 def get_device_samples(
-    device_id: int,
+    device_id: RowId,
     scope: UserScope,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -80,7 +83,7 @@ def get_device_samples(
     responses=COMMAND_ERRORS,
 )
 def request_picture_relearn(
-    device_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx, response: Response
+    device_id: RowId, user: CurrentUser, scope: UserScope, ctx: Ctx, response: Response
 ) -> CommandOut:
     """Ask the camera's agent to forget what its picture normally looks like (the camera was
     re-aimed, or its scene changed on purpose) and learn it again. Delivered with the answer
@@ -101,7 +104,7 @@ def request_picture_relearn(
 
 
 @router.get("/{device_id}/commands", response_model=list[CommandOut], responses=ERRORS)
-def get_device_commands(device_id: int, scope: UserScope, session: DbSession) -> list[CommandOut]:
+def get_device_commands(device_id: RowId, scope: UserScope, session: DbSession) -> list[CommandOut]:
     """The device's latest requests for its agent, newest first (the audit trail)."""
     get_device(session=session, device_id=device_id, scope=scope)
     found = agent_commands.recent_for_device(session=session, device_id=device_id)

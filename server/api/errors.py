@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from server.errors import (
@@ -17,6 +17,7 @@ from server.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     TooLargeError,
     UnauthorizedError,
     UnavailableError,
@@ -37,6 +38,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     TooLargeError: 413,
     UnsupportedMediaTypeError: 415,
     InvalidInputError: 422,
+    RateLimitedError: 429,
     UnavailableError: 503,
 }
 CODE_OF_STATUS = {
@@ -49,6 +51,7 @@ CODE_OF_STATUS = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    429: "rate_limited",
     503: "unavailable",
 }
 
@@ -67,6 +70,8 @@ def domain_error_response(err: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(err, UnavailableError):
         headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    elif isinstance(err, RateLimitedError):
+        headers = {"Retry-After": str(err.retry_after_s)}
     return error_response(status, err.code, err.detail, headers)
 
 
@@ -102,7 +107,18 @@ def install(app: FastAPI) -> None:
             503, "unavailable", "database busy or unavailable", {"Retry-After": RETRY_AFTER_SECONDS}
         )
 
+    async def on_db_data_error(_request: Request, err: Exception) -> JSONResponse:
+        # The input rules (wire/validation.py) should have refused it; the database did.
+        log.warning("database refused a value: %s", str(err).splitlines()[0][:300])
+        return error_response(422, "invalid", "a value is out of range or not storable")
+
+    async def on_db_integrity_error(_request: Request, err: Exception) -> JSONResponse:
+        log.warning("database integrity: %s", str(err).splitlines()[0][:300])
+        return error_response(409, "conflict", "conflicts with stored data or refers to none")
+
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(DataError, on_db_data_error)
+    app.add_exception_handler(IntegrityError, on_db_integrity_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(OperationalError, on_db_unavailable)

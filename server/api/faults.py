@@ -20,6 +20,7 @@ from server.tickets.policy import validate_sla_settings
 from server.tickets.schemas import EpisodeOut, ServicePolicyBody
 from wire.enums import Role
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["faults"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -32,8 +33,8 @@ def list_faults(
     scope: UserScope,
     session: DbSession,
     open_only: Annotated[bool, Query(alias="open")] = True,
-    site_id: int | None = None,
-    device_id: int | None = None,
+    site_id: RowId | None = None,
+    device_id: RowId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[EpisodeOut]:
     """Fault episodes, newest first (open ones by default)."""
@@ -59,7 +60,7 @@ def get_rules(user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def _policy_out(row: ServicePolicy | None, client_id: int) -> dict[str, Any]:
+def _policy_out(row: ServicePolicy | None, client_id: RowId) -> dict[str, Any]:
     return {
         "client_id": client_id,
         "severity": row.severity if row else {},
@@ -69,14 +70,14 @@ def _policy_out(row: ServicePolicy | None, client_id: int) -> dict[str, Any]:
 
 
 @router.get("/clients/{client_id}/service-policy", responses=ERRORS)
-def get_service_policy(client_id: int, scope: UserScope, session: DbSession) -> dict[str, Any]:
+def get_service_policy(client_id: RowId, scope: UserScope, session: DbSession) -> dict[str, Any]:
     get_client(session=session, client_id=client_id, scope=scope)
     return _policy_out(session.get(ServicePolicy, client_id), client_id)
 
 
 @router.put("/clients/{client_id}/service-policy", responses=ERRORS)
 def put_service_policy(
-    client_id: int, body: ServicePolicyBody, user: CurrentUser, ctx: Ctx
+    client_id: RowId, body: ServicePolicyBody, user: CurrentUser, ctx: Ctx
 ) -> dict[str, Any]:
     """Replace the client's severity overrides, SLA choice and quiet period; checked first."""
     if user.role not in (Role.ADMIN, Role.MANAGER):

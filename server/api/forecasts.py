@@ -17,6 +17,7 @@ from server.predict.rollup import date_of
 from server.predict.store import day_number
 from server.tenancy import get_device
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["forecasts"])
 ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
@@ -74,7 +75,7 @@ class ForecastOut(BaseModel):
 
 @router.get("/devices/{device_id}/forecasts", response_model=list[ForecastOut], responses=ERRORS)
 def get_device_forecasts(
-    device_id: int, scope: UserScope, session: DbSession, ctx: Ctx
+    device_id: RowId, scope: UserScope, session: DbSession, ctx: Ctx
 ) -> list[ForecastOut]:
     """Alarms first, then by check name."""
     get_device(session=session, device_id=device_id, scope=scope)

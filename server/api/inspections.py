@@ -48,6 +48,7 @@ from server.tenancy import Scope, get_site
 from server.users import UserPrincipal
 from wire.enums import Role
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -77,7 +78,7 @@ class RowOut(BaseModel):
     id: int
     item_id: str
     area: str
-    device_id: int | None
+    device_id: RowId | None
     device_name: str | None
     text_zh: str
     text_en: str
@@ -93,7 +94,7 @@ class RowOut(BaseModel):
 
 class AmendmentOut(BaseModel):
     id: int
-    row_id: int
+    row_id: RowId
     result: str
     note: str | None
     reason: str
@@ -103,8 +104,8 @@ class AmendmentOut(BaseModel):
 
 class InspectionOut(BaseModel):
     id: int
-    client_id: int
-    site_id: int
+    client_id: RowId
+    site_id: RowId
     cycle: str
     period_start: date
     period_end: date
@@ -191,7 +192,7 @@ def _detail(session: Session, inspection: Inspection) -> InspectionDetailOut:
     )
 
 
-def _get(session: Session, inspection_id: int, scope: Scope) -> Inspection:
+def _get(session: Session, inspection_id: RowId, scope: Scope) -> Inspection:
     inspection = session.get(Inspection, inspection_id)
     if inspection is None or not scope.allows(inspection.site_id):
         raise NotFoundError(f"no inspection {inspection_id}")
@@ -202,7 +203,7 @@ def _get(session: Session, inspection_id: int, scope: Scope) -> Inspection:
 def list_inspections(
     scope: UserScope,
     session: DbSession,
-    site_id: int | None = None,
+    site_id: RowId | None = None,
     overdue: Annotated[bool, Query()] = False,
 ) -> list[InspectionOut]:
     """Newest period first; `overdue` keeps the unfinished ones past their due date."""
@@ -219,7 +220,7 @@ def list_inspections(
 class GenerateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    site_id: int
+    site_id: RowId
 
 
 @router.post("/inspections", response_model=InspectionDetailOut, responses=ERRORS)
@@ -240,7 +241,9 @@ def generate_inspection(
 
 
 @router.get("/inspections/{inspection_id}", response_model=InspectionDetailOut, responses=ERRORS)
-def get_inspection(inspection_id: int, scope: UserScope, session: DbSession) -> InspectionDetailOut:
+def get_inspection(
+    inspection_id: RowId, scope: UserScope, session: DbSession
+) -> InspectionDetailOut:
     return _detail(session, _get(session, inspection_id, scope))
 
 
@@ -249,9 +252,9 @@ class AnswerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    row_id: int | None = None
+    row_id: RowId | None = None
     item_id: str | None = None
-    device_id: int | None = None
+    device_id: RowId | None = None
     result: str
     note: str | None = Field(default=None, max_length=4000)
 
@@ -279,7 +282,7 @@ def _row_id(a: AnswerIn, by_key: dict[tuple[str, str], int]) -> int:
     "/inspections/{inspection_id}/rows", response_model=InspectionDetailOut, responses=ERRORS
 )
 def answer_rows(
-    inspection_id: int, body: AnswersIn, user: CurrentUser, scope: UserScope, session: DbSession
+    inspection_id: RowId, body: AnswersIn, user: CurrentUser, scope: UserScope, session: DbSession
 ) -> InspectionDetailOut:
     """Save progress: results and notes of some rows; all or nothing."""
     _require(user, InspectionAction.ANSWER)
@@ -306,7 +309,7 @@ def answer_rows(
     "/inspections/{inspection_id}/complete", response_model=InspectionDetailOut, responses=ERRORS
 )
 def complete_inspection(
-    inspection_id: int, user: CurrentUser, scope: UserScope, session: DbSession
+    inspection_id: RowId, user: CurrentUser, scope: UserScope, session: DbSession
 ) -> InspectionDetailOut:
     """Refused while a row is blank; the reason names the rows."""
     _require(user, InspectionAction.ANSWER)
@@ -330,7 +333,7 @@ class SignIn(BaseModel):
     "/inspections/{inspection_id}/sign", response_model=InspectionDetailOut, responses=ERRORS
 )
 def sign_inspection(
-    inspection_id: int, body: SignIn, user: CurrentUser, scope: UserScope, session: DbSession
+    inspection_id: RowId, body: SignIn, user: CurrentUser, scope: UserScope, session: DbSession
 ) -> InspectionDetailOut:
     """A client user signs for the client, staff for the technician; the client's seals it."""
     who = "client" if user.role is Role.CLIENT else "technician"
@@ -355,7 +358,7 @@ def sign_inspection(
 class AmendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    row_id: int
+    row_id: RowId
     result: str
     note: str | None = Field(default=None, max_length=4000)
     reason: str = Field(max_length=4000)
@@ -365,7 +368,7 @@ class AmendIn(BaseModel):
     "/inspections/{inspection_id}/amendments", response_model=InspectionDetailOut, responses=ERRORS
 )
 def amend_inspection(
-    inspection_id: int, body: AmendIn, user: CurrentUser, scope: UserScope, session: DbSession
+    inspection_id: RowId, body: AmendIn, user: CurrentUser, scope: UserScope, session: DbSession
 ) -> InspectionDetailOut:
     """A correction beside a signed row; the signed record and its seal stay as they are."""
     _require(user, InspectionAction.AMEND)
@@ -390,7 +393,7 @@ def amend_inspection(
 
 class PhotoOut(BaseModel):
     id: int
-    row_id: int
+    row_id: RowId
     filename: str
     content_type: str
     size: int
@@ -405,8 +408,8 @@ class PhotoOut(BaseModel):
     responses={**ERRORS, 413: {"model": ErrorBody}},
 )
 async def add_row_photo(
-    inspection_id: int,
-    row_id: int,
+    inspection_id: RowId,
+    row_id: RowId,
     file: UploadFile,
     user: CurrentUser,
     scope: UserScope,
@@ -438,7 +441,7 @@ async def add_row_photo(
 
 
 @router.get("/inspections/{inspection_id}/photos", response_model=list[PhotoOut], responses=ERRORS)
-def list_photos(inspection_id: int, scope: UserScope, session: DbSession) -> list[PhotoOut]:
+def list_photos(inspection_id: RowId, scope: UserScope, session: DbSession) -> list[PhotoOut]:
     inspection = _get(session, inspection_id, scope)
     found = session.scalars(
         select(InspectionAttachment)
@@ -449,7 +452,9 @@ def list_photos(inspection_id: int, scope: UserScope, session: DbSession) -> lis
 
 
 @router.get("/inspections/{inspection_id}/photos/{photo_id}", responses=ERRORS)
-def get_photo(inspection_id: int, photo_id: int, scope: UserScope, session: DbSession) -> Response:
+def get_photo(
+    inspection_id: RowId, photo_id: RowId, scope: UserScope, session: DbSession
+) -> Response:
     inspection = _get(session, inspection_id, scope)
     photo = session.get(InspectionAttachment, photo_id)
     if photo is None or photo.inspection_id != inspection.id:
@@ -458,14 +463,14 @@ def get_photo(inspection_id: int, photo_id: int, scope: UserScope, session: DbSe
 
 
 class VerifyOut(BaseModel):
-    inspection_id: int
+    inspection_id: RowId
     stored_sha256: str | None
     computed_sha256: str
     intact: bool
 
 
 @router.get("/inspections/{inspection_id}/verify", response_model=VerifyOut, responses=ERRORS)
-def verify_inspection(inspection_id: int, scope: UserScope, session: DbSession) -> VerifyOut:
+def verify_inspection(inspection_id: RowId, scope: UserScope, session: DbSession) -> VerifyOut:
     """Recompute the seal from the stored record: `intact` false means it was altered."""
     inspection = _get(session, inspection_id, scope)
     try:

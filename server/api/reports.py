@@ -19,12 +19,13 @@ from server.reports.render import (
 )
 from server.tenancy import get_client
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 404, 503)}
 
 
-def _html(session: DbSession, scope: UserScope, inspection_id: int) -> str:
+def _html(session: DbSession, scope: UserScope, inspection_id: RowId) -> str:
     inspection = session.get(Inspection, inspection_id)
     if inspection is None or not scope.allows(inspection.site_id):
         raise NotFoundError(f"no inspection {inspection_id}")
@@ -32,7 +33,7 @@ def _html(session: DbSession, scope: UserScope, inspection_id: int) -> str:
 
 
 def _quarterly(
-    session: DbSession, scope: UserScope, client_id: int, year: int, quarter: int
+    session: DbSession, scope: UserScope, client_id: RowId, year: int, quarter: int
 ) -> str:
     client = get_client(session=session, client_id=client_id, scope=scope)
     try:
@@ -44,7 +45,7 @@ def _quarterly(
 
 @router.get("/clients/{client_id}/quarterly.html", response_class=HTMLResponse, responses=ERRORS)
 def quarterly_report_html(
-    client_id: int, year: int, quarter: int, scope: UserScope, session: DbSession
+    client_id: RowId, year: int, quarter: int, scope: UserScope, session: DbSession
 ) -> str:
     """The client's quarterly maintenance report (a client user: its own only)."""
     return _quarterly(session, scope, client_id, year, quarter)
@@ -52,7 +53,7 @@ def quarterly_report_html(
 
 @router.get("/clients/{client_id}/quarterly.pdf", responses=ERRORS)
 def quarterly_report_pdf(
-    client_id: int, year: int, quarter: int, scope: UserScope, session: DbSession
+    client_id: RowId, year: int, quarter: int, scope: UserScope, session: DbSession
 ) -> Response:
     return _pdf(
         _quarterly(session, scope, client_id, year, quarter), f"quarterly-{year}-q{quarter}.pdf"
@@ -72,11 +73,11 @@ def _pdf(html: str, name: str) -> Response:
 
 
 @router.get("/inspections/{inspection_id}.html", response_class=HTMLResponse, responses=ERRORS)
-def inspection_record_html(inspection_id: int, scope: UserScope, session: DbSession) -> str:
+def inspection_record_html(inspection_id: RowId, scope: UserScope, session: DbSession) -> str:
     return _html(session, scope, inspection_id)
 
 
 @router.get("/inspections/{inspection_id}.pdf", responses=ERRORS)
-def inspection_record_pdf(inspection_id: int, scope: UserScope, session: DbSession) -> Response:
+def inspection_record_pdf(inspection_id: RowId, scope: UserScope, session: DbSession) -> Response:
     """503 with what to install when WeasyPrint or a CJK font is missing here."""
     return _pdf(_html(session, scope, inspection_id), f"inspection-{inspection_id}.pdf")

@@ -8,6 +8,7 @@ from server.api.deps import DbSession, UserScope
 from server.tenancy import list_devices, list_sites
 from server.views import DeviceOut, SiteOut
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
@@ -19,6 +20,6 @@ def get_sites(scope: UserScope, session: DbSession) -> list[SiteOut]:
 
 
 @router.get("/{site_id}/devices", response_model=list[DeviceOut], responses=ERRORS)
-def get_site_devices(site_id: int, scope: UserScope, session: DbSession) -> list[DeviceOut]:
+def get_site_devices(site_id: RowId, scope: UserScope, session: DbSession) -> list[DeviceOut]:
     items = list_devices(session=session, site_id=site_id, scope=scope)
-    return [DeviceOut.of(item) for item in items]
+    return [DeviceOut.of(item).seen_by(scope) for item in items]

@@ -18,6 +18,7 @@ from server.status.words import Words, pick_language
 from server.tenancy import Scope, get_client, get_site
 from wire.enums import Role
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 pages = APIRouter(tags=["status page"], include_in_schema=False)
 router = APIRouter(prefix="/api/v1", tags=["status page"])
@@ -60,7 +61,7 @@ def shared_status_page(
     return response
 
 
-def _own_client(scope: Scope, client_id: int, session: Session) -> None:
+def _own_client(scope: Scope, client_id: RowId, session: Session) -> None:
     """Staff may manage any client's page, a client user only its own; others 404/403."""
     if scope.role is not Role.CLIENT and scope.role not in STAFF:
         raise ForbiddenError("your role cannot manage status pages")
@@ -72,7 +73,7 @@ class StatusLinkOut(BaseModel):
 
 
 @router.post("/clients/{client_id}/status-link", response_model=StatusLinkOut, responses=ERRORS)
-def rotate_status_link(client_id: int, scope: UserScope, session: DbSession) -> StatusLinkOut:
+def rotate_status_link(client_id: RowId, scope: UserScope, session: DbSession) -> StatusLinkOut:
     _own_client(scope, client_id, session)
     token = rotate_link(session=session, client_id=client_id, now=datetime.now(UTC))
     session.commit()
@@ -91,7 +92,7 @@ class ContactIn(BaseModel):
 
 @router.put("/clients/{client_id}/status-contact", status_code=204, responses=ERRORS)
 def put_status_contact(
-    client_id: int, body: ContactIn, scope: UserScope, session: DbSession
+    client_id: RowId, body: ContactIn, scope: UserScope, session: DbSession
 ) -> None:
     _own_client(scope, client_id, session)
     if scope.role is Role.CLIENT:
@@ -112,14 +113,14 @@ class WindowIn(BaseModel):
 
 class WindowOut(WindowIn):
     id: int
-    site_id: int
+    site_id: RowId
 
 
 @router.post(
     "/sites/{site_id}/maintenance", response_model=WindowOut, status_code=201, responses=ERRORS
 )
 def post_maintenance(
-    site_id: int, body: WindowIn, scope: UserScope, session: DbSession
+    site_id: RowId, body: WindowIn, scope: UserScope, session: DbSession
 ) -> WindowOut:
     if scope.role not in STAFF:
         raise ForbiddenError("only the service team plans maintenance")
@@ -147,7 +148,7 @@ def post_maintenance(
 
 
 @router.get("/sites/{site_id}/maintenance", response_model=list[WindowOut], responses=ERRORS)
-def get_maintenance(site_id: int, scope: UserScope, session: DbSession) -> list[WindowOut]:
+def get_maintenance(site_id: RowId, scope: UserScope, session: DbSession) -> list[WindowOut]:
     get_site(session=session, site_id=site_id, scope=scope)
     rows = session.scalars(
         select(MaintenanceWindow)

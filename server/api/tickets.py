@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from server.api.deps import Ctx, CurrentUser, DbSession, UserScope
 from server.db import write_session
-from server.errors import ForbiddenError
+from server.errors import ForbiddenError, InvalidInputError
 from server.faults.engine import KNOWN_CODES
 from server.faults.picture import ticket_evidence
 from server.models import (
@@ -22,6 +22,7 @@ from server.models import (
     TicketSurvey,
 )
 from server.sla import SlaConfigError, ticket_clocks
+from server.tenancy import Scope
 from server.tickets import intake, repair, repair_plan, service
 from server.tickets.intake import CallIn
 from server.tickets.policy import service_settings
@@ -53,6 +54,7 @@ from server.tickets.states import OPEN_STATES, TicketState, ticket_clock_start
 from server.users import UserPrincipal
 from wire.enums import Role
 from wire.schema import ErrorBody
+from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -74,8 +76,8 @@ def list_tickets(
     session: DbSession,
     state: Annotated[list[TicketState] | None, Query()] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
-    site_id: int | None = None,
-    device_id: int | None = None,
+    site_id: RowId | None = None,
+    device_id: RowId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[TicketOut]:
     """Newest first; `open=true` for tickets not closed or cancelled."""
@@ -93,12 +95,12 @@ def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=ERRORS)
-def get_ticket(ticket_id: int, scope: UserScope, session: DbSession) -> TicketDetail:
+def get_ticket(ticket_id: RowId, scope: UserScope, session: DbSession) -> TicketDetail:
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
-    return _detail(session, ticket)
+    return _detail(session, ticket, scope)
 
 
-def _detail(session: Session, ticket: Ticket) -> TicketDetail:
+def _detail(session: Session, ticket: Ticket, scope: Scope) -> TicketDetail:
     """The ticket with every version of its repair record, its faults and its survey."""
     versions = repair.records_of(session=session, ticket_id=ticket.id)
     current = [r for r in versions if r.superseded_at is None]
@@ -109,8 +111,8 @@ def _detail(session: Session, ticket: Ticket) -> TicketDetail:
     evidence_at, evidence = ticket_evidence(session=session, ticket=ticket)
     return TicketDetail(
         **TicketOut.of(ticket).model_dump(),
-        repair=RepairRecordOut.of(current[-1]) if current else None,
-        repair_versions=[RepairRecordOut.of(r) for r in versions],
+        repair=RepairRecordOut.of(current[-1]).seen_by(scope) if current else None,
+        repair_versions=[RepairRecordOut.of(r).seen_by(scope) for r in versions],
         episodes=[EpisodeOut.of(e) for e in episodes],
         survey_rating=survey.rating if survey else None,
         **_path_of(session=session, ticket=ticket),
@@ -137,17 +139,19 @@ def _path_of(*, session: Session, ticket: Ticket) -> dict[str, Any]:
 
 
 @router.get("/tickets/{ticket_id}/events", response_model=list[TicketEventOut], responses=ERRORS)
-def get_ticket_events(ticket_id: int, scope: UserScope, session: DbSession) -> list[TicketEventOut]:
+def get_ticket_events(
+    ticket_id: RowId, scope: UserScope, session: DbSession
+) -> list[TicketEventOut]:
     """The audit trail, oldest first: who, when, from, to, note."""
     service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     rows = session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
     )
-    return [TicketEventOut.of(e) for e in rows]
+    return [TicketEventOut.of(e).seen_by(scope) for e in rows]
 
 
 @router.get("/tickets/{ticket_id}/sla", response_model=SlaOut, responses=ERRORS)
-def get_ticket_sla(ticket_id: int, scope: UserScope, session: DbSession) -> SlaOut:
+def get_ticket_sla(ticket_id: RowId, scope: UserScope, session: DbSession) -> SlaOut:
     """The three clocks now: respond, on site, resolve (status, deadline, time remaining)."""
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     site = session.get(Site, ticket.site_id)
@@ -187,6 +191,11 @@ def get_ticket_sla(ticket_id: int, scope: UserScope, session: DbSession) -> SlaO
 def log_call(body: CallBody, user: CurrentUser, scope: UserScope, ctx: Ctx) -> TicketOut:
     """The desk logs a client's call; about a device with an open ticket, it joins that one."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
+    now = datetime.now(UTC)
+    if body.occurred_at is not None:
+        problem = ctx.settings.time_window.problem(body.occurred_at, now)
+        if problem is not None:
+            raise InvalidInputError(problem, [{"field": "occurred_at", "message": problem}])
     call = CallIn(
         symptom=body.symptom,
         reporter=body.reporter,
@@ -203,7 +212,7 @@ def log_call(body: CallBody, user: CurrentUser, scope: UserScope, ctx: Ctx) -> T
             call=call,
             settings_of=SettingsLookup(session, KNOWN_CODES),
             actor=actor,
-            now=datetime.now(UTC),
+            now=now,
             scope=scope,
         )
         return TicketOut.of(result.ticket)
@@ -211,7 +220,7 @@ def log_call(body: CallBody, user: CurrentUser, scope: UserScope, ctx: Ctx) -> T
 
 @router.post("/tickets/{ticket_id}/transitions", response_model=TicketOut, responses=ERRORS)
 def move_ticket(
-    ticket_id: int, body: TransitionBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: TransitionBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketOut:
     """acknowledge, dispatch (with eta), on_site, cancel, close, reopen …; resolve has its own
     endpoint (it files the repair record)."""
@@ -236,7 +245,7 @@ def move_ticket(
 
 @router.post("/tickets/{ticket_id}/pause", response_model=TicketOut, responses=ERRORS)
 def pause_ticket_clock(
-    ticket_id: int, body: PauseBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: PauseBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketOut:
     """Stop the SLA clock while waiting for the client (refused where the policy does not)."""
     actor = _require(user, *STAFF)
@@ -253,7 +262,9 @@ def pause_ticket_clock(
 
 
 @router.post("/tickets/{ticket_id}/resume", response_model=TicketOut, responses=ERRORS)
-def resume_ticket_clock(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> TicketOut:
+def resume_ticket_clock(
+    ticket_id: RowId, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> TicketOut:
     actor = _require(user, *STAFF)
     with write_session(ctx.engine) as session:
         ticket = service.resume_clock(
@@ -264,7 +275,7 @@ def resume_ticket_clock(ticket_id: int, user: CurrentUser, scope: UserScope, ctx
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketDetail, responses=ERRORS)
 def resolve_ticket(
-    ticket_id: int, body: ResolveBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: ResolveBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketDetail:
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
     with write_session(ctx.engine) as session:
@@ -279,12 +290,12 @@ def resolve_ticket(
             fault_override=body.fault_override,
         )
         session.flush()
-        return _detail(session, ticket)
+        return _detail(session, ticket, scope)
 
 
 @router.post("/tickets/{ticket_id}/diagnosis", response_model=RepairPlanOut, responses=ERRORS)
 def diagnose(
-    ticket_id: int, body: DiagnosisBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: DiagnosisBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> RepairPlanOut:
     """Tech support's diagnosis: simple (fixed remotely) or complex (a plan, then a visit)."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
@@ -298,7 +309,7 @@ def diagnose(
 
 @router.post("/tickets/{ticket_id}/plan", response_model=RepairPlanOut, responses=ERRORS)
 def submit_plan(
-    ticket_id: int, body: PlanBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: PlanBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> RepairPlanOut:
     """A complex fault's repair plan (a revision waits for approval again)."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
@@ -311,7 +322,7 @@ def submit_plan(
 
 
 @router.post("/tickets/{ticket_id}/plan/approve", response_model=RepairPlanOut, responses=ERRORS)
-def approve_plan(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> RepairPlanOut:
+def approve_plan(ticket_id: RowId, user: CurrentUser, scope: UserScope, ctx: Ctx) -> RepairPlanOut:
     """A manager approves the plan; a complex fault is dispatched only after this."""
     actor = _require(user, Role.ADMIN, Role.MANAGER)
     with write_session(ctx.engine) as session:
@@ -325,7 +336,7 @@ def approve_plan(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) 
     "/tickets/{ticket_id}/consents", response_model=ConsentOut, status_code=201, responses=ERRORS
 )
 def record_consent(
-    ticket_id: int, body: ConsentBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: ConsentBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> ConsentOut:
     """The client's consent to parts or extra work, recorded before the work is filed."""
     actor = _require(user, *STAFF)
@@ -341,7 +352,7 @@ def record_consent(
 
 @router.post("/tickets/{ticket_id}/sign-off", response_model=TicketOut, responses=ERRORS)
 def sign_off(
-    ticket_id: int, body: SignOffBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: SignOffBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketOut:
     """The client signs the repair record: satisfied closes, not satisfied reopens. Staff may
     record a paper signature; a client user signs only its own tickets."""
@@ -364,7 +375,7 @@ def sign_off(
     "/tickets/{ticket_id}/close-without-signature", response_model=TicketDetail, responses=ERRORS
 )
 def close_without_signature(
-    ticket_id: int, body: OverrideBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+    ticket_id: RowId, body: OverrideBody, user: CurrentUser, scope: UserScope, ctx: Ctx
 ) -> TicketDetail:
     """A manager closes a resolved ticket the client has not signed; the reason stays on the
     repair record, and the record counts as incomplete in the KPIs."""
@@ -379,11 +390,11 @@ def close_without_signature(
             scope=scope,
         )
         session.flush()
-        return _detail(session, ticket)
+        return _detail(session, ticket, scope)
 
 
 @router.post("/tickets/{ticket_id}/survey", response_model=SurveyLink, responses=ERRORS)
-def send_survey(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> SurveyLink:
+def send_survey(ticket_id: RowId, user: CurrentUser, scope: UserScope, ctx: Ctx) -> SurveyLink:
     """A new one-time survey link (one is sent to the client at closing); only its hash is
     stored, so it is shown once; the previous unanswered link stops working."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)

@@ -10,6 +10,7 @@ The only I/O here is `load_holiday_file`, which reads a small text file of dates
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
@@ -20,6 +21,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.sla.transitions import offset_changes
 
 MINUTES_PER_DAY = 24 * 60
 # A calendar with no working time for this many consecutive days is treated as broken, so that
@@ -298,6 +301,47 @@ class BusinessCalendar:
     def zone(self) -> ZoneInfo:
         return _zone(self.timezone)
 
+    @functools.cached_property
+    def _listed_days(self) -> tuple[date, ...]:
+        return tuple(sorted(self.holidays.holidays | self.holidays.workdays))
+
+    def working_time(self, first: date, stop: date) -> timedelta:
+        """Working time of the local dates [first, stop) in O(listed days + offset changes):
+        whole weeks count at their nominal length; only holidays, make-up days and the days
+        around a change of the zone's UTC offset are turned into intervals."""
+        return _working_time(self, first, stop)
+
+    def _working_time(self, first: date, stop: date) -> timedelta:
+        if stop <= first:
+            return timedelta(0)
+        nominal = [sum(p.end_minute - p.start_minute for p in self.week[d]) for d in range(7)]
+        weeks, rest = divmod((stop - first).days, 7)
+        minutes = weeks * sum(nominal)
+        minutes += sum(nominal[(first.weekday() + i) % 7] for i in range(rest))
+        total = timedelta(minutes=minutes)
+        for day in self._irregular_days(first, stop):
+            actual = sum(
+                (b - a for a, b in _day_intervals(self.timezone, day, self.periods_on(day))),
+                timedelta(0),
+            )
+            total += actual - timedelta(minutes=nominal[day.weekday()])
+        return total
+
+    def _irregular_days(self, first: date, stop: date) -> list[date]:
+        """Dates in [first, stop) whose working time may differ from their weekday's nominal:
+        listed holidays and make-up days, and the days next to a change of UTC offset."""
+        listed = self._listed_days
+        days = set(listed[bisect.bisect_left(listed, first) : bisect.bisect_left(listed, stop)])
+        zone = self.zone
+        window_start = _local_midnight(first - timedelta(days=1), zone)
+        window_end = _local_midnight(min(stop + timedelta(days=1), date.max), zone)
+        for change in offset_changes(self.timezone, window_start, window_end):
+            local = change.astimezone(zone).date()
+            for near in (local - timedelta(days=1), local, local + timedelta(days=1)):
+                if first <= near < stop:
+                    days.add(near)
+        return sorted(days)
+
     def periods_on(self, day: date) -> Day:
         """Working periods of one local date, after holidays and make-up days."""
         if day in self.holidays.holidays:
@@ -332,6 +376,12 @@ class BusinessCalendar:
                     if b > start:
                         yield (max(a, start), b)
             day += timedelta(days=1)
+
+
+@functools.lru_cache(maxsize=1024)
+def _working_time(calendar: BusinessCalendar, first: date, stop: date) -> timedelta:
+    """Memoised: a ticket's three clocks measure the same long spans."""
+    return calendar._working_time(first, stop)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -418,34 +468,25 @@ def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
     return merged
 
 
-def _subtract(intervals: Iterator[Interval], holes: Sequence[Interval]) -> Iterator[Interval]:
-    """`intervals` minus `holes` (both ascending and disjoint), lazily."""
-    index = 0
-    for a, b in intervals:
-        while index < len(holes) and holes[index][1] <= a:
-            index += 1
-        cursor = a
-        scan = index
-        while scan < len(holes) and holes[scan][0] < b:
-            h0, h1 = holes[scan]
-            if h0 > cursor:
-                yield (cursor, h0)
-            cursor = max(cursor, h1)
-            if cursor >= b:
-                break
-            scan += 1
-        if cursor < b:
-            yield (cursor, b)
-
-
 def running_intervals(
     calendar: BusinessCalendar, start: datetime, pauses: Sequence[Interval] = ()
 ) -> Iterator[Interval]:
-    """When a clock started at `start` runs: the calendar's open time minus the pauses."""
+    """When a clock started at `start` runs: the calendar's open time minus the pauses. A pause
+    is jumped, not walked: the calendar resumes at its end, however long it lasted."""
     holes = merge_intervals(
         (_require_aware(a, "pause start"), _require_aware(b, "pause end")) for a, b in pauses
     )
-    return _subtract(calendar.intervals(start), holes)
+    cursor = _require_aware(start, "start")
+    for hole_start, hole_end in holes:
+        if hole_end <= cursor:
+            continue
+        if hole_start > cursor:
+            for a, b in calendar.intervals(cursor):
+                if a >= hole_start:
+                    break
+                yield (a, min(b, hole_start))
+        cursor = hole_end
+    yield from calendar.intervals(cursor)
 
 
 def add_business_time(
@@ -478,14 +519,50 @@ def business_time_between(
     end: datetime,
     pauses: Sequence[Interval] = (),
 ) -> timedelta:
-    """Running time in [start, end); negative (the same measure) when end is before start."""
+    """Running time in [start, end); negative (the same measure) when end is before start.
+
+    The calendar's open time in the span less its open time inside each pause; each is counted
+    by `_open_time`, so the cost does not grow with the span's length."""
     start = _require_aware(start, "start")
     end = _require_aware(end, "end")
     if end < start:
         return -business_time_between(calendar, end, start, pauses)
+    total = _open_time(calendar, start, end)
+    holes = merge_intervals(
+        (_require_aware(a, "pause start"), _require_aware(b, "pause end")) for a, b in pauses
+    )
+    for a, b in holes:
+        lo, hi = max(a, start), min(b, end)
+        if lo < hi:
+            total -= _open_time(calendar, lo, hi)
+    return total
+
+
+# Spans covering fewer whole local days than this are walked day by day.
+_WALK_DAYS = 7
+
+
+def _walk(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
     total = timedelta(0)
-    for a, b in running_intervals(calendar, start, pauses):
+    for a, b in calendar.intervals(start):
         if a >= end:
             break
         total += min(b, end) - a
     return total
+
+
+def _open_time(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
+    """The calendar's open time in [start, end): the partial first and last local days walked,
+    the whole days between counted by `BusinessCalendar.working_time`."""
+    zone = calendar.zone
+    first_whole = start.astimezone(zone).date() + timedelta(days=1)
+    last_partial = end.astimezone(zone).date()
+    if (last_partial - first_whole).days < _WALK_DAYS:
+        return _walk(calendar, start, end)
+    middle_start = _local_midnight(first_whole, zone)
+    middle_end = _local_midnight(last_partial, zone)
+    return (
+        _walk(calendar, start, middle_start)
+        + calendar.working_time(first_whole, last_partial)
+        + _walk(calendar, middle_end, end)
+    )

@@ -3,14 +3,17 @@
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
+from server.tenancy import Scope
 from server.tickets.kpis import Kpis, Ratio
 from server.tickets.repair import CauseClass, PartIn, Ratings, RepairIn
 from server.tickets.repair_plan import ConsentScope, PlanIn
 from server.tickets.states import Channel, RepairPath, TicketState
+from wire.validation import Bool, Line, RowId, Timestamp, check_text
+from wire.validation import Text as FreeText
 
 
 class _In(BaseModel):
@@ -28,35 +31,42 @@ class _RowOut(BaseModel):
 class CallBody(_In):
     """A client's call as the desk logs it (seed §3.2): who, how to reach them, what, when."""
 
-    symptom: str = Field(min_length=1, max_length=2000)
-    reporter: str = Field(min_length=1, max_length=200)
-    reporter_contact: str | None = Field(default=None, max_length=200)
+    symptom: FreeText = Field(min_length=1, max_length=2000)
+    reporter: Line = Field(min_length=1, max_length=200)
+    reporter_contact: Line | None = Field(default=None, max_length=200)
     channel: Channel = Channel.PHONE
-    device_id: int | None = None
-    site_id: int | None = None
+    device_id: RowId | None = None
+    site_id: RowId | None = None
     severity: str | None = Field(default=None, pattern="^(emergency|general)$")
-    occurred_at: AwareDatetime | None = None
+    # Within the server's time window (checked where the call is logged, against its clock).
+    occurred_at: Timestamp | None = None
 
 
 class TransitionBody(_In):
     to: TicketState
-    note: str | None = Field(default=None, max_length=2000)
-    eta: AwareDatetime | None = None
-    assignee_id: int | None = None
+    note: FreeText | None = Field(default=None, max_length=2000)
+    eta: Timestamp | None = None
+    assignee_id: RowId | None = None
 
 
 class PauseBody(_In):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class PartBody(_In):
-    name: str = Field(min_length=1, max_length=200)
-    device_id: int | None = None
-    old_serial: str | None = Field(default=None, max_length=128)
-    new_serial: str | None = Field(default=None, max_length=128)
+    name: Line = Field(min_length=1, max_length=200)
+    device_id: RowId | None = None
+    old_serial: Line | None = Field(default=None, max_length=128)
+    new_serial: Line | None = Field(default=None, max_length=128)
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+# Constraints and the control check side by side: nested in another Annotated, pydantic drops
+# the outer string constraints.
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(check_text),
+]
 
 
 class ResolveBody(_In):
@@ -69,10 +79,15 @@ class ResolveBody(_In):
     actions: Text
     time_on_site_minutes: int = Field(ge=0, le=100_000)
     parts: list[PartBody] = Field(default_factory=list, max_length=100)
-    note: str | None = Field(default=None, max_length=2000)
-    fault_override: Annotated[
-        str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
-    ] = None
+    note: FreeText | None = Field(default=None, max_length=2000)
+    fault_override: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+            AfterValidator(check_text),
+        ]
+        | None
+    ) = None
 
     def record(self) -> RepairIn:
         return RepairIn(
@@ -93,16 +108,16 @@ class ResolveBody(_In):
 
 
 class SignOffBody(_In):
-    name: str = Field(min_length=1, max_length=200)
-    satisfied: bool
+    name: Line = Field(min_length=1, max_length=200)
+    satisfied: Bool
     # Required when not satisfied: what is still wrong.
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: FreeText | None = Field(default=None, max_length=2000)
 
 
 class OverrideBody(_In):
     """A manager closes a resolved ticket without the client's signature, saying why."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class SurveyAnswer(_In):
@@ -112,7 +127,7 @@ class SurveyAnswer(_In):
     repair_quality: int = Field(ge=1, le=5)
     attitude: int = Field(ge=1, le=5)
     problem_solving: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: FreeText | None = Field(default=None, max_length=2000)
 
     def ratings(self) -> Ratings:
         return Ratings(
@@ -243,6 +258,12 @@ class TicketEventOut(_RowOut):
     note: str | None
     data: dict[str, Any] | None
 
+    def seen_by(self, scope: Scope) -> Self:
+        """Without the staff's note and audit data for a viewer who may not see them."""
+        return (
+            self if scope.sees_internals else self.model_copy(update={"note": None, "data": None})
+        )
+
 
 class RepairRecordOut(_RowOut):
     """One version of the repair record; `superseded_at` is set once a later resolution
@@ -265,6 +286,13 @@ class RepairRecordOut(_RowOut):
     override_reason: str | None
     override_by: str | None
     override_at: datetime | None
+
+    def seen_by(self, scope: Scope) -> Self:
+        """Parts without their serials for a viewer who may not see them."""
+        if scope.sees_internals:
+            return self
+        parts = [{k: v for k, v in p.items() if not k.endswith("serial")} for p in self.parts]
+        return self.model_copy(update={"parts": parts})
 
 
 class SurveyOut(_RowOut):

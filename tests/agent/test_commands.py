@@ -160,6 +160,22 @@ def test_check_json_gives_one_object_per_line(
     assert rows[0]["latency_ms"] >= 0
 
 
+def test_check_shows_the_outbox_queue_and_its_quarantine(
+    tmp_path: Path, listening_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, listening_port)
+    outbox = Outbox(tmp_path / "outbox.sqlite", max_bytes=1_000_000)
+    ts = datetime.now(UTC)
+    outbox.put(
+        [Sample(id=uuid7(), device_id="cam-01", ts=ts, probe=ProbeKind.TCP, reachable=True)] * 3
+    )
+    outbox.quarantine([p.seq for p in outbox.peek(1)], "HTTP 500 5 times")
+    outbox.close()
+    assert check(path, as_json=False) == EXIT_OK
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "2 queued, 1 quarantined" in last
+
+
 async def test_run_sends_inventory_and_samples_then_stops_cleanly(
     tmp_path: Path, listening_port: int, ingest_server: tuple[str, Received]
 ) -> None:

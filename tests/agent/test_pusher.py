@@ -488,3 +488,73 @@ async def test_answer_without_commands_sends_no_acknowledgement(outbox: Outbox) 
     assert (await pusher.push_batch()).step is Step.SENT
     assert ran == []
     assert [r.url.path for r in server.requests] == ["/api/v1/ingest"]
+
+
+async def test_a_sample_the_server_keeps_failing_on_is_found_and_quarantined(
+    outbox: Outbox,
+) -> None:
+    """One poison sample among 8: the same 500 on the same batch narrows the batch down to it,
+    it goes to quarantine (kept on disk, counted) and everything behind it is delivered."""
+    samples = [sample() for _ in range(8)]
+    poison = samples[5].id
+    server = Server(
+        lambda b: httpx.Response(500 if any(s.id == poison for s in b.samples) else 200)
+    )
+    outbox.put(samples)
+    metrics = AgentMetrics(CollectorRegistry())
+    metrics.watch_outbox(outbox)
+    pusher = make_pusher(outbox, server, batch_size=8, metrics=metrics)
+    for _ in range(100):
+        if (await pusher.push_batch()).step is Step.EMPTY:
+            break
+    assert outbox.depth() == 0
+    assert outbox.quarantined() == 1
+    assert outbox.quarantined_total() == 1
+    delivered = {
+        s.id
+        for b in server.batches
+        if not any(x.id == poison for x in b.samples)
+        for s in b.samples
+    }
+    assert delivered == {s.id for s in samples} - {poison}
+    assert metrics.registry.get_sample_value("secmon_agent_samples_quarantined") == 1
+
+
+async def test_server_errors_below_the_poison_count_keep_the_batch(outbox: Outbox) -> None:
+    outbox.put([sample() for _ in range(4)])
+    pusher = make_pusher(outbox, Server(lambda b: httpx.Response(500)), batch_size=4)
+    steps = [(await pusher.push_batch()).step for _ in range(4)]
+    assert steps == [Step.WAIT] * 4
+    assert (outbox.depth(), outbox.quarantined(), pusher.batch_size) == (4, 0, 4)
+
+
+async def test_samples_refused_for_their_time_are_dropped_and_counted(outbox: Outbox) -> None:
+    samples = [sample() for _ in range(3)]
+    refused = [{"id": str(samples[1].id), "reason": "timestamp is more than 30 days before"}]
+    server = Server(
+        lambda b: httpx.Response(200, json={"accepted": 2, "duplicates": 0, "refused": refused})
+    )
+    outbox.put(samples)
+    assert (await make_pusher(outbox, server).push_batch()).step is Step.SENT
+    assert outbox.depth() == 0
+    assert outbox.rejected_total() == 1
+    assert len(server.batches) == 1  # not retried
+
+
+async def test_a_refusal_naming_samples_rejects_only_those(outbox: Outbox) -> None:
+    samples = [sample() for _ in range(4)]
+    detail = [{"field": "samples[2].ts", "message": "bad"}]
+    calls: list[int] = []
+
+    def answer(batch: IngestBatch) -> httpx.Response:
+        calls.append(len(batch.samples))
+        if len(calls) == 1:
+            return httpx.Response(422, json={"error": "invalid", "detail": detail})
+        return httpx.Response(200, json={"accepted": len(batch.samples), "duplicates": 0})
+
+    outbox.put(samples)
+    pusher = make_pusher(outbox, Server(answer))
+    assert (await pusher.push_batch()).step is Step.AGAIN
+    assert (outbox.depth(), outbox.rejected_total()) == (3, 1)
+    assert (await pusher.push_batch()).step is Step.SENT
+    assert calls == [4, 3]

@@ -97,6 +97,25 @@ def test_client_site_token_user_lifecycle(db: str, monkeypatch: pytest.MonkeyPat
             ),
             "NOPE is empty or unset",
         ),
+        # Control characters in names (NUL answered 500 on PostgreSQL through other entries).
+        (
+            (
+                "admin",
+                "create-user",
+                "--username",
+                "bo\x1bss",
+                "--role",
+                "admin",
+                "--password-env",
+                "PW",
+            ),
+            "username control character U+001B",
+        ),
+        (("admin", "create-client", "ac\x07me"), "client name control character U+0007"),
+        (
+            ("admin", "create-site", "--client", "acme", "--name", "h\x01q", *UTC),
+            "site name control character U+0001",
+        ),
     ],
 )
 def test_refusals_exit_1_with_a_clear_reason(

@@ -184,6 +184,13 @@ def _infinite_check() -> str:
     return json.dumps(_valid()).replace('"stream_ok": true', '"stream_ok": Infinity', 1)
 
 
+def _with(**fields: Any) -> dict[str, Any]:
+    """A valid batch whose last sample has these fields replaced (raw JSON values)."""
+    body = _valid()
+    body["samples"][-1].update(fields)
+    return body
+
+
 BadCase = tuple[Callable[[Live], httpx.Response], int, str]
 BAD_INPUTS: dict[str, BadCase] = {
     "not_gzip": (
@@ -201,11 +208,38 @@ BAD_INPUTS: dict[str, BadCase] = {
     "missing_field": (lambda lv: lv.post_json(_missing_reachable()), 422, "invalid"),
     "non_finite_check": (lambda lv: lv.post(_infinite_check()), 422, "invalid"),
     "empty_batch": (lambda lv: lv.post_json({"samples": []}), 422, "invalid"),
+    # Lenient coercion, UTC overflow, NUL on PostgreSQL, unbounded text: each a 500 or a
+    # silently stored oddity before the shared rules in wire/validation.py.
+    "string_as_boolean": (lambda lv: lv.post_json(_with(reachable="yes")), 422, "invalid"),
+    "epoch_as_timestamp": (lambda lv: lv.post_json(_with(ts=1_700_000_000)), 422, "invalid"),
+    "utc_overflow": (
+        lambda lv: lv.post_json(_with(ts="0001-01-01T00:00:00+01:00")),
+        422,
+        "invalid",
+    ),
+    "nul_in_error_message": (
+        lambda lv: lv.post_json(
+            _with(reachable=False, error={"code": "device.unreachable", "message": "a\u0000b"})
+        ),
+        422,
+        "invalid",
+    ),
+    "long_check_value": (
+        lambda lv: lv.post_json(_with(checks={"model": "x" * 5_000})),
+        422,
+        "invalid",
+    ),
     "compressed_too_large": (lambda lv: lv.post(_oversized_plain()), 413, "too_large"),
     "gzip_bomb": (
         lambda lv: lv.post(_gzip_bomb(), headers={"Content-Encoding": "gzip"}),
         413,
         "too_large",
+    ),
+    # The token is checked before the body is read: no megabytes read for a stranger.
+    "oversized_body_with_bad_token": (
+        lambda lv: lv.post(_oversized_plain(), headers={"Authorization": "Bearer smt_0000_nope"}),
+        401,
+        "unauthorized",
     ),
     "missing_token": (
         lambda lv: httpx.post(
@@ -252,6 +286,27 @@ def test_bad_input_answers_json_reason_and_stores_nothing(live: Live, case: str)
     assert live.sample_count() == before
     if status == 401:
         assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_samples_far_from_server_time_are_refused_one_by_one_the_rest_stored(live: Live) -> None:
+    now = datetime.now(UTC)
+    good = sample("cam-2", ts=now - timedelta(seconds=5), checks={"stream_ok": True})
+    future = sample("cam-2", ts=datetime(2999, 1, 1, tzinfo=UTC), reachable=False, checks={})
+    ancient = sample("cam-2", ts=datetime(1926, 3, 1, tzinfo=UTC), reachable=False, checks={})
+    before = live.sample_count()
+    response = live.post_json(batch(good, future, ancient))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["accepted"] == 1
+    refused = {r["id"]: r["reason"] for r in answer["refused"]}
+    assert set(refused) == {future["id"], ancient["id"]}
+    assert "after server time" in refused[future["id"]]
+    assert "before server time" in refused[ancient["id"]]
+    assert live.sample_count() == before + 1
+    # The sample from 2999 did not pin the device's state.
+    last = live.state("cam-2").last_sample_at
+    assert last is not None
+    assert last < now + timedelta(minutes=1)
 
 
 def test_invalid_field_is_named_in_the_detail(live: Live) -> None:
@@ -308,6 +363,13 @@ def _device_count(live: Live) -> int:
         ('{"agent_version": "0.1", "devices": [ {"id": ', 400, "bad_json"),
         ("not json at all", 400, "bad_json"),
         ('{"agent_version": "0.1", "devices": [{"id": "Bad Id!"}]}', 422, "invalid"),
+        # NUL in a name answered 500 on PostgreSQL.
+        (
+            '{"agent_version": "0.1", "devices": [{"id": "cam-7", "name": "Gate\\u0000",'
+            ' "device_class": "camera", "subsystem": "video", "protocol": "onvif"}]}',
+            422,
+            "invalid",
+        ),
     ],
 )
 def test_bad_inventory_answers_json_reason_like_ingest(

@@ -181,6 +181,22 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
         device = session.get(Device, cam)
         assert device is not None
         assert device.serial == "SN-NEW-1"  # the swap updated the inventory
+    # What the client sees through the API is what its status page promises: the ticket's
+    # states and times, no staff notes, no hardware serials (staff see both).
+    acme = world.as_user("acme")
+    client_events = world.api.get(f"/api/v1/tickets/{tid}/events", headers=acme).json()
+    staff_events = world.api.get(f"/api/v1/tickets/{tid}/events", headers=tech).json()
+    assert "leaving now" in [e["note"] for e in staff_events]
+    assert [e["to_state"] for e in client_events] == [e["to_state"] for e in staff_events]
+    assert all(e["note"] is None and e["data"] is None for e in client_events)
+    client_view = world.api.get(f"/api/v1/tickets/{tid}", headers=acme).json()
+    assert "SN-NEW-1" not in str(client_view["repair"])
+    assert "SN-NEW-1" in str(world.api.get(f"/api/v1/tickets/{tid}", headers=tech).json())
+    site = world.kit.tenant.site_id
+    client_devices = world.api.get(f"/api/v1/sites/{site}/devices", headers=acme).json()
+    assert {d["serial"] for d in client_devices} == {None}
+    assert world.api.get(f"/api/v1/devices/{cam}", headers=acme).json()["serial"] is None
+    assert world.api.get(f"/api/v1/devices/{cam}", headers=tech).json()["serial"] == "SN-NEW-1"
 
     # The client is not satisfied: reopened, fixed again, then signed.
     unhappy = post(

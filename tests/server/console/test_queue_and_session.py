@@ -12,7 +12,7 @@ from server.console.queue import (
     next_deadline,
     urgency_order,
 )
-from server.console.session import LoginLimiter, csrf_ok, issue_session, read_session
+from server.console.session import csrf_ok, issue_session, read_session
 from server.users import UserPrincipal, issue_access_token
 from wire.enums import Role
 
@@ -101,19 +101,3 @@ def test_an_api_token_is_not_a_console_session() -> None:
         principal=principal, secret_key="k" * 32, ttl=timedelta(hours=1), now=datetime.now(UTC)
     )
     assert read_session(api, secret_key="k" * 32) is None
-
-
-def test_login_limiter_blocks_after_five_failures_per_name_and_address() -> None:
-    limiter = LoginLimiter(per_user=5, per_address=5, window=timedelta(minutes=5))
-    for i in range(5):
-        assert (
-            limiter.retry_after(username="boss", address="10.0.0.1", now=NOW + i * M / 10) is None
-        )
-        limiter.failed(username="boss", address="10.0.0.1", now=NOW + i * M / 10)
-    wait = limiter.retry_after(username="BOSS", address="10.0.0.2", now=NOW + M)
-    assert wait is not None
-    assert timedelta(0) < wait <= timedelta(minutes=5)
-    # The same address trying other names is also held back.
-    assert limiter.retry_after(username="other", address="10.0.0.1", now=NOW + M) is not None
-    # After the window, it may try again.
-    assert limiter.retry_after(username="boss", address="10.0.0.3", now=NOW + 6 * M) is None
