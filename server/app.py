@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from server.api import (
     agents,
     auth,
+    console_inspections,
     console_pages,
     devices,
     faults,
@@ -207,6 +208,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(status_pages.pages)
+    app.include_router(console_inspections.router)
     app.include_router(console_pages.router)
     app.include_router(home.router)
 

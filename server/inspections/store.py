@@ -6,6 +6,7 @@ PostgreSQL (a replica that finds it taken skips the site this round), and the un
 """
 
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -32,11 +33,13 @@ from server.inspections.models import (
     InspectionAmendment,
     InspectionAttachment,
     InspectionRow,
+    InspectionSignLink,
 )
 from server.inspections.overdue import OverdueInspection, notices
 from server.inspections.photo import MAX_PER_ROW, PhotoRefusedError, photo_type
 from server.inspections.plan import DeviceRef, Period, current_period, plan_rows
 from server.inspections.record import (
+    Disposition,
     InspectionState,
     RecordError,
     RecordStateError,
@@ -262,7 +265,7 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
             site_tickets=site_tickets,
             readings=_readings(session, inspection, window, device_id, rule, states),
         )
-        opened = _ticket_for_failure(session, site, inspection, row, verdict, now)
+        opened = _ticket_for_failure(session, site, row, verdict, now)
         row.prefill = verdict.result.value
         row.evidence = verdict.evidence
         row.sentence = verdict.sentence[:1000]
@@ -285,35 +288,19 @@ def _row_label(row: InspectionRow) -> str:
     return f"{row.item_id}@{row.device_name}" if row.device_name else row.item_id
 
 
-def _ticket_for_failure(
-    session: Session,
-    site: Site,
-    inspection: Inspection,
-    row: InspectionRow,
-    verdict: Judgement,
-    now: datetime,
-) -> int | None:
-    """The `inspection` ticket covering this failing row: an open one already made for it, or a
-    new one unless a ticket behind the evidence is still open."""
-    if verdict.result is not RowResult.FAIL:
-        return None
+def _inspection_ticket(
+    session: Session, site: Site, row: InspectionRow, said: str, now: datetime
+) -> int:
+    """The open `inspection` ticket for this row's item and subject, opened if there is none."""
     code = f"inspection.{row.item_id}"[:64]
     key = device_open_key(row.device_id, code) if row.device_id else site_open_key(site.id, code)
-    open_values = [s.value for s in OPEN_STATES]
     mine = session.scalars(
-        select(Ticket.id).where(Ticket.open_key == key, Ticket.state.in_(open_values))
+        select(Ticket.id).where(
+            Ticket.open_key == key, Ticket.state.in_([s.value for s in OPEN_STATES])
+        )
     ).first()
     if mine is not None:
         return mine
-    if (
-        verdict.ticket_ids
-        and session.scalars(
-            select(Ticket.id).where(
-                Ticket.id.in_(verdict.ticket_ids), Ticket.state.in_(open_values)
-            )
-        ).first()
-    ):
-        return None
     device = session.get(Device, row.device_id) if row.device_id else None
     opening = Opening(
         kind=TicketKind.INSPECTION,
@@ -321,7 +308,7 @@ def _ticket_for_failure(
         open_key=key,
         severity="general",
         title=f"{_row_label(row)}: inspection found a fault",
-        symptom=f"{row.text_en} / {row.text_zh}: {verdict.sentence}",
+        symptom=f"{row.text_en} / {row.text_zh}: {said}"[:2000],
         first_failure_at=now,
         channel=Channel.MONITORING,
         reporter="inspection",
@@ -338,6 +325,26 @@ def _ticket_for_failure(
         now=now,
     )
     return ticket.id
+
+
+def _ticket_for_failure(
+    session: Session, site: Site, row: InspectionRow, verdict: Judgement, now: datetime
+) -> int | None:
+    """The `inspection` ticket covering a failing pre-filled row, unless a ticket behind the
+    evidence is still open."""
+    if verdict.result is not RowResult.FAIL:
+        return None
+    if (
+        verdict.ticket_ids
+        and session.scalars(
+            select(Ticket.id).where(
+                Ticket.id.in_(verdict.ticket_ids),
+                Ticket.state.in_([s.value for s in OPEN_STATES]),
+            )
+        ).first()
+    ):
+        return None
+    return _inspection_ticket(session, site, row, verdict.sentence, now)
 
 
 def generate_all(*, session: Session, contracts: Contracts, now: datetime) -> int:
@@ -378,12 +385,18 @@ def answer(
     check_editable(InspectionState(inspection.state))
     rows = {r.id: r for r in rows_of(session=session, inspection_id=inspection.id)}
     check_answers(answers, {i: _row_label(r) for i, r in rows.items()})
+    site = session.get(Site, inspection.site_id)
+    assert site is not None
     for a in answers:
         row = rows[a.row_id]
         row.result = a.result.value
         row.note = a.note
+        row.disposition = a.disposition.value if a.disposition else None
         row.updated_at = now
         row.updated_by = author
+        if a.disposition is Disposition.TICKET:
+            opened = _inspection_ticket(session, site, row, a.note or "", now)
+            row.ticket_ids = {**(row.ticket_ids or {"linked": []}), "opened": opened}
     session.flush()
 
 
@@ -466,7 +479,7 @@ def _signed_row(row: InspectionRow, photos: dict[int, list[str]]) -> dict[str, A
         "sentence": row.sentence,
         "result": row.result,
         "note": row.note,
-    }
+    } | ({"disposition": row.disposition} if row.disposition else {})
 
 
 def compute_seal(*, session: Session, inspection: Inspection) -> str:
@@ -601,3 +614,65 @@ def add_photo(
     session.add(photo)
     session.flush()
     return photo
+
+
+SIGN_TOKEN_PREFIX = "sis_"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_sign_link(
+    *, session: Session, inspection: Inspection, author: str, now: datetime
+) -> str:
+    """A fresh one-time token for the client's signature once the technician has signed; a new
+    link replaces an unused one. Only the token's SHA-256 is stored."""
+    if inspection.state != InspectionState.TECH_SIGNED.value:
+        raise RecordStateError(
+            "the client has already signed"
+            if inspection.state == InspectionState.SIGNED.value
+            else "the technician signs before the client's link is sent"
+        )
+    token = SIGN_TOKEN_PREFIX + secrets.token_urlsafe(24)
+    link = session.get(InspectionSignLink, inspection.id)
+    if link is None:
+        session.add(
+            InspectionSignLink(
+                inspection_id=inspection.id,
+                token_sha256=_digest(token),
+                created_at=now,
+                created_by=author,
+            )
+        )
+    else:
+        link.token_sha256, link.created_at, link.created_by = _digest(token), now, author
+        link.used_at = None
+    session.flush()
+    return token
+
+
+def inspection_by_link(*, session: Session, token: str) -> Inspection:
+    """The inspection behind a signing link; LookupError for a token we never issued."""
+    link = session.scalars(
+        select(InspectionSignLink).where(InspectionSignLink.token_sha256 == _digest(token))
+    ).first()
+    inspection = session.get(Inspection, link.inspection_id) if link else None
+    if link is None or inspection is None:
+        raise LookupError("unknown signing link")
+    if link.used_at is not None:
+        raise RecordStateError("this signing link was already used")
+    return inspection
+
+
+def sign_by_link(
+    *, session: Session, token: str, signature: Signature, now: datetime
+) -> Inspection:
+    """The client's signature through the link, which is then spent."""
+    inspection = inspection_by_link(session=session, token=token)
+    sign(session=session, inspection=inspection, who="client", signature=signature, now=now)
+    link = session.get(InspectionSignLink, inspection.id)
+    assert link is not None
+    link.used_at = now
+    session.flush()
+    return inspection
