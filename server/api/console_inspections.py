@@ -55,7 +55,7 @@ from server.inspections.template import Contracts, shipped_template
 from server.models import Client, Site, Ticket
 from server.reports.incident import IncidentError, load_incident
 from server.reports.quarterly import load_quarterly
-from server.reports.record import RESULT_WORDS, load_record
+from server.reports.record import DISPOSITION_WORDS, RESULT_WORDS, load_record
 from server.reports.render import PdfUnavailableError, html_to_pdf, incident_html, quarterly_html
 from server.reports.render import inspection_html as record_html
 from server.tenancy import Scope
@@ -217,7 +217,7 @@ def inspection_page(
         photos=photos,
         blank=len(blank_rows(session=session, inspection_id=inspection.id)),
         words=RESULT_WORDS,
-        dispositions=[(d.value, _DISPOSITION_WORDS[d]) for d in Disposition],
+        dispositions=[(d.value, DISPOSITION_WORDS[d.value]) for d in Disposition],
         overdue=inspection.completed_at is None and inspection.due_at < datetime.now(UTC),
         may_answer=allowed(Action.ANSWER, role),
         may_sign_tech=allowed(Action.SIGN_TECHNICIAN, role),
@@ -227,12 +227,6 @@ def inspection_page(
         said=said,
         link=None,
     )
-
-
-_DISPOSITION_WORDS = {
-    Disposition.CLEARED: "当场排除 cleared on the spot",
-    Disposition.TICKET: "已开工单 ticket opened",
-}
 
 
 async def _uploads(request: Request) -> tuple[dict[str, str], dict[int, StarletteUpload]]:
@@ -380,12 +374,8 @@ def sign_link_page(
         return _back(inspection_id, error=str(err))
     session.commit()
     base = str(request.base_url).rstrip("/")
-    return _page(
-        "message.html",
-        viewer=viewer,
-        title="Client signing link",
-        message=f"Send this one-time link to the client: {base}/console/sign/{token}",
-    )
+    link = f"{base}/console/sign/{token}"
+    return _page("sign_link_made.html", viewer=viewer, link=link, inspection_id=inspection_id)
 
 
 # -- the client's one-time signing page ------------------------------------------------------
