@@ -134,7 +134,7 @@ def inspections_page(
     inspections = session.scalars(
         query.order_by(Inspection.period_start.desc(), Inspection.site_id).limit(200)
     ).all()
-    names = dict(session.execute(select(Site.id, Site.name)).tuples().all())
+    names = dict(session.execute(select(Site.id, Site.name)).all())
     overdue = [i for i in inspections if i.completed_at is None and i.due_at < now]
     return _page(
         "inspections.html",
@@ -202,9 +202,7 @@ def inspection_page(
             select(InspectionAttachment.row_id, func.count())
             .where(InspectionAttachment.inspection_id == inspection.id)
             .group_by(InspectionAttachment.row_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     site = session.get(Site, inspection.site_id)
     role = viewer.principal.role
@@ -533,6 +531,6 @@ def reports_page(
         viewer=viewer,
         client=client,
         inspections=inspections,
-        names=dict(session.execute(select(Site.id, Site.name)).tuples().all()),
+        names=dict(session.execute(select(Site.id, Site.name)).all()),
         quarters=quarters,
     )

@@ -127,11 +127,7 @@ def load_incident(*, session: Session, ticket: Ticket, now: datetime) -> Inciden
         {ticket.device_id} if ticket.device_id else set()
     )
     names = (
-        dict(
-            session.execute(select(Device.id, Device.name).where(Device.id.in_(device_ids)))
-            .tuples()
-            .all()
-        )
+        dict(session.execute(select(Device.id, Device.name).where(Device.id.in_(device_ids))).all())
         if device_ids
         else {}
     )
