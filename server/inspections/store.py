@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from fnmatch import fnmatchcase
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from server.inspections.evidence import (
     Judgement,
     ReadingFact,
     RowResult,
+    SnapshotFact,
     TicketFact,
     UptimeTotals,
     Window,
@@ -201,9 +203,19 @@ def _tickets(session: Session, site_id: int, window: Window) -> list[TicketFact]
     ]
 
 
+def _matches(rule: Reading, name: str) -> bool:
+    return fnmatchcase(name, rule.check) if "*" in rule.check else name == rule.check
+
+
+def _worst(rule: Reading, values: list[float]) -> float:
+    """Of several matching checks (one per PSE), the one furthest toward breaking a bound."""
+    if rule.max is not None or rule.max_abs is not None:
+        return max(values, key=abs) if rule.max is None else max(values)
+    return min(values)
+
+
 def _readings(
     session: Session,
-    inspection: Inspection,
     window: Window,
     device_id: int,
     rule: Evidence,
@@ -212,23 +224,69 @@ def _readings(
     """The stored facts about the rule's check: daily rollup extremes, and the latest reading."""
     if not isinstance(rule, Reading):
         return {}
-    low, high = session.execute(
-        select(func.min(CheckDay.min), func.max(CheckDay.max)).where(
-            CheckDay.device_id == device_id,
-            CheckDay.check == rule.check,
-            CheckDay.day >= window.start.date(),
-            CheckDay.day < window.end.date(),
+    wanted = (
+        CheckDay.check.like(rule.check.replace("*", "%"))
+        if "*" in rule.check
+        else CheckDay.check == rule.check
+    )
+    extremes = [
+        (low, high)
+        for check, low, high in session.execute(
+            select(CheckDay.check, func.min(CheckDay.min), func.max(CheckDay.max))
+            .where(
+                CheckDay.device_id == device_id,
+                wanted,
+                CheckDay.day >= window.start.date(),
+                CheckDay.day < window.end.date(),
+            )
+            .group_by(CheckDay.check)
         )
-    ).one()
-    latest = latest_at = None
+        if _matches(rule, check)
+    ]
+    low = min((e[0] for e in extremes), default=None)
+    high = max((e[1] for e in extremes), default=None)
+    seen: list[tuple[float, datetime]] = []
     state = states.get(device_id)
-    entry = (state.checks or {}).get(rule.check) if state else None
-    if isinstance(entry, dict) and isinstance(entry.get("value"), int | float):
-        at = datetime.fromisoformat(str(entry.get("updated_at")))
-        if at >= window.start:
-            latest, latest_at = float(entry["value"]), at
+    for name, entry in ((state.checks or {}) if state else {}).items():
+        if (
+            _matches(rule, name)
+            and isinstance(entry, dict)
+            and isinstance(entry.get("value"), int | float)
+            and not isinstance(entry.get("value"), bool)
+        ):
+            at = datetime.fromisoformat(str(entry.get("updated_at")))
+            if at >= window.start:
+                seen.append((float(entry["value"]), at))
+    latest = _worst(rule, [v for v, _ in seen]) if seen else None
+    latest_at = max((at for _, at in seen), default=None)
     fact = ReadingFact(low=low, high=high, latest=latest, latest_at=latest_at)
     return {rule.check: fact}
+
+
+PICTURE_OK = "picture.ok"
+
+
+def _snapshots(session: Session, site_id: int, window: Window) -> dict[int, SnapshotFact]:
+    """Per camera: snapshots judged and good ones, from the `picture.ok` daily rollups (a 0/1
+    flag: count times mean is the good ones)."""
+    return {
+        device_id: SnapshotFact(int(judged or 0), float(good or 0.0))
+        for device_id, judged, good in session.execute(
+            select(
+                CheckDay.device_id,
+                func.sum(CheckDay.count),
+                func.sum(CheckDay.count * CheckDay.mean),
+            )
+            .join(Device, Device.id == CheckDay.device_id)
+            .where(
+                Device.site_id == site_id,
+                CheckDay.check == PICTURE_OK,
+                CheckDay.day >= window.start.date(),
+                CheckDay.day < window.end.date(),
+            )
+            .group_by(CheckDay.device_id)
+        )
+    }
 
 
 def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
@@ -243,6 +301,7 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
     uptime = _uptime(session, inspection, window, zone)
     episodes = _episodes(session, site.id, window)
     site_tickets = _tickets(session, site.id, window)
+    snapshots = _snapshots(session, site.id, window)
     states = {
         s.device_id: s
         for s in session.scalars(
@@ -263,7 +322,8 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
             uptime=uptime.get(device_id, UptimeTotals()),
             episodes=episodes.get(device_id, []),
             site_tickets=site_tickets,
-            readings=_readings(session, inspection, window, device_id, rule, states),
+            readings=_readings(session, window, device_id, rule, states),
+            snapshot=snapshots.get(device_id),
         )
         opened = _ticket_for_failure(session, site, row, verdict, now)
         row.prefill = verdict.result.value
