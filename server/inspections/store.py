@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from server.faults.records import device_open_key, site_open_key
@@ -127,22 +127,25 @@ def generate(
         DeviceRef(d.id, d.name, d.device_class)
         for d in session.scalars(select(Device).where(Device.site_id == site.id))
     ]
-    for position, planned in enumerate(plan_rows(template, devices)):
-        item = planned.item
-        session.add(
-            InspectionRow(
-                inspection_id=inspection.id,
-                position=position,
-                item_id=item.id,
-                subject=planned.subject,
-                device_id=planned.device.id if planned.device else None,
-                device_name=planned.device.name if planned.device else None,
-                area=item.area.value,
-                text_zh=item.text.zh_cn,
-                text_en=item.text.en,
-                rule=item.evidence.model_dump(mode="json") if item.evidence else None,
-            )
-        )
+    planned_rows = [
+        {
+            "inspection_id": inspection.id,
+            "position": position,
+            "item_id": planned.item.id,
+            "subject": planned.subject,
+            "device_id": planned.device.id if planned.device else None,
+            "device_name": planned.device.name if planned.device else None,
+            "area": planned.item.area.value,
+            "text_zh": planned.item.text.zh_cn,
+            "text_en": planned.item.text.en,
+            "rule": planned.item.evidence.model_dump(mode="json")
+            if planned.item.evidence
+            else None,
+        }
+        for position, planned in enumerate(plan_rows(template, devices))
+    ]
+    if planned_rows:
+        session.execute(insert(InspectionRow), planned_rows)
     session.flush()
     return inspection
 
@@ -214,39 +217,44 @@ def _worst(rule: Reading, values: list[float]) -> float:
     return min(values)
 
 
-def _readings(
-    session: Session,
-    window: Window,
-    device_id: int,
-    rule: Evidence,
-    states: dict[int, DeviceState],
-) -> dict[str, ReadingFact]:
-    """The stored facts about the rule's check: daily rollup extremes, and the latest reading."""
-    if not isinstance(rule, Reading):
+Extremes = dict[tuple[int, str], tuple[float, float]]  # (device, check) → (low, high)
+
+
+def _extremes(session: Session, site_id: int, window: Window, checks: set[str]) -> Extremes:
+    """The period's daily-rollup extremes of the rules' checks for every device of the site, in
+    one query (`*` patterns through LIKE, narrowed exactly afterwards)."""
+    if not checks:
         return {}
-    wanted = (
-        CheckDay.check.like(rule.check.replace("*", "%"))
-        if "*" in rule.check
-        else CheckDay.check == rule.check
-    )
-    extremes = [
-        (low, high)
-        for check, low, high in session.execute(
-            select(CheckDay.check, func.min(CheckDay.min), func.max(CheckDay.max))
+    exact = [c for c in checks if "*" not in c]
+    wanted = [CheckDay.check.like(c.replace("*", "%")) for c in checks if "*" in c]
+    if exact:
+        wanted.append(CheckDay.check.in_(exact))
+    return {
+        (device_id, check): (low, high)
+        for device_id, check, low, high in session.execute(
+            select(
+                CheckDay.device_id, CheckDay.check, func.min(CheckDay.min), func.max(CheckDay.max)
+            )
+            .join(Device, Device.id == CheckDay.device_id)
             .where(
-                CheckDay.device_id == device_id,
-                wanted,
+                Device.site_id == site_id,
+                or_(*wanted),
                 CheckDay.day >= window.start.date(),
                 CheckDay.day < window.end.date(),
             )
-            .group_by(CheckDay.check)
+            .group_by(CheckDay.device_id, CheckDay.check)
         )
-        if _matches(rule, check)
-    ]
-    low = min((e[0] for e in extremes), default=None)
-    high = max((e[1] for e in extremes), default=None)
+    }
+
+
+def _reading_fact(
+    rule: Reading, window: Window, device_id: int, extremes: Extremes, state: DeviceState | None
+) -> ReadingFact:
+    """The stored facts about the rule's check: daily rollup extremes, and the latest reading."""
+    found = [v for (d, check), v in extremes.items() if d == device_id and _matches(rule, check)]
+    low = min((e[0] for e in found), default=None)
+    high = max((e[1] for e in found), default=None)
     seen: list[tuple[float, datetime]] = []
-    state = states.get(device_id)
     for name, entry in ((state.checks or {}) if state else {}).items():
         if (
             _matches(rule, name)
@@ -259,8 +267,7 @@ def _readings(
                 seen.append((float(entry["value"]), at))
     latest = _worst(rule, [v for v, _ in seen]) if seen else None
     latest_at = max((at for _, at in seen), default=None)
-    fact = ReadingFact(low=low, high=high, latest=latest, latest_at=latest_at)
-    return {rule.check: fact}
+    return ReadingFact(low=low, high=high, latest=latest, latest_at=latest_at)
 
 
 PICTURE_OK = "picture.ok"
@@ -310,27 +317,40 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
             .where(Device.site_id == site.id)
         )
     }
-    judged = 0
-    for row in rows_of(session=session, inspection_id=inspection.id):
-        if row.rule is None:
-            continue
-        rule = EVIDENCE.validate_python(row.rule)
+    rows = [
+        (row, EVIDENCE.validate_python(row.rule))
+        for row in rows_of(session=session, inspection_id=inspection.id)
+        if row.rule is not None
+    ]
+    extremes = _extremes(
+        session, site.id, window, {rule.check for _, rule in rows if isinstance(rule, Reading)}
+    )
+    verdicts = []
+    for row, rule in rows:
         device_id = row.device_id or 0
+        readings = (
+            {rule.check: _reading_fact(rule, window, device_id, extremes, states.get(device_id))}
+            if isinstance(rule, Reading)
+            else {}
+        )
         verdict = judge(
             rule,
             window,
             uptime=uptime.get(device_id, UptimeTotals()),
             episodes=episodes.get(device_id, []),
             site_tickets=site_tickets,
-            readings=_readings(session, window, device_id, rule, states),
+            readings=readings,
             snapshot=snapshots.get(device_id),
         )
-        opened = _ticket_for_failure(session, site, row, verdict, now)
+        verdicts.append((row, verdict))
+    # Tickets first (they query and flush), then every row's pre-fill in one flush.
+    opened = {row.id: _ticket_for_failure(session, site, row, v, now) for row, v in verdicts}
+    for row, verdict in verdicts:
         row.prefill = verdict.result.value
         row.evidence = verdict.evidence
         row.sentence = verdict.sentence[:1000]
-        row.ticket_ids = {"linked": list(verdict.ticket_ids), "opened": opened}
-        judged += 1
+        row.ticket_ids = {"linked": list(verdict.ticket_ids), "opened": opened[row.id]}
+    judged = len(verdicts)
     inspection.prefilled_at = now
     session.flush()
     return judged

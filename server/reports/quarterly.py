@@ -182,17 +182,29 @@ def recommendations(
 
 
 def bars_svg(bars: tuple[DayBar, ...]) -> Markup:
-    """The quarter's days as an inline SVG strip (PDF and HTML alike, no JavaScript)."""
+    """The quarter's days as an inline SVG strip (PDF and HTML alike, no JavaScript): one rect
+    per run of days of one colour (a healthy quarter is a few shapes, which keeps a 20-site
+    PDF quick), each titled with its days."""
     colours = {"up": "#2e9e44", "down": "#d23b2e", "nodata": "#b8b8b8"}
     width = 4
-    rects = "".join(
-        f'<rect x="{i * width}" y="0" width="{width - 1}" height="20" fill="{colours[b.colour]}">'
-        f"<title>{escape(b.label)}</title></rect>"
-        for i, b in enumerate(bars)
-    )
+    runs: list[list[DayBar]] = []
+    for bar in bars:
+        if runs and runs[-1][-1].colour == bar.colour:
+            runs[-1].append(bar)
+        else:
+            runs.append([bar])
+    rects = []
+    x = 0
+    for run in runs:
+        label = run[0].label if len(run) == 1 else f"{run[0].day} to {run[-1].day}: {run[0].colour}"
+        rects.append(
+            f'<rect x="{x * width}" y="0" width="{len(run) * width - 1}" height="20" '
+            f'fill="{colours[run[0].colour]}"><title>{escape(label)}</title></rect>'
+        )
+        x += len(run)
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{len(bars) * width}" height="20" '
-        f'role="img" aria-label="daily availability">{rects}</svg>'
+        f'role="img" aria-label="daily availability">{"".join(rects)}</svg>'
     )
 
 
