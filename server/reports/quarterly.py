@@ -326,10 +326,14 @@ def load_quarterly(*, session: Session, client: Client, year: int, quarter: int)
         .order_by(Inspection.period_start, Inspection.site_id)
     ).all()
     if inspections:
-        for row in session.scalars(
-            select(InspectionRow).where(
-                InspectionRow.inspection_id.in_([i.id for i in inspections])
-            )
+        for row in session.execute(
+            select(
+                InspectionRow.inspection_id,
+                InspectionRow.result,
+                InspectionRow.prefill,
+                InspectionRow.device_name,
+                InspectionRow.text_zh,
+            ).where(InspectionRow.inspection_id.in_([i.id for i in inspections]))
         ):
             counts[row.inspection_id] += 1
             if (row.result or row.prefill) == "fail":
