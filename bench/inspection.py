@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,7 +51,7 @@ from server.inspections.store import (
     window_of,
 )
 from server.inspections.template import Contracts, Reading, shipped_template
-from server.models import CheckDay, Client, Device, SampleRow, UptimeDay
+from server.models import CheckDay, Client, Device, SampleRow, Ticket, UptimeDay
 from server.reports.quarterly import load_quarterly
 from server.reports.render import PdfUnavailableError, html_to_pdf, quarterly_html
 from server.tenancy import create_client, create_site
@@ -246,6 +246,16 @@ def measure(url: str, minutes: int) -> dict[str, Any]:
                 session=session, contracts=Contracts(shipped_template()), now=NOW
             )
             ours_s = time.perf_counter() - t0
+            opened = session.scalar(
+                select(func.count()).select_from(Ticket).where(Ticket.kind == "inspection")
+            )
+            t0 = time.perf_counter()
+            generate_all(
+                session=session,
+                contracts=Contracts(shipped_template()),
+                now=NOW + timedelta(hours=1),
+            )
+            again_s = time.perf_counter() - t0
             ours = {
                 (r.id, r.item_id): r.prefill or ""
                 for r in session.scalars(select(InspectionRow))
@@ -291,6 +301,8 @@ def measure(url: str, minutes: int) -> dict[str, Any]:
         "sample_minutes": minutes,
         "samples": fleet.samples,
         "inspections": handled,
+        "inspection_tickets_opened": opened,
+        "ours_next_round_s": round(again_s, 3),
         "verdicts_differ": differ,
         "verdicts": dict(counts),
         "quarterly_html_s": round(html_s, 3),
@@ -301,7 +313,8 @@ def measure(url: str, minutes: int) -> dict[str, Any]:
     }
     print(
         f"ours: generation + pre-fill {ours_s:.2f} s for {len(fleet.devices)} devices "
-        f"({rows:,} rows); peer from raw samples {peer_s:.2f} s; verdicts differing {differ}; "
+        f"({rows:,} rows, {opened} inspection tickets opened; the next round {again_s:.2f} s); "
+        f"peer from raw samples {peer_s:.2f} s; verdicts differing {differ}; "
         f"quarterly HTML {html_s:.2f} s, PDF {pdf_s if pdf_s is None else round(pdf_s, 2)} s",
         file=sys.stderr,
     )
