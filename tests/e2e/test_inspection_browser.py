@@ -128,6 +128,9 @@ def test_inspection_completed_and_signed_on_a_phone(world: World) -> None:
             section.get_by_label("不适用 n/a").check()
         else:
             section.get_by_label("合格 pass").check()
+    page.locator("section[data-item='cabling.earthing']").evaluate(
+        "el => el.scrollIntoView({block: 'start'})"
+    )
     world.shot(page, "inspection-form-phone")
     page.get_by_role("button", name="Complete").tap()
     expect(page.locator("#state")).to_have_text("completed")
@@ -171,7 +174,8 @@ def test_inspection_completed_and_signed_on_a_phone(world: World) -> None:
 
     # The client finds the signed record among its own reports.
     mall, reports = world.login("mall")
-    reports.goto(f"{base}/console/reports")
+    expect(reports).to_have_url(re.compile(r"/console/status"))
+    reports.locator("#reports-link").click()
     expect(reports.locator("#records")).to_contain_text("signed")
     expect(reports.locator("#quarterly a").first).to_have_attribute(
         "href", re.compile(rf"/console/clients/{world.tenant.client_id}/quarterly.pdf")

@@ -371,3 +371,24 @@ def test_client_signs_through_the_one_time_link(world: World) -> None:
     spent = world.api.post(link, json={"name": "王经理", "role": "物业经理"})
     assert spent.status_code == 409
     assert "already used" in spent.json()["detail"]
+
+
+def test_incident_report_is_for_emergency_tickets_in_scope(world: World) -> None:
+    inspection = _generate(world, world.site_id)
+    body = {
+        "rows": [
+            {"item_id": "cabling.conduits", "result": "fail", "note": "cracked",
+             "disposition": "ticket"}
+        ]
+    }  # fmt: skip
+    rows = world.api.patch(
+        f"{BASE}/{inspection['id']}/rows", json=body, headers=world.h("tech")
+    ).json()["rows"]
+    ticket_id = next(r for r in rows if r["item_id"] == "cabling.conduits")["ticket_ids"]["opened"]
+    url = f"/api/v1/reports/tickets/{ticket_id}/incident.html"
+    general = world.api.get(url, headers=world.h("acme"))
+    assert general.status_code == 422
+    assert "for emergency tickets" in general.json()["detail"]
+    assert world.api.get(url, headers=world.h("stranger")).status_code == 404
+    missing = world.api.get("/api/v1/reports/tickets/999999/incident.pdf", headers=world.h("boss"))
+    assert missing.status_code == 404
