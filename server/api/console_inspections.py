@@ -30,7 +30,6 @@ from server.inspections.models import Inspection, InspectionAttachment
 from server.inspections.photo import MAX_BYTES, PhotoRefusedError
 from server.inspections.record import (
     Disposition,
-    InspectionState,
     RecordError,
     RowAnswer,
     parse_disposition,
@@ -259,36 +258,35 @@ async def save_rows(inspection_id: int, request: Request, ctx: Ctx, session: DbS
     now = datetime.now(UTC)
     author = viewer.principal.username
     try:
-        if inspection.state == InspectionState.OPEN.value:
-            answers = [
-                RowAnswer(
-                    row.id,
-                    parse_result(fields[f"result_{row.id}"]),
-                    fields.get(f"note_{row.id}", "").strip()[:4000] or None,
-                    parse_disposition(fields.get(f"disposition_{row.id}")),
-                )
-                for row in rows_of(session=session, inspection_id=inspection.id)
-                if fields.get(f"result_{row.id}")
-            ]
-            if answers:
-                answer(
-                    session=session,
-                    inspection=inspection,
-                    answers=answers,
-                    author=author,
-                    now=now,
-                )
-            for row_id, upload in files.items():
-                data = await upload.read(MAX_BYTES + 1)
-                add_photo(
-                    session=session,
-                    inspection=inspection,
-                    row_id=row_id,
-                    filename=upload.filename or "photo",
-                    data=data,
-                    author=author,
-                    now=now,
-                )
+        answers = [
+            RowAnswer(
+                row.id,
+                parse_result(fields[f"result_{row.id}"]),
+                fields.get(f"note_{row.id}", "").strip()[:4000] or None,
+                parse_disposition(fields.get(f"disposition_{row.id}")),
+            )
+            for row in rows_of(session=session, inspection_id=inspection.id)
+            if fields.get(f"result_{row.id}")
+        ]
+        if answers:
+            answer(
+                session=session,
+                inspection=inspection,
+                answers=answers,
+                author=author,
+                now=now,
+            )
+        for row_id, upload in files.items():
+            data = await upload.read(MAX_BYTES + 1)
+            add_photo(
+                session=session,
+                inspection=inspection,
+                row_id=row_id,
+                filename=upload.filename or "photo",
+                data=data,
+                author=author,
+                now=now,
+            )
         if fields.get("action") == "complete":
             complete(session=session, inspection=inspection, now=now)
     except (RecordError, PhotoRefusedError) as err:
