@@ -374,6 +374,10 @@ async def run_agent(
                 cfg.devices,
                 on_event=onvif_events,
                 lock_for=onvif_probe.lock_for if isinstance(onvif_probe, OnvifProbe) else None,
+                # A subscription made again counts in the camera's `onvif.reconnects`.
+                on_reconnect=onvif_probe.note_reconnect
+                if isinstance(onvif_probe, OnvifProbe)
+                else None,
             )
             onvif_source.start()
             scheduler = Scheduler(

@@ -12,9 +12,11 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
+from server import access_log
 from server.api import (
     agents,
     auth,
+    client_pages,
     console_inspections,
     console_pages,
     devices,
@@ -192,6 +194,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.inspection_contracts = contracts
     api_errors.install(app)
+    access_log.install()
     for module in (
         agents,
         auth,
@@ -208,6 +211,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(status_pages.pages)
+    app.include_router(client_pages.pages)
     app.include_router(console_inspections.router)
     app.include_router(console_pages.router)
     app.include_router(home.router)

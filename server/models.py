@@ -335,6 +335,12 @@ class Ticket(Base):
     on_site_by: Mapped[datetime | None]
     resolve_by: Mapped[datetime | None]
     sla_policy: Mapped[str | None] = mapped_column(String(64))
+    # An emergency's initial diagnosis is due (001 「1小时内完成初步诊断」).
+    diagnose_by: Mapped[datetime | None]
+    # The closed ticket of the same device and fault this one repeats (within 30 days).
+    repeat_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
 
 
 class TicketEvent(Base):
@@ -367,13 +373,20 @@ class TicketPause(Base):
 
 
 class RepairRecord(Base):
-    """What the technician did (seed §3.3 stage 3), and who signed it."""
+    """What the technician did (seed §3.3 stage 3), and who signed it.
+
+    One row per resolution: resolving again after a reopen adds a version and marks the earlier
+    one superseded, so no record or signature is ever overwritten (002 「檔案修改、補充應作說明及
+    版號」). A manager may close without the client's signature only with a reason, kept here.
+    """
 
     __tablename__ = "repair_records"
+    __table_args__ = (UniqueConstraint("ticket_id", "version"),)
 
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    superseded_at: Mapped[datetime | None]
     diagnosis: Mapped[str] = mapped_column(String(4000))
     cause_class: Mapped[str] = mapped_column(String(16))
     actions: Mapped[str] = mapped_column(String(4000))
@@ -385,11 +398,73 @@ class RepairRecord(Base):
     client_signed_name: Mapped[str | None] = mapped_column(String(200))
     client_signed_at: Mapped[datetime | None]
     client_satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    client_comment: Mapped[str | None] = mapped_column(String(2000))
+    override_reason: Mapped[str | None] = mapped_column(String(2000))
+    override_by: Mapped[str | None] = mapped_column(String(150))
+    override_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
+class RepairPlan(Base):
+    """The tech-support engineer's diagnosis and, for a complex fault, the repair plan (seed
+    §3.3 stage 2: steps, tools and parts, estimated time), with the manager's approval."""
+
+    __tablename__ = "repair_plans"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(16))  # simple | complex
+    diagnosis: Mapped[str] = mapped_column(String(4000))
+    diagnosed_by: Mapped[str] = mapped_column(String(150))
+    diagnosed_at: Mapped[datetime]
+    steps: Mapped[list[str]] = mapped_column(JSON())
+    tools: Mapped[list[str]] = mapped_column(JSON())
+    parts: Mapped[list[str]] = mapped_column(JSON())
+    estimated_minutes: Mapped[int | None] = mapped_column(Integer)
+    planned_by: Mapped[str | None] = mapped_column(String(150))
+    planned_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(150))
+    approved_at: Mapped[datetime | None]
+
+
+class ClientConsent(Base):
+    """The client agreed to parts being replaced or extra work being done (003 「需提前與客戶溝通并
+    獲得同意」); recorded before the work, never edited."""
+
+    __tablename__ = "client_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(16))  # parts | extra_work
+    given_by: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime]
+
+
+class SignOffLink(Base):
+    """A one-time link for the client to sign one version of the repair record; only the
+    token's SHA-256 is kept, and it stops working once used or past `expires_at`."""
+
+    __tablename__ = "signoff_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("repair_records.id", ondelete="CASCADE"), index=True
+    )
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class TicketSurvey(Base):
-    """A satisfaction survey behind a one-time link; only the token's SHA-256 is kept."""
+    """A satisfaction survey behind a one-time link; only the token's SHA-256 is kept.
+
+    The four dimensions are 000's questionnaire (response time, repair quality, attitude,
+    problem solving), each 1 to 5; `rating` is their mean, rounded half up."""
 
     __tablename__ = "ticket_surveys"
 
@@ -398,7 +473,12 @@ class TicketSurvey(Base):
     )
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
     rating: Mapped[int | None] = mapped_column(Integer)
+    response_time: Mapped[int | None] = mapped_column(Integer)
+    repair_quality: Mapped[int | None] = mapped_column(Integer)
+    attitude: Mapped[int | None] = mapped_column(Integer)
+    problem_solving: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(String(2000))
     submitted_at: Mapped[datetime | None]
 

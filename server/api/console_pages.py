@@ -6,14 +6,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Cookie, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -52,12 +52,13 @@ from server.status.query import status_view
 from server.status.render import render_status
 from server.status.words import Words, pick_language
 from server.tenancy import Scope, scope_of
-from server.tickets import repair, service
+from server.tickets import repair, repair_plan, service
 from server.tickets.kpi_query import ticket_facts
 from server.tickets.kpis import KpiGroup, grouped, kpi_targets, standing
 from server.tickets.repair import CauseClass
-from server.tickets.schemas import ResolveBody
-from server.tickets.states import TicketState
+from server.tickets.repair_plan import ConsentScope
+from server.tickets.schemas import ConsentBody, DiagnosisBody, PlanBody, ResolveBody
+from server.tickets.states import TRANSITIONS, WORK_STATES, Channel, RepairPath, TicketState
 from server.users import UserPrincipal, authenticate_user
 from wire.enums import Role
 
@@ -83,6 +84,8 @@ ACTIONS: dict[str, TicketState] = {
     "close": TicketState.CLOSED,
     "reopen": TicketState.REOPENED,
 }
+# The ticket page's forms that move a ticket, resolve included (it files the record too).
+MOVES: dict[str, TicketState] = {**ACTIONS, "resolve": TicketState.RESOLVED}
 LIMITER_KEY = "console_login_limiter"
 STATES = frozenset(s.value for s in TicketState)
 
@@ -380,9 +383,20 @@ def ticket_view(
             page=page,
             error=error,
             causes=[c.value for c in CauseClass],
+            moves=offered(TicketState(page.ticket.state)),
+            working=page.ticket.state in {s.value for s in WORK_STATES},
+            paths=[p.value for p in RepairPath],
+            consent_scopes=[c.value for c in ConsentScope],
+            channels=[c.value for c in Channel if c is not Channel.MONITORING],
+            part_rows=range(PART_ROWS),
         )
 
     return _staff(request, ctx, session, render)
+
+
+def offered(state: TicketState) -> frozenset[str]:
+    """The ticket page's move forms the flow allows from `state` (from the transition table)."""
+    return frozenset(name for name, target in MOVES.items() if target in TRANSITIONS[state])
 
 
 @router.post("/tickets/{ticket_id}")
@@ -402,6 +416,17 @@ def ticket_action(
     minutes: Annotated[str, Form(max_length=10)] = "",
     fault_override: Annotated[str, Form(max_length=2000)] = "",
     tz_offset: Annotated[str, Form(max_length=10)] = "",
+    part_name: Annotated[list[str] | None, Form()] = None,
+    part_old: Annotated[list[str] | None, Form()] = None,
+    part_new: Annotated[list[str] | None, Form()] = None,
+    part_device: Annotated[list[str] | None, Form()] = None,
+    path: Annotated[str, Form(max_length=16)] = "",
+    steps: Annotated[str, Form(max_length=20_000)] = "",
+    tools: Annotated[str, Form(max_length=20_000)] = "",
+    parts: Annotated[str, Form(max_length=20_000)] = "",
+    scope: Annotated[str, Form(max_length=16)] = "",
+    given_by: Annotated[str, Form(max_length=200)] = "",
+    channel: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     def act(viewer: Viewer) -> Response:
         if not csrf_ok(viewer.session, csrf):
@@ -426,6 +451,7 @@ def ticket_action(
                         minutes=minutes,
                         note=note,
                         fault_override=fault_override,
+                        parts=_part_rows(part_name, part_old, part_new, part_device),
                     )
                     repair.resolve_with_record(
                         session=tx,
@@ -436,6 +462,24 @@ def ticket_action(
                         note=body.note,
                         scope=viewer.scope,
                         fault_override=body.fault_override,
+                    )
+                elif action in PATH_ACTIONS:
+                    _path_action(
+                        tx, viewer, action, ticket_id=ticket_id, actor=actor, now=now,
+                        form={"path": path, "diagnosis": diagnosis, "steps": steps,
+                              "tools": tools, "parts": parts, "minutes": minutes, "scope": scope,
+                              "given_by": given_by, "channel": channel, "note": note},
+                    )  # fmt: skip
+                elif action == "close_without_signature":
+                    if viewer.principal.role not in (Role.ADMIN, Role.MANAGER):
+                        raise ForbiddenError("only a manager closes without the client's signature")
+                    repair.close_without_signature(
+                        session=tx,
+                        ticket_id=ticket_id,
+                        reason=note,
+                        actor=actor,
+                        now=now,
+                        scope=viewer.scope,
                     )
                 elif action == "reassign":
                     service.reassign(
@@ -473,29 +517,111 @@ def ticket_action(
     return _staff(request, ctx, session, act)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 def _resolve_body(
     *, diagnosis: str, cause_class: str, actions: str, minutes: str, note: str,
-    fault_override: str,
+    fault_override: str, parts: list[dict[str, Any]],
 ) -> ResolveBody:  # fmt: skip
     """The form's repair record through the API's own validation; InvalidInputError names
     the fields that are wrong."""
+    return _validated(
+        ResolveBody,
+        {
+            "diagnosis": diagnosis,
+            "cause_class": cause_class,
+            "actions": actions,
+            "time_on_site_minutes": minutes,
+            "note": note or None,
+            "fault_override": fault_override or None,
+            "parts": parts,
+        },
+    )
+
+
+def _validated(model: type[M], data: dict[str, Any]) -> M:
+    """A form through the API's own body model; InvalidInputError names the wrong fields."""
     try:
-        return ResolveBody.model_validate(
-            {
-                "diagnosis": diagnosis,
-                "cause_class": cause_class,
-                "actions": actions,
-                "time_on_site_minutes": minutes,
-                "note": note or None,
-                "fault_override": fault_override or None,
-            }
-        )
+        return model.model_validate(data)
     except ValidationError as err:
         problems = [(_form_name(e["loc"]), e["msg"]) for e in err.errors()]
         raise InvalidInputError(
             "; ".join(f"{name}: {message}" for name, message in problems),
             [{"field": name, "message": message} for name, message in problems],
         ) from err
+
+
+# The resolve form's part rows (no JavaScript: a fixed number of blank rows).
+PART_ROWS = 3
+
+
+def _part_rows(
+    names: list[str] | None,
+    old: list[str] | None,
+    new: list[str] | None,
+    device: list[str] | None,
+) -> list[dict[str, Any]]:
+    """The filled part rows of the resolve form as the API's parts (blank rows skipped)."""
+    rows = []
+    columns = [names or [], old or [], new or [], device or []]
+    for i, name in enumerate(columns[0]):
+        old_serial, new_serial, device_id = (c[i] if i < len(c) else "" for c in columns[1:])
+        if not (name.strip() or old_serial.strip() or new_serial.strip()):
+            continue
+        rows.append(
+            {
+                "name": name.strip(),
+                "old_serial": old_serial.strip() or None,
+                "new_serial": new_serial.strip() or None,
+                "device_id": _int(device_id),
+            }
+        )
+    return rows
+
+
+PATH_ACTIONS = frozenset({"diagnose", "plan", "approve_plan", "consent"})
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _path_action(
+    tx: Session, viewer: Viewer, action: str, *, ticket_id: int, actor: service.Actor,
+    now: datetime, form: dict[str, str],
+) -> None:  # fmt: skip
+    """The repair path's forms (diagnosis, plan, approval, consent) through the API's bodies;
+    the roles are the API's: tech support diagnoses and plans, a manager approves."""
+    role, scope = viewer.principal.role, viewer.scope
+    if action == "consent":
+        body = _validated(ConsentBody, {"scope": form["scope"], "given_by": form["given_by"],
+                                        "channel": form["channel"] or "phone",
+                                        "note": form["note"] or None})  # fmt: skip
+        repair_plan.record_consent(
+            session=tx, ticket_id=ticket_id, scope_of_consent=body.scope, given_by=body.given_by,
+            channel=body.channel, note=body.note, actor=actor, now=now, scope=scope,
+        )  # fmt: skip
+    elif action == "approve_plan":
+        if role not in (Role.MANAGER, Role.ADMIN):
+            raise ForbiddenError("a manager approves a repair plan")
+        repair_plan.approve_plan(session=tx, ticket_id=ticket_id, actor=actor, now=now, scope=scope)
+    elif role is Role.DESK:
+        raise ForbiddenError("tech support diagnoses and plans; the desk records consent")
+    elif action == "diagnose":
+        found = _validated(DiagnosisBody, {"path": form["path"], "diagnosis": form["diagnosis"]})
+        repair_plan.diagnose(
+            session=tx, ticket_id=ticket_id, path=found.path, diagnosis=found.diagnosis,
+            actor=actor, now=now, scope=scope,
+        )  # fmt: skip
+    else:
+        plan = _validated(PlanBody, {"steps": _lines(form["steps"]), "tools": _lines(form["tools"]),
+                                     "parts": _lines(form["parts"]),
+                                     "estimated_minutes": form["minutes"]})  # fmt: skip
+        repair_plan.submit_plan(
+            session=tx, ticket_id=ticket_id, plan_in=plan.plan(), actor=actor, now=now,
+            scope=scope,
+        )  # fmt: skip
 
 
 def _form_name(loc: tuple[int | str, ...]) -> str:

@@ -52,6 +52,7 @@ from server.inspections.store import (
     verify,
 )
 from server.inspections.template import Contracts, shipped_template
+from server.predict.proposals import proposed_work
 from server.tenancy import Scope, get_site
 from server.users import UserPrincipal
 from wire.enums import Role
@@ -155,9 +156,26 @@ class InspectionOut(BaseModel):
         )
 
 
+class ProposedOut(BaseModel):
+    """An open preventive ticket of the site, proposed for this visit."""
+
+    ticket_id: int
+    device_id: int | None
+    device_name: str | None
+    signal: str
+    state: str
+    resolve_by: datetime | None
+    projected: date | None
+    check: str | None
+    en: str
+    zh: str
+
+
 class InspectionDetailOut(InspectionOut):
     rows: list[RowOut]
     amendments: list[AmendmentOut]
+    # The site's open preventive tickets when this answer was made (not part of the seal).
+    proposed: list[ProposedOut]
 
 
 def _detail(session: Session, inspection: Inspection) -> InspectionDetailOut:
@@ -174,7 +192,13 @@ def _detail(session: Session, inspection: Inspection) -> InspectionDetailOut:
         )
     ]
     head = InspectionOut.of(inspection, datetime.now(UTC))
-    return InspectionDetailOut(**head.model_dump(), rows=rows, amendments=amendments)
+    proposed = [
+        ProposedOut.model_validate(p, from_attributes=True)
+        for p in proposed_work(session=session, site_id=inspection.site_id)
+    ]
+    return InspectionDetailOut(
+        **head.model_dump(), rows=rows, amendments=amendments, proposed=proposed
+    )
 
 
 def _get(session: Session, inspection_id: int, scope: Scope) -> Inspection:

@@ -6,33 +6,48 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server.api.deps import Ctx, CurrentUser, DbSession, UserScope
 from server.db import write_session
 from server.errors import ForbiddenError
 from server.faults.engine import KNOWN_CODES
-from server.models import FaultEpisode, RepairRecord, Site, Ticket, TicketEvent, TicketSurvey
+from server.models import (
+    FaultEpisode,
+    RepairPlan,
+    Site,
+    Ticket,
+    TicketEvent,
+    TicketSurvey,
+)
 from server.sla import SlaConfigError, ticket_clocks
-from server.tickets import intake, repair, service
+from server.tickets import intake, repair, repair_plan, service
 from server.tickets.intake import CallIn
 from server.tickets.policy import service_settings
 from server.tickets.schemas import (
     CallBody,
+    ConsentBody,
+    ConsentOut,
+    DiagnosisBody,
     EpisodeOut,
+    OverrideBody,
     PauseBody,
+    PlanBody,
+    RepairPlanOut,
     RepairRecordOut,
     ResolveBody,
     SignOffBody,
     SlaOut,
     SurveyAnswer,
     SurveyLink,
+    SurveyOut,
     TicketDetail,
     TicketEventOut,
     TicketOut,
     TransitionBody,
 )
 from server.tickets.service import Actor, SettingsLookup
-from server.tickets.states import OPEN_STATES, TicketState
+from server.tickets.states import OPEN_STATES, TicketState, ticket_clock_start
 from server.users import UserPrincipal
 from wire.enums import Role
 from wire.schema import ErrorBody
@@ -78,17 +93,42 @@ def list_tickets(
 @router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=ERRORS)
 def get_ticket(ticket_id: int, scope: UserScope, session: DbSession) -> TicketDetail:
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
-    record = session.get(RepairRecord, ticket.id)
+    return _detail(session, ticket)
+
+
+def _detail(session: Session, ticket: Ticket) -> TicketDetail:
+    """The ticket with every version of its repair record, its faults and its survey."""
+    versions = repair.records_of(session=session, ticket_id=ticket.id)
+    current = [r for r in versions if r.superseded_at is None]
     survey = session.get(TicketSurvey, ticket.id)
     episodes = session.scalars(
         select(FaultEpisode).where(FaultEpisode.ticket_id == ticket.id).order_by(FaultEpisode.id)
     )
     return TicketDetail(
         **TicketOut.of(ticket).model_dump(),
-        repair=RepairRecordOut.of(record) if record else None,
+        repair=RepairRecordOut.of(current[-1]) if current else None,
+        repair_versions=[RepairRecordOut.of(r) for r in versions],
         episodes=[EpisodeOut.of(e) for e in episodes],
         survey_rating=survey.rating if survey else None,
+        **_path_of(session=session, ticket=ticket),
+        survey=SurveyOut.of(survey) if survey and survey.submitted_at else None,
     )
+
+
+def _path_of(*, session: Session, ticket: Ticket) -> dict[str, Any]:
+    """The ticket's diagnosis and plan, the client's consents, and the tickets repeating it."""
+    plan = session.get(RepairPlan, ticket.id)
+    return {
+        "plan": RepairPlanOut.of(plan) if plan else None,
+        "consents": [
+            ConsentOut.of(c) for c in repair_plan.consents_of(session=session, ticket_id=ticket.id)
+        ],
+        "repeated_by": list(
+            session.scalars(
+                select(Ticket.id).where(Ticket.repeat_of_id == ticket.id).order_by(Ticket.id)
+            )
+        ),
+    }
 
 
 @router.get("/tickets/{ticket_id}/events", response_model=list[TicketEventOut], responses=ERRORS)
@@ -115,7 +155,7 @@ def get_ticket_sla(ticket_id: int, scope: UserScope, session: DbSession) -> SlaO
             settings.sla_policy,
             ticket.severity,
             site.zone,
-            ticket.first_failure_at,
+            ticket_clock_start(ticket),
             settings.calendar(site.timezone),
             datetime.now(UTC),
             acknowledged_at=ticket.acknowledged_at,
@@ -127,13 +167,13 @@ def get_ticket_sla(ticket_id: int, scope: UserScope, session: DbSession) -> SlaO
         return SlaOut(
             policy=settings.sla_policy.name,
             zone=site.zone,
-            started_at=ticket.first_failure_at,
+            started_at=ticket_clock_start(ticket),
             problem=str(err),
         )
     return SlaOut.of(
         policy=settings.sla_policy.name,
         zone=site.zone,
-        started_at=ticket.first_failure_at,
+        started_at=ticket_clock_start(ticket),
         clocks=clocks,
     )
 
@@ -234,11 +274,64 @@ def resolve_ticket(
             fault_override=body.fault_override,
         )
         session.flush()
-        saved = session.get(RepairRecord, ticket.id)
-        return TicketDetail(
-            **TicketOut.of(ticket).model_dump(),
-            repair=RepairRecordOut.of(saved) if saved else None,
+        return _detail(session, ticket)
+
+
+@router.post("/tickets/{ticket_id}/diagnosis", response_model=RepairPlanOut, responses=ERRORS)
+def diagnose(
+    ticket_id: int, body: DiagnosisBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> RepairPlanOut:
+    """Tech support's diagnosis: simple (fixed remotely) or complex (a plan, then a visit)."""
+    actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
+    with write_session(ctx.engine) as session:
+        plan = repair_plan.diagnose(
+            session=session, ticket_id=ticket_id, path=body.path, diagnosis=body.diagnosis,
+            actor=actor, now=datetime.now(UTC), scope=scope,
+        )  # fmt: skip
+        return RepairPlanOut.of(plan)
+
+
+@router.post("/tickets/{ticket_id}/plan", response_model=RepairPlanOut, responses=ERRORS)
+def submit_plan(
+    ticket_id: int, body: PlanBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> RepairPlanOut:
+    """A complex fault's repair plan (a revision waits for approval again)."""
+    actor = _require(user, Role.ADMIN, Role.MANAGER, Role.TECHNICIAN)
+    with write_session(ctx.engine) as session:
+        plan = repair_plan.submit_plan(
+            session=session, ticket_id=ticket_id, plan_in=body.plan(), actor=actor,
+            now=datetime.now(UTC), scope=scope,
+        )  # fmt: skip
+        return RepairPlanOut.of(plan)
+
+
+@router.post("/tickets/{ticket_id}/plan/approve", response_model=RepairPlanOut, responses=ERRORS)
+def approve_plan(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> RepairPlanOut:
+    """A manager approves the plan; a complex fault is dispatched only after this."""
+    actor = _require(user, Role.ADMIN, Role.MANAGER)
+    with write_session(ctx.engine) as session:
+        plan = repair_plan.approve_plan(
+            session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC), scope=scope
         )
+        return RepairPlanOut.of(plan)
+
+
+@router.post(
+    "/tickets/{ticket_id}/consents", response_model=ConsentOut, status_code=201, responses=ERRORS
+)
+def record_consent(
+    ticket_id: int, body: ConsentBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> ConsentOut:
+    """The client's consent to parts or extra work, recorded before the work is filed."""
+    actor = _require(user, *STAFF)
+    with write_session(ctx.engine) as session:
+        consent = repair_plan.record_consent(
+            session=session, ticket_id=ticket_id, scope_of_consent=body.scope,
+            given_by=body.given_by, channel=body.channel, note=body.note, actor=actor,
+            now=datetime.now(UTC), scope=scope,
+        )  # fmt: skip
+        session.flush()
+        return ConsentOut.of(consent)
 
 
 @router.post("/tickets/{ticket_id}/sign-off", response_model=TicketOut, responses=ERRORS)
@@ -262,25 +355,49 @@ def sign_off(
         return TicketOut.of(ticket)
 
 
+@router.post(
+    "/tickets/{ticket_id}/close-without-signature", response_model=TicketDetail, responses=ERRORS
+)
+def close_without_signature(
+    ticket_id: int, body: OverrideBody, user: CurrentUser, scope: UserScope, ctx: Ctx
+) -> TicketDetail:
+    """A manager closes a resolved ticket the client has not signed; the reason stays on the
+    repair record, and the record counts as incomplete in the KPIs."""
+    actor = _require(user, Role.ADMIN, Role.MANAGER)
+    with write_session(ctx.engine) as session:
+        ticket = repair.close_without_signature(
+            session=session,
+            ticket_id=ticket_id,
+            reason=body.reason,
+            actor=actor,
+            now=datetime.now(UTC),
+            scope=scope,
+        )
+        session.flush()
+        return _detail(session, ticket)
+
+
 @router.post("/tickets/{ticket_id}/survey", response_model=SurveyLink, responses=ERRORS)
 def send_survey(ticket_id: int, user: CurrentUser, scope: UserScope, ctx: Ctx) -> SurveyLink:
-    """A one-time link for the client's rating; only its hash is stored, so it is shown once."""
+    """A new one-time survey link (one is sent to the client at closing); only its hash is
+    stored, so it is shown once; the previous unanswered link stops working."""
     actor = _require(user, Role.ADMIN, Role.MANAGER, Role.DESK)
     with write_session(ctx.engine) as session:
         token = repair.create_survey(
             session=session, ticket_id=ticket_id, actor=actor, now=datetime.now(UTC), scope=scope
         )
-    return SurveyLink(token=token, path=f"/api/v1/surveys/{token}")
+    return SurveyLink(token=token, path=f"{repair.SURVEY_PATH}{token}")
 
 
 @router.post("/surveys/{token}", status_code=204, responses=ERRORS)
 def answer_survey(token: str, body: SurveyAnswer, ctx: Ctx) -> None:
-    """No login: the token in the link is the credential, good for one answer."""
+    """No login: the token in the link is the credential, good for one answer until it
+    expires (the same answer as the survey page's form)."""
     with write_session(ctx.engine) as session:
         repair.answer_survey(
             session=session,
             token=token,
-            rating=body.rating,
+            ratings=body.ratings(),
             comment=body.comment,
             now=datetime.now(UTC),
         )

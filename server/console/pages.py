@@ -19,9 +19,12 @@ from server.console.queue import (
 from server.models import (
     AgentHeartbeatRow,
     AgentToken,
+    ClientConsent,
     Device,
     DeviceState,
     FaultEpisode,
+    RepairPlan,
+    RepairRecord,
     SampleRow,
     Site,
     Ticket,
@@ -31,6 +34,7 @@ from server.models import (
 )
 from server.status.uptime import DayFigures, total
 from server.tenancy import Assignee, Scope, TeamSites, site_staff
+from server.tickets.repair import records_of
 from server.tickets.states import OPEN_STATES, WORK_STATES, TicketState
 
 TELEMETRY_BEFORE = timedelta(minutes=30)
@@ -161,6 +165,10 @@ class TicketPage:
     countdown: Countdown | None
     remaining: str | None
     technicians: Sequence[Assignee]  # who may be assigned: staff covering the site
+    plan: RepairPlan | None = None  # diagnosis and, for a complex fault, the repair plan
+    consents: Sequence[ClientConsent] = ()
+    repeated_by: Sequence[int] = ()  # later tickets repeating this one's fault
+    records: Sequence[RepairRecord] = ()  # every version of the repair record, oldest first
 
 
 def ticket_page(
@@ -210,6 +218,16 @@ def ticket_page(
         countdown=countdown,
         remaining=format_remaining(countdown.remaining) if countdown else None,
         technicians=site_staff(session=session, site_id=site.id, team_sites=team_sites),
+        plan=session.get(RepairPlan, ticket.id),
+        consents=session.scalars(
+            select(ClientConsent)
+            .where(ClientConsent.ticket_id == ticket.id)
+            .order_by(ClientConsent.id)
+        ).all(),
+        repeated_by=session.scalars(
+            select(Ticket.id).where(Ticket.repeat_of_id == ticket.id).order_by(Ticket.id)
+        ).all(),
+        records=records_of(session=session, ticket_id=ticket.id),
     )
 
 

@@ -5,6 +5,7 @@ YAML or JSON (YAML is a superset), validated once with pydantic; errors name the
     contacts:
       alice: {name: Alice Wang, channels: {email: "mailtos://...", wecom: "env:ALICE_WECOM"}}
       carol: {channels: {email: "mailto://..."}}
+      erin: {channels: {sms: "..."}, language: zh-CN}   # a client contact reads Chinese
     teams:
       north:
         members: [alice, bob]          # round-robin order
@@ -17,6 +18,7 @@ YAML or JSON (YAML is a superset), validated once with pydantic; errors name the
           escalation: {near_fraction: 0.9}}
     defaults: {managers: [carol]}      # chain of clients not listed
     escalation: {...}                  # default rules (see EscalationRules)
+    public_url: https://service.example.com   # start of the client's sign-off/survey links
     delivery: {max_attempts: 8, backoff_base_seconds: 30, ...}
 
 A channel value `env:NAME` is read from the environment at delivery time, so secrets need not
@@ -30,7 +32,7 @@ import os
 from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -60,6 +62,8 @@ class _Model(BaseModel):
 class Contact(_Model):
     name: str = ""
     channels: dict[str, str] = Field(min_length=1)
+    # The language of the notices a client contact reads (en or zh-CN).
+    language: Literal["en", "zh-CN"] = "en"
 
     @model_validator(mode="after")
     def _channel_names(self) -> Self:
@@ -103,12 +107,18 @@ class Team(_Model):
 
 
 def _default_on_open() -> dict[Severity, list[Role]]:
-    # 004/A: every fault is reported to the department head at once; emergencies (000) go to the
-    # engineers immediately, so emergency opens reach technician, on-call and manager.
+    # 004/A: every fault is reported to the department head at once (「必须立即向部门负责人汇报」),
+    # general ones too; emergencies (000) also go to the engineers on call immediately.
     return {
         Severity.EMERGENCY: [Role.TECHNICIAN, Role.ON_CALL, Role.MANAGER],
-        Severity.GENERAL: [Role.TECHNICIAN],
+        Severity.GENERAL: [Role.TECHNICIAN, Role.MANAGER],
     }
+
+
+def _default_reroute_after() -> dict[Severity, float]:
+    # Half the presets' respond targets (30 min emergency, 2 h general): the next person still
+    # has time to answer within the deadline.
+    return {Severity.EMERGENCY: 15.0, Severity.GENERAL: 60.0}
 
 
 class EscalationRules(_Model):
@@ -119,10 +129,30 @@ class EscalationRules(_Model):
     clocks: list[SlaClock] = [SlaClock.RESPOND, SlaClock.ON_SITE, SlaClock.RESOLVE]
     on_open: dict[Severity, list[Role]] = Field(default_factory=_default_on_open)
     on_acknowledge: list[Role] = [Role.CLIENT]
-    on_near_breach: list[Role] = [Role.TECHNICIAN, Role.ON_CALL]
+    # 003 方案5: tell the client the technician's name, contact and ETA at dispatch.
+    on_dispatch: list[Role] = [Role.CLIENT]
+    # 003: tell the client ahead of time when a deadline will slip.
+    on_near_breach: list[Role] = [Role.TECHNICIAN, Role.ON_CALL, Role.CLIENT]
     on_breach: list[Role] = [Role.TECHNICIAN, Role.ON_CALL, Role.MANAGER]
     on_long_breach: list[Role] = [Role.DIRECTOR]
-    on_resolve: list[Role] = [Role.CLIENT]
+    # A ticket nobody has acted on for this many minutes (per severity; leave a severity out to
+    # switch it off) goes to the next person of `reroute_chain`, and on after each further
+    # period (004/A: 「如无法与部门负责人联系,具体接报人应及时赴现场处理」: nobody waits forever).
+    reroute_after_minutes: dict[Severity, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=_default_reroute_after
+    )
+    reroute_chain: list[Role] = Field(
+        default=[Role.TECHNICIAN, Role.ON_CALL, Role.MANAGER, Role.DIRECTOR], min_length=2
+    )
+
+    @model_validator(mode="after")
+    def _chain_is_staff(self) -> Self:
+        if Role.CLIENT in self.reroute_chain:
+            raise ValueError("reroute_chain is staff only: the client cannot take a ticket")
+        return self
+
+    on_resolve: list[Role] = [Role.CLIENT]  # with the sign-off link
+    on_close: list[Role] = [Role.CLIENT]  # with the satisfaction survey link
 
 
 class ClientChain(_Model):
@@ -163,6 +193,9 @@ class NotifyConfig(_Model):
     defaults: ClientChain = ClientChain()
     escalation: EscalationRules = EscalationRules()
     delivery: DeliveryConfig = DeliveryConfig()
+    # Where clients reach this server (https://service.example.com): the sign-off and survey
+    # links in their notices start with it; empty, they are paths only.
+    public_url: str = ""
 
     @model_validator(mode="after")
     def _references_exist(self) -> Self:

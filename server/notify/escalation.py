@@ -5,8 +5,9 @@ and the recipient's channel. Deciding again (next sweep, another replica, a retr
 transaction) yields the same keys, and the queue's unique key turns them into no-ops, so each
 stage reaches each channel once per ticket cycle.
 
-Stages: `opened`, `acknowledged`, `resolved`, and per SLA clock `near_breach:<clock>`,
-`breach:<clock>`, `long_breach:<clock>` (overdue by `long_breach_fraction` of the target).
+Stages: `opened`, `acknowledged`, `resolved`, per SLA clock `near_breach:<clock>`,
+`breach:<clock>`, `long_breach:<clock>` (overdue by `long_breach_fraction` of the target), and
+`reroute:<step>` while nobody has acted on the ticket (`reroutes`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from server.notify.client_notice import client_message
 from server.notify.config import NotifyConfig, Role
 from server.sla import ClockState, ClockStatus, Severity, SlaClock
 
@@ -62,6 +64,17 @@ class TicketFacts:
     site_name: str = ""
     timezone: str = "UTC"  # the site's zone, for deadlines in message text
     link: str = ""
+    # Since when the ticket waits for a first staff action (opened or reopened); None once
+    # someone acted, or while nothing is asked of anyone (recovered, resolved).
+    waiting_since: datetime | None = None
+    eta: datetime | None = None
+    # The client's one-time page for this event (sign-off at resolve, survey at close), as a
+    # path; the config's `public_url` makes it absolute.
+    client_link: str = ""
+    # The service contact card as the client may see it (phone only where the card allows).
+    contact: Mapping[str, str] = field(default_factory=dict)
+    # The ticket's problem in the client's words, per language ("en", "zh-CN"); `title` if absent.
+    client_titles: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,21 +124,56 @@ def resolve_roles(
     return out
 
 
+def _severity(facts: TicketFacts) -> Severity:
+    """The ticket's severity for routing; an unknown label (preventive) routes as general."""
+    try:
+        return Severity(facts.severity)
+    except ValueError:
+        return Severity.GENERAL
+
+
+@dataclass(frozen=True)
+class Reroute:
+    """Step `step` of an unanswered ticket's re-routing: `contact` hears of it now."""
+
+    step: int
+    contact: str
+    role: Role
+
+    @property
+    def stage(self) -> str:
+        return f"reroute:{self.step}"
+
+
+def reroutes(facts: TicketFacts, config: NotifyConfig, now: datetime) -> list[Reroute]:
+    """Every re-routing step due by `now` for a ticket nobody has acted on: step k reaches the
+    k-th person after the first of the chain, once k periods have passed since it waited."""
+    rules = config.rules_for(facts.client_id)
+    after = rules.reroute_after_minutes.get(_severity(facts))
+    if facts.waiting_since is None or after is None or now <= facts.waiting_since:
+        return []
+    due = int((now - facts.waiting_since) / timedelta(minutes=after))
+    chain = resolve_roles(rules.reroute_chain, facts, config, now)
+    return [
+        Reroute(k, chain[k].contact, chain[k].role) for k in range(1, min(due, len(chain) - 1) + 1)
+    ]
+
+
 def _stages(
     facts: TicketFacts, event: TicketEvent, config: NotifyConfig
 ) -> list[tuple[str, list[Role]]]:
     rules = config.rules_for(facts.client_id)
     stages: list[tuple[str, list[Role]]] = []
     if event in (TicketEvent.OPENED, TicketEvent.REOPENED):
-        try:
-            severity = Severity(facts.severity)
-        except ValueError:
-            severity = Severity.GENERAL
-        stages.append(("opened", rules.on_open.get(severity, [])))
+        stages.append(("opened", rules.on_open.get(_severity(facts), [])))
     elif event is TicketEvent.ACKNOWLEDGED:
         stages.append(("acknowledged", rules.on_acknowledge))
+    elif event is TicketEvent.DISPATCHED:
+        stages.append(("dispatched", rules.on_dispatch))
     elif event is TicketEvent.RESOLVED:
         stages.append(("resolved", rules.on_resolve))
+    elif event is TicketEvent.CLOSED and facts.client_link:
+        stages.append(("closed", rules.on_close))
     if event in _FINAL:
         return stages
     for clock in rules.clocks:
@@ -156,7 +204,28 @@ _HEADLINES = {
     "near_breach": "SLA near breach",
     "breach": "SLA BREACHED",
     "long_breach": "SLA long overdue",
+    "reroute": "Nobody acted yet, passed on to you",
 }
+
+
+def _client_message(facts: TicketFacts, stage: str, language: str, base: str) -> tuple[str, str]:
+    kind, _, clock = stage.partition(":")
+    state = facts.clocks.get(SlaClock(clock)) if clock else None
+    return client_message(
+        language=language,
+        stage=stage,
+        ticket_id=facts.ticket_id,
+        title=facts.client_titles.get(language, facts.title),
+        site=facts.site_name or str(facts.site_id),
+        timezone=facts.timezone,
+        technician=facts.assignee,
+        contact=facts.contact,
+        eta=facts.eta,
+        deadline=state.deadline if state is not None else None,
+        link=base.rstrip("/") + facts.client_link
+        if facts.client_link and kind in ("resolved", "closed")
+        else "",
+    )
 
 
 def _message(facts: TicketFacts, stage: str, role: Role) -> tuple[str, str]:
@@ -185,14 +254,24 @@ def decide(
     """The notifications this event (and the ticket's clock states) call for."""
     event = TicketEvent(event)
     intents: list[NotificationIntent] = []
+    staged: list[tuple[str, list[Recipient]]] = []
     for stage, roles in _stages(facts, event, config):
         recipients = resolve_roles(roles, facts, config, now)
-        if not recipients and roles and Role.CLIENT not in roles:
+        staff_roles = [r for r in roles if r is not Role.CLIENT]
+        if staff_roles and all(r.role is Role.CLIENT for r in recipients):
             # Nobody assigned, no rota, no such role configured: the manager hears of it
             # rather than nobody (004/A: every fault is reported to the department head).
-            recipients = resolve_roles([Role.MANAGER], facts, config, now)
+            recipients += resolve_roles([Role.MANAGER], facts, config, now)
+        staged.append((stage, recipients))
+    if event not in _FINAL:
+        staged += [(r.stage, [Recipient(r.contact, r.role)]) for r in reroutes(facts, config, now)]
+    for stage, recipients in staged:
         for recipient in recipients:
-            title, body = _message(facts, stage, recipient.role)
+            if recipient.role is Role.CLIENT:
+                language = config.contacts[recipient.contact].language
+                title, body = _client_message(facts, stage, language, config.public_url)
+            else:
+                title, body = _message(facts, stage, recipient.role)
             for channel in config.contacts[recipient.contact].channels:
                 intents.append(
                     NotificationIntent(

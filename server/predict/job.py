@@ -33,10 +33,11 @@ from server.tickets.states import OPEN_STATES, TicketKind
 
 FORECAST_EVENT = "forecast"
 PREVENTIVE_POLICY = PREVENTIVE_SLA
+CODE_PREFIX = "predict."
 
 
 def code_of(signal: str) -> str:
-    return f"predict.{signal}"
+    return f"{CODE_PREFIX}{signal}"
 
 
 def _rows(days: Sequence[CheckDay]) -> list[DayRollup]:

@@ -148,9 +148,15 @@ def _series(
     elif statistic is Statistic.LAST:
         values = [row.last for row in rows]
     else:
-        values = [float(row.resets) for row in rows]
+        values = [_events(row, statistic) for row in rows]
     array = np.array(values, dtype=np.float64)
     return days, np.abs(array) if absolute else array
+
+
+def _events(row: DayRollup, statistic: Statistic) -> float:
+    """A day's events: the counter's resets (uptime going back to zero) or its increase (a
+    counter of events the agent keeps)."""
+    return row.delta if statistic is Statistic.DELTA else float(row.resets)
 
 
 def _evidence(
@@ -431,7 +437,7 @@ def event_rate(
     params: Params,
 ) -> Evidence:
     """Events that come singly on a healthy device and in bursts before it dies (reboots, seen
-    as uptime resets).
+    as uptime resets; reconnects, counted by the agent).
 
     Assumes: events are Poisson at the device's own earlier rate, never taken below
     `rate_floor` (a quiet device is not alarmed by its second reboot of the year). Alarms when
@@ -440,12 +446,13 @@ def event_rate(
     recent = [row for row in segment if row.day > today - params.rate_window_days]
     start = today - params.rate_window_days - params.rate_baseline_days
     earlier = [row for row in segment if start < row.day <= today - params.rate_window_days]
-    events = sum(row.resets for row in recent)
-    event_days = sum(1 for row in recent if row.resets > 0)
-    observed = sum(row.resets for row in earlier) / len(earlier) if earlier else 0.0
+    days, values = _series(recent, spec.statistic)
+    _, before = _series(earlier, spec.statistic)
+    events = round(math.fsum(values))
+    event_days = int(np.count_nonzero(values > 0))
+    observed = math.fsum(before) / len(before) if len(before) else 0.0
     rate = max(observed, params.rate_floor)
     confidence = 1.0 - poisson_sf(event_days, rate * params.rate_window_days)
-    days, values = _series(recent, Statistic.RESETS)
     facts: dict[str, Any] = {
         "events": events,
         "event_days": event_days,

@@ -24,6 +24,9 @@ class Signal(StrEnum):
     INTERFACE_ERRORS = "interface_errors"
     CLOCK_DRIFT = "clock_drift"
     RETENTION = "retention"
+    SELF_TEST = "self_test"
+    RECONNECTS = "reconnects"
+    NIGHT_BRIGHTNESS = "night_brightness"
 
 
 class Model(StrEnum):
@@ -47,6 +50,7 @@ class Statistic(StrEnum):
     MEAN = "mean"
     LAST = "last"
     RESETS = "resets"
+    DELTA = "delta"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +146,36 @@ CATALOGUE: tuple[SignalSpec, ...] = (
         threshold=0.7,
         relative=True,
     ),
+    # Mean picture brightness of the IR (night) snapshots, against the camera's own best
+    # nights: an IR illuminator losing output (LED lumen maintenance is rated to L70, 70 % of
+    # the first output) darkens the night picture once the camera's gain is at its limit.
+    SignalSpec(
+        Signal.NIGHT_BRIGHTNESS,
+        Model.TREND,
+        ("picture.night_luma_mean",),
+        Direction.DOWN,
+        Statistic.MEAN,
+        threshold=0.7,
+        relative=True,
+    ),
     SignalSpec(
         Signal.REBOOTS,
         Model.EVENT_RATE,
         ("*.uptime_s",),
         Direction.UP,
         Statistic.RESETS,
+        threshold=0.0,
+        counter=True,
+    ),
+    # Reconnects the agent counted (ONVIF sessions and event subscriptions made again after
+    # they failed, MQTT devices back online after their last will said offline): a device that
+    # reboots or drops off the network without its uptime telling us.
+    SignalSpec(
+        Signal.RECONNECTS,
+        Model.EVENT_RATE,
+        ("onvif.reconnects", "mqtt.reconnects"),
+        Direction.UP,
+        Statistic.DELTA,
         threshold=0.0,
         counter=True,
     ),
@@ -165,6 +193,18 @@ CATALOGUE: tuple[SignalSpec, ...] = (
         Signal.BATTERY_REPLACE,
         Model.INDICATOR,
         ("ups.battery.replace",),
+        Direction.UP,
+        Statistic.LAST,
+        threshold=1.0,
+        flag=True,
+    ),
+    # RFC 1628 upsTestResultsSummary, APC upsAdvTestDiagnosticsResults: the last self-test
+    # warned or failed. The result is held until the next test, so a failure no passing test
+    # replaced within a day is read on two days in a row.
+    SignalSpec(
+        Signal.SELF_TEST,
+        Model.INDICATOR,
+        ("ups.self_test.failed",),
         Direction.UP,
         Statistic.LAST,
         threshold=1.0,

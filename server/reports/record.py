@@ -1,7 +1,7 @@
 """The monthly inspection record as one data model, read from the database, for HTML and PDF."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from server.inspections.record import InspectionState
 from server.inspections.store import rows_of, verify
 from server.inspections.template import Area
 from server.models import Client, Site
+from server.predict.proposals import ProposedWork, proposed_work
 
 AREA_TITLES: dict[Area, tuple[str, str]] = {
     Area.FRONTEND: ("前端设备运行状况", "Front-end devices"),
@@ -71,6 +72,9 @@ class InspectionRecord:
     client_signature: str | None
     seal_sha256: str | None
     intact: bool | None  # None until signed
+    # The site's open preventive tickets at `proposed_at`, for the visit (not sealed).
+    proposed: tuple[ProposedWork, ...] = ()
+    proposed_at: datetime | None = None
 
 
 def _tickets(ids: dict[str, Any] | None) -> tuple[int, ...]:
@@ -86,7 +90,9 @@ def _signature(name: str | None, role: str | None, at: datetime | None) -> str |
     return f"{name} ({role}) {at:%Y-%m-%d %H:%M} UTC"
 
 
-def load_record(*, session: Session, inspection: Inspection) -> InspectionRecord:
+def load_record(
+    *, session: Session, inspection: Inspection, now: datetime | None = None
+) -> InspectionRecord:
     site = session.get(Site, inspection.site_id)
     client = session.get(Client, inspection.client_id)
     assert site is not None
@@ -149,4 +155,6 @@ def load_record(*, session: Session, inspection: Inspection) -> InspectionRecord
         ),
         seal_sha256=inspection.seal_sha256,
         intact=verify(session=session, inspection=inspection).intact if signed else None,
+        proposed=tuple(proposed_work(session=session, site_id=inspection.site_id)),
+        proposed_at=now or datetime.now(UTC),
     )

@@ -43,3 +43,19 @@ def render_status(view: StatusView, words: Words, *, shared: bool) -> str:
         languages=[(code, LANGUAGE_LABELS[code]) for code in LANGUAGES],
         shared=shared,
     )
+
+
+def render_client(template: str, words: Words, *, heading: str, **values: object) -> str:
+    """One of the client's own pages (sign-off, survey, their answers), in the status page's
+    look: phone-sized, plain HTML forms that work without JavaScript."""
+    return (
+        _environment()
+        .get_template(template)
+        .render(
+            t=words,
+            lang=words.language,
+            languages=[(code, LANGUAGE_LABELS[code]) for code in LANGUAGES],
+            heading=heading,
+            **values,
+        )
+    )

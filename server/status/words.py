@@ -117,6 +117,47 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
         "code.site.agent_offline": "on-site monitoring unit offline",
         "code.site.system_paralysed": "many devices stopped at once",
         "code.other": "reported problem",
+        "sign.title": "Repair record",
+        "sign.intro": "Please read what was done and sign to confirm the repair.",
+        "sign.request": "Request #{id}",
+        "sign.problem": "Problem",
+        "sign.diagnosis": "Diagnosis",
+        "sign.actions": "What was done",
+        "sign.parts": "Parts replaced",
+        "sign.time": "Time on site",
+        "sign.minutes": "{n} min",
+        "sign.technician": "Technician",
+        "sign.tech_signed": "signed {at}",
+        "sign.previous": "Earlier repair on this request ({at}): {actions}",
+        "sign.name": "Your name",
+        "sign.satisfied": "The repair is done and I am satisfied",
+        "sign.not_satisfied": "Not satisfied: the problem is not solved",
+        "sign.reason": "What is still wrong (needed if not satisfied)",
+        "sign.submit": "Sign",
+        "sign.need_name": "Please give your name.",
+        "sign.need_choice": "Please choose satisfied or not satisfied.",
+        "sign.need_reason": "Please say what is still wrong.",
+        "sign.done": "Thank you, {name}. The repair record is signed.",
+        "sign.survey_next": "We will send you a short satisfaction survey.",
+        "sign.reopened": "We have reopened your request and will be back in touch.",
+        "link.invalid": (
+            "This link is not valid any more: it was used, it expired, or the request has moved on."
+        ),
+        "survey.title": "How did we do?",
+        "survey.intro": "Four short questions about request #{id}: {what}.",
+        "survey.response_time": "Response time",
+        "survey.repair_quality": "Repair quality",
+        "survey.attitude": "Service attitude",
+        "survey.problem_solving": "Problem solving",
+        "survey.comment": "Anything else you want to tell us",
+        "survey.submit": "Send",
+        "survey.need_all": "Please rate all four.",
+        "survey.done": "Thank you for your feedback.",
+        "rating.1": "1 poor",
+        "rating.2": "2 fair",
+        "rating.3": "3 OK",
+        "rating.4": "4 good",
+        "rating.5": "5 very good",
     },
     "zh-CN": {
         "title": "服务状态",
@@ -221,6 +262,45 @@ CATALOG: Mapping[str, Mapping[str, str]] = {
         "code.site.agent_offline": "现场监控单元离线",
         "code.site.system_paralysed": "大量设备同时停止工作",
         "code.other": "报修问题",
+        "sign.title": "维修记录",
+        "sign.intro": "请阅读维修内容，并签字确认维修结果。",
+        "sign.request": "报修 #{id}",
+        "sign.problem": "故障",
+        "sign.diagnosis": "故障诊断",
+        "sign.actions": "维修措施",
+        "sign.parts": "更换部件",
+        "sign.time": "现场维修时长",
+        "sign.minutes": "{n} 分钟",
+        "sign.technician": "维修人员",
+        "sign.tech_signed": "签字于 {at}",
+        "sign.previous": "此前的维修（{at}）：{actions}",
+        "sign.name": "您的姓名",
+        "sign.satisfied": "维修已完成，我满意",
+        "sign.not_satisfied": "不满意：问题仍未解决",
+        "sign.reason": "仍存在的问题（不满意时必填）",
+        "sign.submit": "签字确认",
+        "sign.need_name": "请填写您的姓名。",
+        "sign.need_choice": "请选择满意或不满意。",
+        "sign.need_reason": "请说明仍存在的问题。",
+        "sign.done": "谢谢，{name}。维修记录已签字确认。",
+        "sign.survey_next": "我们将发送一份简短的满意度调查。",
+        "sign.reopened": "我们已重新受理您的报修，会尽快与您联系。",
+        "link.invalid": "此链接已失效：已被使用、已过期，或报修已有新进展。",
+        "survey.title": "服务满意度调查",
+        "survey.intro": "关于报修 #{id}（{what}）的四个问题。",
+        "survey.response_time": "服务响应时间",
+        "survey.repair_quality": "维修质量",
+        "survey.attitude": "服务态度",
+        "survey.problem_solving": "解决问题能力",
+        "survey.comment": "其他意见或建议",
+        "survey.submit": "提交",
+        "survey.need_all": "请为四项都打分。",
+        "survey.done": "感谢您的评价。",
+        "rating.1": "1 很差",
+        "rating.2": "2 较差",
+        "rating.3": "3 一般",
+        "rating.4": "4 好",
+        "rating.5": "5 很好",
     },
 }
 
@@ -265,6 +345,13 @@ class Words:
     def problem(self, code: str | None) -> str:
         key = f"code.{code}"
         return self._catalog[key] if key in self._catalog else self._catalog["code.other"]
+
+    def what(self, code: str | None, symptom: str, device_name: str | None) -> str:
+        """A ticket's problem for the client: a known fault in plain words, else the symptom as
+        reported (a desk call), with the device's public name."""
+        key = f"code.{code}"
+        problem = self._catalog.get(key, symptom)
+        return f"{public_name(device_name)}: {problem}" if device_name else problem
 
     def noun(self, device_class: str, count: int) -> str:
         forms = self._catalog.get(f"noun.{device_class}", self._catalog["noun.other"])

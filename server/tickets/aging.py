@@ -2,27 +2,66 @@
 resolved tickets whose fault outlasted it reopened, and escalation's look at open tickets' SLA
 clocks."""
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import FaultEpisode, Ticket
+from server.models import FaultEpisode, Ticket, TicketEvent
+from server.notify.escalation import Reroute, reroutes
+from server.notify.hooks import configured, on_ticket_event
 from server.tickets import service
-from server.tickets.notify_link import notify
-from server.tickets.service import SettingsLookup
+from server.tickets.notify_link import ticket_facts, waiting_since
+from server.tickets.service import Actor, SettingsLookup
 from server.tickets.states import OPEN_STATES, TicketState
+
+log = logging.getLogger(__name__)
 
 
 def tick_open(*, session: Session, now: datetime, lookup: SettingsLookup) -> None:
-    """Let escalation look at every open ticket's clocks; its dedupe keys make repeats no-ops."""
+    """Let escalation look at every open ticket's clocks; its dedupe keys make repeats no-ops.
+    A ticket nobody has acted on is passed down the chain (`reroutes`), each step once in its
+    audit trail and the log (the sweep runs on one replica at a time)."""
     open_tickets = session.scalars(
         select(Ticket).where(Ticket.state.in_([s.value for s in OPEN_STATES])).order_by(Ticket.id)
     ).all()
+    config = configured()
     for ticket in open_tickets:
-        notify(
-            session=session, ticket=ticket, event="tick", settings=lookup(ticket.client_id), now=now
+        session.flush()
+        facts = ticket_facts(session=session, ticket=ticket, settings=lookup(ticket.client_id),
+                             now=now)  # fmt: skip
+        on_ticket_event(session, ticket.id, "tick", facts=facts, config=config, now=now)
+        steps = reroutes(facts, config, now)
+        if steps:
+            _audit_reroutes(session=session, ticket=ticket, steps=steps, now=now)
+
+
+def _audit_reroutes(
+    *, session: Session, ticket: Ticket, steps: list[Reroute], now: datetime
+) -> None:
+    done = {
+        (e.data or {}).get("step")
+        for e in session.scalars(
+            select(TicketEvent).where(
+                TicketEvent.ticket_id == ticket.id,
+                TicketEvent.kind == "rerouted",
+                TicketEvent.at >= (waiting_since(ticket) or now),
+            )
         )
+    }
+    for step in steps:
+        if step.step in done:
+            continue
+        service.add_event(
+            session=session, ticket=ticket, actor=Actor(service.SYSTEM), kind="rerouted", at=now,
+            note=f"nobody acted yet: passed on to {step.contact} ({step.role.value})",
+            data={"step": step.step, "contact": step.contact, "role": step.role.value},
+        )  # fmt: skip
+        log.info(
+            "ticket %s: not acted on, rerouted to %s (step %s)", ticket.id, step.contact,
+            step.step, extra={"ticket_id": ticket.id, "site_id": ticket.site_id},
+        )  # fmt: skip
 
 
 def close_quiet(*, session: Session, now: datetime, lookup: SettingsLookup) -> list[int]:

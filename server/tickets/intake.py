@@ -37,6 +37,7 @@ from server.tenancy import Scope
 from server.tickets import service
 from server.tickets.notify_link import PREVENTIVE_SLA, auto_assign, notify
 from server.tickets.policy import ServiceSettings
+from server.tickets.repair_plan import diagnosis_due
 from server.tickets.service import (
     CALL_CODE,
     MONITORING,
@@ -45,12 +46,21 @@ from server.tickets.service import (
     add_event,
     apply_deadlines,
 )
-from server.tickets.states import OPEN_STATES, Channel, TicketKind, TicketState
+from server.tickets.states import (
+    OPEN_STATES,
+    Channel,
+    TicketKind,
+    TicketState,
+    ticket_clock_start,
+)
 from wire.enums import DeviceClass
 
 log = logging.getLogger(__name__)
 
 ADOPT_SLACK = timedelta(minutes=2)
+# A fault back within this long after its ticket closed is a repeat repair (counted against
+# repair success, like a reopen within 30 days).
+REPEAT_WINDOW = timedelta(days=30)
 # A child's fault waits at most this long for its silent parent's next poll.
 HOLD_MAX = timedelta(minutes=2)  # a child that failed just before its parent is its consequence
 _OPEN = frozenset(s.value for s in OPEN_STATES)
@@ -114,8 +124,12 @@ def open_ticket(
         ticket.sla_policy = PREVENTIVE_SLA
     else:
         problem = apply_deadlines(ticket=ticket, settings=settings, site=site)
+        ticket.diagnose_by = diagnosis_due(ticket.severity, ticket_clock_start(ticket))
+    ticket.repeat_of_id = _repeats(session=session, ticket=ticket, now=now)
     session.add(ticket)
     session.flush()
+    if ticket.repeat_of_id is not None:
+        _link_repeat(session=session, ticket=ticket, actor=actor, now=now)
     if episode is not None:
         episode.ticket_id = ticket.id
     add_event(
@@ -131,6 +145,40 @@ def open_ticket(
     auto_assign(session=session, ticket=ticket, settings=settings, now=now)
     notify(session=session, ticket=ticket, event="opened", settings=settings, now=now)
     return ticket
+
+
+def _repeats(*, session: Session, ticket: Ticket, now: datetime) -> int | None:
+    """The device's ticket for the same fault closed within `REPEAT_WINDOW` that this one
+    repeats (004/H 「不允许同一问题重复修理的情况」); a client's call matches any fault of the
+    device, as the client cannot name the code."""
+    if ticket.device_id is None or ticket.kind == TicketKind.PREVENTIVE.value:
+        return None
+    query = select(Ticket.id).where(
+        Ticket.device_id == ticket.device_id,
+        Ticket.state == TicketState.CLOSED.value,
+        Ticket.closed_at >= now - REPEAT_WINDOW,
+        Ticket.kind != TicketKind.PREVENTIVE.value,
+    )
+    if ticket.code != CALL_CODE:
+        query = query.where(Ticket.code.in_([ticket.code, CALL_CODE]))
+    return session.scalar(query.order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(1))
+
+
+def _link_repeat(*, session: Session, ticket: Ticket, actor: Actor, now: datetime) -> None:
+    """Both tickets say so in their audit trails."""
+    earlier = session.get(Ticket, ticket.repeat_of_id)
+    assert earlier is not None
+    add_event(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        kind="repeat_of",
+        at=now,
+        note=f"the fault of ticket {earlier.id} is back",
+        data={"ticket_id": earlier.id},
+    )
+    add_event(session=session, ticket=earlier, actor=actor, kind="repeated_by", at=now,
+              note=f"came back as ticket {ticket.id}", data={"ticket_id": ticket.id})  # fmt: skip
 
 
 class Intake:

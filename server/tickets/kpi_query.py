@@ -71,14 +71,19 @@ def ticket_facts(
         .order_by(TicketEvent.id)
     ):
         moves[event.ticket_id].append(event)
-    records = {
+    records = {  # the current version: the one the ticket closed on
         r.ticket_id: r
-        for r in session.scalars(select(RepairRecord).where(RepairRecord.ticket_id.in_(ids)))
+        for r in session.scalars(
+            select(RepairRecord).where(
+                RepairRecord.ticket_id.in_(ids), RepairRecord.superseded_at.is_(None)
+            )
+        )
     }
     ratings = {
         s.ticket_id: s.rating
         for s in session.scalars(select(TicketSurvey).where(TicketSurvey.ticket_id.in_(ids)))
     }
+    repeated = set(session.scalars(select(Ticket.repeat_of_id).where(Ticket.repeat_of_id.in_(ids))))
     facts = []
     for t in tickets:
         events = moves[t.id]
@@ -106,10 +111,12 @@ def ticket_facts(
                 recovered_unattended=not acted
                 and any(e.to_state == TicketState.RECOVERED for e in events),
                 record_complete=_complete(records.get(t.id)),
+                signature_overridden=t.id in records and records[t.id].override_at is not None,
                 rating=ratings.get(t.id),
                 first_action_at=min(answers, default=None),
                 recovered_at=min(recovered, default=None),
                 timezone=zone_of[t.id],
+                repeated=t.id in repeated,
             )
         )
     return facts

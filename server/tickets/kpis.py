@@ -10,10 +10,14 @@
   are `recovered_unattended`: both are counted apart, never silently dropped;
 - on-site timeliness = arrived within the on-site deadline ÷ tickets that needed a visit
   (arrived, or dispatched and the deadline passed);
-- repair success = resolved and not reopened within 30 days ÷ resolved (000: 維修成功率);
+- repair success = resolved, not reopened within 30 days and not repeated (the same fault
+  back on the device within 30 days of closing, 004/H 「不允许同一问题重复修理的情况」)
+  ÷ resolved (000: 維修成功率);
 - MTTA / MTTR: mean minutes from the first failure to the first acknowledge / resolve;
 - record completeness = closed tickets whose repair record has every required field (diagnosis,
-  cause, actions, technician and client sign-off) ÷ closed tickets that were repaired;
+  cause, actions, technician and client sign-off) ÷ closed tickets that were repaired; a
+  ticket a manager closed without the client's signature (an override with a reason) is
+  incomplete, and those are counted apart as `closed_without_signature`;
 - satisfaction: mean survey rating (1 to 5) and the share rated 4 or 5 (004/H target ≥ 85 %).
 Cancelled tickets (merged, mistaken) count nowhere. Months are the site's local months.
 Each KPI has its own target (`KpiTargets`), and `standing` rates a value against it.
@@ -56,10 +60,12 @@ class TicketFacts:
     reopened_at: tuple[datetime, ...] = ()
     recovered_unattended: bool = False  # recovered before anyone acted
     record_complete: bool | None = None  # None: no repair record (never repaired)
+    signature_overridden: bool = False  # closed by a manager without the client's signature
     rating: int | None = None
     first_action_at: datetime | None = None  # first move by a person, whatever it was
     recovered_at: datetime | None = None
     timezone: str = "UTC"  # the site's: KPI months are its local months
+    repeated: bool = False  # a later ticket repeats this one's fault (within 30 days of closing)
 
     @property
     def responded_at(self) -> datetime | None:
@@ -97,6 +103,7 @@ class Kpis:
     response_pending: int = 0  # deadline not passed, no response yet: counted once decided
     without_deadline: int = 0  # no SLA deadline: reported apart
     recovered_unattended: int = 0  # recovered before its deadline with nobody acting
+    closed_without_signature: int = 0  # of record_completeness's denominator: overrides
     ticket_ids: tuple[int, ...] = field(default=(), repr=False)
 
 
@@ -147,7 +154,7 @@ def compute(facts: Iterable[TicketFacts], *, now: datetime) -> Kpis:
     items = [f for f in facts if not f.cancelled]
     resp_due = resp_ok = site_due = site_ok = 0
     pending = no_deadline = unattended = 0
-    resolved = success = closed_repaired = complete = 0
+    resolved = success = closed_repaired = complete = overridden = 0
     ack_times: list[timedelta] = []
     fix_times: list[timedelta] = []
     ratings: list[int] = []
@@ -176,12 +183,13 @@ def compute(facts: Iterable[TicketFacts], *, now: datetime) -> Kpis:
             resolved += 1
             fix_times.append(f.first_resolved_at - f.first_failure_at)
             resolved_at = f.first_resolved_at
-            success += not any(
+            success += not f.repeated and not any(
                 resolved_at <= r <= resolved_at + REPAIR_SUCCESS_WINDOW for r in f.reopened_at
             )
         if f.closed and f.record_complete is not None:
             closed_repaired += 1
             complete += f.record_complete
+            overridden += f.signature_overridden
         if f.rating is not None:
             ratings.append(f.rating)
     return Kpis(
@@ -197,6 +205,7 @@ def compute(facts: Iterable[TicketFacts], *, now: datetime) -> Kpis:
         response_pending=pending,
         without_deadline=no_deadline,
         recovered_unattended=unattended,
+        closed_without_signature=overridden,
         ticket_ids=tuple(f.id for f in items),
     )
 

@@ -9,13 +9,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Site, Ticket, TicketPause, User
+from server.models import Device, Site, StatusPage, Ticket, TicketPause, User
 from server.notify.escalation import TicketFacts
 from server.notify.hooks import configured, on_ticket_event
 from server.notify.rota import choose_assignee
 from server.sla import ClockState, Pause, SlaClock, SlaConfigError, clock_state, ticket_clocks
+from server.status.view import Contact
+from server.status.words import LANGUAGES, Words
 from server.tickets.policy import ServiceSettings
-from server.tickets.states import TicketKind
+from server.tickets.states import TicketKind, TicketState, ticket_clock_start
 
 # `Ticket.sla_policy` of a ticket whose deadline came from the preventive cell.
 PREVENTIVE_SLA = "preventive"
@@ -32,8 +34,29 @@ def _preventive_clocks(ticket: Ticket, now: datetime) -> dict[SlaClock, ClockSta
     }
 
 
+def _client_contact(session: Session, client_id: int) -> dict[str, str]:
+    """The service contact card as the client may see it: the phone only where the card says
+    so (the same rule as the status page)."""
+    page = session.get(StatusPage, client_id)
+    card = Contact.of(page.contact if page is not None else {})
+    found = {"name": card.name, "phone": card.phone, "email": card.email}
+    return {key: value for key, value in found.items() if value}
+
+
+def _client_titles(session: Session, ticket: Ticket) -> dict[str, str]:
+    """The problem as the client's status page words it, in each of its languages."""
+    device = session.get(Device, ticket.device_id) if ticket.device_id is not None else None
+    name = device.name if device is not None else None
+    return {lang: Words(lang).what(ticket.code, ticket.symptom, name) for lang in LANGUAGES}
+
+
 def ticket_facts(
-    *, session: Session, ticket: Ticket, settings: ServiceSettings, now: datetime
+    *,
+    session: Session,
+    ticket: Ticket,
+    settings: ServiceSettings,
+    now: datetime,
+    client_link: str = "",
 ) -> TicketFacts:
     site = session.get(Site, ticket.site_id)
     assert site is not None
@@ -59,7 +82,22 @@ def ticket_facts(
         site_name=site.name,
         timezone=site.timezone,
         link=f"/api/v1/tickets/{ticket.id}",
+        waiting_since=waiting_since(ticket),
+        eta=ticket.eta,
+        client_link=client_link,
+        contact=_client_contact(session, ticket.client_id),
+        client_titles=_client_titles(session, ticket),
     )
+
+
+def waiting_since(ticket: Ticket) -> datetime | None:
+    """Since when a ticket waits for someone to act on it: opened (or back to new after a
+    recovery) or reopened, nobody has taken it up since."""
+    if ticket.state == TicketState.NEW.value and ticket.acknowledged_at is None:
+        return ticket.created_at
+    if ticket.state == TicketState.REOPENED.value:
+        return ticket.last_reopened_at
+    return None
 
 
 def _fault_clocks(
@@ -75,7 +113,7 @@ def _fault_clocks(
             settings.sla_policy,
             ticket.severity,
             zone,
-            ticket.first_failure_at,
+            ticket_clock_start(ticket),
             settings.calendar(timezone),
             now,
             acknowledged_at=ticket.acknowledged_at,
@@ -93,11 +131,20 @@ def _fault_clocks(
 
 
 def notify(
-    *, session: Session, ticket: Ticket, event: str, settings: ServiceSettings, now: datetime
+    *,
+    session: Session,
+    ticket: Ticket,
+    event: str,
+    settings: ServiceSettings,
+    now: datetime,
+    client_link: str = "",
 ) -> int:
-    """Queue what `event` calls for on this ticket; returns how many rows were new."""
+    """Queue what `event` calls for on this ticket; returns how many rows were new.
+    `client_link` is the client's one-time page for this event (sign-off, survey)."""
     session.flush()
-    facts = ticket_facts(session=session, ticket=ticket, settings=settings, now=now)
+    facts = ticket_facts(
+        session=session, ticket=ticket, settings=settings, now=now, client_link=client_link
+    )
     return on_ticket_event(session, ticket.id, event, facts=facts, now=now)
 
 

@@ -7,7 +7,8 @@ are saved (`validate_sla_settings`), so reading them back never fails on a store
 SLA settings: `preset` or `policy`; `general_calendar` ("business" where the contract limits
 general faults to working hours, although the zone presets run round the clock, 004/A
 「实行24小时全天侯服务」); `hours`, `weekdays`; `holidays` (extra list names); `statutory_holidays`
-(default true: the site's country's statutory list, 002 篇7 「國家法定假日」).
+(default true: the site's country's statutory list, 002 篇7 「國家法定假日」); `plan_approval`
+(default true: a complex fault's repair plan is approved by a manager before dispatch).
 """
 
 from collections.abc import Mapping
@@ -48,6 +49,9 @@ class ServiceSettings:
     holidays: HolidayList
     recovered_quiet_minutes: int
     statutory: Mapping[str, HolidayList] = field(default_factory=dict)
+    # A complex fault's repair plan needs a manager's approval before dispatch (002 篇9
+    # 「經…經理審批…《維修服務單》」, 004/M 「审核检修方案」); a contract may waive it.
+    plan_approval: bool = True
 
     def calendar(self, timezone: str) -> BusinessCalendar:
         """The site's business calendar: these working hours in the site's own time zone,
@@ -90,8 +94,9 @@ def parse_sla_settings(
     for name in data.get("holidays", []):
         holidays = holidays.merged(load_holiday_file(str(name)))
     BusinessCalendar.office("UTC", hours=hours, weekdays=weekdays, holidays=holidays)  # validates
-    if not isinstance(data.get("statutory_holidays", True), bool):
-        raise SlaConfigError("statutory_holidays must be true or false")
+    for flag in ("statutory_holidays", "plan_approval"):
+        if not isinstance(data.get(flag, True), bool):
+            raise SlaConfigError(f"{flag} must be true or false")
     return policy, hours, weekdays, holidays
 
 
@@ -127,6 +132,7 @@ def service_settings(
         statutory=combine(holiday_lists(session=session))
         if (row.sla if row else {}).get("statutory_holidays", True)
         else {},
+        plan_approval=bool((row.sla if row else {}).get("plan_approval", True)),
     )
 
 

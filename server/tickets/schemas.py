@@ -8,8 +8,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from server.models import FaultEpisode
 from server.sla import ClockState, TicketClocks
 from server.tickets.kpis import Kpis, Ratio
-from server.tickets.repair import CauseClass, PartIn, RepairIn
-from server.tickets.states import Channel, TicketState
+from server.tickets.repair import CauseClass, PartIn, Ratings, RepairIn
+from server.tickets.repair_plan import ConsentScope, PlanIn
+from server.tickets.states import Channel, RepairPath, TicketState
 
 
 class _In(BaseModel):
@@ -94,12 +95,32 @@ class ResolveBody(_In):
 class SignOffBody(_In):
     name: str = Field(min_length=1, max_length=200)
     satisfied: bool
+    # Required when not satisfied: what is still wrong.
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class OverrideBody(_In):
+    """A manager closes a resolved ticket without the client's signature, saying why."""
+
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class SurveyAnswer(_In):
-    rating: int = Field(ge=1, le=5)
+    """000's four dimensions, each 1 (poor) to 5 (very good), and a free comment."""
+
+    response_time: int = Field(ge=1, le=5)
+    repair_quality: int = Field(ge=1, le=5)
+    attitude: int = Field(ge=1, le=5)
+    problem_solving: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
+
+    def ratings(self) -> Ratings:
+        return Ratings(
+            response_time=self.response_time,
+            repair_quality=self.repair_quality,
+            attitude=self.attitude,
+            problem_solving=self.problem_solving,
+        )
 
 
 class SurveyLink(BaseModel):
@@ -146,6 +167,69 @@ class TicketOut(_RowOut):
     on_site_by: datetime | None
     resolve_by: datetime | None
     sla_policy: str | None
+    diagnose_by: datetime | None
+    repeat_of_id: int | None
+
+
+class DiagnosisBody(_In):
+    """The tech-support engineer's diagnosis and the path it sets (000 stage 2)."""
+
+    path: RepairPath
+    diagnosis: Text
+
+
+Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class PlanBody(_In):
+    """A complex fault's repair plan: steps, tools, parts, estimated time (000 stage 2)."""
+
+    steps: list[Item] = Field(min_length=1, max_length=100)
+    tools: list[Item] = Field(default_factory=list, max_length=100)
+    parts: list[Item] = Field(default_factory=list, max_length=100)
+    estimated_minutes: int = Field(ge=1, le=100_000)
+
+    def plan(self) -> PlanIn:
+        return PlanIn(
+            steps=tuple(self.steps),
+            tools=tuple(self.tools),
+            parts=tuple(self.parts),
+            estimated_minutes=self.estimated_minutes,
+        )
+
+
+class ConsentBody(_In):
+    """The client agreed to parts or extra work: who, how, what was said."""
+
+    scope: ConsentScope
+    given_by: str = Field(min_length=1, max_length=200)
+    channel: Channel = Channel.PHONE
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RepairPlanOut(_RowOut):
+    path: str
+    diagnosis: str
+    diagnosed_by: str
+    diagnosed_at: datetime
+    steps: list[str]
+    tools: list[str]
+    parts: list[str]
+    estimated_minutes: int | None
+    planned_by: str | None
+    planned_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+
+
+class ConsentOut(_RowOut):
+    id: int
+    scope: str
+    given_by: str
+    channel: str
+    note: str | None
+    recorded_by: str
+    at: datetime
 
 
 class TicketEventOut(_RowOut):
@@ -161,6 +245,11 @@ class TicketEventOut(_RowOut):
 
 
 class RepairRecordOut(_RowOut):
+    """One version of the repair record; `superseded_at` is set once a later resolution
+    replaced it (the version and its signature stay on file)."""
+
+    version: int
+    superseded_at: datetime | None
     diagnosis: str
     cause_class: str
     actions: str
@@ -172,6 +261,20 @@ class RepairRecordOut(_RowOut):
     client_signed_name: str | None
     client_signed_at: datetime | None
     client_satisfied: bool | None
+    client_comment: str | None
+    override_reason: str | None
+    override_by: str | None
+    override_at: datetime | None
+
+
+class SurveyOut(_RowOut):
+    rating: int | None
+    response_time: int | None
+    repair_quality: int | None
+    attitude: int | None
+    problem_solving: int | None
+    comment: str | None
+    submitted_at: datetime | None
 
 
 class EpisodeOut(BaseModel):
@@ -235,9 +338,16 @@ class SlaOut(BaseModel):
 
 
 class TicketDetail(TicketOut):
-    repair: RepairRecordOut | None = None
+    repair: RepairRecordOut | None = Field(default=None, description="The current version.")
+    repair_versions: list[RepairRecordOut] = Field(
+        default_factory=list, description="Every version of the record, oldest first."
+    )
     episodes: list[EpisodeOut] = Field(default_factory=list)
     survey_rating: int | None = None
+    plan: RepairPlanOut | None = None
+    consents: list[ConsentOut] = Field(default_factory=list)
+    repeated_by: list[int] = Field(default_factory=list)  # later tickets repeating this fault
+    survey: SurveyOut | None = None
 
 
 class RatioOut(BaseModel):
@@ -261,6 +371,7 @@ class KpiOut(BaseModel):
     mtta_minutes: float | None
     mttr_minutes: float | None
     record_completeness: RatioOut
+    closed_without_signature: int
     satisfaction_mean: float | None
     satisfaction_share: RatioOut
     response_pending: int
@@ -280,6 +391,7 @@ class KpiOut(BaseModel):
             mtta_minutes=k.mtta_minutes,
             mttr_minutes=k.mttr_minutes,
             record_completeness=RatioOut.of(k.record_completeness),
+            closed_without_signature=k.closed_without_signature,
             satisfaction_mean=k.satisfaction_mean,
             satisfaction_share=RatioOut.of(k.satisfaction_share),
             response_pending=k.response_pending,

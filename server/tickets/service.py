@@ -16,17 +16,20 @@ from sqlalchemy.orm import Session
 from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.faults.records import device_open_key, site_open_key
 from server.faults.rules import FaultCode
-from server.models import FaultEpisode, Site, Ticket, TicketEvent, TicketPause
+from server.models import FaultEpisode, RepairPlan, Site, Ticket, TicketEvent, TicketPause
 from server.sla import Pause, SlaConfigError, compute_deadlines
 from server.tenancy import Scope, TeamSites, check_assignee, no_teams
 from server.tickets.notify_link import notify
 from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.states import (
     OPEN_STATES,
+    RepairPath,
     TicketKind,
     TicketState,
     TransitionError,
+    check_dispatch,
     check_transition,
+    ticket_clock_start,
 )
 
 MONITORING = "monitoring"
@@ -80,13 +83,13 @@ KNOWN_FAULT_CODES = tuple(c.value for c in FaultCode)
 def apply_deadlines(
     *, ticket: Ticket, settings: ServiceSettings, site: Site, pauses: Sequence[Pause] = ()
 ) -> str | None:
-    """Set the SLA deadlines from the first failure; returns why not, when the policy can't."""
+    """Set the SLA deadlines from the clock's start; returns why not, when the policy can't."""
     try:
         deadlines = compute_deadlines(
             settings.sla_policy,
             ticket.severity,
             site.zone,
-            ticket.first_failure_at,
+            ticket_clock_start(ticket),
             settings.calendar(site.timezone),
             pauses,
         )
@@ -110,6 +113,7 @@ def _move(
     at: datetime,
     note: str | None = None,
     data: dict[str, Any] | None = None,
+    client_link: str = "",
 ) -> None:
     current = TicketState(ticket.state)
     try:
@@ -155,7 +159,14 @@ def _move(
     )
     settings = _settings_of(session=session, ticket=ticket)
     event = "opened" if target is TicketState.NEW else target.value
-    notify(session=session, ticket=ticket, event=event, settings=settings, now=at)
+    notify(
+        session=session,
+        ticket=ticket,
+        event=event,
+        settings=settings,
+        now=at,
+        client_link=client_link,
+    )
 
 
 def _reopen_key(*, session: Session, ticket: Ticket) -> str:
@@ -196,11 +207,19 @@ def transition(
     assignee_id: int | None = None,
     scope: Scope | None = None,
     team_sites: TeamSites = no_teams,
+    client_link: str = "",
 ) -> Ticket:
     """A person moves a ticket; dispatch needs an ETA (seed §3.4: tell the client the ETA).
     An `assignee_id` must be staff covering the site (`team_sites`: whose teams serve which
-    sites; without it only office staff qualify)."""
+    sites; without it only office staff qualify). A resolved ticket does not close here: only
+    the client's signature or a manager's override closes it (`repair`)."""
     ticket = get_ticket(session=session, ticket_id=ticket_id, scope=scope, lock=True)
+    if target is TicketState.CLOSED and ticket.state == TicketState.RESOLVED.value:
+        raise ConflictError(
+            f"ticket {ticket_id} closes with the client's signature on the repair record"
+            " (POST /tickets/{id}/sign-off), or a manager's override with the reason"
+            " (POST /tickets/{id}/close-without-signature)"
+        )
     if assignee_id is not None:
         check_assignee(
             session=session, site_id=ticket.site_id, assignee_id=assignee_id, team_sites=team_sites
@@ -210,6 +229,7 @@ def transition(
             raise InvalidInputError(
                 "dispatch needs an eta", [{"field": "eta", "message": "required"}]
             )
+        _check_plan(session=session, ticket=ticket)
         ticket.eta = eta
     if (
         target in (TicketState.DISPATCHED, TicketState.RESOLVED)
@@ -226,8 +246,38 @@ def transition(
     ):
         ticket.assignee_id = actor.id
     data = {"eta": eta.isoformat()} if eta is not None else None
-    _move(session=session, ticket=ticket, target=target, actor=actor, at=now, note=note, data=data)
+    _move(
+        session=session, ticket=ticket, target=target, actor=actor, at=now, note=note, data=data,
+        client_link=client_link,
+    )  # fmt: skip
     return ticket
+
+
+def _check_plan(*, session: Session, ticket: Ticket) -> None:
+    """Dispatch waits for an approved repair plan where the fault is complex and the client's
+    policy asks for approval."""
+    plan = session.get(RepairPlan, ticket.id)
+    if plan is None:
+        return
+    try:
+        check_dispatch(
+            RepairPath(plan.path),
+            plan_approved=plan.approved_at is not None,
+            approval_required=_settings_of(session=session, ticket=ticket).plan_approval,
+        )
+    except TransitionError as err:
+        raise ConflictError(f"ticket {ticket.id}: {err}") from err
+
+
+def close_signed(
+    *, session: Session, ticket: Ticket, actor: Actor, now: datetime, note: str, client_link: str
+) -> None:
+    """Close a resolved ticket whose record the client signed (or a manager overrode); the
+    caller (`repair`) has checked which, `client_link` is the survey's."""
+    _move(
+        session=session, ticket=ticket, target=TicketState.CLOSED, actor=actor, at=now,
+        note=note, client_link=client_link,
+    )  # fmt: skip
 
 
 def reassign(

@@ -5,7 +5,9 @@ satisfied, or the fault came back), cancelled, and recovered: telemetry says the
 before anyone acted, so the ticket waits for a quiet period (or a person) before it closes.
 """
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 class TicketState(StrEnum):
@@ -34,6 +36,14 @@ class Channel(StrEnum):
     EMAIL = "email"
     ONLINE = "online"
     OTHER = "other"
+
+
+class RepairPath(StrEnum):
+    """The tech-support engineer's call on a fault (000 stage 2): a simple one is fixed by
+    guiding the desk or the client remotely; a complex one gets a repair plan, then a visit."""
+
+    SIMPLE = "simple"
+    COMPLEX = "complex"
 
 
 S = TicketState
@@ -69,3 +79,30 @@ def check_transition(current: TicketState, target: TicketState) -> None:
         raise TransitionError(
             f"cannot go from {current.value} to {target.value} (allowed: {allowed})"
         )
+
+
+def check_dispatch(
+    path: RepairPath | None, *, plan_approved: bool, approval_required: bool
+) -> None:
+    """The one gate on a move besides the table: a complex fault goes out on an approved repair
+    plan where the client's policy asks for approval (000: plan, then 「派遣維修工程師」)."""
+    if path is RepairPath.COMPLEX and approval_required and not plan_approved:
+        raise TransitionError(
+            "a complex fault is dispatched once its repair plan is approved by a manager"
+        )
+
+
+class _Clocked(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def first_failure_at(self) -> datetime: ...
+
+
+def ticket_clock_start(ticket: _Clocked) -> datetime:
+    """Where a ticket's SLA clocks start. A desk-logged call starts at the client's notice (the
+    call's time: 004/A 「接到客户通知开始」, 000 「在接到客戶報修后」), not when the client says the
+    fault began; a detected fault at its first failing observation, before anyone could call."""
+    return ticket.created_at if ticket.kind == TicketKind.CALL.value else ticket.first_failure_at

@@ -16,7 +16,7 @@ from server.notify.config import (
     load_notify_config,
     parse_notify_config,
 )
-from server.notify.escalation import TicketEvent, TicketFacts, decide
+from server.notify.escalation import TicketEvent, TicketFacts, decide, reroutes
 from server.notify.rota import OnCallRota, RotaOverride, choose_assignee, next_in_rotation
 from server.sla import PRESETS, BusinessCalendar, SlaClock, load_holiday_file, ticket_clocks
 
@@ -65,7 +65,8 @@ def stage_contacts(intents: list[Any]) -> set[tuple[str, str]]:
 
 def test_general_open_reaches_the_technician_and_emergency_the_whole_chain() -> None:
     general = decide(facts(), "opened", CONFIG, MONDAY_10)
-    assert stage_contacts(general) == {("opened", "alice")}
+    # 004/A 「必须立即向部门负责人汇报」: the department head hears of every fault at once.
+    assert stage_contacts(general) == {("opened", "alice"), ("opened", "mia")}
     emergency = decide(facts("emergency"), "opened", CONFIG, MONDAY_10)
     assert stage_contacts(emergency) == {
         ("opened", "alice"),
@@ -87,7 +88,7 @@ def test_near_breach_then_breach_then_long_breach() -> None:
     assert stage_contacts(near) == {
         (f"near_breach:{clock}", who)
         for clock in ("respond", "on_site")  # ring_1 general: on site also within 2 h
-        for who in ("alice", "oscar")
+        for who in ("alice", "oscar", "cli")  # the client hears before the deadline slips
     }
     late = MONDAY_10 + timedelta(hours=2, minutes=1)
     breach = decide(facts(now=late), "tick", CONFIG, late)
@@ -330,3 +331,81 @@ def test_a_stage_nobody_would_hear_goes_to_the_manager() -> None:
     data["clients"][7]["client_contacts"] = []
     quiet = parse_notify_config(data)
     assert decide(orphan, "acknowledged", quiet, MONDAY_10) == []
+
+
+def test_an_unanswered_ticket_goes_one_person_down_the_chain_per_period() -> None:
+    # General: 60 min a step; the chain is alice (assignee), oscar (on call), mia, dan.
+    waiting = facts(waiting_since=MONDAY_10)
+
+    def contacts(minutes: int) -> list[tuple[int, str]]:
+        at = MONDAY_10 + timedelta(minutes=minutes)
+        return [(r.step, r.contact) for r in reroutes(waiting, CONFIG, at)]
+
+    assert contacts(59) == []
+    assert contacts(60) == [(1, "oscar")]
+    assert contacts(125) == [(1, "oscar"), (2, "mia")]
+    assert contacts(1000) == [(1, "oscar"), (2, "mia"), (3, "dan")]  # the chain ends
+    emergency = facts("emergency", waiting_since=MONDAY_10)
+    assert [r.contact for r in reroutes(emergency, CONFIG, MONDAY_10 + timedelta(minutes=16))] == [
+        "oscar"
+    ]
+    late = MONDAY_10 + timedelta(minutes=61)
+    tick = stage_contacts(decide(waiting, "tick", CONFIG, late))
+    assert ("reroute:1", "oscar") in tick
+    assert reroutes(facts(), CONFIG, late) == []  # someone acted: waiting_since is None
+    assert not any(i.event.startswith("reroute") for i in decide(waiting, "resolved", CONFIG, late))
+
+
+@pytest.mark.parametrize(
+    "escalation",
+    [{"reroute_after_minutes": {"general": 0}}, {"reroute_chain": ["technician", "client"]}],
+)
+def test_a_bad_reroute_setting_is_refused_at_start(escalation: dict[str, Any]) -> None:
+    data = config_data()
+    data["escalation"] = escalation
+    with pytest.raises(NotifyConfigError, match="reroute"):
+        parse_notify_config(data)
+
+
+def test_the_client_is_told_the_technician_contact_and_eta_at_dispatch() -> None:
+    eta = MONDAY_10 + timedelta(hours=1, minutes=30)
+    card = {"name": "Service desk", "phone": "400-800-1234"}
+    shanghai = "Asia/Shanghai"
+    intents = decide(
+        facts(eta=eta, contact=card, timezone=shanghai), "dispatched", CONFIG, MONDAY_10
+    )
+    (notice,) = [i for i in intents if i.contact == "cli"]
+    assert notice.event == "dispatched"
+    assert "Technician: alice" in notice.body
+    assert "Phone: 400-800-1234" in notice.body
+    assert "Expected on site: 2026-03-02 11:30" in notice.body  # the site's wall clock
+    assert "You receive this as" not in notice.body  # not the staff's wording
+
+
+def test_client_notices_are_in_the_contacts_language_with_the_link() -> None:
+    data = config_data()
+    data["contacts"]["cli"] = {"channels": {"sms": "json://127.0.0.1:9/x"}, "language": "zh-CN"}
+    data["public_url"] = "https://svc.example/"
+    config = parse_notify_config(data)
+    resolved = decide(facts(client_link="/sign/sgn_abc"), "resolved", config, MONDAY_10)
+    (notice,) = [i for i in resolved if i.contact == "cli"]
+    assert "请查看维修记录并签字确认" in notice.body
+    assert "https://svc.example/sign/sgn_abc" in notice.body
+    soon = MONDAY_10 + timedelta(minutes=100)
+    titles = {"zh-CN": "录像机 nvr-1：录像已停止", "en": "nvr-1: recording stopped"}  # noqa: RUF001
+    near = decide(
+        facts(now=soon, timezone="Asia/Shanghai", client_titles=titles), "tick", config, soon
+    )
+    client = [i for i in near if i.contact == "cli"]
+    assert {i.event for i in client} == {"near_breach:respond", "near_breach:on_site"}
+    assert all("我们可能无法在承诺时间内完成" in i.body for i in client)
+    assert any("到场（2026-03-02 12:00）" in i.body for i in client)  # noqa: RUF001
+    assert all("您的报修 #42：录像机 nvr-1：录像已停止" in i.body for i in client)  # noqa: RUF001
+    assert not any("storage.recording_stopped" in i.body for i in client)
+
+
+def test_closing_sends_the_survey_only_with_a_link() -> None:
+    with_link = decide(facts(client_link="/survey/sms_x"), "closed", CONFIG, MONDAY_10)
+    assert stage_contacts(with_link) == {("closed", "cli")}
+    assert "/survey/sms_x" in with_link[0].body
+    assert decide(facts(), "closed", CONFIG, MONDAY_10) == []  # a quiet recovery: no survey

@@ -167,6 +167,12 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
             {"name": "camera", "device_id": cam, "old_serial": None, "new_serial": "SN-NEW-1"}
         ],
     }
+    # Parts are replaced only with the client's consent, recorded first (003 方案).
+    no_consent = post(world, "tech", f"/api/v1/tickets/{tid}/resolve", record)
+    assert no_consent.status_code == 409
+    assert "consent" in no_consent.json()["detail"]
+    consent = {"scope": "parts", "given_by": "Ms Client", "channel": "phone"}
+    assert post(world, "tech", f"/api/v1/tickets/{tid}/consents", consent).status_code == 201
     resolved = post(world, "tech", f"/api/v1/tickets/{tid}/resolve", record)
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["state"] == "resolved"
@@ -185,21 +191,41 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
     )
     assert unhappy.json()["state"] == "reopened"
     assert unhappy.json()["reopened_count"] == 1
-    assert post(world, "tech", f"/api/v1/tickets/{tid}/resolve", record).status_code == 200
+    again = dict(record, actions="replaced the injector again, new cable", parts=[])
+    assert post(world, "tech", f"/api/v1/tickets/{tid}/resolve", again).status_code == 200
+    # Nobody closes a resolved ticket past the client: not staff by a plain transition, not
+    # the desk by an override, not a manager without a reason.
+    skip = post(world, "boss", f"/api/v1/tickets/{tid}/transitions", {"to": "closed"})
+    assert skip.status_code == 409
+    assert "signature" in skip.json()["detail"]
+    override = f"/api/v1/tickets/{tid}/close-without-signature"
+    assert post(world, "desk", override, {"reason": "client away"}).status_code == 403
+    assert post(world, "boss", override, {"reason": ""}).status_code == 422
     happy = post(
         world, "acme", f"/api/v1/tickets/{tid}/sign-off", {"name": "Ms Client", "satisfied": True}
     )
     assert happy.json()["state"] == "closed"
 
     link = post(world, "desk", f"/api/v1/tickets/{tid}/survey").json()
-    assert world.api.post(link["path"], json={"rating": 7}).status_code == 422
-    assert world.api.post(link["path"], json={"rating": 4, "comment": "quick"}).status_code == 204
-    assert world.api.post(link["path"], json={"rating": 5}).status_code == 409  # one answer
-    assert world.api.post("/api/v1/surveys/sms_nope", json={"rating": 5}).status_code == 404
+    answer = f"/api/v1/surveys/{link['token']}"
+    four = {"response_time": 5, "repair_quality": 4, "attitude": 4, "problem_solving": 3}
+    assert world.api.post(answer, json={"rating": 4}).status_code == 422  # the four dimensions
+    assert world.api.post(answer, json=dict(four, attitude=7)).status_code == 422
+    assert world.api.post(answer, json=dict(four, comment="quick")).status_code == 204
+    assert world.api.post(answer, json=four).status_code == 404  # one answer
+    assert world.api.post("/api/v1/surveys/sms_nope", json=four).status_code == 404
 
     detail = world.api.get(f"/api/v1/tickets/{tid}", headers=tech).json()
     assert detail["survey_rating"] == 4
+    assert detail["survey"]["problem_solving"] == 3
     assert detail["repair"]["client_signed_name"] == "Ms Client"
+    assert detail["repair"]["version"] == 2
+    first, second = detail["repair_versions"]
+    assert (first["version"], first["client_satisfied"]) == (1, False)
+    assert first["client_comment"] == "still dark at night"
+    assert first["superseded_at"] is not None
+    assert first["actions"] == "replaced the camera and the injector"
+    assert (second["client_satisfied"], second["superseded_at"]) == (True, None)
     assert [e["code"] for e in detail["episodes"]] == ["device.unreachable"]
     events = world.api.get(f"/api/v1/tickets/{tid}/events", headers=tech).json()
     moves = [
@@ -224,6 +250,15 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
     assert kpi["record_completeness"]["value"] == 1.0
     assert kpi["satisfaction_mean"] == 4.0
     assert kpi["mtta_minutes"] is not None
+    assert [c["given_by"] for c in detail["consents"]] == ["Ms Client"]
+
+    # The same fault back within 30 days of closing: a repeat, shown on both tickets.
+    world.fault("cam-1", datetime.now(UTC))
+    (again,) = world.api.get("/api/v1/tickets?open=true", headers=tech).json()
+    assert again["repeat_of_id"] == tid
+    assert world.api.get(f"/api/v1/tickets/{tid}", headers=tech).json()["repeated_by"] == [
+        again["id"]
+    ]
 
 
 def test_a_client_call_about_a_device_with_an_open_ticket_joins_it(world: World) -> None:
@@ -504,3 +539,33 @@ def test_an_assignee_must_be_staff_covering_the_tickets_site(world: World, who: 
     )
     assert covered.status_code == 200, covered.text
     assert covered.json()["assignee_id"] == world.users["tech"]
+
+
+def test_a_complex_fault_needs_its_plan_approved_by_a_manager_before_dispatch(
+    world: World,
+) -> None:
+    world.fault("nvr-1")
+    tech = world.as_user("tech")
+    (ticket,) = world.api.get("/api/v1/tickets?open=true", headers=tech).json()
+    tid = ticket["id"]
+    assert ticket["severity"] == "emergency"
+    assert ticket["diagnose_by"] is not None  # 001: initial diagnosis within 1 h
+    path = f"/api/v1/tickets/{tid}"
+    plan = {"steps": ["swap disk 3"], "tools": [], "parts": ["hdd"], "estimated_minutes": 60}
+    assert post(world, "tech", f"{path}/plan", plan).status_code == 409  # diagnose first
+    diagnosis = {"path": "complex", "diagnosis": "array degraded"}
+    assert post(world, "desk", f"{path}/diagnosis", diagnosis).status_code == 403
+    assert post(world, "tech", f"{path}/diagnosis", diagnosis).json()["path"] == "complex"
+    assert post(world, "tech", f"{path}/plan", {**plan, "steps": []}).status_code == 422
+    assert post(world, "tech", f"{path}/plan", plan).json()["approved_at"] is None
+    eta = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    dispatch = {"to": "dispatched", "eta": eta}
+    refused = post(world, "tech", f"{path}/transitions", dispatch)
+    assert refused.status_code == 409
+    assert "approved" in refused.json()["detail"]
+    assert post(world, "tech", f"{path}/plan/approve").status_code == 403
+    assert post(world, "boss", f"{path}/plan/approve").json()["approved_by"] == "boss"
+    assert post(world, "tech", f"{path}/transitions", dispatch).status_code == 200
+    detail = world.api.get(path, headers=tech).json()
+    assert detail["plan"]["steps"] == ["swap disk 3"]
+    assert detail["plan"]["approved_by"] == "boss"

@@ -224,3 +224,9 @@ def test_kpi_targets_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     targets = kpi_targets(Settings())
     assert targets.satisfaction == 0.80
     assert targets.response_timeliness == 0.90
+
+
+def test_a_repeated_repair_is_not_a_repair_success() -> None:
+    fixed = {"first_resolved_at": T0 + H, "closed": True}
+    k = compute([facts(1, **fixed), facts(2, repeated=True, **fixed)], now=NOW)
+    assert (k.repair_success.numerator, k.repair_success.denominator) == (1, 2)

@@ -58,10 +58,14 @@ def test_new_tickets_are_assigned_round_robin_and_notified(kit: Kit) -> None:
     with Session(kit.engine) as session:
         names = {u.id: u.username for u in session.scalars(select(User))}
     assert [names.get(t.assignee_id or 0) for t in tickets] == ["tech-a", "tech-b", "tech-a"]
+    # 004/A 「必须立即向部门负责人汇报」: the manager hears of every general fault too.
     assert notifications(kit) == [
         (tickets[0].id, "opened", "tech-a"),
+        (tickets[0].id, "opened", "boss"),
         (tickets[1].id, "opened", "tech-b"),
+        (tickets[1].id, "opened", "boss"),
         (tickets[2].id, "opened", "tech-a"),
+        (tickets[2].id, "opened", "boss"),
     ]
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from server.db import write_session
 from server.errors import ConflictError
-from server.models import RepairRecord
 from server.tickets import repair, service
 from server.tickets.repair import CauseClass, RepairIn
 from server.tickets.service import Actor
@@ -66,7 +65,7 @@ def test_resolve_is_refused_while_the_tickets_fault_is_open(kit: Kit) -> None:
     assert kit.tickets()[0].state == TicketState.NEW
     assert [e.id for e in kit.events(ticket_id)] == before
     with Session(kit.engine) as session:
-        assert session.get(RepairRecord, ticket_id) is None
+        assert repair.records_of(session=session, ticket_id=ticket_id) == []
 
 
 def test_an_override_resolves_and_is_kept_in_the_audit_trail(kit: Kit) -> None:

@@ -7,8 +7,10 @@ import pytest
 from server.tickets.states import (
     OPEN_STATES,
     TRANSITIONS,
+    RepairPath,
     TicketState,
     TransitionError,
+    check_dispatch,
     check_transition,
 )
 
@@ -54,3 +56,12 @@ def test_not_satisfied_reopens_and_recovered_can_come_back() -> None:
     check_transition(S.CLOSED, S.REOPENED)
     check_transition(S.RECOVERED, S.NEW)
     check_transition(S.RECOVERED, S.CLOSED)
+
+
+def test_a_complex_fault_waits_for_its_approved_plan_only_where_the_policy_asks() -> None:
+    with pytest.raises(TransitionError, match="approved"):
+        check_dispatch(RepairPath.COMPLEX, plan_approved=False, approval_required=True)
+    check_dispatch(RepairPath.COMPLEX, plan_approved=True, approval_required=True)
+    check_dispatch(RepairPath.COMPLEX, plan_approved=False, approval_required=False)
+    check_dispatch(RepairPath.SIMPLE, plan_approved=False, approval_required=True)
+    check_dispatch(None, plan_approved=False, approval_required=True)

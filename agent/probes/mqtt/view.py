@@ -36,6 +36,9 @@ class DeviceView:
     liveness_changed: bool = False  # availability first heard or flipped since taken
     reported_silent: bool = False  # the last poll said "silent too long"
     silence_announced: bool = False  # `newly_silent` said so for the current silence
+    # Back online after the LWT said offline: the device's client lost the broker (a reboot, a
+    # network drop) and connected again, however briefly it was away between two polls.
+    reconnects: int = 0
 
     def apply(self, reading: Reading | None, *, at: float, ts: datetime) -> None:
         """Take one well-formed message (`at` is monotonic, `ts` its wall-clock receipt time)."""
@@ -46,6 +49,8 @@ class DeviceView:
             # too: the device's state is known then, not at its first poll.
             if reading.online is not self.online:
                 self.liveness_changed = True
+            if reading.online and self.online is False:
+                self.reconnects += 1
             self.online = reading.online
             self.availability_word = reading.word
         elif isinstance(reading, StateUpdate):
@@ -115,6 +120,7 @@ class DeviceView:
         checks["mqtt.online"] = self.online
         checks["mqtt.silent_s"] = None if self.last_heard is None else round(silent, 1)
         checks["mqtt.malformed"] = self.malformed_total
+        checks["mqtt.reconnects"] = self.reconnects
         if self.events_dropped:
             checks["mqtt.events_dropped"] = self.events_dropped
         events = self.pending[:MAX_EVENTS_PER_SAMPLE]

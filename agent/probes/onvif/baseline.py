@@ -20,7 +20,7 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,7 @@ class BaselineStore:
             daytime=daytime,
             other_mode=memory.for_mode(Mode.DAY if mode is Mode.IR else Mode.IR),
         )
+        report = replace(report, mode=mode)
         learned = memory.for_mode(mode).learned(report, options)
         if mode is Mode.IR:
             memory = CameraMemory(memory.baseline, report.fingerprint, learned)

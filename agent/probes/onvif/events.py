@@ -241,8 +241,10 @@ class PullPointSubscription:
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         rng: random.Random | None = None,
         lock_for: LockFor | None = None,
+        on_reconnect: Callable[[str], None] | None = None,
     ) -> None:
         self.device = device
+        self._on_reconnect = on_reconnect
         self.settings = settings or EventSettings.for_device(device)
         self._lock_for = lock_for
         self._on_event = on_event
@@ -255,6 +257,7 @@ class PullPointSubscription:
         self._camera_clock: tuple[dt.datetime, float] | None = None
         self.subscribed = False
         self._reached = False  # this session got as far as a working subscription
+        self._ever_reached = False
         self.last_failure: ProbeFailure | None = None
         self.events_seen = 0
 
@@ -372,8 +375,12 @@ class PullPointSubscription:
                 "onvif events: subscribed" + (" again" if back else ""),
                 extra={"device": self.device.id, "lease_s": round(granted, 1)},
             )
+            # Made again after one that worked and then failed: the camera rebooted or dropped.
+            if back and self._ever_reached and self._on_reconnect is not None:
+                self._on_reconnect(self.device.id)
         self.subscribed = True
         self._reached = True
+        self._ever_reached = True
         self.last_failure = None
 
     def _termination(self, lifetime_s: float) -> str:
@@ -509,6 +516,7 @@ class OnvifEventSource:
         client_factory: ClientFactory = open_camera,
         settings: Callable[[DeviceConfig], EventSettings] = EventSettings.for_device,
         lock_for: LockFor | None = None,
+        on_reconnect: Callable[[str], None] | None = None,
     ) -> None:
         self.subscriptions = [
             PullPointSubscription(
@@ -517,6 +525,7 @@ class OnvifEventSource:
                 settings=settings(d),
                 client_factory=client_factory,
                 lock_for=lock_for,
+                on_reconnect=on_reconnect,
             )
             for d in devices
             if d.protocol is ProbeKind.ONVIF

@@ -285,6 +285,7 @@ class PictureReport:
     frozen_below: float | None = None  # the frame change under which a snapshot is unchanged
     borrowed: bool = False  # compared with the other mode's baseline (this one not learned)
     settled: bool = False  # compared with a fully learned baseline
+    mode: Mode | None = None  # the baseline's mode it was judged in (None: judged alone)
 
     @property
     def abnormal(self) -> bool:
@@ -379,6 +380,8 @@ class PictureReport:
             "picture.scene_match": None if c is None else r(c.scene_match),
             "picture.brightness_ratio": None if c is None else r(c.brightness_ratio),
             "picture.edge_ratio": None if c is None else r(c.edge_ratio),
+            # Night brightness apart, so a trend compares nights with nights.
+            "picture.night_luma_mean": r(self.luma_mean, 2) if self.mode is Mode.IR else None,
         }
 
 

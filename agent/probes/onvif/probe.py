@@ -14,6 +14,7 @@ recordings read while ONVIF answers is a check value (`camera.stream_down`, `sna
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,6 +113,10 @@ class OnvifProbe:
         self._monotonic = monotonic
         self._session_factory = session_factory
         self._cameras: dict[str, _Camera] = {}
+        # Per camera since the agent started: sessions and event subscriptions made again after
+        # one failed (the camera rebooted or dropped off the network); `onvif.reconnects`.
+        self._reconnects: Counter[str] = Counter()
+        self._connected: set[str] = set()
 
     def _camera(self, device: DeviceConfig) -> _Camera:
         loop = asyncio.get_running_loop()
@@ -120,6 +125,10 @@ class OnvifProbe:
             camera = _Camera(lock=asyncio.Lock(), loop=loop, info=camera.info if camera else None)
             self._cameras[device.id] = camera
         return camera
+
+    def note_reconnect(self, device_id: str) -> None:
+        """Count a reconnect seen elsewhere (the camera's event subscription made again)."""
+        self._reconnects[device_id] += 1
 
     def session_for(self, device_id: str) -> OnvifSession | None:
         """The camera's live session (None before its first good poll): the event subscription
@@ -174,6 +183,7 @@ class OnvifProbe:
     async def _poll(
         self, device: DeviceConfig, options: OnvifOptions, camera: _Camera, answered: list[bool]
     ) -> ProbeResult:
+        fresh = camera.session is None
         if camera.session is None:
             password = device.credentials.password
             camera.session = self._session_factory(
@@ -186,7 +196,11 @@ class OnvifProbe:
         session = camera.session
         clock = await session.read_clock()
         answered.append(True)
+        if fresh and device.id in self._connected:
+            self._reconnects[device.id] += 1
+        self._connected.add(device.id)
         checks: dict[str, CheckValue] = readings.clock_checks(clock, options.clock_drift_threshold)
+        checks["onvif.reconnects"] = self._reconnects[device.id]
         events: list[Event] = []
 
         if camera.services is None:

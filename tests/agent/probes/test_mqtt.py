@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mqtt"
 SECMON = Path(sys.executable).parent / "secmon"
-LIVENESS = {"mqtt.online", "mqtt.silent_s", "mqtt.malformed"}
+LIVENESS = {"mqtt.online", "mqtt.silent_s", "mqtt.malformed", "mqtt.reconnects"}
 
 
 @pytest.fixture(scope="module")

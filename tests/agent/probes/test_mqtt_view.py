@@ -33,13 +33,19 @@ def test_state_updates_merge_and_report_liveness_checks() -> None:
         "mqtt.online": True,
         "mqtt.silent_s": 3.0,
         "mqtt.malformed": 0,
+        "mqtt.reconnects": 0,
     }
     assert result.events == []
 
 
 def test_nothing_heard_yet_is_not_an_error_before_the_silence_timeout() -> None:
     result = DeviceView().take_result(now=5.0, watching_since=0.0, silence_timeout=60.0)
-    assert result.checks == {"mqtt.online": None, "mqtt.silent_s": None, "mqtt.malformed": 0}
+    assert result.checks == {
+        "mqtt.online": None,
+        "mqtt.silent_s": None,
+        "mqtt.malformed": 0,
+        "mqtt.reconnects": 0,
+    }
 
 
 def test_nothing_heard_for_the_silence_timeout_is_unreachable() -> None:
@@ -74,6 +80,24 @@ def test_lwt_offline_is_unreachable_until_online_again() -> None:
     assert not info.value.reachable
     view.apply(Availability(online=True, word="online"), at=4.0, ts=TS)
     assert view.take_result(now=5.0, watching_since=0.0, silence_timeout=None).checks["mqtt.online"]
+
+
+def test_back_online_after_the_lwt_counts_a_reconnect_even_between_polls() -> None:
+    view = DeviceView()
+    view.apply(Availability(online=True, word="online"), at=1.0, ts=TS)  # retained: no reconnect
+    view.apply(Availability(online=True, word="online"), at=2.0, ts=TS)  # re-sent on resubscribe
+    assert (
+        view.take_result(now=3.0, watching_since=0.0, silence_timeout=None).checks[
+            "mqtt.reconnects"
+        ]
+        == 0
+    )
+    for at in (4.0, 6.0):  # two flaps before the next poll: the poll sees online both times
+        view.apply(Availability(online=False, word="offline"), at=at, ts=TS)
+        view.apply(Availability(online=True, word="online"), at=at + 1, ts=TS)
+    result = view.take_result(now=8.0, watching_since=0.0, silence_timeout=None)
+    assert result.checks["mqtt.online"] is True
+    assert result.checks["mqtt.reconnects"] == 2
 
 
 def test_offline_wins_over_a_recent_message() -> None:

@@ -410,6 +410,8 @@ async def test_ups_on_battery_is_recognised_by_sys_object_id(
     assert checks["ups.battery.voltage_v"] == pytest.approx(48.2)
     assert checks["ups.input.voltage_v"] == 0
     assert checks["ups.alarms"] == 2
+    assert checks["ups.self_test.result"] == "error"  # upsTestResultsSummary doneError(3)
+    assert checks["ups.self_test.failed"] is True
     assert result.identity is not None
     assert result.identity.vendor == "EATON"
     assert result.identity.model == "5PX 1500i RT2U G2"
@@ -425,6 +427,8 @@ async def test_apc_battery_needs_replacing(snmpsim: Snmpsim, probe: SnmpProbe) -
     assert checks["ups.output_status"] == "online"
     assert checks["ups.battery.minutes_remaining"] == pytest.approx(25.0)
     assert checks["ups.input.voltage_v"] == 231
+    assert checks["ups.self_test.result"] == "failed"  # upsAdvTestDiagnosticsResults failed(2)
+    assert checks["ups.self_test.failed"] is True
     # the card's universal I/O probes: a temperature-only probe and one that lost contact
     assert checks["apc.probe.comms_room.celsius"] == 24
     assert checks["apc.probe.comms_room.humidity_percent"] is None  # -1: no humidity sensor
@@ -434,6 +438,12 @@ async def test_apc_battery_needs_replacing(snmpsim: Snmpsim, probe: SnmpProbe) -
     assert result.identity is not None
     assert result.identity.vendor == "APC"
     assert result.identity.serial == "AS0000000001"
+
+
+async def test_a_passed_self_test_is_no_failure(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
+    checks = (await probe.poll(sim_device(snmpsim, "ups-riello"))).checks
+    assert checks["ups.self_test.result"] == "pass"  # upsTestResultsSummary donePass(1)
+    assert checks["ups.self_test.failed"] is False
 
 
 async def test_sentinels_are_unknown_not_numbers(snmpsim: Snmpsim, probe: SnmpProbe) -> None:
@@ -448,6 +458,8 @@ async def test_sentinels_are_unknown_not_numbers(snmpsim: Snmpsim, probe: SnmpPr
     assert checks["ups.on_battery"] is False
     assert checks["ups.input.voltage_v"] == 229
     assert checks["ups.input.frequency_hz"] == pytest.approx(50.0)
+    assert checks["ups.self_test.result"] == "none"  # noTestsInitiated(6)
+    assert checks["ups.self_test.failed"] is None  # no test yet says nothing of the battery
     assert result.identity is not None
     assert result.identity.vendor is None  # an empty upsIdentManufacturer is no vendor
 

@@ -54,7 +54,7 @@ class Console:
         page: httpx.Response = self.http.get(path)
         return page
 
-    def act(self, ticket_id: int, action: str, **fields: str) -> httpx.Response:
+    def act(self, ticket_id: int, action: str, **fields: str | list[str]) -> httpx.Response:
         """Post one of the ticket page's forms; answers the page it lands on."""
         page = self.get(f"/console/tickets/{ticket_id}")
         token = CSRF.search(page.text)
@@ -436,3 +436,83 @@ def test_a_ticket_without_deadlines_is_a_visible_problem_on_top_of_the_queue(
         "no SLA deadlines: policy ring_road has no general targets for zone &#39;default&#39;"
         in row
     )
+
+
+def _forms(page: httpx.Response) -> set[str]:
+    return set(re.findall(r'name="action" value="([a-z_]+)"', page.text))
+
+
+def test_the_ticket_page_offers_only_the_flows_moves_and_resolve_files_parts_and_serials(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    ticket = world.fault("cam-2", start)
+    world.recover("cam-2", start + timedelta(seconds=20))
+    assert world.state(ticket) == "recovered"
+    boss = world.console("boss")
+    recovered = _forms(boss.get(f"/console/tickets/{ticket}"))
+    assert "resolve" not in recovered  # recovered → resolved is not a move of the flow
+    assert {"acknowledge", "cancel"} <= recovered
+    acked = _forms(boss.act(ticket, "acknowledge"))
+    assert "resolve" in acked
+    assert "on_site" not in acked
+    device = str(world.kit.pks["cam-2"])
+    record: dict[str, str | list[str]] = {**RECORD, "cause_class": "installation", "minutes": "35",
+              "part_name": ["camera", "", ""], "part_old": ["OLD-1", "", ""],
+              "part_new": ["NEW-2", "", ""], "part_device": [device, "", ""]}  # fmt: skip
+    refused = boss.act(ticket, "resolve", **record)
+    assert "consent to replacing parts" in _error(refused)
+    boss.act(ticket, "consent", scope="parts", given_by="Mr Li", channel="phone")
+    done = boss.act(ticket, "resolve", **record)
+    assert 'id="state">resolved<' in done.text, _error(done)
+    assert "Client consent to parts: Mr Li via phone" in done.text
+    with Session(world.kit.engine) as session:
+        saved = session.get(RepairRecord, ticket)
+        assert saved is not None
+        assert saved.cause_class == "installation"
+        assert saved.time_on_site_minutes == 35
+        assert saved.parts == [{"name": "camera", "device_id": int(device),
+                                "old_serial": "OLD-1", "new_serial": "NEW-2"}]  # fmt: skip
+        camera = session.get(Device, int(device))
+        assert camera is not None
+        assert camera.serial == "NEW-2"
+
+
+def test_the_console_files_a_complex_faults_plan_and_a_manager_approves_it(world: World) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    ticket = world.fault("nvr-1", start)
+    tech, boss = world.console("tech"), world.console("boss")
+    tech.act(ticket, "acknowledge")
+    page = tech.act(ticket, "diagnose", path="complex", diagnosis="array degraded")
+    assert "diagnosis by" in page.text  # the emergency's 1 h diagnosis deadline
+    page = tech.act(ticket, "plan", steps="swap disk 3\nrebuild", tools="screwdriver",
+                    parts="hdd 4tb", minutes="90")  # fmt: skip
+    assert "not approved yet" in page.text
+    refused = tech.act(ticket, "approve_plan")
+    assert "a manager approves" in _error(refused)
+    approved = boss.act(ticket, "approve_plan")
+    assert "approved by boss" in approved.text
+    assert "Steps: swap disk 3; rebuild" in approved.text
+
+
+def test_a_resolved_ticket_closes_only_by_a_managers_override_with_the_reason_shown(
+    world: World,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    ticket = world.fault("cam-1", start)
+    world.recover("cam-1", start + timedelta(seconds=20))
+    boss = world.console("boss")
+    boss.act(ticket, "acknowledge")
+    resolved = boss.act(ticket, "resolve", **RECORD, minutes="20")
+    assert 'id="state">resolved<' in resolved.text, _error(resolved)
+    assert 'id="record-v1"' in resolved.text
+    assert "Not signed by the client yet." in resolved.text
+    skipped = boss.act(ticket, "close")
+    assert "signature" in _error(skipped)
+    assert 'id="state">resolved<' in skipped.text
+    tech_page = world.console("tech").get(f"/console/tickets/{ticket}")
+    assert 'value="close_without_signature"' not in tech_page.text
+    closed = boss.act(ticket, "close_without_signature", note="client abroad until March")
+    assert 'id="state">closed<' in closed.text, _error(closed)
+    assert "Closed without the client's signature by boss" in closed.text
+    assert "client abroad until March" in closed.text

@@ -211,12 +211,19 @@ def test_a_ups_asking_for_a_new_battery_gets_a_preventive_ticket(database_url: s
     device = tenant.device_pks["ups-1"]
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    # The flag as the SNMP probe reports it (a bool), with a number and another flag beside it.
+    # The flags as the SNMP probe reports them (bools), with a number, another flag and the
+    # self-test's words beside them. The self-test failed on day 17, the indicator rose on 18.
     flags = [
         sample(
             device,
             START + i * DAY,
-            {"ups.battery.replace": i >= 18, "ups.on_battery": False, "ups.load_percent": 30},
+            {
+                "ups.battery.replace": i >= 18,
+                "ups.self_test.failed": i >= 17,
+                "ups.self_test.result": "failed" if i >= 17 else "pass",
+                "ups.on_battery": False,
+                "ups.load_percent": 30,
+            },
         )
         for i in range(20)
     ]
@@ -225,12 +232,16 @@ def test_a_ups_asking_for_a_new_battery_gets_a_preventive_ticket(database_url: s
             session.execute(insert(SampleRow), flags)
         with sessions() as session:
             run(session, START + 19 * DAY + timedelta(hours=1))
-            [ticket] = tickets(session)
-            assert ticket.code == "predict.battery_replace"
-            assert ticket.resolve_by is not None
+            replace, self_test = sorted(tickets(session), key=lambda t: t.code or "")
+            assert replace.code == "predict.battery_replace"
+            assert replace.resolve_by is not None
             # Raised on day 18, due 14 days later; the deadline is the cell's 7 days before that.
-            assert ticket.resolve_by.date() == (START + 25 * DAY).date()
+            assert replace.resolve_by.date() == (START + 25 * DAY).date()
+            assert self_test.code == "predict.self_test"
+            assert self_test.kind == "preventive"
+            assert self_test.resolve_by is not None
+            assert self_test.resolve_by.date() == (START + 24 * DAY).date()
             stored = set(session.scalars(select(CheckDay.check).distinct()))
-            assert stored == {"ups.battery.replace", "ups.load_percent"}
+            assert stored == {"ups.battery.replace", "ups.self_test.failed", "ups.load_percent"}
     finally:
         engine.dispose()

@@ -425,3 +425,82 @@ def test_the_configured_retention_target_replaces_the_default() -> None:
     assert evidence is not None
     assert evidence.verdict is Verdict.TREND_TO_THRESHOLD
     assert evidence.threshold == 60.0
+
+
+# A UPS's own self-test
+
+SELF_TEST = "ups.self_test.failed"
+
+
+def test_a_failed_self_test_held_to_the_next_day_alarms() -> None:
+    evidence = judged(SELF_TEST, daily([0.0] * 20 + [1.0] * 2))
+    assert evidence.signal is Signal.SELF_TEST
+    assert evidence.verdict is Verdict.INDICATOR
+    assert evidence.projected_day == DAY0 + 20 + 14
+
+
+def test_a_self_test_that_passes_again_reverses_and_one_failed_day_is_no_alarm() -> None:
+    assert judged(SELF_TEST, daily([0.0] * 20 + [1.0] * 3 + [0.0])).verdict is Verdict.REVERSED
+    assert judged(SELF_TEST, daily([0.0] * 20 + [1.0])).verdict is Verdict.STABLE
+
+
+# Reconnects counted by the agent (an event counter, not uptime)
+
+RECONNECTS = "onvif.reconnects"
+
+
+def reconnects(
+    event_days: dict[int, int], days: int, restarts: frozenset[int] = frozenset()
+) -> list[Sample]:
+    """The agent's cumulative count, read every 6 h; `restarts`: days the agent restarted (the
+    count starts again from zero, with no reconnect)."""
+    samples, count = [], 0
+    for day in range(days):
+        for hour in (0, 6, 12, 18):
+            if hour == 0 and day in restarts:
+                count = 0
+            if hour == 12:
+                count += event_days.get(day, 0)
+            samples.append(Sample((DAY0 + day) * DAY_S + hour * 3600, float(count)))
+    return samples
+
+
+def test_reconnects_on_many_recent_days_alarm() -> None:
+    evidence = judged(RECONNECTS, reconnects({20: 1, 88: 2, 90: 1, 93: 3, 96: 1, 99: 1}, 100))
+    assert evidence.signal is Signal.RECONNECTS
+    assert evidence.verdict is Verdict.RATE_RISING
+    assert "8 events on 5 days" in evidence.en
+    assert judged("mqtt.reconnects", reconnects({90: 1, 92: 1, 94: 1, 97: 1}, 100)).alarm
+
+
+def test_agent_restarts_are_not_reconnects_and_occasional_ones_are_normal() -> None:
+    restarts = frozenset({86, 88, 91, 93, 95, 97, 99})
+    evidence = judged(RECONNECTS, reconnects({30: 1, 60: 1, 95: 1}, 100, restarts))
+    assert evidence.verdict is Verdict.STABLE
+    assert sum(evidence.values) == 1.0  # the one reconnect of the last 14 days
+
+
+def test_a_device_on_a_flaky_link_is_judged_against_its_own_rate() -> None:
+    often = dict.fromkeys(range(0, 100, 3), 1)
+    assert judged(RECONNECTS, reconnects(often, 100)).verdict is Verdict.STABLE
+
+
+# Night brightness against the camera's own best nights
+
+NIGHT = "picture.night_luma_mean"
+
+
+def test_a_night_picture_fading_from_its_own_best_alarms() -> None:
+    # Best nights around 80; an illuminator fading 0.6 a day reaches 70 % (56) within weeks.
+    values = noisy(80.0, 40, 1.5) + [80.0 - 0.6 * i + n for i, n in enumerate(noisy(0, 30, 1.5))]
+    evidence = judged(NIGHT, daily(values))
+    assert evidence.signal is Signal.NIGHT_BRIGHTNESS
+    assert evidence.verdict is Verdict.TREND_TO_THRESHOLD
+    assert evidence.baseline is not None
+    assert evidence.threshold == pytest.approx(0.7 * evidence.baseline)
+    assert 76 <= evidence.baseline <= 84
+
+
+def test_steady_nights_of_a_dark_scene_are_stable() -> None:
+    evidence = judged(NIGHT, daily(noisy(22.0, 70, 2.0, seed=3)))
+    assert not evidence.alarm

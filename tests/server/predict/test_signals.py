@@ -123,6 +123,10 @@ def test_flag_signals_read_flags_and_number_signals_numbers() -> None:
         ("clock.offset_s", Signal.CLOCK_DRIFT),
         ("recording.retention_days", Signal.RETENTION),
         ("qnap.fan.row1.rpm", Signal.FAN),
+        ("ups.self_test.failed", Signal.SELF_TEST),  # RFC 1628 and APC profiles
+        ("onvif.reconnects", Signal.RECONNECTS),
+        ("mqtt.reconnects", Signal.RECONNECTS),
+        ("picture.night_luma_mean", Signal.NIGHT_BRIGHTNESS),
     ],
 )
 def test_emitted_checks_feed_the_right_signal(check: str, signal: Signal) -> None:
@@ -133,5 +137,12 @@ def test_emitted_checks_feed_the_right_signal(check: str, signal: Signal) -> Non
 
 
 def test_checks_that_are_not_trends_feed_nothing() -> None:
-    for check in ("ucd.mem.used_percent", "picture.ok", "system.rebooted", "if.row1.oper_up"):
+    for check in (
+        "ucd.mem.used_percent",
+        "picture.ok",
+        "system.rebooted",
+        "if.row1.oper_up",
+        "ups.self_test.result",  # the enum's words: the flag beside it is what is judged
+        "picture.luma_mean",  # day and night mixed: only the night one is a trend
+    ):
         assert spec_for(check) is None, check

@@ -193,11 +193,16 @@ async def test_lost_subscription_is_created_again_and_events_flow(
     camera: FakeOnvifCamera, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sink = Sink()
+    reconnects: list[str] = []
     sub = PullPointSubscription(
-        onvif_device(camera.port, monkeypatch), on_event=sink, settings=FAST
+        onvif_device(camera.port, monkeypatch),
+        on_event=sink,
+        settings=FAST,
+        on_reconnect=reconnects.append,
     )
     async with running(sub):
         await until(lambda: sub.subscribed)
+        assert reconnects == []  # the first subscription is no reconnect
         camera.drop_subscriptions()  # the camera rebooted
         await until(lambda: camera.stats.creates == 2)
         await until(lambda: camera.live_subscriptions() == 1)
@@ -205,6 +210,7 @@ async def test_lost_subscription_is_created_again_and_events_flow(
         await sink.wait_for(1)
     assert camera.stats.lost_pulls >= 1
     assert sink.kinds() == ["camera.video_loss"]
+    assert reconnects == ["cam-01"]  # counted in the camera's `onvif.reconnects`
 
 
 async def test_a_pull_that_times_out_keeps_the_subscription(

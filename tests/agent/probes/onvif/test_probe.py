@@ -15,7 +15,7 @@ import pytest
 
 from agent.config import ConfigError, DeviceConfig, load_config
 from agent.probes.base import DeviceUnreachable, ProtocolError
-from agent.probes.onvif.client import OnvifSession
+from agent.probes.onvif.client import ClockReading, OnvifSession
 from agent.probes.onvif.probe import MEDIA_REFRESH_POLLS, OnvifProbe, PictureReading, Snapshot
 from agent.probes.onvif.readings import FIRMWARE_CHANGED, REPLACED
 from agent.sampling import poll_device
@@ -518,3 +518,35 @@ async def test_event_subscription_can_share_the_cameras_session(camera: IpyCam) 
         assert session.library_camera.dt_diff == session.offset
     finally:
         await probe.aclose()
+
+
+async def test_sessions_made_again_after_a_failure_are_counted(camera: IpyCam) -> None:
+    """The second poll fails (the camera dropped off), the third makes a new session: one
+    reconnect; the event subscription's own reconnects add to the same count."""
+    sessions: list[OnvifSession] = []
+
+    class Flaky(OnvifSession):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.reads = 0
+            sessions.append(self)
+
+        async def read_clock(self) -> ClockReading:
+            self.reads += 1
+            if len(sessions) == 1 and self.reads == 2:
+                raise DeviceUnreachable("dropped off the network")
+            return await super().read_clock()
+
+    probe = OnvifProbe(session_factory=Flaky)
+    device = onvif_device(camera.onvif_port, onvif={"snapshot_interval": 0})
+    try:
+        polls = [await poll_device(probe, device) for _ in range(4)]
+        probe.note_reconnect(device.id)
+        after_subscription = await poll_device(probe, device)
+    finally:
+        await probe.aclose()
+    assert [p.sample.error is None for p in polls] == [True, False, True, True]
+    counts = [p.sample.checks.get("onvif.reconnects") for p in polls]
+    assert counts == [0, None, 1, 1]
+    assert len(sessions) == 2
+    assert after_subscription.sample.checks["onvif.reconnects"] == 2

@@ -63,3 +63,32 @@ async def test_subscription_waits_for_the_polls_lock(
         assert slow_camera.stats.max_in_flight == 1
     else:  # the control: without the lock, renewals do meet the polls' requests
         assert slow_camera.stats.max_in_flight >= 2
+
+
+async def test_a_subscription_made_again_counts_in_the_polls_reconnects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camera = FakeOnvifCamera().start()
+    device = onvif_device(camera.port, monkeypatch)
+    probe = OnvifProbe()
+    source = OnvifEventSource(
+        [device],
+        on_event=Sink(),
+        settings=lambda _: RENEWING,
+        lock_for=probe.lock_for,
+        on_reconnect=probe.note_reconnect,
+    )
+    try:
+        first = await poll_device(probe, device)
+        source.start()
+        (sub,) = source.subscriptions
+        await until(lambda: sub.subscribed)
+        camera.drop_subscriptions()  # the camera rebooted
+        await until(lambda: camera.stats.creates == 2 and sub.subscribed)
+        after = await poll_device(probe, device)
+    finally:
+        await source.close()
+        await probe.aclose()
+        camera.close()
+    assert first.sample.checks["onvif.reconnects"] == 0
+    assert after.sample.checks["onvif.reconnects"] == 1

@@ -1,7 +1,7 @@
 """Inspection rows say how a found fault was handled; one-time client signing links.
 
-Revision ID: 0009_inspect2
-Revises: 0008_inspections
+Revision ID: 0011_inspect2
+Revises: 0010_clientpages
 Create Date: 2026-12-08 02:05:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_inspect2"
-down_revision: str | None = "0008_inspections"
+revision: str = "0011_inspect2"
+down_revision: str | None = "0010_clientpages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
