@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Client, Device, FaultEpisode, RepairRecord, Site, Ticket, TicketEvent
-from server.tickets.repair import CauseClass
+from server.models import Client, Device, FaultEpisode, Site, Ticket, TicketEvent
+from server.tickets.repair import CauseClass, current_record
 
 Interval = tuple[datetime, datetime]
 
@@ -160,7 +160,7 @@ def load_incident(*, session: Session, ticket: Ticket, now: datetime) -> Inciden
                 TimelineEntry(e.recovered_at, "monitoring", f"recovered {_episode_line(e, names)}")
             )
     timeline.sort(key=lambda t: t.at)
-    record = session.get(RepairRecord, ticket.id)
+    record = current_record(session=session, ticket_id=ticket.id)
     site = session.get(Site, ticket.site_id)
     client = session.get(Client, ticket.client_id)
     parts = tuple(

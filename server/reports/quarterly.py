@@ -342,7 +342,11 @@ def load_quarterly(*, session: Session, client: Client, year: int, quarter: int)
     parts = []
     ids = [t.id for t in in_quarter]
     if ids:
-        records = session.scalars(select(RepairRecord).where(RepairRecord.ticket_id.in_(ids)))
+        records = session.scalars(
+            select(RepairRecord).where(
+                RepairRecord.ticket_id.in_(ids), RepairRecord.superseded_at.is_(None)
+            )
+        )
         titles = {t.id: t.title for t in in_quarter}
         for record in records:
             if record.parts:

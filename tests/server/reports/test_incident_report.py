@@ -90,6 +90,7 @@ def test_incident_report_from_episodes_and_repair_record(
         session.add(
             RepairRecord(
                 ticket_id=ticket.id,
+                version=1,
                 diagnosis="recorder PSU failed",
                 cause_class="equipment",
                 actions="replaced the PSU",
