@@ -396,6 +396,15 @@ def cue(
     typer.echo(f"cue {name} sent; the simulator plays it within a second")
 
 
+@report_app.command("incident")
+def report_incident(
+    ticket_id: Annotated[int, typer.Argument(help="The emergency ticket's id.")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf, or FILE.html", dir_okay=False)],
+) -> None:
+    """The fault analysis report of an emergency ticket (timeline, impact, cause, prevention)."""
+    raise typer.Exit(_load("server.reports.commands", "server").incident(ticket_id, out))
+
+
 @app.command("demo")
 def demo(
     port: Annotated[int, typer.Option(help="Server port.")] = 8000,

@@ -4,8 +4,11 @@ carry their credential in the path, and a log line must not hand it to whoever r
 import logging
 import re
 
-# /status/<token>, /sign/<token>, /survey/<token>, /api/v1/surveys/<token>
-_TOKEN_PATH = re.compile(r"(/(?:status|sign|survey|api/v1/surveys)/)[^/?#\s\"]+")
+# /status/<token>, /sign/<token> (also /console/sign/<token>, the inspection's client signature),
+# /survey/<token>, /api/v1/surveys/<token>, /api/v1/inspection-links/<token>
+_TOKEN_PATH = re.compile(
+    r"(/(?:status|sign|survey|api/v1/surveys|api/v1/inspection-links)/)[^/?#\s\"]+"
+)
 REDACTED = "[redacted]"
 ACCESS_LOGGER = "uvicorn.access"
 

@@ -17,6 +17,7 @@ from server.api import (
     agents,
     auth,
     client_pages,
+    console_inspections,
     console_pages,
     devices,
     faults,
@@ -213,6 +214,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(status_pages.pages)
     app.include_router(client_pages.pages)
+    app.include_router(console_inspections.router)
     app.include_router(console_pages.router)
     app.include_router(home.router)
 

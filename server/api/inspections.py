@@ -28,17 +28,26 @@ from server.inspections.evidence import RowResult
 from server.inspections.models import Inspection, InspectionAmendment, InspectionAttachment
 from server.inspections.photo import MAX_BYTES, PhotoRefusedError
 from server.inspections.plan import SITE, device_subject
-from server.inspections.record import RecordError, RecordStateError, RowAnswer, parse_result
+from server.inspections.record import (
+    RecordError,
+    RecordStateError,
+    RowAnswer,
+    parse_disposition,
+    parse_result,
+)
 from server.inspections.store import (
     Signature,
     add_photo,
     amend,
     answer,
     complete,
+    create_sign_link,
     generate,
+    inspection_by_link,
     prefill,
     rows_of,
     sign,
+    sign_by_link,
     template_of,
     verify,
 )
@@ -88,6 +97,7 @@ class RowOut(BaseModel):
     ticket_ids: dict[str, Any] | None
     result: str | None
     note: str | None
+    disposition: str | None
     updated_at: datetime | None
     updated_by: str | None
 
@@ -257,6 +267,7 @@ class AnswerIn(BaseModel):
     device_id: RowId | None = None
     result: str
     note: str | None = Field(default=None, max_length=4000)
+    disposition: str | None = None  # a failed row: cleared (on the spot) or ticket (opened)
 
 
 class AnswersIn(BaseModel):
@@ -291,7 +302,15 @@ def answer_rows(
         (r.item_id, r.subject): r.id for r in rows_of(session=session, inspection_id=inspection.id)
     }
     try:
-        answers = [RowAnswer(_row_id(a, by_key), parse_result(a.result), a.note) for a in body.rows]
+        answers = [
+            RowAnswer(
+                _row_id(a, by_key),
+                parse_result(a.result),
+                a.note,
+                parse_disposition(a.disposition),
+            )
+            for a in body.rows
+        ]
         answer(
             session=session,
             inspection=inspection,
@@ -483,3 +502,58 @@ def verify_inspection(inspection_id: RowId, scope: UserScope, session: DbSession
         computed_sha256=found.computed,
         intact=found.intact,
     )
+
+
+class SignLinkOut(BaseModel):
+    token: str
+    path: str  # the client's page: read the record, sign with name and role
+
+
+@router.post("/inspections/{inspection_id}/sign-link", response_model=SignLinkOut, responses=ERRORS)
+def send_sign_link(
+    inspection_id: RowId, user: CurrentUser, scope: UserScope, session: DbSession
+) -> SignLinkOut:
+    """A one-time link for the client's signature after the technician's; shown once (only
+    its hash is stored)."""
+    _require(user, InspectionAction.SIGN_TECHNICIAN)
+    inspection = _get(session, inspection_id, scope)
+    try:
+        token = create_sign_link(
+            session=session, inspection=inspection, author=user.username, now=datetime.now(UTC)
+        )
+    except RecordError as err:
+        raise _refused(session, err) from err
+    session.commit()
+    return SignLinkOut(token=token, path=f"/console/sign/{token}")
+
+
+def _by_link(session: Session, token: str) -> Inspection:
+    try:
+        return inspection_by_link(session=session, token=token)
+    except LookupError as err:
+        raise NotFoundError(str(err)) from err
+    except RecordError as err:
+        raise _refused(session, err) from err
+
+
+@router.get("/inspection-links/{token}", response_model=InspectionDetailOut, responses=ERRORS)
+def read_by_link(token: str, session: DbSession) -> InspectionDetailOut:
+    """No login: the token in the link is the credential, good until the client signs."""
+    return _detail(session, _by_link(session, token))
+
+
+@router.post("/inspection-links/{token}", response_model=InspectionDetailOut, responses=ERRORS)
+def sign_with_link(token: str, body: SignIn, session: DbSession) -> InspectionDetailOut:
+    """The client's signature through the link; the link is spent and the record sealed."""
+    _by_link(session, token)
+    try:
+        inspection = sign_by_link(
+            session=session,
+            token=token,
+            signature=Signature(body.name, body.role),
+            now=datetime.now(UTC),
+        )
+    except RecordError as err:
+        raise _refused(session, err) from err
+    session.commit()
+    return _detail(session, inspection)

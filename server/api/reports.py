@@ -1,6 +1,7 @@
 """Reports: the monthly inspection record as HTML (console, phone-sized) and PDF, in the caller's
 tenancy scope (a client user: its own sites only)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,11 +10,14 @@ from fastapi.responses import HTMLResponse, Response
 from server.api.deps import DbSession, UserScope
 from server.errors import InvalidInputError, NotFoundError, UnavailableError
 from server.inspections.models import Inspection
+from server.models import Ticket
+from server.reports.incident import IncidentError, load_incident
 from server.reports.quarterly import load_quarterly
 from server.reports.record import load_record
 from server.reports.render import (
     PdfUnavailableError,
     html_to_pdf,
+    incident_html,
     inspection_html,
     quarterly_html,
 )
@@ -22,7 +26,9 @@ from wire.schema import ErrorBody
 from wire.validation import RowId
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 404, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 404, 422, 503)
+}
 
 
 def _html(session: DbSession, scope: UserScope, inspection_id: RowId) -> str:
@@ -81,3 +87,25 @@ def inspection_record_html(inspection_id: RowId, scope: UserScope, session: DbSe
 def inspection_record_pdf(inspection_id: RowId, scope: UserScope, session: DbSession) -> Response:
     """503 with what to install when WeasyPrint or a CJK font is missing here."""
     return _pdf(_html(session, scope, inspection_id), f"inspection-{inspection_id}.pdf")
+
+
+def _incident(session: DbSession, scope: UserScope, ticket_id: int) -> str:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not scope.allows(ticket.site_id):
+        raise NotFoundError(f"no ticket {ticket_id}")
+    try:
+        report = load_incident(session=session, ticket=ticket, now=datetime.now(UTC))
+    except IncidentError as err:
+        raise InvalidInputError(str(err)) from err
+    return incident_html(report)
+
+
+@router.get("/tickets/{ticket_id}/incident.html", response_class=HTMLResponse, responses=ERRORS)
+def incident_report_html(ticket_id: RowId, scope: UserScope, session: DbSession) -> str:
+    """The fault analysis report of an emergency ticket (422 for other severities)."""
+    return _incident(session, scope, ticket_id)
+
+
+@router.get("/tickets/{ticket_id}/incident.pdf", responses=ERRORS)
+def incident_report_pdf(ticket_id: RowId, scope: UserScope, session: DbSession) -> Response:
+    return _pdf(_incident(session, scope, ticket_id), f"incident-{ticket_id}.pdf")

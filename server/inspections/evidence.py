@@ -13,7 +13,14 @@ from enum import StrEnum
 from typing import Any
 
 from server.faults.rules import FaultCode
-from server.inspections.template import Availability, Evidence, NoOpenFault, Reading, Tickets
+from server.inspections.template import (
+    Availability,
+    Evidence,
+    NoOpenFault,
+    Reading,
+    Snapshots,
+    Tickets,
+)
 from server.tickets.states import OPEN_STATES, TicketState
 
 
@@ -62,6 +69,14 @@ class ReadingFact:
     high: float | None = None
     latest: float | None = None  # the current reading, when it was taken inside the window
     latest_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotFact:
+    """Snapshots the agent judged over the window, and how many of them were a good picture."""
+
+    judged: int = 0
+    good: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -197,6 +212,20 @@ def reading(rule: Reading, fact: ReadingFact) -> Judgement:
     return Judgement(RowResult.FAIL if broken else RowResult.PASS, evidence, said)
 
 
+def snapshots(rule: Snapshots, fact: SnapshotFact) -> Judgement:
+    """Fail when the share of good snapshots is below the threshold; unknown with none judged."""
+    evidence: dict[str, Any] = {"judged": fact.judged, "min_percent": rule.min_percent}
+    if fact.judged == 0:
+        return Judgement(RowResult.UNKNOWN, evidence, "No snapshot judged in the period.")
+    share = 100.0 * fact.good / fact.judged
+    evidence |= {"good": round(fact.good), "good_percent": round(share, 3)}
+    said = (
+        f"{share:.1f}% of {fact.judged} snapshot(s) judged a good picture; "
+        f"threshold {rule.min_percent}%."
+    )
+    return Judgement(RowResult.FAIL if share < rule.min_percent else RowResult.PASS, evidence, said)
+
+
 def tickets(window: Window, facts: Sequence[TicketFact]) -> Judgement:
     """Site level: tickets opened in the window or still open in it; fail while one of them is
     unfinished past its resolve-by deadline at the window's end."""
@@ -236,6 +265,7 @@ def judge(
     episodes: Sequence[EpisodeFact],
     site_tickets: Sequence[TicketFact],
     readings: Mapping[str, ReadingFact],
+    snapshot: SnapshotFact | None = None,
 ) -> Judgement:
     if isinstance(rule, Availability):
         return availability(rule, window, uptime, episodes)
@@ -243,5 +273,7 @@ def judge(
         return no_open_fault(rule, window, uptime, episodes)
     if isinstance(rule, Reading):
         return reading(rule, readings.get(rule.check, ReadingFact()))
+    if isinstance(rule, Snapshots):
+        return snapshots(rule, snapshot or SnapshotFact())
     assert isinstance(rule, Tickets)
     return tickets(window, site_tickets)

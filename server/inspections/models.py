@@ -67,6 +67,7 @@ class InspectionRow(Base):
     ticket_ids: Mapped[dict[str, Any] | None]  # {"linked": [...], "opened": id or null}
     result: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(String(16))  # a found fault: cleared/ticket
     updated_at: Mapped[datetime | None]
     updated_by: Mapped[str | None] = mapped_column(String(200))
 
@@ -106,3 +107,18 @@ class InspectionAttachment(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     author: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime]
+
+
+class InspectionSignLink(Base):
+    """A one-time link for the client's signature: only the token's SHA-256 is kept, and a new
+    link replaces an unused one."""
+
+    __tablename__ = "inspection_sign_links"
+
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspections.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    used_at: Mapped[datetime | None]

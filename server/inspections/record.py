@@ -23,6 +23,13 @@ class InspectionState(StrEnum):
     SIGNED = "signed"
 
 
+class Disposition(StrEnum):
+    """What the technician did about a fault the row found (seed §4.2: cleared on the spot)."""
+
+    CLEARED = "cleared"  # cleared on the spot
+    TICKET = "ticket"  # a ticket is opened for the repair
+
+
 # What a technician may record on a row (unknown is the pre-fill's word, not an answer).
 ANSWERS = frozenset({RowResult.PASS, RowResult.FAIL, RowResult.NOT_APPLICABLE})
 
@@ -40,6 +47,17 @@ class RowAnswer:
     row_id: int
     result: RowResult
     note: str | None
+    disposition: Disposition | None = None
+
+
+def parse_disposition(value: str | None) -> Disposition | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Disposition(value)
+    except ValueError:
+        allowed = ", ".join(d.value for d in Disposition)
+        raise RecordError(f"disposition {value!r} is not one of {allowed}") from None
 
 
 def parse_result(value: str) -> RowResult:
@@ -71,6 +89,13 @@ def check_answers(answers: Sequence[RowAnswer], known_rows: Mapping[int, str]) -
     ]
     if bare:
         raise RecordError(f"a failed row needs a note: {', '.join(bare)}")
+    stray = [
+        known_rows[a.row_id]
+        for a in answers
+        if a.disposition is not None and a.result is not RowResult.FAIL
+    ]
+    if stray:
+        raise RecordError(f"only a failed row is cleared or ticketed: {', '.join(stray)}")
 
 
 def check_complete(state: InspectionState, blank: Sequence[str]) -> None:

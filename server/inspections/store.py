@@ -6,14 +6,16 @@ PostgreSQL (a replica that finds it taken skips the site this round), and the un
 """
 
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from fnmatch import fnmatchcase
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from server.faults.records import device_open_key, site_open_key
@@ -22,6 +24,7 @@ from server.inspections.evidence import (
     Judgement,
     ReadingFact,
     RowResult,
+    SnapshotFact,
     TicketFact,
     UptimeTotals,
     Window,
@@ -32,11 +35,13 @@ from server.inspections.models import (
     InspectionAmendment,
     InspectionAttachment,
     InspectionRow,
+    InspectionSignLink,
 )
 from server.inspections.overdue import OverdueInspection, notices
 from server.inspections.photo import MAX_PER_ROW, PhotoRefusedError, photo_type
 from server.inspections.plan import DeviceRef, Period, current_period, plan_rows
 from server.inspections.record import (
+    Disposition,
     InspectionState,
     RecordError,
     RecordStateError,
@@ -122,22 +127,25 @@ def generate(
         DeviceRef(d.id, d.name, d.device_class)
         for d in session.scalars(select(Device).where(Device.site_id == site.id))
     ]
-    for position, planned in enumerate(plan_rows(template, devices)):
-        item = planned.item
-        session.add(
-            InspectionRow(
-                inspection_id=inspection.id,
-                position=position,
-                item_id=item.id,
-                subject=planned.subject,
-                device_id=planned.device.id if planned.device else None,
-                device_name=planned.device.name if planned.device else None,
-                area=item.area.value,
-                text_zh=item.text.zh_cn,
-                text_en=item.text.en,
-                rule=item.evidence.model_dump(mode="json") if item.evidence else None,
-            )
-        )
+    planned_rows = [
+        {
+            "inspection_id": inspection.id,
+            "position": position,
+            "item_id": planned.item.id,
+            "subject": planned.subject,
+            "device_id": planned.device.id if planned.device else None,
+            "device_name": planned.device.name if planned.device else None,
+            "area": planned.item.area.value,
+            "text_zh": planned.item.text.zh_cn,
+            "text_en": planned.item.text.en,
+            "rule": planned.item.evidence.model_dump(mode="json")
+            if planned.item.evidence
+            else None,
+        }
+        for position, planned in enumerate(plan_rows(template, devices))
+    ]
+    if planned_rows:
+        session.execute(insert(InspectionRow), planned_rows)
     session.flush()
     return inspection
 
@@ -198,34 +206,94 @@ def _tickets(session: Session, site_id: int, window: Window) -> list[TicketFact]
     ]
 
 
-def _readings(
-    session: Session,
-    inspection: Inspection,
-    window: Window,
-    device_id: int,
-    rule: Evidence,
-    states: dict[int, DeviceState],
-) -> dict[str, ReadingFact]:
-    """The stored facts about the rule's check: daily rollup extremes, and the latest reading."""
-    if not isinstance(rule, Reading):
+def _matches(rule: Reading, name: str) -> bool:
+    return fnmatchcase(name, rule.check) if "*" in rule.check else name == rule.check
+
+
+def _worst(rule: Reading, values: list[float]) -> float:
+    """Of several matching checks (one per PSE), the one furthest toward breaking a bound."""
+    if rule.max is not None or rule.max_abs is not None:
+        return max(values, key=abs) if rule.max is None else max(values)
+    return min(values)
+
+
+Extremes = dict[tuple[int, str], tuple[float, float]]  # (device, check) → (low, high)
+
+
+def _extremes(session: Session, site_id: int, window: Window, checks: set[str]) -> Extremes:
+    """The period's daily-rollup extremes of the rules' checks for every device of the site, in
+    one query (`*` patterns through LIKE, narrowed exactly afterwards)."""
+    if not checks:
         return {}
-    low, high = session.execute(
-        select(func.min(CheckDay.min), func.max(CheckDay.max)).where(
-            CheckDay.device_id == device_id,
-            CheckDay.check == rule.check,
-            CheckDay.day >= window.start.date(),
-            CheckDay.day < window.end.date(),
+    exact = [c for c in checks if "*" not in c]
+    wanted = [CheckDay.check.like(c.replace("*", "%")) for c in checks if "*" in c]
+    if exact:
+        wanted.append(CheckDay.check.in_(exact))
+    return {
+        (device_id, check): (low, high)
+        for device_id, check, low, high in session.execute(
+            select(
+                CheckDay.device_id, CheckDay.check, func.min(CheckDay.min), func.max(CheckDay.max)
+            )
+            .join(Device, Device.id == CheckDay.device_id)
+            .where(
+                Device.site_id == site_id,
+                or_(*wanted),
+                CheckDay.day >= window.start.date(),
+                CheckDay.day < window.end.date(),
+            )
+            .group_by(CheckDay.device_id, CheckDay.check)
         )
-    ).one()
-    latest = latest_at = None
-    state = states.get(device_id)
-    entry = (state.checks or {}).get(rule.check) if state else None
-    if isinstance(entry, dict) and isinstance(entry.get("value"), int | float):
-        at = datetime.fromisoformat(str(entry.get("updated_at")))
-        if at >= window.start:
-            latest, latest_at = float(entry["value"]), at
-    fact = ReadingFact(low=low, high=high, latest=latest, latest_at=latest_at)
-    return {rule.check: fact}
+    }
+
+
+def _reading_fact(
+    rule: Reading, window: Window, device_id: int, extremes: Extremes, state: DeviceState | None
+) -> ReadingFact:
+    """The stored facts about the rule's check: daily rollup extremes, and the latest reading."""
+    found = [v for (d, check), v in extremes.items() if d == device_id and _matches(rule, check)]
+    low = min((e[0] for e in found), default=None)
+    high = max((e[1] for e in found), default=None)
+    seen: list[tuple[float, datetime]] = []
+    for name, entry in ((state.checks or {}) if state else {}).items():
+        if (
+            _matches(rule, name)
+            and isinstance(entry, dict)
+            and isinstance(entry.get("value"), int | float)
+            and not isinstance(entry.get("value"), bool)
+        ):
+            at = datetime.fromisoformat(str(entry.get("updated_at")))
+            if at >= window.start:
+                seen.append((float(entry["value"]), at))
+    latest = _worst(rule, [v for v, _ in seen]) if seen else None
+    latest_at = max((at for _, at in seen), default=None)
+    return ReadingFact(low=low, high=high, latest=latest, latest_at=latest_at)
+
+
+PICTURE_OK = "picture.ok"
+
+
+def _snapshots(session: Session, site_id: int, window: Window) -> dict[int, SnapshotFact]:
+    """Per camera: snapshots judged and good ones, from the `picture.ok` daily rollups (a 0/1
+    flag: count times mean is the good ones)."""
+    return {
+        device_id: SnapshotFact(int(judged or 0), float(good or 0.0))
+        for device_id, judged, good in session.execute(
+            select(
+                CheckDay.device_id,
+                func.sum(CheckDay.count),
+                func.sum(CheckDay.count * CheckDay.mean),
+            )
+            .join(Device, Device.id == CheckDay.device_id)
+            .where(
+                Device.site_id == site_id,
+                CheckDay.check == PICTURE_OK,
+                CheckDay.day >= window.start.date(),
+                CheckDay.day < window.end.date(),
+            )
+            .group_by(CheckDay.device_id)
+        )
+    }
 
 
 def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
@@ -240,6 +308,7 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
     uptime = _uptime(session, inspection, window, zone)
     episodes = _episodes(session, site.id, window)
     site_tickets = _tickets(session, site.id, window)
+    snapshots = _snapshots(session, site.id, window)
     states = {
         s.device_id: s
         for s in session.scalars(
@@ -248,26 +317,40 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
             .where(Device.site_id == site.id)
         )
     }
-    judged = 0
-    for row in rows_of(session=session, inspection_id=inspection.id):
-        if row.rule is None:
-            continue
-        rule = EVIDENCE.validate_python(row.rule)
+    rows = [
+        (row, EVIDENCE.validate_python(row.rule))
+        for row in rows_of(session=session, inspection_id=inspection.id)
+        if row.rule is not None
+    ]
+    extremes = _extremes(
+        session, site.id, window, {rule.check for _, rule in rows if isinstance(rule, Reading)}
+    )
+    verdicts = []
+    for row, rule in rows:
         device_id = row.device_id or 0
+        readings = (
+            {rule.check: _reading_fact(rule, window, device_id, extremes, states.get(device_id))}
+            if isinstance(rule, Reading)
+            else {}
+        )
         verdict = judge(
             rule,
             window,
             uptime=uptime.get(device_id, UptimeTotals()),
             episodes=episodes.get(device_id, []),
             site_tickets=site_tickets,
-            readings=_readings(session, inspection, window, device_id, rule, states),
+            readings=readings,
+            snapshot=snapshots.get(device_id),
         )
-        opened = _ticket_for_failure(session, site, inspection, row, verdict, now)
+        verdicts.append((row, verdict))
+    # Tickets first (they query and flush), then every row's pre-fill in one flush.
+    opened = {row.id: _ticket_for_failure(session, site, row, v, now) for row, v in verdicts}
+    for row, verdict in verdicts:
         row.prefill = verdict.result.value
         row.evidence = verdict.evidence
         row.sentence = verdict.sentence[:1000]
-        row.ticket_ids = {"linked": list(verdict.ticket_ids), "opened": opened}
-        judged += 1
+        row.ticket_ids = {"linked": list(verdict.ticket_ids), "opened": opened[row.id]}
+    judged = len(verdicts)
     inspection.prefilled_at = now
     session.flush()
     return judged
@@ -285,35 +368,19 @@ def _row_label(row: InspectionRow) -> str:
     return f"{row.item_id}@{row.device_name}" if row.device_name else row.item_id
 
 
-def _ticket_for_failure(
-    session: Session,
-    site: Site,
-    inspection: Inspection,
-    row: InspectionRow,
-    verdict: Judgement,
-    now: datetime,
-) -> int | None:
-    """The `inspection` ticket covering this failing row: an open one already made for it, or a
-    new one unless a ticket behind the evidence is still open."""
-    if verdict.result is not RowResult.FAIL:
-        return None
+def _inspection_ticket(
+    session: Session, site: Site, row: InspectionRow, said: str, now: datetime
+) -> int:
+    """The open `inspection` ticket for this row's item and subject, opened if there is none."""
     code = f"inspection.{row.item_id}"[:64]
     key = device_open_key(row.device_id, code) if row.device_id else site_open_key(site.id, code)
-    open_values = [s.value for s in OPEN_STATES]
     mine = session.scalars(
-        select(Ticket.id).where(Ticket.open_key == key, Ticket.state.in_(open_values))
+        select(Ticket.id).where(
+            Ticket.open_key == key, Ticket.state.in_([s.value for s in OPEN_STATES])
+        )
     ).first()
     if mine is not None:
         return mine
-    if (
-        verdict.ticket_ids
-        and session.scalars(
-            select(Ticket.id).where(
-                Ticket.id.in_(verdict.ticket_ids), Ticket.state.in_(open_values)
-            )
-        ).first()
-    ):
-        return None
     device = session.get(Device, row.device_id) if row.device_id else None
     opening = Opening(
         kind=TicketKind.INSPECTION,
@@ -321,7 +388,7 @@ def _ticket_for_failure(
         open_key=key,
         severity="general",
         title=f"{_row_label(row)}: inspection found a fault",
-        symptom=f"{row.text_en} / {row.text_zh}: {verdict.sentence}",
+        symptom=f"{row.text_en} / {row.text_zh}: {said}"[:2000],
         first_failure_at=now,
         channel=Channel.MONITORING,
         reporter="inspection",
@@ -338,6 +405,26 @@ def _ticket_for_failure(
         now=now,
     )
     return ticket.id
+
+
+def _ticket_for_failure(
+    session: Session, site: Site, row: InspectionRow, verdict: Judgement, now: datetime
+) -> int | None:
+    """The `inspection` ticket covering a failing pre-filled row, unless a ticket behind the
+    evidence is still open."""
+    if verdict.result is not RowResult.FAIL:
+        return None
+    if (
+        verdict.ticket_ids
+        and session.scalars(
+            select(Ticket.id).where(
+                Ticket.id.in_(verdict.ticket_ids),
+                Ticket.state.in_([s.value for s in OPEN_STATES]),
+            )
+        ).first()
+    ):
+        return None
+    return _inspection_ticket(session, site, row, verdict.sentence, now)
 
 
 def generate_all(*, session: Session, contracts: Contracts, now: datetime) -> int:
@@ -378,12 +465,18 @@ def answer(
     check_editable(InspectionState(inspection.state))
     rows = {r.id: r for r in rows_of(session=session, inspection_id=inspection.id)}
     check_answers(answers, {i: _row_label(r) for i, r in rows.items()})
+    site = session.get(Site, inspection.site_id)
+    assert site is not None
     for a in answers:
         row = rows[a.row_id]
         row.result = a.result.value
         row.note = a.note
+        row.disposition = a.disposition.value if a.disposition else None
         row.updated_at = now
         row.updated_by = author
+        if a.disposition is Disposition.TICKET:
+            opened = _inspection_ticket(session, site, row, a.note or "", now)
+            row.ticket_ids = {**(row.ticket_ids or {"linked": []}), "opened": opened}
     session.flush()
 
 
@@ -466,7 +559,7 @@ def _signed_row(row: InspectionRow, photos: dict[int, list[str]]) -> dict[str, A
         "sentence": row.sentence,
         "result": row.result,
         "note": row.note,
-    }
+    } | ({"disposition": row.disposition} if row.disposition else {})
 
 
 def compute_seal(*, session: Session, inspection: Inspection) -> str:
@@ -601,3 +694,65 @@ def add_photo(
     session.add(photo)
     session.flush()
     return photo
+
+
+SIGN_TOKEN_PREFIX = "sis_"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_sign_link(
+    *, session: Session, inspection: Inspection, author: str, now: datetime
+) -> str:
+    """A fresh one-time token for the client's signature once the technician has signed; a new
+    link replaces an unused one. Only the token's SHA-256 is stored."""
+    if inspection.state != InspectionState.TECH_SIGNED.value:
+        raise RecordStateError(
+            "the client has already signed"
+            if inspection.state == InspectionState.SIGNED.value
+            else "the technician signs before the client's link is sent"
+        )
+    token = SIGN_TOKEN_PREFIX + secrets.token_urlsafe(24)
+    link = session.get(InspectionSignLink, inspection.id)
+    if link is None:
+        session.add(
+            InspectionSignLink(
+                inspection_id=inspection.id,
+                token_sha256=_digest(token),
+                created_at=now,
+                created_by=author,
+            )
+        )
+    else:
+        link.token_sha256, link.created_at, link.created_by = _digest(token), now, author
+        link.used_at = None
+    session.flush()
+    return token
+
+
+def inspection_by_link(*, session: Session, token: str) -> Inspection:
+    """The inspection behind a signing link; LookupError for a token we never issued."""
+    link = session.scalars(
+        select(InspectionSignLink).where(InspectionSignLink.token_sha256 == _digest(token))
+    ).first()
+    inspection = session.get(Inspection, link.inspection_id) if link else None
+    if link is None or inspection is None:
+        raise LookupError("unknown signing link")
+    if link.used_at is not None:
+        raise RecordStateError("this signing link was already used")
+    return inspection
+
+
+def sign_by_link(
+    *, session: Session, token: str, signature: Signature, now: datetime
+) -> Inspection:
+    """The client's signature through the link, which is then spent."""
+    inspection = inspection_by_link(session=session, token=token)
+    sign(session=session, inspection=inspection, who="client", signature=signature, now=now)
+    link = session.get(InspectionSignLink, inspection.id)
+    assert link is not None
+    link.used_at = now
+    session.flush()
+    return inspection

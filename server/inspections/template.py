@@ -70,7 +70,9 @@ class NoOpenFault(BaseModel):
 
 class Reading(BaseModel):
     """A numeric check against bounds: the period's extremes where daily rollups hold the check,
-    else the device's latest reading inside the period (`max_abs` bounds the absolute value)."""
+    else the device's latest reading inside the period (`max_abs` bounds the absolute value).
+    A `*` in `check` matches any run of characters (every PSE of a PoE switch); the worst of
+    the matching checks decides."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,6 +89,16 @@ class Reading(BaseModel):
         return self
 
 
+class Snapshots(BaseModel):
+    """A camera's share of snapshots the agent judged a good picture (`picture.ok`), from the
+    daily rollups: fail below `min_percent`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: Literal["snapshots"]
+    min_percent: float = Field(ge=0, le=100)
+
+
 class Tickets(BaseModel):
     """Site level: fail while a ticket of the site opened before the period's end is unfinished."""
 
@@ -95,7 +107,9 @@ class Tickets(BaseModel):
     rule: Literal["tickets"]
 
 
-Evidence = Annotated[Availability | NoOpenFault | Reading | Tickets, Field(discriminator="rule")]
+Evidence = Annotated[
+    Availability | NoOpenFault | Reading | Snapshots | Tickets, Field(discriminator="rule")
+]
 ITEM_ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 
 

@@ -27,13 +27,18 @@ HISTORY_DAYS = 400
 EPOCH = date(1970, 1, 1)
 
 
+# Flags rolled up as 0/1 for a report, not a forecast: a day's mean times count is the true ones
+# (the inspection's share of good snapshots).
+TALLIED_FLAGS = frozenset({"picture.ok"})
+
+
 def numeric_checks(checks: Mapping[str, Any]) -> Iterator[tuple[str, float]]:
-    """The checks of a sample that carry a number, and the flags a signal reads as 0/1 (other
-    flags and text are not trends)."""
+    """The checks of a sample that carry a number, and the flags a signal or a report reads as
+    0/1 (other flags and text are not trends)."""
     for name, value in checks.items():
         if isinstance(value, bool):
             spec = spec_for(name)
-            if spec is not None and spec.flag:
+            if (spec is not None and spec.flag) or name in TALLIED_FLAGS:
                 yield name, float(value)
         elif isinstance(value, int | float):
             yield name, float(value)

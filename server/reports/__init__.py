@@ -1,2 +1,3 @@
-"""Client-facing documents rendered from one data model to HTML (console) and PDF (WeasyPrint):
-the signed monthly inspection record."""
+"""Client-facing documents rendered from one data model each to HTML (console) and PDF
+(WeasyPrint): the signed monthly inspection record, the quarterly maintenance report, and the
+fault analysis report of an emergency ticket."""

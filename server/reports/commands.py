@@ -1,5 +1,6 @@
-"""`secmon report inspection|quarterly … --out FILE`: PDF, or HTML when FILE ends in .html."""
+"""`secmon report inspection|quarterly|incident … --out FILE`: PDF, or HTML for FILE.html."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -8,12 +9,14 @@ from sqlalchemy.orm import Session
 
 from server.db import make_engine
 from server.inspections.models import Inspection
-from server.models import Client
+from server.models import Client, Ticket
+from server.reports.incident import IncidentError, load_incident
 from server.reports.quarterly import load_quarterly
 from server.reports.record import load_record
 from server.reports.render import (
     PdfUnavailableError,
     html_to_pdf,
+    incident_html,
     inspection_html,
     quarterly_html,
 )
@@ -64,6 +67,25 @@ def inspection(inspection_id: int, out: Path) -> int:
                 typer.echo(f"secmon: no inspection {inspection_id}", err=True)
                 return EXIT_BAD_INPUT
             html = inspection_html(load_record(session=session, inspection=found))
+    finally:
+        engine.dispose()
+    return _write(html, out)
+
+
+def incident(ticket_id: int, out: Path) -> int:
+    engine = make_engine(Settings().database_url)
+    try:
+        with Session(engine) as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                typer.echo(f"secmon: no ticket {ticket_id}", err=True)
+                return EXIT_BAD_INPUT
+            try:
+                report = load_incident(session=session, ticket=ticket, now=datetime.now(UTC))
+            except IncidentError as err:
+                typer.echo(f"secmon: {err}", err=True)
+                return EXIT_BAD_INPUT
+            html = incident_html(report)
     finally:
         engine.dispose()
     return _write(html, out)

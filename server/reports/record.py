@@ -27,6 +27,11 @@ RESULT_WORDS = {
     "unknown": "未知 unknown",
 }
 
+DISPOSITION_WORDS = {
+    "cleared": "当场排除 cleared on the spot",
+    "ticket": "已开工单 ticket opened",
+}
+
 
 @dataclass(frozen=True)
 class RecordRow:
@@ -38,6 +43,7 @@ class RecordRow:
     sentence: str | None
     result: str | None
     note: str | None
+    disposition: str | None  # a found fault: cleared on the spot, or a ticket opened
     tickets: tuple[int, ...]
     amendments: tuple[str, ...]  # "result — reason (author, time)", beside the original
 
@@ -118,6 +124,7 @@ def load_record(
                 sentence=r.sentence,
                 result=r.result,
                 note=r.note,
+                disposition=DISPOSITION_WORDS.get(r.disposition or ""),
                 tickets=_tickets(r.ticket_ids),
                 amendments=tuple(amendments.get(r.id, ())),
             )

@@ -7,6 +7,7 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from server.reports.incident import IncidentReport
 from server.reports.quarterly import QuarterlyReport, bars_svg
 from server.reports.record import RESULT_WORDS, InspectionRecord
 from server.tickets.kpis import Ratio
@@ -44,6 +45,10 @@ def quarterly_html(report: QuarterlyReport) -> str:
 
 def inspection_html(record: InspectionRecord) -> str:
     return _environment().get_template("inspection.html").render(r=record, words=RESULT_WORDS)
+
+
+def incident_html(report: IncidentReport) -> str:
+    return _environment().get_template("incident.html").render(r=report)
 
 
 def has_cjk_font() -> bool:

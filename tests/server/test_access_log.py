@@ -20,6 +20,8 @@ def test_tokens_in_client_link_paths_are_redacted() -> None:
         ("/survey/sms_SECRETxyz", "/survey/"),
         ("/status/SECRETstatuslink", "/status/"),
         ("/api/v1/surveys/sms_SECRETjson", "/api/v1/surveys/"),
+        ("/console/sign/sis_SECRETinspection", "/console/sign/"),
+        ("/api/v1/inspection-links/sis_SECRETjson", "/api/v1/inspection-links/"),
     ]:
         record = _access_record(path)
         assert TokenRedactor().filter(record)

@@ -71,3 +71,56 @@ def test_technician_sees_only_the_sites_of_their_team(
         assert tina.get("/console/kpis").status_code == 403
     finally:
         tina.close()
+
+
+def test_technician_inspection_pages_and_reports_stay_in_scope(
+    world: tuple[ServerProcess, Tenant, Tenant],
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from server.db import make_engine
+    from server.inspections.store import generate
+    from server.inspections.template import shipped_template
+    from server.models import Site
+
+    server, mine, other = world
+    engine = make_engine(server.database_url)
+    try:
+        with Session(engine) as session:
+            ids = {}
+            for tenant in (mine, other):
+                site = session.get(Site, tenant.site_id)
+                assert site is not None
+                found = generate(
+                    session=session, site=site, template=shipped_template(), now=datetime.now(UTC)
+                )
+                assert found is not None
+                ids[tenant.site_id] = found.id
+            session.commit()
+    finally:
+        engine.dispose()
+    tina = _login(server.base_url, "tina")
+    try:
+        listed = tina.get("/console/inspections")
+        assert "north-hq" in listed.text
+        assert "south-vault" not in listed.text
+        assert tina.get(f"/console/inspections?site={other.site_id}").status_code == 404
+        theirs = ids[other.site_id]
+        for path in (f"/console/inspections/{theirs}", f"/console/inspections/{theirs}/record.pdf"):
+            assert tina.get(path).status_code == 404, path
+        assert tina.get(f"/console/inspections/{ids[mine.site_id]}").status_code == 200
+        quarterly = "/console/clients/{}/quarterly.html?year=2026&quarter=4"
+        assert tina.get(quarterly.format(other.client_id)).status_code == 404
+        assert "季度维护工作报告" in tina.get(quarterly.format(mine.client_id)).text
+        page = tina.get(f"/console/inspections?site={mine.site_id}").text
+        token = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert token is not None
+        start = tina.post(
+            "/console/inspections/generate", data={"site_id": mine.site_id, "csrf": token[1]}
+        )
+        assert start.status_code == 403  # a technician answers inspections, a manager starts them
+        assert tina.get("/console/sign/sis_never-issued").status_code == 404
+    finally:
+        tina.close()

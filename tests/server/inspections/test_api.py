@@ -292,3 +292,103 @@ def test_quarterly_report_in_the_callers_scope(world: World) -> None:
     assert "quarter 5" in bad.json()["detail"]
     pdf = world.api.get(f"{url}.pdf", params=query, headers=world.h("boss"))
     assert pdf.content.startswith(b"%PDF")
+
+
+def _answer_all(world: World, iid: int, rows: list[dict[str, Any]]) -> None:
+    body = {
+        "rows": [
+            {"item_id": r["item_id"], "device_id": r["device_id"], "result": "not_applicable"}
+            for r in rows
+        ]
+    }
+    response = world.api.patch(f"{BASE}/{iid}/rows", json=body, headers=world.h("tech"))
+    assert response.status_code == 200, response.text
+
+
+def test_dispositions_and_bad_ones_store_nothing(world: World) -> None:
+    from server.models import Ticket
+
+    inspection = _generate(world, world.site_id)
+    url = f"{BASE}/{inspection['id']}/rows"
+    tickets_before = world.count(Ticket)
+    for bad, reason in [
+        ({"item_id": "cabling.earthing", "result": "fail", "note": "x", "disposition": "prayed"},
+         "disposition 'prayed' is not one of cleared, ticket"),
+        ({"item_id": "cabling.earthing", "result": "pass", "disposition": "ticket"},
+         "only a failed row is cleared or ticketed"),
+    ]:  # fmt: skip
+        response = world.api.patch(url, json={"rows": [bad]}, headers=world.h("tech"))
+        assert response.status_code == 422, response.text
+        assert reason in response.json()["detail"]
+    assert world.count(Ticket) == tickets_before
+    body = {
+        "rows": [
+            {"item_id": "cabling.earthing", "result": "fail", "note": "strap loose, tightened",
+             "disposition": "cleared"},
+            {"item_id": "cabling.conduits", "result": "fail", "note": "conduit cracked",
+             "disposition": "ticket"},
+        ]
+    }  # fmt: skip
+    rows = world.api.patch(url, json=body, headers=world.h("tech")).json()["rows"]
+    earthing = next(r for r in rows if r["item_id"] == "cabling.earthing")
+    conduits = next(r for r in rows if r["item_id"] == "cabling.conduits")
+    assert earthing["disposition"] == "cleared"
+    assert conduits["disposition"] == "ticket"
+    assert conduits["ticket_ids"]["opened"] is not None
+    assert world.count(Ticket) == tickets_before + 1
+    # Saving the same answer again reuses the open ticket.
+    world.api.patch(url, json=body, headers=world.h("tech"))
+    assert world.count(Ticket) == tickets_before + 1
+
+
+def test_client_signs_through_the_one_time_link(world: World) -> None:
+    from server.inspections.models import InspectionSignLink
+
+    inspection = _generate(world, world.site_id)
+    iid = inspection["id"]
+    early = world.api.post(f"{BASE}/{iid}/sign-link", headers=world.h("tech"))
+    assert early.status_code == 409
+    assert "technician signs before" in early.json()["detail"]
+    assert world.api.post(f"{BASE}/{iid}/sign-link", headers=world.h("acme")).status_code == 403
+    assert world.count(InspectionSignLink) == 0
+    _answer_all(world, iid, inspection["rows"])
+    world.api.post(f"{BASE}/{iid}/complete", headers=world.h("tech"))
+    world.api.post(f"{BASE}/{iid}/sign", json={"name": "李工", "role": "技术员"},
+                   headers=world.h("tech"))  # fmt: skip
+    made = world.api.post(f"{BASE}/{iid}/sign-link", headers=world.h("tech")).json()
+    token = made["token"]
+    assert made["path"] == f"/console/sign/{token}"
+    link = f"/api/v1/inspection-links/{token}"
+    assert world.api.get("/api/v1/inspection-links/sis_nope").status_code == 404
+    assert world.api.get(link).json()["state"] == "tech_signed"  # no login needed
+    for bad in ({"name": "", "role": "物业经理"}, {"name": "王经理"}, {"name": "王", "x": 1}):
+        assert world.api.post(link, json=bad).status_code == 422
+    assert world.api.get(link).json()["state"] == "tech_signed"
+    done = world.api.post(link, json={"name": "王经理", "role": "物业经理"}).json()
+    assert done["state"] == "signed"
+    assert done["client_name"] == "王经理"
+    assert world.api.get(f"{BASE}/{iid}/verify", headers=world.h("acme")).json()["intact"]
+    spent = world.api.post(link, json={"name": "王经理", "role": "物业经理"})
+    assert spent.status_code == 409
+    assert "already used" in spent.json()["detail"]
+
+
+def test_incident_report_is_for_emergency_tickets_in_scope(world: World) -> None:
+    inspection = _generate(world, world.site_id)
+    body = {
+        "rows": [
+            {"item_id": "cabling.conduits", "result": "fail", "note": "cracked",
+             "disposition": "ticket"}
+        ]
+    }  # fmt: skip
+    rows = world.api.patch(
+        f"{BASE}/{inspection['id']}/rows", json=body, headers=world.h("tech")
+    ).json()["rows"]
+    ticket_id = next(r for r in rows if r["item_id"] == "cabling.conduits")["ticket_ids"]["opened"]
+    url = f"/api/v1/reports/tickets/{ticket_id}/incident.html"
+    general = world.api.get(url, headers=world.h("acme"))
+    assert general.status_code == 422
+    assert "for emergency tickets" in general.json()["detail"]
+    assert world.api.get(url, headers=world.h("stranger")).status_code == 404
+    missing = world.api.get("/api/v1/reports/tickets/999999/incident.pdf", headers=world.h("boss"))
+    assert missing.status_code == 404

@@ -7,15 +7,17 @@ from server.inspections.evidence import (
     EpisodeFact,
     ReadingFact,
     RowResult,
+    SnapshotFact,
     TicketFact,
     UptimeTotals,
     Window,
     availability,
     no_open_fault,
     reading,
+    snapshots,
     tickets,
 )
-from server.inspections.template import Availability, NoOpenFault, Reading
+from server.inspections.template import Availability, NoOpenFault, Reading, Snapshots
 from server.tickets.states import TicketState
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -135,3 +137,13 @@ def test_reading_uses_rollup_extremes_then_the_latest_value() -> None:
     assert short.result is RowResult.FAIL
     assert "below 30" in short.sentence
     assert reading(retention, ReadingFact(latest=30.0, latest_at=T0)).result is RowResult.PASS
+
+
+def test_snapshot_share_against_the_threshold() -> None:
+    rule = Snapshots(rule="snapshots", min_percent=95)
+    assert snapshots(rule, SnapshotFact()).result is RowResult.UNKNOWN
+    assert snapshots(rule, SnapshotFact(judged=100, good=95)).result is RowResult.PASS
+    low = snapshots(rule, SnapshotFact(judged=100, good=94))
+    assert low.result is RowResult.FAIL
+    assert low.evidence["good_percent"] == 94
+    assert "94.0% of 100 snapshot(s)" in low.sentence

@@ -27,7 +27,7 @@ from server.inspections.store import (
     verify,
 )
 from server.inspections.template import Contracts, shipped_template
-from server.models import Device, DeviceState, FaultEpisode, Site, Ticket, UptimeDay
+from server.models import CheckDay, Device, DeviceState, FaultEpisode, Site, Ticket, UptimeDay
 from tests.peers.server import provision
 
 # Shanghai (UTC+8): December 2026 runs from 11-30 16:00 UTC; on 12-04 10:00 local three
@@ -498,3 +498,62 @@ def test_job_round_generates_and_a_second_round_adds_nothing(
             assert inspection.prefilled_at is not None
     finally:
         engine.dispose()
+
+
+def _check_day(device_id: int, check: str, day: date, **values: float) -> CheckDay:
+    mean = values.get("mean", values.get("high", 0.0))
+    return CheckDay(
+        device_id=device_id,
+        check=check,
+        day=day,
+        part="",
+        count=int(values.get("count", 24)),
+        min=values.get("low", mean),
+        max=values.get("high", mean),
+        mean=mean,
+        last=mean,
+        last_ts=START + timedelta(days=1),
+        delta=0.0,
+        resets=0,
+        rejected=0,
+    )
+
+
+def test_prefill_snapshot_share_and_poe_budget_from_rollups(
+    database_url: str, site: dict[str, int]
+) -> None:
+    days = [date(2026, 12, 1), date(2026, 12, 2)]
+    with _session(database_url) as session:
+        pse = _add_device(session, site["site"], "sw-core", "switch")
+        tplink = _add_device(session, site["site"], "sw-tplink", "switch")
+        session.add_all(
+            [
+                # cam-1: 189 good of 200 judged snapshots, 94.5 %, under the 95 % threshold.
+                _check_day(site["cam-1"], "picture.ok", days[0], count=100, mean=0.99),
+                _check_day(site["cam-1"], "picture.ok", days[1], count=100, mean=0.9),
+                # Two PSEs: the second one's budget peaked over 90 %.
+                _check_day(pse, "poe.pse.pse1.budget_used_percent", days[0], low=20, high=40),
+                _check_day(pse, "poe.pse.pse2.budget_used_percent", days[1], low=60, high=93.5),
+            ]
+        )
+        seen = (NOW - timedelta(minutes=5)).isoformat()
+        session.merge(
+            _state(tplink, {"poe.budget_used_percent": {"value": 41.0, "updated_at": seen}})
+        )
+        session.commit()
+        generate_all(session=session, contracts=Contracts(shipped_template()), now=NOW)
+        inspection = session.scalars(select(Inspection)).one()
+        rows = _by(list(rows_of(session=session, inspection_id=inspection.id)))
+    cam1 = rows[("frontend.camera_snapshots", "cam-1")]
+    assert cam1.prefill == "fail"
+    assert cam1.evidence == {"judged": 200, "good": 189, "good_percent": 94.5, "min_percent": 95}
+    assert rows[("frontend.camera_snapshots", "cam-2")].prefill == "unknown"
+    core = rows[("cabling.poe_budget", "sw-core")]
+    assert core.prefill == "fail"
+    assert core.evidence is not None
+    assert (core.evidence["low"], core.evidence["high"]) == (20, 93.5)
+    small = rows[("cabling.poe_budget", "sw-tplink")]
+    assert small.prefill == "pass"
+    assert small.evidence is not None
+    assert small.evidence["source"] == "latest reading"
+    assert small.evidence["high"] == 41.0

@@ -58,7 +58,9 @@ def test_quarterly_numbers_equal_the_rollups_and_tickets(
     (line,) = report.inspections
     assert "图像记录设备在线率@nvr-1" in line.failed
     assert f"{only.availability:.2f}%" in html
-    assert html.count("<rect") == 92
+    # Runs of one colour are one shape: no data until 12-01, up, down, up, no data again.
+    assert html.count("<rect") == 5
+    assert "2026-10-01 to 2026-11-30: nodata" in html
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
@@ -99,3 +101,85 @@ def test_quarterly_pdf_from_the_command_line(
         ],
     )
     assert bad.exit_code == 2
+
+
+def test_quarterly_per_subsystem_repeats_and_recommendations(
+    database_url: str, site: dict[str, int]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from server.models import FaultEpisode, SubsystemDay
+    from tests.server.inspections.test_store import _episode
+
+    day = 86400
+    with _session(database_url) as session:
+        session.execute(
+            insert(SubsystemDay),
+            [
+                {"site_id": site["site"], "subsystem": subsystem, "day": date(2026, 11, d),
+                 "devices": 2, "up_s": up, "down_s": down, "unknown_s": 0,
+                 "maintenance_s": 0, "nodata_s": nodata}
+                for subsystem, d, up, down, nodata in [
+                    ("video", 1, 2 * day - 7200, 7200, 0),
+                    ("video", 2, 2 * day - 3600, 0, 3600),
+                    ("power", 1, day, 0, 0),
+                ]
+            ],
+        )  # fmt: skip
+        first = datetime(2026, 11, 10, tzinfo=UTC)
+        session.execute(
+            insert(FaultEpisode),
+            [
+                _episode(site["site"], site["cam-2"], "camera.stream_down",
+                         first + timedelta(days=k), first + timedelta(days=k, hours=1))
+                for k in range(3)
+            ],
+        )  # fmt: skip
+        session.commit()
+        generate_all(session=session, contracts=Contracts(shipped_template()), now=NOW)
+        s = session.get(Site, site["site"])
+        assert s is not None
+        client = session.get(Client, s.client_id)
+        assert client is not None
+        report = load_quarterly(session=session, client=client, year=2026, quarter=4)
+        html = quarterly_html(report)
+    by = {q.subsystem: q for q in report.subsystems}
+    assert (by["video"].up_s, by["video"].down_s, by["video"].unknown_s) == (
+        4 * day - 10800,
+        7200,
+        3600,
+    )
+    assert by["video"].availability == pytest.approx(
+        100 * (4 * day - 10800) / (4 * day - 10800 + 7200)
+    )
+    assert by["power"].availability == 100
+    (repeat,) = report.repeats
+    assert (repeat.device_name, repeat.code, repeat.episodes) == ("cam-2", "camera.stream_down", 3)
+    said = "\n".join(report.recommendations)
+    assert "cam-2: camera.stream_down 3 times" in said
+    assert "「图像记录设备在线率」" in said  # the nvr's failed inspection row
+    assert "Close the 3 open ticket(s)" in said
+    assert 'id="recommendations"' in html
+    assert "camera.stream_down" in html
+
+
+def test_recommendations_put_preventive_work_first_and_skip_it_among_open_tickets() -> None:
+    from server.reports.quarterly import SubsystemQuarter, recommendations
+
+    said = recommendations(
+        sites=[],
+        subsystems=[
+            SubsystemQuarter("hq", "video", 98, 2, 0),
+            SubsystemQuarter("hq", "power", 1, 0, 0),
+        ],
+        repeats=[],
+        open_tickets=[(7, "UPS battery will fail"), (8, "cam-3 down")],
+        preventive=[(7, "UPS battery will fail")],
+        inspections=[],
+    )
+    assert said[0].startswith("Carry out the proposed preventive work of ticket #7")
+    assert "hq video (98.00%)" in said[1]
+    assert "power" not in said[1]
+    assert said[2] == "Close the 1 open ticket(s): #8."
