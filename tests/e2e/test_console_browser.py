@@ -105,7 +105,8 @@ def test_fault_worked_from_queue_to_resolved_on_a_phone(world: World) -> None:
     page.get_by_role("button", name="On site").tap()
     expect(page.locator("#state")).to_have_text("on_site")
     # Resolve while the camera is still dark: refused, monitoring still sees the fault.
-    page.get_by_label("Diagnosis").fill("PoE port dead on the switch")
+    resolve = page.locator("form:has(input[name=action][value=resolve])")
+    resolve.get_by_label("Diagnosis").fill("PoE port dead on the switch")
     page.get_by_label("Actions taken").fill("Moved the camera to port 7")
     page.get_by_role("button", name="Resolve").tap()
     expect(page.get_by_role("alert")).to_contain_text("still open")
@@ -113,7 +114,7 @@ def test_fault_worked_from_queue_to_resolved_on_a_phone(world: World) -> None:
     # The camera works again (the repair); monitoring confirms it, then the resolve goes in.
     world.site.up["cam-01"] = Listener(port)
     _reload_until(page, "td:text-is('recovered')")
-    page.get_by_label("Diagnosis").fill("PoE port dead on the switch")
+    resolve.get_by_label("Diagnosis").fill("PoE port dead on the switch")
     page.get_by_label("Actions taken").fill("Moved the camera to port 7")
     page.get_by_label("Minutes on site").fill("25")
     page.get_by_role("button", name="Resolve").tap()
