@@ -349,7 +349,7 @@ async def test_nothing_listening_is_unreachable_within_the_deadline(
     device = snmp_device(free_udp_port(), timeout=1)
     poll = await poll_device(probe, device)
     assert poll.sample.error is not None
-    # the probe's own deadline (90 % of the timeout) fires before the scheduler's
+    # the tries (half of the poll's deadline) give up before the deadline itself fires
     assert poll.sample.error.code is ProbeErrorCode.UNREACHABLE
 
 
