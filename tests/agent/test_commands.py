@@ -31,8 +31,8 @@ from agent.commands import (
 from agent.config import load_config
 from agent.outbox import AsyncOutbox, Outbox
 from agent.pusher import Pusher
+from peers.snmp import free_udp_port
 from tests.agent.factories import NoJitter, closed_port
-from tests.peers.snmp import free_udp_port
 from wire.enums import ProbeKind
 from wire.schema import Event, IngestBatch, Inventory, Sample
 

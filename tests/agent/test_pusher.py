@@ -23,7 +23,7 @@ from agent.inventory import InventoryBook
 from agent.metrics import AgentMetrics
 from agent.outbox import INVENTORY_HASH, AsyncOutbox, Outbox
 from agent.pusher import Pusher, PushSettings, Step
-from tests.agent.factories import make_device
+from peers.devices import make_device
 from wire.enums import ProbeKind
 from wire.ids import uuid7
 from wire.schema import DeviceIdentity, IngestBatch, Inventory, Sample

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from demo.runner import DemoError, wait_healthy
-from tests.peers.net import free_port
+from peers.net import free_port
 
 SECMON = Path(sys.executable).with_name("secmon")
 

@@ -18,10 +18,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.e2e.site import AgentProcess, wait_for
+from peers.mosquitto import MOSQUITTO, MosquittoServer, start_device
+from peers.server import add_user
+from peers.site import AgentProcess, wait_for
 from tests.e2e.test_mqtt_events import Setup, setup  # noqa: F401  # fixture
-from tests.peers.mosquitto import MOSQUITTO, MosquittoServer, start_device
-from tests.peers.server import add_user
 from wire.enums import Role
 
 pytestmark = [

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, select
 
+from peers.server import ServerProcess, provision
+from peers.site import AgentProcess, wait_for, write_agent_yaml
 from server.models import SampleRow, Ticket
-from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
 from tests.e2e.test_snmp_traps import registered, trap_events
 from tests.peers.onvif_fake import FakeOnvifCamera
-from tests.peers.server import ServerProcess, provision
 
 pytestmark = pytest.mark.e2e
 

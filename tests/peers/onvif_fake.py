@@ -32,7 +32,7 @@ from xml.sax.saxutils import escape, quoteattr
 from aiohttp import web
 from lxml import etree
 
-from tests.peers.net import free_port
+from peers.net import free_port
 
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"

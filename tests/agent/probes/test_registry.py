@@ -5,7 +5,7 @@ from agent.probes.base import ProbeResult
 from agent.probes.onvif.probe import OnvifProbe
 from agent.probes.registry import DEFAULT_FACTORIES, ProbeRegistry
 from agent.probes.tcp import TcpProbe
-from tests.agent.factories import make_device
+from peers.devices import make_device
 from wire.enums import ProbeKind
 
 

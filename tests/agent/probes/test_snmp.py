@@ -29,8 +29,8 @@ from agent.probes.base import AuthFailed, ProbeFailure
 from agent.probes.snmp import SnmpProbe
 from agent.probes.snmp_profiles import PROFILE_DIR, parse_profiles
 from agent.sampling import poll_device
-from tests.agent.factories import make_device
-from tests.peers.snmp import (
+from peers.devices import make_device
+from peers.snmp import (
     V2C_COMMUNITY,
     V3_AUTH_KEY,
     V3_AUTHONLY_USER,

@@ -32,6 +32,7 @@ from agent.probes.snmp import SnmpProbe, ber_tag, raw_value
 from agent.probes.snmp_ber import BerCodec, Message, Pdu, PduType, Tag, VarBind, Version
 from agent.probes.snmp_fast import FastPathRefused, SnmpClient, Target, resolve
 from agent.probes.snmp_profiles import PROFILE_DIR, parse_profiles
+from peers.snmp import V2C_COMMUNITY, Snmpd, Snmpsim
 from tests.agent.probes.test_snmp import (  # the module-scoped peers and their helpers
     FIXTURES,
     FakeClock,
@@ -42,7 +43,6 @@ from tests.agent.probes.test_snmp import (  # the module-scoped peers and their 
     snmpsim,
 )
 from tests.agent.probes.test_snmp_ber import from_pysnmp, to_pysnmp
-from tests.peers.snmp import V2C_COMMUNITY, Snmpd, Snmpsim
 
 __all__ = ["sim_communities", "snmpd", "snmpsim"]  # fixtures used by name
 

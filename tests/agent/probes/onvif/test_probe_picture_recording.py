@@ -15,10 +15,10 @@ from agent.probes.onvif.baseline import BaselineStore
 from agent.probes.onvif.picture_hook import IMAGE_ABNORMAL, PictureHealth
 from agent.probes.onvif.probe import OnvifProbe
 from agent.sampling import Poll, poll_device
-from tests.agent.factories import make_device
-from tests.agent.probes.onvif.frames import NOISE
+from peers.devices import make_device
+from peers.ipycam import PASSWORD, IpyCam, make_test_video, missing_ipycam
+from peers.picture.frames import NOISE
 from tests.agent.probes.onvif.test_probe import Ticker, onvif_device
-from tests.peers.ipycam import PASSWORD, IpyCam, make_test_video, missing_ipycam
 from tests.peers.onvif_fake import FakeOnvifCamera, Recording
 
 

@@ -23,13 +23,13 @@ from types import TracebackType
 import httpx
 from sqlalchemy import select
 
+from peers.net import free_port
 from server import migrate
 from server.agent_tokens import create_agent_token
 from server.db import make_engine, write_session
 from server.models import Device
 from server.tenancy import create_client, create_site, register_inventory
 from server.users import create_user
-from tests.peers.net import free_port
 from wire.enums import DeviceClass, ProbeKind, Role, Subsystem
 from wire.schema import Inventory, InventoryDevice
 

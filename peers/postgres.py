@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from tests.peers.net import free_port, wait_for_port
+from peers.net import free_port, wait_for_port
 
 SYSTEM_HOST, SYSTEM_PORT, SUPERUSER = "127.0.0.1", 5432, "postgres"
 

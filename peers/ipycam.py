@@ -1,7 +1,7 @@
 """ipycam (PyPI, MIT), a real third-party virtual ONVIF camera, as a test peer on 127.0.0.1.
 
 ipycam binds 0.0.0.0 and multicasts a WS-Discovery Hello at start (PEERS.md §4.3). Run as a
-script (`python -m tests.peers.ipycam ...`), this module starts ipycam's own `__main__` with
+script (`python -m peers.ipycam ...`), this module starts ipycam's own `__main__` with
 three changes made from the outside, so nothing leaves loopback: its HTTP (ONVIF, snapshot) and
 RTSP servers bind 127.0.0.1, and WS-Discovery does not start. Two test levers are added:
 
@@ -36,14 +36,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tests.peers.net import free_port, wait_for_port
-from tests.peers.process import terminate
+from peers.net import free_port, wait_for_port
+from peers.process import terminate
 
 FFMPEG = shutil.which("ffmpeg")
 USERNAME = "admin"
 PASSWORD = "secret-cam-pass"
 WIDTH, HEIGHT, FPS = 640, 360, 10
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def missing_ipycam() -> str | None:
@@ -158,7 +158,7 @@ class IpyCam:
             self._proc = subprocess.Popen(
                 [
                     sys.executable,
-                    *("-m", "tests.peers.ipycam", "--config", str(config_path)),
+                    *("-m", "peers.ipycam", "--config", str(config_path)),
                     *("--source", str(self.video), "--hw", "cpu"),
                 ],
                 cwd=REPO,
