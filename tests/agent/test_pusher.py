@@ -1,8 +1,8 @@
 """Pusher behaviour for every server answer.
 
 These use httpx.MockTransport on purpose: they inject 429/503/413/403/401/422 answers and network
-errors on demand, which the real server does not produce at will. The lead's e2e tests run the
-agent against the real server.
+errors on demand, which the real server does not produce at will. The e2e tests (tests/e2e) run
+the agent against the real server.
 """
 
 import asyncio

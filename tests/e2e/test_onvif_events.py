@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 POLL_INTERVAL_S = 600
 DEVICE = "cam-onvif-1"
-# The promise: a camera's event is at the server within 2 s.
+# The promised bound: a camera's event is at the server within 2 s (tampering is urgent).
 MAX_EVENT_LATENCY_S = 2.0
 
 

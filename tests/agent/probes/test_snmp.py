@@ -944,8 +944,8 @@ def _run_check(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_agent_check_prints_snmp_rows(snmpd: Snmpd, snmpsim: Snmpsim, tmp_path: Path) -> None:
-    """Done-when of the SNMP issue: `secmon agent check` on snmpd, snmpsim devices and a UPS
-    profile prints one sensible row per device, failures told apart."""
+    """`secmon agent check` on snmpd, snmpsim devices and a UPS profile prints one sensible row
+    per device, failures told apart: what an installer runs first on a new site."""
     config = _check_config(tmp_path, snmpd, snmpsim)
     done = _run_check(config, "--json")
     assert done.returncode == 0, done.stderr
