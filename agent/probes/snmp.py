@@ -228,7 +228,7 @@ class SnmpProbe:
         if self._engine is None or self._engine_loop is not loop:
             if self._engine is not None:
                 self._close_engine()
-            self._engine = _engine()
+            self._engine = pysnmp_engine()
             self._engine_loop = loop
         if options is None or options.version is not SnmpVersion.V3 or options.user is None:
             return self._engine
@@ -236,7 +236,7 @@ class SnmpProbe:
         if self._v3_first.setdefault(options.user, digest) == digest:
             return self._engine
         if digest not in self._v3_engines:
-            self._v3_engines[digest] = _engine()
+            self._v3_engines[digest] = pysnmp_engine()
         return self._v3_engines[digest]
 
     def _close_engine(self) -> None:
@@ -465,7 +465,8 @@ def _mib_view() -> Any:
     return view
 
 
-def _engine() -> Any:
+def pysnmp_engine() -> Any:
+    """A pysnmp engine that resolves OIDs with the process's one MIB view (see `_mib_view`)."""
     engine = SnmpEngine()
     engine.cache["mibViewController"] = _mib_view()  # where pysnmp's hlapi looks it up
     return engine
