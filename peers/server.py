@@ -80,7 +80,7 @@ class ServerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, *, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, *, timeout: float = 90.0) -> "ServerProcess":
         if self.running:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)

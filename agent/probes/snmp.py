@@ -222,21 +222,26 @@ class SnmpProbe:
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._devices: dict[str, _DeviceState] = {}
 
-    def _engine_for_loop(self, options: SnmpOptions | None = None) -> Any:
-        """One engine per process; a new one only if the event loop changed (tests, `check`)."""
+    async def _engine_for_loop(self, options: SnmpOptions | None = None) -> Any:
+        """One engine per process; a new one only if the event loop changed (tests, `check`).
+        Built in a thread: pysnmp compiles its MIB modules for every engine (a second of CPU
+        on a loaded gateway), which on the loop would hold up every other device's poll."""
         loop = asyncio.get_running_loop()
         if self._engine is None or self._engine_loop is not loop:
-            if self._engine is not None:
-                self._close_engine()
-            self._engine = pysnmp_engine()
-            self._engine_loop = loop
+            engine = await asyncio.to_thread(pysnmp_engine)
+            if self._engine is None or self._engine_loop is not loop:  # not built meanwhile
+                if self._engine is not None:
+                    self._close_engine()
+                self._engine = engine
+                self._engine_loop = loop
         if options is None or options.version is not SnmpVersion.V3 or options.user is None:
             return self._engine
         digest = _credentials_digest(options)
         if self._v3_first.setdefault(options.user, digest) == digest:
             return self._engine
         if digest not in self._v3_engines:
-            self._v3_engines[digest] = pysnmp_engine()
+            engine = await asyncio.to_thread(pysnmp_engine)
+            self._v3_engines.setdefault(digest, engine)
         return self._v3_engines[digest]
 
     def _close_engine(self) -> None:
@@ -339,7 +344,7 @@ class SnmpProbe:
         except PySnmpError as err:
             raise DeviceUnreachable(f"{device.address}: {err}") from err
         exchange = _PysnmpExchange(
-            engine=self._engine_for_loop(options),
+            engine=await self._engine_for_loop(options),
             auth=_auth_data(options),
             target=target,
             context=ContextData(contextName=options.context),
