@@ -69,8 +69,12 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy .
 
+# In parallel (pytest-xdist): most tests wait on peers, timers and subprocesses rather than
+# compute, so more workers than cores pay. Each worker gets its own databases, ports, temp dirs
+# and namespaces; `loadscope` keeps a module's shared fixtures (simulators) in one worker.
+PYTEST_WORKERS ?= 4
 pytest: venv
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadscope
 
 bench: venv
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"

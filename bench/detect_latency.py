@@ -47,12 +47,12 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.exc import OperationalError
 
 from agent.backoff import RECHECK_FRACTION
+from peers.server import ServerProcess, provision
+from peers.site import AgentProcess, Listener
 from server.faults.defaults import default_rules
 from server.faults.rules import FaultCode, RuleSet, Unreachable
 from server.models import Device, DeviceState, SampleRow, Ticket
-from tests.e2e.site import AgentProcess, Listener
-from tests.peers.net import free_port, wait_for_port
-from tests.peers.server import ServerProcess, provision
+from simulate.peers.net import free_port, wait_for_port
 
 DEVICE_CLASS = "switch"  # not a camera: 50 cameras down at once would be one "system paralysed"
 INTERVAL_S = 10.0

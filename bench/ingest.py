@@ -25,11 +25,11 @@ from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from peers.postgres import PostgresServer, PostgresUnavailableError
+from peers.server import ServerProcess, provision
 from server.db import make_engine
 from server.ingest import sample_rows
 from server.models import detect_queue, samples
-from tests.peers.postgres import PostgresServer, PostgresUnavailableError
-from tests.peers.server import ServerProcess, provision
 from wire.ids import uuid7
 from wire.schema import IngestBatch
 

@@ -30,7 +30,7 @@ from agent.outbox import Outbox
 from agent.probes.mqtt.link import Session
 from agent.probes.mqtt.probe import MqttProbe
 from agent.sampling import poll_device
-from tests.peers.mosquitto import MosquittoServer
+from simulate.peers.mosquitto import MosquittoServer
 
 DEVICES = 1000
 PAYLOAD_BYTES = 150

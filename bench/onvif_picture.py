@@ -1,7 +1,7 @@
 """ONVIF picture health: detection and false alarms on the realistic scene suite, and CPU ms to
 analyse one snapshot, for our analyser and the one it replaced, in the same run.
 
-Detection: the suite of `tests/agent/probes/onvif/suite.py` (seeded renders, see
+Detection: the suite of `peers/picture/suite.py` (seeded renders, see
 `tests/fixtures/README.md`): per scene kind (outdoor with cloud light, night colour with glare,
 IR, low-texture corridor, rain) and per tampering (hand, wrap, partial cover, defocus, turned,
 ceiling, frozen), `--seeds` cameras each learn 12 normal snapshots and are then tampered with for
@@ -34,9 +34,9 @@ import onvif_picture_peer as peer
 
 from agent.probes.onvif.baseline import BaselineStore, CameraMemory
 from agent.probes.onvif.picture import PictureOptions, analyse
-from tests.agent.probes.onvif import suite
-from tests.agent.probes.onvif.frames import FFMPEG, render
-from tests.agent.probes.onvif.scenes import Kind, Tamper
+from peers.picture import suite
+from peers.picture.frames import FFMPEG, render
+from peers.picture.scenes import Kind, Tamper
 
 SIZES = ("1920x1080", "640x360")
 DEVICE = "bench-cam"

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.probes.onvif.probe import OnvifProbe
 from agent.sampling import poll_device
-from tests.agent.factories import make_device
-from tests.peers.ipycam import PASSWORD, USERNAME, IpyCam
+from peers.devices import make_device
+from simulate.peers.ipycam import PASSWORD, USERNAME, IpyCam
 
 FFPROBE = shutil.which("ffprobe")
 

@@ -38,9 +38,9 @@ from agent.probes.snmp_detect import detect
 from agent.probes.snmp_profiles import builtin_profiles, parse_profiles
 from agent.probes.snmp_readings import SYS_DESCR, SYS_OBJECT_ID, SYSTEM_OIDS
 from agent.probes.snmp_values import RawValue
-from tests.agent.factories import make_device
-from tests.peers.net import free_port
-from tests.peers.snmp import Snmpsim
+from peers.devices import make_device
+from simulate.peers.net import free_port
+from simulate.peers.snmp import Snmpsim
 
 PER_SIMULATOR = 25
 IN_FLIGHT = 20

@@ -216,7 +216,7 @@ samples: Table = SampleRow.__table__  # type: ignore[assignment]  # declarative 
 device_states: Table = DeviceState.__table__  # type: ignore[assignment]  # same
 
 
-# -- faults and tickets (issue 6) --------------------------------------------------------------
+# -- faults and tickets -----------------------------------------------------------------------
 
 
 class FaultTrack(Base):
@@ -518,7 +518,7 @@ class HolidayYearRow(Base):
     loaded_at: Mapped[datetime]
 
 
-# -- status page (issue 7) ---------------------------------------------------------------------
+# -- status page -------------------------------------------------------------------------------
 
 
 class UptimeDay(Base):

@@ -4,10 +4,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVarTuple
-from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, SQLColumnExpression, func, or_, select
+from sqlalchemy import Select, SQLColumnExpression, or_, select
 from sqlalchemy.orm import Session
 
 from server.db import add_unique
@@ -362,14 +361,3 @@ def recent_samples(
     if before is not None:
         query = query.where(SampleRow.ts < before)
     return session.scalars(query.order_by(SampleRow.ts.desc()).limit(limit)).all()
-
-
-def count_samples(*, session: Session, device_ids: Sequence[int] | None = None) -> int:
-    query = select(func.count()).select_from(SampleRow)
-    if device_ids is not None:
-        query = query.where(SampleRow.device_id.in_(device_ids))
-    return int(session.scalar(query) or 0)
-
-
-def sample_by_id(*, session: Session, sample_id: UUID) -> SampleRow | None:
-    return session.get(SampleRow, sample_id)

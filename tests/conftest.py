@@ -1,15 +1,15 @@
 """Shared fixtures: free ports, a PostgreSQL per session, `database_url` over both databases,
-and the real server as a subprocess (`server_factory`). The helpers live in `tests/peers/` so
-e2e tests and the benchmark can import them too."""
+and the real server as a subprocess (`server_factory`). The peers live in the top-level `peers/`
+package so the benchmarks can use them too; test-only peers stay in `tests/peers/`."""
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.peers.net import free_port as _free_port
-from tests.peers.postgres import PostgresServer, PostgresUnavailableError
-from tests.peers.server import ServerProcess
+from peers.postgres import PostgresServer, PostgresUnavailableError
+from peers.server import ServerProcess
+from simulate.peers.net import free_port as _free_port
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.peers.net import free_port
+from simulate.peers.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 # Top-level packages of the checkout that are for development only and never installed.
-DEV_ONLY = frozenset({"tests", "bench"})
+DEV_ONLY = frozenset({"tests", "bench", "peers"})
 # Checkout entries that are not source: environments, caches, build output, local data.
 NOT_SOURCE = (
     *(".git", ".venv", ".demo", ".hypothesis", ".*_cache", "__pycache__"),

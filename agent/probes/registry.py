@@ -1,9 +1,8 @@
-"""Which probe serves which protocol; ONVIF/SNMP/MQTT modules register here when they land."""
+"""Which probe serves which protocol: one shared probe instance per protocol, built on first use."""
 
 from collections.abc import Callable, Mapping
 
-from agent.config import DeviceConfig
-from agent.probes.base import Probe, ProbeResult, Unsupported
+from agent.probes.base import Probe
 from agent.probes.host import HostProbe
 from agent.probes.mqtt.probe import MqttProbe
 from agent.probes.onvif.probe import OnvifProbe
@@ -20,16 +19,6 @@ DEFAULT_FACTORIES: Mapping[ProbeKind, ProbeFactory] = {
     ProbeKind.ONVIF: OnvifProbe,
     ProbeKind.HOST: HostProbe,
 }
-
-
-class MissingProbe:
-    """A protocol without a probe yet: the device stays listed and its samples say why."""
-
-    def __init__(self, kind: ProbeKind) -> None:
-        self.kind = kind
-
-    async def poll(self, device: DeviceConfig) -> ProbeResult:
-        raise Unsupported(f"this agent has no {self.kind.value} probe yet")
 
 
 class ProbeRegistry:
@@ -54,7 +43,6 @@ class ProbeRegistry:
     def probe_for(self, kind: ProbeKind) -> Probe:
         probe = self._instances.get(kind)
         if probe is None:
-            factory = self._factories.get(kind)
-            probe = factory() if factory is not None else MissingProbe(kind)
+            probe = self._factories[kind]()
             self._instances[kind] = probe
         return probe

@@ -1,5 +1,5 @@
 """SNMP probe: one pysnmp engine per process, one poll per device (a GET of the scalars, one
-GETBULK walk per table column, all under the device's deadline), answers handed to the pure
+GETBULK walk per table column, all under the poll's one deadline), answers handed to the pure
 profile reader. pysnmp's results are translated here into the probe's few failures.
 
 Wrong community: v1/v2c agents drop such requests without a word (net-snmp, snmpsim, and every
@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Protocol
 
 from pyasn1.type import univ
@@ -48,6 +49,8 @@ from pysnmp.hlapi.v3arch.asyncio import (
     next_cmd,
 )
 from pysnmp.proto import errind
+from pysnmp.smi.builder import MibBuilder
+from pysnmp.smi.view import MibViewController
 
 from agent.config import DeviceConfig
 from agent.probes.base import (
@@ -86,7 +89,6 @@ log = logging.getLogger(__name__)
 MAX_BULK_VARBINDS = 100  # per GETBULK answer, over all columns of a table
 MAX_BULK_ROUNDS = 64  # a table walk gives up after this many requests (≈ thousands of rows)
 GET_CHUNK = 20  # varbinds per GET: small enough for every agent's PDU size seen
-DEADLINE_SHARE = 0.9  # of device.timeout: answer before the scheduler's own deadline fires
 DEFAULT_COMMUNITY = "public"  # v1/v2c with no community configured: the factory default
 ENGINE_ENV = "SECMON_SNMP_ENGINE"  # "pysnmp": read v1/v2c devices with pysnmp too
 MAX_WALK_ROWS = MAX_BULK_ROUNDS * MAX_BULK_VARBINDS  # a GETNEXT walk gives up after this many
@@ -202,7 +204,10 @@ class SnmpProbe:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         fast: bool | None = None,
     ) -> None:
-        self._profiles = profiles
+        # Read here, not in the first poll: parsing the shipped profiles blocks the loop for
+        # a second or more on a loaded machine, which would eat that poll's deadline.
+        self._profiles = profiles if profiles is not None else builtin_profiles()
+        _mib_view()  # likewise, for the first pysnmp poll
         self._clock = clock
         self._now = now
         self._fast = os.environ.get(ENGINE_ENV, "").lower() != "pysnmp" if fast is None else fast
@@ -217,21 +222,26 @@ class SnmpProbe:
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._devices: dict[str, _DeviceState] = {}
 
-    def _engine_for_loop(self, options: SnmpOptions | None = None) -> Any:
-        """One engine per process; a new one only if the event loop changed (tests, `check`)."""
+    async def _engine_for_loop(self, options: SnmpOptions | None = None) -> Any:
+        """One engine per process; a new one only if the event loop changed (tests, `check`).
+        Built in a thread: pysnmp compiles its MIB modules for every engine (a second of CPU
+        on a loaded gateway), which on the loop would hold up every other device's poll."""
         loop = asyncio.get_running_loop()
         if self._engine is None or self._engine_loop is not loop:
-            if self._engine is not None:
-                self._close_engine()
-            self._engine = SnmpEngine()
-            self._engine_loop = loop
+            engine = await asyncio.to_thread(pysnmp_engine)
+            if self._engine is None or self._engine_loop is not loop:  # not built meanwhile
+                if self._engine is not None:
+                    self._close_engine()
+                self._engine = engine
+                self._engine_loop = loop
         if options is None or options.version is not SnmpVersion.V3 or options.user is None:
             return self._engine
         digest = _credentials_digest(options)
         if self._v3_first.setdefault(options.user, digest) == digest:
             return self._engine
         if digest not in self._v3_engines:
-            self._v3_engines[digest] = SnmpEngine()
+            engine = await asyncio.to_thread(pysnmp_engine)
+            self._v3_engines.setdefault(digest, engine)
         return self._v3_engines[digest]
 
     def _close_engine(self) -> None:
@@ -263,29 +273,26 @@ class SnmpProbe:
 
     async def poll(self, device: DeviceConfig) -> ProbeResult:
         options = device.snmp or SnmpOptions()
-        budget = device.timeout * DEADLINE_SHARE
-        profiles = self._profiles or builtin_profiles()
+        profiles = self._profiles
         state = self._devices.setdefault(device.id, _DeviceState())
         started = self._clock()
+        # No deadline of its own: `poll_device` holds the poll's one deadline (device.timeout)
+        # and the requests' tries are sized to fit inside it, so a silent device is unreachable
+        # well before it. A second deadline just inside the first races it under load.
         try:
-            async with asyncio.timeout(budget):
-                fast = self._fast and options.version is not SnmpVersion.V3 and not state.pysnmp
-                try:
-                    session = await self._session(device, options, budget, fast=fast)
-                    first_answer_ms, result = await self._poll(
-                        session, device, options, profiles, state
-                    )
-                except FastPathRefused as refused:
-                    log.info("%s: read with pysnmp from now on (%s)", device.id, refused)
-                    state.pysnmp = True
-                    session = await self._session(device, options, budget, fast=False)
-                    first_answer_ms, result = await self._poll(
-                        session, device, options, profiles, state
-                    )
-        except TimeoutError as err:
-            raise DeviceUnreachable(
-                f"no SNMP answer from {device.address} within {budget:.2g} s"
-            ) from err
+            fast = self._fast and options.version is not SnmpVersion.V3 and not state.pysnmp
+            try:
+                session = await self._session(device, options, fast=fast)
+                first_answer_ms, result = await self._poll(
+                    session, device, options, profiles, state
+                )
+            except FastPathRefused as refused:
+                log.info("%s: read with pysnmp from now on (%s)", device.id, refused)
+                state.pysnmp = True
+                session = await self._session(device, options, fast=False)
+                first_answer_ms, result = await self._poll(
+                    session, device, options, profiles, state
+                )
         except PySnmpError as err:
             raise ProtocolError(f"SNMP: {err}") from err
         except ExceptionGroup as group:  # concurrent table walks failed: report one reason
@@ -309,12 +316,10 @@ class SnmpProbe:
             unmonitored=unmonitored_reason(detection, checks, device.device_class),
         )
 
-    async def _session(
-        self, device: DeviceConfig, options: SnmpOptions, budget: float, *, fast: bool
-    ) -> _Session:
+    async def _session(self, device: DeviceConfig, options: SnmpOptions, *, fast: bool) -> _Session:
         # Two round trips in a row at most before the tables (system, then the profile's
-        # scalars): each gets half of the budget, retries included.
-        per_try = budget / 2 / (options.retries + 1)
+        # scalars): each gets half of the poll's deadline, retries included.
+        per_try = device.timeout / 2 / (options.retries + 1)
         if fast:
             address = await resolve(device.address, device.port or DEFAULT_PORT)
             community = options.community.reveal() if options.community else DEFAULT_COMMUNITY
@@ -339,7 +344,7 @@ class SnmpProbe:
         except PySnmpError as err:
             raise DeviceUnreachable(f"{device.address}: {err}") from err
         exchange = _PysnmpExchange(
-            engine=self._engine_for_loop(options),
+            engine=await self._engine_for_loop(options),
             auth=_auth_data(options),
             target=target,
             context=ContextData(contextName=options.context),
@@ -452,6 +457,24 @@ def _leaves(group: BaseExceptionGroup[Exception]) -> list[Exception]:
     for error in group.exceptions:
         found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
     return found
+
+
+@cache
+def _mib_view() -> Any:
+    """The MIB view every engine of the process resolves OIDs with. The probe sends numeric
+    OIDs only, so the base MIBs do; built once, because each engine's own view loads them again
+    and, where pysmi is installed (snmpsim brings it), builds a MIB compiler: seconds of CPU on
+    the event loop, inside the first poll's deadline."""
+    view = MibViewController(MibBuilder())
+    ObjectIdentity(SYS_DESCR).resolve_with_mib(view)  # loads what every later poll needs
+    return view
+
+
+def pysnmp_engine() -> Any:
+    """A pysnmp engine that resolves OIDs with the process's one MIB view (see `_mib_view`)."""
+    engine = SnmpEngine()
+    engine.cache["mibViewController"] = _mib_view()  # where pysnmp's hlapi looks it up
+    return engine
 
 
 def _credentials_digest(options: SnmpOptions) -> str:

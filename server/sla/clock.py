@@ -78,13 +78,6 @@ class Deadlines:
     on_site_by: datetime
     resolve_by: datetime
 
-    def for_clock(self, clock: SlaClock) -> datetime:
-        return {
-            SlaClock.RESPOND: self.respond_by,
-            SlaClock.ON_SITE: self.on_site_by,
-            SlaClock.RESOLVE: self.resolve_by,
-        }[SlaClock(clock)]
-
 
 def compute_deadlines(
     policy: SlaPolicy,

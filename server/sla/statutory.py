@@ -31,8 +31,8 @@ COUNTRY_OF_ZONE: Mapping[str, str] = {
     "Asia/Harbin": "cn",
     "PRC": "cn",
 }
-# The years a deployment is expected to have lists for, at least (the 2025-2028);
-# `coverage` adds the current and the next year as time passes.
+# The years a deployment is expected to have lists for, at least (2025-2028, as
+# docs/sla-and-notifications.md says); `coverage` adds the current and the next year.
 EXPECTED_YEARS = range(2025, 2029)
 
 _FILE = re.compile(r"(?P<country>[a-z]{2})-(?P<year>\d{4})\.txt")

@@ -65,8 +65,6 @@ OPEN_STATES = frozenset(s for s in TicketState if s not in (S.CLOSED, S.CANCELLE
 # Someone on the team still has to act: the console's "open tickets" (resolved waits for the
 # client, recovered for its quiet period).
 WORK_STATES = frozenset({S.NEW, S.REOPENED, S.ACKNOWLEDGED, S.DISPATCHED, S.ON_SITE})
-# A person has taken the ticket up: telemetry recovery no longer moves it.
-ACTED_STATES = frozenset({S.ACKNOWLEDGED, S.DISPATCHED, S.ON_SITE, S.RESOLVED})
 
 
 class TransitionError(ValueError):

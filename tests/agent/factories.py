@@ -1,26 +1,7 @@
-"""Builders for agent test inputs: valid devices and configs, changed only where a test says."""
+"""Builders for agent test inputs (`make_device` lives in `peers.devices`, benches use it too)."""
 
 import random
 import socket
-from typing import Any
-
-from agent.config import DeviceConfig
-
-
-def make_device(**overrides: Any) -> DeviceConfig:
-    data: dict[str, Any] = {
-        "id": "cam-01",
-        "name": "Lobby camera",
-        "class": "camera",
-        "subsystem": "video",
-        "protocol": "tcp",
-        "address": "127.0.0.1",
-        "port": 9,
-        "interval": 5,
-        "timeout": 1,
-    }
-    data.update(overrides)
-    return DeviceConfig.model_validate(data)
 
 
 def closed_port() -> int:

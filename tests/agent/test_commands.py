@@ -32,8 +32,8 @@ from agent.commands import (
 from agent.config import load_config
 from agent.outbox import AsyncOutbox, Outbox
 from agent.pusher import Pusher
+from simulate.peers.snmp import free_udp_port
 from tests.agent.factories import NoJitter, closed_port
-from tests.peers.snmp import free_udp_port
 from wire.enums import CommandKind, ProbeKind
 from wire.ids import uuid7
 from wire.schema import AgentCommand, Event, IngestBatch, Inventory, Sample

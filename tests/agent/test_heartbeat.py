@@ -9,7 +9,7 @@ import pytest
 
 from agent.heartbeat import Heartbeat
 from agent.outbox import AsyncOutbox, Outbox
-from tests.peers.net import free_port
+from simulate.peers.net import free_port
 
 
 async def test_unreachable_server_is_logged_once_and_never_raises(

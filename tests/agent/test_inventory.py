@@ -1,7 +1,7 @@
 """The inventory changes (and must be re-sent) exactly when a probe learned something new."""
 
 from agent.inventory import InventoryBook
-from tests.agent.factories import make_device
+from peers.devices import make_device
 from wire.schema import DeviceIdentity
 
 

@@ -1,8 +1,8 @@
 """Pusher behaviour for every server answer.
 
 These use httpx.MockTransport on purpose: they inject 429/503/413/403/401/422 answers and network
-errors on demand, which the real server does not produce at will. The lead's e2e tests run the
-agent against the real server.
+errors on demand, which the real server does not produce at will. The e2e tests (tests/e2e) run
+the agent against the real server.
 """
 
 import asyncio
@@ -23,7 +23,7 @@ from agent.inventory import InventoryBook
 from agent.metrics import AgentMetrics
 from agent.outbox import INVENTORY_HASH, AsyncOutbox, Outbox
 from agent.pusher import Pusher, PushSettings, Step
-from tests.agent.factories import make_device
+from peers.devices import make_device
 from wire.enums import ProbeKind
 from wire.ids import uuid7
 from wire.schema import AgentCommand, CommandAcks, DeviceIdentity, IngestBatch, Inventory, Sample

@@ -8,7 +8,7 @@ import pytest
 from agent.config import DeviceConfig
 from agent.probes.base import AuthFailed, DeviceUnreachable, ProbeResult, Unsupported
 from agent.sampling import poll_device
-from tests.agent.factories import make_device
+from peers.devices import make_device
 from wire.enums import ProbeErrorCode
 from wire.schema import DeviceIdentity
 

@@ -17,7 +17,8 @@ from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.base import DeviceUnreachable, ProbeResult
 from agent.probes.registry import ProbeFactory, ProbeRegistry
 from agent.scheduler import Scheduler
-from tests.agent.factories import NoJitter, make_device
+from peers.devices import make_device
+from tests.agent.factories import NoJitter
 from wire.enums import ProbeErrorCode, ProbeKind
 from wire.schema import DeviceIdentity, Sample
 

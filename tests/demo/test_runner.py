@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from demo.runner import DemoError, wait_healthy
-from tests.peers.net import free_port
+from simulate.peers.net import free_port
 
 SECMON = Path(sys.executable).with_name("secmon")
 

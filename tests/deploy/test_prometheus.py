@@ -13,9 +13,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.site import AgentProcess, Listener, wait_for, write_agent_yaml
+from peers.server import ServerProcess, provision
+from peers.site import AgentProcess, Listener, wait_for, write_agent_yaml
 from tests.peers.prometheus import PROMETHEUS, PROMTOOL, PrometheusProcess
-from tests.peers.server import ServerProcess, provision
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from tests.e2e.site import AgentProcess
-from tests.peers.mosquitto import MosquittoServer
+from peers.site import AgentProcess
+from simulate.peers.mosquitto import MosquittoServer
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from peers.server import ServerProcess, add_user, provision
 from server.db import make_engine
 from server.notify.models import Notification
 from tests.peers.browser import chromium, chromium_missing, screenshot
-from tests.peers.server import ServerProcess, add_user, provision
 from wire.enums import Role
 
 pytestmark = [

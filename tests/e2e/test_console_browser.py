@@ -12,10 +12,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.site import AgentProcess, Listener, Site
+from peers.server import ServerProcess, Tenant, add_user, provision
+from peers.site import AgentProcess, Listener, Site
 from tests.e2e.test_status_browser import FAST
 from tests.peers.browser import chromium, chromium_missing, screenshot
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
 pytestmark = [

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from peers.server import ServerProcess, Tenant, provision
+from peers.site import INTERVAL_S, AgentProcess, Site, read_outbox, wait_for
 from server.models import Device, DeviceState, SampleRow
+from simulate.peers.net import free_port
 from tests.e2e.holdproxy import HoldProxy
-from tests.e2e.site import INTERVAL_S, AgentProcess, Site, read_outbox, wait_for
-from tests.peers.net import free_port
-from tests.peers.server import ServerProcess, Tenant, provision
 
 pytestmark = pytest.mark.e2e
 

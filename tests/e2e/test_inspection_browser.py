@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from peers.server import ServerProcess, Tenant, add_user, provision
 from tests.peers.browser import SHOTS_ENV, chromium, chromium_missing
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
 pytestmark = [

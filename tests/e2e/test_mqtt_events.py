@@ -16,11 +16,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, create_engine, select
 
+from peers.server import ServerProcess, provision
+from peers.site import AgentProcess, wait_for, write_agent_yaml
 from server.models import SampleRow, Ticket
-from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
+from simulate.peers.mosquitto import MOSQUITTO, MosquittoServer
 from tests.e2e.test_snmp_traps import trap_events
-from tests.peers.mosquitto import MOSQUITTO, MosquittoServer
-from tests.peers.server import ServerProcess, provision
 
 pytestmark = [
     pytest.mark.e2e,

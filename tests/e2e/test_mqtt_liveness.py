@@ -1,6 +1,6 @@
 """Liveness end to end: a device's client (its own process) is killed or hangs, Mosquitto
 publishes its will, and the server's read API says the device is down: within keepalive x 1.5 +
-2 s of the kill (the issue's bound), and within 2 s of the will for a hung client, whose will
+2 s of the kill (the promised bound), and within 2 s of the will for a hung client, whose will
 timing is the broker's. The device is polled every 10 min and batches age 60 s, so only the
 urgent liveness report explains it. A broker that goes down makes devices unknown, not down."""
 
@@ -18,10 +18,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.e2e.site import AgentProcess, wait_for
+from peers.server import add_user
+from peers.site import AgentProcess, wait_for
+from simulate.peers.mosquitto import MOSQUITTO, MosquittoServer, start_device
 from tests.e2e.test_mqtt_events import Setup, setup  # noqa: F401  # fixture
-from tests.peers.mosquitto import MOSQUITTO, MosquittoServer, start_device
-from tests.peers.server import add_user
 from wire.enums import Role
 
 pytestmark = [
@@ -72,7 +72,7 @@ class WillWatch:
     Measured pitfall (Mosquitto 2.0.11): keep-alive expiry is checked in whole-second buckets
     when the broker's loop wakes, and the will of a hung client came up to 1.5 x keepalive +
     4.5 s after the hang (+ 2.5-4 s more on an otherwise idle broker, which sleeps up to 5 s).
-    So for a hung client the broker alone can use up the issue's 2 s of slack; what the agent
+    So for a hung client the broker alone can use up the bound's 2 s of slack; what the agent
     and server add is measured from the will, and the whole bound is asserted for a killed
     client (socket closed: the will is immediate)."""
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
+from peers.server import ServerProcess, provision
+from peers.site import AgentProcess, wait_for, write_agent_yaml
 from server.models import Device, SampleRow
-from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
-from tests.peers.ipycam import PASSWORD, USERNAME, IpyCam, missing_ipycam
-from tests.peers.server import ServerProcess, provision
+from simulate.peers.ipycam import PASSWORD, USERNAME, IpyCam, missing_ipycam
 
 pytestmark = [
     pytest.mark.e2e,

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, select
 
+from peers.server import ServerProcess, provision
+from peers.site import AgentProcess, wait_for, write_agent_yaml
 from server.models import SampleRow, Ticket
-from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
 from tests.e2e.test_snmp_traps import registered, trap_events
 from tests.peers.onvif_fake import FakeOnvifCamera
-from tests.peers.server import ServerProcess, provision
 
 pytestmark = pytest.mark.e2e
 
 POLL_INTERVAL_S = 600
 DEVICE = "cam-onvif-1"
-# The promise: a camera's event is at the server within 2 s.
+# The promised bound: a camera's event is at the server within 2 s (tampering is urgent).
 MAX_EVENT_LATENCY_S = 2.0
 
 

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
+from peers.server import ServerProcess, add_user, provision
+from peers.site import AgentProcess, wait_for, write_agent_yaml
 from server.models import Device, DeviceState, Ticket
-from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
-from tests.peers.server import ServerProcess, add_user, provision
-from tests.peers.snmp import Snmpsim, missing_snmpsim
+from simulate.peers.snmp import Snmpsim, missing_snmpsim
 from wire.enums import Role
 
 pytestmark = pytest.mark.e2e

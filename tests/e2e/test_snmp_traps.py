@@ -18,10 +18,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from peers.server import ServerProcess, add_user, provision
+from peers.site import AgentProcess, wait_for, write_agent_yaml
 from server.models import Device, SampleRow, Ticket
-from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
-from tests.peers.server import ServerProcess, add_user, provision
-from tests.peers.snmp import Snmpd, free_udp_port, missing_snmpd
+from simulate.peers.snmp import Snmpd, free_udp_port, missing_snmpd
 from wire.enums import Role
 
 pytestmark = pytest.mark.e2e

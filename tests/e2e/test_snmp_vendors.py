@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from tests.e2e.site import AgentProcess, wait_for, write_agent_yaml
+from peers.server import ServerProcess, provision
+from peers.site import AgentProcess, wait_for, write_agent_yaml
+from simulate.peers.snmp import Snmpsim
 from tests.e2e.test_snmp_coverage import check, snmp_device, snmpset, snmpsim, tickets
-from tests.peers.server import ServerProcess, provision
-from tests.peers.snmp import Snmpsim
 
 __all__ = ["snmpsim"]  # the fixture, used by name
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.site import AgentProcess, Site
+from peers.server import ServerProcess, Tenant, add_user, provision
+from peers.site import AgentProcess, Site
 from tests.peers.browser import chromium, chromium_missing, screenshot
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
 pytestmark = [

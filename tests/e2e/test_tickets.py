@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
+from peers.server import FAST_SWEEP, ServerProcess, Tenant, add_user, provision
+from peers.site import AgentProcess, Listener, agent_config, wait_for
 from server.models import DeviceState, SampleRow
 from tests.e2e.records import all_up, device_pk, episodes, tickets
-from tests.e2e.site import AgentProcess, Listener, agent_config, wait_for
-from tests.peers.server import FAST_SWEEP, ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
 pytestmark = pytest.mark.e2e

@@ -17,9 +17,13 @@ import pytest
 from sqlalchemy import Engine
 
 from agent.backoff import RECHECK_FRACTION
+from peers.server import FAST_SWEEP, ServerProcess, Tenant, add_user, provision
+from peers.site import AgentProcess, agent_config, wait_for
 from server.models import Ticket
 from server.sla import PRESETS, BusinessCalendar, compute_deadlines
 from server.tickets.policy import DEFAULT_PRESET
+from simulate.peers.mosquitto import MOSQUITTO, MosquittoServer, start_device
+from simulate.peers.snmp import Snmpd, missing_snmpd
 from tests.e2e.records import (
     bearer,
     device_pk,
@@ -29,10 +33,6 @@ from tests.e2e.records import (
     polls,
     tickets,
 )
-from tests.e2e.site import AgentProcess, agent_config, wait_for
-from tests.peers.mosquitto import MOSQUITTO, MosquittoServer, start_device
-from tests.peers.server import FAST_SWEEP, ServerProcess, Tenant, add_user, provision
-from tests.peers.snmp import Snmpd, missing_snmpd
 from wire.enums import Role
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.peers.net import free_port
+from simulate.peers.net import free_port
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float = 30.0) -> bool:

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.peers.net import free_port, wait_for_port
-from tests.peers.process import terminate
+from simulate.peers.net import free_port, wait_for_port
+from simulate.peers.process import terminate
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")

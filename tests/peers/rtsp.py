@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from tests.peers.net import free_port, wait_for_port
-from tests.peers.process import terminate
+from simulate.peers.net import free_port, wait_for_port
+from simulate.peers.process import terminate
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.ipycam import IpyCam, missing_ipycam
+from simulate.peers.ipycam import IpyCam, missing_ipycam
 
 pytestmark = [
     pytest.mark.ipycam,

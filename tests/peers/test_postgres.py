@@ -4,11 +4,11 @@ made with initdb must carry the schema and be gone afterwards."""
 import pytest
 from sqlalchemy import func, select
 
+from peers.postgres import SYSTEM_PORT, PostgresServer, PostgresUnavailableError
+from peers.server import provision
 from server import migrate
 from server.db import make_engine
 from server.models import Device
-from tests.peers.postgres import SYSTEM_PORT, PostgresServer, PostgresUnavailableError
-from tests.peers.server import provision
 
 
 @pytest.mark.postgres

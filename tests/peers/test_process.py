@@ -4,7 +4,7 @@ import signal
 import subprocess
 import sys
 
-from tests.peers.process import terminate
+from simulate.peers.process import terminate
 
 # A child that says it is ready, then sleeps; with "ignore" it shrugs off SIGTERM.
 CHILD = (

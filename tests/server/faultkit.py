@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from peers.server import Tenant, provision
 from server.agent_tokens import AgentPrincipal
 from server.api.deps import AppContext
 from server.db import make_engine, write_session
@@ -19,7 +20,6 @@ from server.faults.engine import FaultSettings
 from server.ingest import store_batch
 from server.models import FaultEpisode, Ticket, TicketEvent
 from server.tenancy import register_inventory
-from tests.peers.server import Tenant, provision
 from wire.enums import DeviceClass, ProbeKind, Subsystem
 from wire.ids import uuid7
 from wire.schema import IngestBatch, Inventory, InventoryDevice

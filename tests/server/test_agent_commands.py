@@ -20,10 +20,10 @@ from agent.inventory import InventoryBook
 from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.onvif.baseline import BaselineStore
 from agent.pusher import Pusher, PushSettings, Step
+from peers.server import TEST_SECRET_KEY, Tenant, add_user, provision, register_devices
 from server.app import create_app
 from server.faults.picture import parse
 from server.settings import Settings
-from tests.peers.server import TEST_SECRET_KEY, Tenant, add_user, provision, register_devices
 from tests.server.faultkit import T0, Kit, make_kit
 from tests.server.samples import batch, sample
 from wire.enums import DeviceClass, ProbeKind, Role

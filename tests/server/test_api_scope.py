@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
+from peers.server import ServerProcess, Tenant, add_user, provision
 from tests.server.samples import batch, sample
 from wire.enums import Role
 

@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from peers.server import TEST_SECRET_KEY, Tenant, add_user, provision
 from server import migrate
 from server.app import create_app
 from server.db import make_engine
 from server.models import Ticket
 from server.settings import Settings
 from server.sla import calendar as sla_calendar
-from tests.peers.server import TEST_SECRET_KEY, Tenant, add_user, provision
 from wire.enums import Role
 
 PASSWORD = "correct horse battery staple"

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 from alembic.script import ScriptDirectory
 
+from peers.server import SECMON, ServerProcess, provision
 from server import migrate
 from server.backup import pg_dump_command
 from server.models import SampleRow
-from tests.peers.server import SECMON, ServerProcess, provision
 from tests.server.samples import batch, series
 
 

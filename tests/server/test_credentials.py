@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from peers.server import TEST_SECRET_KEY, add_user
 from server import migrate, users
 from server.app import create_app
 from server.credentials import HashingGate, LoginLimiter
@@ -24,7 +25,6 @@ from server.models import User
 from server.settings import Settings
 from server.users import change_password, change_role, issue_access_token, principal_of
 from server.users import user_from_access_token as from_token
-from tests.peers.server import TEST_SECRET_KEY, add_user
 from wire.enums import Role
 
 PASSWORD = "correct horse battery staple"

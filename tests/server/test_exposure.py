@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from peers.server import SECMON, ServerProcess
 from server.access_log import TokenRedactor, redact
 from server.exposure import with_frame_ancestors
-from tests.peers.server import SECMON, ServerProcess
 
 TOKEN = "s3cr3t-share-link-token-abcdefghijkl"
 

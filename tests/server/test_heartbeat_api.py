@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from peers.server import ServerProcess, Tenant, provision
 from server.models import AgentHeartbeatRow, AgentToken
-from tests.peers.server import ServerProcess, Tenant, provision
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from peers.server import TEST_SECRET_KEY
 from server import migrate
 from server.app import create_app
 from server.settings import Settings
-from tests.peers.server import TEST_SECRET_KEY
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from peers.server import ServerProcess, Tenant, provision
 from server.agent_tokens import create_agent_token, revoke_agent_token
 from server.db import make_engine, write_session
 from server.models import Device, DeviceState, SampleRow
-from tests.peers.server import ServerProcess, Tenant, provision
 from tests.server.samples import batch, gzip_json, sample, series
 
 MAX_BODY = 64 * 1024

@@ -7,13 +7,13 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from peers.server import ServerProcess
 from server.db import make_engine, write_session
 from server.notify.config import load_notify_config
 from server.notify.escalation import TicketFacts
 from server.notify.hooks import on_ticket_event
 from server.notify.models import Notification
 from tests.peers.notify_sinks import WebhookSink, wait_until
-from tests.peers.server import ServerProcess
 
 
 def write_config(path: Path, hook_url: str) -> Path:

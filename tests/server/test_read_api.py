@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
+from peers.server import ServerProcess, Tenant, add_user, provision
 from tests.server.samples import batch, sample
 from wire.enums import Role
 

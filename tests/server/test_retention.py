@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from peers.server import provision
 from server import migrate
 from server.db import make_engine, write_transaction
 from server.ingest import insert_samples, parse_batch, sample_rows
 from server.models import DeviceState, SampleRow
 from server.retention import prune_samples, uuid7_floor
-from tests.peers.server import provision
 from tests.server.samples import batch, sample
 from wire.ids import Uuid7Factory
 

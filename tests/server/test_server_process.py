@@ -5,7 +5,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.peers.server import ServerProcess, provision
+from peers.server import ServerProcess, provision
 from tests.server.samples import batch, series
 
 

@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
+from peers.server import provision
 from server.db import make_engine, write_session
 from server.models import ServicePolicy
 from server.sla import PRESETS, BusinessCalendar, SlaCalendarError, compute_deadlines
 from server.sla.statutory import combine, country_of, coverage, parse_year, shipped
 from server.tickets.policy import parse_sla_settings, service_settings
-from tests.peers.server import provision
 
 CST = ZoneInfo("Asia/Shanghai")
 

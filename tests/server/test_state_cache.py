@@ -4,6 +4,7 @@ computes: a cached state is used only while the row still carries its version.""
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from peers.server import provision
 from server import migrate
 from server.agent_tokens import AgentPrincipal
 from server.db import make_engine
@@ -11,7 +12,6 @@ from server.ingest import store_batch
 from server.state import CurrentState
 from server.state_cache import StateCache
 from server.state_store import load_states
-from tests.peers.server import provision
 from tests.server.samples import sample
 from wire.schema import IngestBatch
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
+from peers.server import TEST_SECRET_KEY, add_user, provision
 from server.app import create_app
 from server.db import write_session
 from server.models import Device, ServicePolicy, Site
@@ -21,7 +22,6 @@ from server.tickets.intake import Opening, open_ticket
 from server.tickets.policy import service_settings
 from server.tickets.service import KNOWN_FAULT_CODES, Actor
 from server.tickets.states import TicketKind
-from tests.peers.server import TEST_SECRET_KEY, add_user, provision
 from tests.server.faultkit import Kit, make_kit, wait_detected
 from wire.enums import DeviceClass, Role
 from wire.ids import uuid7

@@ -10,12 +10,12 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from peers.server import add_user
 from server.db import write_session
 from server.models import User
 from server.notify.models import Notification
 from server.tickets.service import Actor, transition
 from server.tickets.states import TicketState
-from tests.peers.server import add_user
 from tests.server.faultkit import T0, Kit, make_kit
 from wire.enums import DeviceClass, Role
 

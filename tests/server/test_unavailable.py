@@ -6,9 +6,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from peers.postgres import PostgresServer
+from peers.server import ServerProcess, provision
 from server.db import make_engine, write_transaction
-from tests.peers.postgres import PostgresServer
-from tests.peers.server import ServerProcess, provision
 from tests.server.samples import batch, series
 
 

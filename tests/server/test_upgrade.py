@@ -12,10 +12,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from peers.server import SECMON
 from server import migrate
 from server.db import make_engine
 from server.models import Client, Device, SampleRow, Site, Ticket
-from tests.peers.server import SECMON
 from wire.ids import uuid7
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

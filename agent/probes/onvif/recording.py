@@ -21,7 +21,6 @@ from zeep.exceptions import Fault
 from agent.probes.base import Unsupported
 from wire.schema import CheckValue
 
-RECORDING_STOPPED = "storage.recording_stopped"
 DEFAULT_STOPPED_AFTER_S = 900.0  # continuous recording; event-only recording needs far more
 MAX_RECORDINGS = 256
 SEARCH_ROUNDS = 4

@@ -26,8 +26,9 @@ from agent.probes.mqtt.link import BrokerKey, BrokerLink, Session, utc_now
 from agent.probes.mqtt.mapping import template_names
 from agent.probes.mqtt.probe import MqttProbe
 from agent.sampling import poll_device
-from tests.agent.factories import NoJitter, closed_port, make_device
-from tests.peers.mosquitto import MOSQUITTO, MosquittoServer
+from peers.devices import make_device
+from simulate.peers.mosquitto import MOSQUITTO, MosquittoServer
+from tests.agent.factories import NoJitter, closed_port
 from wire.enums import ProbeErrorCode
 from wire.schema import Event, IngestBatch, Sample
 

@@ -12,6 +12,7 @@ from agent.config import ConfigError, load_config
 from agent.probes.mqtt.mapping import TemplateError, builtin_templates, load_templates
 from agent.probes.mqtt.probe import MqttProbe
 from agent.sampling import poll_device
+from simulate.peers.mosquitto import MosquittoServer
 from tests.agent.probes.test_mqtt import (
     LIVENESS,
     broker,
@@ -21,7 +22,6 @@ from tests.agent.probes.test_mqtt import (
     publisher,
     unique_topic,
 )
-from tests.peers.mosquitto import MosquittoServer
 
 __all__ = ["broker", "publisher"]  # fixtures used by name
 

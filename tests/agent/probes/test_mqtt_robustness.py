@@ -20,6 +20,7 @@ from agent.config import load_config
 from agent.probes.mqtt.link import Session
 from agent.probes.mqtt.probe import MqttProbe
 from agent.sampling import poll_device
+from simulate.peers.mosquitto import MOSQUITTO, MosquittoServer
 from tests.agent.factories import closed_port
 from tests.agent.probes.test_mqtt import (
     SECMON,
@@ -33,7 +34,6 @@ from tests.agent.probes.test_mqtt import (
     run_agent_until,
     unique_topic,
 )
-from tests.peers.mosquitto import MOSQUITTO, MosquittoServer
 from wire.enums import ProbeErrorCode
 from wire.schema import Event
 

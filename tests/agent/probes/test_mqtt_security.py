@@ -16,8 +16,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent.config import DeviceConfig, load_config
 from agent.probes.mqtt.probe import MqttProbe
 from agent.sampling import poll_device
+from simulate.peers.mosquitto import MOSQUITTO, BrokerTls, MosquittoServer, Pki, make_pki
 from tests.agent.probes.test_mqtt import error_of, mqtt_device, poll_until, publish
-from tests.peers.mosquitto import MOSQUITTO, BrokerTls, MosquittoServer, Pki, make_pki
 from wire.enums import ProbeErrorCode
 
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed")

@@ -8,7 +8,7 @@ from agent.config import DeviceConfig
 from agent.outbox import AsyncOutbox, Outbox
 from agent.probes.base import DeviceUnreachable, ProbeResult
 from agent.probes.mqtt.urgent import LivenessReporter
-from tests.agent.factories import make_device
+from peers.devices import make_device
 from wire.schema import Sample
 
 

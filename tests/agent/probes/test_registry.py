@@ -1,19 +1,21 @@
-"""Protocols map to probes; one without a probe yet gives an `unsupported` error, not a crash."""
-
-import pytest
+"""Every protocol maps to a built-in probe, shared by its devices; a registered factory wins."""
 
 from agent.config import DeviceConfig
-from agent.probes.base import ProbeResult, Unsupported
+from agent.probes.base import ProbeResult
 from agent.probes.onvif.probe import OnvifProbe
-from agent.probes.registry import ProbeRegistry
+from agent.probes.registry import DEFAULT_FACTORIES, ProbeRegistry
 from agent.probes.tcp import TcpProbe
-from tests.agent.factories import make_device
-from wire.enums import ProbeErrorCode, ProbeKind
+from peers.devices import make_device
+from wire.enums import ProbeKind
 
 
 class FakeSnmp:
     async def poll(self, device: DeviceConfig) -> ProbeResult:
         return ProbeResult(checks={"snmp.up": True})
+
+
+def test_every_protocol_has_a_built_in_probe() -> None:
+    assert set(DEFAULT_FACTORIES) == set(ProbeKind)
 
 
 def test_tcp_is_built_in_and_shared() -> None:
@@ -25,13 +27,6 @@ def test_tcp_is_built_in_and_shared() -> None:
 
 def test_onvif_is_built_in() -> None:
     assert isinstance(ProbeRegistry().probe_for(ProbeKind.ONVIF), OnvifProbe)
-
-
-async def test_protocol_without_probe_reports_unsupported() -> None:
-    probe = ProbeRegistry(factories={}).probe_for(ProbeKind.ONVIF)
-    with pytest.raises(Unsupported) as info:
-        await probe.poll(make_device(protocol="onvif"))
-    assert info.value.code is ProbeErrorCode.UNSUPPORTED
 
 
 async def test_registered_factory_is_used() -> None:

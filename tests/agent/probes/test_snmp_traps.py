@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from agent.probes.snmp_profiles import builtin_profiles
 from agent.probes.snmp_receiver import TrapReceiver
 from agent.probes.snmp_traps import SNMP_TRAP_OID, SYS_UPTIME, UNKNOWN_TRAP_KIND, trap_event
-from tests.agent.factories import make_device
+from peers.devices import make_device
 from wire.schema import Event
 
 pytestmark = pytest.mark.filterwarnings("ignore:.* is deprecated. Please use:DeprecationWarning")

@@ -7,7 +7,8 @@ import pytest
 
 from agent.probes.base import DeviceUnreachable, ProtocolError
 from agent.probes.tcp import TcpProbe
-from tests.agent.factories import closed_port, make_device
+from peers.devices import make_device
+from tests.agent.factories import closed_port
 from wire.enums import ProbeErrorCode
 
 

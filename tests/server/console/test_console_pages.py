@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from peers.server import TEST_SECRET_KEY, add_user, provision
 from server.app import create_app
 from server.db import write_session
 from server.models import Device, RepairRecord, ServicePolicy, Site, Ticket, TicketEvent
@@ -27,7 +28,6 @@ from server.tickets.intake import Opening, open_ticket
 from server.tickets.policy import service_settings
 from server.tickets.service import Actor
 from server.tickets.states import TicketKind
-from tests.peers.server import TEST_SECRET_KEY, add_user, provision
 from tests.server.faultkit import Kit, every, make_kit
 from wire.enums import DeviceClass, Role
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
+from peers.server import ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
 PASSWORD = "correct horse battery staple"

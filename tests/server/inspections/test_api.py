@@ -14,11 +14,11 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from peers.server import TEST_SECRET_KEY, add_user, provision, register_devices
 from server.app import create_app
 from server.db import make_engine
 from server.inspections.models import InspectionAmendment, InspectionRow
 from server.settings import Settings
-from tests.peers.server import TEST_SECRET_KEY, add_user, provision, register_devices
 from wire.enums import Role
 
 PASSWORD = "correct horse battery staple"

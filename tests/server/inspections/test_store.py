@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from peers.server import provision
 from server import migrate
 from server.db import make_engine, write_session
 from server.inspections.evidence import RowResult
@@ -28,7 +29,6 @@ from server.inspections.store import (
 )
 from server.inspections.template import Contracts, shipped_template
 from server.models import CheckDay, Device, DeviceState, FaultEpisode, Site, Ticket, UptimeDay
-from tests.peers.server import provision
 
 # Shanghai (UTC+8): December 2026 runs from 11-30 16:00 UTC; on 12-04 10:00 local three
 # complete local days (12-01 .. 12-03) are behind.

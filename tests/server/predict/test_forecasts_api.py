@@ -9,12 +9,12 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
+from peers.server import ServerProcess, Tenant, add_user, provision
 from server import migrate
 from server.db import make_engine, session_factory, write_session
 from server.models import SampleRow
 from server.predict.job import forecast_site
 from server.predict.store import rollup_all_checks
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from tests.server.predict.series import sample
 from wire.enums import Role
 

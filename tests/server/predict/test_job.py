@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from peers.server import provision
 from server import migrate
 from server.db import make_engine, session_factory, write_session
 from server.models import CheckDay, SampleRow, ServicePolicy, Ticket, TicketEvent
@@ -22,7 +23,6 @@ from server.tickets import notify_link
 from server.tickets.kpi_query import ticket_facts
 from server.tickets.notify_link import ticket_facts as notify_facts
 from server.tickets.policy import service_settings
-from tests.peers.server import provision
 from tests.server.predict.series import sample
 
 TEMP = "host.disk.sda.celsius"

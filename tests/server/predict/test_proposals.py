@@ -13,13 +13,13 @@ from pydantic import SecretStr
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from peers.server import TEST_SECRET_KEY, add_user, provision
 from server.app import create_app
 from server.db import make_engine, session_factory, write_session
 from server.models import SampleRow, Ticket
 from server.predict.job import forecast_site
 from server.predict.store import rollup_all_checks
 from server.settings import Settings
-from tests.peers.server import TEST_SECRET_KEY, add_user, provision
 from tests.server.predict.series import sample
 from wire.enums import Role
 

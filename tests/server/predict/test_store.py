@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
+from peers.server import provision
 from server import migrate
 from server.db import make_engine, session_factory, write_session
 from server.models import CheckDay, SampleRow
 from server.predict.store import PREDICT_LOCK_NAMESPACE, rollup_all_checks
-from tests.peers.server import provision
 from tests.server.predict.series import sample
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)

@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from peers.server import provision
 from server import migrate
 from server.db import make_engine, session_factory, write_session
 from server.models import Device, FaultEpisode, MaintenanceWindow, SubsystemDay, UptimeDay
 from server.status.rollup import days_to_roll, rollup_all
-from tests.peers.server import provision
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 H = timedelta(hours=1)

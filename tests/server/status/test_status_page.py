@@ -10,12 +10,12 @@ import httpx
 import pytest
 from sqlalchemy import insert, update
 
+from peers.server import ServerProcess, Tenant, add_user, provision
 from server.db import make_engine, session_factory, write_session
 from server.models import Device, DeviceState, FaultEpisode, Ticket
 from server.state import DeviceStatus
 from server.status.rollup import rollup_all
 from server.status.words import CATALOG, pick_language
-from tests.peers.server import ServerProcess, Tenant, add_user, provision
 from wire.enums import Role
 
 PASSWORD = "correct horse battery staple"

@@ -12,7 +12,8 @@ import pytest
 from agent.config import DeviceConfig
 from agent.probes.base import AuthFailed, DeviceUnreachable, Unsupported
 from agent.probes.onvif.events import EventSettings, OnvifEventSource, PullPointSubscription
-from tests.agent.factories import closed_port, make_device
+from peers.devices import make_device
+from tests.agent.factories import closed_port
 from tests.peers.onvif_fake import FakeOnvifCamera
 from wire.schema import Event
 

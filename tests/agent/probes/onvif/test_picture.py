@@ -24,7 +24,7 @@ from agent.probes.onvif.picture import (
     PictureReport,
     analyse,
 )
-from tests.agent.probes.onvif.frames import needs_ffmpeg, reencode, render
+from peers.picture.frames import needs_ffmpeg, reencode, render
 from wire.schema import CheckName, CheckValue
 
 pytestmark = [pytest.mark.ffmpeg, needs_ffmpeg]

@@ -22,7 +22,7 @@ from agent.probes.onvif.picture import (
     PictureOptions,
     SnapshotUnreadable,
 )
-from tests.agent.probes.onvif.frames import needs_ffmpeg, render
+from peers.picture.frames import needs_ffmpeg, render
 
 OPTIONS = PictureOptions()
 BLOCKS = tuple(None if i % 7 == 0 else (i / 3, -i / 7) for i in range(48))

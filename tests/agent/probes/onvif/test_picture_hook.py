@@ -11,8 +11,8 @@ from agent.probes.onvif.baseline import BaselineStore
 from agent.probes.onvif.image import inspect
 from agent.probes.onvif.picture_hook import IMAGE_ABNORMAL, PictureHealth
 from agent.probes.onvif.probe import PictureReading, Snapshot
-from tests.agent.factories import make_device
-from tests.agent.probes.onvif.frames import needs_ffmpeg, render
+from peers.devices import make_device
+from peers.picture.frames import needs_ffmpeg, render
 
 pytestmark = [pytest.mark.ffmpeg, needs_ffmpeg]
 

@@ -15,7 +15,7 @@ from agent.probes.onvif.picture import (
     PictureReport,
     SnapshotUnreadable,
 )
-from tests.agent.probes.onvif.frames import needs_ffmpeg, render
+from peers.picture.frames import needs_ffmpeg, render
 from tests.agent.probes.onvif.snapshot_server import SnapshotCamera, snapshot_camera
 
 OPTIONS = PictureOptions()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from agent.probes.onvif.baseline import BaselineStore
 from agent.probes.onvif.picture import Mode, PictureOptions
-from tests.agent.probes.onvif.scenes import Camera, Kind
+from peers.picture.scenes import Camera, Kind
 
 OPTIONS = PictureOptions()
 DEVICE = "cam-1"

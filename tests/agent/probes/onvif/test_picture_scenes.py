@@ -1,6 +1,7 @@
-"""Picture health on the realistic scene suite (`scenes.py`, `suite.py`): every kind of normal
-scene stays normal over 200 snapshots, through day/IR switches and a legitimate re-aim with a
-re-learn; every physical tampering gives its reason by the third tampered snapshot."""
+"""Picture health on the realistic scene suite (`peers/picture/scenes.py`, `suite.py`): every
+kind of normal scene stays normal over 200 snapshots, through day/IR switches and a legitimate
+re-aim with a re-learn; every physical tampering gives its reason by the third tampered
+snapshot."""
 
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from agent.probes.onvif.picture import (
     analyse,
 )
 from agent.probes.onvif.scene import PROFILE_SIZE, STRUCTURE_GRID, Profile, compare
-from tests.agent.probes.onvif import suite
-from tests.agent.probes.onvif.scenes import Camera, Kind, Tamper
+from peers.picture import suite
+from peers.picture.scenes import Camera, Kind, Tamper
 
 OPTIONS = PictureOptions()
 DEVICE = "cam-1"

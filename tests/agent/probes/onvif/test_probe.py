@@ -19,8 +19,9 @@ from agent.probes.onvif.client import ClockReading, OnvifSession
 from agent.probes.onvif.probe import MEDIA_REFRESH_POLLS, OnvifProbe, PictureReading, Snapshot
 from agent.probes.onvif.readings import FIRMWARE_CHANGED, REPLACED
 from agent.sampling import poll_device
-from tests.agent.factories import closed_port, make_device
-from tests.peers.ipycam import HEIGHT, PASSWORD, USERNAME, WIDTH, IpyCam, missing_ipycam
+from peers.devices import make_device
+from simulate.peers.ipycam import HEIGHT, PASSWORD, USERNAME, WIDTH, IpyCam, missing_ipycam
+from tests.agent.factories import closed_port
 from wire.enums import ProbeErrorCode
 
 pytestmark = [

@@ -15,11 +15,11 @@ from agent.probes.onvif.baseline import BaselineStore
 from agent.probes.onvif.picture_hook import IMAGE_ABNORMAL, PictureHealth
 from agent.probes.onvif.probe import OnvifProbe
 from agent.sampling import Poll, poll_device
-from tests.agent.factories import make_device
-from tests.agent.probes.onvif.frames import NOISE
-from tests.agent.probes.onvif.scenes import Camera, Kind
+from peers.devices import make_device
+from peers.picture.frames import NOISE
+from peers.picture.scenes import Camera, Kind
+from simulate.peers.ipycam import PASSWORD, IpyCam, make_test_video, missing_ipycam
 from tests.agent.probes.onvif.test_probe import Ticker, onvif_device
-from tests.peers.ipycam import PASSWORD, IpyCam, make_test_video, missing_ipycam
 from tests.peers.onvif_fake import FakeOnvifCamera, Recording
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tests.agent.probes.onvif.scenes import ALSO_ACCEPTED, EXPECTED_REASON, Camera, Kind, Tamper
+from peers.picture.scenes import ALSO_ACCEPTED, EXPECTED_REASON, Camera, Kind, Tamper
 
 LEARN = 12  # normal snapshots before tampering starts (the baseline needs 8)
 LATENCY_MAX = 2  # detected by the third tampered snapshot at the latest

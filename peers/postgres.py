@@ -3,6 +3,7 @@ cluster made with initdb in a temp dir. Each test gets its own fresh database.""
 
 import contextlib
 import glob
+import itertools
 import os
 import secrets
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from tests.peers.net import free_port, wait_for_port
+from simulate.peers.net import free_port, wait_for_port
 
 SYSTEM_HOST, SYSTEM_PORT, SUPERUSER = "127.0.0.1", 5432, "postgres"
 
@@ -41,7 +42,9 @@ class PostgresServer:
         self._tmp: Path | None = None
         self._bin: Path | None = None
         self._databases: list[str] = []
+        # Random per process: parallel test workers (and other checkouts) share the server.
         self._run_id = secrets.token_hex(3)
+        self._numbers = itertools.count()  # never reused, even after a drop
         # SECMON_TEST_POSTGRES=cluster forces the initdb path (to test it, or to stay off a
         # shared server).
         if os.environ.get("SECMON_TEST_POSTGRES") == "cluster" or not _reachable(SYSTEM_PORT):
@@ -109,7 +112,7 @@ class PostgresServer:
 
     def create_database(self) -> str:
         """A new empty database; returns its SQLAlchemy URL."""
-        name = f"secmon_test_{self._run_id}_{len(self._databases)}"
+        name = f"secmon_test_{self._run_id}_{next(self._numbers)}"
         with self._admin() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         self._databases.append(name)

@@ -29,7 +29,7 @@ from server.db import make_engine, write_session
 from server.models import Device
 from server.tenancy import create_client, create_site, register_inventory
 from server.users import create_user
-from tests.peers.net import free_port
+from simulate.peers.net import free_port
 from wire.enums import DeviceClass, ProbeKind, Role, Subsystem
 from wire.schema import Inventory, InventoryDevice
 
@@ -80,7 +80,7 @@ class ServerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, *, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, *, timeout: float = 90.0) -> "ServerProcess":
         if self.running:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)

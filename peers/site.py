@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.peers.net import free_port
+from simulate.peers.net import free_port
 
 SECMON = Path(sys.executable).with_name("secmon")
 INTERVAL_S = 5

@@ -1,0 +1,1 @@
+"""Rendered camera pictures (ffmpeg) and the seeded picture-health suite built on them."""
