@@ -8,6 +8,7 @@ baseline; brightness -41 %"). `docs/picture-health.md` says what each measure is
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from math import isfinite
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -74,7 +75,8 @@ def parse(evidence: str) -> list[ReasonEvidence]:
                 measures[name] = float(value) if eq else float("nan")
             except ValueError:
                 continue
-        measures = {k: v for k, v in measures.items() if v == v}  # NaN: no value given
+        # NaN: no value given; inf is no measure either (and has no words)
+        measures = {k: v for k, v in measures.items() if isfinite(v)}
         found.append(ReasonEvidence(reason, measures, describe(reason, measures)))
     return found
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from math import isfinite
 from typing import Any
 
 from server.faults.picture import ReasonEvidence, measures_text
@@ -87,7 +86,7 @@ class PictureFault:
     first snapshot carrying evidence (none once the samples are pruned)."""
 
     episode_id: int
-    day: date  # the site's local day it started
+    day: date  # the site's local day it started (before the window for one still on)
     reasons: tuple[ReasonEvidence, ...] = ()
 
 
@@ -132,13 +131,7 @@ def _with_pictures(judgement: Judgement, pictures: Sequence[PictureFault]) -> Ju
             {
                 "episode_id": p.episode_id,
                 "day": p.day.isoformat(),
-                "reasons": [
-                    {
-                        "reason": r.reason,
-                        "measures": {k: v for k, v in r.measures.items() if isfinite(v)},
-                    }
-                    for r in p.reasons
-                ],
+                "reasons": [{"reason": r.reason, "measures": r.measures} for r in p.reasons],
             }
             for p in ordered
         ]

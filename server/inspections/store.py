@@ -314,7 +314,7 @@ def _pictures(
     out: dict[int, list[PictureFault]] = {}
     for episode_id, (device_id, e) in mine.items():
         _, reasons = found.get(episode_id, (None, []))
-        day = max(e.started_at, window.start).astimezone(zone).date()
+        day = e.started_at.astimezone(zone).date()
         out.setdefault(device_id, []).append(PictureFault(episode_id, day, tuple(reasons)))
     return out
 
