@@ -214,7 +214,8 @@ def _banner(
     ]
     if site.scenario.cues:
         lines.append(
-            f"  cues:     {url}/console/training (manager), or secmon cue NAME --data-dir {data_dir}"
+            f"  cues:     {url}/console/training (manager login), "
+            f"or secmon cue NAME --data-dir {data_dir}"
         )
     return "\n".join(lines) + "\nPress Ctrl-C to stop.\n"
 

@@ -284,14 +284,18 @@ def test_demo_scenario_opens_its_tickets_and_stops_leaving_nothing(tmp_path: Pat
 
         # The instructor's cue from the console's Training page: cam-01 turned away, an ONVIF
         # tamper event, its ticket.
-        with _console(url[1], "manager", logins["manager"]) as browser:
-            page = browser.get("/console/training")
-            assert page.status_code == 200, page.text
-            assert "someone turns cam-01 away" in page.text
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        browser = _console(url[1], "manager", logins["manager"])
+        try:
+            training = browser.get("/console/training")
+            assert training.status_code == 200, training.text
+            assert "someone turns cam-01 away" in training.text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', training.text)
             assert csrf is not None
-            fired = browser.post("/console/training", data={"csrf": csrf[1], "cue": "camera-tamper"})
+            form = {"csrf": csrf[1], "cue": "camera-tamper"}
+            fired = browser.post("/console/training", data=form)
             assert fired.status_code == 303, fired.text
+        finally:
+            browser.close()
         deadline = time.monotonic() + 60
         tamper: list[dict[str, Any]] = []
         while time.monotonic() < deadline and not tamper:
