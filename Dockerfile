@@ -11,7 +11,9 @@ COPY cli cli
 COPY demo demo
 COPY configfile configfile
 COPY simulate simulate
-RUN /opt/secmon/bin/pip install --no-cache-dir '.[agent,server]'
+# The compose file's simulated site builds with EXTRAS=sim (the agent's libraries and snmpsim).
+ARG EXTRAS=agent,server
+RUN /opt/secmon/bin/pip install --no-cache-dir ".[${EXTRAS}]"
 
 # Runtime stage: the virtualenv only, run as an unprivileged user.
 FROM python:3.11-slim

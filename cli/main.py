@@ -387,10 +387,10 @@ def cue(
     ] = Path(".demo"),
 ) -> None:
     """Training: fire an instructor's cue in the running simulated site."""
-    runner = _load("simulate.runner", "dev")
+    cues = _load("simulate.cues", "dev")
     try:
-        runner.send_cue(data_dir, name)
-    except runner.CueError as err:
+        cues.send_cue(data_dir, name)
+    except cues.CueError as err:
         typer.echo(f"secmon: {err}", err=True)
         raise typer.Exit(2) from err
     typer.echo(f"cue {name} sent; the simulator plays it within a second")

@@ -127,6 +127,8 @@ def _run(
         "SECMON_PREDICT_ROLLUP_SECONDS": "10",
         "SECMON_INSPECTION_SECONDS": "20",
     }
+    if scenario.cues:  # the console's Training page fires them (server/api/console_training.py)
+        env["SECMON_TRAINING_DIR"] = str(data_dir)
     _secmon(env, "db", "upgrade")
     _secmon(env, "admin", "create-client", CLIENT)
     _secmon(
@@ -208,9 +210,13 @@ def _banner(
         "  inspection: this month's, telemetry rows pre-filled, within a few minutes "
         f"({url}/api/v1/inspections)",
         f"  agent:    {config}",
-        f"The scenario starts once the agent has reported every device; cues: "
-        f"secmon cue NAME --data-dir {data_dir}",
+        "The scenario starts once the agent has reported every device.",
     ]
+    if site.scenario.cues:
+        lines.append(
+            f"  cues:     {url}/console/training (manager login), "
+            f"or secmon cue NAME --data-dir {data_dir}"
+        )
     return "\n".join(lines) + "\nPress Ctrl-C to stop.\n"
 
 

@@ -19,6 +19,7 @@ from server.api import (
     client_pages,
     console_inspections,
     console_pages,
+    console_training,
     devices,
     faults,
     forecasts,
@@ -215,6 +216,7 @@ def create_app(
     app.include_router(status_pages.pages)
     app.include_router(client_pages.pages)
     app.include_router(console_inspections.router)
+    app.include_router(console_training.router)
     app.include_router(console_pages.router)
     app.include_router(home.router)
 

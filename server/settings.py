@@ -4,7 +4,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, DirectoryPath, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wire.validation import TimeWindow
@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # template.py) and how often inspections are generated and pre-filled.
     inspection_contracts: Path | None = None
     inspection_seconds: float = Field(default=600.0, gt=0)
+    # Training: the data dir of a running `secmon simulate` (an existing directory, checked at
+    # start); the console's Training page lets a manager fire that scenario's cues.
+    training_dir: DirectoryPath | None = None
 
     @property
     def time_window(self) -> TimeWindow:

@@ -1,44 +1,35 @@
 """`secmon simulate SCENARIO`: the simulated site, the agent config that watches it, the
 scenario's timeline, and the instructor's cues, until Ctrl-C.
 
-Cues are files: `secmon cue NAME` drops one in `<data dir>/cues/`, the running
-simulator picks it up within a second, plays the cue's steps and deletes the file. Whoever may
-write the simulator's data dir (the instructor running it) may cue; nothing is exposed on the
-network, and a cue survives a simulator that is busy or restarting.
+Cues are files (`simulate/cues.py`): `secmon cue NAME` or the console's training page drops one
+in `<data dir>/cues/`, the running simulator plays the cue's steps.
 """
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from simulate.cues import announce, take_cues
 from simulate.peers.snmp import free_udp_port
 from simulate.scenario import Scenario, clock
 from simulate.site import Site
 
 log = logging.getLogger("secmon.simulate")
 
-CUES_DIR = "cues"
-KNOWN_CUES = "cues.json"  # written at start: what `secmon cue` may send
 CUE_POLL_S = 0.5
-
-
-class CueError(ValueError):
-    """The cue cannot be sent; the message says why."""
 
 
 def tour(scenario: Scenario, *, time_scale: float) -> list[str]:
     """The timeline's notes as cues for a watcher: "00:45  cam-07 unplugged …"."""
     lines = [f"  {clock(s.at * time_scale)}  {s.note}" for s in scenario.timeline if s.note]
     if scenario.cues:
-        lines.append("  instructor cues (secmon cue NAME --data-dir …):")
+        lines.append("  instructor cues (console: Training, or secmon cue NAME --data-dir …):")
         lines += [f"    {name}" for name in scenario.cues]
     return lines
 
@@ -81,13 +72,9 @@ async def play(site: Site, *, data_dir: Path, origin: float | None = None) -> No
 
 
 async def _watch_cues(site: Site, data_dir: Path) -> None:
-    folder = data_dir / CUES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (data_dir / KNOWN_CUES).write_text(json.dumps(sorted(site.scenario.cues)), encoding="utf-8")
+    announce(data_dir, site.scenario.cues)
     while True:
-        for path in sorted(folder.glob("*.cue")):
-            name = path.read_text(encoding="utf-8").strip()
-            path.unlink()
+        for name in take_cues(data_dir):
             steps = site.scenario.cues.get(name)
             if steps is None:
                 log.warning("cue %r is not in scenario %s: ignored", name, site.scenario.name)
@@ -97,24 +84,6 @@ async def _watch_cues(site: Site, data_dir: Path) -> None:
             for step in steps:
                 await site.apply(step, origin=origin)
         await asyncio.sleep(CUE_POLL_S)
-
-
-def send_cue(data_dir: Path, name: str, *, now: Callable[[], float] = time.time) -> Path:
-    """Queue cue `name` for the simulator running in `data_dir`; CueError when no simulator
-    has started there or its scenario has no such cue."""
-    try:
-        known = json.loads((data_dir / KNOWN_CUES).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise CueError(f"no simulator has started in {data_dir} ({KNOWN_CUES} missing)") from err
-    if name not in known:
-        raise CueError(f"unknown cue {name!r}; this scenario's cues: {', '.join(known) or 'none'}")
-    folder = data_dir / CUES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{now():.6f}.cue"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(name + "\n", encoding="utf-8")
-    tmp.replace(path)  # whole or not at all: the watcher never reads half a cue
-    return path
 
 
 def stop_on_signals(*signals: signal.Signals) -> None:

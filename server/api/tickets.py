@@ -25,9 +25,11 @@ from server.sla import SlaConfigError, ticket_clocks
 from server.tenancy import Scope
 from server.tickets import intake, repair, repair_plan, service
 from server.tickets.intake import CallIn
+from server.tickets.notify_link import diagnosis_clock
 from server.tickets.policy import service_settings
 from server.tickets.schemas import (
     CallBody,
+    ClockOut,
     ConsentBody,
     ConsentOut,
     DiagnosisBody,
@@ -152,10 +154,14 @@ def get_ticket_events(
 
 @router.get("/tickets/{ticket_id}/sla", response_model=SlaOut, responses=ERRORS)
 def get_ticket_sla(ticket_id: RowId, scope: UserScope, session: DbSession) -> SlaOut:
-    """The three clocks now: respond, on site, resolve (status, deadline, time remaining)."""
+    """The clocks now: respond, on site, resolve, and an emergency's diagnosis (status,
+    deadline, time remaining)."""
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, scope=scope)
     site = session.get(Site, ticket.site_id)
     assert site is not None
+    now = datetime.now(UTC)
+    clock = diagnosis_clock(session=session, ticket=ticket, now=now)
+    diagnose = ClockOut.of(clock) if clock is not None else None
     settings = service_settings(
         session=session, client_id=ticket.client_id, known_codes=KNOWN_CODES
     )
@@ -166,7 +172,7 @@ def get_ticket_sla(ticket_id: RowId, scope: UserScope, session: DbSession) -> Sl
             site.zone,
             ticket_clock_start(ticket),
             settings.calendar(site.timezone),
-            datetime.now(UTC),
+            now,
             acknowledged_at=ticket.acknowledged_at,
             on_site_at=ticket.on_site_at,
             resolved_at=ticket.resolved_at,
@@ -177,6 +183,7 @@ def get_ticket_sla(ticket_id: RowId, scope: UserScope, session: DbSession) -> Sl
             policy=settings.sla_policy.name,
             zone=site.zone,
             started_at=ticket_clock_start(ticket),
+            diagnose=diagnose,
             problem=str(err),
         )
     return SlaOut.of(
@@ -184,6 +191,7 @@ def get_ticket_sla(ticket_id: RowId, scope: UserScope, session: DbSession) -> Sl
         zone=site.zone,
         started_at=ticket_clock_start(ticket),
         clocks=clocks,
+        diagnose=diagnose,
     )
 
 

@@ -33,8 +33,10 @@ from server.models import (
     UptimeDay,
     User,
 )
+from server.sla import ClockState
 from server.status.uptime import DayFigures, total
 from server.tenancy import Assignee, Scope, TeamSites, site_staff
+from server.tickets.notify_link import diagnosis_clock
 from server.tickets.repair import records_of
 from server.tickets.states import OPEN_STATES, WORK_STATES, TicketState
 
@@ -172,6 +174,7 @@ class TicketPage:
     records: Sequence[RepairRecord] = ()  # every version of the repair record, oldest first
     evidence: Sequence[ReasonEvidence] = ()  # a picture fault's reasons and measures
     evidence_at: datetime | None = None
+    diagnosis: ClockState | None = None  # an emergency's initial-diagnosis clock (001: 1 h)
 
 
 def ticket_page(
@@ -234,6 +237,7 @@ def ticket_page(
         records=records_of(session=session, ticket_id=ticket.id),
         evidence=evidence,
         evidence_at=evidence_at,
+        diagnosis=diagnosis_clock(session=session, ticket=ticket, now=now),
     )
 
 

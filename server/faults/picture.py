@@ -5,15 +5,16 @@ put in words ("covered: structure lost in 93 % of the structured blocks; edge de
 baseline; brightness -41 %"). `docs/picture-health.md` says what each measure is.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from math import isfinite
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from server.faults.rules import FaultCode
-from server.models import SampleRow, Ticket
+from server.models import FaultEpisode, SampleRow, Ticket
 
 EVIDENCE_CHECK = f"{FaultCode.CAMERA_IMAGE_ABNORMAL.value}.evidence"
 # Snapshots read after the first failure to find the one that gave the reasons (a verdict
@@ -74,15 +75,22 @@ def parse(evidence: str) -> list[ReasonEvidence]:
                 measures[name] = float(value) if eq else float("nan")
             except ValueError:
                 continue
-        measures = {k: v for k, v in measures.items() if v == v}  # NaN: no value given
+        # NaN: no value given; inf is no measure either (and has no words)
+        measures = {k: v for k, v in measures.items() if isfinite(v)}
         found.append(ReasonEvidence(reason, measures, describe(reason, measures)))
     return found
 
 
-def describe(reason: str, measures: dict[str, float]) -> str:
+def measures_text(measures: dict[str, float]) -> str:
+    """The measures in words, in ticket order; measures we have no words for by name."""
     known = [WORDS[k](measures[k]) for k in WORDS if k in measures]
     other = [f"{k} {v:g}" for k, v in measures.items() if k not in WORDS]
-    return f"{reason}: " + "; ".join(known + other) if known or other else reason
+    return "; ".join(known + other)
+
+
+def describe(reason: str, measures: dict[str, float]) -> str:
+    said = measures_text(measures)
+    return f"{reason}: {said}" if said else reason
 
 
 def ticket_evidence(
@@ -103,3 +111,39 @@ def ticket_evidence(
         if isinstance(evidence, str) and evidence:
             return ts, parse(evidence)
     return None, []
+
+
+def episode_evidence(
+    *, session: Session, episode_ids: Sequence[int], until: datetime
+) -> dict[int, tuple[datetime, list[ReasonEvidence]]]:
+    """Per `camera.image_abnormal` episode: the first snapshot from its start (to its recovery,
+    or `until`) that carries evidence, with its reasons. One query for all the episodes; an
+    episode whose samples are pruned (or never carried evidence) is missing from the answer."""
+    if not episode_ids:
+        return {}
+    evidence = SampleRow.checks[EVIDENCE_CHECK].as_string()
+    ranked = (
+        select(
+            FaultEpisode.id.label("episode_id"),
+            SampleRow.ts,
+            evidence.label("evidence"),
+            func.row_number().over(partition_by=FaultEpisode.id, order_by=SampleRow.ts).label("n"),
+        )
+        .join(SampleRow, SampleRow.device_id == FaultEpisode.device_id)
+        .where(
+            FaultEpisode.id.in_(episode_ids),
+            FaultEpisode.code == FaultCode.CAMERA_IMAGE_ABNORMAL.value,
+            SampleRow.ts >= FaultEpisode.started_at,
+            SampleRow.ts < until,
+            or_(FaultEpisode.recovered_at.is_(None), SampleRow.ts <= FaultEpisode.recovered_at),
+            evidence.is_not(None),
+            evidence != "",
+        )
+        .subquery()
+    )
+    return {
+        episode_id: (ts, parse(text))
+        for episode_id, ts, text in session.execute(
+            select(ranked.c.episode_id, ranked.c.ts, ranked.c.evidence).where(ranked.c.n == 1)
+        )
+    }

@@ -8,10 +8,11 @@ offline, no samples), is unknown: it never counts as up, and a result that depen
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from server.faults.picture import ReasonEvidence, measures_text
 from server.faults.rules import FaultCode
 from server.inspections.template import (
     Availability,
@@ -80,6 +81,16 @@ class SnapshotFact:
 
 
 @dataclass(frozen=True)
+class PictureFault:
+    """One `camera.image_abnormal` episode in the window, with the reasons and measures of its
+    first snapshot carrying evidence (none once the samples are pruned)."""
+
+    episode_id: int
+    day: date  # the site's local day it started (before the window for one still on)
+    reasons: tuple[ReasonEvidence, ...] = ()
+
+
+@dataclass(frozen=True)
 class TicketFact:
     id: int
     state: TicketState
@@ -104,6 +115,44 @@ def _overlap(start: datetime, end: datetime | None, window: Window) -> int:
 
 def _hours(seconds: int) -> str:
     return f"{seconds / 3600:.1f} h"
+
+
+PICTURE_LISTED = 5  # picture faults named in a sentence; the evidence holds them all
+
+
+def _with_pictures(judgement: Judgement, pictures: Sequence[PictureFault]) -> Judgement:
+    """The judgement with the period's picture faults added: reasons and measures as numbers in
+    the evidence, and in words (the ticket's, `server/faults/picture.py`) in the sentence."""
+    if not pictures:
+        return judgement
+    ordered = sorted(pictures, key=lambda p: (p.day, p.episode_id))
+    evidence = judgement.evidence | {
+        "picture_faults": [
+            {
+                "episode_id": p.episode_id,
+                "day": p.day.isoformat(),
+                "reasons": [{"reason": r.reason, "measures": r.measures} for r in p.reasons],
+            }
+            for p in ordered
+        ]
+    }
+    said = [
+        "; ".join(
+            f"{r.reason} on {p.day:%m-%d}" + (f" ({m})" if (m := measures_text(r.measures)) else "")
+            for r in p.reasons
+        )
+        if p.reasons
+        else f"picture fault on {p.day:%m-%d} (measures no longer stored)"
+        for p in ordered[:PICTURE_LISTED]
+    ]
+    more = len(ordered) - PICTURE_LISTED
+    sentence = (
+        f"{judgement.sentence} {len(ordered)} picture fault(s) in the period: "
+        + ", ".join(said)
+        + (f", and {more} more" if more > 0 else "")
+        + "."
+    )
+    return Judgement(judgement.result, evidence, sentence, judgement.ticket_ids)
 
 
 def availability(
@@ -266,14 +315,17 @@ def judge(
     site_tickets: Sequence[TicketFact],
     readings: Mapping[str, ReadingFact],
     snapshot: SnapshotFact | None = None,
+    pictures: Sequence[PictureFault] = (),
 ) -> Judgement:
     if isinstance(rule, Availability):
         return availability(rule, window, uptime, episodes)
     if isinstance(rule, NoOpenFault):
-        return no_open_fault(rule, window, uptime, episodes)
+        judged = no_open_fault(rule, window, uptime, episodes)
+        picture_row = FaultCode.CAMERA_IMAGE_ABNORMAL in rule.codes
+        return _with_pictures(judged, pictures) if picture_row else judged
     if isinstance(rule, Reading):
         return reading(rule, readings.get(rule.check, ReadingFact()))
     if isinstance(rule, Snapshots):
-        return snapshots(rule, snapshot or SnapshotFact())
+        return _with_pictures(snapshots(rule, snapshot or SnapshotFact()), pictures)
     assert isinstance(rule, Tickets)
     return tickets(window, site_tickets)

@@ -18,10 +18,13 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from server.faults.picture import episode_evidence
 from server.faults.records import device_open_key, site_open_key
+from server.faults.rules import FaultCode
 from server.inspections.evidence import (
     EpisodeFact,
     Judgement,
+    PictureFault,
     ReadingFact,
     RowResult,
     SnapshotFact,
@@ -296,6 +299,26 @@ def _snapshots(session: Session, site_id: int, window: Window) -> dict[int, Snap
     }
 
 
+def _pictures(
+    session: Session, episodes: dict[int, list[EpisodeFact]], window: Window, zone: ZoneInfo
+) -> dict[int, list[PictureFault]]:
+    """Per camera: its `camera.image_abnormal` episodes in the window, each with the reasons and
+    measures of its first snapshot carrying evidence (one query for the site)."""
+    mine = {
+        e.id: (device_id, e)
+        for device_id, facts in episodes.items()
+        for e in facts
+        if e.code == FaultCode.CAMERA_IMAGE_ABNORMAL
+    }
+    found = episode_evidence(session=session, episode_ids=list(mine), until=window.end)
+    out: dict[int, list[PictureFault]] = {}
+    for episode_id, (device_id, e) in mine.items():
+        _, reasons = found.get(episode_id, (None, []))
+        day = e.started_at.astimezone(zone).date()
+        out.setdefault(device_id, []).append(PictureFault(episode_id, day, tuple(reasons)))
+    return out
+
+
 def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
     """Judge every row with an evidence rule over the window so far; open an `inspection`
     ticket for a failing row no open ticket covers. Only while open. Returns rows judged."""
@@ -309,6 +332,7 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
     episodes = _episodes(session, site.id, window)
     site_tickets = _tickets(session, site.id, window)
     snapshots = _snapshots(session, site.id, window)
+    pictures = _pictures(session, episodes, window, zone)
     states = {
         s.device_id: s
         for s in session.scalars(
@@ -341,6 +365,7 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
             site_tickets=site_tickets,
             readings=readings,
             snapshot=snapshots.get(device_id),
+            pictures=pictures.get(device_id, []),
         )
         verdicts.append((row, verdict))
     # Tickets first (they query and flush), then every row's pre-fill in one flush.

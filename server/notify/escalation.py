@@ -6,8 +6,9 @@ transaction) yields the same keys, and the queue's unique key turns them into no
 stage reaches each channel once per ticket cycle.
 
 Stages: `opened`, `acknowledged`, `resolved`, per SLA clock `near_breach:<clock>`,
-`breach:<clock>`, `long_breach:<clock>` (overdue by `long_breach_fraction` of the target), and
-`reroute:<step>` while nobody has acted on the ticket (`reroutes`).
+`breach:<clock>`, `long_breach:<clock>` (overdue by `long_breach_fraction` of the target),
+`near_breach:diagnose` and `breach:diagnose` for an emergency's initial diagnosis (staff only),
+and `reroute:<step>` while nobody has acted on the ticket (`reroutes`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class TicketEvent(StrEnum):
     RECOVERED = "recovered"
     TICK = "tick"
 
+
+# The stage suffix of an emergency's initial-diagnosis clock (not an SLA policy clock).
+DIAGNOSE = "diagnose"
 
 # After these, no clock escalates any more.
 _FINAL = {TicketEvent.RESOLVED, TicketEvent.CLOSED, TicketEvent.CANCELLED}
@@ -75,6 +79,9 @@ class TicketFacts:
     contact: Mapping[str, str] = field(default_factory=dict)
     # The ticket's problem in the client's words, per language ("en", "zh-CN"); `title` if absent.
     client_titles: Mapping[str, str] = field(default_factory=dict)
+    # An emergency's initial-diagnosis clock (001: within 1 h), stopped by the first diagnosis;
+    # None for tickets without one.
+    diagnosis: ClockState | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +193,19 @@ def _stages(
                 stages.append((f"long_breach:{clock.value}", rules.on_long_breach))
         elif state.elapsed_fraction >= rules.near_fraction:
             stages.append((f"near_breach:{clock.value}", rules.on_near_breach))
+    diagnosis = facts.diagnosis
+    if diagnosis is not None and diagnosis.running:
+        # Tech support's own step: its team and managers hear of it, the client does not
+        # (the client's notices are about the answer, the arrival and the repair).
+        if diagnosis.status is ClockStatus.BREACHED:
+            stages.append((f"breach:{DIAGNOSE}", _staff(rules.on_breach)))
+        elif diagnosis.elapsed_fraction >= rules.near_fraction:
+            stages.append((f"near_breach:{DIAGNOSE}", _staff(rules.on_near_breach)))
     return stages
+
+
+def _staff(roles: list[Role]) -> list[Role]:
+    return [r for r in roles if r is not Role.CLIENT]
 
 
 def dedupe_key(facts: TicketFacts, stage: str, contact: str, channel: str) -> str:
@@ -240,9 +259,12 @@ def _message(facts: TicketFacts, stage: str, role: Role) -> tuple[str, str]:
         f"State: {facts.state}   Assigned: {facts.assignee or 'nobody yet'}",
         f"You receive this as: {role.value.replace('_', ' ')}",
     ]
-    for name, state in facts.clocks.items():
+    timed = [(SlaClock(c).value.replace("_", " "), state) for c, state in facts.clocks.items()]
+    if facts.diagnosis is not None:
+        timed.append(("diagnosis", facts.diagnosis))
+    for name, state in timed:
         local = state.deadline.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-        lines.append(f"{SlaClock(name).value.replace('_', ' ')} by {local}: {state.status.value}")
+        lines.append(f"{name} by {local}: {state.status.value}")
     if facts.link:
         lines.append(facts.link)
     return title, "\n".join(lines)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Device, Site, StatusPage, Ticket, TicketPause, User
+from server.models import Device, Site, StatusPage, Ticket, TicketEvent, TicketPause, User
 from server.notify.escalation import TicketFacts
 from server.notify.hooks import configured, on_ticket_event
 from server.notify.rota import choose_assignee
@@ -87,7 +87,23 @@ def ticket_facts(
         client_link=client_link,
         contact=_client_contact(session, ticket.client_id),
         client_titles=_client_titles(session, ticket),
+        diagnosis=diagnosis_clock(session=session, ticket=ticket, now=now),
     )
+
+
+def diagnosis_clock(*, session: Session, ticket: Ticket, now: datetime) -> ClockState | None:
+    """An emergency's initial-diagnosis clock (001 「需在1小时内完成初步诊断」): wall time from the
+    clock start to `diagnose_by`, stopped by the first diagnosis recorded (a later one replaces
+    the plan's text, not the moment the engineer first answered); None without a deadline."""
+    if ticket.diagnose_by is None:
+        return None
+    first = session.scalar(
+        select(TicketEvent.at)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "diagnosed")
+        .order_by(TicketEvent.at, TicketEvent.id)
+        .limit(1)
+    )
+    return clock_state(ticket.diagnose_by, ticket_clock_start(ticket), now, met_at=first)
 
 
 def waiting_since(ticket: Ticket) -> datetime | None:

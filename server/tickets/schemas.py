@@ -351,10 +351,20 @@ class SlaOut(BaseModel):
     respond: ClockOut | None = None
     on_site: ClockOut | None = None
     resolve: ClockOut | None = None
+    # An emergency's initial diagnosis (001: within 1 h); None for other tickets.
+    diagnose: ClockOut | None = None
     problem: str | None = None
 
     @classmethod
-    def of(cls, *, policy: str, zone: str, started_at: datetime, clocks: TicketClocks) -> "SlaOut":
+    def of(
+        cls,
+        *,
+        policy: str,
+        zone: str,
+        started_at: datetime,
+        clocks: TicketClocks,
+        diagnose: ClockOut | None,
+    ) -> "SlaOut":
         return cls(
             policy=policy,
             zone=zone,
@@ -362,6 +372,7 @@ class SlaOut(BaseModel):
             respond=ClockOut.of(clocks.respond),
             on_site=ClockOut.of(clocks.on_site),
             resolve=ClockOut.of(clocks.resolve),
+            diagnose=diagnose,
         )
 
 

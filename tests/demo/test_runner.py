@@ -1,8 +1,9 @@
 """`make demo` runs `secmon demo`: the printed logins work, the demo scenario's faults reach the
 server as tickets (an emergency, a general one, one recovered, a switch's cameras held under its
 ticket) while the status page goes green, red and green again; the time-compressed wear gets
-preventive tickets, this month's inspection is pre-filled, an instructor's cue opens its fault,
-and Ctrl-C stops everything, leaving no process or port behind."""
+preventive tickets, this month's inspection is pre-filled, an instructor's cue fired from the
+console's Training page opens its fault, and Ctrl-C stops everything, leaving no process or port
+behind."""
 
 import json
 import os
@@ -99,6 +100,19 @@ def _devices(url: str, token: str) -> dict[str, Any]:
     sites = httpx.get(f"{url}/api/v1/sites", headers=headers, timeout=5).json()
     rows = httpx.get(f"{url}/api/v1/sites/{sites[0]['id']}/devices", headers=headers, timeout=5)
     return {d["ext_id"]: d for d in rows.json()}
+
+
+def _console(url: str, username: str, password: str) -> httpx.Client:
+    """A browser logged in to the console (cookies kept, redirects not followed)."""
+    browser = httpx.Client(base_url=url, timeout=10)
+    form = browser.get("/console/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None, form.text
+    done = browser.post(
+        "/console/login", data={"username": username, "password": password, "csrf": csrf[1]}
+    )
+    assert done.status_code == 303, done.text
+    return browser
 
 
 def _child_pid(parent: int, word: str) -> int:
@@ -268,12 +282,20 @@ def test_demo_scenario_opens_its_tickets_and_stops_leaving_nothing(tmp_path: Pat
         assert seen.inspection is not None, summary
         assert seen.inspection["prefilled_at"] is not None, seen.inspection
 
-        # The instructor's cue: cam-01 turned away, an ONVIF tamper event, its ticket.
-        cue = subprocess.run(
-            [str(SECMON), "cue", "camera-tamper", "--data-dir", str(tmp_path / "demo")],
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
-        assert cue.returncode == 0, cue.stderr
+        # The instructor's cue from the console's Training page: cam-01 turned away, an ONVIF
+        # tamper event, its ticket.
+        browser = _console(url[1], "manager", logins["manager"])
+        try:
+            training = browser.get("/console/training")
+            assert training.status_code == 200, training.text
+            assert "someone turns cam-01 away" in training.text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', training.text)
+            assert csrf is not None
+            form = {"csrf": csrf[1], "cue": "camera-tamper"}
+            fired = browser.post("/console/training", data=form)
+            assert fired.status_code == 303, fired.text
+        finally:
+            browser.close()
         deadline = time.monotonic() + 60
         tamper: list[dict[str, Any]] = []
         while time.monotonic() < deadline and not tamper:

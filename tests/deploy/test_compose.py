@@ -159,3 +159,25 @@ def test_dockerfile_builds_in_one_stage_and_runs_unprivileged_from_another() -> 
     assert users == ["secmon"]
     # The agent's named volume starts as a copy of this directory, so it must be the user's.
     assert "install -d -o secmon -g secmon -m 0750 /var/lib/secmon" in runtime
+
+
+def test_the_simulated_site_is_opt_in_and_its_agent_shares_its_loopback(
+    compose: dict[str, Any],
+) -> None:
+    defined = services(compose)
+    site, agent = defined["simulated-site"], defined["simulated-agent"]
+    assert site["profiles"] == agent["profiles"] == ["demo"]  # not in a plain `up -d`
+    assert site["build"]["args"]["EXTRAS"] == "sim"
+    assert "snmpsim>=1.2" in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    # The simulator's devices listen on 127.0.0.1: only an agent in its namespace reaches them.
+    assert agent["network_mode"] == "service:simulated-site"
+    assert depends(agent) == {"simulated-site": "service_healthy", "proxy": "service_healthy"}
+    # The agent runs the config the simulator writes into their shared volume, and the
+    # simulator points that config at the proxy the compose agent uses too.
+    script = " ".join(site["command"])
+    data_dir = re.search(r"--data-dir (\S+)", script)
+    assert data_dir is not None, script
+    assert "--server http://proxy:8080" in script
+    assert agent["command"][-1] == f"{data_dir[1]}/agent.yaml"
+    assert site["healthcheck"]["test"][-1] == f"{data_dir[1]}/agent.yaml"
+    assert site["volumes"] == agent["volumes"] == [f"simdata:{data_dir[1]}"]

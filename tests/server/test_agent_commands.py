@@ -199,7 +199,7 @@ def test_picture_ticket_shows_the_measures_behind_its_reason(world: World) -> No
 def test_evidence_text_reads_every_reason_and_skips_garbage() -> None:
     found = parse(
         "frozen: frame_change=0 frozen_below=0.0025 unchanged_snapshots=3; moved: "
-        "scene_match=0.11 texture_ratio=0.85 odd=1.5 bad=x; nonsense"
+        "scene_match=0.11 texture_ratio=0.85 odd=1.5 bad=x brightness_ratio=inf; nonsense"
     )
 
     assert [e.reason for e in found] == ["frozen", "moved"]

@@ -18,7 +18,14 @@ from server.notify.config import (
 )
 from server.notify.escalation import TicketEvent, TicketFacts, decide, reroutes
 from server.notify.rota import OnCallRota, RotaOverride, choose_assignee, next_in_rotation
-from server.sla import PRESETS, BusinessCalendar, SlaClock, load_holiday_file, ticket_clocks
+from server.sla import (
+    PRESETS,
+    BusinessCalendar,
+    SlaClock,
+    clock_state,
+    load_holiday_file,
+    ticket_clocks,
+)
 
 CALENDAR = BusinessCalendar.office("Asia/Shanghai", holidays=load_holiday_file("cn-2026"))
 ROTA_START = date(2026, 1, 5)  # a Monday
@@ -115,6 +122,43 @@ def test_met_clocks_and_final_events_do_not_escalate() -> None:
     resolved = decide(facts(now=late), "resolved", CONFIG, late)
     assert stage_contacts(resolved) == {("resolved", "cli")}
     assert decide(facts(now=late), "closed", CONFIG, late) == []
+
+
+def diagnose_stages(at: timedelta, diagnosed: timedelta | None = None) -> set[tuple[str, str]]:
+    """The diagnosis stages of an emergency ticket `at` after its clock start (001: diagnosis
+    due within 1 h), the SLA clocks left out."""
+    now = MONDAY_10 + at
+    met = MONDAY_10 + diagnosed if diagnosed is not None else None
+    clock = clock_state(MONDAY_10 + timedelta(hours=1), MONDAY_10, now, met_at=met)
+    f = facts("emergency", now=now, clocks={}, diagnosis=clock)
+    return stage_contacts(decide(f, "tick", CONFIG, now))
+
+
+def test_emergency_diagnosis_deadline_escalates_until_the_diagnosis_is_recorded() -> None:
+    # 001 「需在1小时内完成初步诊断」: near breach at 50 min to the technician and on-call (the
+    # client is not told of tech support's internal step), breached after 1 h to the manager too.
+    assert diagnose_stages(timedelta(minutes=40)) == set()
+    assert diagnose_stages(timedelta(minutes=50)) == {
+        ("near_breach:diagnose", "alice"),
+        ("near_breach:diagnose", "oscar"),
+    }
+    assert diagnose_stages(timedelta(minutes=61)) == {
+        ("breach:diagnose", "alice"),
+        ("breach:diagnose", "oscar"),
+        ("breach:diagnose", "mia"),
+    }
+    # A diagnosis recorded stops the clock: nothing, in time or late.
+    assert diagnose_stages(timedelta(minutes=61), diagnosed=timedelta(minutes=45)) == set()
+    assert diagnose_stages(timedelta(minutes=90), diagnosed=timedelta(minutes=70)) == set()
+
+
+def test_diagnosis_breach_message_names_the_deadline() -> None:
+    now = MONDAY_10 + timedelta(minutes=61)
+    clock = clock_state(MONDAY_10 + timedelta(hours=1), MONDAY_10, now)
+    f = facts("emergency", now=now, clocks={}, diagnosis=clock, timezone="Asia/Shanghai")
+    (first, *_) = decide(f, "tick", CONFIG, now)
+    assert first.title.startswith("[EMERGENCY] SLA BREACHED (diagnose): #42")
+    assert "diagnosis by 2026-03-02 11:00 CST: breached" in first.body
 
 
 def test_acknowledgement_goes_to_the_client_contacts() -> None:

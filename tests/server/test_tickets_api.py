@@ -129,6 +129,7 @@ def test_repair_flow_from_detection_to_client_signature(world: World) -> None:
     assert sla["policy"] == "security_default"
     assert sla["respond"]["deadline"] == ticket["respond_by"]
     assert sla["respond"]["status"] in ("ok", "near_breach", "breached")
+    assert sla["diagnose"] is None  # a general fault has no diagnosis deadline
 
     assert (
         post(world, "tech", f"/api/v1/tickets/{tid}/transitions", {"to": "on_site"}).status_code
@@ -567,11 +568,14 @@ def test_a_complex_fault_needs_its_plan_approved_by_a_manager_before_dispatch(
     assert ticket["severity"] == "emergency"
     assert ticket["diagnose_by"] is not None  # 001: initial diagnosis within 1 h
     path = f"/api/v1/tickets/{tid}"
+    clock = world.api.get(f"{path}/sla", headers=tech).json()["diagnose"]
+    assert (clock["status"], clock["deadline"]) == ("ok", ticket["diagnose_by"])
     plan = {"steps": ["swap disk 3"], "tools": [], "parts": ["hdd"], "estimated_minutes": 60}
     assert post(world, "tech", f"{path}/plan", plan).status_code == 409  # diagnose first
     diagnosis = {"path": "complex", "diagnosis": "array degraded"}
     assert post(world, "desk", f"{path}/diagnosis", diagnosis).status_code == 403
     assert post(world, "tech", f"{path}/diagnosis", diagnosis).json()["path"] == "complex"
+    assert world.api.get(f"{path}/sla", headers=tech).json()["diagnose"]["status"] == "met"
     assert post(world, "tech", f"{path}/plan", {**plan, "steps": []}).status_code == 422
     assert post(world, "tech", f"{path}/plan", plan).json()["approved_at"] is None
     eta = (datetime.now(UTC) + timedelta(hours=1)).isoformat()

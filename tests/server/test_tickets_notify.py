@@ -14,8 +14,9 @@ from peers.server import add_user
 from server.db import write_session
 from server.models import User
 from server.notify.models import Notification
+from server.tickets import repair_plan
 from server.tickets.service import Actor, transition
-from server.tickets.states import TicketState
+from server.tickets.states import RepairPath, TicketState
 from tests.server.faultkit import T0, Kit, make_kit
 from wire.enums import DeviceClass, Role
 
@@ -95,3 +96,29 @@ def test_breach_is_notified_once_however_often_the_sweep_ticks(kit: Kit) -> None
             actor=Actor("tech-a", None),
             now=T0 + timedelta(minutes=130),
         )
+
+
+def test_emergency_diagnosis_breach_is_notified_once_and_a_diagnosis_stops_it(kit: Kit) -> None:
+    from server.detector import sweep
+
+    kit.add_devices([("nvr-1", DeviceClass.NVR, None), ("nvr-2", DeviceClass.NVR, None)])
+    kit.poll(T0, {"nvr-1": False, "nvr-2": False})
+    kit.poll(T0 + timedelta(seconds=10), {"nvr-1": False, "nvr-2": False})
+    late, diagnosed = kit.tickets()
+    assert late.diagnose_by == diagnosed.diagnose_by == T0 + timedelta(hours=1)  # 001
+    with write_session(kit.engine) as session:
+        repair_plan.diagnose(
+            session=session, ticket_id=diagnosed.id, path=RepairPath.SIMPLE,
+            diagnosis="recorder hung, restarted remotely", actor=Actor("tech-b", None),
+            now=T0 + timedelta(minutes=40),
+        )  # fmt: skip
+    for minutes in (50, 51, 61, 62):
+        sweep(
+            engine=kit.engine, now=T0 + timedelta(minutes=minutes), settings=kit.settings, tick=True
+        )
+    sent = [(t, e, c) for t, e, c in notifications(kit) if e.endswith(":diagnose")]
+    assert sent == [
+        (late.id, "near_breach:diagnose", "tech-a"),  # its assignee (round-robin: first)
+        (late.id, "breach:diagnose", "tech-a"),
+        (late.id, "breach:diagnose", "boss"),  # breach climbs to the manager
+    ]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from simulate.runner import CUES_DIR, KNOWN_CUES, CueError, send_cue, tour
+from simulate.cues import CUES_DIR, KNOWN_CUES, CueError, announce, known_cues, send_cue
+from simulate.runner import tour
 from simulate.scenario import SHIPPED, ConfigError, load_scenario, parse_clock
 from simulate.snmprec import INTEGER, STRING, Record, render
 
@@ -99,13 +100,21 @@ def test_tour_lists_the_timeline_at_its_time_scale() -> None:
 def test_a_cue_needs_a_running_simulator_and_a_known_name(tmp_path: Path) -> None:
     with pytest.raises(CueError, match="no simulator has started"):
         send_cue(tmp_path, "smoke")
-    (tmp_path / KNOWN_CUES).write_text('["smoke"]')
+    (tmp_path / KNOWN_CUES).write_text('[{"name": "smoke", "description": ""}]')
     with pytest.raises(CueError, match="unknown cue 'fire'; this scenario's cues: smoke"):
         send_cue(tmp_path, "fire")
     assert not (tmp_path / CUES_DIR).exists()
     path = send_cue(tmp_path, "smoke", now=lambda: 12.5)
     assert path.read_text() == "smoke\n"
     assert path.name == "12.500000.cue"
+
+
+def test_the_simulator_announces_its_cues_with_their_notes(tmp_path: Path) -> None:
+    announce(tmp_path, load_scenario("training").cues)
+    cues = {cue.name: cue.description for cue in known_cues(tmp_path)}
+    assert cues["smoke"] == "smoke in the server room"
+    assert set(cues) == set(load_scenario("training").cues)
+    assert list(cues) == sorted(cues)
 
 
 def test_snmprec_is_written_in_oid_order() -> None:

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from simulate.cues import send_cue
 from simulate.peers.ipycam import PASSWORD as IPYCAM_PASSWORD
 from simulate.peers.ipycam import missing_ipycam
 from simulate.peers.mosquitto import MOSQUITTO
 from simulate.peers.net import wait_for_port
 from simulate.peers.snmp import SNMPGET, SNMPSIM, snmp_get
-from simulate.runner import play, send_cue
+from simulate.runner import play
 from simulate.scenario import load_scenario
 from simulate.site import COMMUNITY, Site
 

@@ -279,7 +279,9 @@ def test_a_technician_off_every_team_still_sees_and_works_their_ticket(world: Wo
     assert _rows(queue) == [emergency]
     assert NOT_ON_A_TEAM in queue.text
     assert "All quiet" not in queue.text
-    assert ned.get(f"/console/tickets/{emergency}").status_code == 200
+    seen = ned.get(f"/console/tickets/{emergency}")
+    assert seen.status_code == 200
+    assert '<span id="diagnosis-clock" data-status="ok">' in seen.text  # 001: due in 1 h
     assert ned.get(f"/console/tickets/{other}").status_code == 404  # not theirs, not their site
     arrived = ned.act(emergency, "on_site")
     assert 'id="state">on_site<' in arrived.text, _error(arrived)

@@ -1,10 +1,12 @@
 """Pre-fill verdicts from rollups, episodes and tickets; time without data is never up."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from server.faults.picture import parse
 from server.faults.rules import FaultCode
 from server.inspections.evidence import (
     EpisodeFact,
+    PictureFault,
     ReadingFact,
     RowResult,
     SnapshotFact,
@@ -12,6 +14,7 @@ from server.inspections.evidence import (
     UptimeTotals,
     Window,
     availability,
+    judge,
     no_open_fault,
     reading,
     snapshots,
@@ -147,3 +150,34 @@ def test_snapshot_share_against_the_threshold() -> None:
     assert low.result is RowResult.FAIL
     assert low.evidence["good_percent"] == 94
     assert "94.0% of 100 snapshot(s)" in low.sentence
+
+
+def test_picture_faults_give_numbers_and_name_five_then_count() -> None:
+    rule = Snapshots(rule="snapshots", min_percent=95)
+    covered = parse("covered: edge_ratio=0.14 brightness_ratio=0.59")
+    faults = [PictureFault(i, date(2026, 12, 1 + i), tuple(covered)) for i in range(7)]
+    judged = judge(
+        rule,
+        WINDOW,
+        uptime=UptimeTotals(),
+        episodes=[],
+        site_tickets=[],
+        readings={},
+        snapshot=SnapshotFact(judged=100, good=99),
+        pictures=faults,
+    )
+    assert judged.result is RowResult.PASS  # the share decides; the faults are evidence
+    assert len(judged.evidence["picture_faults"]) == 7
+    assert judged.evidence["picture_faults"][6] == {
+        "episode_id": 6,
+        "day": "2026-12-07",
+        "reasons": [
+            {"reason": "covered", "measures": {"edge_ratio": 0.14, "brightness_ratio": 0.59}}
+        ],
+    }
+    assert judged.sentence.startswith(
+        "99.0% of 100 snapshot(s) judged a good picture; threshold 95.0%. 7 picture fault(s) in "
+        "the period: covered on 12-01 (edge density 14 % of baseline; brightness -41 %), "
+    )
+    assert judged.sentence.count("covered on") == 5
+    assert judged.sentence.endswith(", and 2 more.")

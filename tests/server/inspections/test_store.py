@@ -2,6 +2,7 @@
 completion, two signatures, the seal, tampering and amendments."""
 
 from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import func, insert, select, update
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from peers.server import provision
 from server import migrate
 from server.db import make_engine, write_session
+from server.faults.picture import EVIDENCE_CHECK
 from server.inspections.evidence import RowResult
 from server.inspections.models import Inspection, InspectionAmendment, InspectionRow
 from server.inspections.record import InspectionState, RecordError, RowAnswer
@@ -28,7 +30,16 @@ from server.inspections.store import (
     verify,
 )
 from server.inspections.template import Contracts, shipped_template
-from server.models import CheckDay, Device, DeviceState, FaultEpisode, Site, Ticket, UptimeDay
+from server.models import (
+    CheckDay,
+    Device,
+    DeviceState,
+    FaultEpisode,
+    SampleRow,
+    Site,
+    Ticket,
+    UptimeDay,
+)
 
 # Shanghai (UTC+8): December 2026 runs from 11-30 16:00 UTC; on 12-04 10:00 local three
 # complete local days (12-01 .. 12-03) are behind.
@@ -557,3 +568,90 @@ def test_prefill_snapshot_share_and_poe_budget_from_rollups(
     assert small.evidence is not None
     assert small.evidence["source"] == "latest reading"
     assert small.evidence["high"] == 41.0
+
+
+def _picture_sample(device_id: int, ts: datetime, evidence: str) -> SampleRow:
+    return SampleRow(
+        id=uuid4(),
+        device_id=device_id,
+        ts=ts,
+        received_at=ts,
+        probe="onvif",
+        reachable=True,
+        latency_ms=None,
+        error_code=None,
+        error_message=None,
+        checks={"camera.image_abnormal": bool(evidence), EVIDENCE_CHECK: evidence},
+        events=None,
+        events_only=False,
+    )
+
+
+def test_prefill_picture_rows_name_the_reasons_and_measures_of_the_period(
+    database_url: str, site: dict[str, int]
+) -> None:
+    covered_at = START + timedelta(days=2, hours=3)  # 12-03 11:00 local
+    moved_at = START + timedelta(days=1, hours=20)  # 12-02 20:00 local
+    lost_at = START + timedelta(hours=5)  # cam-2, 12-01 local, its samples pruned
+    cam1, cam2 = site["cam-1"], site["cam-2"]
+    with _session(database_url) as session:
+        session.execute(
+            insert(FaultEpisode),
+            [
+                _episode(site["site"], cam1, "camera.image_abnormal", covered_at, None),
+                _episode(
+                    site["site"], cam1, "camera.image_abnormal", moved_at, moved_at + timedelta(1)
+                ),
+                _episode(
+                    site["site"], cam2, "camera.image_abnormal", lost_at, lost_at + timedelta(1)
+                ),
+            ],
+        )
+        session.add_all(
+            [
+                _picture_sample(
+                    cam1, moved_at - timedelta(minutes=5), "blurred: sharpness_ratio=0.2"
+                ),
+                _picture_sample(cam1, moved_at, ""),  # the verdict's first snapshot said nothing
+                _picture_sample(cam1, moved_at + timedelta(minutes=5), "moved: scene_match=0.31"),
+                _picture_sample(cam1, covered_at, "covered: edge_ratio=0.14 brightness_ratio=0.59"),
+                _picture_sample(cam1, covered_at + timedelta(minutes=5), "covered: edge_ratio=0.5"),
+            ]
+        )
+        session.commit()
+        generate_all(session=session, contracts=Contracts(shipped_template()), now=NOW)
+        inspection = session.scalars(select(Inspection)).one()
+        rows = _by(list(rows_of(session=session, inspection_id=inspection.id)))
+    snapshots = rows[("frontend.camera_snapshots", "cam-1")]
+    assert snapshots.evidence is not None
+    assert snapshots.evidence["picture_faults"] == [
+        {
+            "episode_id": snapshots.evidence["picture_faults"][0]["episode_id"],
+            "day": "2026-12-02",
+            "reasons": [{"reason": "moved", "measures": {"scene_match": 0.31}}],
+        },
+        {
+            "episode_id": snapshots.evidence["picture_faults"][1]["episode_id"],
+            "day": "2026-12-03",
+            "reasons": [
+                {"reason": "covered", "measures": {"edge_ratio": 0.14, "brightness_ratio": 0.59}}
+            ],
+        },
+    ]
+    assert snapshots.sentence == (
+        "No snapshot judged in the period. 2 picture fault(s) in the period: moved on 12-02 "
+        "(scene match 0.31 (1: the learned view)), covered on 12-03 (edge density 14 % of "
+        "baseline; brightness -41 %)."
+    )
+    picture = rows[("frontend.camera_picture", "cam-1")]
+    assert picture.prefill == "fail"  # the cover is still on
+    assert picture.sentence is not None
+    assert picture.sentence.endswith(snapshots.sentence.split(" period. ", 1)[1])
+    lost = rows[("frontend.camera_picture", "cam-2")]
+    assert lost.evidence is not None
+    assert lost.evidence["picture_faults"][0]["reasons"] == []
+    assert lost.sentence is not None
+    assert "picture fault on 12-01 (measures no longer stored)" in lost.sentence
+    # Rows of other rules carry no picture faults.
+    assert rows[("frontend.camera_online", "cam-1")].evidence is not None
+    assert "picture_faults" not in (rows[("frontend.camera_online", "cam-1")].evidence or {})
