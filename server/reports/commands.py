@@ -1,5 +1,8 @@
 """`secmon report inspection|quarterly|incident … --out FILE`: PDF, or HTML for FILE.html."""
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +29,22 @@ EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3
 
 
-def _write(html: str, out: Path) -> int:
+STAGES = ("reading", "laying out", "printing the PDF")
+
+
+@contextmanager
+def _progress(out: Path) -> Iterator[Callable[[], None]]:
+    """A bar on stderr, one step per stage: a quarterly report of a large client takes seconds
+    to read and to print, and a silent terminal looks hung. Off a terminal it prints nothing."""
+    stages = STAGES if out.suffix.lower() == ".pdf" else STAGES[:2]
+    with typer.progressbar(
+        length=len(stages), label=f"secmon report → {out.name}", file=sys.stderr
+    ) as bar:
+        yield lambda: bar.update(1)
+
+
+def _write(html: str, out: Path, step: Callable[[], None]) -> int:
+    step()  # read and laid out
     if out.suffix.lower() in (".html", ".htm"):
         out.write_text(html, encoding="utf-8")
     else:
@@ -35,11 +53,19 @@ def _write(html: str, out: Path) -> int:
         except PdfUnavailableError as err:
             typer.echo(f"secmon: {err}", err=True)
             return EXIT_UNAVAILABLE
+        step()
     typer.echo(f"wrote {out}")
     return 0
 
 
 def quarterly(client_name: str, year: int, quarter: int, out: Path) -> int:
+    with _progress(out) as step:
+        return _quarterly(client_name, year, quarter, out, step)
+
+
+def _quarterly(
+    client_name: str, year: int, quarter: int, out: Path, step: Callable[[], None]
+) -> int:
     engine = make_engine(Settings().database_url)
     try:
         with Session(engine) as session:
@@ -52,13 +78,19 @@ def quarterly(client_name: str, year: int, quarter: int, out: Path) -> int:
             except ValueError as err:
                 typer.echo(f"secmon: {err}", err=True)
                 return EXIT_BAD_INPUT
+            step()
             html = quarterly_html(report)
     finally:
         engine.dispose()
-    return _write(html, out)
+    return _write(html, out, step)
 
 
 def inspection(inspection_id: int, out: Path) -> int:
+    with _progress(out) as step:
+        return _inspection(inspection_id, out, step)
+
+
+def _inspection(inspection_id: int, out: Path, step: Callable[[], None]) -> int:
     engine = make_engine(Settings().database_url)
     try:
         with Session(engine) as session:
@@ -66,13 +98,20 @@ def inspection(inspection_id: int, out: Path) -> int:
             if found is None:
                 typer.echo(f"secmon: no inspection {inspection_id}", err=True)
                 return EXIT_BAD_INPUT
-            html = inspection_html(load_record(session=session, inspection=found))
+            record = load_record(session=session, inspection=found)
+            step()
+            html = inspection_html(record)
     finally:
         engine.dispose()
-    return _write(html, out)
+    return _write(html, out, step)
 
 
 def incident(ticket_id: int, out: Path) -> int:
+    with _progress(out) as step:
+        return _incident(ticket_id, out, step)
+
+
+def _incident(ticket_id: int, out: Path, step: Callable[[], None]) -> int:
     engine = make_engine(Settings().database_url)
     try:
         with Session(engine) as session:
@@ -85,7 +124,8 @@ def incident(ticket_id: int, out: Path) -> int:
             except IncidentError as err:
                 typer.echo(f"secmon: {err}", err=True)
                 return EXIT_BAD_INPUT
+            step()
             html = incident_html(report)
     finally:
         engine.dispose()
-    return _write(html, out)
+    return _write(html, out, step)

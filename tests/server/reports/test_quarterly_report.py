@@ -1,8 +1,10 @@
 """The quarterly client report's numbers equal the rollups and tickets they summarise, computed
 here independently from the same tables; the PDF holds them."""
 
+import io
 import shutil
 import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from cli.main import app
 from server.inspections.store import generate_all
 from server.inspections.template import Contracts, shipped_template
 from server.models import Client, Device, Site, Ticket, UptimeDay
+from server.reports import commands
 from server.reports.quarterly import load_quarterly, quarter_dates
 from server.reports.render import quarterly_html
 from tests.server.inspections.test_store import NOW, _session, site
@@ -183,3 +186,22 @@ def test_recommendations_put_preventive_work_first_and_skip_it_among_open_ticket
     assert "hq video (98.00%)" in said[1]
     assert "power" not in said[1]
     assert said[2] == "Close the 1 open ticket(s): #8."
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("name", "stages"), [("q.pdf", 3), ("q.html", 2)])
+def test_the_report_command_shows_a_bar_by_stage_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, name: str, stages: int
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with commands._progress(Path(name)) as step:
+        for _ in range(stages):
+            step()
+    shown = terminal.getvalue()
+    assert f"secmon report → {name}" in shown
+    assert "100%" in shown
