@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from peers.server import add_user
 from server.db import write_session
-from server.notify import hooks as notify_hooks
 from server.models import User
+from server.notify import hooks as notify_hooks
 from server.notify.models import Notification
 from server.tickets.service import Actor, transition
 from server.tickets.states import TicketState

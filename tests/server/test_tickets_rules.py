@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import write_session
-from server.notify import hooks as notify_hooks
 from server.detector import sweep
 from server.errors import ConflictError
 from server.faults.engine import KNOWN_CODES
 from server.models import Ticket
+from server.notify import hooks as notify_hooks
 from server.notify.models import Notification
 from server.tickets import intake, repair, repair_plan, service
 from server.tickets.intake import CallIn

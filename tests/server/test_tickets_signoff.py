@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import write_session
-from server.notify import hooks as notify_hooks
 from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.models import Ticket, TicketSurvey
+from server.notify import hooks as notify_hooks
 from server.notify.models import Notification
 from server.tickets import kpis, repair, service
 from server.tickets.intake import CallIn, log_call
