@@ -120,7 +120,6 @@ def create_app(
     settings = settings or Settings()
     notify_config = notify_hooks.from_path(settings.notify_config)
     notify_config()  # fail fast on a bad notify config
-    notify_hooks.use_config(notify_config)
     fault_settings = FaultSettings(
         agent_offline_after=timedelta(seconds=settings.agent_offline_seconds)
     )

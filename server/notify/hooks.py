@@ -55,7 +55,7 @@ class _Installed:
 
 
 def use_config(source: ConfigSource | None) -> None:
-    """Install the config source of this process (the app does at start, from its settings).
+    """Install the config source of this process (a command, from the settings it has).
     None forgets it: the next event reads SECMON_NOTIFY_CONFIG again (tests that change it)."""
     _Installed.source = source
 

@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from server.app import create_app
 from server.notify import hooks
-from server.settings import Settings
 
 
 def write_config(path: Path, contact: str, *, mtime_ns: int | None = None) -> Path:
@@ -41,12 +39,3 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
     assert set(hooks.configured().contacts) == {"alice"}
     write_config(path, "carol", mtime_ns=2_000_000_000)
     assert set(hooks.configured().contacts) == {"carol"}
-
-
-def test_the_app_installs_the_config_of_its_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SECMON_NOTIFY_CONFIG", str(write_config(tmp_path / "env.yaml", "eve")))
-    mine = write_config(tmp_path / "app.yaml", "dave")
-    create_app(Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}", notify_config=mine))
-    assert set(hooks.configured().contacts) == {"dave"}
