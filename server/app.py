@@ -43,8 +43,7 @@ from server.faults.engine import FaultSettings
 from server.inspections.job import generate_periodically
 from server.inspections.template import load_contracts
 from server.metrics import ServerMetrics
-from server.notify.config import NotifyConfig, load_notify_config_cached
-from server.notify.hooks import EMPTY_CONFIG
+from server.notify import hooks as notify_hooks
 from server.notify.metrics import NotifyMetrics
 from server.notify.worker import NotificationWorker
 from server.predict.job import forecast_site, params_of
@@ -120,11 +119,7 @@ def create_app(
     settings: Settings | None = None, *, registry: CollectorRegistry | None = None
 ) -> FastAPI:
     settings = settings or Settings()
-    notify_path = settings.notify_config
-
-    def notify_config() -> NotifyConfig:
-        return load_notify_config_cached(notify_path) if notify_path else EMPTY_CONFIG
-
+    notify_config = notify_hooks.from_path(settings.notify_config)
     notify_config()  # fail fast on a bad notify config
     fault_settings = FaultSettings(
         agent_offline_after=timedelta(seconds=settings.agent_offline_seconds)

@@ -9,7 +9,15 @@ import pytest
 
 from peers.postgres import PostgresServer, PostgresUnavailableError
 from peers.server import ServerProcess
+from server.notify import hooks as notify_hooks
 from simulate.peers.net import free_port as _free_port
+
+
+@pytest.fixture(autouse=True)
+def _notify_config_forgotten() -> Iterator[None]:
+    """A notify config a test (or an app it built) installed stays with that test."""
+    yield
+    notify_hooks.use_config(None)
 
 
 @pytest.fixture

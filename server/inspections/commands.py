@@ -10,6 +10,7 @@ from server.inspections.models import Inspection
 from server.inspections.record import RecordError
 from server.inspections.store import generate_all, verify
 from server.inspections.template import load_contracts
+from server.notify import hooks as notify_hooks
 from server.settings import Settings
 
 EXIT_ALTERED = 1
@@ -44,6 +45,7 @@ def verify_record(inspection_id: int) -> int:
 def generate_now() -> int:
     settings = Settings()
     contracts = load_contracts(settings.inspection_contracts)
+    notify_hooks.use_config(notify_hooks.from_path(settings.notify_config))
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:

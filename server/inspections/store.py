@@ -5,9 +5,10 @@ PostgreSQL (a replica that finds it taken skips the site this round), and the un
 `(site_id, cycle, period_start)` keeps one inspection per period even without the lock.
 """
 
+import functools
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from fnmatch import fnmatchcase
@@ -69,7 +70,7 @@ from server.models import (
 from server.notify.config import NotifyConfig
 from server.notify.queue import enqueue
 from server.tickets.intake import Opening, open_ticket
-from server.tickets.policy import service_settings
+from server.tickets.policy import ServiceSettings, service_settings
 from server.tickets.service import KNOWN_FAULT_CODES, Actor
 from server.tickets.states import OPEN_STATES, Channel, TicketKind, TicketState
 
@@ -368,8 +369,11 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
             pictures=pictures.get(device_id, []),
         )
         verdicts.append((row, verdict))
+    settings = _settings_once(session, site)
     # Tickets first (they query and flush), then every row's pre-fill in one flush.
-    opened = {row.id: _ticket_for_failure(session, site, row, v, now) for row, v in verdicts}
+    opened = {
+        row.id: _ticket_for_failure(session, site, row, v, settings, now) for row, v in verdicts
+    }
     for row, verdict in verdicts:
         row.prefill = verdict.result.value
         row.evidence = verdict.evidence
@@ -393,8 +397,23 @@ def _row_label(row: InspectionRow) -> str:
     return f"{row.item_id}@{row.device_name}" if row.device_name else row.item_id
 
 
+def _settings_once(session: Session, site: Site) -> Callable[[], ServiceSettings]:
+    """The client's service settings, read when the first of a site's tickets opens and kept
+    for the rest of the round (they are a row, the holiday lists and their parsing)."""
+    return functools.cache(
+        lambda: service_settings(
+            session=session, client_id=site.client_id, known_codes=list(KNOWN_FAULT_CODES)
+        )
+    )
+
+
 def _inspection_ticket(
-    session: Session, site: Site, row: InspectionRow, said: str, now: datetime
+    session: Session,
+    site: Site,
+    row: InspectionRow,
+    said: str,
+    settings: Callable[[], ServiceSettings],
+    now: datetime,
 ) -> int:
     """The open `inspection` ticket for this row's item and subject, opened if there is none."""
     code = f"inspection.{row.item_id}"[:64]
@@ -423,9 +442,7 @@ def _inspection_ticket(
         site=site,
         device=device,
         opening=opening,
-        settings=service_settings(
-            session=session, client_id=site.client_id, known_codes=list(KNOWN_FAULT_CODES)
-        ),
+        settings=settings(),
         actor=Actor.monitoring(),
         now=now,
     )
@@ -433,7 +450,12 @@ def _inspection_ticket(
 
 
 def _ticket_for_failure(
-    session: Session, site: Site, row: InspectionRow, verdict: Judgement, now: datetime
+    session: Session,
+    site: Site,
+    row: InspectionRow,
+    verdict: Judgement,
+    settings: Callable[[], ServiceSettings],
+    now: datetime,
 ) -> int | None:
     """The `inspection` ticket covering a failing pre-filled row, unless a ticket behind the
     evidence is still open."""
@@ -449,7 +471,7 @@ def _ticket_for_failure(
         ).first()
     ):
         return None
-    return _inspection_ticket(session, site, row, verdict.sentence, now)
+    return _inspection_ticket(session, site, row, verdict.sentence, settings, now)
 
 
 def generate_all(*, session: Session, contracts: Contracts, now: datetime) -> int:
@@ -492,6 +514,7 @@ def answer(
     check_answers(answers, {i: _row_label(r) for i, r in rows.items()})
     site = session.get(Site, inspection.site_id)
     assert site is not None
+    settings = _settings_once(session, site)
     for a in answers:
         row = rows[a.row_id]
         row.result = a.result.value
@@ -500,7 +523,7 @@ def answer(
         row.updated_at = now
         row.updated_by = author
         if a.disposition is Disposition.TICKET:
-            opened = _inspection_ticket(session, site, row, a.note or "", now)
+            opened = _inspection_ticket(session, site, row, a.note or "", settings, now)
             row.ticket_ids = {**(row.ticket_ids or {"linked": []}), "opened": opened}
     session.flush()
 

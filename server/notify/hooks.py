@@ -22,7 +22,9 @@ repeated call (or a second replica) queue nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -33,11 +35,36 @@ from server.settings import Settings
 
 EMPTY_CONFIG = NotifyConfig()
 
+ConfigSource = Callable[[], NotifyConfig]
+
+
+def from_path(path: Path | None) -> ConfigSource:
+    """The config in `path` (re-read when the file changes), or empty without a path."""
+
+    def source() -> NotifyConfig:
+        return load_notify_config_cached(path) if path is not None else EMPTY_CONFIG
+
+    return source
+
+
+class _Installed:
+    """Where ticket events take their config: settled once, not per event, because building
+    `Settings()` from the environment cost about as much as the rest of opening a ticket."""
+
+    source: ConfigSource | None = None
+
+
+def use_config(source: ConfigSource | None) -> None:
+    """Install the config source of this process (a command, from the settings it has).
+    None forgets it: the next event reads SECMON_NOTIFY_CONFIG again (tests that change it)."""
+    _Installed.source = source
+
 
 def configured() -> NotifyConfig:
-    """The config named by SECMON_NOTIFY_CONFIG (re-read when the file changes), or empty."""
-    path = Settings().notify_config
-    return load_notify_config_cached(path) if path is not None else EMPTY_CONFIG
+    """The installed config; without one, the file SECMON_NOTIFY_CONFIG names (looked up once)."""
+    if _Installed.source is None:
+        _Installed.source = from_path(Settings().notify_config)
+    return _Installed.source()
 
 
 def on_ticket_event(

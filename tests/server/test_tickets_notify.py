@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from peers.server import add_user
 from server.db import write_session
 from server.models import User
+from server.notify import hooks as notify_hooks
 from server.notify.models import Notification
 from server.tickets import repair_plan
 from server.tickets.service import Actor, transition
@@ -22,7 +23,7 @@ from wire.enums import DeviceClass, Role
 
 
 @pytest.fixture
-def kit(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kit]:
+def kit(database_url: str, tmp_path: Path) -> Iterator[Kit]:
     made = make_kit(database_url)
     made.add_devices([(f"cam-{i}", DeviceClass.UPS, None) for i in range(1, 4)])
     for name in ("tech-a", "tech-b"):
@@ -39,7 +40,7 @@ def kit(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     }
     path = tmp_path / "notify.yaml"
     path.write_text(yaml.safe_dump(config))
-    monkeypatch.setenv("SECMON_NOTIFY_CONFIG", str(path))
+    notify_hooks.use_config(notify_hooks.from_path(path))
     yield made
     made.engine.dispose()
 

@@ -16,6 +16,7 @@ from server.detector import sweep
 from server.errors import ConflictError
 from server.faults.engine import KNOWN_CODES
 from server.models import Ticket
+from server.notify import hooks as notify_hooks
 from server.notify.models import Notification
 from server.tickets import intake, repair, repair_plan, service
 from server.tickets.intake import CallIn
@@ -213,7 +214,7 @@ def test_a_fault_back_within_30_days_of_closing_is_a_repeat_and_not_a_repair_suc
 
 
 def test_an_unanswered_ticket_is_rerouted_down_the_chain_once_per_step(
-    kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kit: Kit, tmp_path: Path
 ) -> None:
     hook = {"channels": {"hook": "json://127.0.0.1:9/never-used"}}
     config = tmp_path / "notify.yaml"
@@ -233,7 +234,7 @@ def test_an_unanswered_ticket_is_rerouted_down_the_chain_once_per_step(
             }
         )
     )
-    monkeypatch.setenv("SECMON_NOTIFY_CONFIG", str(config))
+    notify_hooks.use_config(notify_hooks.from_path(config))
     start = T0 + 60 * D  # after every other test's clock
     tid = _down(kit, "cam-5", start).id
     for minutes in (19, 21, 22, 41):

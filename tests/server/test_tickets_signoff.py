@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from server.db import write_session
 from server.errors import ConflictError, InvalidInputError, NotFoundError
 from server.models import Ticket, TicketSurvey
+from server.notify import hooks as notify_hooks
 from server.notify.models import Notification
 from server.tickets import kpis, repair, service
 from server.tickets.intake import CallIn, log_call
@@ -33,7 +34,7 @@ LINK = re.compile(r"/(sign|survey)/(\S+)")
 
 
 @pytest.fixture
-def kit(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kit]:
+def kit(database_url: str, tmp_path: Path) -> Iterator[Kit]:
     made = make_kit(database_url)
     # The client's contact reads Chinese; nothing is delivered (no worker runs here).
     config = tmp_path / "notify.yaml"
@@ -48,7 +49,7 @@ def kit(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             }
         )
     )
-    monkeypatch.setenv("SECMON_NOTIFY_CONFIG", str(config))
+    notify_hooks.use_config(notify_hooks.from_path(config))
     yield made
     made.engine.dispose()
 
