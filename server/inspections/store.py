@@ -7,6 +7,7 @@ PostgreSQL (a replica that finds it taken skips the site this round), and the un
 
 import functools
 import hashlib
+import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,14 @@ from server.tickets.states import OPEN_STATES, Channel, TicketKind, TicketState
 
 LOCK_NAMESPACE = 0x5EC4  # pg_try_advisory_xact_lock(namespace, site id)
 EVIDENCE: TypeAdapter[Evidence] = TypeAdapter(Evidence)
+
+
+def _parse_rule(raw: dict[str, Any], parsed: dict[str, Evidence]) -> Evidence:
+    key = json.dumps(raw, sort_keys=True)
+    rule = parsed.get(key)
+    if rule is None:
+        rule = parsed[key] = EVIDENCE.validate_python(raw)
+    return rule
 
 
 def _try_lock(session: Session, site_id: int) -> bool:
@@ -342,8 +351,11 @@ def prefill(*, session: Session, inspection: Inspection, now: datetime) -> int:
             .where(Device.site_id == site.id)
         )
     }
+    # A site's thousands of rows share a handful of rules: each distinct one is parsed once
+    # (the models are frozen, so sharing the parsed rule is safe).
+    parsed: dict[str, Evidence] = {}
     rows = [
-        (row, EVIDENCE.validate_python(row.rule))
+        (row, _parse_rule(row.rule, parsed))
         for row in rows_of(session=session, inspection_id=inspection.id)
         if row.rule is not None
     ]
