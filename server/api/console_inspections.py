@@ -80,6 +80,25 @@ def _signed_in(request: Request, ctx: Ctx, session: Session) -> Viewer | Respons
     return viewer
 
 
+def _refused(viewer: Viewer, csrf: str | None, action: Action) -> Response | None:
+    """A form post's checks after sign-in: a fresh form, and a role allowed the action."""
+    if not csrf_ok(viewer.session, csrf):
+        return _expired(viewer)
+    if not allowed(action, viewer.principal.role):
+        return _forbidden(viewer)
+    return None
+
+
+def _acting(
+    request: Request, ctx: Ctx, session: Session, csrf: str, action: Action
+) -> Viewer | Response:
+    """The signed-in viewer of a form post allowed `action`, or the answer that refuses it."""
+    found = _signed_in(request, ctx, session)
+    if not isinstance(found, Viewer):
+        return found
+    return _refused(found, csrf, action) or found
+
+
 def _inspection(session: Session, scope: Scope, inspection_id: int) -> Inspection | None:
     found = session.get(Inspection, inspection_id)
     return found if found is not None and scope.allows(found.site_id) else None
@@ -156,14 +175,10 @@ def generate_page(
     site_id: Annotated[int, Form()],
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    found = _signed_in(request, ctx, session)
+    found = _acting(request, ctx, session, csrf, Action.GENERATE)
     if not isinstance(found, Viewer):
         return found
     viewer = found
-    if not csrf_ok(viewer.session, csrf):
-        return _expired(viewer)
-    if not allowed(Action.GENERATE, viewer.principal.role):
-        return _forbidden(viewer)
     site = session.get(Site, site_id)
     if site is None or not viewer.scope.allows(site_id):
         return _not_found(viewer)
@@ -251,10 +266,8 @@ async def save_rows(
         return found
     viewer = found
     fields, files = await _uploads(request)
-    if not csrf_ok(viewer.session, fields.get("csrf")):
-        return _expired(viewer)
-    if not allowed(Action.ANSWER, viewer.principal.role):
-        return _forbidden(viewer)
+    if (refused := _refused(viewer, fields.get("csrf"), Action.ANSWER)) is not None:
+        return refused
     inspection = _inspection(session, viewer.scope, inspection_id)
     if inspection is None:
         return _not_found(viewer)
@@ -350,14 +363,10 @@ def sign_link_page(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """A one-time link for the client's signature, shown on this page once."""
-    found = _signed_in(request, ctx, session)
+    found = _acting(request, ctx, session, csrf, Action.SIGN_TECHNICIAN)
     if not isinstance(found, Viewer):
         return found
     viewer = found
-    if not csrf_ok(viewer.session, csrf):
-        return _expired(viewer)
-    if not allowed(Action.SIGN_TECHNICIAN, viewer.principal.role):
-        return _forbidden(viewer)
     inspection = _inspection(session, viewer.scope, inspection_id)
     if inspection is None:
         return _not_found(viewer)
