@@ -32,7 +32,6 @@ from server.tickets.service import KNOWN_FAULT_CODES, Actor, add_event, fault_re
 from server.tickets.states import OPEN_STATES, TicketKind
 
 FORECAST_EVENT = "forecast"
-PREVENTIVE_POLICY = PREVENTIVE_SLA
 CODE_PREFIX = "predict."
 
 
@@ -236,7 +235,7 @@ def _set_deadline(ticket: Ticket, day: int | None) -> None:
     ticket.respond_by = None
     ticket.on_site_by = None
     ticket.resolve_by = _deadline(day)
-    ticket.sla_policy = PREVENTIVE_POLICY
+    ticket.sla_policy = PREVENTIVE_SLA
 
 
 def forecast_site(

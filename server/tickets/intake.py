@@ -231,16 +231,7 @@ class Intake:
             case IncidentOpened():
                 self._incident(change)
             case IncidentJoined(incident, episode, device):
-                ticket = self._ticket(incident.ticket_id)
-                if ticket is not None and ticket.state in _OPEN:
-                    episode.parent_episode_id = incident.id
-                    service.attach_episode(
-                        session=self.s,
-                        ticket=ticket,
-                        episode=episode,
-                        now=self.now,
-                        note=f"{device.name} down too",
-                    )
+                self._attach(incident, episode, note=f"{device.name} down too")
             case AgentOffline():
                 if ticket := agent_offline_ticket(
                     session=self.s, change=change, lookup=self.lookup, now=self.now
@@ -298,6 +289,17 @@ class Intake:
         if adopt:
             self._adopt_children(device, episode, ticket)
 
+    def _attach(self, parent: FaultEpisode, episode: FaultEpisode, *, note: str) -> bool:
+        """Hang `episode` under `parent` and on its ticket, while that ticket is open."""
+        ticket = self._ticket(parent.ticket_id)
+        if ticket is None or ticket.state not in _OPEN:
+            return False
+        episode.parent_episode_id = parent.id
+        service.attach_episode(
+            session=self.s, ticket=ticket, episode=episode, now=self.now, note=note
+        )
+        return True
+
     def _suppressed(self, device: Device, episode: FaultEpisode) -> bool:
         """Attach to the parent's ticket (or hold) when the parent is down (dependency)."""
         parent = self.by_ext.get(device.parent_ext_id) if device.parent_ext_id else None
@@ -310,16 +312,8 @@ class Intake:
                 if up is None:
                     break
                 parent_episode = up
-            ticket = self._ticket(parent_episode.ticket_id)
-            if ticket is not None and ticket.state in _OPEN:
-                episode.parent_episode_id = parent_episode.id
-                service.attach_episode(
-                    session=self.s,
-                    ticket=ticket,
-                    episode=episode,
-                    now=self.now,
-                    note=f"{device.name} behind {parent.name}: {episode.code}",
-                )
+            note = f"{device.name} behind {parent.name}: {episode.code}"
+            if self._attach(parent_episode, episode, note=note):
                 return True
         if failing_unconfirmed(self.s, parent, self.offline) or unseen_since(
             self.s, parent, episode.confirmed_at
